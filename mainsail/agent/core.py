@@ -1,0 +1,146 @@
+"""Types shared by the message loop and the operations."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional
+
+OK = "ok"
+CHANGED = "changed"
+FAILED = "failed"
+SKIPPED = "skipped"
+
+
+class OpError(Exception):
+    """An expected failure: the step fails with this message (and hint), no traceback."""
+
+    def __init__(self, msg: str, hint: str = "", cmd: Optional[str] = None,
+                 rc: Optional[int] = None, stdout: str = "", stderr: str = "") -> None:
+        super().__init__(msg)
+        self.msg = msg
+        self.hint = hint
+        self.cmd = cmd
+        self.rc = rc
+        self.stdout = stdout
+        self.stderr = stderr
+
+    def outcome(self) -> "Outcome":
+        text = self.msg + (" (hint: %s)" % self.hint if self.hint else "")
+        return Outcome(FAILED, text, rc=self.rc, stdout=self.stdout,
+                       stderr=self.stderr, cmd=self.cmd)
+
+
+@dataclass
+class Outcome:
+    """What an operation reports; the loop adds id and elapsed to make a RESULT."""
+
+    status: str = OK
+    msg: str = ""
+    diff: str = ""
+    rc: Optional[int] = None
+    stdout: str = ""
+    stderr: str = ""
+    cmd: Optional[str] = None
+
+
+def ok(msg: str = "", diff: str = "") -> Outcome:
+    return Outcome(OK, msg, diff)
+
+
+def changed(msg: str = "", diff: str = "") -> Outcome:
+    return Outcome(CHANGED, msg, diff)
+
+
+def failed(msg: str) -> Outcome:
+    return Outcome(FAILED, msg)
+
+
+class BlobStore:
+    """Content blobs by sha256; asks the controller (via ``fetch``) for those it lacks."""
+
+    def __init__(self, fetch: Optional[Callable[[List[str]], Dict[str, bytes]]] = None) -> None:
+        self._blobs = {}  # type: Dict[str, bytes]
+        self._fetch = fetch
+
+    def has(self, sha: str) -> bool:
+        return sha in self._blobs
+
+    def add(self, sha: str, data: bytes) -> None:
+        self._blobs[sha] = data
+
+    def prefetch(self, shas: Iterable[str]) -> None:
+        missing = [s for s in dict.fromkeys(shas) if s not in self._blobs]
+        if missing and self._fetch is not None:
+            self._blobs.update(self._fetch(missing))
+
+    def get(self, sha: str) -> bytes:
+        self.prefetch([sha])
+        if sha not in self._blobs:
+            raise OpError("content blob %s was not provided by the controller" % sha[:12])
+        return self._blobs[sha]
+
+
+@dataclass
+class Context:
+    """What an operation may know about the run besides its arguments."""
+
+    check: bool = False
+    diff: bool = False
+    blobs: Optional[BlobStore] = None
+
+    def blob(self, sha: str) -> bytes:
+        if self.blobs is None:
+            raise OpError("no content blobs available in this context")
+        return self.blobs.get(sha)
+
+
+def check_args(op: str, args: Mapping[str, Any], allowed: Iterable[str],
+               required: Iterable[str] = ()) -> None:
+    """Reject unknown or missing arguments early, so a plan bug is named, not guessed at."""
+    allowed_set = set(allowed)
+    unknown = sorted(k for k in args if k not in allowed_set)
+    if unknown:
+        raise OpError("%s: unknown argument(s) %s" % (op, ", ".join(unknown)),
+                      hint="accepted: %s" % ", ".join(sorted(allowed_set)))
+    missing = [k for k in required if args.get(k) in (None, "")]
+    if missing:
+        raise OpError("%s: missing required argument(s) %s" % (op, ", ".join(missing)))
+
+
+def as_bool(value: Any, name: str = "value") -> bool:
+    """YAML-ish booleans; strings arrive when a value was templated."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return value != 0
+    if isinstance(value, str) and value.strip().lower() in ("yes", "true", "on", "1"):
+        return True
+    if isinstance(value, str) and value.strip().lower() in ("no", "false", "off", "0", ""):
+        return False
+    raise OpError("%s must be a boolean, got %r" % (name, value))
+
+
+def as_list(value: Any) -> List[str]:
+    """A string or list of strings; a comma-separated string is split (Ansible habit)."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [v.strip() for v in value.split(",") if v.strip()]
+    return [str(v) for v in value]
+
+
+def settle(ctx: Context, changes: List[str], apply: Callable[[], None],
+           diff: str = "", ok_msg: str = "") -> Outcome:
+    """Check, then apply: every op funnels through here, so check mode never writes.
+
+    ``changes`` describes what differs (empty = nothing to do); ``apply`` makes it
+    so and is called only outside check mode.
+    """
+    if not changes:
+        return ok(ok_msg)
+    if not ctx.check:
+        apply()
+    return changed(", ".join(changes), diff if ctx.diff else "")
+
+
+def nothing() -> None:
+    """An apply for plans that have nothing left to do once checked."""

@@ -1,0 +1,92 @@
+"""Running commands: always an argv list, never a shell, output captured.
+
+The agent's own stdin/stdout carry the protocol, so a child must never
+inherit them: stdin is /dev/null unless input is given, stdout is a pipe.
+"""
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from typing import IO, Mapping, Optional, Sequence
+
+from .core import OpError
+
+OUTPUT_CAP = 1024 * 1024  # keep one runaway command from flooding the channel
+
+
+@dataclass
+class Proc:
+    argv: Sequence[str]
+    rc: int
+    stdout: str
+    stderr: str
+    secrets: Sequence[str] = field(default=())
+
+    @property
+    def cmd(self) -> str:
+        """The command as a shell would read it, with secrets (password hashes) masked."""
+        text = shlex.join(list(self.argv))
+        for secret in self.secrets:
+            if secret:
+                text = text.replace(shlex.quote(secret), "********").replace(secret, "********")
+        return text
+
+    def tail(self, lines: int = 5) -> str:
+        text = (self.stderr.strip() or self.stdout.strip())
+        return "\n".join(text.splitlines()[-lines:])
+
+    def failure(self, what: str = "", hint: str = "") -> OpError:
+        msg = "%s failed (rc %d)%s" % (what or self.cmd, self.rc,
+                                      ": " + self.tail() if self.tail() else "")
+        return OpError(msg, hint=hint, cmd=self.cmd, rc=self.rc,
+                       stdout=self.stdout, stderr=self.stderr)
+
+
+def _read_back(fh: IO[bytes]) -> str:
+    fh.seek(0)
+    data = fh.read(OUTPUT_CAP + 1)
+    text = data[:OUTPUT_CAP].decode("utf-8", "replace")
+    if len(data) > OUTPUT_CAP:
+        size = os.fstat(fh.fileno()).st_size
+        text += "\n[... %d more bytes not shown]" % (size - OUTPUT_CAP)
+    return text
+
+
+def run(argv: Sequence[str], stdin: Optional[str] = None, cwd: Optional[str] = None,
+        env: Optional[Mapping[str, str]] = None, extra_env: Optional[Mapping[str, str]] = None,
+        secrets: Sequence[str] = ()) -> Proc:
+    """Run argv and wait for it to exit; a missing program is rc 127 as in a shell.
+
+    Output goes to temp files, not pipes: a daemon started by an init script may
+    keep its inherited stdout open forever, and a pipe would make us wait for it.
+    """
+    full_env = dict(os.environ if env is None else env)
+    full_env.update(extra_env or {})
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        try:
+            done = subprocess.run(
+                list(argv), input=None if stdin is None else stdin.encode("utf-8"),
+                stdin=subprocess.DEVNULL if stdin is None else None,
+                stdout=out, stderr=err, cwd=cwd, env=full_env, close_fds=True)
+        except FileNotFoundError as exc:
+            if cwd is not None and not os.path.isdir(cwd):
+                raise OpError("chdir: no such directory %s" % cwd)
+            return Proc(argv, 127, "", "%s: command not found (%s)" % (argv[0], exc.strerror),
+                        secrets)
+        except PermissionError as exc:
+            return Proc(argv, 126, "", "%s: %s" % (argv[0], exc.strerror), secrets)
+        return Proc(argv, done.returncode, _read_back(out), _read_back(err), secrets)
+
+
+def check_output(argv: Sequence[str], what: str = "", hint: str = "", **kw: object) -> Proc:
+    """run() that raises OpError (command + stderr tail) on a non-zero exit."""
+    proc = run(argv, **kw)  # type: ignore[arg-type]
+    if proc.rc != 0:
+        raise proc.failure(what, hint)
+    return proc
+
+
+C_LOCALE = {"LC_ALL": "C", "LANG": "C"}  # parse tool output in one language
