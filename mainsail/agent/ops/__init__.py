@@ -1,0 +1,13 @@
+"""One module per operation, each with ``run(ctx, args) -> Outcome``."""
+from __future__ import annotations
+
+from types import ModuleType
+from typing import Dict
+
+from . import apt, command, copy, debconf, file, group, line, service, shell, supervisor, user
+
+OPS = {
+    "apt": apt, "command": command, "copy": copy, "debconf": debconf, "file": file,
+    "group": group, "line": line, "service": service, "shell": shell,
+    "supervisor": supervisor, "user": user,
+}  # type: Dict[str, ModuleType]

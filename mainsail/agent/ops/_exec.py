@@ -1,0 +1,105 @@
+"""What command and shell share: guards, running, changed_when / failed_when."""
+from __future__ import annotations
+
+import glob
+import os
+import shlex
+from typing import Any, Dict, List, Mapping, Optional
+
+from .. import proc, safeexpr
+from ..core import CHANGED, FAILED, OK, Context, OpError, Outcome
+
+GUARDS = ("chdir", "creates", "removes", "unless", "environment", "stdin",
+          "changed_when", "failed_when")
+
+
+def execute(ctx: Context, args: Mapping[str, Any], argv: List[str], shell: bool) -> Outcome:
+    """Run argv unless a guard says it is not needed; classify the outcome."""
+    _validate_conditions(args)
+    chdir = args.get("chdir") or None
+    skip = guard_skip(args, chdir, shell)
+    if skip:
+        return Outcome(OK, skip)
+    display = argv[2] if shell else shlex.join(argv)
+    if ctx.check:
+        return _check_outcome(args, display)
+    result = proc.run(argv, stdin=_stdin(args), cwd=chdir, extra_env=_environment(args))
+    return classify(args, result.rc, result.stdout.rstrip("\n"), result.stderr.rstrip("\n"), display)
+
+
+def _check_outcome(args: Mapping[str, Any], display: str) -> Outcome:
+    """Check mode: would run; a command marked changed_when: false would change nothing."""
+    never_changes = args.get("changed_when") in (False, "false", "False")
+    return Outcome(OK if never_changes else CHANGED, "would run (check mode)", cmd=display)
+
+
+def _validate_conditions(args: Mapping[str, Any]) -> None:
+    """Refuse a bad condition up front, so check mode reports it as a real run would."""
+    for key in ("changed_when", "failed_when"):
+        if args.get(key) is not None:
+            safeexpr.evaluate(args[key], {"rc": 0, "stdout": "", "stderr": ""})
+
+
+def classify(args: Mapping[str, Any], rc: int, stdout: str, stderr: str, display: str) -> Outcome:
+    values = {"rc": rc, "stdout": stdout, "stderr": stderr}
+    failed_when = args.get("failed_when")
+    changed_when = args.get("changed_when")
+    is_failed = safeexpr.evaluate(failed_when, values) if failed_when is not None else rc != 0
+    if is_failed:
+        why = ("failed_when %r is true" % failed_when if failed_when is not None
+               else "non-zero return code %d" % rc)
+        tail = "\n".join(stderr.splitlines()[-5:])
+        msg = why + (": " + tail if tail else "")
+        return Outcome(FAILED, msg, rc=rc, stdout=stdout, stderr=stderr, cmd=display)
+    is_changed = safeexpr.evaluate(changed_when, values) if changed_when is not None else True
+    return Outcome(CHANGED if is_changed else OK, "", rc=rc, stdout=stdout, stderr=stderr,
+                   cmd=display)
+
+
+def _in_chdir(path: str, chdir: Optional[str]) -> str:
+    return os.path.join(chdir, path) if chdir and not os.path.isabs(path) else path
+
+
+def guard_skip(args: Mapping[str, Any], chdir: Optional[str], shell: bool) -> str:
+    """A message saying why the command need not run, or '' when it must run."""
+    creates, removes, unless = args.get("creates"), args.get("removes"), args.get("unless")
+    if creates and glob.glob(_in_chdir(str(creates), chdir)):
+        return "skipped, since %s exists" % creates
+    if removes and not glob.glob(_in_chdir(str(removes), chdir)):
+        return "skipped, since %s does not exist" % removes
+    if unless:
+        argv = to_argv(unless, shell)
+        result = proc.run(argv, cwd=chdir, extra_env=_environment(args))
+        if result.rc == 0:
+            return "skipped, since unless command succeeded: %s" % (
+                unless if isinstance(unless, str) else shlex.join(argv))
+    return ""
+
+
+def to_argv(cmd: Any, shell: bool) -> List[str]:
+    """A command string as argv: split like a shell would, or handed to /bin/sh -c."""
+    if isinstance(cmd, (list, tuple)):
+        if shell:
+            raise OpError("shell: cmd must be a string")
+        return [str(a) for a in cmd]
+    if shell:
+        return ["/bin/sh", "-c", str(cmd)]
+    try:
+        argv = shlex.split(str(cmd))
+    except ValueError as exc:
+        raise OpError("cannot split command %r: %s" % (cmd, exc))
+    if not argv:
+        raise OpError("empty command")
+    return argv
+
+
+def _environment(args: Mapping[str, Any]) -> Dict[str, str]:
+    env = args.get("environment") or {}
+    if not isinstance(env, Mapping):
+        raise OpError("environment must be a mapping of names to values")
+    return {str(k): "" if v is None else str(v) for k, v in env.items()}
+
+
+def _stdin(args: Mapping[str, Any]) -> Optional[str]:
+    value = args.get("stdin")
+    return None if value is None else str(value)

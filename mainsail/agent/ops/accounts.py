@@ -1,0 +1,76 @@
+"""Reading /etc/passwd, /etc/group and /etc/shadow directly (no getent, no NSS)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Dict, List
+
+from .. import facts
+
+PASSWD = "/etc/passwd"
+GROUP = "/etc/group"
+SHADOW = "/etc/shadow"
+
+
+@dataclass
+class PasswdEntry:
+    name: str
+    uid: int
+    gid: int
+    comment: str
+    home: str
+    shell: str
+
+
+@dataclass
+class GroupEntry:
+    name: str
+    gid: int
+    members: List[str] = field(default_factory=list)
+
+
+def _fields(text: str, count: int) -> List[List[str]]:
+    """Colon-separated records with at least count fields; comments and junk skipped."""
+    rows = []
+    for line in text.splitlines():
+        if not line.strip() or line.startswith(("#", "+", "-")):
+            continue  # NIS compat lines (+/-) are not local accounts
+        parts = line.split(":")
+        if len(parts) >= count:
+            rows.append(parts)
+    return rows
+
+
+def parse_passwd(text: str) -> Dict[str, PasswdEntry]:
+    out = {}
+    for p in _fields(text, 7):
+        if p[2].isdigit() and p[3].isdigit():
+            out[p[0]] = PasswdEntry(p[0], int(p[2]), int(p[3]), p[4], p[5], p[6])
+    return out
+
+
+def parse_group(text: str) -> Dict[str, GroupEntry]:
+    out = {}
+    for p in _fields(text, 4):
+        if p[2].isdigit():
+            out[p[0]] = GroupEntry(p[0], int(p[2]), [m for m in p[3].split(",") if m])
+    return out
+
+
+def parse_shadow(text: str) -> Dict[str, str]:
+    return {p[0]: p[1] for p in _fields(text, 2)}
+
+
+def users() -> Dict[str, PasswdEntry]:
+    return parse_passwd(facts.read_text(PASSWD))
+
+
+def groups() -> Dict[str, GroupEntry]:
+    return parse_group(facts.read_text(GROUP))
+
+
+def password_hashes() -> Dict[str, str]:
+    return parse_shadow(facts.read_text(SHADOW))
+
+
+def supplementary_groups(name: str, table: Dict[str, GroupEntry]) -> List[str]:
+    return sorted(g.name for g in table.values() if name in g.members)

@@ -1,0 +1,160 @@
+"""apt: Debian packages present, absent or at the candidate version."""
+from __future__ import annotations
+
+import os
+import time
+from typing import Any, Dict, List, Mapping, Optional, Tuple
+
+from .. import proc
+from ..core import (Context, OpError, Outcome, as_bool, as_list, check_args, nothing, ok,
+                    settle)
+
+ALLOWED = ("name", "state", "update_cache", "cache_valid_time", "install_recommends", "purge")
+STATES = ("present", "absent", "latest")
+
+# newest of these tells when the package lists were last fetched
+CACHE_STAMPS = ("/var/lib/apt/periodic/update-success-stamp", "/var/cache/apt/pkgcache.bin",
+                "/var/lib/apt/lists")
+APT_OPTIONS = ["-y", "-q", "-o", "DPkg::Lock::Timeout=120",
+               "-o", "Dpkg::Options::=--force-confdef", "-o", "Dpkg::Options::=--force-confold"]
+APT_ENV = {"DEBIAN_FRONTEND": "noninteractive", "APT_LISTCHANGES_FRONTEND": "none",
+           "LC_ALL": "C", "LANG": "C"}
+
+Installed = Dict[str, Tuple[str, str]]  # package -> (dpkg state word, version)
+
+
+def run(ctx: Context, args: Mapping[str, Any]) -> Outcome:
+    check_args("apt", args, ALLOWED)
+    state = args.get("state") or "present"
+    if state not in STATES:
+        raise OpError("apt: state must be one of %s, got %r" % (", ".join(STATES), state))
+    notes = []
+    if as_bool(args.get("update_cache", False), "update_cache"):
+        notes.append(_update_cache(ctx, args.get("cache_valid_time")))
+    specs = as_list(args.get("name"))
+    if not specs:
+        return ok(", ".join(n for n in notes if n))
+    installed = query_installed([split_spec(s)[0] for s in specs])
+    if state == "absent":
+        outcome = _absent(ctx, specs, installed, as_bool(args.get("purge", False), "purge"))
+    else:
+        outcome = _present(ctx, specs, installed, state == "latest",
+                           as_bool(args.get("install_recommends", False), "install_recommends"))
+    outcome.msg = ", ".join(n for n in notes + [outcome.msg] if n)
+    return outcome
+
+
+# ---- parsing (pure) --------------------------------------------------------
+
+def split_spec(spec: str) -> Tuple[str, Optional[str]]:
+    """'nginx=1.22-1' -> ('nginx', '1.22-1'); 'libc6:amd64' -> ('libc6', None)."""
+    name, _, version = spec.partition("=")
+    return name.split(":")[0].strip(), (version.strip() or None)
+
+
+def parse_dpkg_query(text: str) -> Installed:
+    """Lines of '${Package}\\t${Status}\\t${Version}'; an installed arch wins over others."""
+    out = {}  # type: Installed
+    for line in text.splitlines():
+        parts = line.split("\t")
+        if len(parts) < 3:
+            continue
+        name, status, version = parts[0], parts[1].split(), parts[2]
+        word = status[-1] if status else ""
+        if name not in out or word == "installed":
+            out[name] = (word, version)
+    return out
+
+
+def parse_apt_policy(text: str) -> Dict[str, Tuple[Optional[str], Optional[str]]]:
+    """`apt-cache policy` -> package -> (installed version, candidate version); None = (none)."""
+    out = {}  # type: Dict[str, Tuple[Optional[str], Optional[str]]]
+    name = None
+    for line in text.splitlines():
+        if line and not line[0].isspace() and line.rstrip().endswith(":"):
+            name = line.rstrip()[:-1].split(":")[0]
+            out[name] = (None, None)
+        elif name and line.strip().startswith(("Installed:", "Candidate:")):
+            key, _, value = line.strip().partition(":")
+            value = value.strip()
+            current = out[name]
+            version = None if value in ("(none)", "") else value
+            out[name] = (version, current[1]) if key == "Installed" else (current[0], version)
+    return out
+
+
+def is_installed(installed: Installed, spec: str) -> bool:
+    name, version = split_spec(spec)
+    word, have = installed.get(name, ("", ""))
+    return word == "installed" and (version is None or have == version)
+
+
+# ---- reading state -----------------------------------------------------------
+
+def query_installed(names: List[str]) -> Installed:
+    # rc 1 only means some names are unknown to dpkg: those are simply not installed
+    result = proc.run(["dpkg-query", "-W", "-f", "${Package}\\t${Status}\\t${Version}\\n"] + names,
+                      extra_env=proc.C_LOCALE)
+    if result.rc not in (0, 1):
+        raise result.failure("dpkg-query")
+    return parse_dpkg_query(result.stdout)
+
+
+def query_policy(names: List[str]) -> Dict[str, Tuple[Optional[str], Optional[str]]]:
+    return parse_apt_policy(proc.check_output(["apt-cache", "policy"] + names,
+                                              extra_env=proc.C_LOCALE).stdout)
+
+
+def cache_age(stamps: Tuple[str, ...] = CACHE_STAMPS, now: Optional[float] = None) -> Optional[float]:
+    """Seconds since the package lists were last updated; None when never."""
+    times = [os.stat(p).st_mtime for p in stamps if os.path.exists(p)]
+    if not times:
+        return None
+    return (time.time() if now is None else now) - max(times)
+
+
+# ---- deciding and applying ---------------------------------------------------
+
+def _update_cache(ctx: Context, valid_time: Any) -> str:
+    age = cache_age()
+    if valid_time not in (None, "") and age is not None and age <= int(valid_time):
+        return ""
+    if ctx.check:
+        return "cache would be updated"
+    proc.check_output(["apt-get", "update", "-q", "-o", "DPkg::Lock::Timeout=120"],
+                      "apt-get update", extra_env=APT_ENV)
+    # an update alone is not a change of the host's configuration
+    return "cache updated"
+
+
+def _present(ctx: Context, specs: List[str], installed: Installed, latest: bool,
+             recommends: bool) -> Outcome:
+    wanted = [s for s in specs if not is_installed(installed, s)]
+    if latest:
+        policy = query_policy([split_spec(s)[0] for s in specs])
+        wanted += [s for s in specs if s not in wanted and _upgradable(policy, s)]
+    argv = ["apt-get", "install"] + APT_OPTIONS
+    argv += [] if recommends else ["--no-install-recommends"]
+    changes = ["install " + " ".join(wanted)] if wanted else []
+    return settle(ctx, changes, lambda: _apt(argv + wanted))
+
+
+def _upgradable(policy: Mapping[str, Tuple[Optional[str], Optional[str]]], spec: str) -> bool:
+    name, version = split_spec(spec)
+    have, candidate = policy.get(name, (None, None))
+    return version is None and candidate is not None and have != candidate
+
+
+def _absent(ctx: Context, specs: List[str], installed: Installed, purge: bool) -> Outcome:
+    names = [split_spec(s)[0] for s in specs]
+    leftover = ("installed", "config-files") if purge else ("installed",)
+    targets = [n for n in names if installed.get(n, ("", ""))[0] in leftover]
+    verb = "purge" if purge else "remove"
+    if not targets:
+        return settle(ctx, [], nothing)
+    return settle(ctx, ["%s %s" % (verb, " ".join(targets))],
+                  lambda: _apt(["apt-get", verb] + APT_OPTIONS + targets))
+
+
+def _apt(argv: List[str]) -> None:
+    proc.check_output(argv, " ".join(argv[:2]), extra_env=APT_ENV)
