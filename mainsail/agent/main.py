@@ -1,0 +1,190 @@
+"""The agent's message loop: JSON lines on stdin/stdout (docs/architecture.md)."""
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+import sys
+import time
+from typing import IO, Any, Callable, Dict, List, Mapping, Optional, Tuple
+
+from . import facts, fileio
+from .core import FAILED, BlobStore, Context, OpError, Outcome
+from .ops import OPS
+
+HIDDEN = "(output hidden by no_log)"
+STEP_KEYS_FOR_ARGS = ("changed_when", "failed_when")  # task keywords the ops evaluate
+
+
+class ProtocolError(Exception):
+    pass
+
+
+class Channel:
+    """One JSON object per line; flushed after every message so nothing waits in a buffer."""
+
+    def __init__(self, inp: IO[bytes], out: IO[bytes]) -> None:
+        self.inp = inp
+        self.out = out
+
+    def send(self, message: Mapping[str, Any]) -> None:
+        self.out.write(json.dumps(message, separators=(",", ":")).encode("utf-8") + b"\n")
+        self.out.flush()
+
+    def recv(self) -> Optional[Dict[str, Any]]:
+        """The next message; None when the controller closed the channel."""
+        line = self.inp.readline()
+        if not line:
+            return None
+        try:
+            message = json.loads(line.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise ProtocolError("not a JSON line: %s" % exc)
+        if not isinstance(message, dict):
+            raise ProtocolError("a message must be a JSON object")
+        return message
+
+
+def main(argv: List[str]) -> int:
+    sha = argv[0] if argv else ""
+    inp, out = claim_stdio()
+    return serve(inp, out, sha)
+
+
+def claim_stdio() -> Tuple[IO[bytes], IO[bytes]]:
+    """Keep the protocol channel for ourselves: fd 0 becomes /dev/null and fd 1 our
+    stderr, so no child process or stray print can read or corrupt a message."""
+    sys.stdout.flush()
+    inp = os.fdopen(os.dup(0), "rb")
+    out = os.fdopen(os.dup(1), "wb")
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    os.dup2(2, 1)
+    return inp, out
+
+
+def serve(inp: IO[bytes], out: IO[bytes], sha: str,
+          gather: Callable[[], Dict[str, Any]] = facts.gather) -> int:
+    chan = Channel(inp, out)
+    store = BlobStore(lambda shas: ask_blobs(chan, shas))
+    chan.send({"hello": {"facts": gather(), "agent": sha}})
+    while True:
+        try:
+            message = chan.recv()
+        except ProtocolError as exc:
+            chan.send({"error": str(exc)})
+            continue
+        if message is None:
+            return 0
+        request = message.get("req")
+        if request == "run":
+            run_request(chan, store, message)
+        elif request == "facts":
+            chan.send({"facts": gather()})
+        elif request == "bye":
+            return 0
+        else:
+            chan.send({"error": "unknown request %r" % (request,)})
+
+
+def ask_blobs(chan: Channel, shas: List[str]) -> Dict[str, bytes]:
+    """One `need` round trip; blobs whose bytes do not match their digest are refused."""
+    chan.send({"need": shas})
+    reply = chan.recv()
+    if reply is None:
+        raise SystemExit(0)  # the controller went away: nothing left to report to
+    if not isinstance(reply.get("blobs"), dict):
+        raise OpError("controller answered `need` with %s" % sorted(reply)[:3])
+    blobs = {}
+    for sha, text in reply["blobs"].items():
+        try:
+            data = base64.b64decode(text, validate=True)
+        except (binascii.Error, TypeError, ValueError):
+            raise OpError("blob %s is not valid base64" % str(sha)[:12])
+        if fileio.sha256_bytes(data) != sha:
+            raise OpError("blob %s does not match its digest" % str(sha)[:12])
+        blobs[sha] = data
+    return blobs
+
+
+def wanted_blobs(steps: List[Dict[str, Any]], check: bool, diff: bool, store: BlobStore) -> List[str]:
+    """Blobs the run will need: content whose destination differs and is not cached."""
+    if check and not diff:
+        return []  # a digest comparison is enough to report "would change"
+    wanted = []  # type: List[str]
+    for step in steps:
+        args = step.get("args") or {}
+        sha, dest = args.get("content_sha"), args.get("dest")
+        if not sha or not dest or store.has(sha) or sha in wanted:
+            continue
+        try:
+            if fileio.sha256_file(str(dest)) != sha:
+                wanted.append(sha)
+        except OSError:
+            wanted.append(sha)  # unreadable now; the step will say why
+    return wanted
+
+
+def run_request(chan: Channel, store: BlobStore, message: Mapping[str, Any]) -> None:
+    steps = message.get("steps") or []
+    ctx = Context(check=bool(message.get("check")), diff=bool(message.get("diff")), blobs=store)
+    try:
+        store.prefetch(wanted_blobs(steps, ctx.check, ctx.diff, store))
+    except OpError:
+        pass  # each step that needs a blob will ask again and fail with the reason
+    failed = False
+    for step in steps:
+        result = run_step(ctx, step)
+        chan.send({"result": result})
+        if result["status"] == FAILED and not step.get("ignore_errors"):
+            failed = True
+            break  # the first real failure ends the run: later steps assume earlier ones
+    chan.send({"done": {"failed": failed}})
+
+
+def run_step(ctx: Context, step: Mapping[str, Any]) -> Dict[str, Any]:
+    started = time.monotonic()
+    outcome = execute_step(ctx, step)
+    result = {
+        "id": step.get("id"), "status": outcome.status, "msg": outcome.msg,
+        "diff": outcome.diff if ctx.diff else "", "rc": outcome.rc,
+        "stdout": outcome.stdout, "stderr": outcome.stderr, "cmd": outcome.cmd,
+        "elapsed": round(time.monotonic() - started, 3),
+    }
+    if step.get("no_log"):
+        hide(result)
+    return result
+
+
+def execute_step(ctx: Context, step: Mapping[str, Any]) -> Outcome:
+    """Any exception becomes a failed outcome: one bad step never kills the loop."""
+    op_name = str(step.get("op"))
+    try:
+        module = OPS.get(op_name)
+        if module is None:
+            raise OpError("unknown operation %r" % op_name, hint="one of " + ", ".join(sorted(OPS)))
+        return module.run(ctx, step_args(step))  # type: ignore[no-any-return]
+    except OpError as exc:
+        return exc.outcome()
+    except Exception as exc:  # a bug or an unexpected host state: report it, keep going
+        text = str(exc).splitlines()[0][:300] if str(exc) else ""
+        return Outcome(FAILED, "%s failed unexpectedly: %s%s"
+                       % (op_name, type(exc).__name__, ": " + text if text else ""))
+
+
+def step_args(step: Mapping[str, Any]) -> Dict[str, Any]:
+    args = dict(step.get("args") or {})
+    for key in STEP_KEYS_FOR_ARGS:
+        if step.get(key) is not None:
+            args[key] = step[key]
+    return args
+
+
+def hide(result: Dict[str, Any]) -> None:
+    for key in ("msg", "diff", "stdout", "stderr"):
+        if result[key]:
+            result[key] = HIDDEN
+    if result["cmd"] is not None:
+        result["cmd"] = HIDDEN
