@@ -1,0 +1,305 @@
+"""Controller side of the agent protocol (docs/architecture.md).
+
+* ``build_agent_zip()`` packs mainsail/agent as a deterministic zipapp.
+* ``BOOTSTRAP`` is run on the host as ``python3 -c BOOTSTRAP SHA [STATE_DIR]``.
+* ``AgentClient`` speaks JSON lines over any pair of binary streams (a local
+  pipe, an SSH channel).
+* ``local_agent()`` runs the agent as a local subprocess (``connection: local``,
+  tests).
+"""
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import io
+import json
+import os
+import subprocess
+import sys
+import threading
+import zipfile
+from typing import (IO, Any, Callable, Dict, Iterator, List, Mapping, Optional, Protocol,
+                    Sequence, Tuple)
+
+AGENT_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "agent")
+AGENT_PACKAGE = "mainsail_agent"  # the agent's package name inside the zipapp
+DEFAULT_STATE_DIR = "/var/lib/mainsail/agent"
+ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest zip time: same bytes on every build
+ZIP_MAIN = (
+    "import sys\n"
+    "from %s.main import main\n"
+    "sys.exit(main(sys.argv[1:]))\n" % AGENT_PACKAGE
+)
+
+# Runs on the host with python3 >= 3.8. argv: SHA [STATE_DIR]. Uses the cached
+# <sha>.pyz when its digest checks out; otherwise asks for it ({"need_agent": true},
+# then a length line and the bytes), checks, stores atomically (0600, folder 0700),
+# and runs it in this same process, so stdin/stdout pass straight to the agent.
+BOOTSTRAP = r"""
+import hashlib, os, runpy, sys
+sha = sys.argv[1]
+folder = sys.argv[2] if len(sys.argv) > 2 else "/var/lib/mainsail/agent"
+path = os.path.join(folder, sha + ".pyz")
+def digest(p):
+    try:
+        with open(p, "rb") as fh:
+            return hashlib.sha256(fh.read()).hexdigest()
+    except OSError:
+        return None
+if digest(path) != sha:
+    if not os.path.isdir(folder):
+        os.makedirs(folder, 0o700)
+        os.chmod(folder, 0o700)
+    out, inp = sys.stdout.buffer, sys.stdin.buffer
+    out.write(b'{"need_agent": true}\n')
+    out.flush()
+    size = int(inp.readline())
+    data = inp.read(size)
+    if len(data) != size or hashlib.sha256(data).hexdigest() != sha:
+        sys.stderr.write("mainsail bootstrap: agent bytes do not match %s\n" % sha)
+        sys.exit(3)
+    tmp = "%s.%d.tmp" % (path, os.getpid())
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+sys.argv = [path, sha, folder]
+runpy.run_path(path, run_name="__main__")
+"""
+
+
+class AgentError(Exception):
+    """The agent died, or said something that is not the protocol."""
+
+
+class _Reader(Protocol):
+    def readline(self) -> bytes: ...
+
+
+class _Writer(Protocol):
+    def write(self, data: bytes) -> Any: ...
+
+    def flush(self) -> Any: ...
+
+
+# ---- the zipapp ----------------------------------------------------------------
+
+def _agent_files() -> List[Tuple[str, str]]:
+    """(path on disk, name in the zip) of every agent module, sorted."""
+    found = []
+    for folder, dirs, files in os.walk(AGENT_DIR):
+        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+        for name in files:
+            if name.endswith(".py"):
+                path = os.path.join(folder, name)
+                rel = os.path.relpath(path, AGENT_DIR).replace(os.sep, "/")
+                found.append((path, "%s/%s" % (AGENT_PACKAGE, rel)))
+    return sorted(found, key=lambda item: item[1])
+
+
+def _zip_entry(zf: zipfile.ZipFile, name: str, data: bytes) -> None:
+    info = zipfile.ZipInfo(name, date_time=ZIP_TIME)
+    info.external_attr = 0o644 << 16
+    info.create_system = 3  # unix, whatever the building machine is
+    # stored, not deflated: compressed bytes can differ between zlib builds
+    zf.writestr(info, data, compress_type=zipfile.ZIP_STORED)
+
+
+def build_agent_zip() -> Tuple[bytes, str]:
+    """The agent as a zipapp (same bytes for the same sources) and its sha256 hex."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        _zip_entry(zf, "__main__.py", ZIP_MAIN.encode("utf-8"))
+        for path, name in _agent_files():
+            with open(path, "rb") as fh:
+                _zip_entry(zf, name, fh.read())
+    data = buf.getvalue()
+    return data, hashlib.sha256(data).hexdigest()
+
+
+# ---- the client ----------------------------------------------------------------
+
+class StderrTail:
+    """Drains a stream in a thread, keeping its last bytes for error messages
+    (an undrained stderr pipe could fill up and block the agent)."""
+
+    def __init__(self, stream: IO[bytes], keep: int = 4096) -> None:
+        self._stream = stream
+        self._keep = keep
+        self._data = b""
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._drain, daemon=True)
+        self._thread.start()
+
+    def _drain(self) -> None:
+        for chunk in iter(lambda: self._stream.read1(4096) if hasattr(self._stream, "read1")
+                          else self._stream.read(4096), b""):
+            with self._lock:
+                self._data = (self._data + chunk)[-self._keep:]
+
+    def text(self, wait: float = 0.0) -> str:
+        if wait:
+            self._thread.join(wait)
+        with self._lock:
+            return self._data.decode("utf-8", "replace").strip()
+
+
+class AgentClient:
+    """The controller's end of one agent session.
+
+    ``round_trips`` counts request/response exchanges (start, each run, each
+    ``need`` answered, each facts request); ``bytes_sent`` every byte written.
+    """
+
+    def __init__(self, writer: _Writer, reader: _Reader,
+                 stderr_tail: Optional[Callable[[], str]] = None) -> None:
+        self._writer = writer
+        self._reader = reader
+        self._stderr_tail = stderr_tail
+        self.round_trips = 0
+        self.bytes_sent = 0
+        self.agent_sent = False  # whether start() had to ship the zipapp
+        self.hello_facts = {}  # type: Dict[str, Any]
+        self.last_failed = False  # the last run's done.failed
+        self.closed = False
+
+    # -- low level
+
+    def _write(self, data: bytes) -> None:
+        try:
+            self._writer.write(data)
+            self._writer.flush()
+        except (OSError, ValueError) as exc:
+            raise self._error("cannot write to the agent: %s" % exc)
+        self.bytes_sent += len(data)
+
+    def _send(self, message: Mapping[str, Any]) -> None:
+        self._write(json.dumps(message, separators=(",", ":")).encode("utf-8") + b"\n")
+
+    def _recv(self) -> Dict[str, Any]:
+        try:
+            line = self._reader.readline()
+        except (OSError, ValueError) as exc:
+            raise self._error("cannot read from the agent: %s" % exc)
+        if not line:
+            raise self._error("the agent exited unexpectedly")
+        try:
+            message = json.loads(line.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            raise self._error("the agent sent something that is not JSON: %r" % line[:200])
+        if not isinstance(message, dict):
+            raise self._error("the agent sent a non-object message: %r" % line[:200])
+        if "error" in message:
+            raise self._error("the agent reported a protocol error: %s" % message["error"])
+        return message
+
+    def _expect(self, key: str) -> Any:
+        message = self._recv()
+        if key not in message:
+            raise self._error("expected %r from the agent, got %r" % (key, sorted(message)))
+        return message[key]
+
+    def _error(self, text: str) -> AgentError:
+        tail = self._stderr_tail() if self._stderr_tail else ""
+        return AgentError(text + ("\nagent stderr:\n" + tail if tail else ""))
+
+    # -- the protocol
+
+    def start(self, zip_bytes: bytes, sha: str) -> Dict[str, Any]:
+        """Wait for hello (shipping the zipapp first if the host asks); return facts."""
+        self.round_trips += 1
+        message = self._recv()
+        if message.get("need_agent"):
+            self._write(b"%d\n" % len(zip_bytes) + zip_bytes)
+            self.agent_sent = True
+            self.round_trips += 1
+            message = self._recv()
+        hello = message.get("hello")
+        if not isinstance(hello, dict):
+            raise self._error("expected hello from the agent, got %r" % sorted(message))
+        if hello.get("agent") != sha:
+            raise self._error("agent says it is %r, expected %r" % (hello.get("agent"), sha))
+        self.hello_facts = dict(hello.get("facts") or {})
+        return self.hello_facts
+
+    def run(self, steps: Sequence[Mapping[str, Any]], blobs: Mapping[str, bytes],
+            check: bool = False, diff: bool = False,
+            on_result: Optional[Callable[[Dict[str, Any]], None]] = None) -> List[Dict[str, Any]]:
+        """Run steps; answer the agent's `need` with the blobs it lacks; one result per step run."""
+        self.round_trips += 1
+        self._send({"req": "run", "steps": list(steps), "check": bool(check), "diff": bool(diff)})
+        results = []  # type: List[Dict[str, Any]]
+        while True:
+            message = self._recv()
+            if "need" in message:
+                self._answer_need(message["need"], blobs)
+            elif "result" in message:
+                results.append(message["result"])
+                if on_result is not None:
+                    on_result(message["result"])
+            elif "done" in message:
+                self.last_failed = bool((message["done"] or {}).get("failed"))
+                return results
+            else:
+                raise self._error("unexpected message during run: %r" % sorted(message))
+
+    def _answer_need(self, shas: Any, blobs: Mapping[str, bytes]) -> None:
+        self.round_trips += 1
+        wanted = [s for s in (shas or []) if s in blobs]  # the agent reports any it still lacks
+        self._send({"blobs": {s: base64.b64encode(blobs[s]).decode("ascii") for s in wanted}})
+
+    def facts(self) -> Dict[str, Any]:
+        self.round_trips += 1
+        self._send({"req": "facts"})
+        return dict(self._expect("facts") or {})
+
+    def close(self) -> None:
+        """Say bye (best effort: the agent may already be gone)."""
+        if self.closed:
+            return
+        self.closed = True
+        try:
+            self._send({"req": "bye"})
+        except AgentError:
+            pass
+
+
+# ---- a local agent ---------------------------------------------------------------
+
+@contextlib.contextmanager
+def local_agent(state_dir: Optional[str] = None, python: str = "python3") -> Iterator[AgentClient]:
+    """Run the bootstrap in a local subprocess; yield a started AgentClient."""
+    zip_bytes, sha = build_agent_zip()
+    argv = [python, "-c", BOOTSTRAP, sha] + ([state_dir] if state_dir else [])
+    child = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+    assert child.stdin is not None and child.stdout is not None and child.stderr is not None
+    tail = StderrTail(child.stderr)
+    client = AgentClient(child.stdin, child.stdout, lambda: tail.text(wait=0.5))
+    try:
+        client.start(zip_bytes, sha)
+        yield client
+    finally:
+        client.close()
+        _finish(child)
+
+
+def _finish(child: "subprocess.Popen[bytes]") -> None:
+    for stream in (child.stdin, child.stdout):
+        try:
+            if stream is not None:
+                stream.close()
+        except OSError:
+            pass
+    try:
+        child.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()
+
+
+if __name__ == "__main__":  # `python -m mainsail.agentproc`: print the agent's digest
+    print(build_agent_zip()[1], file=sys.stdout)
