@@ -150,19 +150,20 @@ class StderrTail:
 class AgentClient:
     """The controller's end of one agent session.
 
+    ``reader`` is the agent's stdout (readline), ``writer`` its stdin (write, flush).
     ``round_trips`` counts request/response exchanges (start, each run, each
     ``need`` answered, each facts request); ``bytes_sent`` every byte written.
     """
 
-    def __init__(self, writer: _Writer, reader: _Reader,
+    def __init__(self, reader: _Reader, writer: _Writer,
                  stderr_tail: Optional[Callable[[], str]] = None) -> None:
-        self._writer = writer
         self._reader = reader
+        self._writer = writer
         self._stderr_tail = stderr_tail
         self.round_trips = 0
         self.bytes_sent = 0
         self.agent_sent = False  # whether start() had to ship the zipapp
-        self.hello_facts = {}  # type: Dict[str, Any]
+        self.facts_at_start = {}  # type: Dict[str, Any]  # facts from hello
         self.last_failed = False  # the last run's done.failed
         self.closed = False
 
@@ -222,8 +223,8 @@ class AgentClient:
             raise self._error("expected hello from the agent, got %r" % sorted(message))
         if hello.get("agent") != sha:
             raise self._error("agent says it is %r, expected %r" % (hello.get("agent"), sha))
-        self.hello_facts = dict(hello.get("facts") or {})
-        return self.hello_facts
+        self.facts_at_start = dict(hello.get("facts") or {})
+        return self.facts_at_start
 
     def run(self, steps: Sequence[Mapping[str, Any]], blobs: Mapping[str, bytes],
             check: bool = False, diff: bool = False,
@@ -278,7 +279,7 @@ def local_agent(state_dir: Optional[str] = None, python: str = "python3") -> Ite
                              stderr=subprocess.PIPE)
     assert child.stdin is not None and child.stdout is not None and child.stderr is not None
     tail = StderrTail(child.stderr)
-    client = AgentClient(child.stdin, child.stdout, lambda: tail.text(wait=0.5))
+    client = AgentClient(child.stdout, child.stdin, lambda: tail.text(wait=0.5))
     try:
         client.start(zip_bytes, sha)
         yield client

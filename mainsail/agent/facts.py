@@ -84,8 +84,9 @@ def fqdn_from_hosts(hostname: str, hosts_text: str) -> str:
     return hostname
 
 
-def init_system(marker: str = SYSTEMD_MARKER) -> str:
-    return "systemd" if os.path.isdir(marker) else "sysv"
+def init_system(marker: Optional[str] = None) -> str:
+    """systemd is running exactly when its runtime folder exists (sd_booted(3))."""
+    return "systemd" if os.path.isdir(marker or SYSTEMD_MARKER) else "sysv"
 
 
 def _user() -> str:

@@ -117,7 +117,11 @@ def cache_age(stamps: Tuple[str, ...] = CACHE_STAMPS, now: Optional[float] = Non
 
 def _update_cache(ctx: Context, valid_time: Any) -> str:
     age = cache_age()
-    if valid_time not in (None, "") and age is not None and age <= int(valid_time):
+    try:
+        valid = None if valid_time in (None, "") else int(valid_time)
+    except (TypeError, ValueError):
+        raise OpError("apt: cache_valid_time must be a number of seconds, got %r" % valid_time)
+    if valid is not None and age is not None and age <= valid:
         return ""
     if ctx.check:
         return "cache would be updated"
