@@ -1,0 +1,595 @@
+"""Ansible's YAML inventory -> frozen :class:`Inventory`, :class:`Host` and :class:`Group`.
+
+An Ansible YAML inventory loads as is: ``all`` with ``hosts`` / ``vars`` / ``children``,
+nested groups, a host in several groups, ``group_vars/`` and ``host_vars/`` beside the file.
+Each host's variables are merged here, lowest first:
+
+1. inventory group vars: ``all``, then parents before children (by depth), siblings by name
+2. ``group_vars/`` files, in the same group order
+3. inventory host vars
+4. ``host_vars/`` files
+
+and every variable remembers which file:line it came from. (Role defaults, play vars, role
+vars and ``--var`` are layered on top when a plan is built; see plan.py.)
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Iterable, Mapping
+
+from .errors import BadInput, did_you_mean
+from .opspec import as_bool
+from .render import has_template, render_value
+from .yamlio import YDict, display_path, load_yaml, loc_of
+
+EMPTY: Mapping[str, Any] = MappingProxyType({})
+GROUP_KEYS = ("hosts", "vars", "children")
+# The connection settings and the Ansible variable names that mean the same thing.
+CONNECTION_VARS: Mapping[str, tuple[str, ...]] = MappingProxyType({
+    "address": ("ansible_host", "ansible_ssh_host"),
+    "port": ("ansible_port", "ansible_ssh_port"),
+    "user": ("ansible_user", "ansible_ssh_user"),
+    "ssh_key": ("ansible_ssh_private_key_file", "ansible_private_key_file"),
+    "known_hosts": (),
+    "connection": ("ansible_connection",),
+    "become": ("ansible_become",),
+})
+CONNECTIONS = ("ssh", "local")
+# Names the plan sets itself; defining them would be silently ignored, so refuse it.
+RESERVED_VARS = frozenset({"inventory_hostname", "inventory_hostname_short", "groups",
+                           "group_names", "hostvars", "facts", "ansible_facts", "item",
+                           "omit", "role_name", "ansible_check_mode", "playbook_dir"})
+_HOST_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,252}")
+_GROUP_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}")
+_ADDRESS = re.compile(r"[A-Za-z0-9_.:%\-]{1,253}")
+_USER = re.compile(r"[A-Za-z0-9_.][A-Za-z0-9_.@\-]{0,63}")
+_RANGE = re.compile(r"\[([0-9]+|[a-z]):([0-9]+|[a-z])(?::([0-9]+))?\]")
+_GLOB = re.compile(r"[*?\[]")
+INVENTORY_NAMES = ("hosts.yml", "hosts.yaml", "inventory.yml", "inventory.yaml")
+
+
+@dataclass(frozen=True)
+class Host:
+    """One host: how to reach it, its groups, and its inventory variables (with sources)."""
+
+    name: str
+    address: str = ""
+    port: int = 22
+    user: str = "root"
+    ssh_key: str | None = None
+    known_hosts: str | None = None
+    connection: str = "ssh"
+    become: bool = False
+    groups: tuple[str, ...] = ()
+    vars: Mapping[str, Any] = field(default_factory=lambda: EMPTY)
+    var_sources: Mapping[str, str] = field(default_factory=lambda: EMPTY)
+    loc: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.address:
+            object.__setattr__(self, "address", self.name)
+
+    def __hash__(self) -> int:  # the vars mappings are unhashable; a name is unique
+        return hash(("Host", self.name))
+
+
+@dataclass(frozen=True)
+class Group:
+    """One group: its place in the tree, its members, and its own variables."""
+
+    name: str
+    depth: int = 0
+    parents: tuple[str, ...] = ()
+    children: tuple[str, ...] = ()
+    hosts: tuple[str, ...] = ()  # direct members
+    all_hosts: tuple[str, ...] = ()  # members, including those of child groups
+    vars: Mapping[str, Any] = field(default_factory=lambda: EMPTY)  # inline, then group_vars/
+    var_sources: Mapping[str, str] = field(default_factory=lambda: EMPTY)
+    loc: str = ""
+
+    def __hash__(self) -> int:
+        return hash(("Group", self.name))
+
+
+@dataclass(frozen=True)
+class Inventory:
+    """A loaded inventory; ``hosts`` and ``groups`` keep the file's order."""
+
+    path: Path
+    hosts: Mapping[str, Host]
+    groups: Mapping[str, Group]
+    warnings: tuple[str, ...] = ()
+
+
+# ---------------------------------------------------------------------------- loading
+
+@dataclass
+class _Draft:
+    """What one inventory file says, gathered before anything is merged."""
+
+    display: str
+    group_locs: dict[str, str] = field(default_factory=dict)
+    parents: dict[str, list[str]] = field(default_factory=dict)
+    members: dict[str, list[str]] = field(default_factory=dict)
+    group_vars: dict[str, list[tuple[str, Any, str]]] = field(default_factory=dict)
+    host_locs: dict[str, str] = field(default_factory=dict)
+    host_vars: dict[str, list[tuple[str, Any, str]]] = field(default_factory=dict)
+
+
+def find_inventory(path: Path | str) -> Path:
+    """``path`` itself, or for a folder the first of hosts.yml, inventory.yml (and .yaml) in it."""
+    p = Path(path)
+    if not p.is_dir():
+        return p
+    for name in INVENTORY_NAMES:
+        if (p / name).is_file():
+            return p / name
+    raise BadInput("no inventory file in this folder", str(p),
+                   f"create {p / 'hosts.yml'} (Ansible YAML inventory)")
+
+
+def load_inventory(path: Path | str, root: Path | str | None = None) -> Inventory:
+    """Load an inventory file with the group_vars/ and host_vars/ beside it.
+
+    Positions in errors and ``var_sources`` are shown relative to ``root`` (default: the
+    current folder, normally the project root).
+    """
+    file = find_inventory(path)
+    root_dir = Path(root) if root is not None else Path.cwd()
+    _refuse_ini(file, root_dir)
+    draft = _Draft(display_path(file, root_dir))
+    _read_top(load_yaml(file, root_dir), draft)
+    _ungrouped(draft)
+    depths = _depths(draft)
+    vars_dir = _VarsDirs(file.parent, root_dir)
+    group_files = {g: vars_dir.load("group_vars", g) for g in draft.parents}
+    groups = _build_groups(draft, depths, group_files)
+    hosts = {name: _build_host(name, draft, groups, group_files, vars_dir)
+             for name in draft.host_locs}
+    warnings = vars_dir.unused(groups, hosts)
+    return Inventory(file, MappingProxyType(hosts), MappingProxyType(groups), warnings)
+
+
+def _refuse_ini(file: Path, root: Path) -> None:
+    try:
+        head = file.read_text(errors="replace")[:4096]
+    except OSError:
+        return  # load_yaml reports missing or unreadable files properly
+    first = next((ln.strip() for ln in head.splitlines()
+                  if ln.strip() and not ln.lstrip().startswith(("#", ";"))), "")
+    if re.fullmatch(r"\[[^\]]+\]", first):
+        raise BadInput("this looks like an INI inventory; only the YAML format is read",
+                       display_path(file, root),
+                       "convert it: ansible-inventory -i FILE --list --yaml > hosts.yml")
+
+
+def _read_top(data: Any, draft: _Draft) -> None:
+    if data is None:
+        raise BadInput("inventory is empty", draft.display, "start with: all: {hosts: {web1: }}")
+    if not isinstance(data, dict):
+        raise BadInput("inventory must be a mapping of group names (all: ...)",
+                       loc_of(data) or draft.display)
+    draft.group_locs.setdefault("all", loc_of(data, "all") or draft.display)
+    draft.parents.setdefault("all", [])
+    for name, body in data.items():
+        # Top-level groups other than `all` are children of `all`, as in Ansible.
+        _read_group(_group_name(name, loc_of(data, name)), body, "" if name == "all" else "all",
+                    loc_of(data, name), draft)
+
+
+def _read_group(name: str, body: Any, parent: str, where: str, draft: _Draft) -> None:
+    draft.group_locs.setdefault(name, where)
+    draft.parents.setdefault(name, [])
+    if parent and parent not in draft.parents[name]:
+        draft.parents[name].append(parent)
+    if body is None:
+        return
+    if not isinstance(body, dict):
+        raise BadInput(f"group {name!r} must be a mapping with hosts, vars or children", where,
+                       "write an empty group as `name:` with nothing after it")
+    for key in body:
+        if key not in GROUP_KEYS:
+            raise BadInput(f"unknown key {key!r} in group {name!r}", loc_of(body, key),
+                           did_you_mean(str(key), GROUP_KEYS) + " (a group holds hosts, "
+                           "vars and children)")
+    _read_group_hosts(name, body.get("hosts"), loc_of(body, "hosts"), draft)
+    _add_vars(draft.group_vars.setdefault(name, []), body.get("vars"), loc_of(body, "vars"),
+              f"vars of group {name!r}")
+    _read_children(name, body.get("children"), loc_of(body, "children"), draft)
+
+
+def _read_group_hosts(group: str, hosts: Any, where: str, draft: _Draft) -> None:
+    if hosts is None:
+        return
+    if not isinstance(hosts, dict):
+        raise BadInput(f"hosts of group {group!r} must be a mapping of host names", where,
+                       "write each host as `web1:` on its own line, not as a list item")
+    for raw, host_vars in hosts.items():
+        here = loc_of(hosts, raw)
+        for name in _expand_ranges(str(raw), here):
+            _host_name(name, here)
+            draft.host_locs.setdefault(name, here)
+            members = draft.members.setdefault(group, [])
+            if name not in members:
+                members.append(name)
+            _add_vars(draft.host_vars.setdefault(name, []), host_vars, here,
+                      f"vars of host {name!r}")
+
+
+def _read_children(group: str, children: Any, where: str, draft: _Draft) -> None:
+    if children is None:
+        return
+    if not isinstance(children, dict):
+        raise BadInput(f"children of group {group!r} must be a mapping of group names", where)
+    for raw, body in children.items():
+        here = loc_of(children, raw)
+        _read_group(_group_name(raw, here), body, group, here, draft)
+
+
+def _add_vars(into: list[tuple[str, Any, str]], data: Any, where: str, what: str) -> None:
+    if data is None:
+        return
+    if not isinstance(data, dict):
+        raise BadInput(f"{what} must be a mapping of variable names to values", where)
+    for key, value in data.items():
+        _var_name(key, loc_of(data, key) or where)
+        into.append((key, value, loc_of(data, key, col=False) or where))
+
+
+def _var_name(key: Any, where: str) -> None:
+    if not isinstance(key, str) or not key.isidentifier():
+        raise BadInput(f"{key!r} is not a valid variable name", where,
+                       "use letters, digits and underscores, not starting with a digit")
+    if key in RESERVED_VARS:
+        raise BadInput(f"{key!r} is set by Mainsail itself and cannot be defined", where,
+                       "rename the variable")
+
+
+def _host_name(name: str, where: str) -> str:
+    if not _HOST_NAME.fullmatch(name):
+        raise BadInput(f"host name {name!r} is not allowed", where,
+                       "use letters, digits, '.', '-' and '_'; put the real address in "
+                       "`address:`")
+    return name
+
+
+def _group_name(name: Any, where: str) -> str:
+    if not isinstance(name, str) or not _GROUP_NAME.fullmatch(name):
+        raise BadInput(f"group name {name!r} is not allowed", where,
+                       "use letters, digits, '.', '-' and '_'")
+    return name
+
+
+def _expand_ranges(name: str, where: str) -> list[str]:
+    """``web[01:03]`` -> web01, web02, web03 (Ansible host ranges, numeric or a:c)."""
+    match = _RANGE.search(name)
+    if not match:
+        return [name]
+    start, end, step = match.group(1), match.group(2), int(match.group(3) or 1)
+    head, tail = name[: match.start()], name[match.end():]
+    return [n for part in _range_items(start, end, step, where)
+            for n in _expand_ranges(head + part + tail, where)]
+
+
+def _range_items(start: str, end: str, step: int, where: str) -> list[str]:
+    if start.isdigit() != end.isdigit() or step < 1:
+        raise BadInput(f"host range [{start}:{end}] is not valid", where,
+                       "use [01:10] or [a:f], optionally with a step [1:9:2]")
+    if start.isdigit():
+        width = len(start) if start.startswith("0") else 0
+        return [str(i).zfill(width) for i in range(int(start), int(end) + 1, step)]
+    return [chr(c) for c in range(ord(start), ord(end) + 1, step)]
+
+
+def _ungrouped(draft: _Draft) -> None:
+    """Hosts listed only under `all` form the `ungrouped` group, as in Ansible."""
+    grouped = {h for g, members in draft.members.items() if g != "all" for h in members}
+    lonely = [h for h in draft.members.get("all", []) if h not in grouped]
+    if lonely or "ungrouped" in draft.parents:
+        draft.group_locs.setdefault("ungrouped", draft.group_locs["all"])
+        draft.parents.setdefault("ungrouped", ["all"])
+        draft.members.setdefault("ungrouped", []).extend(
+            h for h in lonely if h not in draft.members.get("ungrouped", []))
+
+
+def _depths(draft: _Draft) -> dict[str, int]:
+    """Each group's depth (longest path from `all`); a cycle of children is BadInput."""
+    depths: dict[str, int] = {}
+    for name in draft.parents:
+        _depth(name, draft, depths, [])
+    return depths
+
+
+def _depth(name: str, draft: _Draft, depths: dict[str, int], chain: list[str]) -> int:
+    if name in depths:
+        return depths[name]
+    if name in chain:
+        cycle = " -> ".join(chain[chain.index(name):] + [name])
+        raise BadInput(f"groups contain each other: {cycle}", draft.group_locs[name],
+                       "a group cannot be its own child")
+    parents = draft.parents.get(name) or ([] if name == "all" else ["all"])
+    chain.append(name)
+    depths[name] = 1 + max((_depth(p, draft, depths, chain) for p in parents), default=-1)
+    chain.pop()
+    return depths[name]
+
+
+# ---------------------------------------------------------------------------- group_vars/ host_vars/
+
+class _VarsDirs:
+    """group_vars/ and host_vars/ beside the inventory file."""
+
+    def __init__(self, base: Path, root: Path) -> None:
+        self.base, self.root = base, root
+
+    def files(self, kind: str, name: str) -> list[Path]:
+        folder = self.base / kind
+        found = [folder / name] if (folder / name).is_file() else []
+        found += [folder / f"{name}{ext}" for ext in (".yml", ".yaml")
+                  if (folder / f"{name}{ext}").is_file()]
+        if (folder / name).is_dir():
+            found += sorted(p for p in (folder / name).iterdir()
+                            if p.suffix in (".yml", ".yaml") and p.is_file())
+        return found
+
+    def load(self, kind: str, name: str) -> list[tuple[str, Any, str]]:
+        entries: list[tuple[str, Any, str]] = []
+        for path in self.files(kind, name):
+            data = load_yaml(path, self.root)
+            _add_vars(entries, data, display_path(path, self.root),
+                      f"{kind}/{path.name}")
+        return entries
+
+    def unused(self, groups: Mapping[str, Group], hosts: Mapping[str, Host]) -> tuple[str, ...]:
+        """Files in group_vars/ or host_vars/ naming no known group or host (typos, usually)."""
+        notes = []
+        for kind, known in (("group_vars", groups), ("host_vars", hosts)):
+            folder = self.base / kind
+            if not folder.is_dir():
+                continue
+            for entry in sorted(folder.iterdir()):
+                name = entry.stem if entry.suffix in (".yml", ".yaml") else entry.name
+                if name not in known and not name.startswith("."):
+                    notes.append(f"{display_path(entry, self.root)}: no {kind[:-5]} named "
+                                 f"{name!r} in the inventory; its variables are not used")
+        return tuple(notes)
+
+
+# ---------------------------------------------------------------------------- building
+
+def _build_groups(draft: _Draft, depths: dict[str, int],
+                  group_files: Mapping[str, list[tuple[str, Any, str]]]) -> dict[str, Group]:
+    children: dict[str, list[str]] = {g: [] for g in draft.parents}
+    for name, parents in draft.parents.items():
+        for parent in parents:
+            children.setdefault(parent, []).append(name)
+    host_order = {h: i for i, h in enumerate(draft.host_locs)}
+    groups = {}
+    for name in draft.parents:
+        merged, sources = _merge([draft.group_vars.get(name, []), group_files[name]])
+        everyone = _descendant_hosts(name, children, draft)
+        groups[name] = Group(
+            name=name, depth=depths[name], parents=tuple(draft.parents[name]),
+            children=tuple(sorted(children.get(name, []))),
+            hosts=tuple(draft.members.get(name, [])),
+            all_hosts=tuple(sorted(everyone, key=host_order.__getitem__)),
+            vars=MappingProxyType(merged), var_sources=MappingProxyType(sources),
+            loc=draft.group_locs[name])
+    return groups
+
+
+def _descendant_hosts(name: str, children: dict[str, list[str]], draft: _Draft) -> set[str]:
+    if name == "all":
+        return set(draft.host_locs)
+    found, todo, seen = set(), [name], set()
+    while todo:
+        group = todo.pop()
+        if group not in seen:
+            seen.add(group)
+            found.update(draft.members.get(group, []))
+            todo.extend(children.get(group, []))
+    return found
+
+
+def _merge(layers: Iterable[list[tuple[str, Any, str]]]) -> tuple[dict[str, Any], dict[str, str]]:
+    merged: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for layer in layers:
+        for key, value, source in layer:
+            merged[key], sources[key] = value, source
+    return merged, sources
+
+
+def _host_groups(name: str, groups: Mapping[str, Group]) -> tuple[str, ...]:
+    member_of = [g for g in groups.values() if name in g.all_hosts]
+    return tuple(g.name for g in sorted(member_of, key=lambda g: (g.depth, g.name)))
+
+
+def _build_host(name: str, draft: _Draft, groups: Mapping[str, Group],
+                group_files: Mapping[str, list[tuple[str, Any, str]]], dirs: _VarsDirs) -> Host:
+    ordered = _host_groups(name, groups)
+    layers = [draft.group_vars.get(g, []) for g in ordered]
+    layers += [group_files[g] for g in ordered]
+    layers += [draft.host_vars.get(name, []), dirs.load("host_vars", name)]
+    merged, sources = _merge(layers)
+    ranks = {key: i for i, layer in enumerate(layers) for key, _, _ in layer}
+    conn = _connection(name, merged, sources, ranks, dirs.base)
+    return Host(name=name, groups=ordered, vars=MappingProxyType(merged),
+                var_sources=MappingProxyType(sources), loc=draft.host_locs[name], **conn)
+
+
+# ---------------------------------------------------------------------------- connection
+
+def _connection(name: str, merged: Mapping[str, Any], sources: Mapping[str, str],
+                ranks: Mapping[str, int], base: Path) -> dict[str, Any]:
+    """The connection settings, each from its own name or an Ansible alias (highest layer wins)."""
+    out: dict[str, Any] = {}
+    for setting, aliases in CONNECTION_VARS.items():
+        given = [n for n in (setting, *aliases) if n in merged]
+        if not given:
+            continue
+        chosen = max(given, key=lambda n: (ranks.get(n, -1), n == setting))
+        value = merged[chosen]
+        if has_template(value):
+            value = render_value(value, {**merged, "inventory_hostname": name},
+                                 where=sources[chosen])
+        out[setting] = _CHECKS[setting](value, f"host {name}: {chosen}", sources[chosen], base)
+    return out
+
+
+def _check_address(value: Any, label: str, where: str, base: Path) -> str:
+    text = str(value)
+    if isinstance(value, bool) or not _ADDRESS.fullmatch(text):
+        raise BadInput(f"{label} {text!r} is not a host name or IP address", where)
+    return text
+
+
+def _check_port(value: Any, label: str, where: str, base: Path) -> int:
+    if isinstance(value, bool) or not str(value).isdigit() or not 0 < int(value) < 65536:
+        raise BadInput(f"{label} {value!r} is not a port number (1-65535)", where)
+    return int(value)
+
+
+def _check_user(value: Any, label: str, where: str, base: Path) -> str:
+    if not isinstance(value, str) or not _USER.fullmatch(value):
+        raise BadInput(f"{label} {value!r} is not a user name", where)
+    return value
+
+
+def _check_path(value: Any, label: str, where: str, base: Path) -> str:
+    if not isinstance(value, str) or not value.strip() or "\n" in value:
+        raise BadInput(f"{label} must be a file path", where)
+    path = Path(value).expanduser()
+    return str(path if path.is_absolute() else (base / path))
+
+
+def _check_connection(value: Any, label: str, where: str, base: Path) -> str:
+    if value not in CONNECTIONS:
+        raise BadInput(f"{label} must be ssh or local, not {value!r}", where,
+                       did_you_mean(str(value), CONNECTIONS))
+    return str(value)
+
+
+def _check_become(value: Any, label: str, where: str, base: Path) -> bool:
+    return as_bool(value, label, where)
+
+
+_CHECKS = MappingProxyType({"address": _check_address, "port": _check_port, "user": _check_user,
+                            "ssh_key": _check_path, "known_hosts": _check_path,
+                            "connection": _check_connection, "become": _check_become})
+
+
+# ---------------------------------------------------------------------------- selection
+
+def select_hosts(inv: Inventory, host: str | None = None, group: str | None = None,
+                 limit: str | None = None) -> list[Host]:
+    """Hosts chosen by ``--host`` (names, globs), ``--group`` and ``--limit`` (Ansible pattern).
+
+    Each given filter narrows the selection; none given means every host. The result keeps
+    inventory order. A name or pattern that matches nothing is BadInput with suggestions.
+    """
+    chosen = set(inv.hosts)
+    if host:
+        chosen &= _by_host_names(inv, host)
+    if group:
+        chosen &= _by_group_names(inv, group)
+    if limit:
+        chosen &= match_pattern(inv, limit)
+    if not chosen:
+        raise BadInput("the selection matches no hosts", _describe(host, group, limit),
+                       "the filters are combined: a host must match all of them")
+    return [h for name, h in inv.hosts.items() if name in chosen]
+
+
+def _describe(host: str | None, group: str | None, limit: str | None) -> str:
+    parts = [f"--{k}={v}" for k, v in (("host", host), ("group", group), ("limit", limit)) if v]
+    return " ".join(parts)
+
+
+def _split_names(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _by_host_names(inv: Inventory, text: str) -> set[str]:
+    found: set[str] = set()
+    for item in _split_names(text):
+        matched = _glob(item, inv.hosts) if _GLOB.search(item) else \
+            ({item} if item in inv.hosts else set())
+        if not matched:
+            raise BadInput(f"no host matches {item!r}", f"--host={text}",
+                           did_you_mean(item, inv.hosts))
+        found |= matched
+    return found
+
+
+def _by_group_names(inv: Inventory, text: str) -> set[str]:
+    found: set[str] = set()
+    for item in _split_names(text):
+        names = _glob(item, inv.groups) if _GLOB.search(item) else \
+            ({item} if item in inv.groups else set())
+        if not names:
+            raise BadInput(f"no group matches {item!r}", f"--group={text}",
+                           did_you_mean(item, inv.groups))
+        found |= {h for g in names for h in inv.groups[g].all_hosts}
+    return found
+
+
+def _glob(pattern: str, names: Iterable[str]) -> set[str]:
+    return {n for n in names if fnmatch.fnmatchcase(n, pattern)}
+
+
+def match_pattern(inv: Inventory, pattern: str) -> set[str]:
+    """Host names an Ansible host pattern selects.
+
+    ``a:b`` or ``a,b`` is a union, ``:&b`` an intersection, ``:!b`` an exclusion; each term is
+    ``all``/``*``, a group name, a host name, a glob over both, or ``~regex``. Unions are taken
+    first, then intersections, then exclusions, as in Ansible.
+    """
+    terms = [t.strip() for t in re.split(r"[:,]", pattern) if t.strip()]
+    if not terms:
+        raise BadInput("empty host pattern", f"pattern {pattern!r}")
+    unions = [t for t in terms if t[0] not in "&!"]
+    chosen = set().union(*(_term(inv, t, pattern) for t in unions)) if unions else set(inv.hosts)
+    for term in terms:
+        if term[0] == "&":
+            chosen &= _term(inv, term[1:], pattern)
+        elif term[0] == "!":
+            chosen -= _term(inv, term[1:], pattern)
+    if not chosen:
+        raise BadInput(f"host pattern {pattern!r} matches no hosts", f"pattern {pattern!r}",
+                       "the parts after :& must all match, and :! parts are removed")
+    return chosen
+
+
+def _term(inv: Inventory, term: str, pattern: str) -> set[str]:
+    if term in ("all", "*"):
+        return set(inv.hosts)
+    if term.startswith("~"):
+        return _regex_term(inv, term[1:], pattern)
+    if _GLOB.search(term):
+        groups = _glob(term, inv.groups)
+        found = _glob(term, inv.hosts) | {h for g in groups for h in inv.groups[g].all_hosts}
+    else:
+        found = set(inv.groups[term].all_hosts) if term in inv.groups else set()
+        found |= {term} if term in inv.hosts else set()
+    if not found and term not in inv.groups:
+        raise BadInput(f"{term!r} is not a group or host in the inventory",
+                       f"pattern {pattern!r}", did_you_mean(term, [*inv.groups, *inv.hosts]))
+    return found
+
+
+def _regex_term(inv: Inventory, regex: str, pattern: str) -> set[str]:
+    try:
+        compiled = re.compile(regex)
+    except re.error as exc:
+        raise BadInput(f"bad regular expression {regex!r}: {exc}", f"pattern {pattern!r}") from None
+    found = {n for n in inv.hosts if compiled.match(n)}
+    found |= {h for g in inv.groups if compiled.match(g) for h in inv.groups[g].all_hosts}
+    if not found:
+        raise BadInput(f"~{regex} matches no group or host", f"pattern {pattern!r}")
+    return found
