@@ -105,9 +105,10 @@ def query_policy(names: List[str]) -> Dict[str, Tuple[Optional[str], Optional[st
                                               extra_env=proc.C_LOCALE).stdout)
 
 
-def cache_age(stamps: Tuple[str, ...] = CACHE_STAMPS, now: Optional[float] = None) -> Optional[float]:
+def cache_age(stamps: Optional[Tuple[str, ...]] = None,
+              now: Optional[float] = None) -> Optional[float]:
     """Seconds since the package lists were last updated; None when never."""
-    times = [os.stat(p).st_mtime for p in stamps if os.path.exists(p)]
+    times = [os.stat(p).st_mtime for p in (stamps or CACHE_STAMPS) if os.path.exists(p)]
     if not times:
         return None
     return (time.time() if now is None else now) - max(times)
