@@ -33,7 +33,6 @@ import contextlib
 import html
 import os
 import random
-import smtplib
 import sqlite3
 import sys
 import time
@@ -41,7 +40,6 @@ import traceback
 import unicodedata
 import urllib.parse
 from datetime import datetime, timezone
-from email.message import EmailMessage
 from http import HTTPStatus
 
 DEFAULT_DB = "/var/lib/guestbook/guestbook.db"
@@ -362,6 +360,8 @@ def notify(environ: dict, name: str, message: str, created_at: str) -> None:
     to = [a.strip() for a in (environ.get("GUESTBOOK_NOTIFY_TO") or "").split(",") if a.strip()]
     if not host or not to:
         return
+    # Imported here: page views, the common case, skip their start-up cost.
+    import smtplib
     try:
         port = int(environ.get("GUESTBOOK_SMTP_PORT") or 25)
         mail = notification(environ, to, name, message, created_at)
@@ -372,8 +372,8 @@ def notify(environ: dict, name: str, message: str, created_at: str) -> None:
             % (", ".join(to), host, type(exc).__name__, exc))
 
 
-def notification(environ: dict, to: list, name: str, message: str,
-                 created_at: str) -> EmailMessage:
+def notification(environ: dict, to: list, name: str, message: str, created_at: str):
+    from email.message import EmailMessage
     mail = EmailMessage()
     mail["From"] = environ.get("GUESTBOOK_MAIL_FROM") or "guestbook@localhost"
     mail["To"] = ", ".join(to)
