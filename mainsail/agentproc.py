@@ -48,9 +48,13 @@ def digest(p):
     except OSError:
         return None
 if digest(path) != sha:
-    if not os.path.isdir(folder):
-        os.makedirs(folder, 0o700)
-        os.chmod(folder, 0o700)
+    try:
+        if not os.path.isdir(folder):
+            os.makedirs(folder, 0o700)
+            os.chmod(folder, 0o700)
+    except OSError as exc:
+        sys.stderr.write("mainsail bootstrap: cannot create %s: %s\n" % (folder, exc.strerror))
+        sys.exit(3)
     out, inp = sys.stdout.buffer, sys.stdin.buffer
     out.write(b'{"need_agent": true}\n')
     out.flush()

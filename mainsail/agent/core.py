@@ -29,6 +29,15 @@ class OpError(Exception):
                        stderr=self.stderr, cmd=self.cmd)
 
 
+class MissingPrerequisite(OpError):
+    """Something an earlier task of the same run may provide (a folder, a user, a
+    package's tool or service). A real run fails; check mode, where earlier tasks
+    changed nothing, reports the step as changed instead of failing the preview."""
+
+    def check_outcome(self) -> "Outcome":
+        return Outcome(CHANGED, "%s: assuming an earlier task provides it (check mode)" % self.msg)
+
+
 @dataclass
 class Outcome:
     """What an operation reports; the loop adds id and elapsed to make a RESULT."""

@@ -12,7 +12,7 @@ import tempfile
 from typing import Any, List, Optional, Tuple
 
 from . import proc
-from .core import OpError
+from .core import MissingPrerequisite, OpError
 
 DIFF_CAP = 64 * 1024        # a diff longer than this is cut: it is for reading, not patching
 DIFF_INPUT_CAP = 1024 * 1024  # difflib is quadratic at worst: don't feed it huge files
@@ -80,7 +80,7 @@ def resolve_uid(owner: Any) -> Optional[int]:
     except KeyError:
         if text.isdigit():
             return int(text)
-        raise OpError("no such user: %s" % text, hint="create it first with a user task")
+        raise MissingPrerequisite("no such user: %s" % text, hint="create it first with a user task")
 
 
 def resolve_gid(group: Any) -> Optional[int]:
@@ -92,7 +92,7 @@ def resolve_gid(group: Any) -> Optional[int]:
     except KeyError:
         if text.isdigit():
             return int(text)
-        raise OpError("no such group: %s" % text, hint="create it first with a group task")
+        raise MissingPrerequisite("no such group: %s" % text, hint="create it first with a group task")
 
 
 def user_name(uid: int) -> str:
@@ -186,7 +186,7 @@ def atomic_write(path: str, data: bytes, mode: Any = None, owner: Any = None,
     target = write_target(path)
     folder = os.path.dirname(os.path.abspath(target))
     if not os.path.isdir(folder):
-        raise OpError("parent folder %s does not exist" % folder, hint=MISSING_PARENT_HINT)
+        raise MissingPrerequisite("parent folder %s does not exist" % folder, hint=MISSING_PARENT_HINT)
     mode_i, uid, gid = _final_attrs(target, mode, owner, group)
     fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(target) + ".",
                                suffix=".mainsail-tmp", dir=folder)

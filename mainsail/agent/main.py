@@ -10,7 +10,7 @@ import time
 from typing import IO, Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 from . import facts, fileio
-from .core import FAILED, BlobStore, Context, OpError, Outcome
+from .core import FAILED, BlobStore, Context, MissingPrerequisite, OpError, Outcome
 from .ops import OPS
 
 HIDDEN = "(output hidden by no_log)"
@@ -166,6 +166,8 @@ def execute_step(ctx: Context, step: Mapping[str, Any]) -> Outcome:
         if module is None:
             raise OpError("unknown operation %r" % op_name, hint="one of " + ", ".join(sorted(OPS)))
         return module.run(ctx, step_args(step))  # type: ignore[no-any-return]
+    except MissingPrerequisite as exc:
+        return exc.check_outcome() if ctx.check else exc.outcome()
     except OpError as exc:
         return exc.outcome()
     except Exception as exc:  # a bug or an unexpected host state: report it, keep going

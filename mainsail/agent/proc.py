@@ -12,7 +12,7 @@ import tempfile
 from dataclasses import dataclass, field
 from typing import IO, Mapping, Optional, Sequence
 
-from .core import OpError
+from .core import MissingPrerequisite, OpError
 
 OUTPUT_CAP = 1024 * 1024  # keep one runaway command from flooding the channel
 
@@ -73,7 +73,7 @@ def run(argv: Sequence[str], stdin: Optional[str] = None, cwd: Optional[str] = N
                 stdout=out, stderr=err, cwd=cwd, env=full_env, close_fds=True)
         except FileNotFoundError as exc:
             if cwd is not None and not os.path.isdir(cwd):
-                raise OpError("chdir: no such directory %s" % cwd)
+                raise MissingPrerequisite("chdir: no such directory %s" % cwd)
             return Proc(argv, 127, "", "%s: command not found (%s)" % (argv[0], exc.strerror),
                         secrets)
         except PermissionError as exc:

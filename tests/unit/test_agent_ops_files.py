@@ -174,6 +174,12 @@ def test_copy_into_a_missing_folder_fails_with_a_hint(tmp_path: Path) -> None:
     assert "does not exist" in outcome.msg and "state: directory" in outcome.msg
 
 
+def test_copy_in_check_mode_assumes_an_earlier_task_makes_the_folder(tmp_path: Path) -> None:
+    outcome = run_op("copy", copy_args(tmp_path / "no" / "f", b"x"), check=True)
+    assert outcome.status == "changed" and "assuming an earlier task" in outcome.msg
+    assert not (tmp_path / "no").exists()
+
+
 def test_copy_onto_a_directory_fails(tmp_path: Path) -> None:
     data = b"x"
     outcome = run_op("copy", copy_args(tmp_path, data), blobs=[data])

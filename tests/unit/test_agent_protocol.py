@@ -344,3 +344,9 @@ def test_the_agent_runs_its_file_ops_under_python_3_8(tmp_path: Path) -> None:
     assert [r["status"] for r in results] == ["changed", "changed", "changed", "ok", "changed"]
     assert target.read_text() == "hello\nb = 2\n"
     assert results[4]["stdout"] == "42"
+
+
+def test_a_state_dir_that_cannot_be_made_is_a_clear_agent_error() -> None:
+    with pytest.raises(AgentError, match="cannot create /proc/no-such/agent"):
+        with local_agent("/proc/no-such/agent"):
+            pass

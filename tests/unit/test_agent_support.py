@@ -8,22 +8,19 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import pytest
 
-from mainsail.agent.core import BlobStore, Context, OpError, Outcome
+from mainsail.agent.core import BlobStore, Context, Outcome
 from mainsail.agent.fileio import sha256_bytes
-from mainsail.agent.ops import OPS
+from mainsail.agent.main import execute_step
 
 
 def run_op(op: str, args: Dict[str, Any], check: bool = False, diff: bool = True,
            blobs: Optional[List[bytes]] = None) -> Outcome:
-    """Run one operation the way the agent loop does (an OpError becomes a failed outcome)."""
+    """Run one operation exactly as the agent loop does (errors become failed outcomes)."""
     store = BlobStore()
     for data in blobs or []:
         store.add(sha256_bytes(data), data)
     ctx = Context(check=check, diff=diff, blobs=store)
-    try:
-        return OPS[op].run(ctx, args)
-    except OpError as exc:
-        return exc.outcome()
+    return execute_step(ctx, {"id": 1, "op": op, "args": args})
 
 
 def fake_command(bindir: Path, name: str, body: str = "") -> Path:

@@ -189,8 +189,13 @@ def test_sysv_stop_and_restart(sysv: Path, tmp_path: Path) -> None:
 
 
 def test_sysv_missing_init_script_is_a_clear_failure(sysv: Path) -> None:
-    outcome = run_op("service", {"name": "nosuch", "state": "started"}, check=True)
+    outcome = run_op("service", {"name": "nosuch", "state": "started"})
     assert outcome.status == "failed" and "no init script" in outcome.msg
+
+
+def test_check_mode_assumes_an_earlier_task_installs_the_service(sysv: Path) -> None:
+    outcome = run_op("service", {"name": "nosuch", "state": "started"}, check=True)
+    assert outcome.status == "changed" and "assuming an earlier task" in outcome.msg
 
 
 def test_sysv_enabled_reads_rc_links_and_calls_update_rc_d(sysv: Path, tmp_path: Path,
@@ -315,8 +320,11 @@ def test_supervisor_without_a_daemon_fails_with_a_hint(fake_supervisor: Path) ->
 
 def test_supervisor_not_installed(bindir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(supervisor, "SUPERVISORCTL", "no-such-supervisorctl")
-    outcome = run_op("supervisor", program(bindir), check=True)
+    (bindir / "conf.d").mkdir()
+    outcome = run_op("supervisor", program(bindir))
     assert outcome.status == "failed" and "supervisorctl not found" in outcome.msg
+    preview = run_op("supervisor", program(bindir), check=True)
+    assert preview.status == "changed" and "supervisorctl not found" in preview.msg
 
 
 # ---- debconf -----------------------------------------------------------------------

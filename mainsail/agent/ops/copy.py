@@ -9,7 +9,7 @@ import os
 from typing import Any, List, Mapping, Optional, Tuple
 
 from .. import fileio
-from ..core import Context, OpError, Outcome, check_args, settle
+from ..core import Context, MissingPrerequisite, OpError, Outcome, check_args, settle
 
 # src names the controller-side file or template the content came from (display only)
 ALLOWED = ("dest", "content_sha", "content", "mode", "owner", "group", "validate", "src")
@@ -41,7 +41,7 @@ def _check_destination(target: str) -> None:
         raise OpError("dest %s is a directory" % target, hint="give the full path of the file")
     folder = os.path.dirname(os.path.abspath(target))
     if not os.path.isdir(folder):
-        raise OpError("parent folder %s does not exist" % folder, hint=fileio.MISSING_PARENT_HINT)
+        raise MissingPrerequisite("parent folder %s does not exist" % folder, hint=fileio.MISSING_PARENT_HINT)
 
 
 def _content(args: Mapping[str, Any]) -> Tuple[Optional[bytes], str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Dict, Mapping, Optional
 
 from .. import facts, proc
-from ..core import Context, OpError, Outcome, check_args, settle
+from ..core import Context, MissingPrerequisite, OpError, Outcome, check_args, settle
 
 ALLOWED = ("name", "question", "vtype", "value")
 VTYPES = ("string", "password", "boolean", "select", "multiselect", "note", "text", "title",
@@ -76,7 +76,7 @@ def current_value(name: str, question: str, vtype: str) -> Optional[str]:
         return parse_passwords_dat(text).get(question) if text else None
     result = proc.run(["debconf-show", name], extra_env=proc.C_LOCALE)
     if result.rc == 127:
-        raise OpError("debconf-show not found", hint="install the debconf package")
+        raise MissingPrerequisite("debconf-show not found", hint="install the debconf package")
     return parse_debconf_show(result.stdout).get(question)
 
 

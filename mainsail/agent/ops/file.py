@@ -7,7 +7,7 @@ import stat
 from typing import Any, Callable, Dict, List, Mapping
 
 from .. import fileio
-from ..core import Context, OpError, Outcome, check_args, nothing, settle
+from ..core import Context, MissingPrerequisite, OpError, Outcome, check_args, nothing, settle
 
 ALLOWED = ("path", "state", "mode", "owner", "group", "src")
 
@@ -45,14 +45,14 @@ def _set_attrs(path: str, args: Mapping[str, Any], follow: bool = True) -> Calla
 def _need_parent(path: str) -> None:
     parent = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(parent):
-        raise OpError("parent folder %s does not exist" % parent, hint=fileio.MISSING_PARENT_HINT)
+        raise MissingPrerequisite("parent folder %s does not exist" % parent, hint=fileio.MISSING_PARENT_HINT)
 
 
 def state_file(ctx: Context, path: str, args: Mapping[str, Any]) -> Outcome:
     """The file must already exist; only its attributes are managed."""
     current = kind(os.path.realpath(path))
     if current == "absent":
-        raise OpError("%s does not exist" % path,
+        raise MissingPrerequisite("%s does not exist" % path,
                       hint="use state: touch to create an empty file, or a copy task")
     if current != "file":
         raise OpError("%s is a %s, not a file" % (path, current))

@@ -11,7 +11,7 @@ import re
 from typing import Any, List, Mapping, Optional, Pattern
 
 from .. import fileio
-from ..core import Context, OpError, Outcome, as_bool, check_args, settle
+from ..core import Context, MissingPrerequisite, OpError, Outcome, as_bool, check_args, settle
 
 ALLOWED = ("path", "line", "regexp", "state", "insertafter", "insertbefore", "create",
            "mode", "owner", "group", "validate")
@@ -31,7 +31,7 @@ def run(ctx: Context, args: Mapping[str, Any]) -> Outcome:
         if state == "absent":
             return settle(ctx, [], lambda: None)
         if not as_bool(args.get("create", False), "create"):
-            raise OpError("%s does not exist" % path, hint="set create: true to create it")
+            raise MissingPrerequisite("%s does not exist" % path, hint="set create: true to create it")
     old_text = (before or b"").decode("utf-8", "surrogateescape")
     lines = old_text.splitlines(True)
     if state == "present":

@@ -10,7 +10,7 @@ import os
 from typing import Any, List, Mapping, Optional
 
 from .. import facts, proc
-from ..core import Context, OpError, Outcome, as_bool, check_args, settle
+from ..core import Context, MissingPrerequisite, OpError, Outcome, as_bool, check_args, settle
 
 ALLOWED = ("name", "state", "enabled")
 STATES = ("started", "stopped", "restarted", "reloaded")
@@ -62,7 +62,7 @@ class Systemd:
         result = proc.run(["systemctl", "show", "-p", "LoadState", "--value", name],
                           extra_env=proc.C_LOCALE)
         if result.stdout.strip() == "not-found":
-            raise OpError("no such service: %s" % name,
+            raise MissingPrerequisite("no such service: %s" % name,
                           hint="is the package that provides it installed?")
 
     def is_running(self, name: str) -> bool:
@@ -81,7 +81,7 @@ class SysV:
 
     def require(self, name: str) -> None:
         if "/" in name or not os.path.isfile(self.script(name)):
-            raise OpError("no init script %s" % self.script(name),
+            raise MissingPrerequisite("no init script %s" % self.script(name),
                           hint="is the package that provides %s installed?" % name)
 
     def is_running(self, name: str) -> bool:

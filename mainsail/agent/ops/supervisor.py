@@ -11,7 +11,7 @@ import re
 from typing import Any, Dict, List, Mapping, Optional
 
 from .. import fileio, proc
-from ..core import Context, OpError, Outcome, check_args, settle
+from ..core import Context, MissingPrerequisite, OpError, Outcome, check_args, settle
 
 SUPERVISORCTL = "supervisorctl"
 STATES = ("present", "started", "stopped", "restarted", "absent")
@@ -104,9 +104,9 @@ def daemon_unreachable(text: str) -> bool:
 def ctl(*args: str, allow_fail: bool = False) -> proc.Proc:
     result = proc.run([SUPERVISORCTL] + list(args), extra_env=proc.C_LOCALE)
     if result.rc == 127:
-        raise OpError("supervisorctl not found", hint="install the supervisor package first")
+        raise MissingPrerequisite("supervisorctl not found", hint="install the supervisor package first")
     if daemon_unreachable(result.stdout + "\n" + result.stderr):
-        raise OpError("supervisorctl cannot talk to supervisord: %s" % result.tail(2),
+        raise MissingPrerequisite("supervisorctl cannot talk to supervisord: %s" % result.tail(2),
                       hint=NOT_RUNNING_HINT, cmd=result.cmd, rc=result.rc,
                       stdout=result.stdout, stderr=result.stderr)
     if result.rc != 0 and not allow_fail:

@@ -4,7 +4,8 @@ from __future__ import annotations
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from .. import proc
-from ..core import Context, OpError, Outcome, as_bool, as_list, check_args, nothing, settle
+from ..core import (Context, MissingPrerequisite, OpError, Outcome, as_bool, as_list, check_args,
+                    nothing, settle)
 from . import accounts
 from .group import _int
 
@@ -78,7 +79,7 @@ def _gid(group: str, table: Dict[str, accounts.GroupEntry]) -> Optional[int]:
         return table[group].gid
     if group.isdigit():
         return int(group)
-    raise OpError("no such group: %s" % group, hint="create it first with a group task")
+    raise MissingPrerequisite("no such group: %s" % group, hint="create it first with a group task")
 
 
 def _groups(changes: List[str], options: List[str], args: Mapping[str, Any],
