@@ -44,6 +44,8 @@ def evaluate(expr: Any, values: Mapping[str, Any]) -> bool:
         tree = ast.parse(expr.strip(), mode="eval")
     except SyntaxError as exc:
         raise UnsafeExpression("cannot parse condition %r: %s" % (expr, exc.msg))
+    except ValueError as exc:  # Python < 3.12 refuses NUL bytes this way
+        raise UnsafeExpression("cannot parse condition %r: %s" % (expr, exc))
     return bool(_eval(tree.body, values, expr))
 
 

@@ -188,3 +188,8 @@ def test_safe_evaluator_on_any_text_returns_a_bool_or_refuses(expr: str) -> None
     except OpError:
         return
     assert isinstance(result, bool)
+
+
+def test_safe_evaluator_refuses_a_nul_byte_on_every_python() -> None:
+    with pytest.raises(OpError, match="cannot parse"):
+        safeexpr.evaluate("rc == 0\x00", VALUES)
