@@ -100,7 +100,7 @@ def open_db(path: str) -> sqlite3.Connection:
     # isolation_level=None: no implicit transactions; writes use explicit
     # BEGIN IMMEDIATE below. timeout sets sqlite's busy_timeout.
     conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
-    use_wal(conn)
+    use_wal(conn, path)
     # In WAL mode NORMAL stays consistent after a crash and avoids an fsync
     # per post; losing the last posts on power loss is acceptable here.
     conn.execute("PRAGMA synchronous=NORMAL")
@@ -108,7 +108,7 @@ def open_db(path: str) -> sqlite3.Connection:
     return conn
 
 
-def use_wal(conn: sqlite3.Connection) -> None:
+def use_wal(conn: sqlite3.Connection, path: str) -> None:
     """Switch to WAL once; the mode is stored in the database file."""
     if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() == "wal":
         return
@@ -124,7 +124,7 @@ def use_wal(conn: sqlite3.Connection) -> None:
             if not is_busy(exc):
                 raise
         if time.monotonic() > deadline:
-            log("could not switch %s to WAL mode; going on without it" % conn)
+            log("could not switch %s to WAL mode; going on without it" % path)
             return
         time.sleep(random.uniform(0.01, 0.05))
 
