@@ -167,7 +167,7 @@ class AgentClient:
         self.round_trips = 0
         self.bytes_sent = 0
         self.agent_sent = False  # whether start() had to ship the zipapp
-        self.facts_at_start = {}  # type: Dict[str, Any]  # facts from hello
+        self.facts_at_start: Dict[str, Any] = {}  # the facts from hello
         self.last_failed = False  # the last run's done.failed
         self.closed = False
 
@@ -236,7 +236,7 @@ class AgentClient:
         """Run steps; answer the agent's `need` with the blobs it lacks; one result per step run."""
         self.round_trips += 1
         self._send({"req": "run", "steps": list(steps), "check": bool(check), "diff": bool(diff)})
-        results = []  # type: List[Dict[str, Any]]
+        results: List[Dict[str, Any]] = []
         while True:
             message = self._recv()
             if "need" in message:

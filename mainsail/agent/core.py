@@ -67,7 +67,7 @@ class BlobStore:
     """Content blobs by sha256; asks the controller (via ``fetch``) for those it lacks."""
 
     def __init__(self, fetch: Optional[Callable[[List[str]], Dict[str, bytes]]] = None) -> None:
-        self._blobs = {}  # type: Dict[str, bytes]
+        self._blobs: Dict[str, bytes] = {}
         self._fetch = fetch
 
     def has(self, sha: str) -> bool:

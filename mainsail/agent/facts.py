@@ -48,8 +48,8 @@ def parse_fib_trie(text: str) -> List[str]:
     Every address is kept; loopback ones are listed last, so the first
     address is the one a template most likely wants.
     """
-    found = []  # type: List[str]
-    last_addr = None  # type: Optional[str]
+    found: List[str] = []
+    last_addr: Optional[str] = None
     for line in text.splitlines():
         stripped = line.strip()
         if stripped.startswith("|--"):

@@ -113,7 +113,7 @@ def wanted_blobs(steps: List[Dict[str, Any]], check: bool, diff: bool, store: Bl
     """Blobs the run will need: content whose destination differs and is not cached."""
     if check and not diff:
         return []  # a digest comparison is enough to report "would change"
-    wanted = []  # type: List[str]
+    wanted: List[str] = []
     for step in steps:
         args = step.get("args") or {}
         sha, dest = args.get("content_sha"), args.get("dest")

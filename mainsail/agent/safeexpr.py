@@ -20,12 +20,12 @@ CONSTANT_NAMES = {"true": True, "false": False, "True": True, "False": False,
                   "none": None, "None": None}
 VARIABLES = ("rc", "stdout", "stderr")
 
-COMPARE_OPS = {
+COMPARE_OPS: Dict[type, Callable[[Any, Any], bool]] = {
     ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt,
     ast.LtE: operator.le, ast.Gt: operator.gt, ast.GtE: operator.ge,
     ast.In: lambda a, b: a in b, ast.NotIn: lambda a, b: a not in b,
     ast.Is: operator.is_, ast.IsNot: operator.is_not,
-}  # type: Dict[type, Callable[[Any, Any], bool]]
+}
 
 
 class UnsafeExpression(OpError):

@@ -42,8 +42,7 @@ def snapshot(path: Path) -> Tuple[bytes, int, int, int, int]:
     return (path.read_bytes(), stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid, st.st_mtime_ns)
 
 
-@pytest.fixture
-def bindir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def make_bindir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A folder put first on PATH, for fake_command scripts standing in for system tools."""
     folder = tmp_path / "bin"
     folder.mkdir()

@@ -10,7 +10,12 @@ import pytest
 
 from mainsail.agent import facts
 from mainsail.agent.ops import apt, debconf, service, supervisor
-from test_agent_support import bindir, calls, fake_command, run_op  # noqa: F401 (fixture)
+from test_agent_support import calls, fake_command, make_bindir, run_op
+
+
+@pytest.fixture
+def bindir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    return make_bindir(tmp_path, monkeypatch)
 
 # ---- apt ---------------------------------------------------------------------------
 

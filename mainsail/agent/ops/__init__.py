@@ -6,8 +6,8 @@ from typing import Dict
 
 from . import apt, command, copy, debconf, file, group, line, service, shell, supervisor, user
 
-OPS = {
+OPS: Dict[str, ModuleType] = {
     "apt": apt, "command": command, "copy": copy, "debconf": debconf, "file": file,
     "group": group, "line": line, "service": service, "shell": shell,
     "supervisor": supervisor, "user": user,
-}  # type: Dict[str, ModuleType]
+}

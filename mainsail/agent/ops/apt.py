@@ -54,7 +54,7 @@ def split_spec(spec: str) -> Tuple[str, Optional[str]]:
 
 def parse_dpkg_query(text: str) -> Installed:
     """Lines of '${Package}\\t${Status}\\t${Version}'; an installed arch wins over others."""
-    out = {}  # type: Installed
+    out: Installed = {}
     for line in text.splitlines():
         parts = line.split("\t")
         if len(parts) < 3:
@@ -68,7 +68,7 @@ def parse_dpkg_query(text: str) -> Installed:
 
 def parse_apt_policy(text: str) -> Dict[str, Tuple[Optional[str], Optional[str]]]:
     """`apt-cache policy` -> package -> (installed version, candidate version); None = (none)."""
-    out = {}  # type: Dict[str, Tuple[Optional[str], Optional[str]]]
+    out: Dict[str, Tuple[Optional[str], Optional[str]]] = {}
     name = None
     for line in text.splitlines():
         if line and not line[0].isspace() and line.rstrip().endswith(":"):

@@ -129,7 +129,7 @@ def make_symlink(src: str, path: str) -> None:
         raise
 
 
-STATES = {
+STATES: Dict[str, Callable[[Context, str, Mapping[str, Any]], Outcome]] = {
     "file": state_file, "directory": state_directory, "absent": state_absent,
     "touch": state_touch, "link": state_link,
-}  # type: Dict[str, Callable[[Context, str, Mapping[str, Any]], Outcome]]
+}

@@ -25,7 +25,7 @@ def run(ctx: Context, args: Mapping[str, Any]) -> Outcome:
         argv = ["groupadd"] + (["-g", str(gid)] if gid is not None else [])
         argv += ["-r"] if as_bool(args.get("system", False), "system") else []
         return settle(ctx, ["group created"], lambda: _run(argv + [name]))
-    changes = []  # type: List[str]
+    changes: List[str] = []
     if gid is not None and gid != current.gid:
         changes.append("gid %d -> %d" % (current.gid, gid))
     return settle(ctx, changes, lambda: _run(["groupmod", "-g", str(gid), name]))

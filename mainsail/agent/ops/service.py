@@ -105,7 +105,7 @@ class SysV:
 
 def rc_links(name: str, kinds: str, runlevels: str) -> List[str]:
     """/etc/rcN.d/[SK]NNname links for the given kinds (S, K) and runlevels."""
-    found = []  # type: List[str]
+    found: List[str] = []
     for level in runlevels:
         pattern = os.path.join(RC_ROOT, "rc%s.d" % level, "[%s][0-9][0-9]%s" % (kinds, glob.escape(name)))
         found.extend(glob.glob(pattern))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Dict, Mapping, Optional
 
 from .. import fileio, proc
 from ..core import Context, MissingPrerequisite, OpError, Outcome, check_args, settle
@@ -169,7 +169,7 @@ def _absent(ctx: Context, name: str, conf: str) -> Outcome:
 
 def status_table(text: str) -> Dict[str, str]:
     """All programs' states from `supervisorctl status` output (for reports and tests)."""
-    out = {}  # type: Dict[str, str]
+    out: Dict[str, str] = {}
     for line in text.splitlines():
         parts = line.split()
         if len(parts) >= 2 and parts[1].isupper() and parts[1].isalpha():

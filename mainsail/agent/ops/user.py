@@ -47,7 +47,8 @@ def useradd_argv(name: str, args: Mapping[str, Any]) -> List[str]:
 def usermod_plan(name: str, args: Mapping[str, Any],
                  current: accounts.PasswdEntry) -> Tuple[List[str], List[str]]:
     """(descriptions of differences, usermod options) for an existing user."""
-    changes, options = [], []  # type: List[str], List[str]
+    changes: List[str] = []
+    options: List[str] = []
     group_table = accounts.groups()
     _scalar(changes, options, "uid", "-u", current.uid,
             None if args.get("uid") in (None, "") else _int(args["uid"], "uid"))
