@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
-from dataclasses import dataclass, field
+import shlex
+import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Mapping
 
 import paramiko
 from fabric import Connection
 
+from .agentproc import BOOTSTRAP, AgentClient, AgentError, build_agent_zip, local_agent
 from .errors import Unreachable
 from .inventory import Host
 
@@ -39,21 +43,6 @@ def known_hosts_files(host: Host) -> list[Path]:
     files = [Path(host.known_hosts)] if host.known_hosts else []
     files.append(Path(os.path.expanduser("~/.ssh/known_hosts")))
     return [f for f in files if f.is_file()]
-
-
-@dataclass
-class Counters:
-    """Per-host wire accounting for the report: channels opened and protocol round trips."""
-
-    channels: int = 0
-    round_trips: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-def key_lookup_name(host: Host) -> str:
-    # OpenSSH writes non-default ports as "[addr]:port" in known_hosts; paramiko looks up the same.
-    address = host.address or host.name
-    return address if int(host.port) == 22 else "[%s]:%d" % (address, int(host.port))
 
 
 def connect(host: Host, timeout: float = DEFAULT_CONNECT_TIMEOUT) -> Connection:
@@ -93,3 +82,104 @@ def connect(host: Host, timeout: float = DEFAULT_CONNECT_TIMEOUT) -> Connection:
                           hint="is the host up and sshd listening? (connect timeout %gs)"
                                % timeout) from None
     return conn
+
+
+# ---------------------------------------------------------------------------- agent sessions
+
+AGENT_HINT = "install python3 (3.8 or newer) on the host: apt-get install python3"
+
+
+@functools.lru_cache(maxsize=1)
+def agent_bundle() -> tuple[bytes, str]:
+    """The agent zipapp and its digest, built once per controller process."""
+    return build_agent_zip()
+
+
+def agent_command(host: Host, sha: str) -> str:
+    command = "python3 -c %s %s" % (shlex.quote(BOOTSTRAP), shlex.quote(sha))
+    if host.become and host.user != "root":
+        command = "sudo -n -- " + command
+    return command
+
+
+class HostSession:
+    """One host's connection and its running agent; every request goes over one channel."""
+
+    def __init__(self, host: Host, client: AgentClient, facts: dict[str, Any],
+                 closer: Callable[[], None], channels: int, setup_trips: int) -> None:
+        self.host = host
+        self.client = client
+        self.facts = facts
+        self._closer = closer
+        self._channels = channels
+        self._setup_trips = setup_trips
+
+    def run(self, steps: list[dict[str, Any]], blobs: Mapping[str, bytes], check: bool,
+            diff: bool, on_result: Callable[[dict[str, Any]], None] | None = None
+            ) -> list[dict[str, Any]]:
+        try:
+            return self.client.run(steps, blobs, check=check, diff=diff, on_result=on_result)
+        except AgentError as exc:
+            raise Unreachable("lost the agent: %s" % exc, where="host %s" % self.host.name,
+                              hint="the connection or the agent died; run again to converge"
+                              ) from None
+
+    def counters(self) -> tuple[int, int, int]:
+        return (self._channels, self._setup_trips + self.client.round_trips,
+                self.client.bytes_sent)
+
+    def close(self) -> None:
+        try:
+            self.client.close()
+        except (AgentError, OSError, EOFError):
+            pass
+        self._closer()
+
+
+def channel_stderr(channel: paramiko.Channel) -> Callable[[], str]:
+    """What the remote command wrote to stderr so far, waiting briefly for it to arrive."""
+
+    def tail() -> str:
+        deadline = time.monotonic() + 0.5
+        while not (channel.recv_stderr_ready() or channel.exit_status_ready()) \
+                and time.monotonic() < deadline:
+            time.sleep(0.02)
+        chunks = []
+        while channel.recv_stderr_ready():
+            chunks.append(channel.recv_stderr(4096))
+        return b"".join(chunks).decode("utf-8", "replace")[-2000:]
+
+    return tail
+
+
+def start_agent(host: Host, client: AgentClient) -> dict[str, Any]:
+    zip_bytes, sha = agent_bundle()
+    try:
+        return client.start(zip_bytes, sha)
+    except AgentError as exc:
+        text = str(exc)
+        if "python3" in text and "not found" in text:
+            raise Unreachable("python3 is not installed", where="host %s" % host.name,
+                              hint=AGENT_HINT) from None
+        raise Unreachable("the agent did not start: %s" % text, where="host %s" % host.name,
+                          hint="if sudo asked for a password, allow it without one (NOPASSWD)"
+                          ) from None
+
+
+def open_session(host: Host, timeout: float = DEFAULT_CONNECT_TIMEOUT) -> HostSession:
+    if host.connection == "local":
+        stack = contextlib.ExitStack()
+        client = stack.enter_context(local_agent())
+        return HostSession(host, client, client.facts_at_start, stack.close, 0, 0)
+    conn = connect(host, timeout)
+    try:
+        channel = conn.client.get_transport().open_session(timeout=timeout)
+        channel.exec_command(agent_command(host, agent_bundle()[1]))
+        client = AgentClient(channel.makefile("rb"), channel.makefile_stdin("wb"),
+                             channel_stderr(channel))
+        facts = start_agent(host, client)
+    except BaseException:
+        conn.close()
+        raise
+    # Setup cost on the wire: channel open and exec each wait for one reply.
+    return HostSession(host, client, facts, conn.close, 1, 2)

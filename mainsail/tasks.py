@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, Sequence, TypeVar
 
 from invoke import Collection, Context, Exit, task
 
 from . import testbed as tb
-from .errors import MainsailError
+from .errors import EXIT_CODES, BadInput, MainsailError
 from .inventory import Host, Inventory, load_inventory, select_hosts
+from .playbook import load_playbook
+from .report import Masker, Progress, RunRecord, make_console, recap, write_json, write_junit
+from .runner import RunOptions, run_playbook
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 
 DEFAULT_INVENTORY = "inventory/hosts.yml"
 
@@ -136,29 +141,309 @@ def ssh_config_block(h: Host) -> str:
 @clean_errors
 def ping(c: Context, host: str | None = None, group: str | None = None,
          limit: str | None = None, inventory: str | None = None) -> None:
-    """Connect to each host (host key checked) and report how long it took."""
-    from .session import connect
+    """Connect to each host (host key checked), start the agent, report the time it took."""
+    from .session import open_session
 
     def one(h: Host) -> tuple[Host, str, bool]:
         started = time.monotonic()
         try:
-            conn = connect(h)
-            result = conn.run("true", hide=True, warn=True, in_stream=False)
-            conn.close()
+            session = open_session(h)
         except MainsailError as exc:
             return h, str(exc), False
-        ok = result.exited == 0
-        return h, "pong in %.0f ms" % ((time.monotonic() - started) * 1000), ok
+        session.close()
+        python = session.facts.get("python", {})
+        return h, "pong in %.0f ms (python %s)" % ((time.monotonic() - started) * 1000,
+                                                   python.get("version", "?")
+                                                   if isinstance(python, dict) else python), True
 
-    hosts = selected(c, inventory, host, group, limit)
-    with ThreadPoolExecutor(max_workers=20) as pool:
-        results = list(pool.map(one, hosts))
+    results = per_host(selected(c, inventory, host, group, limit), one, 20)
     for h, text, ok in results:
         say("%-8s %s" % (h.name, text if ok else "UNREACHABLE " + text))
     if not all(ok for _, _, ok in results):
+        raise Exit(code=EXIT_CODES["unreachable"])
+
+
+# ---------------------------------------------------------------------------- engine
+
+RUN_HELP = {**SELECT_HELP,
+            "playbook": "playbook name in playbooks/ (default: site)",
+            "check": "change nothing; report what would change",
+            "diff": "show unified diffs of what changes (secrets masked)",
+            "tags": "only tasks with these tags (comma separated)",
+            "skip_tags": "skip tasks with these tags (comma separated)",
+            "forks": "hosts worked on in parallel (default 20)",
+            "var": "extra variable k=v (YAML value), highest precedence; repeatable",
+            "json": "write the run report as JSON to this file",
+            "junit": "write a JUnit XML report to this file"}
+
+
+def split_list(text: str | None) -> tuple[str, ...]:
+    return tuple(t.strip() for t in (text or "").split(",") if t.strip())
+
+
+def parse_vars(pairs: list[str]) -> dict[str, Any]:
+    """--var k=v: the value is read as YAML, so numbers and booleans keep their type."""
+    import yaml
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip().isidentifier():
+            raise BadInput("--var %r is not NAME=VALUE" % pair, where="command line",
+                           hint="e.g. --var http_port=8080")
+        try:
+            out[key.strip()] = yaml.safe_load(value) if value else ""
+        except yaml.YAMLError:
+            out[key.strip()] = value
+    return out
+
+
+def engine_run(c: Context, *, check: bool, diff: bool, host: str | None, group: str | None,
+               limit: str | None, playbook: str | None, tags: str | None,
+               skip_tags: str | None, forks: int, var: list[str], inventory: str | None,
+               json: str | None, junit: str | None, quiet_ok: bool) -> RunRecord:
+    root = project_root()
+    inv = open_inventory(c, inventory)
+    chosen = select_hosts(inv, host=host, group=group, limit=limit)
+    name = playbook or c.config.get("mainsail", {}).get("playbook", "site")
+    plays = load_playbook(root, name)
+    if forks < 1:
+        raise BadInput("--forks must be at least 1", where="command line")
+    opts = RunOptions(check=check, diff=diff, tags=split_list(tags),
+                      skip_tags=split_list(skip_tags), forks=forks, extra_vars=parse_vars(var))
+    console = make_console()
+    masker = Masker()
+    progress = Progress(console, masker, show_diff=diff, verbose=not quiet_ok)
+    record = run_playbook(root, inv, plays, chosen, opts, progress, playbook=name)
+    recap(console, record)
+    if json:
+        write_json(record, Path(json), masker)
+    if junit:
+        write_junit(record, Path(junit), masker)
+    return record
+
+
+def run_exit_code(record: RunRecord) -> int:
+    states = {h.state for h in record.hosts.values()}
+    if "failed" in states or record.aborted:
+        return EXIT_CODES["host_failed"]
+    if "unreachable" in states:
+        return EXIT_CODES["unreachable"]
+    return 0
+
+
+@task(help=RUN_HELP, iterable=["var"])
+@clean_errors
+def deploy(c: Context, host: str | None = None, group: str | None = None,
+           limit: str | None = None, playbook: str | None = None, check: bool = False,
+           diff: bool = False, tags: str | None = None, skip_tags: str | None = None,
+           forks: int = 20, var: list[str] | None = None, inventory: str | None = None,
+           json: str | None = None, junit: str | None = None) -> None:
+    """Apply a playbook (default: site) to the selected hosts; only what differs changes."""
+    record = engine_run(c, check=check, diff=diff, host=host, group=group, limit=limit,
+                        playbook=playbook, tags=tags, skip_tags=skip_tags, forks=forks,
+                        var=var or [], inventory=inventory, json=json, junit=junit,
+                        quiet_ok=False)
+    code = run_exit_code(record)
+    if code:
+        raise Exit(code=code)
+
+
+@task(help={k: v for k, v in RUN_HELP.items() if k not in ("check",)}, iterable=["var"])
+@clean_errors
+def plan(c: Context, host: str | None = None, group: str | None = None,
+         limit: str | None = None, playbook: str | None = None, diff: bool = True,
+         tags: str | None = None, skip_tags: str | None = None, forks: int = 20,
+         var: list[str] | None = None, inventory: str | None = None, json: str | None = None,
+         junit: str | None = None) -> None:
+    """Show what a deploy would change, changing nothing; exit 8 when anything would change."""
+    record = engine_run(c, check=True, diff=diff, host=host, group=group, limit=limit,
+                        playbook=playbook, tags=tags, skip_tags=skip_tags, forks=forks,
+                        var=var or [], inventory=inventory, json=json, junit=junit,
+                        quiet_ok=True)
+    for h in record.hosts.values():
+        todo = [s.task for s in h.steps if s.status == "changed"]
+        say("%s: %s" % (h.name, "%d to change: %s" % (len(todo), "; ".join(todo)) if todo
+                         else "no changes"))
+    code = run_exit_code(record)
+    if code:
+        raise Exit(code=code)
+    if record.changed:
+        raise Exit(code=EXIT_CODES["plan_changes"])
+
+
+# ---------------------------------------------------------------------------- ad hoc
+
+def remainder_command() -> str:
+    """The words after `--`, joined with spaces the way ssh joins them for the remote shell."""
+    argv = sys.argv
+    return " ".join(argv[argv.index("--") + 1:]) if "--" in argv else ""
+
+
+def per_host(hosts: Sequence[Host], fn: Callable[[Host], T], forks: int) -> list[T]:
+    with ThreadPoolExecutor(max_workers=max(1, min(forks, len(hosts) or 1))) as pool:
+        return list(pool.map(fn, hosts))
+
+
+def prefixed(name: str, text: str) -> str:
+    return "".join("%-8s | %s\n" % (name, line) for line in text.splitlines())
+
+
+@task(help={**SELECT_HELP, "cmd": "the command (or put it after --)",
+            "forks": "hosts worked on in parallel (default 20)"})
+@clean_errors
+def run(c: Context, host: str | None = None, group: str | None = None,
+        limit: str | None = None, cmd: str | None = None, forks: int = 20,
+        inventory: str | None = None) -> None:
+    """Run a shell command on the selected hosts in parallel: inv run --host='web*' -- uptime."""
+    from .session import connect
+    command = cmd or remainder_command()
+    if not command.strip():
+        raise BadInput("no command given", where="command line",
+                       hint="inv run --host=web1 -- uptime")
+    hosts = selected(c, inventory, host, group, limit)
+
+    def one(h: Host) -> tuple[Host, int, str, str]:
+        try:
+            conn = connect(h)
+        except MainsailError as exc:
+            return h, -1, "", str(exc)
+        try:
+            result = conn.run(command, hide=True, warn=True, in_stream=False)
+        finally:
+            conn.close()
+        return h, result.exited, result.stdout, result.stderr
+
+    worst = 0
+    for h, code, out, err in per_host(hosts, one, forks):
+        sys.stdout.write(prefixed(h.name, out))
+        sys.stderr.write(prefixed(h.name, err))
+        say("%-8s = %s" % (h.name, "UNREACHABLE" if code < 0 else "exit %d" % code))
+        worst = max(worst, 3 if code < 0 else (2 if code else 0))
+    if worst:
+        raise Exit(code=worst)
+
+
+def put_one(h: Host, data: bytes, remote: str) -> tuple[str, str]:
+    from .session import open_session
+    sha = hashlib.sha256(data).hexdigest()
+    step = {"id": 1, "op": "copy", "name": "put " + remote,
+            "args": {"dest": remote, "content_sha": sha}}
+    session = open_session(h)
+    try:
+        results = session.run([step], {sha: data}, False, False)
+    finally:
+        session.close()
+    result = results[0] if results else {"status": "failed", "msg": "no result"}
+    return str(result.get("status")), str(result.get("msg") or "")
+
+
+@task(help={**SELECT_HELP, "local": "local file", "remote": "path on the hosts (a folder "
+            "ending in / keeps the file's name)", "forks": "hosts in parallel"})
+@clean_errors
+def put(c: Context, local: str, remote: str, host: str | None = None, group: str | None = None,
+        limit: str | None = None, forks: int = 20, inventory: str | None = None) -> None:
+    """Copy a file to the hosts atomically; hosts with the same content are left alone."""
+    path = Path(local)
+    if not path.is_file():
+        raise BadInput("no such local file: %s" % local, where="command line")
+    if remote.endswith("/"):
+        remote += path.name
+    data = path.read_bytes()
+
+    def one(h: Host) -> tuple[Host, str, str]:
+        try:
+            return (h, *put_one(h, data, remote))
+        except MainsailError as exc:
+            return h, "unreachable", str(exc)
+
+    worst = 0
+    for h, status, msg in per_host(selected(c, inventory, host, group, limit), one, forks):
+        say("%-8s %-11s %s %s" % (h.name, status, remote, msg))
+        worst = max(worst, {"failed": 2, "unreachable": 3}.get(status, 0))
+    if worst:
+        raise Exit(code=worst)
+
+
+@task(help={**SELECT_HELP, "remote": "path on the hosts", "local_dir": "local folder; each "
+            "host's copy lands in LOCAL_DIR/<host>/<name>", "forks": "hosts in parallel"})
+@clean_errors
+def get(c: Context, remote: str, local_dir: str, host: str | None = None,
+        group: str | None = None, limit: str | None = None, forks: int = 20,
+        inventory: str | None = None) -> None:
+    """Fetch a file from the hosts into LOCAL_DIR/<host>/<name>."""
+    from .session import connect
+
+    def one(h: Host) -> tuple[Host, str]:
+        target = Path(local_dir) / h.name / Path(remote).name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name("." + target.name + ".part")
+        try:
+            conn = connect(h)
+            try:
+                conn.get(remote, local=str(tmp))
+            finally:
+                conn.close()
+        except MainsailError as exc:
+            return h, "UNREACHABLE " + str(exc)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            return h, "FAILED %s: %s" % (remote, exc.strerror or exc)
+        tmp.replace(target)
+        return h, "-> %s" % target
+
+    results = per_host(selected(c, inventory, host, group, limit), one, forks)
+    for h, text in results:
+        say("%-8s %s" % (h.name, text))
+    if any(not text.startswith("->") for _, text in results):
+        raise Exit(code=2)
+
+
+@task(help=SELECT_HELP)
+@clean_errors
+def facts(c: Context, host: str | None = None, group: str | None = None,
+          limit: str | None = None, inventory: str | None = None) -> None:
+    """Print the facts each host reports (as JSON), as templates see them in `facts`."""
+    import json as jsonlib
+    from .session import open_session
+
+    def one(h: Host) -> tuple[Host, Any]:
+        try:
+            session = open_session(h)
+        except MainsailError as exc:
+            return h, exc
+        session.close()
+        return h, session.facts
+
+    out: dict[str, Any] = {}
+    failed = False
+    for h, value in per_host(selected(c, inventory, host, group, limit), one, 20):
+        if isinstance(value, MainsailError):
+            print("error: %s" % value, file=sys.stderr)
+            failed = True
+        else:
+            out[h.name] = value
+    say(jsonlib.dumps(out, indent=2, sort_keys=True))
+    if failed:
         raise Exit(code=3)
 
 
+@task(help=SELECT_HELP)
+@clean_errors
+def hosts(c: Context, host: str | None = None, group: str | None = None,
+          limit: str | None = None, inventory: str | None = None) -> None:
+    """Show the inventory as resolved: each host's groups and each var with where it came from."""
+    for h in selected(c, inventory, host, group, limit):
+        say("%s  (%s:%s, groups: %s)" % (h.name, h.address, h.port, ", ".join(h.groups)))
+        for key in sorted(h.vars):
+            say("    %-24s = %-30s  # %s" % (key, short_repr(h.vars[key]),
+                                             h.var_sources.get(key, "?")))
+
+
+def short_repr(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 testbed = Collection("testbed", up, down, status, reset)
-ns = Collection(ssh_config, ping, testbed)
+ns = Collection(deploy, plan, run, put, get, ping, facts, hosts, ssh_config, testbed)
 ns.configure({"mainsail": {"inventory": DEFAULT_INVENTORY}})

@@ -49,7 +49,7 @@ def test_a_package_installed_on_one_host_is_absent_on_another(ssh_config):
 
 
 def test_each_host_sees_only_its_own_processes(ssh_config):
-    ssh(ssh_config, "web1", "nohup sh -c 'exec -a marker-of-web1 sleep 120' "
+    ssh(ssh_config, "web1", "nohup bash -c 'exec -a marker-of-web1 sleep 120' "
                             ">/dev/null 2>&1 &")
     assert "marker-of-web1" in ssh(ssh_config, "web1", "ps -eo args").stdout
     on_mail = ssh(ssh_config, "mail1", "ps -eo pid,args").stdout
@@ -70,17 +70,19 @@ def test_hosts_listen_only_on_their_own_address(testbed):
     assert not reached, "a testbed sshd listens beyond its own address"
 
 
-def testbed_processes() -> list[int]:
-    """PIDs on this machine whose root directory lies inside the testbed's folder."""
+def processes_in_testbed() -> list[int]:
+    """PIDs on this machine rooted in, or started on, the testbed's folder."""
     state = str(ROOT / ".testbed")
     found = []
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
-                if os.readlink("/proc/%s/root" % entry).startswith(state):
-                    found.append(int(entry))
+                root = os.readlink("/proc/%s/root" % entry)
+                cmdline = Path("/proc/%s/cmdline" % entry).read_bytes()
             except OSError:
-                pass
+                continue
+            if root.startswith(state) or state.encode() in cmdline:
+                found.append(int(entry))
     return found
 
 
@@ -92,7 +94,7 @@ def test_up_down_up_keeps_state_and_leaves_nothing_behind(ssh_config):
     assert inv("testbed.status").stdout == first
 
     inv("testbed.down")
-    assert testbed_processes() == []
+    assert processes_in_testbed() == []
     mounts = Path("/proc/self/mountinfo").read_text()
     assert str(ROOT / ".testbed") not in mounts
     assert "stopped" in inv("testbed.status").stdout

@@ -1,0 +1,205 @@
+"""What a run did, shown: live progress, the recap table, JSON and JUnit. It decides nothing."""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import xml.etree.ElementTree as ET
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+from rich.console import Console
+from rich.table import Table
+
+MASK = "***"
+
+
+@dataclass(frozen=True)
+class Masker:
+    """Replaces every secret value in any text with ***, longest first so parts never leak."""
+
+    secrets: tuple[str, ...] = ()
+
+    def __call__(self, text: Any) -> Any:
+        if not isinstance(text, str) or not self.secrets:
+            return text
+        for secret in sorted(self.secrets, key=len, reverse=True):
+            text = text.replace(secret, MASK)
+        return text
+
+    def with_secrets(self, values: Iterable[str]) -> "Masker":
+        extra = tuple(v for v in values if isinstance(v, str) and len(v) >= 3)
+        return Masker(tuple(sorted(set(self.secrets + extra))))
+
+
+@dataclass
+class StepRecord:
+    play: str
+    task: str
+    where: str
+    status: str
+    msg: str = ""
+    diff: str = ""
+    rc: int | None = None
+    stdout: str = ""
+    stderr: str = ""
+    cmd: str | None = None
+    elapsed: float = 0.0
+    handler: bool = False
+
+
+@dataclass
+class HostRecord:
+    name: str
+    ok: int = 0
+    changed: int = 0
+    failed: int = 0
+    skipped: int = 0
+    unreachable: bool = False
+    error: str = ""
+    seconds: float = 0.0
+    channels: int = 0
+    round_trips: int = 0
+    bytes_sent: int = 0
+    steps: list[StepRecord] = field(default_factory=list)
+
+    def add(self, step: StepRecord) -> None:
+        self.steps.append(step)
+        if step.status in ("ok", "changed", "failed", "skipped"):
+            setattr(self, step.status, getattr(self, step.status) + 1)
+
+    @property
+    def state(self) -> str:
+        if self.unreachable:
+            return "unreachable"
+        return "failed" if self.failed or self.error else "ok"
+
+
+@dataclass
+class RunRecord:
+    playbook: str
+    check: bool
+    hosts: dict[str, HostRecord] = field(default_factory=dict)
+    seconds: float = 0.0
+    aborted: str = ""
+
+    def host(self, name: str) -> HostRecord:
+        return self.hosts.setdefault(name, HostRecord(name))
+
+    @property
+    def changed(self) -> int:
+        return sum(h.changed for h in self.hosts.values())
+
+
+STYLE = {"ok": "green", "changed": "yellow", "failed": "bold red", "skipped": "cyan",
+         "unreachable": "bold magenta"}
+
+
+class Progress:
+    """One line per finished step and per host event, safe to call from worker threads."""
+
+    def __init__(self, console: Console, masker: Masker, show_diff: bool,
+                 verbose: bool = True) -> None:
+        self.console = console
+        self.mask = masker
+        self.show_diff = show_diff
+        self.verbose = verbose
+        self.lock = threading.Lock()
+
+    def step(self, host: str, step: StepRecord) -> None:
+        if not self.verbose and step.status in ("ok", "skipped"):
+            return
+        label = ("handler: " if step.handler else "") + step.task
+        with self.lock:
+            self.console.print("%-10s [%s]%-8s[/] %s" % (host, STYLE.get(step.status, ""),
+                                                       step.status, self.mask(label)),
+                               highlight=False, markup=True)
+            if step.status == "failed":
+                self.console.print(self.mask(failure_text(step)), style="red", markup=False,
+                                   highlight=False)
+            if self.show_diff and step.diff:
+                self.console.print(self.mask(step.diff).rstrip("\n"), markup=False,
+                                   highlight=False)
+
+    def event(self, host: str, status: str, text: str) -> None:
+        with self.lock:
+            self.console.print("%-10s [%s]%-8s[/] %s" % (host, STYLE.get(status, ""), status,
+                                                       self.mask(text)), highlight=False)
+
+
+def failure_text(step: StepRecord) -> str:
+    parts = ["  %s: %s" % (step.where, step.msg or "failed")]
+    if step.cmd:
+        parts.append("  command: %s (exit %s)" % (step.cmd, step.rc))
+    tail = (step.stderr or step.stdout or "").strip().splitlines()[-5:]
+    parts += ["  | " + line for line in tail]
+    return "\n".join(parts)
+
+
+def recap(console: Console, run: RunRecord) -> None:
+    table = Table(title="recap%s" % (" (check mode: nothing was changed)" if run.check else ""),
+                  title_justify="left")
+    for column in ("host", "ok", "changed", "failed", "skipped", "unreachable", "seconds"):
+        table.add_column(column, justify="left" if column == "host" else "right")
+    for h in run.hosts.values():
+        table.add_row(h.name, str(h.ok), str(h.changed), str(h.failed), str(h.skipped),
+                      "1" if h.unreachable else "0", "%.2f" % h.seconds,
+                      style=STYLE["failed"] if h.state != "ok" else None)
+    console.print(table)
+    for h in run.hosts.values():
+        if h.error:
+            console.print("%s: %s" % (h.name, h.error), style="red", markup=False,
+                          highlight=False)
+    if run.aborted:
+        console.print("run stopped: %s" % run.aborted, style="red", markup=False)
+
+
+def masked_dict(run: RunRecord, mask: Masker) -> dict[str, Any]:
+    def walk(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: walk(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [walk(v) for v in value]
+        return mask(value)
+
+    data = walk(asdict(run))
+    for name, host in run.hosts.items():
+        data["hosts"][name]["state"] = host.state
+    return data
+
+
+def write_json(run: RunRecord, path: Path, mask: Masker) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(masked_dict(run, mask), indent=2) + "\n")
+
+
+def write_junit(run: RunRecord, path: Path, mask: Masker) -> None:
+    """One testsuite per host, one testcase per step: CI systems show failures per task."""
+    suites = ET.Element("testsuites", name="mainsail " + run.playbook)
+    for h in run.hosts.values():
+        suite = ET.SubElement(suites, "testsuite", name=h.name, tests=str(len(h.steps) or 1),
+                              failures=str(h.failed), errors="1" if h.unreachable or h.error
+                              and not h.failed else "0", skipped=str(h.skipped),
+                              time="%.3f" % h.seconds)
+        if h.unreachable or (h.error and not h.steps):
+            case = ET.SubElement(suite, "testcase", classname=h.name, name="connect")
+            ET.SubElement(case, "error", message=mask(h.error))
+        for s in h.steps:
+            case = ET.SubElement(suite, "testcase", classname="%s.%s" % (h.name, s.play),
+                                 name=mask(s.task), time="%.3f" % s.elapsed)
+            if s.status == "failed":
+                node = ET.SubElement(case, "failure", message=mask(s.msg))
+                node.text = mask(failure_text(s))
+            elif s.status == "skipped":
+                ET.SubElement(case, "skipped")
+            elif s.status == "changed":
+                ET.SubElement(case, "system-out").text = mask(s.diff or "changed")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ET.ElementTree(suites).write(path, encoding="unicode", xml_declaration=True)
+
+
+def make_console() -> Console:
+    # Plain lines when not a terminal (CI logs), colours and live output on one.
+    return Console(file=sys.stdout, highlight=False, soft_wrap=True)

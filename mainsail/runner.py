@@ -1,0 +1,271 @@
+"""Runs plays on hosts: connect and plan everything first, then apply in batches, in parallel.
+
+Every host's plan is rendered before anything is applied anywhere, so bad input (an undefined
+variable, a missing template) stops the run with nothing changed on any host.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping, Sequence, TypeVar
+
+from .errors import BadInput, MainsailError
+from .inventory import Host, Inventory, select_hosts
+from .plan import HostPlan, build_plan
+from .playbook import Play
+from .report import HostRecord, Progress, RunRecord, StepRecord
+from .session import HostSession, open_session
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    check: bool = False
+    diff: bool = False
+    tags: tuple[str, ...] = ()
+    skip_tags: tuple[str, ...] = ()
+    forks: int = 20
+    extra_vars: Mapping[str, Any] = field(default_factory=dict)
+    connect_timeout: float = 10.0
+
+
+@dataclass
+class RunState:
+    """Mutable bookkeeping of one run, owned by the runner's main thread."""
+
+    record: RunRecord
+    sessions: dict[str, HostSession] = field(default_factory=dict)
+    dead: set[str] = field(default_factory=set)
+    stop: threading.Event = field(default_factory=threading.Event)
+
+
+def parallel(fn: Callable[[T], R], items: Sequence[T], forks: int) -> list[R]:
+    if len(items) <= 1:
+        return [fn(i) for i in items]
+    with ThreadPoolExecutor(max_workers=max(1, min(forks, len(items)))) as pool:
+        return list(pool.map(fn, items))
+
+
+def play_hosts(inv: Inventory, play: Play, chosen: Sequence[Host]) -> list[Host]:
+    names = {h.name for h in chosen}
+    try:
+        matched = select_hosts(inv, limit=play.hosts)
+    except BadInput:
+        return []  # a play whose pattern matches nothing here is simply not run
+    return [h for h in matched if h.name in names]
+
+
+def batches(hosts: list[Host], serial: int | str | None) -> list[list[Host]]:
+    if not serial:
+        return [hosts]
+    if isinstance(serial, str) and serial.endswith("%"):
+        size = max(1, math.ceil(len(hosts) * float(serial[:-1]) / 100))
+    else:
+        size = max(1, int(serial))
+    return [hosts[i:i + size] for i in range(0, len(hosts), size)]
+
+
+# ---------------------------------------------------------------------------- phase 1: connect
+
+def connect_all(state: RunState, hosts: list[Host], opts: RunOptions,
+                progress: Progress) -> None:
+    def one(host: Host) -> tuple[Host, HostSession | MainsailError]:
+        started = time.monotonic()
+        try:
+            session = open_session(host, timeout=opts.connect_timeout)
+        except MainsailError as exc:
+            return host, exc
+        state.record.host(host.name).seconds += time.monotonic() - started
+        return host, session
+
+    for host, outcome in parallel(one, hosts, opts.forks):
+        rec = state.record.host(host.name)
+        if isinstance(outcome, MainsailError):
+            rec.unreachable = True
+            rec.error = str(outcome)
+            state.dead.add(host.name)
+            progress.event(host.name, "unreachable", str(outcome))
+        else:
+            state.sessions[host.name] = outcome
+
+
+# ---------------------------------------------------------------------------- phase 2: plan
+
+def plan_all(root: Path, plays: Sequence[Play], play_targets: list[list[Host]],
+             state: RunState, opts: RunOptions) -> dict[tuple[int, str], HostPlan]:
+    jobs = [(i, h) for i, hosts in enumerate(play_targets) for h in hosts
+            if h.name in state.sessions]
+
+    def one(job: tuple[int, Host]) -> tuple[tuple[int, str], HostPlan | BadInput]:
+        index, host = job
+        try:
+            plan = build_plan(root, plays[index], host, state.sessions[host.name].facts,
+                              opts.extra_vars, tags=opts.tags, skip_tags=opts.skip_tags,
+                              check=opts.check)
+        except BadInput as exc:
+            return (index, host.name), exc
+        return (index, host.name), plan
+
+    plans: dict[tuple[int, str], HostPlan] = {}
+    errors: list[BadInput] = []
+    for key, outcome in parallel(one, jobs, opts.forks):
+        if isinstance(outcome, BadInput):
+            errors.append(outcome)
+        else:
+            plans[key] = outcome
+    if errors:
+        # One message per distinct problem: the same template error on 4 hosts is said once.
+        first = errors[0]
+        more = len({str(e) for e in errors}) - 1
+        raise BadInput(first.what + (" (and %d more problems)" % more if more else ""),
+                       where=first.where, hint=first.hint)
+    return plans
+
+
+# ---------------------------------------------------------------------------- phase 3: apply
+
+def step_record(play: Play, step: Mapping[str, Any], result: Mapping[str, Any],
+                handler: bool = False) -> StepRecord:
+    return StepRecord(play=play.name, task=str(step.get("name") or step.get("op")),
+                      where=str(step.get("where", "")), status=str(result.get("status")),
+                      msg=str(result.get("msg") or ""), diff=str(result.get("diff") or ""),
+                      rc=result.get("rc"), stdout=str(result.get("stdout") or ""),
+                      stderr=str(result.get("stderr") or ""), cmd=result.get("cmd"),
+                      elapsed=float(result.get("elapsed") or 0.0), handler=handler)
+
+
+def apply_host(play: Play, host: Host, plan: HostPlan, state: RunState, opts: RunOptions,
+               progress: Progress) -> bool:
+    """Run one host's plan, then its notified handlers. True when the host is still healthy."""
+    session = state.sessions[host.name]
+    rec = state.record.host(host.name)
+    started = time.monotonic()
+    for name in plan.skipped:
+        rec.add(StepRecord(play=play.name, task=name, where="", status="skipped",
+                           msg="when: false"))
+    by_id = {s["id"]: s for s in plan.steps}
+
+    def on_result(result: Mapping[str, Any], handler: bool = False) -> None:
+        step = by_id.get(result.get("id"), {})
+        record = step_record(play, step, result, handler)
+        rec.add(record)
+        progress.step(host.name, record)
+
+    try:
+        if state.stop.is_set():
+            return False
+        results = session.run(plan.steps, plan.blobs, opts.check, opts.diff, on_result)
+        healthy = not any(r.get("status") == "failed" and not by_id.get(r.get("id"), {})
+                          .get("ignore_errors") for r in results)
+        if healthy and not state.stop.is_set():
+            healthy = run_handlers(play, host, plan, results, state, opts, progress)
+    except MainsailError as exc:
+        rec.error = str(exc)
+        progress.event(host.name, "failed", str(exc))
+        healthy = False
+    rec.seconds += time.monotonic() - started
+    return healthy
+
+
+def notified(plan: HostPlan, results: Iterable[Mapping[str, Any]]) -> list[str]:
+    """Handlers notified by changed steps, in the order the handlers are defined."""
+    wanted = set()
+    for result in results:
+        if result.get("status") == "changed":
+            wanted.update(plan.notify.get(result.get("id"), ()))
+    return [name for name in plan.handlers if name in wanted]
+
+
+def run_handlers(play: Play, host: Host, plan: HostPlan, results: list[dict[str, Any]],
+                 state: RunState, opts: RunOptions, progress: Progress) -> bool:
+    names = notified(plan, results)
+    if not names:
+        return True
+    rec = state.record.host(host.name)
+    if opts.check:
+        for name in names:
+            record = StepRecord(play=play.name, task=name, where="", status="skipped",
+                                msg="handler would run (check mode)", handler=True)
+            rec.add(record)
+            progress.step(host.name, record)
+        return True
+    steps = [s for name in names for s in plan.handlers[name]]
+    by_id = {s["id"]: s for s in steps}
+
+    def on_result(result: Mapping[str, Any]) -> None:
+        record = step_record(play, by_id.get(result.get("id"), {}), result, handler=True)
+        rec.add(record)
+        progress.step(host.name, record)
+
+    done = state.sessions[host.name].run(steps, plan.blobs, False, opts.diff, on_result)
+    return not any(r.get("status") == "failed" for r in done)
+
+
+def too_many_failures(play: Play, failed: int, total: int) -> str:
+    if failed and play.any_errors_fatal:
+        return "any_errors_fatal: a host failed in play %r" % play.name
+    limit = play.max_fail_percentage
+    if limit is not None and total and failed * 100.0 / total > float(limit):
+        return "max_fail_percentage %s exceeded in play %r (%d of %d hosts failed)" % (
+            limit, play.name, failed, total)
+    return ""
+
+
+def apply_play(play: Play, index: int, hosts: list[Host], plans: Mapping[tuple[int, str], HostPlan],
+               state: RunState, opts: RunOptions, progress: Progress) -> None:
+    live = [h for h in hosts if h.name not in state.dead]
+    failed = 0
+    for batch in batches(live, play.serial):
+        outcomes = parallel(lambda h: (h, apply_host(play, h, plans[(index, h.name)], state,
+                                                     opts, progress)), batch, opts.forks)
+        for host, healthy in outcomes:
+            if not healthy:
+                failed += 1
+                state.dead.add(host.name)
+        reason = too_many_failures(play, failed, len(live))
+        if reason:
+            state.record.aborted = reason
+            state.stop.set()
+            return
+        if state.stop.is_set():
+            return
+
+
+def run_playbook(root: Path, inv: Inventory, plays: Sequence[Play], chosen: Sequence[Host],
+                 opts: RunOptions, progress: Progress, playbook: str = "site") -> RunRecord:
+    state = RunState(RunRecord(playbook=playbook, check=opts.check))
+    started = time.monotonic()
+    targets = [play_hosts(inv, play, chosen) for play in plays]
+    involved = list({h.name: h for hosts in targets for h in hosts}.values())
+    if not involved:
+        raise BadInput("no host of the selection is in any play of playbook %r" % playbook,
+                       hint="check --host/--group/--limit against the plays' hosts:")
+    try:
+        connect_all(state, involved, opts, progress)
+        plans = plan_all(root, plays, targets, state, opts)
+        for index, play in enumerate(plays):
+            if state.stop.is_set():
+                break
+            apply_play(play, index, targets[index], plans, state, opts, progress)
+    except KeyboardInterrupt:
+        state.stop.set()
+        state.record.aborted = "interrupted"
+        raise
+    finally:
+        close_all(state)
+        state.record.seconds = time.monotonic() - started
+    return state.record
+
+
+def close_all(state: RunState) -> None:
+    for name, session in state.sessions.items():
+        rec = state.record.host(name)
+        rec.channels, rec.round_trips, rec.bytes_sent = session.counters()
+        session.close()
