@@ -237,11 +237,12 @@ def _add_vars(into: list[tuple[str, Any, str]], data: Any, where: str, what: str
     if not isinstance(data, dict):
         raise BadInput(f"{what} must be a mapping of variable names to values", where)
     for key, value in data.items():
-        _var_name(key, loc_of(data, key) or where)
+        check_var_name(key, loc_of(data, key) or where)
         into.append((key, value, loc_of(data, key, col=False) or where))
 
 
-def _var_name(key: Any, where: str) -> None:
+def check_var_name(key: Any, where: str) -> None:
+    """A variable name must be an identifier (so templates can use it) and not a reserved one."""
     if not isinstance(key, str) or not key.isidentifier():
         raise BadInput(f"{key!r} is not a valid variable name", where,
                        "use letters, digits and underscores, not starting with a digit")

@@ -20,7 +20,6 @@ from .yamlio import OctInt, loc_of
 _TRUE = frozenset({"yes", "true", "on", "1", "y"})
 _FALSE = frozenset({"no", "false", "off", "0", "n", ""})
 _MODE_OCTAL = re.compile(r"0?[0-7]{3,4}")
-_MODE_SYMBOLIC = re.compile(r"[ugoa]*[-+=][rwxXst]*(,[ugoa]*[-+=][rwxXst]*)*")
 _FREE_FORM_OPTION = re.compile(r"\s*(chdir|creates|removes)=(\S+)\s+")
 _JINJA_MARKERS = ("{{", "{%", "{#")
 CONDITION_NAMES = frozenset({"rc", "stdout", "stderr", "true", "false", "True", "False",
@@ -305,10 +304,8 @@ def _as_mode(value: Any, label: str, where: str) -> str:
     text = _as_str(value, label, where)
     if _MODE_OCTAL.fullmatch(text):
         return text if len(text) == 4 else "0" + text
-    if _MODE_SYMBOLIC.fullmatch(text):
-        return text
-    raise BadInput(f"{label} {text!r} is not a file mode", where,
-                   "use octal like '0644' or symbolic like 'u=rw,go=r'")
+    raise BadInput(f"{label} {text!r} is not an octal file mode", where,
+                   "write it like '0644' or '0755'")
 
 
 def _as_names(value: Any, label: str, where: str) -> list[str]:

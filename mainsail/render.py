@@ -69,6 +69,22 @@ class _TemplateLoader(jinja2.FileSystemLoader):
         raise jinja2.TemplateNotFound(template)
 
 
+class BrokenVariable(jinja2.UndefinedError):
+    """Raised when a template uses a variable whose own value failed to render."""
+
+    error: BadInput
+
+
+def broken(error: BadInput) -> jinja2.StrictUndefined:
+    """A stand-in for a variable whose value failed to render: using it raises ``error``.
+
+    Variables render lazily in Ansible, so one that is broken but never used must not fail
+    the plan; ``| default(...)`` and ``is defined`` treat it as undefined.
+    """
+    exc_type = type("BrokenVariable", (BrokenVariable,), {"error": error})
+    return jinja2.StrictUndefined(hint=str(error), exc=exc_type)
+
+
 def make_env(search_path: Sequence[Path] = (), root: Path | None = None) -> Environment:
     """A fresh environment looking up templates in ``search_path`` (first match wins)."""
     return Environment(search_path, root)
@@ -159,6 +175,17 @@ def find_template(name: str, search_path: Iterable[Path]) -> Path | None:
     return None
 
 
+def check_expression(expr: str, *, where: str = "", env: Environment | None = None) -> None:
+    """Syntax-check a bare expression or a template string, so typos fail at load time."""
+    env = env or make_env()
+    text = expr if has_template(expr) else "{{ " + expr + " }}"
+    try:
+        env.parse(text)
+    except jinja2.TemplateSyntaxError as exc:
+        raise BadInput(f"syntax error in {expr!r}: {exc.message}", where,
+                       "check quotes, brackets and operators") from None
+
+
 def referenced_names(text: str, env: Environment | None = None) -> set[str]:
     """Top-level variable names a template string uses (for secrets and diagnostics)."""
     env = env or make_env()
@@ -203,6 +230,8 @@ def _raise_if_undefined(value: Any) -> None:
 def _truth(value: Any, text: str, vars: Mapping[str, Any], where: str) -> bool:
     try:
         return bool(value)
+    except BrokenVariable as exc:
+        raise type(exc).error from None
     except jinja2.UndefinedError as exc:
         raise _undefined_error(exc, vars, where, text) from None
 
@@ -238,6 +267,8 @@ def _guard(run: Callable[[], Any], vars: Mapping[str, Any], where: str, env: Env
         return run()
     except BadInput:
         raise
+    except BrokenVariable as exc:
+        raise type(exc).error from None
     except jinja2.UndefinedError as exc:
         raise _undefined_error(exc, vars, _template_where(exc, env, where), expr) from None
     except jinja2.TemplateSyntaxError as exc:
@@ -382,6 +413,26 @@ def _plain(value: Any) -> Any:
     if isinstance(value, bool) or value is None or isinstance(value, float):
         return value
     return int(value) if isinstance(value, int) else value
+
+
+def to_plain(value: Any, *, where: str = "") -> Any:
+    """``value`` as JSON types only (dict, list, str, int, float, bool, None), else BadInput."""
+    if isinstance(value, jinja2.Undefined):
+        _raise_if_undefined(value)
+    if isinstance(value, Mapping):
+        return {_plain_key(k, where): to_plain(v, where=where) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_plain(v, where=where) for v in value]
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return _plain(value)
+    raise BadInput(f"a value of type {type(value).__name__} cannot be sent to a host", where,
+                   "render it to text or a list/mapping of plain values")
+
+
+def _plain_key(key: Any, where: str) -> str:
+    if isinstance(key, bool) or not isinstance(key, (str, int, float)):
+        raise BadInput(f"mapping key {key!r} is not text", where)
+    return str(key)
 
 
 FILTERS: Mapping[str, Callable[..., Any]] = MappingProxyType({

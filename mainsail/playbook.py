@@ -1,0 +1,688 @@
+"""Playbooks and roles -> frozen :class:`Play`, :class:`Task` and :class:`Role` data.
+
+Everything is validated once, at load time: keywords, operations and argument names (with
+"did you mean"), required arguments, values that hold no template, ``when`` syntax, and that
+every ``notify`` names a handler. Errors name file:line. Templates are rendered later, per
+host, by plan.py.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Iterable, Mapping
+
+from .errors import BadInput, did_you_mean
+from .inventory import check_var_name
+from .opspec import (OPS, OpSpec, as_bool, canonical_args, canonical_op, check_required,
+                     check_static_values, free_form_args, get_op)
+from .render import check_expression, has_template
+from .yamlio import YDict, display_path, load_yaml, loc_of
+
+EMPTY: Mapping[str, Any] = MappingProxyType({})
+PLAY_KEYWORDS = ("name", "hosts", "vars", "vars_files", "roles", "tasks", "handlers", "become",
+                 "serial", "max_fail_percentage", "any_errors_fatal", "tags", "no_log",
+                 "gather_facts")
+TASK_KEYWORDS = ("name", "when", "notify", "loop", "tags", "become", "ignore_errors", "no_log",
+                 "changed_when", "failed_when", "args")
+HANDLER_KEYWORDS = tuple(k for k in TASK_KEYWORDS if k != "notify") + ("listen",)
+ROLE_ENTRY_KEYS = ("role", "name", "vars", "tags", "when", "become")
+META_KEYS = ("dependencies", "galaxy_info", "allow_duplicates", "collections", "argument_specs")
+RESULT_CONDITIONS = ("changed_when", "failed_when")
+# Ansible keywords Mainsail deliberately does not have, and what to do instead.
+UNSUPPORTED: Mapping[str, str] = MappingProxyType({
+    "register": "register is not supported: tasks do not pass results to each other; use "
+                "changed_when/failed_when, or creates/removes/unless on command",
+    "block": "blocks are not supported; put when/become/tags on each task",
+    "include_tasks": "split work into roles instead of included task files",
+    "import_tasks": "split work into roles instead of imported task files",
+    "include_role": "list the role under the play's roles: (or in meta/main.yml dependencies)",
+    "import_role": "list the role under the play's roles: (or in meta/main.yml dependencies)",
+    "import_playbook": "run each playbook with its own command",
+    "include_vars": "use vars_files: on the play, or role vars/",
+    "set_fact": "compute the value in vars: with a template instead",
+    "delegate_to": "tasks run on their own host only",
+    "local_action": "tasks run on their own host only",
+    "run_once": "not supported; run the task on one host with --host",
+    "with_items": "use loop:", "with_list": "use loop:", "with_dict": "use loop: with dict2items",
+    "loop_control": "not supported; the loop variable is always item",
+    "until": "retries are not supported", "retries": "retries are not supported",
+    "async": "async tasks are not supported", "vars": "task vars are not supported; use the "
+                                                       "play's or role's vars",
+    "environment": "give environment: as an argument of command or shell",
+    "pre_tasks": "put these tasks first under tasks:", "post_tasks": "put these under tasks:",
+    "vars_prompt": "pass values with --var name=value",
+    "check_mode": "use the --check option", "delegate_facts": "tasks run on their own host only",
+})
+_ROLE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*")
+_SERIAL_PERCENT = re.compile(r"(\d+(?:\.\d+)?)%")
+
+
+@dataclass(frozen=True)
+class Task:
+    """One task (or handler): a single operation with its unrendered arguments."""
+
+    op: str  # canonical operation name, e.g. "template"
+    args: Mapping[str, Any]  # canonical argument names; values still hold templates
+    loc: str  # file:line of the task
+    name: str | None = None
+    when: tuple[Any, ...] = ()
+    notify: tuple[str, ...] = ()
+    loop: Any = None  # a list, or a "{{ expression }}" string
+    tags: tuple[str, ...] = ()
+    become: bool | None = None
+    ignore_errors: bool | str = False
+    no_log: bool | tuple[str, ...] = False
+    role: str | None = None
+    listen: tuple[str, ...] = ()  # handlers only: extra names they answer to
+
+    @property
+    def agent_op(self) -> str:
+        return OPS[self.op].agent_op
+
+    @property
+    def title(self) -> str:
+        """The task's name, or ``op first-argument`` when it has none."""
+        if self.name:
+            return self.name
+        first = next((self.args.get(n) for g in OPS[self.op].required for n in g
+                      if self.args.get(n) is not None), "")
+        return f"{self.op} {first}".strip()
+
+
+@dataclass(frozen=True)
+class RoleRef:
+    """One mention of a role: in a play's roles, or in a role's meta dependencies."""
+
+    name: str
+    loc: str
+    vars: Mapping[str, Any] = field(default_factory=lambda: EMPTY)
+    tags: tuple[str, ...] = ()
+    when: tuple[Any, ...] = ()
+    become: bool | None = None
+
+
+@dataclass(frozen=True)
+class Role:
+    """A role folder, loaded: ``roles/<name>/{defaults,vars,tasks,handlers,meta}/main.yml``."""
+
+    name: str
+    path: Path
+    loc: str
+    defaults: Mapping[str, Any] = field(default_factory=lambda: EMPTY)
+    vars: Mapping[str, Any] = field(default_factory=lambda: EMPTY)
+    tasks: tuple[Task, ...] = ()
+    handlers: tuple[Task, ...] = ()
+    dependencies: tuple[RoleRef, ...] = ()
+
+    @property
+    def templates(self) -> Path:
+        return self.path / "templates"
+
+    @property
+    def files(self) -> Path:
+        return self.path / "files"
+
+
+@dataclass(frozen=True)
+class RoleUse:
+    """A role in a play's run order; dependencies come before the roles needing them."""
+
+    role: Role
+    ref: RoleRef
+    via: tuple[str, ...] = ()  # the chain of roles that pulled this one in
+
+
+@dataclass(frozen=True)
+class VarsFile:
+    """A play's ``vars_files`` entry; ``data`` is None when its path is a template."""
+
+    path: str
+    loc: str
+    data: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Play:
+    """One play of a playbook, with its roles resolved and every task validated."""
+
+    name: str
+    hosts: str
+    loc: str
+    vars: Mapping[str, Any] = field(default_factory=lambda: EMPTY)
+    vars_files: tuple[VarsFile, ...] = ()
+    roles: tuple[RoleUse, ...] = ()
+    tasks: tuple[Task, ...] = ()
+    handlers: tuple[Task, ...] = ()  # the play's own; role handlers stay with their role
+    become: bool | None = None
+    serial: int | str | None = None
+    max_fail_percentage: float | None = None
+    any_errors_fatal: bool = False
+    tags: tuple[str, ...] = ()
+    no_log: bool | tuple[str, ...] = False
+    gather_facts: bool = True
+
+    def handler_names(self) -> set[str]:
+        """Every name a task may notify: handler names, their listen topics, `role : name`."""
+        found: set[str] = set()
+        for role, handler in self.all_handlers():
+            found.update(_handler_aliases(handler))
+        return found
+
+    def all_handlers(self) -> list[tuple[Role | None, Task]]:
+        """Role handlers (in role order), then the play's own, as Ansible loads them."""
+        pairs: list[tuple[Role | None, Task]] = [(use.role, h) for use in self.roles
+                                                 for h in use.role.handlers]
+        return pairs + [(None, h) for h in self.handlers]
+
+
+def _handler_aliases(handler: Task) -> set[str]:
+    names = set(handler.listen)
+    if handler.name:
+        names.add(handler.name)
+        if handler.role:
+            names.add(f"{handler.role} : {handler.name}")
+    return names
+
+
+@dataclass(frozen=True)
+class Project:
+    """A deployment project's folders."""
+
+    root: Path
+
+    @property
+    def playbooks(self) -> Path:
+        return self.root / "playbooks"
+
+    @property
+    def roles(self) -> Path:
+        return self.root / "roles"
+
+    @property
+    def templates(self) -> Path:
+        return self.root / "templates"
+
+    @property
+    def files(self) -> Path:
+        return self.root / "files"
+
+    def playbook_names(self) -> list[str]:
+        if not self.playbooks.is_dir():
+            return []
+        return sorted(p.stem for p in self.playbooks.iterdir() if p.suffix in (".yml", ".yaml"))
+
+    def role_names(self) -> list[str]:
+        if not self.roles.is_dir():
+            return []
+        return sorted(p.name for p in self.roles.iterdir() if p.is_dir())
+
+
+def load_project(root: Path | str) -> Project:
+    """The project at ``root``; BadInput when it is not a folder."""
+    path = Path(root)
+    if not path.is_dir():
+        raise BadInput("project folder not found", str(path))
+    return Project(path)
+
+
+def playbook_path(root: Path | str, name: str = "site") -> Path:
+    """``playbooks/NAME.yml`` (or .yaml); also accepts a path to the file itself."""
+    project = load_project(root)
+    given = Path(name)
+    candidates = [project.root / given] if given.suffix in (".yml", ".yaml") else []
+    candidates += [project.playbooks / f"{name}{ext}" for ext in (".yml", ".yaml")]
+    for path in candidates:
+        if path.is_file():
+            return path
+    raise BadInput(f"playbook {name!r} not found (looked for playbooks/{name}.yml)",
+                   str(project.root), did_you_mean(name, project.playbook_names()))
+
+
+def load_playbook(root: Path | str, name: str = "site") -> list[Play]:
+    """The plays of ``playbooks/NAME.yml``, with roles loaded and everything validated."""
+    project = load_project(root)
+    path = playbook_path(root, name)
+    data = load_yaml(path, project.root)
+    shown = display_path(path, project.root)
+    if not isinstance(data, list) or not data:
+        raise BadInput("a playbook must be a list of plays", loc_of(data) or shown,
+                       "start each play with `- name: ...` and `hosts: ...`")
+    roles = _RoleLoader(project)
+    return [_parse_play(play, i, shown, project, roles) for i, play in enumerate(data)]
+
+
+# ---------------------------------------------------------------------------- plays
+
+def _parse_play(data: Any, index: int, shown: str, project: Project,
+                roles: _RoleLoader) -> Play:
+    where = loc_of(data, col=False) or shown
+    if not isinstance(data, dict):
+        raise BadInput(f"play {index + 1} must be a mapping", where)
+    _check_keys(data, PLAY_KEYWORDS, "play")
+    hosts = _hosts(data)
+    play = Play(
+        name=str(data.get("name") or hosts), hosts=hosts, loc=where,
+        vars=_vars_block(data.get("vars"), loc_of(data, "vars"), "play vars"),
+        vars_files=tuple(_vars_files(data, project)),
+        roles=roles.expand(_role_refs(data.get("roles"), loc_of(data, "roles"))),
+        tasks=_tasks(data.get("tasks"), loc_of(data, "tasks"), None, handlers=False),
+        handlers=_tasks(data.get("handlers"), loc_of(data, "handlers"), None, handlers=True),
+        become=_opt_bool(data, "become"), serial=_serial(data),
+        max_fail_percentage=_percentage(data), any_errors_fatal=bool(_opt_bool(data,
+                                                                               "any_errors_fatal")),
+        tags=_tags(data.get("tags"), loc_of(data, "tags")),
+        no_log=_no_log(data.get("no_log"), loc_of(data, "no_log")),
+        gather_facts=_opt_bool(data, "gather_facts") is not False)
+    _check_notify(play)
+    return play
+
+
+def _check_keys(data: Mapping[str, Any], allowed: Iterable[str], what: str) -> None:
+    allowed = tuple(allowed)
+    for key in data:
+        if key in allowed:
+            continue
+        if key in UNSUPPORTED:
+            raise BadInput(f"{what} keyword {key!r} is not supported", loc_of(data, key),
+                           UNSUPPORTED[key])
+        raise BadInput(f"unknown {what} keyword {key!r}", loc_of(data, key),
+                       did_you_mean(str(key), allowed))
+
+
+def _hosts(data: Mapping[str, Any]) -> str:
+    value = data.get("hosts")
+    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+        value = ":".join(value)
+    if not isinstance(value, str) or not value.strip():
+        raise BadInput("play needs hosts: (a group, host or pattern such as web:&prod)",
+                       loc_of(data, "hosts") or loc_of(data))
+    return value.strip()
+
+
+def _vars_block(data: Any, where: str, what: str) -> Mapping[str, Any]:
+    if data is None:
+        return EMPTY
+    if not isinstance(data, dict):
+        raise BadInput(f"{what} must be a mapping of variable names to values", where)
+    for key in data:
+        check_var_name(key, loc_of(data, key) or where)
+    return data
+
+
+def _vars_files(data: Mapping[str, Any], project: Project) -> list[VarsFile]:
+    entries = data.get("vars_files")
+    if entries is None:
+        return []
+    if isinstance(entries, str):
+        entries = [entries]
+    if not isinstance(entries, list):
+        raise BadInput("vars_files must be a list of file paths", loc_of(data, "vars_files"))
+    return [_vars_file(e, loc_of(entries, i) or loc_of(data, "vars_files"), project)
+            for i, e in enumerate(entries)]
+
+
+def _vars_file(entry: Any, where: str, project: Project) -> VarsFile:
+    if not isinstance(entry, str):
+        raise BadInput("a vars_files entry must be a file path", where)
+    if has_template(entry):
+        return VarsFile(entry, where)  # resolved per host when the plan is built
+    return VarsFile(entry, where, load_vars_file(project.root, entry, where))
+
+
+def load_vars_file(root: Path, name: str, where: str) -> Mapping[str, Any]:
+    """A vars file, looked up beside the playbooks, then from the project root."""
+    for base in (root / "playbooks", root):
+        path = base / name
+        if path.is_file():
+            data = load_yaml(path, root)
+            return _vars_block(data, loc_of(data) or display_path(path, root), name)
+    raise BadInput(f"vars file {name!r} not found (looked in playbooks/ and the project root)",
+                   where)
+
+
+def _opt_bool(data: Mapping[str, Any], key: str) -> bool | None:
+    if data.get(key) is None:
+        return None
+    return as_bool(data[key], key, loc_of(data, key))
+
+
+def _serial(data: Mapping[str, Any]) -> int | str | None:
+    value = data.get("serial")
+    if value is None:
+        return None
+    if isinstance(value, str) and _SERIAL_PERCENT.fullmatch(value.strip()):
+        if 0 < float(value.strip()[:-1]) <= 100:
+            return value.strip()
+    elif isinstance(value, (int, str)) and not isinstance(value, bool) and str(value).isdigit() \
+            and int(value) > 0:
+        return int(value)
+    raise BadInput(f"serial must be a number of hosts or a percentage, not {value!r}",
+                   loc_of(data, "serial"), "for example serial: 2 or serial: '25%'")
+
+
+def _percentage(data: Mapping[str, Any]) -> float | None:
+    value = data.get("max_fail_percentage")
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = value.strip().rstrip("%")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = -1.0
+    if isinstance(value, bool) or not 0 <= number <= 100:
+        raise BadInput(f"max_fail_percentage must be between 0 and 100, not {value!r}",
+                       loc_of(data, "max_fail_percentage"))
+    return number
+
+
+def _tags(value: Any, where: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, (str, int)) and not isinstance(value, bool):
+        value = [part.strip() for part in str(value).split(",")]
+    if not isinstance(value, list) or not all(isinstance(t, (str, int)) for t in value):
+        raise BadInput("tags must be a name or a list of names", where)
+    return tuple(str(t).strip() for t in value if str(t).strip())
+
+
+def _names(value: Any, where: str, what: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise BadInput(f"{what} must be a name or a list of names", where)
+    return tuple(value)
+
+
+def _no_log(value: Any, where: str) -> bool | tuple[str, ...]:
+    """``true``/``false``, or the names of variables whose values are secrets."""
+    if value is None:
+        return False
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("yes", "no", "true", "false"):
+        return as_bool(value, "no_log", where)
+    names = _names(value, where, "no_log")
+    for name in names:
+        check_var_name(name, where)
+    return names
+
+
+# ---------------------------------------------------------------------------- roles
+
+def _role_refs(data: Any, where: str) -> list[RoleRef]:
+    if data is None:
+        return []
+    if not isinstance(data, list):
+        raise BadInput("roles must be a list of role names", where,
+                       "write each role as `- name` on its own line")
+    return [_role_ref(entry, loc_of(data, i, col=False) or where) for i, entry in enumerate(data)]
+
+
+def _role_ref(entry: Any, where: str) -> RoleRef:
+    if isinstance(entry, str):
+        return RoleRef(_role_name(entry, where), where)
+    if not isinstance(entry, dict):
+        raise BadInput("a role entry must be a name or a mapping with role:", where)
+    for key in entry:
+        if key not in ROLE_ENTRY_KEYS:
+            raise BadInput(f"unknown role keyword {key!r}", loc_of(entry, key),
+                           did_you_mean(str(key), ROLE_ENTRY_KEYS) +
+                           " (role parameters go under vars:)")
+    name = entry.get("role", entry.get("name"))
+    if not isinstance(name, str):
+        raise BadInput("a role entry needs role: NAME", where)
+    return RoleRef(_role_name(name, where), where,
+                   vars=_vars_block(entry.get("vars"), loc_of(entry, "vars"), "role vars"),
+                   tags=_tags(entry.get("tags"), loc_of(entry, "tags")),
+                   when=_when(entry.get("when"), loc_of(entry, "when")),
+                   become=_opt_bool(entry, "become"))
+
+
+def _role_name(name: str, where: str) -> str:
+    if not _ROLE_NAME.fullmatch(name):
+        raise BadInput(f"role name {name!r} is not allowed", where,
+                       "a role is a folder name under roles/")
+    return name
+
+
+class _RoleLoader:
+    """Loads each role folder once per playbook and orders roles after their dependencies."""
+
+    def __init__(self, project: Project) -> None:
+        self.project = project
+        self.loaded: dict[str, Role] = {}
+
+    def expand(self, refs: list[RoleRef]) -> tuple[RoleUse, ...]:
+        uses: dict[str, RoleUse] = {}
+        for ref in refs:
+            self._add(ref, (), uses)
+        return tuple(uses.values())
+
+    def _add(self, ref: RoleRef, chain: tuple[str, ...], uses: dict[str, RoleUse]) -> None:
+        if ref.name in chain:
+            cycle = " -> ".join(chain[chain.index(ref.name):] + (ref.name,))
+            raise BadInput(f"role dependency cycle: {cycle}", ref.loc,
+                           "remove one of these dependencies from meta/main.yml")
+        role = self.load(ref)
+        for dep in role.dependencies:
+            self._add(dep, chain + (ref.name,), uses)
+        if ref.name not in uses:  # a role runs once, even when several roles depend on it
+            uses[ref.name] = RoleUse(role, ref, chain)
+
+    def load(self, ref: RoleRef) -> Role:
+        if ref.name not in self.loaded:
+            self.loaded[ref.name] = self._read(ref)
+        return self.loaded[ref.name]
+
+    def _read(self, ref: RoleRef) -> Role:
+        path = self.project.roles / ref.name
+        if not path.is_dir():
+            raise BadInput(f"role {ref.name!r} not found (looked in roles/)", ref.loc,
+                           did_you_mean(ref.name, self.project.role_names()))
+        part = _RolePart(self.project.root, path)
+        return Role(
+            name=ref.name, path=path, loc=display_path(path, self.project.root),
+            defaults=_vars_block(part.load("defaults"), part.where("defaults"), "role defaults"),
+            vars=_vars_block(part.load("vars"), part.where("vars"), "role vars"),
+            tasks=_tasks(part.load("tasks"), part.where("tasks"), ref.name, handlers=False),
+            handlers=_tasks(part.load("handlers"), part.where("handlers"), ref.name,
+                            handlers=True),
+            dependencies=_dependencies(part.load("meta"), part.where("meta")))
+
+
+class _RolePart:
+    """``roles/<name>/<part>/main.yml`` (or main.yaml) of one role."""
+
+    def __init__(self, root: Path, path: Path) -> None:
+        self.root, self.path = root, path
+
+    def file(self, part: str) -> Path | None:
+        for name in ("main.yml", "main.yaml"):
+            if (self.path / part / name).is_file():
+                return self.path / part / name
+        return None
+
+    def load(self, part: str) -> Any:
+        file = self.file(part)
+        return None if file is None else load_yaml(file, self.root)
+
+    def where(self, part: str) -> str:
+        file = self.file(part)
+        return display_path(file or self.path / part, self.root)
+
+
+def _dependencies(meta: Any, where: str) -> tuple[RoleRef, ...]:
+    if meta is None:
+        return ()
+    if not isinstance(meta, dict):
+        raise BadInput("meta/main.yml must be a mapping", where)
+    for key in meta:
+        if key not in META_KEYS:
+            raise BadInput(f"unknown meta keyword {key!r}", loc_of(meta, key),
+                           did_you_mean(str(key), META_KEYS))
+    return tuple(_role_refs(meta.get("dependencies"), loc_of(meta, "dependencies") or where))
+
+
+# ---------------------------------------------------------------------------- tasks
+
+def _tasks(data: Any, where: str, role: str | None, *, handlers: bool) -> tuple[Task, ...]:
+    if data is None:
+        return ()
+    what = "handlers" if handlers else "tasks"
+    if not isinstance(data, list):
+        raise BadInput(f"{what} must be a list", loc_of(data) or where,
+                       "start each entry with `- name: ...`")
+    return tuple(parse_task(item, loc_of(data, i, col=False) or where, role, handler=handlers)
+                 for i, item in enumerate(data))
+
+
+def parse_task(data: Any, where: str, role: str | None = None, *,
+               handler: bool = False) -> Task:
+    """One task mapping -> :class:`Task`, validated; ``where`` is its file:line."""
+    if not isinstance(data, dict):
+        raise BadInput("a task must be a mapping (name:, an operation and its arguments)", where)
+    keywords = HANDLER_KEYWORDS if handler else TASK_KEYWORDS
+    op_key = _operation_key(data, keywords, where, handler)
+    spec = get_op(op_key, loc_of(data, op_key))
+    args = _task_args(data, op_key, spec.name, where)
+    return Task(
+        op=spec.name, args=args, loc=where, role=role,
+        name=_task_name(data), when=_when(data.get("when"), loc_of(data, "when")),
+        notify=_names(data.get("notify"), loc_of(data, "notify"), "notify"),
+        loop=_loop(data, "loop"), tags=_tags(data.get("tags"), loc_of(data, "tags")),
+        become=_opt_bool(data, "become"), ignore_errors=_ignore_errors(data),
+        no_log=_no_log(data.get("no_log"), loc_of(data, "no_log")),
+        listen=_names(data.get("listen"), loc_of(data, "listen"), "listen"))
+
+
+def _operation_key(data: Mapping[str, Any], keywords: tuple[str, ...], where: str,
+                   handler: bool) -> str:
+    ops = []
+    for key in data:
+        if key in keywords:
+            continue
+        if key == "notify" and handler:
+            raise BadInput("a handler cannot notify other handlers", loc_of(data, key),
+                           "notify every handler needed from the task itself")
+        if key in UNSUPPORTED:
+            raise BadInput(f"task keyword {key!r} is not supported", loc_of(data, key),
+                           UNSUPPORTED[key])
+        if not isinstance(key, str) or canonical_op(key) is None:
+            raise BadInput(f"unknown task keyword or operation {key!r}", loc_of(data, key),
+                           did_you_mean(str(key), [*keywords, *OPS]))
+        ops.append(key)
+    if not ops:
+        raise BadInput("task has no operation", where, "add one of: " + ", ".join(OPS))
+    if len(ops) > 1:
+        raise BadInput(f"task has more than one operation: {', '.join(ops)}",
+                       loc_of(data, ops[1]), "split it into one task per operation")
+    return ops[0]
+
+
+def _task_args(data: Mapping[str, Any], op_key: str, op: str, where: str) -> Mapping[str, Any]:
+    spec = OPS[op]
+    raw = data.get(op_key)
+    here = loc_of(data, op_key)
+    if isinstance(raw, str):
+        raw = free_form_args(spec, raw, here)
+    elif raw is not None and not isinstance(raw, dict):
+        raise BadInput(f"{op}: arguments must be a mapping", here)
+    extra = data.get("args")
+    if extra is not None and not isinstance(extra, dict):
+        raise BadInput("args must be a mapping", loc_of(data, "args"))
+    merged = _merged(extra or {}, raw or {})
+    for key in RESULT_CONDITIONS:
+        if key in data:
+            if op not in ("command", "shell"):
+                raise BadInput(f"{key} is only for command and shell", loc_of(data, key),
+                               f"{op} reports changed/failed itself")
+            _put(merged, key, data[key], data)
+    args = _canonical(spec, merged, here)
+    check_required(spec, args, here)
+    check_static_values(spec, args, here)
+    return args
+
+
+def _merged(first: Mapping[str, Any], second: Mapping[str, Any]) -> YDict:
+    """A YDict of both mappings (second wins) that keeps each key's position for errors."""
+    out = YDict()
+    out.pos, out.key_pos = getattr(second, "pos", None), {}
+    for source in (first, second):
+        for key, value in source.items():
+            _put(out, key, value, source)
+    return out
+
+
+def _canonical(spec: OpSpec, args: YDict, where: str) -> YDict:
+    """Aliases renamed to canonical names; each keeps the position of the name as written."""
+    names = spec.alias_map()
+    out = YDict(canonical_args(spec, args, where))
+    out.pos = args.pos
+    out.key_pos = {names.get(k, k): pos for k, pos in args.key_pos.items()}
+    return out
+
+
+def _put(target: YDict, key: str, value: Any, source: Mapping[str, Any]) -> None:
+    target[key] = value
+    pos = getattr(source, "key_pos", {}).get(key)
+    if pos is not None:
+        target.key_pos[key] = pos
+
+
+def _task_name(data: Mapping[str, Any]) -> str | None:
+    name = data.get("name")
+    if name is None:
+        return None
+    if not isinstance(name, (str, int, float)) or isinstance(name, bool):
+        raise BadInput("name must be text", loc_of(data, "name"))
+    return str(name)
+
+
+def _when(value: Any, where: str) -> tuple[Any, ...]:
+    if value is None:
+        return ()
+    items = value if isinstance(value, list) else [value]
+    for item in items:
+        if isinstance(item, str):
+            check_expression(item, where=where)
+        elif not isinstance(item, (bool, int)):
+            raise BadInput("when must be an expression or a list of expressions", where)
+    return tuple(items)
+
+
+def _loop(data: Mapping[str, Any], key: str) -> Any:
+    value = data.get(key)
+    if value is None or isinstance(value, list):
+        return value
+    if isinstance(value, str) and has_template(value):
+        check_expression(value, where=loc_of(data, key))
+        return value
+    raise BadInput("loop must be a list or a '{{ expression }}' giving a list",
+                   loc_of(data, key), 'for example loop: "{{ users }}" or loop: [a, b]')
+
+
+def _ignore_errors(data: Mapping[str, Any]) -> bool | str:
+    value = data.get("ignore_errors")
+    if value is None:
+        return False
+    if isinstance(value, str) and has_template(value):
+        return value
+    return as_bool(value, "ignore_errors", loc_of(data, "ignore_errors"))
+
+
+# ---------------------------------------------------------------------------- notify
+
+def _check_notify(play: Play) -> None:
+    known = play.handler_names()
+    tasks = [t for use in play.roles for t in use.role.tasks] + list(play.tasks)
+    for task in tasks:
+        for name in task.notify:
+            if name not in known:
+                raise BadInput(f"notify: no handler named {name!r} in this play", task.loc,
+                               did_you_mean(name, known) or "define it under handlers:")
