@@ -98,7 +98,7 @@ def connect_all(state: RunState, hosts: list[Host], opts: RunOptions,
 
 # ---------------------------------------------------------------------------- phase 2: plan
 
-def plan_all(root: Path, plays: Sequence[Play], play_targets: list[list[Host]],
+def plan_all(root: Path, inv: Inventory, plays: Sequence[Play], play_targets: list[list[Host]],
              state: RunState, opts: RunOptions) -> dict[tuple[int, str], HostPlan]:
     jobs = [(i, h) for i, hosts in enumerate(play_targets) for h in hosts
             if h.name in state.sessions]
@@ -108,7 +108,7 @@ def plan_all(root: Path, plays: Sequence[Play], play_targets: list[list[Host]],
         try:
             plan = build_plan(root, plays[index], host, state.sessions[host.name].facts,
                               opts.extra_vars, tags=opts.tags, skip_tags=opts.skip_tags,
-                              check=opts.check)
+                              check=opts.check, inventory=inv)
         except BadInput as exc:
             return (index, host.name), exc
         return (index, host.name), plan
@@ -249,7 +249,9 @@ def run_playbook(root: Path, inv: Inventory, plays: Sequence[Play], chosen: Sequ
                        hint="check --host/--group/--limit against the plays' hosts:")
     try:
         connect_all(state, involved, opts, progress)
-        plans = plan_all(root, plays, targets, state, opts)
+        plans = plan_all(root, inv, plays, targets, state, opts)
+        progress.mask = progress.mask.with_secrets(
+            secret for plan in plans.values() for secret in plan.secrets)
         for index, play in enumerate(plays):
             if state.stop.is_set():
                 break

@@ -136,6 +136,34 @@ class HostSession:
         self._closer()
 
 
+class ChannelStream:
+    """Line reads and whole writes on a channel's stdio (paramiko's file objects flush from
+    their finalizers, which fails noisily at interpreter exit)."""
+
+    def __init__(self, channel: paramiko.Channel) -> None:
+        self.channel = channel
+        self.buffer = bytearray()
+
+    def readline(self) -> bytes:
+        while True:
+            end = self.buffer.find(b"\n")
+            if end >= 0:
+                line = bytes(self.buffer[:end + 1])
+                del self.buffer[:end + 1]
+                return line
+            data = self.channel.recv(1 << 16)
+            if not data:
+                line, self.buffer = bytes(self.buffer), bytearray()
+                return line
+            self.buffer += data
+
+    def write(self, data: bytes) -> None:
+        self.channel.sendall(data)
+
+    def flush(self) -> None:
+        """Writes are unbuffered."""
+
+
 def channel_stderr(channel: paramiko.Channel) -> Callable[[], str]:
     """What the remote command wrote to stderr so far, waiting briefly for it to arrive."""
 
@@ -175,8 +203,8 @@ def open_session(host: Host, timeout: float = DEFAULT_CONNECT_TIMEOUT) -> HostSe
     try:
         channel = conn.client.get_transport().open_session(timeout=timeout)
         channel.exec_command(agent_command(host, agent_bundle()[1]))
-        client = AgentClient(channel.makefile("rb"), channel.makefile_stdin("wb"),
-                             channel_stderr(channel))
+        stream = ChannelStream(channel)
+        client = AgentClient(stream, stream, channel_stderr(channel))
         facts = start_agent(host, client)
     except BaseException:
         conn.close()

@@ -216,9 +216,9 @@ def engine_run(c: Context, *, check: bool, diff: bool, host: str | None, group: 
     record = run_playbook(root, inv, plays, chosen, opts, progress, playbook=name)
     recap(console, record)
     if json:
-        write_json(record, Path(json), masker)
+        write_json(record, Path(json), progress.mask)
     if junit:
-        write_junit(record, Path(junit), masker)
+        write_junit(record, Path(junit), progress.mask)
     return record
 
 

@@ -135,7 +135,9 @@ def _present(ctx: Context, name: str, conf: str, state: str, args: Mapping[str, 
     old = fileio.read_file(conf)
     if old is None and not args.get("command"):
         raise OpError("supervisor: command is required to create program %s" % name)
-    new = render_config(name, args).encode("utf-8")
+    # Without a command the task only drives the state of a program configured elsewhere
+    # (a handler's `state: restarted`, say): its config is left as it is.
+    new = render_config(name, args).encode("utf-8") if args.get("command") else old
     changes = [] if old == new else ["config %s" % ("written" if old is None else "updated")]
     current = status(name)
     action = wanted_action(state, current)

@@ -1,0 +1,138 @@
+"""The engine end to end: a playbook using every operation, applied over SSH to a testbed host."""
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, inv
+from tests.e2e.test_testbed import ssh
+
+PROJECT = Path(__file__).parent / "project"
+
+
+def write_inventory(project: Path, known_hosts: Path, hosts: dict) -> Path:
+    lines = ["all:", "  vars:", "    ssh_key: %s" % (ROOT / ".testbed/id_ed25519"),
+             "    known_hosts: %s" % known_hosts, "  children:", "    sample:", "      hosts:"]
+    for name, address in hosts.items():
+        lines += ["        %s:" % name, "          address: %s" % address]
+    path = project / "inventory/hosts.yml"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def project(testbed, tmp_path_factory) -> Path:
+    inv("testbed.reset", "web2")  # a first run starts from a fresh host
+    root = tmp_path_factory.mktemp("project") / "site"
+    shutil.copytree(PROJECT, root)
+    (root / "tasks.py").write_text("from mainsail.tasks import ns  # noqa\n")
+    write_inventory(root, ROOT / "inventory/known_hosts", {"web2": testbed["web2"]})
+    return root
+
+
+def deploy(project: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    return inv("deploy", "--playbook=every_op", *args, cwd=project, check=check)
+
+
+def report(project: Path, *args: str, command: str = "deploy") -> tuple[int, dict]:
+    out = project / "report.json"
+    done = inv(command, "--playbook=every_op", "--json", str(out), *args, cwd=project,
+               check=False)
+    assert done.returncode in (0, 8), done.stdout + done.stderr
+    return done.returncode, json.loads(out.read_text())
+
+
+def test_first_run_applies_every_operation(project, ssh_config):
+    code, data = report(project)
+    host = data["hosts"]["web2"]
+    assert code == 0 and host["failed"] == 0 and host["changed"] >= 15, host
+    assert ssh(ssh_config, "web2", "cat /srv/sample/greeting.txt").stdout == \
+        "hello from defaults\n"
+    conf = ssh(ssh_config, "web2", "stat -c '%a %U %G' /srv/sample/app.conf; "
+                                  "cat /srv/sample/app.conf").stdout
+    assert conf.startswith("640 root sample\n") and "listen = 127.0.0.12:8000" in conf
+    assert "MODE=prod" in ssh(ssh_config, "web2", "cat /etc/sample.env").stdout
+    assert "RUNNING" in ssh(ssh_config, "web2", "supervisorctl status sampled").stdout
+    assert ssh(ssh_config, "web2", "readlink /srv/sample/current").stdout.strip() == \
+        "/srv/sample/hello.txt"
+
+
+def test_second_run_changes_nothing_in_one_connection(project):
+    code, data = report(project)
+    host = data["hosts"]["web2"]
+    assert code == 0 and host["changed"] == 0 and host["failed"] == 0, host
+    assert host["channels"] == 1
+    assert host["round_trips"] <= 4, host  # channel open, exec, agent start, one run
+
+
+def test_plan_reports_exactly_a_manual_change_and_changes_nothing(project, ssh_config):
+    ssh(ssh_config, "web2", "echo tampered > /srv/sample/greeting.txt")
+    code, data = report(project, command="plan")
+    changed = [s["task"] for s in data["hosts"]["web2"]["steps"] if s["status"] == "changed"]
+    assert code == 8 and changed == ["inline content"]
+    assert ssh(ssh_config, "web2", "cat /srv/sample/greeting.txt").stdout == "tampered\n"
+    code, data = report(project)
+    assert data["hosts"]["web2"]["changed"] == 1
+    code, _ = report(project, command="plan")
+    assert code == 0
+
+
+def test_a_changed_template_notifies_its_handler_once(project, ssh_config):
+    before = ssh(ssh_config, "web2", "supervisorctl pid sampled").stdout
+    done = deploy(project, "--var", "greeting=changed by var")
+    assert "handler: restart sampled" in done.stdout
+    assert ssh(ssh_config, "web2", "supervisorctl pid sampled").stdout != before
+    deploy(project)  # back to the defaults
+
+
+def test_unknown_host_is_bad_input_with_suggestion(project):
+    done = deploy(project, "--host=web3", check=False)
+    assert done.returncode == 4
+    assert "web2" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_undefined_variable_names_template_line_and_changes_nothing(project, ssh_config):
+    template = project / "roles/sample/templates/app.conf.j2"
+    original = template.read_text()
+    template.write_text(original + "oops = {{ no_such_var }}\n")
+    try:
+        done = deploy(project, check=False)
+    finally:
+        template.write_text(original)
+    assert done.returncode == 4, done.stdout + done.stderr
+    assert "app.conf.j2:4" in done.stderr and "no_such_var" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_a_wrong_pinned_key_refuses_the_host_and_runs_nothing(project, ssh_config, tmp_path):
+    lines = (ROOT / "inventory/known_hosts").read_text().splitlines()
+    web1_key = next(l for l in lines if l.startswith("127.0.0.11 ")).split(" ", 1)[1]
+    wrong = tmp_path / "known_hosts"
+    wrong.write_text("127.0.0.12 %s\n" % web1_key)
+    bad = tmp_path / "bad"
+    shutil.copytree(project, bad)
+    write_inventory(bad, wrong, {"web2": "127.0.0.12"})
+    ssh(ssh_config, "web2", "echo tampered > /srv/sample/greeting.txt")
+    try:
+        done = deploy(bad, check=False)
+        assert done.returncode == 3, done.stdout + done.stderr
+        assert "HOST KEY CHANGED" in done.stdout + done.stderr
+        assert ssh(ssh_config, "web2", "cat /srv/sample/greeting.txt").stdout == "tampered\n"
+    finally:
+        deploy(project)
+
+
+def test_ad_hoc_run_put_get(project, tmp_path):
+    done = inv("run", "--host=web*", "--", "hostname", cwd=project)
+    assert "web2     | web2" in done.stdout
+    local = tmp_path / "payload.txt"
+    local.write_text("payload\n")
+    first = inv("put", "--host=web2", str(local), "/tmp/payload.txt", cwd=project).stdout
+    again = inv("put", "--host=web2", str(local), "/tmp/payload.txt", cwd=project).stdout
+    assert "changed" in first and "ok" in again
+    inv("get", "--host=web2", "/tmp/payload.txt", str(tmp_path / "got"), cwd=project)
+    assert (tmp_path / "got/web2/payload.txt").read_text() == "payload\n"
