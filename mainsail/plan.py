@@ -1,0 +1,543 @@
+"""(play, host, facts) -> :class:`HostPlan`: the host's steps with every argument rendered.
+
+A plan is pure data (JSON-serialisable apart from the blob bytes): the agent receives the steps
+as they are, and nothing is rendered on the host. Building it touches no host; it reads only the
+project's files. Any problem (undefined variable, missing template, bad argument) is BadInput
+naming file:line, raised before anything runs anywhere.
+
+Variables, lowest precedence first:
+
+1. role defaults (the role's dependencies first)
+2. inventory: group vars, group_vars/, host vars, host_vars/ (see inventory.py)
+3. play vars, then the play's vars_files in order
+4. role vars (dependencies first), then the role's parameters (``vars:`` on the role entry)
+5. extra vars (``--var k=v``)
+6. names Mainsail sets: inventory_hostname, groups, group_names, hostvars, facts, ...
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Mapping, Sequence
+
+from .errors import BadInput, did_you_mean
+from .inventory import Host, Inventory, check_var_name
+from .opspec import OPS, coerce_args
+from .playbook import Play, Role, RoleUse, Task, load_vars_file
+from .render import (OMIT, Environment, broken, eval_condition, has_template, make_env,
+                     referenced_names, render_string, render_template, render_value, to_plain)
+from .yamlio import YDict, display_path, loc_of
+
+MAX_BLOB_BYTES = 100 * 1024 * 1024
+ANSIBLE_MANAGED = "Managed by Mainsail: local changes will be overwritten."
+MASK = "********"
+_SHOWN_WHEN_MASKED = ("dest", "path", "content_sha", "src", "mode", "owner", "group")
+
+
+@dataclass(frozen=True)
+class HostPlan:
+    """Everything one host will be asked to do in one play.
+
+    ``steps`` follow the STEP schema of docs/architecture.md, plus ``where`` (the task's
+    file:line), ``action`` (the operation as written, e.g. ``template``), ``become``, ``role``
+    and ``tags``. ``handlers`` maps each handler name to its steps, in definition order;
+    ``notify`` maps a step id to the handler names it notifies when it changes something.
+    """
+
+    host: str
+    play: str
+    steps: list[dict[str, Any]]
+    blobs: dict[str, bytes]
+    handlers: dict[str, list[dict[str, Any]]]
+    notify: dict[int, list[str]]
+    skipped: list[str] = field(default_factory=list)  # names of tasks whose `when` was false
+    secrets: tuple[str, ...] = ()  # values the report must mask
+    check: bool = False
+
+    def as_dict(self, *, masked: bool = True) -> dict[str, Any]:
+        """JSON-ready view for `plan` output: blobs by size, no_log arguments masked."""
+        show = _masked_step if masked else (lambda s: s)
+        return {"host": self.host, "play": self.play, "check": self.check,
+                "steps": [show(s) for s in self.steps],
+                "handlers": {n: [show(s) for s in steps] for n, steps in self.handlers.items()},
+                "notify": {str(k): v for k, v in self.notify.items()},
+                "skipped": list(self.skipped),
+                "blobs": {sha: len(data) for sha, data in self.blobs.items()}}
+
+
+def _masked_step(step: Mapping[str, Any]) -> dict[str, Any]:
+    if not step.get("no_log"):
+        return dict(step)
+    args = {k: (v if k in _SHOWN_WHEN_MASKED else MASK) for k, v in step["args"].items()}
+    return {**step, "args": args}
+
+
+def build_plan(project_root: Path | str, play: Play, host: Host, facts: Mapping[str, Any] | None,
+               extra_vars: Mapping[str, Any] | None, *, tags: Sequence[str] = (),
+               skip_tags: Sequence[str] = (), check: bool = False,
+               inventory: Inventory | None = None) -> HostPlan:
+    """Render ``play`` for ``host``: ordered steps, content blobs, handlers, notifications.
+
+    ``inventory`` provides ``groups`` and ``hostvars`` for templates; without it they
+    describe this host alone.
+    """
+    builder = _Builder(Path(project_root), play, host, dict(facts or {}), dict(extra_vars or {}),
+                       inventory, check, _TagFilter(tuple(tags), tuple(skip_tags)))
+    for use in play.roles:
+        scope = builder.scope(use)
+        for task in use.role.tasks:
+            builder.add_task(task, scope)
+    scope = builder.scope(None)
+    for task in play.tasks:
+        builder.add_task(task, scope)
+    builder.add_handlers()
+    return builder.finish()
+
+
+# ---------------------------------------------------------------------------- tags
+
+@dataclass(frozen=True)
+class _TagFilter:
+    """``--tags`` / ``--skip-tags`` with Ansible's special tags: always, never, tagged, untagged."""
+
+    tags: tuple[str, ...]
+    skip: tuple[str, ...]
+
+    def wants(self, task_tags: set[str]) -> bool:
+        return self._selected(task_tags) and not self._skipped(task_tags)
+
+    def _selected(self, task_tags: set[str]) -> bool:
+        if not self.tags:
+            return "always" in task_tags or "never" not in task_tags
+        wanted = set(self.tags)
+        return ("always" in task_tags or bool(wanted & task_tags)
+                or ("all" in wanted and "never" not in task_tags)
+                or ("tagged" in wanted and bool(task_tags) and "never" not in task_tags)
+                or ("untagged" in wanted and not task_tags))
+
+    def _skipped(self, task_tags: set[str]) -> bool:
+        skip = set(self.skip)
+        if "all" in skip:
+            return "always" not in task_tags or "always" in skip
+        return (bool(skip & task_tags) or ("tagged" in skip and bool(task_tags))
+                or ("untagged" in skip and not task_tags))
+
+
+# ---------------------------------------------------------------------------- scopes
+
+@dataclass(frozen=True)
+class _Scope:
+    """Where a task runs: its role (if any), its variables, and its template environment."""
+
+    use: RoleUse | None
+    vars: Mapping[str, Any]
+    env: Environment
+    files: tuple[Path, ...]  # where copy looks for src
+    tags: frozenset[str]  # inherited from the play and role entries
+    when: tuple[Any, ...]  # inherited from role entries
+    become: bool | None
+
+
+class _Builder:
+    """Accumulates one host's plan; lives for a single build_plan call."""
+
+    def __init__(self, root: Path, play: Play, host: Host, facts: dict[str, Any],
+                 extra: dict[str, Any], inventory: Inventory | None, check: bool,
+                 tag_filter: _TagFilter) -> None:
+        self.root, self.play, self.host, self.facts = root, play, host, facts
+        self.extra, self.inventory, self.check, self.tag_filter = extra, inventory, check, tag_filter
+        for name in extra:
+            check_var_name(name, f"--var {name}")
+        self.steps: list[dict[str, Any]] = []
+        self.blobs: dict[str, bytes] = {}
+        self.handlers: dict[str, list[dict[str, Any]]] = {}
+        self.notify: dict[int, list[str]] = {}
+        self.skipped: list[str] = []
+        self.secrets: list[str] = []
+        self.scopes: dict[str | None, _Scope] = {}
+        self.next_id = 0
+
+    # -- scopes and variables
+
+    def scope(self, use: RoleUse | None) -> _Scope:
+        key = use.role.name if use else None
+        if key not in self.scopes:
+            self.scopes[key] = self._new_scope(use)
+        return self.scopes[key]
+
+    def _new_scope(self, use: RoleUse | None) -> _Scope:
+        chain = self._role_chain(use)
+        templates = [r.templates for r in chain[-1:]] + [self.root / "templates"]
+        files = tuple([r.files for r in chain[-1:]] + [self.root / "files"])
+        env = make_env(templates, self.root)
+        raw, sources = self._layers(use, chain, env)
+        variables = _resolve_vars(raw, sources, env, self._magic(use))
+        self._collect_secrets(self.play.no_log, variables)
+        refs = self._refs(use)
+        return _Scope(use, variables, env, files,
+                      frozenset(self.play.tags) | {t for r in refs for t in r.tags},
+                      tuple(w for r in refs for w in r.when),
+                      next((r.become for r in reversed(refs) if r.become is not None), None))
+
+    def _role_chain(self, use: RoleUse | None) -> list[Role]:
+        """The role and its dependencies, dependencies first, each once."""
+        if use is None:
+            return []
+        by_name = {u.role.name: u.role for u in self.play.roles}
+        ordered: list[Role] = []
+
+        def visit(role: Role) -> None:
+            for dep in role.dependencies:
+                if dep.name in by_name and by_name[dep.name] not in ordered:
+                    visit(by_name[dep.name])
+            if role not in ordered:
+                ordered.append(role)
+
+        visit(use.role)
+        return ordered
+
+    def _refs(self, use: RoleUse | None) -> list[Any]:
+        """The role entries that brought this role in: outermost first, then its own."""
+        if use is None:
+            return []
+        by_name = {u.role.name: u.ref for u in self.play.roles}
+        return [by_name[n] for n in use.via if n in by_name] + [use.ref]
+
+    def _layers(self, use: RoleUse | None, chain: list[Role],
+                env: Environment) -> tuple[dict[str, Any], dict[str, str]]:
+        raw: dict[str, Any] = {"ansible_managed": ANSIBLE_MANAGED}
+        sources: dict[str, str] = {"ansible_managed": "mainsail"}
+
+        def put(mapping: Mapping[str, Any], source: Any) -> None:
+            for key, value in mapping.items():
+                raw[key] = value
+                sources[key] = source(key) if callable(source) else source
+
+        for role in chain:
+            put(role.defaults, lambda k, m=role.defaults: loc_of(m, k, col=False))
+        put(self.host.vars, lambda k: self.host.var_sources.get(k, f"host {self.host.name}"))
+        put(self.play.vars, lambda k: loc_of(self.play.vars, k, col=False) or self.play.loc)
+        for vars_file in self.play.vars_files:
+            data = vars_file.data if vars_file.data is not None else \
+                self._templated_vars_file(vars_file.path, vars_file.loc, raw, env)
+            put(data, lambda k, m=data: loc_of(m, k, col=False) or vars_file.loc)
+        for role in chain:
+            put(role.vars, lambda k, m=role.vars: loc_of(m, k, col=False))
+        if use is not None:
+            put(use.ref.vars, lambda k: loc_of(use.ref.vars, k, col=False) or use.ref.loc)
+        put(self.extra, lambda k: f"--var {k}")
+        return raw, sources
+
+    def _templated_vars_file(self, path: str, where: str, so_far: Mapping[str, Any],
+                             env: Environment) -> Mapping[str, Any]:
+        context = {**so_far, **self.extra, **self._magic(None)}
+        name = render_string(path, context, where=where, env=env)
+        return load_vars_file(self.root, name, where)
+
+    def _magic(self, use: RoleUse | None) -> dict[str, Any]:
+        host, inv = self.host, self.inventory
+        magic = {"inventory_hostname": host.name,
+                 "inventory_hostname_short": host.name.split(".")[0],
+                 "group_names": [g for g in host.groups if g not in ("all", "ungrouped")],
+                 "groups": _GroupsView(inv) if inv else {g: [host.name] for g in host.groups},
+                 "hostvars": _HostVarsView(inv) if inv else {host.name: host.vars},
+                 "facts": self.facts, "ansible_facts": self.facts,
+                 "ansible_check_mode": self.check, "playbook_dir": str(self.root / "playbooks")}
+        if use is not None:
+            magic["role_name"] = use.role.name
+        return magic
+
+    def _collect_secrets(self, no_log: bool | tuple[str, ...], variables: Mapping[str, Any]) -> None:
+        if isinstance(no_log, bool):
+            return
+        for name in no_log:
+            for text in _strings(variables.get(name)):
+                if text and text not in self.secrets:
+                    self.secrets.append(text)
+
+    # -- tasks
+
+    def add_task(self, task: Task, scope: _Scope) -> None:
+        if not self.tag_filter.wants(set(scope.tags) | set(task.tags)):
+            return
+        for item in self._items(task, scope):
+            step = self._step_for(task, scope, item)
+            if step is None:
+                continue
+            self.steps.append(step)
+            if task.notify:
+                self.notify[step["id"]] = self._handler_names(task.notify)
+
+    def _items(self, task: Task, scope: _Scope) -> list[Any]:
+        if task.loop is None:
+            return [_NO_ITEM]
+        try:
+            items = render_value(task.loop, scope.vars, where=task.loc, env=scope.env)
+        except BadInput:
+            # A loop over something undefined is fine when the task would be skipped anyway.
+            if self._when_false_without_item(task, scope):
+                self.skipped.append(task.title)
+                return []
+            raise
+        if not isinstance(items, list):
+            raise BadInput(f"loop must give a list, not {type(items).__name__}", task.loc,
+                           "loop over a mapping with | dict2items")
+        return items
+
+    def _when_false_without_item(self, task: Task, scope: _Scope) -> bool:
+        try:
+            return not eval_condition(list(scope.when) + list(task.when), scope.vars,
+                                      where=task.loc, env=scope.env)
+        except BadInput:
+            return False
+
+    def _step_for(self, task: Task, scope: _Scope, item: Any) -> dict[str, Any] | None:
+        variables = scope.vars if item is _NO_ITEM else {**scope.vars, "item": item}
+        if not eval_condition(list(scope.when) + list(task.when), variables, where=task.loc,
+                              env=scope.env):
+            self.skipped.append(self._skipped_name(task, variables, scope, item))
+            return None
+        name = self._name(task, variables, scope, item)
+        self._collect_secrets(task.no_log, variables)
+        rendered = render_value(task.args, variables, where=task.loc, env=scope.env)
+        args = coerce_args(OPS[task.op], _without_omitted(rendered), task.loc)
+        no_log = self._no_log(task, args)
+        if task.op in ("copy", "template"):
+            args = self._content_args(task, args, variables, scope)
+            no_log = no_log or self._has_secret(self.blobs[args["content_sha"]])
+        self.next_id += 1
+        return {"id": self.next_id, "op": task.agent_op, "name": name,
+                "args": to_plain(args, where=task.loc), "no_log": no_log,
+                "ignore_errors": self._ignore_errors(task, variables, scope),
+                "where": task.loc, "action": task.op, "role": task.role,
+                "become": self._become(task, scope),
+                "tags": sorted(set(scope.tags) | set(task.tags))}
+
+    def _name(self, task: Task, variables: Mapping[str, Any], scope: _Scope, item: Any) -> str:
+        name = render_string(task.title, variables, where=task.loc, env=scope.env)
+        if item is _NO_ITEM or "item" in referenced_names(task.title, scope.env):
+            return name
+        label = MASK if task.no_log is True else _label(item)
+        return f"{name} (item={label})"
+
+    def _skipped_name(self, task: Task, variables: Mapping[str, Any], scope: _Scope,
+                      item: Any) -> str:
+        try:
+            return self._name(task, variables, scope, item)
+        except BadInput:  # a skipped task's name may well use what its `when` guards against
+            return task.title
+
+    def _no_log(self, task: Task, args: Mapping[str, Any]) -> bool:
+        if task.no_log is True or self.play.no_log is True:
+            return True
+        return any(self._has_secret(text) for text in _strings(args))
+
+    def _has_secret(self, text: str | bytes) -> bool:
+        if isinstance(text, bytes):
+            text = text.decode("utf-8", "replace")
+        return any(secret in text for secret in self.secrets)
+
+    def _ignore_errors(self, task: Task, variables: Mapping[str, Any], scope: _Scope) -> bool:
+        if isinstance(task.ignore_errors, bool):
+            return task.ignore_errors
+        return eval_condition(task.ignore_errors, variables, where=task.loc, env=scope.env)
+
+    def _become(self, task: Task, scope: _Scope) -> bool:
+        for choice in (task.become, scope.become, self.play.become):
+            if choice is not None:
+                return choice
+        return self.host.become
+
+    # -- file contents
+
+    def _content_args(self, task: Task, args: dict[str, Any], variables: Mapping[str, Any],
+                      scope: _Scope) -> dict[str, Any]:
+        """copy/template -> the agent's copy: content goes to a blob named by its sha256."""
+        data, shown = self._content(task, args, variables, scope)
+        sha = hashlib.sha256(data).hexdigest()
+        self.blobs[sha] = data
+        kept = {k: args[k] for k in ("dest", "mode", "owner", "group", "validate") if k in args}
+        return {**kept, "content_sha": sha, **({"src": shown} if shown else {})}
+
+    def _content(self, task: Task, args: Mapping[str, Any], variables: Mapping[str, Any],
+                 scope: _Scope) -> tuple[bytes, str]:
+        if task.op == "template":
+            path = _find_source(args["src"], scope.env.search_path, "template", task.loc,
+                                self.root)
+            text = render_template(args["src"], variables, where=task.loc, env=scope.env)
+            return text.encode("utf-8"), display_path(path, self.root)
+        if "content" in args:
+            return str(args["content"]).encode("utf-8"), ""
+        path = _find_source(args["src"], scope.files, "file", task.loc, self.root)
+        return _read_blob(path, task.loc, self.root), display_path(path, self.root)
+
+    # -- handlers
+
+    def _handler_names(self, notified: Iterable[str]) -> list[str]:
+        names: list[str] = []
+        for _, handler in self.play.all_handlers():
+            key = handler.title
+            aliases = set(handler.listen) | {key} | \
+                ({f"{handler.role} : {key}"} if handler.role else set())
+            if aliases & set(notified) and key not in names:
+                names.append(key)
+        return names
+
+    def add_handlers(self) -> None:
+        for role, handler in self.play.all_handlers():
+            use = next((u for u in self.play.roles if role is not None and u.role is role), None)
+            scope = self.scope(use)
+            steps: list[dict[str, Any]] = []
+            self.handlers[handler.title] = steps  # a later handler of the same name wins
+            for item in self._items(handler, scope):
+                step = self._step_for(handler, scope, item)
+                if step is not None:
+                    steps.append(step)
+
+    def finish(self) -> HostPlan:
+        return HostPlan(host=self.host.name, play=self.play.name, steps=self.steps,
+                        blobs=self.blobs, handlers=self.handlers, notify=self.notify,
+                        skipped=self.skipped, secrets=tuple(self.secrets), check=self.check)
+
+
+_NO_ITEM = object()  # a sentinel: None is a legitimate loop item
+
+
+class _GroupsView(Mapping[str, list[str]]):
+    """``groups`` for templates, read from the inventory on use (no copy per host)."""
+
+    def __init__(self, inventory: Inventory) -> None:
+        self._inventory = inventory
+
+    def __getitem__(self, name: str) -> list[str]:
+        return list(self._inventory.groups[name].all_hosts)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._inventory.groups)
+
+    def __len__(self) -> int:
+        return len(self._inventory.groups)
+
+
+class _HostVarsView(Mapping[str, Mapping[str, Any]]):
+    """``hostvars`` for templates: each host's inventory variables, as loaded."""
+
+    def __init__(self, inventory: Inventory) -> None:
+        self._inventory = inventory
+
+    def __getitem__(self, name: str) -> Mapping[str, Any]:
+        return self._inventory.hosts[name].vars
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._inventory.hosts)
+
+    def __len__(self) -> int:
+        return len(self._inventory.hosts)
+
+
+# ---------------------------------------------------------------------------- helpers
+
+def _resolve_vars(raw: Mapping[str, Any], sources: Mapping[str, str], env: Environment,
+                  fixed: Mapping[str, Any]) -> dict[str, Any]:
+    """Render variables whose values are templates, each after the variables it uses.
+
+    ``fixed`` (the names Mainsail sets) take part as they are and override the rest. A
+    variable that cannot be rendered becomes a stand-in that raises its error only when
+    something uses it, so an unused broken default does not fail the plan.
+    """
+    done: dict[str, Any] = dict(fixed)
+
+    def resolve(name: str, chain: tuple[str, ...]) -> None:
+        if name in done:
+            return
+        value = raw[name]
+        if not _has_templates(value):
+            done[name] = value
+            return
+        if name in chain:
+            cycle = " -> ".join(chain[chain.index(name):] + (name,))
+            done[name] = broken(BadInput(f"variable {name!r} refers to itself: {cycle}",
+                                         sources.get(name, ""), "break the loop"))
+            return
+        for dep in sorted(_names_used(value, env) & raw.keys()):
+            resolve(dep, chain + (name,))
+        try:
+            done[name] = render_value(value, {**raw, **done}, where=sources.get(name, ""),
+                                      env=env)
+        except BadInput as exc:
+            done[name] = broken(BadInput(f"variable {name!r}: {exc.what}", exc.where, exc.hint))
+
+    for key in raw:
+        resolve(key, ())
+    return done
+
+
+def _has_templates(value: Any) -> bool:
+    if isinstance(value, str):
+        return has_template(value)
+    if isinstance(value, Mapping):
+        return any(_has_templates(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(_has_templates(v) for v in value)
+    return False
+
+
+def _names_used(value: Any, env: Environment) -> set[str]:
+    return {n for text in _strings(value) if has_template(text)
+            for n in referenced_names(text, env)}
+
+
+def _strings(value: Any) -> Iterable[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, Mapping):
+        for v in value.values():
+            yield from _strings(v)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            yield from _strings(v)
+
+
+def _without_omitted(args: Mapping[str, Any]) -> YDict:
+    """Arguments whose value is ``omit`` (``{{ x | default(omit) }}``) are left out."""
+    kept = YDict((k, v) for k, v in args.items() if not (isinstance(v, str) and v == OMIT))
+    kept.pos = getattr(args, "pos", None)
+    kept.key_pos = dict(getattr(args, "key_pos", {}))
+    return kept
+
+
+def _label(item: Any) -> str:
+    text = item if isinstance(item, str) else json.dumps(item, sort_keys=True, default=str)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _find_source(name: str, folders: Iterable[Path], what: str, where: str, root: Path) -> Path:
+    """``name`` inside the first of ``folders`` holding it; nothing outside them."""
+    relative = Path(name)
+    if relative.is_absolute() or ".." in relative.parts:
+        raise BadInput(f"{what} src {name!r} must be a path inside files/ or templates/", where,
+                       "give it relative to the role's or the project's folder")
+    searched = list(folders)
+    for folder in searched:
+        path = folder / relative
+        if path.is_dir():
+            raise BadInput(f"{what} src {name!r} is a folder; copying folders is not supported",
+                           where, "copy each file with its own task (loop: over the names)")
+        if path.is_file():
+            return path
+    looked = ", ".join(display_path(f, root) + "/" for f in searched)
+    known = [str(p.relative_to(f)) for f in searched if f.is_dir() for p in f.rglob("*")
+             if p.is_file()]
+    raise BadInput(f"{what} {name!r} not found (looked in {looked})", where,
+                   did_you_mean(name, known))
+
+
+def _read_blob(path: Path, where: str, root: Path) -> bytes:
+    size = path.stat().st_size
+    if size > MAX_BLOB_BYTES:
+        raise BadInput(f"file {display_path(path, root)} is too large to copy ({size} bytes)",
+                       where, f"the limit is {MAX_BLOB_BYTES} bytes")
+    return path.read_bytes()
