@@ -444,6 +444,21 @@ def short_repr(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+@task(help={**SELECT_HELP, "playbook": "playbook whose roles are checked (default: site)"})
+@clean_errors
+def verify(c: Context, host: str | None = None, group: str | None = None,
+           limit: str | None = None, playbook: str | None = None,
+           inventory: str | None = None) -> None:
+    """Run each role's testinfra checks against the hosts it is applied to (host keys checked)."""
+    from .verify import verify as run_verify
+    inv = open_inventory(c, inventory)
+    chosen = select_hosts(inv, host=host, group=group, limit=limit)
+    plays = load_playbook(project_root(), playbook or "site")
+    config = "\n".join(ssh_config_block(h) for h in inv.hosts.values())
+    if not run_verify(project_root(), inv, plays, chosen, config, say):
+        raise Exit(code=EXIT_CODES["host_failed"])
+
+
 testbed = Collection("testbed", up, down, status, reset)
-ns = Collection(deploy, plan, run, put, get, ping, facts, hosts, ssh_config, testbed)
+ns = Collection(deploy, plan, run, put, get, ping, facts, hosts, verify, ssh_config, testbed)
 ns.configure({"mainsail": {"inventory": DEFAULT_INVENTORY}})

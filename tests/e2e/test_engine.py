@@ -136,3 +136,9 @@ def test_ad_hoc_run_put_get(project, tmp_path):
     assert "changed" in first and "ok" in again
     inv("get", "--host=web2", "/tmp/payload.txt", str(tmp_path / "got"), cwd=project)
     assert (tmp_path / "got/web2/payload.txt").read_text() == "payload\n"
+
+
+def test_verify_runs_role_checks_over_ssh(project):
+    done = inv("verify", "--playbook=every_op", cwd=project)
+    assert "== web2 (sample): passed" in done.stdout
+    assert "2 passed" in done.stdout

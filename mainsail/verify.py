@@ -1,0 +1,111 @@
+"""`inv verify`: each role's testinfra checks, run against the hosts the site gives that role.
+
+Checks connect through OpenSSH with a generated client config (StrictHostKeyChecking yes and
+the inventory's pinned keys), never with host-key checking off.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+from .errors import BadInput
+from .inventory import Host, Inventory, select_hosts
+from .playbook import Play
+from .render import render_value
+
+from .testinfra_plugin import VARS_ENV
+
+
+@dataclass(frozen=True)
+class HostChecks:
+    host: Host
+    roles: tuple[str, ...]
+    files: tuple[Path, ...]
+    hostvars: Mapping[str, Any]
+
+
+def roles_for(inv: Inventory, plays: Sequence[Play], host: Host) -> list[Play]:
+    return [p for p in plays if host.name in {h.name for h in safe_select(inv, p.hosts)}]
+
+
+def safe_select(inv: Inventory, pattern: str) -> list[Host]:
+    try:
+        return select_hosts(inv, limit=pattern)
+    except BadInput:
+        return []
+
+
+def resolved_vars(plays: Sequence[Play], host: Host) -> dict[str, Any]:
+    """Role defaults < inventory < play vars < role vars, rendered against each other."""
+    raw: dict[str, Any] = {}
+    for play in plays:
+        for use in play.roles:
+            raw.update(use.role.defaults)
+    raw.update(host.vars)
+    for play in plays:
+        raw.update(play.vars)
+        for use in play.roles:
+            raw.update(use.role.vars)
+    raw.update(inventory_hostname=host.name, address=host.address or host.name)
+    done = dict(raw)
+    for _ in range(3):  # a few passes settle variables that refer to variables
+        for key, value in raw.items():
+            try:
+                done[key] = render_value(value, done)
+            except BadInput:
+                pass
+    return json.loads(json.dumps(done, default=str))
+
+
+def checks_for(root: Path, inv: Inventory, plays: Sequence[Play], host: Host) -> HostChecks:
+    mine = roles_for(inv, plays, host)
+    roles = tuple(dict.fromkeys(use.role.name for play in mine for use in play.roles))
+    files = tuple(f for name in roles
+                  for f in sorted((root / "roles" / name / "tests").glob("test_*.py")))
+    return HostChecks(host, roles, files, resolved_vars(mine, host))
+
+
+def pytest_argv(checks: HostChecks, ssh_config: Path) -> list[str]:
+    return [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+            "-p", "mainsail.testinfra_plugin", "--rootdir", str(checks.files[0].parents[2]),
+            "--ssh-config", str(ssh_config), "--hosts", "ssh://%s" % checks.host.name,
+            *[str(f) for f in checks.files]]
+
+
+def run_checks(checks: HostChecks, ssh_config: Path) -> tuple[int, str]:
+    if not checks.files:
+        return 0, "no checks for roles %s\n" % ", ".join(checks.roles)
+    env = dict(os.environ, **{VARS_ENV: json.dumps(checks.hostvars)})
+    done = subprocess.run(pytest_argv(checks, ssh_config), capture_output=True, text=True,
+                          env=env, stdin=subprocess.DEVNULL)
+    return done.returncode, done.stdout + done.stderr
+
+
+def verify(root: Path, inv: Inventory, plays: Sequence[Play], hosts: Sequence[Host],
+           ssh_config_text: str, say: Callable[[str], None], forks: int = 4) -> bool:
+    todo = [checks_for(root, inv, plays, h) for h in hosts]
+    todo = [c for c in todo if c.roles]
+    if not todo:
+        raise BadInput("no selected host is in a play of the playbook", where="command line",
+                       hint="check --host/--group against playbooks/site.yml")
+    with tempfile.TemporaryDirectory(prefix="mainsail-verify-") as tmp:
+        config = Path(tmp) / "ssh_config"
+        config.write_text(ssh_config_text)
+        with ThreadPoolExecutor(max_workers=max(1, forks)) as pool:
+            results = list(pool.map(lambda c: run_checks(c, config), todo))
+    for checks, (code, output) in zip(todo, results):
+        say("== %s (%s): %s" % (checks.host.name, ", ".join(checks.roles),
+                                "passed" if code == 0 else "FAILED"))
+        if code != 0 or os.environ.get("MAINSAIL_VERBOSE"):
+            say(output.rstrip())
+        else:
+            say("   " + (output.strip().splitlines() or [""])[-1])
+    return all(code == 0 for code, _ in results)
