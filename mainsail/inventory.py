@@ -16,6 +16,7 @@ vars and ``--var`` are layered on top when a plan is built; see plan.py.)
 from __future__ import annotations
 
 import fnmatch
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -466,7 +467,8 @@ def _check_path(value: Any, label: str, where: str, base: Path) -> str:
     if not isinstance(value, str) or not value.strip() or "\n" in value:
         raise BadInput(f"{label} must be a file path", where)
     path = Path(value).expanduser()
-    return str(path if path.is_absolute() else (base / path))
+    # Absolute and normalised, so the path still holds when the current folder changes.
+    return os.path.normpath(path if path.is_absolute() else base.absolute() / path)
 
 
 def _check_connection(value: Any, label: str, where: str, base: Path) -> str:
