@@ -6,8 +6,9 @@ a traceback for bad input.
 
 from __future__ import annotations
 
+import difflib
 from types import MappingProxyType
-from typing import ClassVar, Mapping
+from typing import ClassVar, Iterable, Mapping
 
 #: Documented process exit codes. ``tasks.py`` maps errors and outcomes onto these.
 EXIT_CODES: Mapping[str, int] = MappingProxyType({
@@ -74,3 +75,15 @@ class Interrupted(MainsailError):
     """The user interrupted the run (Ctrl-C)."""
 
     exit_code = EXIT_CODES["interrupted"]
+
+
+def did_you_mean(name: str, choices: Iterable[str], *, listing: int = 8) -> str:
+    """A hint naming the closest valid names, or listing some valid ones when none is close."""
+    known = sorted(set(choices))
+    close = difflib.get_close_matches(str(name), known, n=3, cutoff=0.6)
+    if close:
+        return "did you mean " + " or ".join(repr(c) for c in close) + "?"
+    if not known:
+        return ""
+    more = ", ..." if len(known) > listing else ""
+    return "known: " + ", ".join(known[:listing]) + more

@@ -26,7 +26,7 @@ from typing import Any, Iterable, Mapping
 from .errors import BadInput, did_you_mean
 from .opspec import as_bool
 from .render import has_template, render_value
-from .yamlio import YDict, display_path, load_yaml, loc_of
+from .yamlio import display_path, load_yaml, loc_of
 
 EMPTY: Mapping[str, Any] = MappingProxyType({})
 GROUP_KEYS = ("hosts", "vars", "children")

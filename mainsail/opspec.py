@@ -468,8 +468,10 @@ def _service_rule(args: Mapping[str, Any]) -> tuple[str, str] | None:
 
 
 def _supervisor_rule(args: Mapping[str, Any]) -> tuple[str, str] | None:
-    if args.get("state") != "absent" and not args.get("command"):
-        return "command is required unless state: absent", "add command: the program to run"
+    # Without command a task only drives the state of an already configured program
+    # (e.g. a handler's state: restarted); declaring one needs its command.
+    if args.get("state") == "present" and not args.get("command"):
+        return "state: present needs command", "add command: the program to run"
     return None
 
 
