@@ -34,6 +34,7 @@ from .yamlio import YDict, display_path, loc_of
 MAX_BLOB_BYTES = 100 * 1024 * 1024
 ANSIBLE_MANAGED = "Managed by Mainsail: local changes will be overwritten."
 MASK = "********"
+_COPY_ARGS = ("dest", "mode", "owner", "group", "validate")
 _SHOWN_WHEN_MASKED = ("dest", "path", "content_sha", "src", "mode", "owner", "group")
 
 
@@ -359,7 +360,7 @@ class _Builder:
         data, shown = self._content(task, args, variables, scope)
         sha = hashlib.sha256(data).hexdigest()
         self.blobs[sha] = data
-        kept = {k: args[k] for k in ("dest", "mode", "owner", "group", "validate") if k in args}
+        kept: dict[str, Any] = {k: args[k] for k in _COPY_ARGS if k in args}
         return {**kept, "content_sha": sha, **({"src": shown} if shown else {})}
 
     def _content(self, task: Task, args: Mapping[str, Any], variables: Mapping[str, Any],

@@ -24,7 +24,8 @@ import jinja2
 import jinja2.meta
 import yaml
 from jinja2.loaders import split_template_path
-from jinja2.sandbox import SandboxedEnvironment, SecurityError
+from jinja2.exceptions import SecurityError
+from jinja2.sandbox import SandboxedEnvironment
 
 from .errors import BadInput, did_you_mean
 from .yamlio import Unsafe, YDict, YList, display_path, read_text
@@ -131,7 +132,7 @@ def render_string(text: str, vars: Mapping[str, Any], *, where: str = "",
     if not has_template(text):
         return str(text)
     env = env or make_env()
-    return _guard(lambda: env.from_string(text).render(vars), vars, where, env)
+    return str(_guard(lambda: env.from_string(text).render(vars), vars, where, env))
 
 
 def eval_condition(expr: Any, vars: Mapping[str, Any], *, where: str = "",
@@ -159,7 +160,7 @@ def render_template(name: str, vars: Mapping[str, Any], *, search_path: Sequence
                     root: Path | None = None) -> str:
     """The template file ``name`` (looked up in ``search_path``) rendered with ``vars``."""
     env = env or make_env(search_path, root)
-    return _guard(lambda: _load(env, name, where).render(vars), vars, where, env)
+    return str(_guard(lambda: _load(env, name, where).render(vars), vars, where, env))
 
 
 def find_template(name: str, search_path: Iterable[Path]) -> Path | None:
@@ -248,7 +249,7 @@ def _load(env: Environment, name: str, where: str) -> jinja2.Template:
     try:
         return env.get_template(name)
     except jinja2.TemplateNotFound as exc:
-        raise _not_found(env, exc.name or name, where) from None
+        raise _not_found(env, str(exc.name or name), where) from None
 
 
 def _not_found(env: Environment, name: str, where: str) -> BadInput:
@@ -274,7 +275,7 @@ def _guard(run: Callable[[], Any], vars: Mapping[str, Any], where: str, env: Env
     except jinja2.TemplateSyntaxError as exc:
         raise _syntax_error(exc, env, where, expr) from None
     except jinja2.TemplateNotFound as exc:
-        raise _not_found(env, exc.name or str(exc), _template_where(exc, env, where)) from None
+        raise _not_found(env, str(exc.name or exc), _template_where(exc, env, where)) from None
     except SecurityError as exc:
         raise BadInput(f"template tried an unsafe operation: {exc}",
                        _template_where(exc, env, where)) from None
@@ -398,8 +399,8 @@ def _flatten(value: Sequence[Any], levels: int | None = None) -> list[Any]:
 
 
 def _to_nice_yaml(value: Any, indent: int = 2) -> str:
-    return yaml.safe_dump(_plain(value), default_flow_style=False, indent=indent,
-                          sort_keys=False, allow_unicode=True)
+    return str(yaml.safe_dump(_plain(value), default_flow_style=False, indent=indent,
+                              sort_keys=False, allow_unicode=True))
 
 
 def _plain(value: Any) -> Any:

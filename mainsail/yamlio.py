@@ -49,12 +49,16 @@ class YDict(dict):  # type: ignore[type-arg]
     """A mapping loaded from YAML; ``pos`` is the mapping's position, ``key_pos`` each key's."""
 
     __slots__ = ("pos", "key_pos")
+    pos: Pos | None
+    key_pos: dict[Any, Pos]
 
 
 class YList(list):  # type: ignore[type-arg]
     """A sequence loaded from YAML; ``pos`` is the sequence's position, ``item_pos`` each item's."""
 
     __slots__ = ("pos", "item_pos")
+    pos: Pos | None
+    item_pos: list[Pos]
 
 
 class Unsafe(str):
@@ -79,14 +83,15 @@ def display_path(path: Path | str, root: Path | str | None = None) -> str:
 def pos_of(obj: Any, key: Any = None) -> Pos | None:
     """The position of ``obj[key]``'s key (or list item), else of ``obj`` itself, else None."""
     if key is not None and isinstance(obj, YDict):
-        found = getattr(obj, "key_pos", {}).get(key)
+        found: Pos | None = getattr(obj, "key_pos", {}).get(key)
         if found is not None:
             return found
     if key is not None and isinstance(obj, YList) and isinstance(key, int):
-        items = getattr(obj, "item_pos", [])
+        items: list[Pos] = getattr(obj, "item_pos", [])
         if 0 <= key < len(items):
             return items[key]
-    return getattr(obj, "pos", None)
+    own: Pos | None = getattr(obj, "pos", None)
+    return own
 
 
 def loc_of(obj: Any, key: Any = None, *, col: bool = True) -> str:
@@ -184,7 +189,7 @@ def _syntax_hint(problem: str) -> str:
     return "check indentation and quoting at this position"
 
 
-class _Loader(yaml.SafeLoader):
+class _Loader(yaml.SafeLoader):  # type: ignore[misc]
     """SafeLoader that records positions, refuses duplicate keys and alias bombs."""
 
     def __init__(self, stream: str, display: str) -> None:
