@@ -1,0 +1,102 @@
+"""Benchmark: a no-op deploy of a 20-task play, on one testbed host and on all four.
+
+    python bench/noop_deploy.py [--runs 5] [--hosts web1,web2,mail1,echo1]
+
+Builds a throwaway project (files, templates, lines, guarded commands under
+/tmp/mainsail-bench on each host), deploys it once, then times no-op re-deploys: the engine's
+own seconds, the whole `inv deploy` process, and the channels and round trips per host from the
+JSON report. Needs the testbed up (`inv testbed.up`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+ADDRESSES = {"web1": "127.0.0.11", "web2": "127.0.0.12", "mail1": "127.0.0.21",
+             "echo1": "127.0.0.31"}
+
+TASKS = """
+- name: bench root
+  file: {path: /tmp/mainsail-bench, state: directory, mode: "0755"}
+""" + "".join("""
+- name: file {i}
+  copy: {{content: "file {i} on {{{{ inventory_hostname }}}}\\n", dest: /tmp/mainsail-bench/f{i}}}
+- name: template {i}
+  template: {{src: t.j2, dest: /tmp/mainsail-bench/t{i}}}
+- name: line {i}
+  line: {{path: /tmp/mainsail-bench/env, line: "K{i}=v{i}", create: true}}
+""".format(i=i) for i in range(5)) + "".join("""
+- name: guarded command {i}
+  command: {{cmd: "touch /tmp/mainsail-bench/c{i}", creates: /tmp/mainsail-bench/c{i}}}
+""".format(i=i) for i in range(4))
+
+
+def make_project(folder: Path, hosts: list[str]) -> None:
+    (folder / "playbooks").mkdir(parents=True)
+    (folder / "templates").mkdir()
+    (folder / "inventory").mkdir()
+    (folder / "tasks.py").write_text("from mainsail.tasks import ns  # noqa\n")
+    (folder / "templates/t.j2").write_text("{{ inventory_hostname }} has {{ facts.cpus }} cpus\n")
+    (folder / "playbooks/site.yml").write_text(
+        "- name: twenty tasks\n  hosts: all\n  tasks:\n" +
+        "\n".join("    " + line for line in TASKS.strip().splitlines()) + "\n")
+    lines = ["all:", "  vars:", "    ssh_key: %s" % (ROOT / ".testbed/id_ed25519"),
+             "    known_hosts: %s" % (ROOT / "inventory/known_hosts"), "  hosts:"]
+    lines += ["    %s: {address: %s}" % (h, ADDRESSES[h]) for h in hosts]
+    (folder / "inventory/hosts.yml").write_text("\n".join(lines) + "\n")
+
+
+def deploy(folder: Path, report: Path) -> tuple[float, dict]:
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", "invoke", "deploy", "--json", str(report)],
+                          cwd=folder, capture_output=True, text=True)
+    wall = time.monotonic() - started
+    if done.returncode != 0:
+        sys.exit("deploy failed:\n" + done.stdout + done.stderr)
+    return wall, json.loads(report.read_text())
+
+
+def measure(hosts: list[str], runs: int) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "bench"
+        make_project(folder, hosts)
+        report = Path(tmp) / "report.json"
+        deploy(folder, report)  # first run: makes the files
+        walls, engine = [], []
+        data: dict = {}
+        for _ in range(runs):
+            wall, data = deploy(folder, report)
+            walls.append(wall)
+            engine.append(data["seconds"])
+        changed = sum(h["changed"] for h in data["hosts"].values())
+        tasks = len(next(iter(data["hosts"].values()))["steps"])
+        return {"hosts": len(hosts), "tasks": tasks, "changed": changed,
+                "engine_s": statistics.median(engine), "process_s": statistics.median(walls),
+                "channels": {h: v["channels"] for h, v in data["hosts"].items()},
+                "round_trips": {h: v["round_trips"] for h, v in data["hosts"].items()}}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--hosts", default="web1,web2,mail1,echo1")
+    args = parser.parse_args()
+    every = args.hosts.split(",")
+    for hosts in ([every[0]], every):
+        r = measure(hosts, args.runs)
+        print("no-op deploy, %d tasks, %d host(s): engine %.3f s, whole inv process %.3f s "
+              "(median of %d); changed=%d; channels/host %s; round trips/host %s"
+              % (r["tasks"], r["hosts"], r["engine_s"], r["process_s"], args.runs, r["changed"],
+                 sorted(set(r["channels"].values())), sorted(set(r["round_trips"].values()))))
+
+
+if __name__ == "__main__":
+    main()

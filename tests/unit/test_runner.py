@@ -1,0 +1,171 @@
+"""The runner's policies, with `connection: local` hosts: the agent runs as a local process."""
+
+import io
+import textwrap
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from mainsail.errors import BadInput
+from mainsail.inventory import load_inventory, select_hosts
+from mainsail.playbook import load_playbook
+from mainsail.report import Masker, Progress
+from mainsail.runner import RunOptions, batches, run_playbook
+
+
+def project(tmp_path: Path, play: str, hosts=("a", "b", "c")) -> Path:
+    root = tmp_path / "proj"
+    (root / "inventory").mkdir(parents=True)
+    (root / "playbooks").mkdir()
+    (root / "inventory/hosts.yml").write_text(
+        "all:\n  vars:\n    out: %s\n  hosts:\n" % (tmp_path / "out") +
+        "".join("    %s: {connection: local}\n" % h for h in hosts))
+    (root / "playbooks/site.yml").write_text(textwrap.dedent(play))
+    (tmp_path / "out").mkdir()
+    return root
+
+
+def run(root: Path, **opts):
+    inv = load_inventory(root / "inventory/hosts.yml")
+    out = io.StringIO()
+    progress = Progress(Console(file=out, width=200), Masker(), show_diff=opts.get("diff", False))
+    record = run_playbook(root, inv, load_playbook(root), select_hosts(inv), RunOptions(**opts),
+                          progress)
+    return record, out.getvalue()
+
+
+MARK = """
+            - name: mark
+              copy: {content: "done\\n", dest: "{{ out }}/{{ inventory_hostname }}.done"}
+"""
+
+
+def test_a_failed_host_stops_only_itself(tmp_path):
+    root = project(tmp_path, """
+        - hosts: all
+          tasks:
+            - name: fail on b
+              command: {cmd: "false"}
+              when: inventory_hostname == 'b'
+    """ + MARK)
+    record, _ = run(root)
+    assert {h: r.state for h, r in record.hosts.items()} == {"a": "ok", "b": "failed", "c": "ok"}
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.done", "c.done"]
+
+
+def test_any_errors_fatal_stops_the_batches_after_a_failure(tmp_path):
+    root = project(tmp_path, """
+        - hosts: all
+          serial: 1
+          any_errors_fatal: true
+          tasks:
+            - name: fail on b
+              command: {cmd: "false"}
+              when: inventory_hostname == 'b'
+    """ + MARK)
+    record, _ = run(root)
+    assert "any_errors_fatal" in record.aborted
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.done"]
+
+
+def test_max_fail_percentage_stops_the_run_when_exceeded(tmp_path):
+    root = project(tmp_path, """
+        - hosts: all
+          serial: 1
+          max_fail_percentage: 20
+          tasks:
+            - name: fail on a
+              command: {cmd: "false"}
+              when: inventory_hostname == 'a'
+    """ + MARK)
+    record, _ = run(root)
+    assert "max_fail_percentage" in record.aborted
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_serial_makes_batches_by_number_or_percentage():
+    hosts = list(range(5))
+    assert batches(hosts, 2) == [[0, 1], [2, 3], [4]]
+    assert batches(hosts, "40%") == [[0, 1], [2, 3], [4]]
+    assert batches(hosts, None) == [hosts]
+
+
+HANDLERS = """
+    - hosts: all
+      tasks:
+        - name: first
+          copy: {content: "1\\n", dest: "{{ out }}/{{ inventory_hostname }}.1"}
+          notify: [second handler, first handler]
+        - name: second
+          copy: {content: "2\\n", dest: "{{ out }}/{{ inventory_hostname }}.2"}
+          notify: first handler
+          when: inventory_hostname == 'a'
+      handlers:
+        - name: first handler
+          shell: {cmd: "echo first >> {{ out }}/{{ inventory_hostname }}.log"}
+        - name: second handler
+          shell: {cmd: "echo second >> {{ out }}/{{ inventory_hostname }}.log"}
+"""
+
+
+def test_handlers_run_once_at_the_end_in_definition_order(tmp_path):
+    root = project(tmp_path, HANDLERS, hosts=("a", "b"))
+    run(root)
+    assert (tmp_path / "out/a.log").read_text() == "first\nsecond\n"
+    assert (tmp_path / "out/b.log").read_text() == "first\nsecond\n"
+
+
+def test_handlers_run_only_where_something_changed(tmp_path):
+    root = project(tmp_path, HANDLERS, hosts=("a", "b"))
+    run(root)
+    (tmp_path / "out/a.log").unlink()
+    (tmp_path / "out/b.log").unlink()
+    (tmp_path / "out/b.1").write_text("tampered\n")
+    record, _ = run(root)
+    assert not (tmp_path / "out/a.log").exists()
+    assert (tmp_path / "out/b.log").read_text() == "first\nsecond\n"
+    assert record.hosts["a"].changed == 0
+
+
+def test_check_mode_changes_nothing_and_runs_no_handler(tmp_path):
+    root = project(tmp_path, HANDLERS, hosts=("a",))
+    record, out = run(root, check=True, diff=True)
+    assert list((tmp_path / "out").iterdir()) == []
+    assert record.hosts["a"].changed == 2
+    assert "+1" in out  # the diff of what would be written
+    assert [s.msg for s in record.hosts["a"].steps if s.handler] == \
+        ["handler would run (check mode)"] * 2
+
+
+def test_bad_input_on_one_host_runs_nothing_anywhere(tmp_path):
+    root = project(tmp_path, """
+        - hosts: all
+          tasks:
+            - name: mark
+              copy: {content: "done\\n", dest: "{{ out }}/{{ inventory_hostname }}.done"}
+            - name: only some hosts define it
+              copy: {content: "{{ lookup_me }}", dest: "{{ out }}/x"}
+    """)
+    (root / "inventory/host_vars").mkdir()
+    (root / "inventory/host_vars/a.yml").write_text("lookup_me: here\n")
+    with pytest.raises(BadInput) as caught:
+        run(root)
+    assert "lookup_me" in str(caught.value)
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_no_log_hides_values_from_progress_and_report(tmp_path):
+    root = project(tmp_path, """
+        - hosts: all
+          vars:
+            token: s3cr3t-value
+          tasks:
+            - name: write a secret
+              copy: {content: "{{ token }}\\n", dest: "{{ out }}/{{ inventory_hostname }}.secret"}
+              no_log: true
+    """, hosts=("a",))
+    record, out = run(root, diff=True)
+    assert record.hosts["a"].changed == 1
+    assert "s3cr3t-value" not in out
+    assert "s3cr3t-value" not in repr(record)
