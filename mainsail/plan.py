@@ -264,15 +264,15 @@ class _Builder:
     def add_task(self, task: Task, scope: _Scope) -> None:
         if not self.tag_filter.wants(set(scope.tags) | set(task.tags)):
             return
-        for item in self._items(task, scope):
-            step = self._step_for(task, scope, item)
+        for item in self._items(task, scope, self.skipped):
+            step = self._step_for(task, scope, item, self.skipped)
             if step is None:
                 continue
             self.steps.append(step)
             if task.notify:
                 self.notify[step["id"]] = self._handler_names(task.notify)
 
-    def _items(self, task: Task, scope: _Scope) -> list[Any]:
+    def _items(self, task: Task, scope: _Scope, skipped: list[str]) -> list[Any]:
         if task.loop is None:
             return [_NO_ITEM]
         try:
@@ -280,7 +280,7 @@ class _Builder:
         except BadInput:
             # A loop over something undefined is fine when the task would be skipped anyway.
             if self._when_false_without_item(task, scope):
-                self.skipped.append(task.title)
+                skipped.append(task.title)
                 return []
             raise
         if not isinstance(items, list):
@@ -295,11 +295,13 @@ class _Builder:
         except BadInput:
             return False
 
-    def _step_for(self, task: Task, scope: _Scope, item: Any) -> dict[str, Any] | None:
+    def _step_for(self, task: Task, scope: _Scope, item: Any,
+                  skipped: list[str]) -> dict[str, Any] | None:
+        """The step for one task (and loop item), or None (recorded in ``skipped``)."""
         variables = scope.vars if item is _NO_ITEM else {**scope.vars, "item": item}
         if not eval_condition(list(scope.when) + list(task.when), variables, where=task.loc,
                               env=scope.env):
-            self.skipped.append(self._skipped_name(task, variables, scope, item))
+            skipped.append(self._skipped_name(task, variables, scope, item))
             return None
         name = self._name(task, variables, scope, item)
         self._collect_secrets(task.no_log, variables)
@@ -393,8 +395,9 @@ class _Builder:
             scope = self.scope(use)
             steps: list[dict[str, Any]] = []
             self.handlers[handler.title] = steps  # a later handler of the same name wins
-            for item in self._items(handler, scope):
-                step = self._step_for(handler, scope, item)
+            not_recorded: list[str] = []  # a handler's skip only matters if it is notified
+            for item in self._items(handler, scope, not_recorded):
+                step = self._step_for(handler, scope, item, not_recorded)
                 if step is not None:
                     steps.append(step)
 
@@ -449,31 +452,40 @@ def _resolve_vars(raw: Mapping[str, Any], sources: Mapping[str, str], env: Envir
     variable that cannot be rendered becomes a stand-in that raises its error only when
     something uses it, so an unused broken default does not fail the plan.
     """
-    done: dict[str, Any] = dict(fixed)
-
-    def resolve(name: str, chain: tuple[str, ...]) -> None:
-        if name in done:
-            return
-        value = raw[name]
-        if not _has_templates(value):
-            done[name] = value
-            return
-        if name in chain:
-            cycle = " -> ".join(chain[chain.index(name):] + (name,))
-            done[name] = broken(BadInput(f"variable {name!r} refers to itself: {cycle}",
-                                         sources.get(name, ""), "break the loop"))
-            return
-        for dep in sorted(_names_used(value, env) & raw.keys()):
-            resolve(dep, chain + (name,))
-        try:
-            done[name] = render_value(value, {**raw, **done}, where=sources.get(name, ""),
-                                      env=env)
-        except BadInput as exc:
-            done[name] = broken(BadInput(f"variable {name!r}: {exc.what}", exc.where, exc.hint))
-
+    resolver = _VarResolver(raw, sources, env, dict(fixed))
     for key in raw:
-        resolve(key, ())
-    return done
+        resolver.resolve(key, ())
+    return resolver.done
+
+
+@dataclass
+class _VarResolver:
+    raw: Mapping[str, Any]
+    sources: Mapping[str, str]
+    env: Environment
+    done: dict[str, Any]
+
+    def resolve(self, name: str, chain: tuple[str, ...]) -> None:
+        if name in self.done:
+            return
+        value = self.raw[name]
+        if not _has_templates(value):
+            self.done[name] = value
+        elif name in chain:
+            cycle = " -> ".join(chain[chain.index(name):] + (name,))
+            self.done[name] = broken(BadInput(f"variable {name!r} refers to itself: {cycle}",
+                                              self.sources.get(name, ""), "break the loop"))
+        else:
+            for dep in sorted(_names_used(value, self.env) & self.raw.keys()):
+                self.resolve(dep, chain + (name,))
+            self.done[name] = self.render(name, value)
+
+    def render(self, name: str, value: Any) -> Any:
+        try:
+            return render_value(value, {**self.raw, **self.done},
+                                where=self.sources.get(name, ""), env=self.env)
+        except BadInput as exc:
+            return broken(BadInput(f"variable {name!r}: {exc.what}", exc.where, exc.hint))
 
 
 def _has_templates(value: Any) -> bool:
