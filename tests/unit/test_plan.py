@@ -62,7 +62,7 @@ def inventory() -> Inventory:
 @pytest.fixture(scope="module")
 def web1(inventory: Inventory) -> HostPlan:
     plays = load_playbook(FIXTURE)
-    return build_plan(FIXTURE, plays[0], inventory.hosts["web1"], {"os_version": "12"}, {},
+    return build_plan(FIXTURE, plays[0], inventory.hosts["web1"], {"os": {"version_id": "12"}}, {},
                       inventory=inventory)
 
 
@@ -122,7 +122,7 @@ def test_loop_and_when_are_evaluated_per_item(web1: HostPlan) -> None:
 
 def test_a_false_when_omits_the_step_and_records_the_name(inventory: Inventory) -> None:
     plays = load_playbook(FIXTURE)
-    plan = build_plan(FIXTURE, plays[0], inventory.hosts["web1"], {"os_version": "11"}, {},
+    plan = build_plan(FIXTURE, plays[0], inventory.hosts["web1"], {"os": {"version_id": "11"}}, {},
                       inventory=inventory)
     assert "only on Debian 12" in plan.skipped
     assert all(s["name"] != "only on Debian 12" for s in plan.steps)
