@@ -321,7 +321,7 @@ def _depth(name: str, draft: _Draft, depths: dict[str, int], chain: list[str]) -
     return depths[name]
 
 
-# ---------------------------------------------------------------------------- group_vars/ host_vars/
+# ---------------------------------------------------------------------------- vars folders
 
 class _VarsDirs:
     """group_vars/ and host_vars/ beside the inventory file."""

@@ -149,7 +149,8 @@ class _Builder:
                  extra: dict[str, Any], inventory: Inventory | None, check: bool,
                  tag_filter: _TagFilter) -> None:
         self.root, self.play, self.host, self.facts = root, play, host, facts
-        self.extra, self.inventory, self.check, self.tag_filter = extra, inventory, check, tag_filter
+        self.extra, self.inventory, self.check = extra, inventory, check
+        self.tag_filter = tag_filter
         for name in extra:
             check_var_name(name, f"--var {name}")
         self.steps: list[dict[str, Any]] = []
@@ -251,7 +252,8 @@ class _Builder:
             magic["role_name"] = use.role.name
         return magic
 
-    def _collect_secrets(self, no_log: bool | tuple[str, ...], variables: Mapping[str, Any]) -> None:
+    def _collect_secrets(self, no_log: bool | tuple[str, ...],
+                         variables: Mapping[str, Any]) -> None:
         if isinstance(no_log, bool):
             return
         for name in no_log:

@@ -342,6 +342,10 @@ def _inside(path: Path, base: Path) -> bool:
 
 # ---------------------------------------------------------------------------- filters
 
+def _flags(ignorecase: bool) -> int:
+    return re.I if ignorecase else 0
+
+
 def _to_bool(value: Any) -> bool:
     if isinstance(value, str):
         return value.strip().lower() in _TRUE_WORDS
@@ -447,7 +451,7 @@ FILTERS: Mapping[str, Callable[..., Any]] = MappingProxyType({
     "from_yaml": yaml.safe_load,
     "regex_replace": _regex_replace,
     "regex_search": _regex_search,
-    "regex_findall": lambda v, p, ignorecase=False: re.findall(p, str(v), re.I if ignorecase else 0),
+    "regex_findall": lambda v, p, ignorecase=False: re.findall(p, str(v), _flags(ignorecase)),
     "regex_escape": lambda v: re.escape(str(v)),
     "b64encode": lambda v: base64.b64encode(str(v).encode()).decode(),
     "b64decode": lambda v: base64.b64decode(str(v)).decode(),
@@ -468,7 +472,7 @@ FILTERS: Mapping[str, Callable[..., Any]] = MappingProxyType({
 })
 
 TESTS: Mapping[str, Callable[..., bool]] = MappingProxyType({
-    "match": lambda v, p, ignorecase=False: re.match(p, str(v), re.I if ignorecase else 0) is not None,
-    "search": lambda v, p, ignorecase=False: re.search(p, str(v), re.I if ignorecase else 0) is not None,
-    "regex": lambda v, p, ignorecase=False: re.search(p, str(v), re.I if ignorecase else 0) is not None,
+    "match": lambda v, p, ignorecase=False: bool(re.match(p, str(v), _flags(ignorecase))),
+    "search": lambda v, p, ignorecase=False: bool(re.search(p, str(v), _flags(ignorecase))),
+    "regex": lambda v, p, ignorecase=False: bool(re.search(p, str(v), _flags(ignorecase))),
 })

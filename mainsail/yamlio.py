@@ -95,7 +95,10 @@ def pos_of(obj: Any, key: Any = None) -> Pos | None:
 
 
 def loc_of(obj: Any, key: Any = None, *, col: bool = True) -> str:
-    """``"path:line:col"`` (or ``"path:line"`` with ``col=False``) for ``obj``/``obj[key]``; ``""`` if unknown."""
+    """``"path:line:col"`` of ``obj[key]`` (else of ``obj``); ``"path:line"`` with ``col=False``.
+
+    Empty when the object carries no position (it did not come from a YAML file).
+    """
     pos = pos_of(obj, key)
     if pos is None:
         return ""
@@ -173,7 +176,8 @@ def _marked_error(exc: yaml.MarkedYAMLError, display: str) -> BadInput:
     where = f"{display}:{mark.line + 1}:{mark.column + 1}" if mark else display
     problem = exc.problem or "invalid YAML"
     context = f" ({exc.context})" if exc.context else ""
-    kind = "YAML error" if isinstance(exc, yaml.constructor.ConstructorError) else "YAML syntax error"
+    constructor = isinstance(exc, yaml.constructor.ConstructorError)
+    kind = "YAML error" if constructor else "YAML syntax error"
     return BadInput(f"{kind}: {problem}{context}", where, _syntax_hint(problem))
 
 
