@@ -169,6 +169,7 @@ class AgentClient:
         self.agent_sent = False  # whether start() had to ship the zipapp
         self.facts_at_start: Dict[str, Any] = {}  # the facts from hello
         self.last_failed = False  # the last run's done.failed
+        self.last_stopped = False  # the last run ended early on request_stop()
         self.closed = False
 
     # -- low level
@@ -247,6 +248,7 @@ class AgentClient:
                     on_result(message["result"])
             elif "done" in message:
                 self.last_failed = bool((message["done"] or {}).get("failed"))
+                self.last_stopped = bool((message["done"] or {}).get("stopped"))
                 return results
             else:
                 raise self._error("unexpected message during run: %r" % sorted(message))
@@ -255,6 +257,14 @@ class AgentClient:
         self.round_trips += 1
         wanted = [s for s in (shas or []) if s in blobs]  # the agent reports any it still lacks
         self._send({"blobs": {s: base64.b64encode(blobs[s]).decode("ascii") for s in wanted}})
+
+    def request_stop(self) -> None:
+        """Ask a running agent to stop after the step under way (called from another thread
+        while run() waits for results)."""
+        try:
+            self._send({"req": "stop"})
+        except AgentError:
+            pass
 
     def facts(self) -> Dict[str, Any]:
         self.round_trips += 1

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence, TypeVar
@@ -46,11 +46,27 @@ class RunState:
     stop: threading.Event = field(default_factory=threading.Event)
 
 
-def parallel(fn: Callable[[T], R], items: Sequence[T], forks: int) -> list[R]:
-    if len(items) <= 1:
-        return [fn(i) for i in items]
-    with ThreadPoolExecutor(max_workers=max(1, min(forks, len(items)))) as pool:
-        return list(pool.map(fn, items))
+def parallel(fn: Callable[[T], R], items: Sequence[T], forks: int,
+             on_interrupt: Callable[[], None] | None = None) -> list[R]:
+    """fn over items in worker threads; the main thread stays free to take Ctrl-C.
+
+    With ``on_interrupt``, Ctrl-C calls it and then waits for the workers to finish (a second
+    Ctrl-C stops waiting); work not yet started is dropped. Without it, Ctrl-C propagates."""
+    pool = ThreadPoolExecutor(max_workers=max(1, min(forks, len(items) or 1)))
+    futures = [pool.submit(fn, item) for item in items]
+    try:
+        while wait(futures, timeout=0.2).not_done:
+            pass
+    except KeyboardInterrupt:
+        if on_interrupt is None:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        on_interrupt()
+        pool.shutdown(wait=False, cancel_futures=True)
+        while wait(futures, timeout=0.2).not_done:
+            pass
+    pool.shutdown(wait=False)
+    return [f.result() for f in futures if not f.cancelled()]
 
 
 def play_hosts(inv: Inventory, play: Play, chosen: Sequence[Host]) -> list[Host]:
@@ -208,6 +224,16 @@ def run_handlers(play: Play, host: Host, plan: HostPlan, results: list[dict[str,
     return not any(r.get("status") == "failed" for r in done)
 
 
+def interrupt(state: RunState, progress: Progress) -> None:
+    """Ctrl-C: every host stops after the step under way; nothing is cut in half."""
+    state.stop.set()
+    state.record.aborted = "interrupted"
+    progress.console.print("interrupted: letting the steps under way finish "
+                           "(Ctrl-C again to stop waiting)", style="red", markup=False)
+    for session in list(state.sessions.values()):
+        session.request_stop()
+
+
 def too_many_failures(play: Play, failed: int, total: int) -> str:
     if failed and play.any_errors_fatal:
         return "any_errors_fatal: a host failed in play %r" % play.name
@@ -224,13 +250,14 @@ def apply_play(play: Play, index: int, hosts: list[Host], plans: Mapping[tuple[i
     failed = 0
     for batch in batches(live, play.serial):
         outcomes = parallel(lambda h: (h, apply_host(play, h, plans[(index, h.name)], state,
-                                                     opts, progress)), batch, opts.forks)
+                                                     opts, progress)), batch, opts.forks,
+                            on_interrupt=lambda: interrupt(state, progress))
         for host, healthy in outcomes:
             if not healthy:
                 failed += 1
                 state.dead.add(host.name)
         reason = too_many_failures(play, failed, len(live))
-        if reason:
+        if reason and not state.stop.is_set():
             state.record.aborted = reason
             state.stop.set()
             return
@@ -257,9 +284,9 @@ def run_playbook(root: Path, inv: Inventory, plays: Sequence[Play], chosen: Sequ
                 break
             apply_play(play, index, targets[index], plans, state, opts, progress)
     except KeyboardInterrupt:
+        # Before anything was applied (connecting, planning) or on a second Ctrl-C.
         state.stop.set()
         state.record.aborted = "interrupted"
-        raise
     finally:
         close_all(state)
         state.record.seconds = time.monotonic() - started

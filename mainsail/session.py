@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import os
 import shlex
 import time
@@ -18,6 +19,10 @@ from .errors import Unreachable
 from .inventory import Host
 
 DEFAULT_CONNECT_TIMEOUT = 10.0
+
+# paramiko logs transport failures with tracebacks from its own threads; the failure itself
+# reaches the user as one Unreachable line, so its log stays quiet unless asked for.
+logging.getLogger("paramiko").addHandler(logging.NullHandler())
 
 
 class RefuseUnknownHost(paramiko.MissingHostKeyPolicy):
@@ -123,6 +128,9 @@ class HostSession:
             raise Unreachable("lost the agent: %s" % exc, where="host %s" % self.host.name,
                               hint="the connection or the agent died; run again to converge"
                               ) from None
+
+    def request_stop(self) -> None:
+        self.client.request_stop()
 
     def counters(self) -> tuple[int, int, int]:
         return (self._channels, self._setup_trips + self.client.round_trips,

@@ -174,7 +174,8 @@ RUN_HELP = {**SELECT_HELP,
             "forks": "hosts worked on in parallel (default 20)",
             "var": "extra variable k=v (YAML value), highest precedence; repeatable",
             "json": "write the run report as JSON to this file",
-            "junit": "write a JUnit XML report to this file"}
+            "junit": "write a JUnit XML report to this file",
+            "timeout": "SSH connect timeout in seconds (default 10)"}
 
 
 def split_list(text: str | None) -> tuple[str, ...]:
@@ -200,7 +201,8 @@ def parse_vars(pairs: list[str]) -> dict[str, Any]:
 def engine_run(c: Context, *, check: bool, diff: bool, host: str | None, group: str | None,
                limit: str | None, playbook: str | None, tags: str | None,
                skip_tags: str | None, forks: int, var: list[str], inventory: str | None,
-               json: str | None, junit: str | None, quiet_ok: bool) -> RunRecord:
+               json: str | None, junit: str | None, quiet_ok: bool,
+               timeout: float = 10.0) -> RunRecord:
     root = project_root()
     inv = open_inventory(c, inventory)
     chosen = select_hosts(inv, host=host, group=group, limit=limit)
@@ -209,7 +211,8 @@ def engine_run(c: Context, *, check: bool, diff: bool, host: str | None, group: 
     if forks < 1:
         raise BadInput("--forks must be at least 1", where="command line")
     opts = RunOptions(check=check, diff=diff, tags=split_list(tags),
-                      skip_tags=split_list(skip_tags), forks=forks, extra_vars=parse_vars(var))
+                      skip_tags=split_list(skip_tags), forks=forks, extra_vars=parse_vars(var),
+                      connect_timeout=timeout)
     console = make_console()
     masker = Masker()
     progress = Progress(console, masker, show_diff=diff, verbose=not quiet_ok)
@@ -223,6 +226,9 @@ def engine_run(c: Context, *, check: bool, diff: bool, host: str | None, group: 
 
 
 def run_exit_code(record: RunRecord) -> int:
+    if record.aborted == "interrupted":
+        print("interrupted", file=sys.stderr, flush=True)
+        return EXIT_CODES["interrupted"]
     states = {h.state for h in record.hosts.values()}
     if "failed" in states or record.aborted:
         return EXIT_CODES["host_failed"]
@@ -237,12 +243,12 @@ def deploy(c: Context, host: str | None = None, group: str | None = None,
            limit: str | None = None, playbook: str | None = None, check: bool = False,
            diff: bool = False, tags: str | None = None, skip_tags: str | None = None,
            forks: int = 20, var: list[str] | None = None, inventory: str | None = None,
-           json: str | None = None, junit: str | None = None) -> None:
+           json: str | None = None, junit: str | None = None, timeout: float = 10.0) -> None:
     """Apply a playbook (default: site) to the selected hosts; only what differs changes."""
     record = engine_run(c, check=check, diff=diff, host=host, group=group, limit=limit,
                         playbook=playbook, tags=tags, skip_tags=skip_tags, forks=forks,
                         var=var or [], inventory=inventory, json=json, junit=junit,
-                        quiet_ok=False)
+                        quiet_ok=False, timeout=timeout)
     code = run_exit_code(record)
     if code:
         raise Exit(code=code)
@@ -254,12 +260,12 @@ def plan(c: Context, host: str | None = None, group: str | None = None,
          limit: str | None = None, playbook: str | None = None, diff: bool = True,
          tags: str | None = None, skip_tags: str | None = None, forks: int = 20,
          var: list[str] | None = None, inventory: str | None = None, json: str | None = None,
-         junit: str | None = None) -> None:
+         junit: str | None = None, timeout: float = 10.0) -> None:
     """Show what a deploy would change, changing nothing; exit 8 when anything would change."""
     record = engine_run(c, check=True, diff=diff, host=host, group=group, limit=limit,
                         playbook=playbook, tags=tags, skip_tags=skip_tags, forks=forks,
                         var=var or [], inventory=inventory, json=json, junit=junit,
-                        quiet_ok=True)
+                        quiet_ok=True, timeout=timeout)
     for h in record.hosts.values():
         todo = [s.task for s in h.steps if s.status == "changed"]
         say("%s: %s" % (h.name, "%d to change: %s" % (len(todo), "; ".join(todo)) if todo

@@ -5,6 +5,7 @@ import base64
 import binascii
 import json
 import os
+import select
 import sys
 import time
 from typing import IO, Any, Callable, Dict, List, Mapping, Optional, Tuple
@@ -27,6 +28,24 @@ class Channel:
     def __init__(self, inp: IO[bytes], out: IO[bytes]) -> None:
         self.inp = inp
         self.out = out
+        self.stopped = False
+
+    def stop_requested(self) -> bool:
+        """Whether the controller asked, mid-run, to stop after the step under way (Ctrl-C).
+
+        Checked between steps without blocking: a step is never cut short, the next is
+        simply not started."""
+        if self.stopped:
+            return True
+        try:
+            ready = select.select([self.inp], [], [], 0)[0]
+        except (OSError, ValueError):
+            return False
+        if ready:
+            message = self.recv()
+            if message is None or message.get("req") == "stop":
+                self.stopped = True
+        return self.stopped
 
     def send(self, message: Mapping[str, Any]) -> None:
         self.out.write(json.dumps(message, separators=(",", ":")).encode("utf-8") + b"\n")
@@ -85,6 +104,8 @@ def serve(inp: IO[bytes], out: IO[bytes], sha: str,
             chan.send({"facts": gather()})
         elif request == "bye":
             return 0
+        elif request == "stop":
+            continue  # arrived after the run it meant to stop had ended
         else:
             chan.send({"error": "unknown request %r" % (request,)})
 
@@ -95,6 +116,9 @@ def ask_blobs(chan: Channel, shas: List[str]) -> Dict[str, bytes]:
     reply = chan.recv()
     if reply is None:
         raise SystemExit(0)  # the controller went away: nothing left to report to
+    if reply.get("req") == "stop":
+        chan.stopped = True
+        raise OpError("stopped by the controller")
     if not isinstance(reply.get("blobs"), dict):
         raise OpError("controller answered `need` with %s" % sorted(reply)[:3])
     blobs = {}
@@ -135,13 +159,16 @@ def run_request(chan: Channel, store: BlobStore, message: Mapping[str, Any]) -> 
     except OpError:
         pass  # each step that needs a blob will ask again and fail with the reason
     failed = False
+    chan.stopped = False
     for step in steps:
+        if chan.stop_requested():
+            break
         result = run_step(ctx, step)
         chan.send({"result": result})
         if result["status"] == FAILED and not step.get("ignore_errors"):
             failed = True
             break  # the first real failure ends the run: later steps assume earlier ones
-    chan.send({"done": {"failed": failed}})
+    chan.send({"done": {"failed": failed, "stopped": chan.stopped}})
 
 
 def run_step(ctx: Context, step: Mapping[str, Any]) -> Dict[str, Any]:

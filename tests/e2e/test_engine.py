@@ -142,3 +142,50 @@ def test_verify_runs_role_checks_over_ssh(project):
     done = inv("verify", "--playbook=every_op", cwd=project)
     assert "== web2 (sample): passed" in done.stdout
     assert "2 passed" in done.stdout
+
+
+def test_ctrl_c_stops_cleanly_after_the_running_step(project, ssh_config):
+    import os
+    import signal
+    import sys
+    import time
+    ssh(ssh_config, "web2", "rm -f /tmp/slow-step /tmp/after-slow")
+    child = subprocess.Popen([sys.executable, "-m", "invoke", "deploy", "--playbook=slow"],
+                             cwd=project, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True)
+    time.sleep(1.2)
+    child.send_signal(signal.SIGINT)
+    out, err = child.communicate(timeout=30)
+    assert child.returncode == 130, out + err
+    assert "interrupted" in err and "Traceback" not in err
+    # The step under way was finished, not cut in half; nothing after it ran.
+    assert ssh(ssh_config, "web2", "cat /tmp/slow-step").stdout == "slept\n"
+    assert ssh(ssh_config, "web2", "test -e /tmp/after-slow", check=False).returncode == 1
+
+
+def test_an_unreachable_host_fails_fast_and_the_others_deploy(project, tmp_path):
+    import socket
+    import threading
+    import time
+    # A host that accepts TCP but never speaks SSH: only the connect timeout can end it.
+    silent = socket.socket()
+    silent.bind(("127.0.0.98", 0))
+    silent.listen(8)
+    port = silent.getsockname()[1]
+    accepted = []
+    threading.Thread(target=lambda: accepted.append(silent.accept()), daemon=True).start()
+    other = tmp_path / "other"
+    shutil.copytree(project, other)
+    inventory = write_inventory(other, ROOT / "inventory/known_hosts",
+                                {"web2": "127.0.0.12", "ghost": "127.0.0.99"})
+    inventory.write_text(inventory.read_text() + "        mute:\n          address: 127.0.0.98\n"
+                         "          port: %d\n" % port)
+    started = time.monotonic()
+    done = inv("deploy", "--playbook=every_op", "--timeout=2", cwd=other, check=False)
+    elapsed = time.monotonic() - started
+    silent.close()
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert "ghost" in done.stdout and "mute" in done.stdout
+    assert "UNREACHABLE" in done.stdout.upper()
+    assert elapsed < 15
+    assert "web2" in done.stdout and "Traceback" not in done.stderr
