@@ -202,7 +202,7 @@ def engine_run(c: Context, *, check: bool, diff: bool, host: str | None, group: 
                limit: str | None, playbook: str | None, tags: str | None,
                skip_tags: str | None, forks: int, var: list[str], inventory: str | None,
                json: str | None, junit: str | None, quiet_ok: bool,
-               timeout: float = 10.0) -> RunRecord:
+               timeout: int = 10) -> RunRecord:
     root = project_root()
     inv = open_inventory(c, inventory)
     chosen = select_hosts(inv, host=host, group=group, limit=limit)
@@ -212,7 +212,7 @@ def engine_run(c: Context, *, check: bool, diff: bool, host: str | None, group: 
         raise BadInput("--forks must be at least 1", where="command line")
     opts = RunOptions(check=check, diff=diff, tags=split_list(tags),
                       skip_tags=split_list(skip_tags), forks=forks, extra_vars=parse_vars(var),
-                      connect_timeout=timeout)
+                      connect_timeout=float(timeout))
     console = make_console()
     masker = Masker()
     progress = Progress(console, masker, show_diff=diff, verbose=not quiet_ok)
@@ -243,7 +243,7 @@ def deploy(c: Context, host: str | None = None, group: str | None = None,
            limit: str | None = None, playbook: str | None = None, check: bool = False,
            diff: bool = False, tags: str | None = None, skip_tags: str | None = None,
            forks: int = 20, var: list[str] | None = None, inventory: str | None = None,
-           json: str | None = None, junit: str | None = None, timeout: float = 10.0) -> None:
+           json: str | None = None, junit: str | None = None, timeout: int = 10) -> None:
     """Apply a playbook (default: site) to the selected hosts; only what differs changes."""
     record = engine_run(c, check=check, diff=diff, host=host, group=group, limit=limit,
                         playbook=playbook, tags=tags, skip_tags=skip_tags, forks=forks,
@@ -260,7 +260,7 @@ def plan(c: Context, host: str | None = None, group: str | None = None,
          limit: str | None = None, playbook: str | None = None, diff: bool = True,
          tags: str | None = None, skip_tags: str | None = None, forks: int = 20,
          var: list[str] | None = None, inventory: str | None = None, json: str | None = None,
-         junit: str | None = None, timeout: float = 10.0) -> None:
+         junit: str | None = None, timeout: int = 10) -> None:
     """Show what a deploy would change, changing nothing; exit 8 when anything would change."""
     record = engine_run(c, check=True, diff=diff, host=host, group=group, limit=limit,
                         playbook=playbook, tags=tags, skip_tags=skip_tags, forks=forks,
