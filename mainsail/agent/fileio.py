@@ -150,6 +150,9 @@ def _fsync_dir(folder: str) -> None:
         os.close(fd)
 
 
+fsync_dir = _fsync_dir  # public name for operations that rename folders into place
+
+
 def _final_attrs(path: str, mode: Any, owner: Any, group: Any) -> Tuple[int, int, int]:
     """Wanted mode/uid/gid; unspecified ones keep the existing file's (or defaults)."""
     try:
