@@ -129,6 +129,10 @@ OPS: Mapping[str, OpSpec] = MappingProxyType({
                      (("cmd", "argv"),), free_form=True),
     "shell": _spec("shell", "shell", {"cmd": Arg("cmd"), **_COMMAND_ARGS}, (("cmd",),),
                    free_form=True),
+    "release": _spec("release", "release", {
+        "src": Arg(), "path": Arg("abspath", aliases=("dest",)), "keep": Arg("int", default=5),
+        "shared": Arg("names"), "owner": Arg(), "group": Arg(),
+    }, (("src",), ("path",))),
     "debconf": _spec("debconf", "debconf", {
         "name": Arg(aliases=("pkg",)), "question": Arg(aliases=("selection", "setting")),
         "vtype": Arg(choices=("boolean", "error", "multiselect", "note", "password", "seen",

@@ -313,6 +313,8 @@ class _Builder:
         if task.op in ("copy", "template"):
             args = self._content_args(task, args, variables, scope)
             no_log = no_log or self._has_secret(self.blobs[args["content_sha"]])
+        elif task.op == "release":
+            args = self._release_args(task, args, scope)
         self.next_id += 1
         return {"id": self.next_id, "op": task.agent_op, "name": name,
                 "args": to_plain(args, where=task.loc), "no_log": no_log,
@@ -378,6 +380,24 @@ class _Builder:
             return str(args["content"]).encode("utf-8"), ""
         path = _find_source(args["src"], scope.files, "file", task.loc, self.root)
         return _read_blob(path, task.loc, self.root), display_path(path, self.root)
+
+    def _release_args(self, task: Task, args: dict[str, Any], scope: _Scope) -> dict[str, Any]:
+        """release: every file under the src folder becomes a blob; the agent gets the
+        manifest (relative path -> digest and mode) and asks only for what it lacks."""
+        folder = _find_folder(args["src"], scope.files, task.loc, self.root)
+        files: dict[str, dict[str, str]] = {}
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            data = _read_blob(path, task.loc, self.root)
+            sha = hashlib.sha256(data).hexdigest()
+            self.blobs[sha] = data
+            executable = path.stat().st_mode & 0o111
+            files[str(path.relative_to(folder))] = {"sha": sha,
+                                                    "mode": "0755" if executable else "0644"}
+        if not files:
+            raise BadInput(f"release src {args['src']!r} holds no files", task.loc,
+                           "put the application's files in that folder")
+        kept = {k: args[k] for k in ("path", "keep", "shared", "owner", "group") if k in args}
+        return {**kept, "files": files, "src": display_path(folder, self.root)}
 
     # -- handlers
 
@@ -548,6 +568,21 @@ def _find_source(name: str, folders: Iterable[Path], what: str, where: str, root
              if p.is_file()]
     raise BadInput(f"{what} {name!r} not found (looked in {looked})", where,
                    did_you_mean(name, known))
+
+
+def _find_folder(name: str, folders: Iterable[Path], where: str, root: Path) -> Path:
+    """A release's source folder: in the role's files/, then the project's files/."""
+    relative = Path(name)
+    if relative.is_absolute() or ".." in relative.parts:
+        raise BadInput(f"release src {name!r} must be a folder inside files/", where,
+                       "give it relative to the role's or the project's files/")
+    searched = list(folders)
+    for folder in searched:
+        if (folder / relative).is_dir():
+            return folder / relative
+    looked = ", ".join(display_path(f, root) + "/" for f in searched)
+    raise BadInput(f"release folder {name!r} not found (looked in {looked})", where,
+                   "create it under the role's files/")
 
 
 def _read_blob(path: Path, where: str, root: Path) -> bytes:

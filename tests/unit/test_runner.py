@@ -169,3 +169,40 @@ def test_no_log_hides_values_from_progress_and_report(tmp_path):
     assert record.hosts["a"].changed == 1
     assert "s3cr3t-value" not in out
     assert "s3cr3t-value" not in repr(record)
+
+
+def test_release_ships_a_folder_and_switches_current_only_on_change(tmp_path):
+    root = project(tmp_path, """
+        - hosts: all
+          tasks:
+            - name: app release
+              release: {src: app, path: "{{ out }}/app", keep: 2, shared: [logs]}
+    """, hosts=("a",))
+    (root / "files/app/bin").mkdir(parents=True)
+    (root / "files/app/bin/run").write_text("#!/bin/sh\necho v1\n")
+    (root / "files/app/bin/run").chmod(0o755)
+    (root / "files/app/README").write_text("app\n")
+    first, _ = run(root)
+    app = tmp_path / "out/app"
+    assert first.hosts["a"].changed == 1
+    assert (app / "current/bin/run").read_text() == "#!/bin/sh\necho v1\n"
+    assert (app / "current/bin/run").stat().st_mode & 0o111
+    again, _ = run(root)
+    assert again.hosts["a"].changed == 0
+    (root / "files/app/bin/run").write_text("#!/bin/sh\necho v2\n")
+    third, _ = run(root)
+    assert third.hosts["a"].changed == 1
+    assert (app / "current/bin/run").read_text().endswith("v2\n")
+    assert len([n for n in (app / "releases").iterdir()]) == 2
+
+
+def test_release_of_a_missing_folder_is_bad_input(tmp_path):
+    root = project(tmp_path, """
+        - hosts: all
+          tasks:
+            - name: app release
+              release: {src: nothere, path: /opt/x}
+    """, hosts=("a",))
+    with pytest.raises(BadInput) as caught:
+        run(root)
+    assert "nothere" in str(caught.value) and "site.yml" in caught.value.where
