@@ -90,12 +90,27 @@ def batches(hosts: list[Host], serial: int | str | None) -> list[list[Host]]:
 
 # ---------------------------------------------------------------------------- phase 1: connect
 
-def connect_all(state: RunState, hosts: list[Host], opts: RunOptions,
-                progress: Progress) -> None:
+def needs_become(host: Host, plays: Sequence[Play]) -> bool:
+    """Whether any play, role or task run on this host asks for become (decided per session:
+    the agent runs as one user for the whole run)."""
+    if host.become:
+        return True
+    for play in plays:
+        tasks = [*play.tasks, *play.handlers]
+        for use in play.roles:
+            tasks += [*use.role.tasks, *use.role.handlers]
+        if play.become or any(use.ref.become for use in play.roles) or \
+                any(task.become for task in tasks):
+            return True
+    return False
+
+
+def connect_all(state: RunState, hosts: list[Host], become: Mapping[str, bool],
+                opts: RunOptions, progress: Progress) -> None:
     def one(host: Host) -> tuple[Host, HostSession | MainsailError]:
         started = time.monotonic()
         try:
-            session = open_session(host, timeout=opts.connect_timeout)
+            session = open_session(host, timeout=opts.connect_timeout, become=become[host.name])
         except MainsailError as exc:
             return host, exc
         state.record.host(host.name).seconds += time.monotonic() - started
@@ -275,7 +290,9 @@ def run_playbook(root: Path, inv: Inventory, plays: Sequence[Play], chosen: Sequ
         raise BadInput("no host of the selection is in any play of playbook %r" % playbook,
                        hint="check --host/--group/--limit against the plays' hosts:")
     try:
-        connect_all(state, involved, opts, progress)
+        become = {h.name: needs_become(h, [p for p, t in zip(plays, targets) if h in t])
+                  for h in involved}
+        connect_all(state, involved, become, opts, progress)
         plans = plan_all(root, inv, plays, targets, state, opts)
         progress.mask = progress.mask.with_secrets(
             secret for plan in plans.values() for secret in plan.secrets)

@@ -100,10 +100,12 @@ def agent_bundle() -> tuple[bytes, str]:
     return build_agent_zip()
 
 
-def agent_command(host: Host, sha: str) -> str:
+def agent_command(host: Host, sha: str, become: bool) -> str:
+    """The one command run per session. With become the whole agent runs under sudo, so
+    every step of the run is root: sudo must not ask for a password (NOPASSWD)."""
     command = "python3 -c %s %s" % (shlex.quote(BOOTSTRAP), shlex.quote(sha))
-    if host.become and host.user != "root":
-        command = "sudo -n -- " + command
+    if become and host.user != "root":
+        command = "sudo -n -H -- " + command
     return command
 
 
@@ -202,7 +204,8 @@ def start_agent(host: Host, client: AgentClient) -> dict[str, Any]:
                           ) from None
 
 
-def open_session(host: Host, timeout: float = DEFAULT_CONNECT_TIMEOUT) -> HostSession:
+def open_session(host: Host, timeout: float = DEFAULT_CONNECT_TIMEOUT,
+                 become: bool | None = None) -> HostSession:
     if host.connection == "local":
         stack = contextlib.ExitStack()
         client = stack.enter_context(local_agent())
@@ -210,7 +213,8 @@ def open_session(host: Host, timeout: float = DEFAULT_CONNECT_TIMEOUT) -> HostSe
     conn = connect(host, timeout)
     try:
         channel = conn.client.get_transport().open_session(timeout=timeout)
-        channel.exec_command(agent_command(host, agent_bundle()[1]))
+        channel.exec_command(agent_command(host, agent_bundle()[1],
+                                           host.become if become is None else become))
         stream = ChannelStream(channel)
         client = AgentClient(stream, stream, channel_stderr(channel))
         facts = start_agent(host, client)

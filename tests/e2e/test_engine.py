@@ -189,3 +189,64 @@ def test_an_unreachable_host_fails_fast_and_the_others_deploy(project, tmp_path)
     assert "UNREACHABLE" in done.stdout.upper()
     assert elapsed < 15
     assert "web2" in done.stdout and "Traceback" not in done.stderr
+
+
+BAD_INPUTS = {
+    # name: (file to change, text to append or replace, expected in the message)
+    "malformed yaml": ("playbooks/every_op.yml", "  - [unclosed\n", "every_op.yml:"),
+    "unknown keyword": ("roles/sample/tasks/main.yml",
+                        "- name: typo\n  copy: {content: x, dest: /tmp/x}\n  notfiy: x\n",
+                        "notify"),
+    "unknown operation": ("roles/sample/tasks/main.yml",
+                          "- name: typo\n  cpoy: {content: x, dest: /tmp/x}\n", "copy"),
+    "unknown argument": ("roles/sample/tasks/main.yml",
+                         "- name: typo\n  copy: {content: x, dets: /tmp/x}\n", "dest"),
+    "missing template": ("roles/sample/tasks/main.yml",
+                         "- name: gone\n  template: {src: nothere.j2, dest: /tmp/x}\n",
+                         "nothere.j2"),
+    "missing file": ("roles/sample/tasks/main.yml",
+                     "- name: gone\n  copy: {src: nothere.txt, dest: /tmp/x}\n", "nothere.txt"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_INPUTS))
+def test_bad_input_names_the_place_and_changes_nothing(case, project, ssh_config, tmp_path):
+    path, text, expected = BAD_INPUTS[case]
+    bad = tmp_path / "bad"
+    shutil.copytree(project, bad)
+    with open(bad / path, "a") as handle:
+        handle.write(text)
+    ssh(ssh_config, "web2", "mkdir -p /srv/sample && echo tampered > /srv/sample/greeting.txt")
+    try:
+        done = deploy(bad, check=False)
+        assert done.returncode == 4, done.stdout + done.stderr
+        error = done.stderr.strip().splitlines()
+        assert len(error) == 1 and error[0].startswith("error: "), done.stderr
+        assert expected in error[0] and "hint:" in error[0]
+        assert path.split("/")[-1] in error[0] or case == "missing file"
+        assert ssh(ssh_config, "web2", "cat /srv/sample/greeting.txt").stdout == "tampered\n"
+    finally:
+        deploy(project)
+
+
+def test_an_unknown_host_key_is_refused_with_its_fingerprint(project, tmp_path):
+    empty = tmp_path / "known_hosts"
+    empty.write_text("")
+    other = tmp_path / "other"
+    shutil.copytree(project, other)
+    write_inventory(other, empty, {"web2": "127.0.0.12"})
+    done = deploy(other, check=False)
+    assert done.returncode == 3
+    assert "host key not known: ssh-ed25519 SHA256:" in done.stdout + done.stderr
+
+
+def test_a_failing_command_names_the_task_command_and_stderr(project, tmp_path):
+    failing = tmp_path / "failing"
+    shutil.copytree(project, failing)
+    (failing / "playbooks/fail.yml").write_text(
+        "- hosts: sample\n  tasks:\n    - name: list a missing folder\n"
+        "      command: {cmd: ls /no/such/folder}\n")
+    done = inv("deploy", "--playbook=fail", cwd=failing, check=False)
+    assert done.returncode == 2
+    assert "fail.yml:3" in done.stdout and "ls /no/such/folder" in done.stdout
+    assert "No such file or directory" in done.stdout
