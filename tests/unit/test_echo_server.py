@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-ECHO_SERVER = Path(__file__).resolve().parents[2] / "roles" / "echo_server" / "files" / "echo_server.py"
+ECHO_SERVER = Path(__file__).resolve().parents[2] / "roles" / "echo_server" / "files" / "app" / "echo_server.py"
 TIMEOUT = 5.0
 
 
