@@ -431,6 +431,10 @@ def up(layout: Layout, hosts: Iterable[TestbedHost], say: Say, clean: bool = Fal
                 say("%-8s %-12s already up" % (host.name, host.address))
                 continue
             stop_host(layout, host)  # up but sshd gone: restart the host
+        elif ssh_answers(host.address):
+            raise TestbedError("%s:22 already answers, but not from this testbed" % host.address,
+                               where="host %s" % host.name,
+                               hint="another checkout's testbed? run `inv testbed.down` there")
         started = time.monotonic()
         start_host(layout, host)
         say("%-8s %-12s up in %.2f s" % (host.name, host.address, time.monotonic() - started))
