@@ -75,6 +75,14 @@ runpy.run_path(path, run_name="__main__")
 """
 
 
+class AgentLocked(Exception):
+    """Another run holds the host's run lock; ``holder`` says who, when and from where."""
+
+    def __init__(self, holder: Mapping[str, Any]) -> None:
+        super().__init__("locked")
+        self.holder = dict(holder or {})
+
+
 class AgentError(Exception):
     """The agent died, or said something that is not the protocol."""
 
@@ -170,6 +178,7 @@ class AgentClient:
         self.facts_at_start: Dict[str, Any] = {}  # the facts from hello
         self.last_failed = False  # the last run's done.failed
         self.last_stopped = False  # the last run ended early on request_stop()
+        self.stale_lock: Optional[Dict[str, Any]] = None  # a dead run's lock this one broke
         self.closed = False
 
     # -- low level
@@ -233,10 +242,18 @@ class AgentClient:
 
     def run(self, steps: Sequence[Mapping[str, Any]], blobs: Mapping[str, bytes],
             check: bool = False, diff: bool = False,
-            on_result: Optional[Callable[[Dict[str, Any]], None]] = None) -> List[Dict[str, Any]]:
-        """Run steps; answer the agent's `need` with the blobs it lacks; one result per step run."""
+            on_result: Optional[Callable[[Dict[str, Any]], None]] = None,
+            lock: Optional[Mapping[str, Any]] = None) -> List[Dict[str, Any]]:
+        """Run steps; answer the agent's `need` with the blobs it lacks; one result per step run.
+
+        ``lock`` ({"path", "wait", "holder"}) takes the host's run lock first (once per
+        session); AgentLocked when another run holds it."""
         self.round_trips += 1
-        self._send({"req": "run", "steps": list(steps), "check": bool(check), "diff": bool(diff)})
+        request: Dict[str, Any] = {"req": "run", "steps": list(steps), "check": bool(check),
+                                   "diff": bool(diff)}
+        if lock:
+            request["lock"] = dict(lock)
+        self._send(request)
         results: List[Dict[str, Any]] = []
         while True:
             message = self._recv()
@@ -249,6 +266,10 @@ class AgentClient:
             elif "done" in message:
                 self.last_failed = bool((message["done"] or {}).get("failed"))
                 self.last_stopped = bool((message["done"] or {}).get("stopped"))
+                done = message["done"] or {}
+                if "locked" in done:
+                    raise AgentLocked(done["locked"])
+                self.stale_lock = done.get("stale_lock") or self.stale_lock
                 return results
             else:
                 raise self._error("unexpected message during run: %r" % sorted(message))

@@ -58,6 +58,8 @@ class HostRecord:
     failed: int = 0
     skipped: int = 0
     unreachable: bool = False
+    locked: bool = False
+    stale_lock: str = ""
     error: str = ""
     seconds: float = 0.0
     channels: int = 0
@@ -74,6 +76,8 @@ class HostRecord:
     def state(self) -> str:
         if self.unreachable:
             return "unreachable"
+        if self.locked:
+            return "locked"
         return "failed" if self.failed or self.error else "ok"
 
 
@@ -94,7 +98,7 @@ class RunRecord:
 
 
 STYLE = {"ok": "green", "changed": "yellow", "failed": "bold red", "skipped": "cyan",
-         "unreachable": "bold magenta"}
+         "unreachable": "bold magenta", "locked": "bold magenta"}
 
 
 class Progress:

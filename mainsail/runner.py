@@ -6,7 +6,10 @@ variable, a missing template) stops the run with nothing changed on any host.
 
 from __future__ import annotations
 
+import getpass
 import math
+import os
+import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, wait
@@ -14,15 +17,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence, TypeVar
 
-from .errors import BadInput, MainsailError
+from .errors import BadInput, LockHeld, MainsailError
 from .inventory import Host, Inventory, select_hosts
 from .plan import HostPlan, build_plan
 from .playbook import Play
 from .report import HostRecord, Progress, RunRecord, StepRecord
-from .session import HostSession, open_session
+from .session import HostSession, describe_holder, open_session
 
 T = TypeVar("T")
 R = TypeVar("R")
+
+
+LOCK_PATH = "/var/lib/mainsail/run.lock"
+
+
+def holder_identity(command: str) -> dict[str, Any]:
+    """Who takes a host's run lock, shown to whoever finds it held."""
+    return {"user": getpass.getuser(), "host": socket.gethostname(), "pid": os.getpid(),
+            "command": command}
 
 
 @dataclass(frozen=True)
@@ -34,6 +46,18 @@ class RunOptions:
     forks: int = 20
     extra_vars: Mapping[str, Any] = field(default_factory=dict)
     connect_timeout: float = 10.0
+    lock_wait: float = 0.0
+    holder: Mapping[str, Any] = field(default_factory=lambda: holder_identity("deploy"))
+
+
+def lock_spec(host: Host, opts: RunOptions) -> dict[str, Any] | None:
+    """A deploy holds each host's run lock; a check run changes nothing and takes none.
+    Local hosts share this machine, so each inventory name gets a lock of its own."""
+    if opts.check:
+        return None
+    path = LOCK_PATH if host.connection != "local" else \
+        "/var/lib/mainsail/run-%s.lock" % host.name
+    return {"path": path, "wait": opts.lock_wait, "holder": dict(opts.holder)}
 
 
 @dataclass
@@ -192,11 +216,20 @@ def apply_host(play: Play, host: Host, plan: HostPlan, state: RunState, opts: Ru
     try:
         if state.stop.is_set():
             return False
-        results = session.run(plan.steps, plan.blobs, opts.check, opts.diff, on_result)
+        results = session.run(plan.steps, plan.blobs, opts.check, opts.diff, on_result,
+                              lock=lock_spec(host, opts))
+        if session.client.stale_lock and not rec.stale_lock:
+            rec.stale_lock = describe_holder(session.client.stale_lock)
+            progress.event(host.name, "ok", "broke a stale run lock left by " + rec.stale_lock)
         healthy = not any(r.get("status") == "failed" and not by_id.get(r.get("id"), {})
                           .get("ignore_errors") for r in results)
         if healthy and not state.stop.is_set():
             healthy = run_handlers(play, host, plan, results, state, opts, progress)
+    except LockHeld as exc:
+        rec.locked = True
+        rec.error = str(exc)
+        progress.event(host.name, "locked", str(exc))
+        healthy = False
     except MainsailError as exc:
         rec.error = str(exc)
         progress.event(host.name, "failed", str(exc))
@@ -235,7 +268,8 @@ def run_handlers(play: Play, host: Host, plan: HostPlan, results: list[dict[str,
         rec.add(record)
         progress.step(host.name, record)
 
-    done = state.sessions[host.name].run(steps, plan.blobs, False, opts.diff, on_result)
+    done = state.sessions[host.name].run(steps, plan.blobs, False, opts.diff, on_result,
+                                         lock=lock_spec(host, opts))
     return not any(r.get("status") == "failed" for r in done)
 
 

@@ -14,8 +14,9 @@ from typing import Any, Callable, Mapping
 import paramiko
 from fabric import Connection
 
-from .agentproc import BOOTSTRAP, AgentClient, AgentError, build_agent_zip, local_agent
-from .errors import Unreachable
+from .agentproc import (BOOTSTRAP, AgentClient, AgentError, AgentLocked, build_agent_zip,
+                        local_agent)
+from .errors import LockHeld, Unreachable
 from .inventory import Host
 
 DEFAULT_CONNECT_TIMEOUT = 10.0
@@ -122,10 +123,16 @@ class HostSession:
         self._setup_trips = setup_trips
 
     def run(self, steps: list[dict[str, Any]], blobs: Mapping[str, bytes], check: bool,
-            diff: bool, on_result: Callable[[dict[str, Any]], None] | None = None
-            ) -> list[dict[str, Any]]:
+            diff: bool, on_result: Callable[[dict[str, Any]], None] | None = None,
+            lock: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         try:
-            return self.client.run(steps, blobs, check=check, diff=diff, on_result=on_result)
+            return self.client.run(steps, blobs, check=check, diff=diff, on_result=on_result,
+                                   lock=lock)
+        except AgentLocked as exc:
+            raise LockHeld("locked by another run: %s" % describe_holder(exc.holder),
+                           where="host %s" % self.host.name,
+                           hint="wait for it to finish, or run with --lock-wait SECONDS"
+                           ) from None
         except AgentError as exc:
             raise Unreachable("lost the agent: %s" % exc, where="host %s" % self.host.name,
                               hint="the connection or the agent died; run again to converge"
@@ -172,6 +179,14 @@ class ChannelStream:
 
     def flush(self) -> None:
         """Writes are unbuffered."""
+
+
+def describe_holder(holder: Mapping[str, Any]) -> str:
+    if holder.get("error"):
+        return str(holder["error"])
+    return "%s@%s (pid %s, %s) since %s" % (holder.get("user", "?"), holder.get("host", "?"),
+                                           holder.get("pid", "?"), holder.get("command", "?"),
+                                           holder.get("since", "?"))
 
 
 def channel_stderr(channel: paramiko.Channel) -> Callable[[], str]:

@@ -17,7 +17,7 @@ from .errors import EXIT_CODES, BadInput, MainsailError
 from .inventory import Host, Inventory, load_inventory, select_hosts
 from .playbook import load_playbook
 from .report import Masker, Progress, RunRecord, make_console, recap, write_json, write_junit
-from .runner import RunOptions, run_playbook
+from .runner import RunOptions, holder_identity, run_playbook
 
 F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
@@ -175,7 +175,9 @@ RUN_HELP = {**SELECT_HELP,
             "var": "extra variable k=v (YAML value), highest precedence; repeatable",
             "json": "write the run report as JSON to this file",
             "junit": "write a JUnit XML report to this file",
-            "timeout": "SSH connect timeout in seconds (default 10)"}
+            "timeout": "SSH connect timeout in seconds (default 10)",
+            "lock_wait": "seconds to wait for another run's lock on a host (default 0: "
+                         "fail at once, exit 5)"}
 
 
 def split_list(text: str | None) -> tuple[str, ...]:
@@ -202,7 +204,7 @@ def engine_run(c: Context, *, check: bool, diff: bool, host: str | None, group: 
                limit: str | None, playbook: str | None, tags: str | None,
                skip_tags: str | None, forks: int, var: list[str], inventory: str | None,
                json: str | None, junit: str | None, quiet_ok: bool,
-               timeout: int = 10) -> RunRecord:
+               timeout: int = 10, lock_wait: int = 0) -> RunRecord:
     root = project_root()
     inv = open_inventory(c, inventory)
     chosen = select_hosts(inv, host=host, group=group, limit=limit)
@@ -212,7 +214,8 @@ def engine_run(c: Context, *, check: bool, diff: bool, host: str | None, group: 
         raise BadInput("--forks must be at least 1", where="command line")
     opts = RunOptions(check=check, diff=diff, tags=split_list(tags),
                       skip_tags=split_list(skip_tags), forks=forks, extra_vars=parse_vars(var),
-                      connect_timeout=float(timeout))
+                      connect_timeout=float(timeout), lock_wait=float(lock_wait),
+                      holder=holder_identity("deploy playbook=%s" % name))
     console = make_console()
     masker = Masker()
     progress = Progress(console, masker, show_diff=diff, verbose=not quiet_ok)
@@ -232,6 +235,8 @@ def run_exit_code(record: RunRecord) -> int:
     states = {h.state for h in record.hosts.values()}
     if "failed" in states or record.aborted:
         return EXIT_CODES["host_failed"]
+    if "locked" in states:
+        return EXIT_CODES["lock_held"]
     if "unreachable" in states:
         return EXIT_CODES["unreachable"]
     return 0
@@ -243,18 +248,20 @@ def deploy(c: Context, host: str | None = None, group: str | None = None,
            limit: str | None = None, playbook: str | None = None, check: bool = False,
            diff: bool = False, tags: str | None = None, skip_tags: str | None = None,
            forks: int = 20, var: list[str] | None = None, inventory: str | None = None,
-           json: str | None = None, junit: str | None = None, timeout: int = 10) -> None:
+           json: str | None = None, junit: str | None = None, timeout: int = 10,
+           lock_wait: int = 0) -> None:
     """Apply a playbook (default: site) to the selected hosts; only what differs changes."""
     record = engine_run(c, check=check, diff=diff, host=host, group=group, limit=limit,
                         playbook=playbook, tags=tags, skip_tags=skip_tags, forks=forks,
                         var=var or [], inventory=inventory, json=json, junit=junit,
-                        quiet_ok=False, timeout=timeout)
+                        quiet_ok=False, timeout=timeout, lock_wait=lock_wait)
     code = run_exit_code(record)
     if code:
         raise Exit(code=code)
 
 
-@task(help={k: v for k, v in RUN_HELP.items() if k not in ("check",)}, iterable=["var"])
+@task(help={k: v for k, v in RUN_HELP.items() if k not in ("check", "lock_wait")},
+      iterable=["var"])
 @clean_errors
 def plan(c: Context, host: str | None = None, group: str | None = None,
          limit: str | None = None, playbook: str | None = None, diff: bool = True,

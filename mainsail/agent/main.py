@@ -10,7 +10,7 @@ import sys
 import time
 from typing import IO, Any, Callable, Dict, List, Mapping, Optional, Tuple
 
-from . import facts, fileio
+from . import facts, fileio, lock
 from .core import FAILED, BlobStore, Context, MissingPrerequisite, OpError, Outcome
 from .ops import OPS
 
@@ -29,6 +29,12 @@ class Channel:
         self.inp = inp
         self.out = out
         self.stopped = False
+        self.lock: Optional[lock.HeldLock] = None  # the run lock, held until the session ends
+
+    def release(self) -> None:
+        if self.lock is not None:
+            self.lock.release()
+            self.lock = None
 
     def stop_requested(self) -> bool:
         """Whether the controller asked, mid-run, to stop after the step under way (Ctrl-C).
@@ -96,6 +102,7 @@ def serve(inp: IO[bytes], out: IO[bytes], sha: str,
             chan.send({"error": str(exc)})
             continue
         if message is None:
+            chan.release()
             return 0
         request = message.get("req")
         if request == "run":
@@ -103,6 +110,7 @@ def serve(inp: IO[bytes], out: IO[bytes], sha: str,
         elif request == "facts":
             chan.send({"facts": gather()})
         elif request == "bye":
+            chan.release()
             return 0
         elif request == "stop":
             continue  # arrived after the run it meant to stop had ended
@@ -151,8 +159,28 @@ def wanted_blobs(steps: List[Dict[str, Any]], check: bool, diff: bool, store: Bl
     return wanted
 
 
+def take_lock(chan: Channel, spec: Mapping[str, Any]) -> Dict[str, Any]:
+    """The run lock, taken with a session's first run and kept until it ends. {} when held
+    (with "stale_lock" when a dead run's lock was broken), else {"locked": holder}."""
+    if chan.lock is not None:
+        return {}
+    try:
+        got = lock.acquire(str(spec["path"]), spec.get("holder") or {},
+                           float(spec.get("wait") or 0))
+    except OSError as exc:
+        return {"locked": {"error": "cannot take the run lock %s: %s" % (spec["path"], exc)}}
+    if "holder" in got:
+        return {"locked": got["holder"]}
+    chan.lock = got["lock"]
+    return {"stale_lock": got["stale"]} if got["stale"] else {}
+
+
 def run_request(chan: Channel, store: BlobStore, message: Mapping[str, Any]) -> None:
     steps = message.get("steps") or []
+    locking = take_lock(chan, message["lock"]) if message.get("lock") else {}
+    if "locked" in locking:
+        chan.send({"done": {"failed": True, "stopped": False, **locking}})
+        return
     ctx = Context(check=bool(message.get("check")), diff=bool(message.get("diff")), blobs=store)
     try:
         store.prefetch(wanted_blobs(steps, ctx.check, ctx.diff, store))
@@ -168,7 +196,7 @@ def run_request(chan: Channel, store: BlobStore, message: Mapping[str, Any]) -> 
         if result["status"] == FAILED and not step.get("ignore_errors"):
             failed = True
             break  # the first real failure ends the run: later steps assume earlier ones
-    chan.send({"done": {"failed": failed, "stopped": chan.stopped}})
+    chan.send({"done": {"failed": failed, "stopped": chan.stopped, **locking}})
 
 
 def run_step(ctx: Context, step: Mapping[str, Any]) -> Dict[str, Any]:

@@ -250,3 +250,23 @@ def test_a_failing_command_names_the_task_command_and_stderr(project, tmp_path):
     assert done.returncode == 2
     assert "fail.yml:3" in done.stdout and "ls /no/such/folder" in done.stdout
     assert "No such file or directory" in done.stdout
+
+
+def test_two_deploys_of_one_host_never_interleave(project, ssh_config):
+    import sys
+    import time
+    ssh(ssh_config, "web2", "rm -f /tmp/slow-step /tmp/after-slow")
+    argv = [sys.executable, "-m", "invoke", "deploy", "--playbook=slow"]
+    first = subprocess.Popen(argv, cwd=project, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True)
+    time.sleep(1.0)
+    refused = inv("deploy", "--playbook=slow", cwd=project, check=False)
+    waited = subprocess.Popen(argv + ["--lock-wait=20"], cwd=project, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+    out1, _ = first.communicate(timeout=60)
+    out3, err3 = waited.communicate(timeout=60)
+    assert first.returncode == 0, out1
+    assert refused.returncode == 5, refused.stdout + refused.stderr
+    assert "locked by another run: root@" in refused.stdout
+    assert "deploy playbook=slow" in refused.stdout
+    assert waited.returncode == 0, out3 + err3
