@@ -179,6 +179,7 @@ class AgentClient:
         self.last_failed = False  # the last run's done.failed
         self.last_stopped = False  # the last run ended early on request_stop()
         self.stale_lock: Optional[Dict[str, Any]] = None  # a dead run's lock this one broke
+        self.pending_handlers: List[str] = []  # recorded on the host, not yet run
         self.closed = False
 
     # -- low level
@@ -243,7 +244,8 @@ class AgentClient:
     def run(self, steps: Sequence[Mapping[str, Any]], blobs: Mapping[str, bytes],
             check: bool = False, diff: bool = False,
             on_result: Optional[Callable[[Dict[str, Any]], None]] = None,
-            lock: Optional[Mapping[str, Any]] = None) -> List[Dict[str, Any]]:
+            lock: Optional[Mapping[str, Any]] = None,
+            state_dir: Optional[str] = None) -> List[Dict[str, Any]]:
         """Run steps; answer the agent's `need` with the blobs it lacks; one result per step run.
 
         ``lock`` ({"path", "wait", "holder"}) takes the host's run lock first (once per
@@ -253,6 +255,8 @@ class AgentClient:
                                    "diff": bool(diff)}
         if lock:
             request["lock"] = dict(lock)
+        if state_dir:
+            request["state_dir"] = state_dir  # where pending handlers are recorded
         self._send(request)
         results: List[Dict[str, Any]] = []
         while True:
@@ -270,6 +274,7 @@ class AgentClient:
                 if "locked" in done:
                     raise AgentLocked(done["locked"])
                 self.stale_lock = done.get("stale_lock") or self.stale_lock
+                self.pending_handlers = list(done.get("pending_handlers") or [])
                 return results
             else:
                 raise self._error("unexpected message during run: %r" % sorted(message))

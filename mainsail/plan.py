@@ -273,6 +273,7 @@ class _Builder:
             self.steps.append(step)
             if task.notify:
                 self.notify[step["id"]] = self._handler_names(task.notify)
+                step["notify"] = list(self.notify[step["id"]])  # recorded on the host
 
     def _items(self, task: Task, scope: _Scope, skipped: list[str]) -> list[Any]:
         if task.loop is None:
@@ -421,6 +422,7 @@ class _Builder:
             for item in self._items(handler, scope, not_recorded):
                 step = self._step_for(handler, scope, item, not_recorded)
                 if step is not None:
+                    step["handler"] = handler.title  # cleared on the host once it has run
                     steps.append(step)
 
     def finish(self) -> HostPlan:

@@ -28,7 +28,15 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
-LOCK_PATH = "/var/lib/mainsail/run.lock"
+STATE_DIR = "/var/lib/mainsail"
+
+
+def host_state_dir(host: Host) -> str:
+    """Where a host keeps the run lock and pending handlers (the host var mainsail_state_dir
+    overrides it). Local hosts share this machine, so each name gets a folder of its own."""
+    if host.vars.get("mainsail_state_dir"):
+        return str(host.vars["mainsail_state_dir"])
+    return STATE_DIR if host.connection != "local" else "%s/local-%s" % (STATE_DIR, host.name)
 
 
 def holder_identity(command: str) -> dict[str, Any]:
@@ -51,13 +59,11 @@ class RunOptions:
 
 
 def lock_spec(host: Host, opts: RunOptions) -> dict[str, Any] | None:
-    """A deploy holds each host's run lock; a check run changes nothing and takes none.
-    Local hosts share this machine, so each inventory name gets a lock of its own."""
+    """A deploy holds each host's run lock; a check run changes nothing and takes none."""
     if opts.check:
         return None
-    path = LOCK_PATH if host.connection != "local" else \
-        "/var/lib/mainsail/run-%s.lock" % host.name
-    return {"path": path, "wait": opts.lock_wait, "holder": dict(opts.holder)}
+    return {"path": host_state_dir(host) + "/run.lock", "wait": opts.lock_wait,
+            "holder": dict(opts.holder)}
 
 
 @dataclass
@@ -217,7 +223,7 @@ def apply_host(play: Play, host: Host, plan: HostPlan, state: RunState, opts: Ru
         if state.stop.is_set():
             return False
         results = session.run(plan.steps, plan.blobs, opts.check, opts.diff, on_result,
-                              lock=lock_spec(host, opts))
+                              lock=lock_spec(host, opts), state_dir=host_state_dir(host))
         if session.client.stale_lock and not rec.stale_lock:
             rec.stale_lock = describe_holder(session.client.stale_lock)
             progress.event(host.name, "ok", "broke a stale run lock left by " + rec.stale_lock)
@@ -238,9 +244,11 @@ def apply_host(play: Play, host: Host, plan: HostPlan, state: RunState, opts: Ru
     return healthy
 
 
-def notified(plan: HostPlan, results: Iterable[Mapping[str, Any]]) -> list[str]:
-    """Handlers notified by changed steps, in the order the handlers are defined."""
-    wanted = set()
+def notified(plan: HostPlan, results: Iterable[Mapping[str, Any]],
+             pending: Iterable[str] = ()) -> list[str]:
+    """Handlers notified by changed steps, or left pending on the host by a run that died
+    before running them, in the order the handlers are defined."""
+    wanted = set(pending)
     for result in results:
         if result.get("status") == "changed":
             wanted.update(plan.notify.get(result.get("id"), ()))
@@ -249,7 +257,8 @@ def notified(plan: HostPlan, results: Iterable[Mapping[str, Any]]) -> list[str]:
 
 def run_handlers(play: Play, host: Host, plan: HostPlan, results: list[dict[str, Any]],
                  state: RunState, opts: RunOptions, progress: Progress) -> bool:
-    names = notified(plan, results)
+    session = state.sessions[host.name]
+    names = notified(plan, results, session.client.pending_handlers)
     if not names:
         return True
     rec = state.record.host(host.name)
@@ -268,8 +277,8 @@ def run_handlers(play: Play, host: Host, plan: HostPlan, results: list[dict[str,
         rec.add(record)
         progress.step(host.name, record)
 
-    done = state.sessions[host.name].run(steps, plan.blobs, False, opts.diff, on_result,
-                                         lock=lock_spec(host, opts))
+    done = session.run(steps, plan.blobs, False, opts.diff, on_result,
+                       lock=lock_spec(host, opts), state_dir=host_state_dir(host))
     return not any(r.get("status") == "failed" for r in done)
 
 

@@ -10,8 +10,8 @@ import sys
 import time
 from typing import IO, Any, Callable, Dict, List, Mapping, Optional, Tuple
 
-from . import facts, fileio, lock
-from .core import FAILED, BlobStore, Context, MissingPrerequisite, OpError, Outcome
+from . import facts, fileio, handlers, lock
+from .core import CHANGED, FAILED, OK, BlobStore, Context, MissingPrerequisite, OpError, Outcome
 from .ops import OPS
 
 HIDDEN = "(output hidden by no_log)"
@@ -39,7 +39,7 @@ class Channel:
     def stop_requested(self) -> bool:
         """Whether the controller asked, mid-run, to stop after the step under way (Ctrl-C).
 
-        Checked between steps without blocking: a step is never cut short, the next is
+        Checked between steps without bextra: a step is never cut short, the next is
         simply not started."""
         if self.stopped:
             return True
@@ -177,9 +177,9 @@ def take_lock(chan: Channel, spec: Mapping[str, Any]) -> Dict[str, Any]:
 
 def run_request(chan: Channel, store: BlobStore, message: Mapping[str, Any]) -> None:
     steps = message.get("steps") or []
-    locking = take_lock(chan, message["lock"]) if message.get("lock") else {}
-    if "locked" in locking:
-        chan.send({"done": {"failed": True, "stopped": False, **locking}})
+    extra = take_lock(chan, message["lock"]) if message.get("lock") else {}
+    if "locked" in extra:
+        chan.send({"done": {"failed": True, "stopped": False, **extra}})
         return
     ctx = Context(check=bool(message.get("check")), diff=bool(message.get("diff")), blobs=store)
     try:
@@ -188,15 +188,32 @@ def run_request(chan: Channel, store: BlobStore, message: Mapping[str, Any]) -> 
         pass  # each step that needs a blob will ask again and fail with the reason
     failed = False
     chan.stopped = False
+    pending = handlers.Pending(message.get("state_dir"))
+    extra["pending_handlers"] = pending.names()  # left by a run that died before they ran
     for step in steps:
         if chan.stop_requested():
             break
-        result = run_step(ctx, step)
+        result = run_recorded(ctx, step, pending)
         chan.send({"result": result})
         if result["status"] == FAILED and not step.get("ignore_errors"):
             failed = True
             break  # the first real failure ends the run: later steps assume earlier ones
-    chan.send({"done": {"failed": failed, "stopped": chan.stopped, **locking}})
+    chan.send({"done": {"failed": failed, "stopped": chan.stopped, **extra}})
+
+
+def run_recorded(ctx: Context, step: Mapping[str, Any], pending: handlers.Pending
+                 ) -> Dict[str, Any]:
+    """run_step, with the step's handlers recorded before it applies anything and a
+    handler's own name cleared once it has run."""
+    if ctx.check:
+        return run_step(ctx, step)
+    added = pending.add(step.get("notify") or [])
+    result = run_step(ctx, step)
+    if result["status"] != CHANGED and added:
+        pending.remove(added)
+    if step.get("handler") and result["status"] in (OK, CHANGED):
+        pending.remove([step["handler"]])
+    return result
 
 
 def run_step(ctx: Context, step: Mapping[str, Any]) -> Dict[str, Any]:

@@ -268,7 +268,7 @@ def test_an_unexpected_exception_fails_the_step_but_not_the_loop(monkeypatch: py
     results = [m["result"] for m in messages if "result" in m]
     assert [r["status"] for r in results] == ["failed", "failed"]
     assert "ZeroDivisionError" in results[0]["msg"] and "Traceback" not in results[0]["msg"]
-    assert {"done": {"failed": True, "stopped": False}} in messages
+    assert [m["done"]["failed"] for m in messages if "done" in m] == [True]
     assert messages[-1] == {"facts": {"hostname": "h"}}
 
 

@@ -20,7 +20,8 @@ def project(tmp_path: Path, play: str, hosts=("a", "b", "c")) -> Path:
     (root / "playbooks").mkdir()
     (root / "inventory/hosts.yml").write_text(
         "all:\n  vars:\n    out: %s\n  hosts:\n" % (tmp_path / "out") +
-        "".join("    %s: {connection: local}\n" % h for h in hosts))
+        "".join("    %s: {connection: local, mainsail_state_dir: %s}\n"
+                % (h, tmp_path / "state" / h) for h in hosts))
     (root / "playbooks/site.yml").write_text(textwrap.dedent(play))
     (tmp_path / "out").mkdir()
     return root
@@ -206,3 +207,31 @@ def test_release_of_a_missing_folder_is_bad_input(tmp_path):
     with pytest.raises(BadInput) as caught:
         run(root)
     assert "nothere" in str(caught.value) and "site.yml" in caught.value.where
+
+
+def test_a_handler_notified_before_a_failure_runs_on_the_next_run(tmp_path):
+    play = """
+        - hosts: all
+          tasks:
+            - name: config
+              copy: {content: "v1\\n", dest: "{{ out }}/{{ inventory_hostname }}.conf"}
+              notify: reload
+            - name: a later step
+              command: {cmd: "%s"}
+          handlers:
+            - name: reload
+              shell: {cmd: "echo reloaded >> {{ out }}/{{ inventory_hostname }}.log"}
+    """
+    root = project(tmp_path, play % "false", hosts=("a",))
+    first, _ = run(root)
+    assert first.hosts["a"].state == "failed"
+    assert not (tmp_path / "out/a.log").exists()  # the run died before its handlers
+
+    (root / "playbooks/site.yml").write_text(textwrap.dedent(play % "true"))
+    second, _ = run(root)
+    assert (tmp_path / "out/a.log").read_text() == "reloaded\n"
+    assert [s.task for s in second.hosts["a"].steps if s.handler] == ["reload"]
+
+    third, _ = run(root)
+    assert (tmp_path / "out/a.log").read_text() == "reloaded\n"  # cleared once it ran
+    assert not [s for s in third.hosts["a"].steps if s.handler]
