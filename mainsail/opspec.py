@@ -24,7 +24,7 @@ _FREE_FORM_OPTION = re.compile(r"\s*(chdir|creates|removes)=(\S+)\s+")
 _JINJA_MARKERS = ("{{", "{%", "{#")
 CONDITION_NAMES = frozenset({"rc", "stdout", "stderr", "true", "false", "True", "False",
                              "none", "None"})
-_CONDITION_NODES = (ast.Expression, ast.BoolOp, ast.And, ast.Or, ast.UnaryOp, ast.Not,
+_CONDITION_NODES = (ast.Expression, ast.BoolOp, ast.And, ast.Or, ast.UnaryOp, ast.Not, ast.USub,
                     ast.Compare, ast.cmpop, ast.Name, ast.Load, ast.Constant, ast.List,
                     ast.Tuple)
 _CONDITION_HINT = "compare rc, stdout or stderr, e.g. rc == 2 or 'exists' in stdout"
@@ -452,6 +452,9 @@ def _file_rule(args: Mapping[str, Any]) -> tuple[str, str] | None:
         return "state: link needs src (the link target)", "add src: /path/to/target"
     if args.get("src") and args.get("state") != "link":
         return "src is only used with state: link", "add state: link, or use copy"
+    if args.get("state") == "link" and args.get("mode"):
+        # A link's own mode is always 0777; chmod would follow it and change the target.
+        return "mode has no meaning for a link", "set the mode on the link's target instead"
     return None
 
 
@@ -479,6 +482,12 @@ def _supervisor_rule(args: Mapping[str, Any]) -> tuple[str, str] | None:
     return None
 
 
+def _release_rule(args: Mapping[str, Any]) -> tuple[str, str] | None:
+    if args.get("keep") is not None and int(args["keep"]) < 1:
+        return "keep must be at least 1 (the current release)", "keep: 5 keeps the last five"
+    return None
+
+
 _SEMANTICS: Mapping[str, Callable[[Mapping[str, Any]], tuple[str, str] | None]] = \
     MappingProxyType({"file": _file_rule, "line": _line_rule, "service": _service_rule,
-                      "supervisor": _supervisor_rule})
+                      "supervisor": _supervisor_rule, "release": _release_rule})

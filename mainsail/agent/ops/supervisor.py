@@ -134,7 +134,11 @@ def wanted_action(state: str, current: Optional[str]) -> Optional[str]:
 def _present(ctx: Context, name: str, conf: str, state: str, args: Mapping[str, Any]) -> Outcome:
     old = fileio.read_file(conf)
     if old is None and not args.get("command"):
-        raise OpError("supervisor: command is required to create program %s" % name)
+        # An earlier task of the same run may write the program's config: in check mode that
+        # is "would change", in a real run a clear failure.
+        raise MissingPrerequisite("supervisor: program %s is not configured and no command "
+                                  "was given to create it" % name,
+                                  hint="give command:, or configure the program first")
     # Without a command the task only drives the state of a program configured elsewhere
     # (a handler's `state: restarted`, say): its config is left as it is.
     new = render_config(name, args).encode("utf-8") if args.get("command") else old
