@@ -173,6 +173,19 @@ def test_echo_server_serves_again_within_seconds_after_kill_9(site, ssh_config):
     assert new_pid.isdigit() and new_pid != pid
 
 
+def test_a_changed_program_leaves_the_others_running(site, ssh_config):
+    before = ssh(ssh_config, "echo1", "supervisorctl pid echo_server").stdout.strip()
+    for command, state in (("/bin/sleep 1000", "started"), ("/bin/sleep 2000", "started"),
+                           ("/bin/sleep 2000", "absent")):
+        program = '[{name: ticker, command: "%s", user: nobody, state: %s}]' % (command, state)
+        inv("deploy", "--host=echo1", "--var", "supervisor_programs=" + program, timeout=120)
+        if state == "started":
+            status = ssh(ssh_config, "echo1", "supervisorctl status ticker", check=False).stdout
+            assert re.search(r"\b(RUNNING|STARTING)\b", status), status
+    assert "ticker" not in ssh(ssh_config, "echo1", "supervisorctl status", check=False).stdout
+    assert ssh(ssh_config, "echo1", "supervisorctl pid echo_server").stdout.strip() == before
+
+
 # ---------------------------------------------------------------------------- mail
 
 def smtp_from(source: str) -> smtplib.SMTP:
