@@ -222,6 +222,14 @@ def test_inventory_hosts_may_relay(site):
 
 # ---------------------------------------------------------------------------- the site
 
+def test_every_host_knows_every_other_by_name(site, ssh_config, testbed):
+    names = " ".join("%s.%s" % (name, DOMAIN) for name in testbed)
+    for host in testbed:
+        found = ssh(ssh_config, host, "getent hosts %s" % names).stdout.split("\n")
+        resolved = {line.split()[1]: line.split()[0] for line in found if line.strip()}
+        assert resolved == {"%s.%s" % (n, DOMAIN): a for n, a in testbed.items()}, host
+
+
 def test_verify_passes_on_every_host(site):
     done = inv("verify", check=False, timeout=300)
     assert done.returncode == 0, done.stdout[-4000:]
