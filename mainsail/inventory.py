@@ -26,6 +26,8 @@ from typing import Any, Iterable, Mapping
 from .errors import BadInput, did_you_mean
 from .opspec import as_bool
 from .render import has_template, render_value
+from .report import Masker
+from .vault import MIN_SECRET_LENGTH, secret_texts
 from .yamlio import display_path, load_yaml, loc_of
 
 EMPTY: Mapping[str, Any] = MappingProxyType({})
@@ -105,6 +107,9 @@ class Inventory:
     hosts: Mapping[str, Host]
     groups: Mapping[str, Group]
     warnings: tuple[str, ...] = ()
+    # Every value from an encrypted group_vars/ or host_vars/ file: any host's plan may show
+    # one (through hostvars), so every plan masks them all.
+    secrets: tuple[str, ...] = ()
 
 
 # ---------------------------------------------------------------------------- loading
@@ -153,7 +158,13 @@ def load_inventory(path: Path | str, root: Path | str | None = None) -> Inventor
     hosts = {name: _build_host(name, draft, groups, group_files, vars_dir)
              for name in draft.host_locs}
     warnings = vars_dir.unused(groups, hosts)
-    return Inventory(file, MappingProxyType(hosts), MappingProxyType(groups), warnings)
+    return Inventory(file, MappingProxyType(hosts), MappingProxyType(groups), warnings,
+                     _secrets([*groups.values(), *hosts.values()]))
+
+
+def _secrets(owners: Iterable[Group | Host]) -> tuple[str, ...]:
+    found = {str(t) for o in owners for t in secret_texts(o.vars) if len(t) >= MIN_SECRET_LENGTH}
+    return tuple(sorted(found))
 
 
 def _refuse_ini(file: Path, root: Path) -> None:
@@ -342,7 +353,7 @@ class _VarsDirs:
     def load(self, kind: str, name: str) -> list[tuple[str, Any, str]]:
         entries: list[tuple[str, Any, str]] = []
         for path in self.files(kind, name):
-            data = load_yaml(path, self.root)
+            data = load_yaml(path, self.root, vars_file=True)
             _add_vars(entries, data, display_path(path, self.root),
                       f"{kind}/{path.name}")
         return entries
@@ -437,10 +448,14 @@ def _connection(name: str, merged: Mapping[str, Any], sources: Mapping[str, str]
             continue
         chosen = max(given, key=lambda n: (ranks.get(n, -1), n == setting))
         value = merged[chosen]
-        if has_template(value):
-            value = render_value(value, {**merged, "inventory_hostname": name},
-                                 where=sources[chosen])
-        out[setting] = _CHECKS[setting](value, f"host {name}: {chosen}", sources[chosen], base)
+        try:
+            if has_template(value):
+                value = render_value(value, {**merged, "inventory_hostname": name},
+                                     where=sources[chosen])
+            out[setting] = _CHECKS[setting](value, f"host {name}: {chosen}", sources[chosen],
+                                            base)
+        except BadInput as exc:  # the message quotes the value, which may be a secret
+            raise Masker().with_secrets(secret_texts(merged)).error(exc) from None
     return out
 
 

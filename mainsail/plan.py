@@ -29,11 +29,12 @@ from .opspec import OPS, coerce_args
 from .playbook import Play, Role, RoleUse, Task, load_vars_file
 from .render import (OMIT, Environment, broken, eval_condition, has_template, make_env,
                      referenced_names, render_string, render_template, render_value, to_plain)
+from .report import MASK, Masker
+from .vault import MIN_SECRET_LENGTH, secret_texts
 from .yamlio import YDict, display_path, loc_of
 
 MAX_BLOB_BYTES = 100 * 1024 * 1024
 ANSIBLE_MANAGED = "Managed by Mainsail: local changes will be overwritten."
-MASK = "********"
 _COPY_ARGS = ("dest", "mode", "owner", "group", "validate")
 _SHOWN_WHEN_MASKED = ("dest", "path", "content_sha", "src", "mode", "owner", "group")
 
@@ -55,18 +56,28 @@ class HostPlan:
     handlers: dict[str, list[dict[str, Any]]]
     notify: dict[int, list[str]]
     skipped: list[str] = field(default_factory=list)  # names of tasks whose `when` was false
-    secrets: tuple[str, ...] = ()  # values the report must mask
+    secrets: tuple[str, ...] = ()  # values the report must mask (no_log names, vault files)
     check: bool = False
 
     def as_dict(self, *, masked: bool = True) -> dict[str, Any]:
-        """JSON-ready view for `plan` output: blobs by size, no_log arguments masked."""
+        """JSON-ready view for `plan` output: blobs by size, no_log arguments masked, and
+        secrets masked wherever else they appear (a step name, a skipped task)."""
         show = _masked_step if masked else (lambda s: s)
-        return {"host": self.host, "play": self.play, "check": self.check,
-                "steps": [show(s) for s in self.steps],
-                "handlers": {n: [show(s) for s in steps] for n, steps in self.handlers.items()},
-                "notify": {str(k): v for k, v in self.notify.items()},
-                "skipped": list(self.skipped),
-                "blobs": {sha: len(data) for sha, data in self.blobs.items()}}
+        shown = {"host": self.host, "play": self.play, "check": self.check,
+                 "steps": [show(s) for s in self.steps],
+                 "handlers": {n: [show(s) for s in steps] for n, steps in self.handlers.items()},
+                 "notify": {str(k): v for k, v in self.notify.items()},
+                 "skipped": list(self.skipped),
+                 "blobs": {sha: len(data) for sha, data in self.blobs.items()}}
+        return _mask_all(shown, Masker().with_secrets(self.secrets)) if masked else shown
+
+
+def _mask_all(value: Any, mask: Masker) -> Any:
+    if isinstance(value, dict):
+        return {k: _mask_all(v, mask) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_mask_all(v, mask) for v in value]
+    return mask(value)
 
 
 def _masked_step(step: Mapping[str, Any]) -> dict[str, Any]:
@@ -87,14 +98,17 @@ def build_plan(project_root: Path | str, play: Play, host: Host, facts: Mapping[
     """
     builder = _Builder(Path(project_root), play, host, dict(facts or {}), dict(extra_vars or {}),
                        inventory, check, _TagFilter(tuple(tags), tuple(skip_tags)))
-    for use in play.roles:
-        scope = builder.scope(use)
-        for task in use.role.tasks:
+    try:
+        for use in play.roles:
+            scope = builder.scope(use)
+            for task in use.role.tasks:
+                builder.add_task(task, scope)
+        scope = builder.scope(None)
+        for task in play.tasks:
             builder.add_task(task, scope)
-    scope = builder.scope(None)
-    for task in play.tasks:
-        builder.add_task(task, scope)
-    builder.add_handlers()
+        builder.add_handlers()
+    except BadInput as exc:  # rendering errors may quote values: mask the secrets among them
+        raise Masker().with_secrets(builder.secrets).error(exc) from None
     return builder.finish()
 
 
@@ -161,6 +175,7 @@ class _Builder:
         self.secrets: list[str] = []
         self.scopes: dict[str | None, _Scope] = {}
         self.next_id = 0
+        self._add_secrets(inventory.secrets if inventory else secret_texts(host.vars))
 
     # -- scopes and variables
 
@@ -178,6 +193,9 @@ class _Builder:
         raw, sources = self._layers(use, chain, env)
         variables = _resolve_vars(raw, sources, env, self._magic(use))
         self._collect_secrets(self.play.no_log, variables)
+        # A vault value that is a template is a secret once rendered too.
+        self._add_secrets(text for name in raw if any(secret_texts(raw[name]))
+                          for text in _strings(variables.get(name)))
         refs = self._refs(use)
         return _Scope(use, variables, env, files,
                       frozenset(self.play.tags) | {t for r in refs for t in r.tags},
@@ -214,6 +232,7 @@ class _Builder:
         sources: dict[str, str] = {"ansible_managed": "mainsail"}
 
         def put(mapping: Mapping[str, Any], source: Any) -> None:
+            self._add_secrets(secret_texts(mapping))  # before any rendering can quote them
             for key, value in mapping.items():
                 raw[key] = value
                 sources[key] = source(key) if callable(source) else source
@@ -251,6 +270,12 @@ class _Builder:
         if use is not None:
             magic["role_name"] = use.role.name
         return magic
+
+    def _add_secrets(self, texts: Iterable[str]) -> None:
+        """Values from encrypted files: too short ones would mask every "no" and "80"."""
+        for text in texts:
+            if len(text) >= MIN_SECRET_LENGTH and str(text) not in self.secrets:
+                self.secrets.append(str(text))
 
     def _collect_secrets(self, no_log: bool | tuple[str, ...],
                          variables: Mapping[str, Any]) -> None:
@@ -328,7 +353,10 @@ class _Builder:
         name = render_string(task.title, variables, where=task.loc, env=scope.env)
         if item is _NO_ITEM or "item" in referenced_names(task.title, scope.env):
             return name
-        label = MASK if task.no_log is True else _label(item)
+        # A label is cut at 60 characters and JSON-escaped: the report's masking could no
+        # longer find a secret in it, so an item holding one is masked whole here.
+        secret = any(self._has_secret(text) for text in _strings(item))
+        label = MASK if task.no_log is True or secret else _label(item)
         return f"{name} (item={label})"
 
     def _skipped_name(self, task: Task, variables: Mapping[str, Any], scope: _Scope,

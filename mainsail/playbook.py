@@ -337,7 +337,7 @@ def load_vars_file(root: Path, name: str, where: str) -> Mapping[str, Any]:
     for base in (root / "playbooks", root):
         path = base / name
         if path.is_file():
-            data = load_yaml(path, root)
+            data = load_yaml(path, root, vars_file=True)
             return _vars_block(data, loc_of(data) or display_path(path, root), name)
     raise BadInput(f"vars file {name!r} not found (looked in playbooks/ and the project root)",
                    where)
@@ -510,7 +510,9 @@ class _RolePart:
 
     def load(self, part: str) -> Any:
         file = self.file(part)
-        return None if file is None else load_yaml(file, self.root)
+        if file is None:
+            return None
+        return load_yaml(file, self.root, vars_file=part in ("defaults", "vars"))
 
     def where(self, part: str) -> str:
         file = self.file(part)

@@ -8,12 +8,16 @@ import threading
 import xml.etree.ElementTree as ET
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, TypeVar
 
 from rich.console import Console
 from rich.table import Table
 
+from .errors import MainsailError
+from .vault import MIN_SECRET_LENGTH
+
 MASK = "***"
+E = TypeVar("E", bound=MainsailError)
 
 
 @dataclass(frozen=True)
@@ -30,8 +34,23 @@ class Masker:
         return text
 
     def with_secrets(self, values: Iterable[str]) -> "Masker":
-        extra = tuple(v for v in values if isinstance(v, str) and len(v) >= 3)
+        extra = tuple(part for v in values if isinstance(v, str) for part in _fragments(v))
         return Masker(tuple(sorted(set(self.secrets + extra))))
+
+    def error(self, exc: E) -> E:
+        """``exc`` with its text masked: messages may quote the very value they reject."""
+        if not self.secrets:
+            return exc
+        return type(exc)(self(exc.what), self(exc.where), self(exc.hint))
+
+
+def _fragments(secret: str) -> list[str]:
+    """The secret and, when it spans lines (a key, a certificate), each line of it: diffs and
+    output tails show such a value a line at a time, with a prefix in front of each."""
+    parts = [secret]
+    if "\n" in secret:
+        parts += [line.strip() for line in secret.splitlines()]
+    return [str(p) for p in parts if len(p) >= MIN_SECRET_LENGTH]
 
 
 @dataclass
@@ -142,7 +161,7 @@ def failure_text(step: StepRecord) -> str:
     return "\n".join(parts)
 
 
-def recap(console: Console, run: RunRecord) -> None:
+def recap(console: Console, run: RunRecord, mask: Masker = Masker()) -> None:
     table = Table(title="recap%s" % (" (check mode: nothing was changed)" if run.check else ""),
                   title_justify="left")
     for column in ("host", "ok", "changed", "failed", "skipped", "unreachable", "seconds"):
@@ -154,10 +173,10 @@ def recap(console: Console, run: RunRecord) -> None:
     console.print(table)
     for h in run.hosts.values():
         if h.error:
-            console.print("%s: %s" % (h.name, h.error), style="red", markup=False,
+            console.print("%s: %s" % (h.name, mask(h.error)), style="red", markup=False,
                           highlight=False)
     if run.aborted:
-        console.print("run stopped: %s" % run.aborted, style="red", markup=False)
+        console.print("run stopped: %s" % mask(run.aborted), style="red", markup=False)
 
 
 def masked_dict(run: RunRecord, mask: Masker) -> dict[str, Any]:

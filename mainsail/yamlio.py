@@ -18,6 +18,7 @@ from typing import Any, Iterator
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from . import vault
 from .errors import BadInput
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
@@ -63,6 +64,10 @@ class YList(list):  # type: ignore[type-arg]
 
 class Unsafe(str):
     """A string tagged ``!unsafe``: used as is, never rendered as a template (as in Ansible)."""
+
+
+class UnsafeSecret(Unsafe, vault.Secret):
+    """A string tagged ``!unsafe`` in an encrypted file: never rendered, always masked."""
 
 
 class OctInt(int):
@@ -138,10 +143,43 @@ def _read_bytes(path: Path, shown: str, what: str) -> bytes:
 
 # ---------------------------------------------------------------------------- loading YAML
 
-def load_yaml(path: Path | str, root: Path | str | None = None) -> Any:
-    """Load one YAML document from ``path``; positions name it relative to ``root``."""
+def load_yaml(path: Path | str, root: Path | str | None = None, *,
+              vars_file: bool = False) -> Any:
+    """Load one YAML document from ``path``; positions name it relative to ``root``.
+
+    A variables file (``vars_file=True``) may be encrypted (see vault.py): it is decrypted in
+    memory, positions still name the encrypted file (lines are those ``inv vault.edit``
+    shows), and every string in it becomes a :class:`~mainsail.vault.Secret`.
+    """
     shown = display_path(path, root)
-    return load_yaml_text(read_text(path, root, what="YAML file"), shown)
+    text = read_text(path, root, what="YAML file")
+    vault.refuse_ansible_vault(text, shown)
+    if not vault.is_encrypted(text):
+        return load_yaml_text(text, shown)
+    if not vars_file:
+        raise BadInput("this file is encrypted; only variables files may be", shown,
+                       "keep secrets in group_vars/, host_vars/, a role's defaults/ or vars/, "
+                       "or a play's vars_files, and use the variables here")
+    data = as_secrets(load_yaml_text(vault.decrypt_text(text, shown), shown), set())
+    vault.remember(vault.secret_texts(data))
+    return data
+
+
+def as_secrets(value: Any, seen: set[int]) -> Any:
+    """Every string in ``value`` as a Secret, in place, so positions stay (keys stay text)."""
+    if isinstance(value, str):
+        if isinstance(value, vault.Secret):
+            return value
+        return UnsafeSecret(value) if isinstance(value, Unsafe) else vault.Secret(value)
+    if id(value) in seen:  # an anchor used twice: already done
+        return value
+    seen.add(id(value))
+    if isinstance(value, dict):
+        for key, item in value.items():
+            value[key] = as_secrets(item, seen)
+    elif isinstance(value, list):
+        value[:] = [as_secrets(item, seen) for item in value]
+    return value
 
 
 def load_yaml_text(text: str, display: str = "<string>") -> Any:
@@ -263,8 +301,8 @@ def _construct_unsafe(loader: _Loader, node: Node) -> Unsafe:
 
 
 def _refuse_vault(loader: _Loader, node: Node) -> None:
-    raise BadInput("encrypted !vault values are not supported here", str(loader.pos(node)),
-                   "keep secrets out of the repository or pass them with --var")
+    raise BadInput("encrypted !vault values are not supported", str(loader.pos(node)),
+                   "encrypt the whole variables file with inv vault.encrypt (docs/vault.md)")
 
 
 _Loader.add_constructor("tag:yaml.org,2002:map", _construct_map)

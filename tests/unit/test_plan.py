@@ -503,7 +503,7 @@ def test_no_log_true_marks_the_step_and_masks_the_item(tmp_path: Path) -> None:
           loop: [a]
           no_log: true
         """)
-    assert plan.steps[0]["no_log"] is True and plan.steps[0]["name"] == "key (item=********)"
+    assert plan.steps[0]["no_log"] is True and plan.steps[0]["name"] == "key (item=***)"
 
 
 def test_task_no_log_names_mark_steps_that_use_the_values(tmp_path: Path) -> None:
@@ -512,7 +512,7 @@ def test_task_no_log_names_mark_steps_that_use_the_values(tmp_path: Path) -> Non
           no_log: [pw]
         """, extra={"pw": "hunter2"})
     assert plan.steps[0]["no_log"] is True and plan.secrets == ("hunter2",)
-    assert plan.as_dict()["steps"][0]["args"]["cmd"] == "********"
+    assert plan.as_dict()["steps"][0]["args"]["cmd"] == "***"
 
 
 def test_secrets_in_rendered_templates_mark_the_step(tmp_path: Path) -> None:

@@ -1,0 +1,490 @@
+"""Encrypted variables files: the file format, the key, the password, and editing in place.
+
+A vault file is one ASCII header line, then base64 (76 columns) of salt + nonce + ciphertext::
+
+    $MAINSAIL_VAULT;1;scrypt;n=131072,r=8,p=1;aes256gcm
+    q2Nw...
+
+The key is scrypt(password, salt) with the parameters written in the header, so they can be
+raised later without breaking older files; the cipher is AES-256-GCM with the header line as
+associated data, so changing any byte of the header (weaker parameters, say) fails exactly like
+changing the ciphertext. Plaintext exists only in memory, except during ``edit``, when it sits
+in a 0600 file inside a private folder on a memory file system where there is one.
+
+Every string read from a vault file becomes a :class:`Secret`: its ``repr`` is ``'***'`` and the
+plan and the reports mask its text wherever it would be shown.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import getpass
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Mapping
+
+from .errors import BadInput
+
+HEADER_PREFIX = "$MAINSAIL_VAULT;"
+ANSIBLE_PREFIX = "$ANSIBLE_VAULT;"
+VERSION = "1"
+KDF = "scrypt"
+CIPHER = "aes256gcm"
+SALT_BYTES, NONCE_BYTES, KEY_BYTES, TAG_BYTES = 16, 12, 32, 16
+LINE_WIDTH = 76
+ENV_PASSWORD = "MAINSAIL_VAULT_PASSWORD"
+ENV_PASSWORD_FILE = "MAINSAIL_VAULT_PASSWORD_FILE"
+#: Shorter values are not treated as secrets: masking every "no" or "80" would wreck output.
+MIN_SECRET_LENGTH = 3
+_HEADER = re.compile(r"\$MAINSAIL_VAULT;(?P<version>[^;]*);(?P<kdf>[^;]*);(?P<params>[^;]*);"
+                     r"(?P<cipher>[^;]*)")
+_PARAMS = re.compile(r"n=(?P<n>\d{1,9}),r=(?P<r>\d{1,3}),p=(?P<p>\d{1,3})")
+# A header is read before anything is authenticated: bound what it may ask for, so a crafted
+# file cannot make us allocate gigabytes or spin for minutes.
+_MAX_KDF_MEMORY = 1 << 30
+_ALTERED = "wrong vault password or the file was altered"
+
+
+class Secret(str):
+    """A string from an encrypted file. Its repr is masked, so error messages and debug output
+    that quote a value with ``%r`` / ``!r`` never show it; ``str()`` still gives the value."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "'***'"
+
+
+# ---------------------------------------------------------------------------- format
+
+@dataclass(frozen=True)
+class KdfParams:
+    """scrypt's cost: ``n`` (CPU/memory, a power of two), ``r`` (block size), ``p`` (lanes).
+
+    The default is OWASP's recommendation for scrypt: 2**17 x 8 x 128 bytes = 128 MiB of memory
+    per derivation, about 0.4 s on one core (Ansible Vault: 10,000 rounds of PBKDF2, which a
+    GPU tries by the million per second)."""
+
+    n: int = 2 ** 17
+    r: int = 8
+    p: int = 1
+
+    @property
+    def field(self) -> str:
+        return f"n={self.n},r={self.r},p={self.p}"
+
+    @property
+    def memory(self) -> int:
+        return 128 * self.r * (self.n + self.p)
+
+    def check(self, shown: str) -> "KdfParams":
+        sane = (self.n >= 2 ** 10 and self.n & (self.n - 1) == 0 and 1 <= self.r <= 32
+                and 1 <= self.p <= 16 and self.memory <= _MAX_KDF_MEMORY)
+        if not sane:
+            raise BadInput(f"cannot decrypt {shown}: the vault header asks for unusable scrypt "
+                           f"parameters ({self.field})", hint="the header line was altered")
+        return self
+
+    def at_least(self, other: "KdfParams") -> "KdfParams":
+        """The stronger of each parameter: re-encrypting never weakens a file."""
+        return KdfParams(max(self.n, other.n), max(self.r, other.r), max(self.p, other.p))
+
+
+DEFAULT_KDF = KdfParams()
+
+
+@dataclass(frozen=True)
+class Sealed:
+    """A vault file, parsed but not decrypted."""
+
+    header: str
+    params: KdfParams
+    salt: bytes
+    nonce: bytes
+    ciphertext: bytes
+
+
+def header_for(params: KdfParams) -> str:
+    return f"{HEADER_PREFIX}{VERSION};{KDF};{params.field};{CIPHER}"
+
+
+def is_encrypted(text: str) -> bool:
+    """Whether ``text`` is a Mainsail vault file."""
+    return text.startswith(HEADER_PREFIX)
+
+
+def refuse_ansible_vault(text: str, shown: str) -> None:
+    if text.startswith(ANSIBLE_PREFIX):
+        raise BadInput("this is an Ansible Vault file; Mainsail reads its own vault format",
+                       shown, "ansible-vault decrypt it, then inv vault.encrypt it")
+
+
+def parse(text: str, shown: str) -> Sealed:
+    """Header and payload of a vault file; BadInput naming the file when it is damaged."""
+    header, _, body = text.partition("\n")
+    header = header.rstrip()
+    match = _HEADER.fullmatch(header)
+    if not match:
+        raise BadInput(f"cannot decrypt {shown}: the vault header line is damaged",
+                       hint=f"it should look like {header_for(DEFAULT_KDF)}")
+    found = (match["version"], match["kdf"], match["cipher"])
+    if found != (VERSION, KDF, CIPHER):
+        raise BadInput(f"cannot decrypt {shown}: unknown vault format "
+                       f"{';'.join(found)} (this Mainsail reads {VERSION};{KDF};{CIPHER})",
+                       hint="a newer Mainsail wrote it, or the header line was altered")
+    params = _params(match["params"], shown).check(shown)
+    payload = _payload(body, shown)
+    return Sealed(header, params, payload[:SALT_BYTES],
+                  payload[SALT_BYTES:SALT_BYTES + NONCE_BYTES],
+                  payload[SALT_BYTES + NONCE_BYTES:])
+
+
+def _params(text: str, shown: str) -> KdfParams:
+    match = _PARAMS.fullmatch(text)
+    if not match:
+        raise BadInput(f"cannot decrypt {shown}: the vault header's scrypt parameters "
+                       f"{text!r} are damaged", hint="the header line was altered")
+    return KdfParams(int(match["n"]), int(match["r"]), int(match["p"]))
+
+
+def _payload(body: str, shown: str) -> bytes:
+    try:
+        data = base64.b64decode("".join(body.split()), validate=True)
+    except (binascii.Error, ValueError):
+        raise BadInput(f"cannot decrypt {shown}: the encrypted text is not valid base64",
+                       hint="the file was altered or cut short") from None
+    if len(data) < SALT_BYTES + NONCE_BYTES + TAG_BYTES:
+        raise BadInput(f"cannot decrypt {shown}: the encrypted text is too short",
+                       hint="the file was altered or cut short")
+    return data
+
+
+def derive_key(password: bytes, salt: bytes, params: KdfParams) -> bytes:
+    from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+    return Scrypt(salt=salt, length=KEY_BYTES, n=params.n, r=params.r, p=params.p) \
+        .derive(password)
+
+
+def seal(plain: bytes, key: bytes, salt: bytes, params: KdfParams) -> str:
+    """The vault file text for ``plain`` under ``key`` (derived from ``salt`` and ``params``)."""
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+    header = header_for(params)
+    nonce = os.urandom(NONCE_BYTES)
+    sealed = AESGCM(key).encrypt(nonce, plain, header.encode("ascii"))
+    body = base64.b64encode(salt + nonce + sealed).decode("ascii")
+    lines = [body[i:i + LINE_WIDTH] for i in range(0, len(body), LINE_WIDTH)]
+    return "\n".join([header, *lines]) + "\n"
+
+
+def unseal(sealed: Sealed, key: bytes, shown: str, source: str = "") -> bytes:
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+    try:
+        return AESGCM(key).decrypt(sealed.nonce, sealed.ciphertext,
+                                   sealed.header.encode("ascii"))
+    except InvalidTag:
+        hint = f"the password came from {source}" if source else ""
+        raise BadInput(f"cannot decrypt {shown}: {_ALTERED}", hint=hint) from None
+
+
+def encrypt(plain: bytes, password: bytes, params: KdfParams = DEFAULT_KDF) -> str:
+    """Encrypt with a fresh salt and nonce; the building block the keyring uses too."""
+    salt = os.urandom(SALT_BYTES)
+    return seal(plain, derive_key(password, salt, params), salt, params)
+
+
+def decrypt(text: str, password: bytes, shown: str = "<vault>") -> bytes:
+    sealed = parse(text, shown)
+    return unseal(sealed, derive_key(password, sealed.salt, sealed.params), shown)
+
+
+# ---------------------------------------------------------------------------- the password
+
+@dataclass(frozen=True)
+class Password:
+    value: bytes
+    source: str  # where it came from, for hints; never the value
+
+
+class Keyring:
+    """Where the password comes from, asked at most once, and the keys derived from it.
+
+    Order: ``--vault-password-file``, ``$MAINSAIL_VAULT_PASSWORD_FILE``,
+    ``$MAINSAIL_VAULT_PASSWORD``, ``mainsail.vault_password_file`` in invoke.yaml, then a
+    prompt when stdin is a terminal. The environment beats the config file so CI can set a
+    password even when the project's invoke.yaml names a file that only exists on laptops.
+    """
+
+    def __init__(self, password_file: str | None = None,
+                 configured_file: str | None = None) -> None:
+        self.password_file = password_file
+        self.configured_file = configured_file
+        self._password: Password | None = None
+        self._keys: dict[tuple[bytes, KdfParams], bytes] = {}
+        # One derivation at a time: each takes 128 MiB, and plans are built in 20 threads.
+        self._lock = threading.Lock()
+
+    def password(self, shown: str, *, confirm: bool = False) -> Password:
+        with self._lock:
+            if self._password is None:
+                self._password = self._find(shown, confirm)
+            return self._password
+
+    def key(self, salt: bytes, params: KdfParams, shown: str) -> tuple[bytes, str]:
+        password = self.password(shown)
+        with self._lock:
+            if (salt, params) not in self._keys:
+                self._keys[(salt, params)] = derive_key(password.value, salt, params)
+            return self._keys[(salt, params)], password.source
+
+    def _find(self, shown: str, confirm: bool) -> Password:
+        if self.password_file:
+            return _from_file(self.password_file, "--vault-password-file")
+        if os.environ.get(ENV_PASSWORD_FILE):
+            return _from_file(os.environ[ENV_PASSWORD_FILE], ENV_PASSWORD_FILE)
+        if os.environ.get(ENV_PASSWORD):
+            return Password(os.environ[ENV_PASSWORD].encode("utf-8"), ENV_PASSWORD)
+        if self.configured_file:
+            return _from_file(self.configured_file, "mainsail.vault_password_file")
+        if _interactive():
+            return _prompt(confirm)
+        raise BadInput(f"{shown} is encrypted and no vault password was given",
+                       hint=f"set {ENV_PASSWORD} (CI), {ENV_PASSWORD_FILE} or "
+                            "--vault-password-file FILE, or run in a terminal to be asked")
+
+
+def _interactive() -> bool:
+    try:
+        return sys.stdin is not None and sys.stdin.isatty()
+    except ValueError:  # stdin closed
+        return False
+
+
+def _from_file(name: str, source: str) -> Password:
+    path = Path(name).expanduser()
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise BadInput("vault password file not found", f"{source} {name}") from None
+    except OSError as exc:
+        raise BadInput(f"vault password file cannot be read ({exc.strerror})",
+                       f"{source} {name}") from None
+    # Editors and `echo x > file` add a final newline that is not part of the password.
+    value = data[:-2] if data.endswith(b"\r\n") else data.removesuffix(b"\n")
+    if not value:
+        raise BadInput("vault password file is empty", f"{source} {name}")
+    return Password(value, f"{source} {name}")
+
+
+def _prompt(confirm: bool) -> Password:
+    try:
+        first = getpass.getpass("Vault password: ")
+        if confirm and getpass.getpass("Vault password (again): ") != first:
+            raise BadInput("the two vault passwords differ", "prompt", "type the same one twice")
+    except EOFError:
+        raise BadInput("no vault password typed", "prompt") from None
+    if not first:
+        raise BadInput("the vault password is empty", "prompt")
+    return Password(first.encode("utf-8"), "the prompt")
+
+
+_keyring = Keyring()
+_secrets: set[str] = set()
+_secrets_lock = threading.Lock()
+
+
+def configure(password_file: str | None = None, configured_file: str | None = None) -> None:
+    """Start over with these password sources (forgets any password and key already known)."""
+    global _keyring
+    _keyring = Keyring(password_file, configured_file)
+
+
+def decrypt_text(text: str, shown: str) -> str:
+    """The plaintext of a vault file read from ``shown``, with the process's password."""
+    sealed = parse(text, shown)
+    key, source = _keyring.key(sealed.salt, sealed.params, shown)
+    plain = unseal(sealed, key, shown, source)
+    try:
+        return plain.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadInput(f"{shown}: the decrypted content is not UTF-8 text",
+                       hint="only text (YAML) files are meant to be encrypted") from None
+
+
+def encrypt_text(plain: str, shown: str, *, params: KdfParams = DEFAULT_KDF,
+                 confirm: bool = False) -> str:
+    salt = os.urandom(SALT_BYTES)
+    password = _keyring.password(shown, confirm=confirm)
+    return seal(plain.encode("utf-8"), derive_key(password.value, salt, params), salt, params)
+
+
+# ---------------------------------------------------------------------------- secrets
+
+def secret_texts(value: Any) -> Iterator[str]:
+    """Every :class:`Secret` inside ``value`` (mappings and lists walked)."""
+    if isinstance(value, Secret):
+        yield value
+    elif isinstance(value, Mapping):
+        for item in value.values():
+            yield from secret_texts(item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from secret_texts(item)
+
+
+def remember(values: Iterable[str]) -> None:
+    """Record decrypted values, so a last-resort mask can cover any text this process prints."""
+    with _secrets_lock:
+        _secrets.update(str(v) for v in values if len(v) >= MIN_SECRET_LENGTH)
+
+
+def known_secrets() -> tuple[str, ...]:
+    """Every value decrypted by this process so far."""
+    with _secrets_lock:
+        return tuple(sorted(_secrets))
+
+
+# ---------------------------------------------------------------------------- files
+
+def read_sealed(path: Path, shown: str) -> str:
+    try:
+        text = path.read_text("utf-8")
+    except FileNotFoundError:
+        raise BadInput("file not found", shown) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BadInput(f"cannot read the file ({getattr(exc, 'strerror', None) or exc})",
+                       shown) from None
+    if not is_encrypted(text):
+        raise BadInput("file is not encrypted", shown, "inv vault.encrypt FILE encrypts it")
+    return text
+
+
+def encrypt_file(path: Path, shown: str, validate: Callable[[str], None] | None = None) -> None:
+    """Encrypt a plaintext file in place (atomically, keeping its mode)."""
+    try:
+        plain = path.read_text("utf-8")
+    except FileNotFoundError:
+        raise BadInput("file not found", shown) from None
+    except (OSError, UnicodeDecodeError):
+        raise BadInput("cannot read the file as UTF-8 text", shown) from None
+    if is_encrypted(plain):
+        raise BadInput("file is already encrypted", shown, "inv vault.edit FILE changes it")
+    if validate:
+        validate(plain)
+    write_atomic(path, encrypt_text(plain, shown, confirm=True).encode("ascii"))
+
+
+def decrypt_file(path: Path, shown: str) -> None:
+    """Replace a vault file by its plaintext (atomically, keeping its mode)."""
+    write_atomic(path, decrypt_text(read_sealed(path, shown), shown).encode("utf-8"))
+
+
+def view_file(path: Path, shown: str) -> str:
+    return decrypt_text(read_sealed(path, shown), shown)
+
+
+def edit_file(path: Path, shown: str, editor: str) -> str | None:
+    """Decrypt to a private temp file, run ``editor`` on it, re-encrypt if it changed.
+
+    A missing file is created. Returns the new plaintext, or None when nothing changed (the
+    file is then left as it was, so an unchanged edit makes no diff in version control).
+    """
+    text = read_sealed(path, shown) if path.exists() else None
+    sealed = parse(text, shown) if text is not None else None
+    before = decrypt_text(text, shown) if text is not None else ""
+    with private_copy(path.name, before) as tmp:
+        run_editor(editor, tmp, shown)
+        try:
+            after = tmp.read_text("utf-8")
+        except (OSError, UnicodeDecodeError):
+            raise BadInput(f"the edited text is not UTF-8; {shown} is unchanged") from None
+    if sealed and after == before:
+        return None
+    params = sealed.params.at_least(DEFAULT_KDF) if sealed else DEFAULT_KDF
+    write_atomic(path, encrypt_text(after, shown, params=params, confirm=sealed is None)
+                 .encode("ascii"))
+    return after
+
+
+def private_dir_base() -> str | None:
+    """A memory-backed folder for plaintext, so it never reaches a disk: the user's runtime
+    folder or /dev/shm when usable, else the system's temp folder."""
+    for base in (os.environ.get("XDG_RUNTIME_DIR"), "/dev/shm"):
+        if base and os.path.isdir(base) and os.access(base, os.W_OK | os.X_OK):
+            return base
+    return None
+
+
+@contextlib.contextmanager
+def private_copy(name: str, text: str) -> Iterator[Path]:
+    """``text`` in a 0600 file (same name, for the editor's syntax colouring) inside a fresh
+    0700 folder, removed with everything the editor left there (swap, backup) on any exit."""
+    folder = Path(tempfile.mkdtemp(prefix="mainsail-vault-", dir=private_dir_base()))
+    try:
+        path = folder / name
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
+        yield path
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def editor_command() -> str:
+    return os.environ.get("EDITOR") or os.environ.get("VISUAL") or "vi"
+
+
+def run_editor(editor: str, path: Path, shown: str) -> None:
+    try:
+        argv = shlex.split(editor)
+    except ValueError:
+        argv = []
+    if not argv:
+        raise BadInput(f"cannot run the editor {editor!r}", "EDITOR", "set EDITOR, e.g. nano")
+    try:
+        done = subprocess.run([*argv, str(path)], check=False)
+    except OSError as exc:
+        raise BadInput(f"cannot run the editor {argv[0]!r} ({exc.strerror})", "EDITOR",
+                       "set EDITOR to an installed editor, e.g. EDITOR=nano") from None
+    if done.returncode != 0:
+        raise BadInput(f"the editor exited with status {done.returncode}; {shown} is unchanged")
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Temp file beside ``path``, fsync, same mode as the old file, rename: readers see the old
+    or the new file, never half of one."""
+    mode = path.stat().st_mode & 0o7777 if path.exists() else None
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(tmp, mode if mode is not None else 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    with contextlib.suppress(OSError):
+        folder = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(folder)
+        finally:
+            os.close(folder)
+
+
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
