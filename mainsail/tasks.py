@@ -13,6 +13,7 @@ from typing import Any, Callable, Sequence, TypeVar
 from invoke import Collection, Context, Exit, task
 
 from . import testbed as tb
+from . import vault
 from .errors import EXIT_CODES, BadInput, MainsailError
 from .inventory import Host, Inventory, load_inventory, select_hosts
 from .playbook import load_playbook
@@ -37,7 +38,9 @@ def clean_errors(fn: F) -> F:
         try:
             return fn(c, *args, **kwargs)
         except MainsailError as exc:
-            print("error: %s" % exc, file=sys.stderr, flush=True)
+            # Last line of defence: whatever the message, no decrypted value is printed.
+            masked = Masker().with_secrets(vault.known_secrets())(str(exc))
+            print("error: %s" % masked, file=sys.stderr, flush=True)
             raise Exit(code=exc.exit_code) from None
         except KeyboardInterrupt:
             print("interrupted", file=sys.stderr, flush=True)
@@ -55,8 +58,16 @@ def inventory_path(c: Context, inventory: str | None) -> Path:
     return project_root() / (inventory or configured)
 
 
-def open_inventory(c: Context, inventory: str | None) -> Inventory:
+def open_inventory(c: Context, inventory: str | None,
+                   vault_password_file: str | None = None) -> Inventory:
+    use_vault(c, vault_password_file)
     return load_inventory(inventory_path(c, inventory))
+
+
+def use_vault(c: Context, password_file: str | None) -> None:
+    """Where the vault password comes from; asked only if an encrypted file is read."""
+    configured = c.config.get("mainsail", {}).get("vault_password_file")
+    vault.configure(password_file, str(configured) if configured else None)
 
 
 # ---------------------------------------------------------------------------- testbed
@@ -177,7 +188,8 @@ RUN_HELP = {**SELECT_HELP,
             "junit": "write a JUnit XML report to this file",
             "timeout": "SSH connect timeout in seconds (default 10)",
             "lock_wait": "seconds to wait for another run's lock on a host (default 0: "
-                         "fail at once, exit 5)"}
+                         "fail at once, exit 5)",
+            "vault_password_file": "file holding the vault password (see docs/vault.md)"}
 
 
 def split_list(text: str | None) -> tuple[str, ...]:
@@ -204,9 +216,10 @@ def engine_run(c: Context, *, check: bool, diff: bool, host: str | None, group: 
                limit: str | None, playbook: str | None, tags: str | None,
                skip_tags: str | None, forks: int, var: list[str], inventory: str | None,
                json: str | None, junit: str | None, quiet_ok: bool,
-               timeout: int = 10, lock_wait: int = 0) -> RunRecord:
+               timeout: int = 10, lock_wait: int = 0,
+               vault_password_file: str | None = None) -> tuple[RunRecord, Masker]:
     root = project_root()
-    inv = open_inventory(c, inventory)
+    inv = open_inventory(c, inventory, vault_password_file)
     chosen = select_hosts(inv, host=host, group=group, limit=limit)
     name = playbook or c.config.get("mainsail", {}).get("playbook", "site")
     plays = load_playbook(root, name)
@@ -217,15 +230,15 @@ def engine_run(c: Context, *, check: bool, diff: bool, host: str | None, group: 
                       connect_timeout=float(timeout), lock_wait=float(lock_wait),
                       holder=holder_identity("deploy playbook=%s" % name))
     console = make_console()
-    masker = Masker()
+    masker = Masker().with_secrets(vault.known_secrets())  # the plans add theirs
     progress = Progress(console, masker, show_diff=diff, verbose=not quiet_ok)
     record = run_playbook(root, inv, plays, chosen, opts, progress, playbook=name)
-    recap(console, record)
+    recap(console, record, progress.mask)
     if json:
         write_json(record, Path(json), progress.mask)
     if junit:
         write_junit(record, Path(junit), progress.mask)
-    return record
+    return record, progress.mask
 
 
 def run_exit_code(record: RunRecord) -> int:
@@ -249,12 +262,13 @@ def deploy(c: Context, host: str | None = None, group: str | None = None,
            diff: bool = False, tags: str | None = None, skip_tags: str | None = None,
            forks: int = 20, var: list[str] | None = None, inventory: str | None = None,
            json: str | None = None, junit: str | None = None, timeout: int = 10,
-           lock_wait: int = 0) -> None:
+           lock_wait: int = 0, vault_password_file: str | None = None) -> None:
     """Apply a playbook (default: site) to the selected hosts; only what differs changes."""
-    record = engine_run(c, check=check, diff=diff, host=host, group=group, limit=limit,
-                        playbook=playbook, tags=tags, skip_tags=skip_tags, forks=forks,
-                        var=var or [], inventory=inventory, json=json, junit=junit,
-                        quiet_ok=False, timeout=timeout, lock_wait=lock_wait)
+    record, _ = engine_run(c, check=check, diff=diff, host=host, group=group, limit=limit,
+                           playbook=playbook, tags=tags, skip_tags=skip_tags, forks=forks,
+                           var=var or [], inventory=inventory, json=json, junit=junit,
+                           quiet_ok=False, timeout=timeout, lock_wait=lock_wait,
+                           vault_password_file=vault_password_file)
     code = run_exit_code(record)
     if code:
         raise Exit(code=code)
@@ -267,14 +281,16 @@ def plan(c: Context, host: str | None = None, group: str | None = None,
          limit: str | None = None, playbook: str | None = None, diff: bool = True,
          tags: str | None = None, skip_tags: str | None = None, forks: int = 20,
          var: list[str] | None = None, inventory: str | None = None, json: str | None = None,
-         junit: str | None = None, timeout: int = 10) -> None:
+         junit: str | None = None, timeout: int = 10,
+         vault_password_file: str | None = None) -> None:
     """Show what a deploy would change, changing nothing; exit 8 when anything would change."""
-    record = engine_run(c, check=True, diff=diff, host=host, group=group, limit=limit,
-                        playbook=playbook, tags=tags, skip_tags=skip_tags, forks=forks,
-                        var=var or [], inventory=inventory, json=json, junit=junit,
-                        quiet_ok=True, timeout=timeout)
+    record, mask = engine_run(c, check=True, diff=diff, host=host, group=group, limit=limit,
+                              playbook=playbook, tags=tags, skip_tags=skip_tags, forks=forks,
+                              var=var or [], inventory=inventory, json=json, junit=junit,
+                              quiet_ok=True, timeout=timeout,
+                              vault_password_file=vault_password_file)
     for h in record.hosts.values():
-        todo = [s.task for s in h.steps if s.status == "changed"]
+        todo = [mask(s.task) for s in h.steps if s.status == "changed"]
         say("%s: %s" % (h.name, "%d to change: %s" % (len(todo), "; ".join(todo)) if todo
                          else "no changes"))
     code = run_exit_code(record)
@@ -472,6 +488,69 @@ def verify(c: Context, host: str | None = None, group: str | None = None,
         raise Exit(code=EXIT_CODES["host_failed"])
 
 
+# ---------------------------------------------------------------------------- vault
+
+VAULT_HELP = {"file": "the variables file",
+              "vault_password_file": "file holding the vault password (else "
+                                     "MAINSAIL_VAULT_PASSWORD_FILE, MAINSAIL_VAULT_PASSWORD, "
+                                     "mainsail.vault_password_file, a prompt)"}
+
+
+def check_yaml(shown: str) -> Callable[[str], None]:
+    """A YAML syntax check for plaintext about to be encrypted (errors quote no values)."""
+    from .yamlio import load_yaml_text
+
+    def check(text: str) -> None:
+        load_yaml_text(text, shown)
+
+    return check
+
+
+@task(name="encrypt", help=VAULT_HELP)
+@clean_errors
+def vault_encrypt(c: Context, file: str, vault_password_file: str | None = None) -> None:
+    """Encrypt a variables file in place (scrypt key, AES-256-GCM)."""
+    use_vault(c, vault_password_file)
+    vault.encrypt_file(Path(file), file, check_yaml(file))
+    say("encrypted %s" % file)
+
+
+@task(name="decrypt", help=VAULT_HELP)
+@clean_errors
+def vault_decrypt(c: Context, file: str, vault_password_file: str | None = None) -> None:
+    """Replace an encrypted file by its plaintext (to stop encrypting it)."""
+    use_vault(c, vault_password_file)
+    vault.decrypt_file(Path(file), file)
+    say("decrypted %s" % file)
+
+
+@task(name="view", help=VAULT_HELP)
+@clean_errors
+def vault_view(c: Context, file: str, vault_password_file: str | None = None) -> None:
+    """Print the plaintext of an encrypted file; nothing is written to disk."""
+    use_vault(c, vault_password_file)
+    sys.stdout.write(vault.view_file(Path(file), file))
+    sys.stdout.flush()
+
+
+@task(name="edit", help=VAULT_HELP)
+@clean_errors
+def vault_edit(c: Context, file: str, vault_password_file: str | None = None) -> None:
+    """Edit an encrypted file with $EDITOR (a missing file is created encrypted)."""
+    use_vault(c, vault_password_file)
+    after = vault.edit_file(Path(file), file, vault.editor_command())
+    if after is None:
+        say("%s unchanged" % file)
+        return
+    say("encrypted %s" % file)
+    try:
+        check_yaml(file)(after)
+    except BadInput as exc:  # saved anyway: throwing the edits away would be worse
+        print("warning: %s (run inv vault.edit %s to fix it)" % (exc, file), file=sys.stderr)
+
+
 testbed = Collection("testbed", up, down, status, reset)
-ns = Collection(deploy, plan, run, put, get, ping, facts, hosts, verify, ssh_config, testbed)
+vault_tasks = Collection("vault", vault_encrypt, vault_decrypt, vault_view, vault_edit)
+ns = Collection(deploy, plan, run, put, get, ping, facts, hosts, verify, ssh_config, testbed,
+                vault_tasks)
 ns.configure({"mainsail": {"inventory": DEFAULT_INVENTORY}})

@@ -5,6 +5,9 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 from typing import Any, Iterator
@@ -22,6 +25,7 @@ from mainsail.runner import RunOptions, run_playbook
 from mainsail.vault import DEFAULT_KDF, KdfParams, Secret
 from mainsail.yamlio import load_yaml
 
+REPO = Path(__file__).resolve().parents[2]
 PASSWORD = "correct horse battery staple"
 # The smallest parameters a vault file may carry: these tests derive keys by the dozen.
 FAST = KdfParams(n=2 ** 10, r=8, p=1)
@@ -372,3 +376,100 @@ def test_masking_uses_three_stars_everywhere(tmp_path: Path) -> None:
     from mainsail import plan, report
     assert plan.MASK == report.MASK == "***"
     assert Masker().with_secrets(["ab", "abc"])("ab abc") == "ab ***"
+
+
+# ---------------------------------------------------------------------------- inv vault.*
+
+def inv(cwd: Path, *args: str, password: str | None = PASSWORD,
+        **env: str) -> subprocess.CompletedProcess[str]:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("MAINSAIL_VAULT")}
+    environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO),
+                                                          environ.get("PYTHONPATH")]))
+    if password is not None:
+        environ[vault.ENV_PASSWORD] = password
+    return subprocess.run([sys.executable, "-m", "invoke", *args], cwd=cwd, env={**environ, **env},
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture
+def cli_project(tmp_path: Path) -> Path:
+    write(tmp_path / "tasks.py", "from mainsail.tasks import ns  # noqa: F401\n")
+    write(tmp_path / "inventory/hosts.yml", "all:\n  hosts:\n    a: {connection: local}\n")
+    return tmp_path
+
+
+EDITOR = """#!/bin/sh
+stat -c '%a' "$1" "$(dirname "$1")" > "$0.log"
+echo "$1" >> "$0.log"
+sed -i 's/one/two/' "$1"
+"""
+
+
+def test_inv_vault_encrypt_edit_decrypt(cli_project: Path) -> None:
+    path = write(cli_project / "inventory/group_vars/all.yml", "token: one-%s\n" % API_TOKEN)
+    done = inv(cli_project, "vault.encrypt", "inventory/group_vars/all.yml")
+    assert done.returncode == 0, done.stderr
+    text = path.read_text()
+    assert text.startswith("$MAINSAIL_VAULT;1;scrypt;n=131072,r=8,p=1;aes256gcm\n")
+    assert API_TOKEN not in text
+
+    editor = write(cli_project / "editor.sh", EDITOR)
+    editor.chmod(0o755)
+    done = inv(cli_project, "vault.edit", str(path), EDITOR=str(editor))
+    assert done.returncode == 0, done.stderr
+    file_mode, dir_mode, temp = Path(str(editor) + ".log").read_text().split()
+    assert (file_mode, dir_mode) == ("600", "700") and not Path(temp).parent.exists()
+    assert API_TOKEN not in path.read_text()
+
+    done = inv(cli_project, "vault.decrypt", str(path))
+    assert done.returncode == 0 and path.read_text() == "token: two-%s\n" % API_TOKEN
+
+
+def test_inv_vault_edit_leaves_the_file_alone_when_the_editor_fails(cli_project: Path) -> None:
+    path = write(cli_project / "vault.yml", sealed("a: one\n"))
+    before = path.read_text()
+    done = inv(cli_project, "vault.edit", "vault.yml", EDITOR="false")
+    assert done.returncode == 4 and "vault.yml is unchanged" in done.stderr
+    assert inv(cli_project, "vault.edit", "vault.yml", EDITOR="true").stdout.strip() == \
+        "vault.yml unchanged"
+    assert path.read_text() == before
+
+
+def test_inv_vault_view_and_a_wrong_or_missing_password(cli_project: Path) -> None:
+    write(cli_project / "vault.yml", sealed("a: 1\n"))
+    view = inv(cli_project, "vault.view", "vault.yml")
+    assert view.returncode == 0 and view.stdout == "a: 1\n"
+    wrong = inv(cli_project, "vault.view", "vault.yml", password="nope")
+    assert wrong.returncode == 4 and "Traceback" not in wrong.stderr
+    assert wrong.stderr.startswith("error: cannot decrypt vault.yml: wrong vault password or "
+                                   "the file was altered (hint: the password came from "
+                                   "MAINSAIL_VAULT_PASSWORD)")
+    missing = inv(cli_project, "vault.view", "vault.yml", password=None)
+    assert missing.returncode == 4 and "no vault password was given" in missing.stderr
+    again = inv(cli_project, "vault.encrypt", "vault.yml")
+    assert again.returncode == 4 and "already encrypted" in again.stderr
+
+
+def test_inv_deploy_and_hosts_with_a_password_file_mask_vault_values(cli_project: Path) -> None:
+    out = cli_project / "out"
+    out.mkdir()
+    write(cli_project / "pw", PASSWORD + "\n")
+    write(cli_project / "inventory/group_vars/all.yml", "out: %s\n" % out)
+    write(cli_project / "inventory/group_vars/all/vault.yml", sealed("db_password: %s\n"
+                                                                     % DB_PASSWORD))
+    write(cli_project / "playbooks/site.yml", textwrap.dedent("""
+        - hosts: all
+          tasks:
+            - name: "write {{ db_password }}"
+              copy: {content: "{{ db_password }}\\n", dest: "{{ out }}/secret"}
+            - name: fail loudly
+              shell: {cmd: "cat {{ out }}/secret; exit 1"}
+        """))
+    done = inv(cli_project, "deploy", "--diff", "--vault-password-file", "pw",
+               "--json", "r.json", password=None)
+    assert done.returncode == 2, done.stderr
+    assert "write ***" in done.stdout and "| ***" in done.stdout  # the cat of the secret
+    assert_clean(done.stdout + done.stderr + (cli_project / "r.json").read_text())
+    hosts = inv(cli_project, "hosts", password=None, MAINSAIL_VAULT_PASSWORD_FILE="pw")
+    assert hosts.returncode == 0 and "db_password" in hosts.stdout
+    assert_clean(hosts.stdout)
