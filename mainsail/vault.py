@@ -72,8 +72,8 @@ class KdfParams:
     """scrypt's cost: ``n`` (CPU/memory, a power of two), ``r`` (block size), ``p`` (lanes).
 
     The default is OWASP's recommendation for scrypt: 2**17 x 8 x 128 bytes = 128 MiB of memory
-    per derivation, about 0.4 s on one core (Ansible Vault: 10,000 rounds of PBKDF2, which a
-    GPU tries by the million per second)."""
+    per derivation, about 0.4 s on one core (Ansible Vault: 10,000 rounds of PBKDF2, which
+    needs no memory and which one GPU tries hundreds of thousands of times per second)."""
 
     n: int = 2 ** 17
     r: int = 8
