@@ -180,6 +180,7 @@ class AgentClient:
         self.last_stopped = False  # the last run ended early on request_stop()
         self.stale_lock: Optional[Dict[str, Any]] = None  # a dead run's lock this one broke
         self.pending_handlers: List[str] = []  # recorded on the host, not yet run
+        self.rollbacks: List[Dict[str, Any]] = []  # transactions the last run rolled back
         self.closed = False
 
     # -- low level
@@ -245,7 +246,8 @@ class AgentClient:
             check: bool = False, diff: bool = False,
             on_result: Optional[Callable[[Dict[str, Any]], None]] = None,
             lock: Optional[Mapping[str, Any]] = None,
-            state_dir: Optional[str] = None) -> List[Dict[str, Any]]:
+            state_dir: Optional[str] = None,
+            transaction: Optional[Mapping[str, Any]] = None) -> List[Dict[str, Any]]:
         """Run steps; answer the agent's `need` with the blobs it lacks; one result per step run.
 
         ``lock`` ({"path", "wait", "holder"}) takes the host's run lock first (once per
@@ -256,7 +258,9 @@ class AgentClient:
         if lock:
             request["lock"] = dict(lock)
         if state_dir:
-            request["state_dir"] = state_dir  # where pending handlers are recorded
+            request["state_dir"] = state_dir  # run lock, pending handlers, journals
+        if transaction:
+            request.update(transaction)  # handlers, checks, run id (docs/architecture.md)
         self._send(request)
         results: List[Dict[str, Any]] = []
         while True:
@@ -275,6 +279,7 @@ class AgentClient:
                     raise AgentLocked(done["locked"])
                 self.stale_lock = done.get("stale_lock") or self.stale_lock
                 self.pending_handlers = list(done.get("pending_handlers") or [])
+                self.rollbacks = list(done.get("rollbacks") or [])
                 return results
             else:
                 raise self._error("unexpected message during run: %r" % sorted(message))

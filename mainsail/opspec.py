@@ -129,6 +129,12 @@ OPS: Mapping[str, OpSpec] = MappingProxyType({
                      (("cmd", "argv"),), free_form=True),
     "shell": _spec("shell", "shell", {"cmd": Arg("cmd"), **_COMMAND_ARGS}, (("cmd",),),
                    free_form=True),
+    "probe": _spec("probe", "probe", {
+        "tcp": Arg(), "http": Arg(), "send": Arg(), "expect": Arg(),
+        "status": Arg("int", default=200), "contains": Arg(),
+        "retries": Arg("int", default=10), "delay": Arg("float", default=0.5),
+        "timeout": Arg("float", default=3.0),
+    }, (("tcp", "http"),)),
     "release": _spec("release", "release", {
         "src": Arg(), "path": Arg("abspath", aliases=("dest",)), "keep": Arg("int", default=5),
         "shared": Arg("names"), "owner": Arg(), "group": Arg(),
@@ -298,6 +304,15 @@ def _as_int(value: Any, label: str, where: str) -> int:
     raise BadInput(f"{label} must be a whole number, not {value!r}", where)
 
 
+def _as_float(value: Any, label: str, where: str) -> float:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    try:
+        return float(str(value))
+    except ValueError:
+        raise BadInput(f"{label} must be a number of seconds, not {value!r}", where) from None
+
+
 def _as_mode(value: Any, label: str, where: str) -> str:
     if isinstance(value, OctInt):
         return f"0{int(value):o}"
@@ -428,7 +443,7 @@ def _kind(value: Any) -> str:
 
 
 _COERCERS: Mapping[str, Callable[[Any, str, str], Any]] = MappingProxyType({
-    "str": _as_str, "abspath": _as_abspath, "int": _as_int, "bool": as_bool,
+    "str": _as_str, "abspath": _as_abspath, "int": _as_int, "float": _as_float, "bool": as_bool,
     "mode": _as_mode, "names": _as_names, "argv": _as_argv, "cmd": _as_cmd, "env": _as_env,
     "content": _as_content, "validate": _as_validate, "regex": _as_regex,
     "autorestart": _as_autorestart, "debconf_value": _as_debconf_value,

@@ -58,6 +58,7 @@ class HostPlan:
     skipped: list[str] = field(default_factory=list)  # names of tasks whose `when` was false
     secrets: tuple[str, ...] = ()  # values the report must mask (no_log names, vault files)
     check: bool = False
+    checks: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # txn -> probes
 
     def as_dict(self, *, masked: bool = True) -> dict[str, Any]:
         """JSON-ready view for `plan` output: blobs by size, no_log arguments masked, and
@@ -103,9 +104,11 @@ def build_plan(project_root: Path | str, play: Play, host: Host, facts: Mapping[
             scope = builder.scope(use)
             for task in use.role.tasks:
                 builder.add_task(task, scope)
+            builder.add_checks(use.role.checks, scope)
         scope = builder.scope(None)
         for task in play.tasks:
             builder.add_task(task, scope)
+        builder.add_checks(play.checks, scope)
         builder.add_handlers()
     except BadInput as exc:  # rendering errors may quote values: mask the secrets among them
         raise Masker().with_secrets(builder.secrets).error(exc) from None
@@ -171,6 +174,7 @@ class _Builder:
         self.blobs: dict[str, bytes] = {}
         self.handlers: dict[str, list[dict[str, Any]]] = {}
         self.notify: dict[int, list[str]] = {}
+        self.checks: dict[str, list[dict[str, Any]]] = {}
         self.skipped: list[str] = []
         self.secrets: list[str] = []
         self.scopes: dict[str | None, _Scope] = {}
@@ -295,6 +299,7 @@ class _Builder:
             step = self._step_for(task, scope, item, self.skipped)
             if step is None:
                 continue
+            step["txn"] = self.txn_name(scope)
             self.steps.append(step)
             if task.notify:
                 self.notify[step["id"]] = self._handler_names(task.notify)
@@ -440,6 +445,24 @@ class _Builder:
                 names.append(key)
         return names
 
+    def txn_name(self, scope: _Scope) -> str:
+        """The transaction a step belongs to: its role's, or the play's."""
+        if self.play.transaction == "play" or scope.use is None:
+            return "play"
+        return "role " + scope.use.role.name
+
+    def add_checks(self, tasks: Iterable[Task], scope: _Scope) -> None:
+        """A role's (or the play's) checks: probes run after its handlers, never skipped by
+        tags, judged on the host; a failure rolls its transaction back."""
+        checks = self.checks.setdefault(self.txn_name(scope), [])
+        for task in tasks:
+            ignored: list[str] = []
+            for item in self._items(task, scope, ignored):
+                step = self._step_for(task, scope, item, ignored)
+                if step is not None:
+                    step["check"] = True
+                    checks.append(step)
+
     def add_handlers(self) -> None:
         for role, handler in self.play.all_handlers():
             use = next((u for u in self.play.roles if role is not None and u.role is role), None)
@@ -456,7 +479,8 @@ class _Builder:
     def finish(self) -> HostPlan:
         return HostPlan(host=self.host.name, play=self.play.name, steps=self.steps,
                         blobs=self.blobs, handlers=self.handlers, notify=self.notify,
-                        skipped=self.skipped, secrets=tuple(self.secrets), check=self.check)
+                        skipped=self.skipped, secrets=tuple(self.secrets), check=self.check,
+                        checks={k: v for k, v in self.checks.items() if v})
 
 
 _NO_ITEM = object()  # a sentinel: None is a legitimate loop item

@@ -24,7 +24,8 @@ from .yamlio import YDict, display_path, load_yaml, loc_of
 EMPTY: Mapping[str, Any] = MappingProxyType({})
 PLAY_KEYWORDS = ("name", "hosts", "vars", "vars_files", "roles", "tasks", "handlers", "become",
                  "serial", "max_fail_percentage", "any_errors_fatal", "tags", "no_log",
-                 "gather_facts")
+                 "gather_facts", "transaction", "checks")
+TRANSACTION_MODES = ("role", "play")
 TASK_KEYWORDS = ("name", "when", "notify", "loop", "tags", "become", "ignore_errors", "no_log",
                  "changed_when", "failed_when", "args")
 HANDLER_KEYWORDS = tuple(k for k in TASK_KEYWORDS if k != "notify") + ("listen",)
@@ -116,6 +117,7 @@ class Role:
     tasks: tuple[Task, ...] = ()
     handlers: tuple[Task, ...] = ()
     dependencies: tuple[RoleRef, ...] = ()
+    checks: tuple[Task, ...] = ()  # checks/main.yml: run after the role's handlers
 
     @property
     def templates(self) -> Path:
@@ -163,6 +165,8 @@ class Play:
     tags: tuple[str, ...] = ()
     no_log: bool | tuple[str, ...] = False
     gather_facts: bool = True
+    transaction: str = "role"  # what commits or rolls back together: each role, or the play
+    checks: tuple[Task, ...] = ()  # the play's own checks, after its handlers
 
     def handler_names(self) -> set[str]:
         """Every name a task may notify: handler names, their listen topics, `role : name`."""
@@ -275,9 +279,21 @@ def _parse_play(data: Any, index: int, shown: str, project: Project,
                                                                                "any_errors_fatal")),
         tags=_tags(data.get("tags"), loc_of(data, "tags")),
         no_log=_no_log(data.get("no_log"), loc_of(data, "no_log")),
-        gather_facts=_opt_bool(data, "gather_facts") is not False)
+        gather_facts=_opt_bool(data, "gather_facts") is not False,
+        transaction=_transaction(data),
+        checks=_tasks(data.get("checks"), loc_of(data, "checks"), None, handlers=False))
     _check_notify(play)
     return play
+
+
+def _transaction(data: Mapping[str, Any]) -> str:
+    """role (default): each role's steps, handlers and checks commit or roll back together;
+    play: the whole play does."""
+    mode = data.get("transaction", "role")
+    if mode not in TRANSACTION_MODES:
+        raise BadInput(f"transaction must be one of {', '.join(TRANSACTION_MODES)}, not {mode!r}",
+                       loc_of(data, "transaction"), "transaction: role (the default) or play")
+    return str(mode)
 
 
 def _check_keys(data: Mapping[str, Any], allowed: Iterable[str], what: str) -> None:
@@ -493,6 +509,7 @@ class _RoleLoader:
             tasks=_tasks(part.load("tasks"), part.where("tasks"), ref.name, handlers=False),
             handlers=_tasks(part.load("handlers"), part.where("handlers"), ref.name,
                             handlers=True),
+            checks=_tasks(part.load("checks"), part.where("checks"), ref.name, handlers=False),
             dependencies=_dependencies(part.load("meta"), part.where("meta")))
 
 

@@ -79,6 +79,7 @@ class HostRecord:
     unreachable: bool = False
     locked: bool = False
     stale_lock: str = ""
+    rollbacks: list[dict[str, Any]] = field(default_factory=list)
     error: str = ""
     seconds: float = 0.0
     channels: int = 0

@@ -15,7 +15,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence, TypeVar
+from typing import Any, Callable, Mapping, Sequence, TypeVar
 
 from .errors import BadInput, LockHeld, MainsailError
 from .inventory import Host, Inventory, select_hosts
@@ -55,6 +55,8 @@ class RunOptions:
     extra_vars: Mapping[str, Any] = field(default_factory=dict)
     connect_timeout: float = 10.0
     lock_wait: float = 0.0
+    run_id: str = field(default_factory=lambda: time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+                        + "-%d" % os.getpid())
     holder: Mapping[str, Any] = field(default_factory=lambda: holder_identity("deploy"))
 
 
@@ -202,20 +204,28 @@ def step_record(play: Play, step: Mapping[str, Any], result: Mapping[str, Any],
                       elapsed=float(result.get("elapsed") or 0.0), handler=handler)
 
 
+def transaction_request(plan: HostPlan, opts: RunOptions) -> dict[str, Any]:
+    """What the agent needs to run each transaction to its end on its own: the handlers in
+    definition order, each transaction's checks, and the run's id for the journal."""
+    handlers = [step for steps in plan.handlers.values() for step in steps]
+    return {"handlers": handlers, "checks": plan.checks, "run": opts.run_id}
+
+
 def apply_host(play: Play, host: Host, plan: HostPlan, state: RunState, opts: RunOptions,
                progress: Progress) -> bool:
-    """Run one host's plan, then its notified handlers. True when the host is still healthy."""
+    """Run one host's plan in one request: the agent applies each transaction (steps, notified
+    handlers, checks) and rolls it back on failure. True when the host is still healthy."""
     session = state.sessions[host.name]
     rec = state.record.host(host.name)
     started = time.monotonic()
     for name in plan.skipped:
         rec.add(StepRecord(play=play.name, task=name, where="", status="skipped",
                            msg="when: false"))
-    by_id = {s["id"]: s for s in plan.steps}
+    by_id = {s["id"]: s for s in all_steps(plan)}
 
-    def on_result(result: Mapping[str, Any], handler: bool = False) -> None:
+    def on_result(result: Mapping[str, Any]) -> None:
         step = by_id.get(result.get("id"), {})
-        record = step_record(play, step, result, handler)
+        record = step_record(play, step, result, handler=bool(step.get("handler")))
         rec.add(record)
         progress.step(host.name, record)
 
@@ -223,14 +233,12 @@ def apply_host(play: Play, host: Host, plan: HostPlan, state: RunState, opts: Ru
         if state.stop.is_set():
             return False
         results = session.run(plan.steps, plan.blobs, opts.check, opts.diff, on_result,
-                              lock=lock_spec(host, opts), state_dir=host_state_dir(host))
-        if session.client.stale_lock and not rec.stale_lock:
-            rec.stale_lock = describe_holder(session.client.stale_lock)
-            progress.event(host.name, "ok", "broke a stale run lock left by " + rec.stale_lock)
-        healthy = not any(r.get("status") == "failed" and not by_id.get(r.get("id"), {})
-                          .get("ignore_errors") for r in results)
-        if healthy and not state.stop.is_set():
-            healthy = run_handlers(play, host, plan, results, state, opts, progress)
+                              lock=lock_spec(host, opts), state_dir=host_state_dir(host),
+                              transaction=transaction_request(plan, opts))
+        note_lock_and_rollbacks(host, session, rec, progress)
+        healthy = not (session.client.last_failed or any(
+            r.get("status") == "failed" and not by_id.get(r.get("id"), {}).get("ignore_errors")
+            and not r.get("rollback") for r in results))
     except LockHeld as exc:
         rec.locked = True
         rec.error = str(exc)
@@ -244,42 +252,24 @@ def apply_host(play: Play, host: Host, plan: HostPlan, state: RunState, opts: Ru
     return healthy
 
 
-def notified(plan: HostPlan, results: Iterable[Mapping[str, Any]],
-             pending: Iterable[str] = ()) -> list[str]:
-    """Handlers notified by changed steps, or left pending on the host by a run that died
-    before running them, in the order the handlers are defined."""
-    wanted = set(pending)
-    for result in results:
-        if result.get("status") == "changed":
-            wanted.update(plan.notify.get(result.get("id"), ()))
-    return [name for name in plan.handlers if name in wanted]
+def all_steps(plan: HostPlan) -> list[dict[str, Any]]:
+    steps = list(plan.steps)
+    steps += [s for handler in plan.handlers.values() for s in handler]
+    steps += [s for checks in plan.checks.values() for s in checks]
+    return steps
 
 
-def run_handlers(play: Play, host: Host, plan: HostPlan, results: list[dict[str, Any]],
-                 state: RunState, opts: RunOptions, progress: Progress) -> bool:
-    session = state.sessions[host.name]
-    names = notified(plan, results, session.client.pending_handlers)
-    if not names:
-        return True
-    rec = state.record.host(host.name)
-    if opts.check:
-        for name in names:
-            record = StepRecord(play=play.name, task=name, where="", status="skipped",
-                                msg="handler would run (check mode)", handler=True)
-            rec.add(record)
-            progress.step(host.name, record)
-        return True
-    steps = [s for name in names for s in plan.handlers[name]]
-    by_id = {s["id"]: s for s in steps}
-
-    def on_result(result: Mapping[str, Any]) -> None:
-        record = step_record(play, by_id.get(result.get("id"), {}), result, handler=True)
-        rec.add(record)
-        progress.step(host.name, record)
-
-    done = session.run(steps, plan.blobs, False, opts.diff, on_result,
-                       lock=lock_spec(host, opts), state_dir=host_state_dir(host))
-    return not any(r.get("status") == "failed" for r in done)
+def note_lock_and_rollbacks(host: Host, session: HostSession, rec: HostRecord,
+                            progress: Progress) -> None:
+    if session.client.stale_lock and not rec.stale_lock:
+        rec.stale_lock = describe_holder(session.client.stale_lock)
+        progress.event(host.name, "ok", "broke a stale run lock left by " + rec.stale_lock)
+    for rolled in session.client.rollbacks:
+        text = "rolled back %s (%s): restored %s" % (
+            rolled.get("txn"), rolled.get("reason"), ", ".join(rolled.get("restored") or [])
+            or "nothing")
+        rec.rollbacks.append(rolled)
+        progress.event(host.name, "failed", text)
 
 
 def interrupt(state: RunState, progress: Progress) -> None:

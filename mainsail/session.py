@@ -124,11 +124,11 @@ class HostSession:
 
     def run(self, steps: list[dict[str, Any]], blobs: Mapping[str, bytes], check: bool,
             diff: bool, on_result: Callable[[dict[str, Any]], None] | None = None,
-            lock: Mapping[str, Any] | None = None, state_dir: str | None = None
-            ) -> list[dict[str, Any]]:
+            lock: Mapping[str, Any] | None = None, state_dir: str | None = None,
+            transaction: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         try:
             return self.client.run(steps, blobs, check=check, diff=diff, on_result=on_result,
-                                   lock=lock, state_dir=state_dir)
+                                   lock=lock, state_dir=state_dir, transaction=transaction)
         except AgentLocked as exc:
             raise LockHeld("locked by another run: %s" % describe_holder(exc.holder),
                            where="host %s" % self.host.name,

@@ -11,7 +11,7 @@ import stat
 import tempfile
 from typing import Any, List, Optional, Tuple
 
-from . import proc
+from . import journal, proc
 from .core import MissingPrerequisite, OpError
 
 DIFF_CAP = 64 * 1024        # a diff longer than this is cut: it is for reading, not patching
@@ -127,6 +127,8 @@ def attr_changes(path: str, mode: Any = None, owner: Any = None, group: Any = No
 def apply_attrs(path: str, mode: Any = None, owner: Any = None, group: Any = None,
                 follow: bool = True) -> None:
     uid, gid = resolve_uid(owner), resolve_gid(group)
+    if uid is not None or gid is not None or parse_mode(mode) is not None:
+        journal.save(path if not follow else os.path.realpath(path))
     if uid is not None or gid is not None:
         chown = os.chown if follow else os.lchown
         chown(path, -1 if uid is None else uid, -1 if gid is None else gid)
@@ -203,6 +205,7 @@ def atomic_write(path: str, data: bytes, mode: Any = None, owner: Any = None,
             os.fchmod(fh.fileno(), mode_i)  # after chown: chown may clear setuid bits
         if validate:
             run_validate(validate, tmp)
+        journal.save(target)  # the old file, kept on the host until the run commits
         os.replace(tmp, target)
     except BaseException:
         try:

@@ -10,7 +10,7 @@ import sys
 import time
 from typing import IO, Any, Callable, Dict, List, Mapping, Optional, Tuple
 
-from . import facts, fileio, handlers, lock
+from . import facts, fileio, handlers, journal, lock, txn
 from .core import CHANGED, FAILED, OK, BlobStore, Context, MissingPrerequisite, OpError, Outcome
 from .ops import OPS
 
@@ -107,6 +107,8 @@ def serve(inp: IO[bytes], out: IO[bytes], sha: str,
         request = message.get("req")
         if request == "run":
             run_request(chan, store, message)
+        elif request == "rollback":
+            rollback_request(chan, message)
         elif request == "facts":
             chan.send({"facts": gather()})
         elif request == "bye":
@@ -177,28 +179,68 @@ def take_lock(chan: Channel, spec: Mapping[str, Any]) -> Dict[str, Any]:
 
 def run_request(chan: Channel, store: BlobStore, message: Mapping[str, Any]) -> None:
     steps = message.get("steps") or []
+    handler_steps = message.get("handlers") or []
     extra = take_lock(chan, message["lock"]) if message.get("lock") else {}
     if "locked" in extra:
         chan.send({"done": {"failed": True, "stopped": False, **extra}})
         return
     ctx = Context(check=bool(message.get("check")), diff=bool(message.get("diff")), blobs=store)
     try:
-        store.prefetch(wanted_blobs(steps, ctx.check, ctx.diff, store))
+        store.prefetch(wanted_blobs(list(steps) + list(handler_steps), ctx.check, ctx.diff,
+                                    store))
     except OpError:
         pass  # each step that needs a blob will ask again and fail with the reason
-    failed = False
     chan.stopped = False
-    pending = handlers.Pending(message.get("state_dir"))
-    extra["pending_handlers"] = pending.names()  # left by a run that died before they ran
-    for step in steps:
+    state_dir = message.get("state_dir")
+    pending = handlers.Pending(state_dir)
+    left = pending.names()  # recorded by a run that died before running them
+    extra["pending_handlers"] = left
+    run_id = str(message.get("run") or txn.new_run_id())
+    failed, rollbacks = False, []
+    for index, (name, group) in enumerate(transactions(steps)):
         if chan.stop_requested():
             break
-        result = run_recorded(ctx, step, pending)
-        chan.send({"result": result})
-        if result["status"] == FAILED and not step.get("ignore_errors"):
+        current = txn.Txn(ctx, name, handler_steps, (message.get("checks") or {}).get(name, []),
+                          pending, txn.folder_for(state_dir, run_id, name))
+        if index == 0:
+            current.notified = [h for h in left if any(s.get("handler") == h
+                                                       for s in handler_steps)]
+        rolled = txn.run_txn(current, group, chan.send,
+                             lambda c, s: run_recorded(c, s, pending), chan.stop_requested)
+        if rolled:
+            rollbacks.append(rolled)
+        if current.failure:
             failed = True
-            break  # the first real failure ends the run: later steps assume earlier ones
-    chan.send({"done": {"failed": failed, "stopped": chan.stopped, **extra}})
+            break  # later transactions build on this one
+        if current.stopped:
+            break
+    if state_dir and not ctx.check:
+        journal.prune(state_dir)
+    chan.send({"done": {"failed": failed, "stopped": chan.stopped, "rollbacks": rollbacks,
+                        **extra}})
+
+
+def transactions(steps: List[Dict[str, Any]]) -> List[Tuple[str, List[Dict[str, Any]]]]:
+    """Consecutive steps of one transaction (a role, or the play) grouped; at least one group,
+    so that handlers left pending by a dead run still run when nothing else does."""
+    groups: List[Tuple[str, List[Dict[str, Any]]]] = []
+    for step in steps:
+        name = str(step.get("txn") or "run")
+        if not groups or groups[-1][0] != name:
+            groups.append((name, []))
+        groups[-1][1].append(step)
+    return groups or [("run", [])]
+
+
+def rollback_request(chan: Channel, message: Mapping[str, Any]) -> None:
+    """`inv rollback`: restore the newest run journal by hand (under the run lock)."""
+    extra = take_lock(chan, message["lock"]) if message.get("lock") else {}
+    if "locked" in extra:
+        chan.send({"done": {"failed": True, "stopped": False, **extra}})
+        return
+    ctx = Context(check=False, diff=False, blobs=None)
+    report = txn.manual_rollback(str(message.get("state_dir")), chan.send, run_step, ctx)
+    chan.send({"done": {"failed": False, "stopped": False, "rolled_back": report, **extra}})
 
 
 def run_recorded(ctx: Context, step: Mapping[str, Any], pending: handlers.Pending

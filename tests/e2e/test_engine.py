@@ -149,11 +149,14 @@ def test_ctrl_c_stops_cleanly_after_the_running_step(project, ssh_config):
     import signal
     import sys
     import time
-    ssh(ssh_config, "web2", "rm -f /tmp/slow-step /tmp/after-slow")
+    ssh(ssh_config, "web2", "rm -f /tmp/slow-started /tmp/slow-step /tmp/after-slow")
     child = subprocess.Popen([sys.executable, "-m", "invoke", "deploy", "--playbook=slow"],
                              cwd=project, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              text=True)
-    time.sleep(1.2)
+    deadline = time.monotonic() + 20
+    while ssh(ssh_config, "web2", "test -e /tmp/slow-started", check=False).returncode:
+        assert time.monotonic() < deadline, "the slow step never started"
+        time.sleep(0.1)
     child.send_signal(signal.SIGINT)
     out, err = child.communicate(timeout=30)
     assert child.returncode == 130, out + err
@@ -255,11 +258,14 @@ def test_a_failing_command_names_the_task_command_and_stderr(project, tmp_path):
 def test_two_deploys_of_one_host_never_interleave(project, ssh_config):
     import sys
     import time
-    ssh(ssh_config, "web2", "rm -f /tmp/slow-step /tmp/after-slow")
+    ssh(ssh_config, "web2", "rm -f /tmp/slow-started /tmp/slow-step /tmp/after-slow")
     argv = [sys.executable, "-m", "invoke", "deploy", "--playbook=slow"]
     first = subprocess.Popen(argv, cwd=project, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              text=True)
-    time.sleep(1.0)
+    deadline = time.monotonic() + 20
+    while ssh(ssh_config, "web2", "test -e /tmp/slow-started", check=False).returncode:
+        assert time.monotonic() < deadline, "the slow step never started"
+        time.sleep(0.1)
     refused = inv("deploy", "--playbook=slow", cwd=project, check=False)
     waited = subprocess.Popen(argv + ["--lock-wait=20"], cwd=project, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True)

@@ -30,7 +30,8 @@ TABLE_HEADER = ["argument", "type", "default", "aliases", "meaning"]
 NO_DEFAULT = "—"
 # How each opspec value type is named in the tables (explained under "Argument types").
 TYPE_WORDS = {
-    "str": "string", "abspath": "path", "int": "integer", "bool": "boolean", "mode": "mode",
+    "str": "string", "abspath": "path", "int": "integer", "float": "number",
+    "bool": "boolean", "mode": "mode",
     "names": "names", "argv": "list", "cmd": "string", "env": "mapping", "content": "text",
     "validate": "command", "regex": "regex", "condition": "condition",
     "autorestart": "`true` | `false` | `unexpected`", "debconf_value": "text or list",

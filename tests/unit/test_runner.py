@@ -209,29 +209,91 @@ def test_release_of_a_missing_folder_is_bad_input(tmp_path):
     assert "nothere" in str(caught.value) and "site.yml" in caught.value.where
 
 
-def test_a_handler_notified_before_a_failure_runs_on_the_next_run(tmp_path):
+def test_a_handler_notified_by_a_run_that_died_runs_on_the_next_run(tmp_path):
     play = """
         - hosts: all
           tasks:
             - name: config
               copy: {content: "v1\\n", dest: "{{ out }}/{{ inventory_hostname }}.conf"}
               notify: reload
-            - name: a later step
-              command: {cmd: "%s"}
+            - name: the connection dies here
+              shell: {cmd: "%s"}
           handlers:
             - name: reload
               shell: {cmd: "echo reloaded >> {{ out }}/{{ inventory_hostname }}.log"}
     """
-    root = project(tmp_path, play % "false", hosts=("a",))
+    # The agent is killed mid-run, as when the SSH connection drops: nothing can roll back.
+    root = project(tmp_path, play % "kill -9 $PPID", hosts=("a",))
     first, _ = run(root)
     assert first.hosts["a"].state == "failed"
-    assert not (tmp_path / "out/a.log").exists()  # the run died before its handlers
+    assert (tmp_path / "out/a.conf").exists() and not (tmp_path / "out/a.log").exists()
 
     (root / "playbooks/site.yml").write_text(textwrap.dedent(play % "true"))
     second, _ = run(root)
+    assert second.hosts["a"].changed >= 1
     assert (tmp_path / "out/a.log").read_text() == "reloaded\n"
     assert [s.task for s in second.hosts["a"].steps if s.handler] == ["reload"]
 
     third, _ = run(root)
     assert (tmp_path / "out/a.log").read_text() == "reloaded\n"  # cleared once it ran
     assert not [s for s in third.hosts["a"].steps if s.handler]
+
+
+TXN = """
+    - hosts: all
+      tasks:
+        - name: old config stays unless all goes well
+          copy: {content: "{{ version }}\\n", dest: "{{ out }}/app.conf"}
+          notify: reload
+        - name: a new file
+          copy: {content: "x\\n", dest: "{{ out }}/new-{{ version }}"}
+        - name: a later step
+          command: {cmd: "{{ later }}"}
+          changed_when: false
+      handlers:
+        - name: reload
+          shell: {cmd: "cp {{ out }}/app.conf {{ out }}/running.conf"}
+      checks:
+        - name: the service runs the new config
+          command: {cmd: "grep -q {{ version }} {{ out }}/running.conf"}
+"""
+
+
+def test_a_failed_step_rolls_the_transaction_back_and_reloads_the_old_config(tmp_path):
+    root = project(tmp_path, TXN, hosts=("a",))
+    (root / "inventory/host_vars").mkdir()
+    (root / "inventory/host_vars/a.yml").write_text("version: v1\nlater: 'true'\n")
+    good, _ = run(root)
+    assert good.hosts["a"].state == "ok" and not good.hosts["a"].rollbacks
+    assert (tmp_path / "out/running.conf").read_text() == "v1\n"
+
+    (root / "inventory/host_vars/a.yml").write_text("version: v2\nlater: 'false'\n")
+    bad, out = run(root)
+    host = bad.hosts["a"]
+    assert host.state == "failed"
+    assert (tmp_path / "out/app.conf").read_text() == "v1\n"  # restored
+    assert not (tmp_path / "out/new-v2").exists()  # what the transaction made is gone
+    assert (tmp_path / "out/running.conf").read_text() == "v1\n"  # reloaded back
+    [rolled] = host.rollbacks
+    assert "a later step" in rolled["reason"]
+    assert str(tmp_path / "out/app.conf") in rolled["restored"]
+    assert "rolled back" in out
+
+
+def test_a_failed_check_rolls_back_after_the_handlers_ran(tmp_path):
+    root = project(tmp_path, TXN.replace("grep -q {{ version }}", "grep -q never"), hosts=("a",))
+    (root / "inventory/host_vars").mkdir()
+    (root / "inventory/host_vars/a.yml").write_text("version: v1\nlater: 'true'\n")
+    record, _ = run(root)
+    host = record.hosts["a"]
+    assert host.state == "failed" and "check" in host.rollbacks[0]["reason"]
+    assert not (tmp_path / "out/app.conf").exists()  # it did not exist before this run
+
+
+def test_no_check_runs_when_nothing_changed(tmp_path):
+    root = project(tmp_path, TXN, hosts=("a",))
+    (root / "inventory/host_vars").mkdir()
+    (root / "inventory/host_vars/a.yml").write_text("version: v1\nlater: 'true'\n")
+    run(root)
+    again, _ = run(root)
+    assert not [s for s in again.hosts["a"].steps if "service runs" in s.task]

@@ -6,7 +6,7 @@ import shutil
 import stat
 from typing import Any, Callable, Dict, List, Mapping
 
-from .. import fileio
+from .. import fileio, journal
 from ..core import Context, MissingPrerequisite, OpError, Outcome, check_args, nothing, settle
 
 ALLOWED = ("path", "state", "mode", "owner", "group", "src")
@@ -63,6 +63,7 @@ def state_directory(ctx: Context, path: str, args: Mapping[str, Any]) -> Outcome
     current = kind(os.path.realpath(path))
     if current == "absent":
         def create() -> None:
+            journal.save(path)
             os.makedirs(path)  # parents get the default mode; owner/mode apply to the leaf
             fileio.apply_attrs(path, args.get("mode"), args.get("owner"), args.get("group"))
         return settle(ctx, ["directory created"], create,
@@ -79,6 +80,7 @@ def state_absent(ctx: Context, path: str, args: Mapping[str, Any]) -> Outcome:
         return settle(ctx, [], nothing)
 
     def remove() -> None:
+        journal.save(path)  # a folder comes back empty on rollback: its contents are not kept
         if current == "directory":
             shutil.rmtree(path)
         else:
@@ -121,6 +123,7 @@ def state_link(ctx: Context, path: str, args: Mapping[str, Any]) -> Outcome:
 def make_symlink(src: str, path: str) -> None:
     """Create or retarget a symlink atomically: make it beside, then rename over."""
     tmp = "%s.mainsail-tmp.%d" % (path, os.getpid())
+    journal.save(path)
     os.symlink(src, tmp)
     try:
         os.replace(tmp, path)

@@ -15,7 +15,7 @@ import shutil
 import time
 from typing import Any, Dict, List, Mapping, Optional
 
-from .. import fileio
+from .. import fileio, journal
 from ..core import Context, OpError, Outcome, check_args, settle
 
 ALLOWED = ("path", "files", "keep", "owner", "group", "shared", "src")
@@ -37,7 +37,9 @@ def run(ctx: Context, args: Mapping[str, Any]) -> Outcome:
     def apply() -> None:
         if ctx.blobs is not None:  # every file's content in one round trip
             ctx.blobs.prefetch(f["sha"] for f in wanted["files"].values())
-        made = make_release(ctx, base, wanted, args)
+        with journal.paused():  # nothing sees the release until it is renamed into place
+            made = make_release(ctx, base, wanted, args)
+        journal.created(os.path.join(base, "releases", made))  # a rollback removes it again
         switch_current(base, made)
         prune(base, keep, made)
     return settle(ctx, [change], apply, diff_text(base, current, wanted) if ctx.diff else "")
@@ -143,6 +145,7 @@ def switch_current(base: str, rid: str) -> None:
     if os.path.lexists(tmp):
         os.unlink(tmp)
     os.symlink(os.path.join("releases", rid), tmp)
+    journal.save(os.path.join(base, "current"))  # a rollback switches back
     os.rename(tmp, os.path.join(base, "current"))
     fileio.fsync_dir(base)
 

@@ -10,7 +10,7 @@ import os
 import re
 from typing import Any, Dict, Mapping, Optional
 
-from .. import fileio, proc
+from .. import fileio, journal, proc
 from ..core import Context, MissingPrerequisite, OpError, Outcome, check_args, settle
 
 SUPERVISORCTL = "supervisorctl"
@@ -167,6 +167,7 @@ def _absent(ctx: Context, name: str, conf: str) -> Outcome:
         return settle(ctx, [], lambda: None)
 
     def apply() -> None:
+        journal.save(conf)
         os.unlink(conf)
         ctl("reread")
         ctl("update", name)  # removes the group, stopping its processes

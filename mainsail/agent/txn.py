@@ -1,0 +1,153 @@
+"""Transactions: a role's steps, then its notified handlers, then its checks, all or nothing.
+
+Every path a transaction changes is journalled first (journal.py). When a step, a handler or
+a check fails, the journalled paths are restored and the notified handlers run again, so the
+services reload their old config; the run then stops. Steps outside any transaction (no
+`txn`) behave the same way with a transaction of their own.
+"""
+from __future__ import annotations
+
+import os
+import time
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
+
+from . import handlers, journal
+from .core import CHANGED, FAILED, OK, Context
+
+Send = Callable[[Dict[str, Any]], None]
+Run = Callable[[Context, Mapping[str, Any]], Dict[str, Any]]
+
+
+class Txn:
+    """What one transaction needs besides its steps."""
+
+    def __init__(self, ctx: Context, name: str, handler_steps: Sequence[Mapping[str, Any]],
+                 checks: Sequence[Mapping[str, Any]], pending: handlers.Pending,
+                 folder: Optional[str]) -> None:
+        self.ctx = ctx
+        self.name = name
+        self.handler_steps = handler_steps
+        self.checks = checks
+        self.pending = pending
+        self.journal = journal.Journal(folder) if folder and not ctx.check else None
+        self.notified: List[str] = []
+        self.changed = False
+        self.failure = ""
+        self.stopped = False
+
+
+def run_txn(txn: Txn, steps: Sequence[Mapping[str, Any]], send: Send, run: Run,
+            stop: Callable[[], bool]) -> Optional[Dict[str, Any]]:
+    """Run one transaction; the rollback report when it was rolled back."""
+    journal.activate(txn.journal)
+    try:
+        run_steps(txn, steps, send, run, stop)
+        if not txn.failure and not txn.stopped:
+            run_handlers(txn, send, run)
+        if not txn.failure and not txn.stopped and txn.changed and not txn.ctx.check:
+            run_checks(txn, send, run)
+    finally:
+        journal.activate(None)
+    if txn.failure and txn.journal is not None and txn.journal.paths():
+        return roll_back(txn, send, run)
+    if txn.journal is not None and txn.journal.paths():
+        txn.journal.write_meta({"txn": txn.name, "handlers": notified_steps(txn)})
+    return None
+
+
+def run_steps(txn: Txn, steps: Sequence[Mapping[str, Any]], send: Send, run: Run,
+              stop: Callable[[], bool]) -> None:
+    for step in steps:
+        if stop():
+            txn.stopped = True  # Ctrl-C: notified handlers stay recorded for the next run
+            return
+        result = run(txn.ctx, step)
+        send({"result": result})
+        if result["status"] == CHANGED:
+            txn.changed = True
+            txn.notified += [n for n in step.get("notify") or [] if n not in txn.notified]
+        if result["status"] == FAILED and not step.get("ignore_errors"):
+            txn.failure = "step %r failed: %s" % (step.get("name"), result.get("msg") or "")
+            return
+
+
+def notified_steps(txn: Txn) -> List[Mapping[str, Any]]:
+    """The handler steps to run, in the order the handlers are defined."""
+    return [h for h in txn.handler_steps if h.get("handler") in txn.notified]
+
+
+def run_handlers(txn: Txn, send: Send, run: Run) -> None:
+    for step in notified_steps(txn):
+        if txn.ctx.check:
+            send({"result": {"id": step.get("id"), "status": "skipped",
+                             "msg": "handler would run (check mode)", "diff": "", "rc": None,
+                             "stdout": "", "stderr": "", "cmd": None, "elapsed": 0.0}})
+            continue
+        result = run(txn.ctx, step)
+        send({"result": result})
+        txn.changed = True
+        if result["status"] == FAILED:
+            txn.failure = "handler %r failed: %s" % (step.get("handler"),
+                                                     result.get("msg") or "")
+            return
+
+
+def run_checks(txn: Txn, send: Send, run: Run) -> None:
+    for step in txn.checks:
+        result = run(txn.ctx, step)
+        if result["status"] == CHANGED:
+            result["status"] = OK  # a check looks; it never counts as a change
+        send({"result": result})
+        if result["status"] == FAILED:
+            txn.failure = "check %r failed: %s" % (step.get("name"), result.get("msg") or "")
+            return
+
+
+def roll_back(txn: Txn, send: Send, run: Run) -> Dict[str, Any]:
+    assert txn.journal is not None
+    restored = journal.restore(txn.journal.folder)
+    reloaded = []
+    for step in notified_steps(txn):
+        # The old files are back: the same handlers bring the services back to them.
+        result = run(txn.ctx, step)
+        result["rollback"] = True
+        send({"result": result})
+        reloaded.append({"handler": step.get("handler"), "status": result["status"]})
+    txn.pending.remove(txn.notified)
+    os.rename(txn.journal.folder, txn.journal.folder + ".rolled-back")
+    return {"txn": txn.name, "reason": txn.failure, "restored": restored, "handlers": reloaded}
+
+
+def folder_for(state_dir: Optional[str], run_id: str, name: str) -> Optional[str]:
+    """STATE_DIR/journal/<run>/<NN>-<txn>: numbered so a manual rollback goes newest first."""
+    if not state_dir:
+        return None
+    base = os.path.join(journal.runs_folder(state_dir), run_id)
+    count = len(os.listdir(base)) if os.path.isdir(base) else 0
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[:60]
+    return os.path.join(base, "%03d-%s" % (count, safe))
+
+
+def new_run_id() -> str:
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-%d" % os.getpid()
+
+
+def manual_rollback(state_dir: str, send: Send, run: Run, ctx: Context) -> Dict[str, Any]:
+    """`inv rollback`: undo the newest run journal by hand, newest transaction first."""
+    folder = journal.last_run(state_dir)
+    if folder is None:
+        return {"run": None, "restored": [], "handlers": []}
+    restored: List[str] = []
+    reloaded = []
+    for name in sorted(os.listdir(folder), reverse=True):
+        txn_dir = os.path.join(folder, name)
+        if name.endswith(".rolled-back") or not os.path.isdir(txn_dir):
+            continue
+        restored += journal.restore(txn_dir)
+        for step in journal.read_meta(txn_dir).get("handlers", []):
+            result = run(ctx, step)
+            result["rollback"] = True
+            send({"result": result})
+            reloaded.append({"handler": step.get("handler"), "status": result["status"]})
+    os.rename(folder, folder + ".rolled-back")
+    return {"run": os.path.basename(folder), "restored": restored, "handlers": reloaded}
