@@ -379,14 +379,15 @@ def encrypt_file(path: Path, shown: str, validate: Callable[[str], None] | None 
         raise BadInput("cannot read the file as UTF-8 text", shown) from None
     if is_encrypted(plain):
         raise BadInput("file is already encrypted", shown, "inv vault.edit FILE changes it")
+    refuse_ansible_vault(plain, shown)
     if validate:
         validate(plain)
-    write_atomic(path, encrypt_text(plain, shown, confirm=True).encode("ascii"))
+    write_atomic(path, encrypt_text(plain, shown, confirm=True).encode("ascii"), shown)
 
 
 def decrypt_file(path: Path, shown: str) -> None:
     """Replace a vault file by its plaintext (atomically, keeping its mode)."""
-    write_atomic(path, decrypt_text(read_sealed(path, shown), shown).encode("utf-8"))
+    write_atomic(path, decrypt_text(read_sealed(path, shown), shown).encode("utf-8"), shown)
 
 
 def view_file(path: Path, shown: str) -> str:
@@ -399,6 +400,8 @@ def edit_file(path: Path, shown: str, editor: str) -> str | None:
     A missing file is created. Returns the new plaintext, or None when nothing changed (the
     file is then left as it was, so an unchanged edit makes no diff in version control).
     """
+    if not path.parent.is_dir():
+        raise BadInput("no such folder", str(path.parent), "create it first")
     text = read_sealed(path, shown) if path.exists() else None
     sealed = parse(text, shown) if text is not None else None
     before = decrypt_text(text, shown) if text is not None else ""
@@ -412,7 +415,7 @@ def edit_file(path: Path, shown: str, editor: str) -> str | None:
         return None
     params = sealed.params.at_least(DEFAULT_KDF) if sealed else DEFAULT_KDF
     write_atomic(path, encrypt_text(after, shown, params=params, confirm=sealed is None)
-                 .encode("ascii"))
+                 .encode("ascii"), shown)
     return after
 
 
@@ -460,9 +463,16 @@ def run_editor(editor: str, path: Path, shown: str) -> None:
         raise BadInput(f"the editor exited with status {done.returncode}; {shown} is unchanged")
 
 
-def write_atomic(path: Path, data: bytes) -> None:
+def write_atomic(path: Path, data: bytes, shown: str) -> None:
     """Temp file beside ``path``, fsync, same mode as the old file, rename: readers see the old
     or the new file, never half of one."""
+    try:
+        _replace(path, data)
+    except OSError as exc:
+        raise BadInput(f"cannot write the file ({exc.strerror or exc})", shown) from None
+
+
+def _replace(path: Path, data: bytes) -> None:
     mode = path.stat().st_mode & 0o7777 if path.exists() else None
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:

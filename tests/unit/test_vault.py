@@ -435,6 +435,21 @@ def test_inv_vault_edit_leaves_the_file_alone_when_the_editor_fails(cli_project:
     assert path.read_text() == before
 
 
+def test_vault_file_commands_refuse_what_they_cannot_do(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(vault.ENV_PASSWORD, PASSWORD)
+    ansible = write(tmp_path / "ansible.yml", "$ANSIBLE_VAULT;1.1;AES256\n6162\n")
+    with pytest.raises(BadInput, match="Ansible Vault"):
+        vault.encrypt_file(ansible, "ansible.yml")
+    with pytest.raises(BadInput, match="not encrypted"):
+        vault.view_file(write(tmp_path / "plain.yml", "a: 1\n"), "plain.yml")
+    with pytest.raises(BadInput, match="no such folder"):
+        vault.edit_file(tmp_path / "nope/vault.yml", "nope/vault.yml", "true")
+    not_a_folder = write(tmp_path / "file", "")
+    with pytest.raises(BadInput, match="cannot write the file"):
+        vault.write_atomic(not_a_folder / "vault.yml", b"x", "file/vault.yml")
+
+
 def test_inv_vault_view_and_a_wrong_or_missing_password(cli_project: Path) -> None:
     write(cli_project / "vault.yml", sealed("a: 1\n"))
     view = inv(cli_project, "vault.view", "vault.yml")
