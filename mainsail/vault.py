@@ -258,7 +258,7 @@ class Keyring:
             return _from_file(self.configured_file, "mainsail.vault_password_file")
         if _interactive():
             return _prompt(confirm)
-        raise BadInput(f"{shown} is encrypted and no vault password was given",
+        raise BadInput(f"{shown} needs the vault password and none was given",
                        hint=f"set {ENV_PASSWORD} (CI), {ENV_PASSWORD_FILE} or "
                             "--vault-password-file FILE, or run in a terminal to be asked")
 
