@@ -289,6 +289,25 @@ class AgentClient:
         wanted = [s for s in (shas or []) if s in blobs]  # the agent reports any it still lacks
         self._send({"blobs": {s: base64.b64encode(blobs[s]).decode("ascii") for s in wanted}})
 
+    def rollback(self, state_dir: str, lock: Optional[Mapping[str, Any]] = None,
+                 on_result: Optional[Callable[[Dict[str, Any]], None]] = None
+                 ) -> Dict[str, Any]:
+        """Restore the host's newest run journal by hand; what was restored and reloaded."""
+        self.round_trips += 1
+        request: Dict[str, Any] = {"req": "rollback", "state_dir": state_dir}
+        if lock:
+            request["lock"] = dict(lock)
+        self._send(request)
+        while True:
+            message = self._recv()
+            if "result" in message and on_result is not None:
+                on_result(message["result"])
+            elif "done" in message:
+                done = message["done"] or {}
+                if "locked" in done:
+                    raise AgentLocked(done["locked"])
+                return dict(done.get("rolled_back") or {})
+
     def request_stop(self) -> None:
         """Ask a running agent to stop after the step under way (called from another thread
         while run() waits for results)."""

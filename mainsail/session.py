@@ -139,6 +139,19 @@ class HostSession:
                               hint="the connection or the agent died; run again to converge"
                               ) from None
 
+    def rollback(self, state_dir: str, lock: Mapping[str, Any] | None,
+                 on_result: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+        try:
+            return self.client.rollback(state_dir, lock, on_result)
+        except AgentLocked as exc:
+            raise LockHeld("locked by another run: %s" % describe_holder(exc.holder),
+                           where="host %s" % self.host.name,
+                           hint="wait for it to finish, or run with --lock-wait SECONDS"
+                           ) from None
+        except AgentError as exc:
+            raise Unreachable("lost the agent: %s" % exc, where="host %s" % self.host.name,
+                              hint="run the rollback again") from None
+
     def request_stop(self) -> None:
         self.client.request_stop()
 

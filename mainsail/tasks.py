@@ -549,8 +549,29 @@ def vault_edit(c: Context, file: str, vault_password_file: str | None = None) ->
         print("warning: %s (run inv vault.edit %s to fix it)" % (exc, file), file=sys.stderr)
 
 
+@task(help={**SELECT_HELP, "release": "switch each release of the playbook back to the one "
+            "before it, instead of restoring the last run's journal",
+            "playbook": "playbook whose releases --release switches (default: site)",
+            "lock_wait": "seconds to wait for another run's lock (default 0)"})
+@clean_errors
+def rollback(c: Context, host: str | None = None, group: str | None = None,
+             limit: str | None = None, release: bool = False, playbook: str | None = None,
+             inventory: str | None = None, lock_wait: int = 0) -> None:
+    """Undo the last run on the hosts (files restored, handlers rerun), or --release."""
+    from .rollback import roll_back
+    inv = open_inventory(c, inventory)
+    chosen = select_hosts(inv, host=host, group=group, limit=limit)
+    plays = load_playbook(project_root(), playbook or "site") if release else []
+    opts = RunOptions(lock_wait=float(lock_wait), holder=holder_identity("rollback"))
+    states = roll_back(project_root(), inv, plays, chosen, release, opts, say)
+    for state, code in (("failed", 2), ("locked", 5), ("unreachable", 3)):
+        if state in states:
+            raise Exit(code=code)
+
+
 testbed = Collection("testbed", up, down, status, reset)
 vault_tasks = Collection("vault", vault_encrypt, vault_decrypt, vault_view, vault_edit)
-ns = Collection(deploy, plan, run, put, get, ping, facts, hosts, verify, ssh_config, testbed,
+ns = Collection(deploy, plan, rollback, run, put, get, ping, facts, hosts, verify, ssh_config,
+                testbed,
                 vault_tasks)
 ns.configure({"mainsail": {"inventory": DEFAULT_INVENTORY}})

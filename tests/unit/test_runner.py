@@ -297,3 +297,49 @@ def test_no_check_runs_when_nothing_changed(tmp_path):
     run(root)
     again, _ = run(root)
     assert not [s for s in again.hosts["a"].steps if "service runs" in s.task]
+
+
+def rollback(root: Path, release: bool = False) -> list:
+    from mainsail.rollback import roll_back
+    inv = load_inventory(root / "inventory/hosts.yml")
+    lines: list = []
+    states = roll_back(root, inv, load_playbook(root), select_hosts(inv), release,
+                       RunOptions(), lines.append)
+    return states
+
+
+def test_rollback_by_hand_restores_the_last_run_and_reloads(tmp_path):
+    root = project(tmp_path, TXN, hosts=("a",))
+    (root / "inventory/host_vars").mkdir()
+    (root / "inventory/host_vars/a.yml").write_text("version: v1\nlater: 'true'\n")
+    run(root)
+    (root / "inventory/host_vars/a.yml").write_text("version: v2\nlater: 'true'\n")
+    run(root)
+    assert (tmp_path / "out/running.conf").read_text() == "v2\n"
+    assert rollback(root) == ["ok"]
+    assert (tmp_path / "out/app.conf").read_text() == "v1\n"
+    assert (tmp_path / "out/running.conf").read_text() == "v1\n"  # the handler ran again
+    assert not (tmp_path / "out/new-v2").exists()
+
+
+def test_rollback_release_switches_current_back_and_runs_its_handlers(tmp_path):
+    root = project(tmp_path, """
+        - hosts: all
+          tasks:
+            - name: app release
+              release: {src: app, path: "{{ out }}/app"}
+              notify: restart
+          handlers:
+            - name: restart
+              shell: {cmd: "readlink {{ out }}/app/current > {{ out }}/running"}
+    """, hosts=("a",))
+    (root / "files/app").mkdir(parents=True)
+    (root / "files/app/v").write_text("1\n")
+    run(root)
+    first = (tmp_path / "out/running").read_text()
+    (root / "files/app/v").write_text("2\n")
+    run(root)
+    assert (tmp_path / "out/app/current/v").read_text() == "2\n"
+    assert rollback(root, release=True) == ["ok"]
+    assert (tmp_path / "out/app/current/v").read_text() == "1\n"
+    assert (tmp_path / "out/running").read_text() == first

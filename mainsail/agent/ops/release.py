@@ -18,11 +18,13 @@ from typing import Any, Dict, List, Mapping, Optional
 from .. import fileio, journal
 from ..core import Context, OpError, Outcome, check_args, settle
 
-ALLOWED = ("path", "files", "keep", "owner", "group", "shared", "src")
+ALLOWED = ("path", "files", "keep", "owner", "group", "shared", "src", "previous")
 MANIFEST = ".mainsail-release"
 
 
 def run(ctx: Context, args: Mapping[str, Any]) -> Outcome:
+    if args.get("previous"):
+        return switch_back(ctx, str(args["path"]).rstrip("/") or "/")
     check_args("release", args, ALLOWED, ["path", "files"])
     base = str(args["path"]).rstrip("/") or "/"
     wanted = manifest(args)
@@ -43,6 +45,22 @@ def run(ctx: Context, args: Mapping[str, Any]) -> Outcome:
         switch_current(base, made)
         prune(base, keep, made)
     return settle(ctx, [change], apply, diff_text(base, current, wanted) if ctx.diff else "")
+
+
+def switch_back(ctx: Context, base: str) -> Outcome:
+    """`inv rollback --release`: point `current` at the release before it."""
+    current = current_release(base)
+    try:
+        names = sorted(n for n in os.listdir(os.path.join(base, "releases"))
+                       if not n.startswith("."))
+    except OSError:
+        names = []
+    older = [n for n in names if current is None or n < current]
+    if not older:
+        raise OpError("no release older than %s under %s" % (current or "none", base),
+                      hint="there is nothing to roll back to")
+    return settle(ctx, ["current: %s -> %s" % (current, older[-1])],
+                  lambda: switch_current(base, older[-1]))
 
 
 def manifest(args: Mapping[str, Any]) -> Dict[str, Any]:

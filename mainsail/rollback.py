@@ -1,0 +1,97 @@
+"""`inv rollback`: undo the last run on hosts by hand, or switch releases back.
+
+Without --release, each host restores its newest run journal (every file the run changed,
+newest first) and runs again the handlers that run notified, so services reload the old
+config. With --release, every `release` of the playbook on that host switches `current` back
+to the release before it, and the handlers the release task notifies run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from .errors import LockHeld, MainsailError
+from .inventory import Host, Inventory
+from .plan import HostPlan, build_plan
+from .playbook import Play
+from .runner import (RunOptions, host_state_dir, lock_spec, parallel, play_hosts,
+                     transaction_request)
+from .session import open_session
+
+
+@dataclass
+class RollbackResult:
+    host: str
+    state: str = "ok"  # ok | failed | unreachable | locked
+    lines: list[str] = field(default_factory=list)
+
+
+def release_steps(plans: Sequence[HostPlan]) -> tuple[list[dict[str, Any]], HostPlan | None]:
+    """One switch-back step per release step of the host's plans, keeping its notify."""
+    steps: list[dict[str, Any]] = []
+    owner = None
+    for plan in plans:
+        for step in plan.steps:
+            if step["op"] == "release":
+                owner = owner or plan
+                steps.append({"id": step["id"], "op": "release", "txn": "rollback",
+                              "name": "switch %s back" % step["args"]["path"],
+                              "args": {"path": step["args"]["path"], "previous": True},
+                              "notify": step.get("notify", [])})
+    return steps, owner
+
+
+def roll_back_host(root: Path, inv: Inventory, plays: Sequence[Play], host: Host,
+                   release: bool, opts: RunOptions) -> RollbackResult:
+    result = RollbackResult(host.name)
+
+    def show(step: dict[str, Any]) -> None:
+        result.lines.append("%s %s" % (step.get("status"), step.get("msg") or ""))
+        if step.get("status") == "failed":
+            result.state = "failed"
+
+    try:
+        session = open_session(host, timeout=opts.connect_timeout)
+    except MainsailError as exc:
+        return RollbackResult(host.name, "unreachable", [str(exc)])
+    try:
+        if release:
+            mine = [p for p in plays if host in play_hosts(inv, p, [host])]
+            plans = [build_plan(root, p, host, session.facts, opts.extra_vars, inventory=inv)
+                     for p in mine]
+            steps, plan = release_steps(plans)
+            if not steps or plan is None:
+                return RollbackResult(host.name, "ok", ["no release task for this host"])
+            session.run(steps, {}, False, False, show, lock=lock_spec(host, opts),
+                        state_dir=host_state_dir(host),
+                        transaction=transaction_request(plan, opts))
+            if session.client.last_failed:
+                result.state = "failed"
+        else:
+            report = session.rollback(host_state_dir(host), lock_spec(host, opts), show)
+            if not report.get("run"):
+                result.lines.append("no run journal to roll back")
+            else:
+                result.lines.insert(0, "run %s: restored %s" % (
+                    report["run"], ", ".join(report.get("restored") or []) or "nothing"))
+    except LockHeld as exc:
+        return RollbackResult(host.name, "locked", [str(exc)])
+    except MainsailError as exc:
+        return RollbackResult(host.name, "failed", [str(exc)])
+    finally:
+        session.close()
+    return result
+
+
+def roll_back(root: Path, inv: Inventory, plays: Sequence[Play], hosts: Sequence[Host],
+              release: bool, opts: RunOptions, say: Callable[[str], None]) -> list[str]:
+    """Roll back every host in parallel; each host's state."""
+    results = parallel(lambda h: roll_back_host(root, inv, plays, h, release, opts), hosts,
+                       opts.forks)
+    for r in results:
+        say("%-10s %s" % (r.host, r.state))
+        for line in r.lines:
+            say("           " + line)
+    return [r.state for r in results]
