@@ -420,7 +420,7 @@ class _Builder:
         manifest (relative path -> digest and mode) and asks only for what it lacks."""
         folder = _find_folder(args["src"], scope.files, task.loc, self.root)
         files: dict[str, dict[str, str]] = {}
-        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        for path in sorted(p for p in folder.rglob("*") if p.is_file() and not _build_junk(p)):
             data = _read_blob(path, task.loc, self.root)
             sha = hashlib.sha256(data).hexdigest()
             self.blobs[sha] = data
@@ -622,6 +622,11 @@ def _find_source(name: str, folders: Iterable[Path], what: str, where: str, root
              if p.is_file()]
     raise BadInput(f"{what} {name!r} not found (looked in {looked})", where,
                    did_you_mean(name, known))
+
+
+def _build_junk(path: Path) -> bool:
+    """Files a run of the code leaves beside it, never part of a release."""
+    return "__pycache__" in path.parts or path.suffix in (".pyc", ".pyo")
 
 
 def _find_folder(name: str, folders: Iterable[Path], where: str, root: Path) -> Path:

@@ -413,8 +413,28 @@ def stop_host(layout: Layout, host: TestbedHost) -> bool:
         os.kill(pid, signal.SIGKILL)
         while running_pid(layout, host.name) is not None:
             time.sleep(0.05)
+    wait_until_gone(layout.host_dir(host.name) / "merged")
     (layout.host_dir(host.name) / "init.pid").unlink(missing_ok=True)
     return True
+
+
+def wait_until_gone(root: Path, timeout: float = STOP_TIMEOUT) -> None:
+    """The namespace's other processes die with its PID 1, but not in the same instant: its
+    layer may be deleted only once none of them is left."""
+    prefix = str(root)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not any(proc_root(pid).startswith(prefix) for pid in os.listdir("/proc")
+                   if pid.isdigit()):
+            return
+        time.sleep(0.05)
+
+
+def proc_root(pid: str) -> str:
+    try:
+        return os.readlink("/proc/%s/root" % pid)
+    except OSError:
+        return ""
 
 
 # ---------------------------------------------------------------------------- commands

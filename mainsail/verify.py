@@ -43,7 +43,7 @@ def safe_select(inv: Inventory, pattern: str) -> list[Host]:
         return []
 
 
-def resolved_vars(plays: Sequence[Play], host: Host) -> dict[str, Any]:
+def resolved_vars(plays: Sequence[Play], host: Host, inv: Inventory) -> dict[str, Any]:
     """Role defaults < inventory < play vars < role vars, rendered against each other."""
     raw: dict[str, Any] = {}
     for play in plays:
@@ -55,14 +55,18 @@ def resolved_vars(plays: Sequence[Play], host: Host) -> dict[str, Any]:
         for use in play.roles:
             raw.update(use.role.vars)
     raw.update(inventory_hostname=host.name, address=host.address or host.name)
-    done = dict(raw)
+    context = {"groups": {name: list(g.all_hosts) for name, g in inv.groups.items()},
+               "hostvars": {name: {**h.vars, "address": h.address or name,
+                                   "inventory_hostname": name}
+                            for name, h in inv.hosts.items()}}
+    done = {**raw, **context}
     for _ in range(3):  # a few passes settle variables that refer to variables
         for key, value in raw.items():
             try:
                 done[key] = render_value(value, done)
             except BadInput:
                 pass
-    return json.loads(json.dumps(done, default=str))
+    return json.loads(json.dumps({k: done[k] for k in raw}, default=str))
 
 
 def checks_for(root: Path, inv: Inventory, plays: Sequence[Play], host: Host) -> HostChecks:
@@ -70,7 +74,7 @@ def checks_for(root: Path, inv: Inventory, plays: Sequence[Play], host: Host) ->
     roles = tuple(dict.fromkeys(use.role.name for play in mine for use in play.roles))
     files = tuple(f for name in roles
                   for f in sorted((root / "roles" / name / "tests").glob("test_*.py")))
-    return HostChecks(host, roles, files, resolved_vars(mine, host))
+    return HostChecks(host, roles, files, resolved_vars(mine, host, inv))
 
 
 def pytest_argv(checks: HostChecks, ssh_config: Path) -> list[str]:
@@ -98,7 +102,9 @@ def verify(root: Path, inv: Inventory, plays: Sequence[Play], hosts: Sequence[Ho
                        hint="check --host/--group against playbooks/site.yml")
     with tempfile.TemporaryDirectory(prefix="mainsail-verify-") as tmp:
         config = Path(tmp) / "ssh_config"
-        config.write_text(ssh_config_text)
+        # testinfra opens a connection per command; sharing one per host saves seconds.
+        config.write_text("Host *\n  ControlMaster auto\n  ControlPath %s/%%C\n"
+                          "  ControlPersist 5\n\n%s" % (tmp, ssh_config_text))
         with ThreadPoolExecutor(max_workers=max(1, forks)) as pool:
             results = list(pool.map(lambda c: run_checks(c, config), todo))
     for checks, (code, output) in zip(todo, results):

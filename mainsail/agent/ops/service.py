@@ -95,6 +95,9 @@ class SysV:
             self._set_enabled(name, action == "enable")
             return
         proc.check_output([self.script(name), action], "%s %s" % (self.script(name), action))
+        if action == "restart" and not self.is_running(name):
+            # Some init scripts' restart only stops (bookworm's supervisor): finish the job.
+            proc.check_output([self.script(name), "start"], "%s start" % self.script(name))
 
     def _set_enabled(self, name: str, enabled: bool) -> None:
         if not rc_links(name, "SK", "0123456S"):
