@@ -53,6 +53,22 @@ class BadInput(MainsailError):
     exit_code = EXIT_CODES["bad_input"]
 
 
+def with_reference(exc: MainsailError) -> MainsailError:
+    """Bad input with no hint of its own points at the reference for what is at fault."""
+    if exc.hint or not isinstance(exc, BadInput):
+        return exc
+    return BadInput(exc.what, exc.where, reference_for(exc.where))
+
+
+def reference_for(where: str) -> str:
+    """The reference page for the kind of file at fault."""
+    if where.startswith("inventory"):
+        return "see docs/inventory.md"
+    if where.startswith("command line"):
+        return "see docs/commands.md, or inv --help TASK"
+    return "see docs/playbooks.md and docs/operations.md"
+
+
 class HostFailed(MainsailError):
     """A step failed on a host."""
 

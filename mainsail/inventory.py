@@ -237,7 +237,8 @@ def _read_children(group: str, children: Any, where: str, draft: _Draft) -> None
     if children is None:
         return
     if not isinstance(children, dict):
-        raise BadInput(f"children of group {group!r} must be a mapping of group names", where)
+        raise BadInput(f"children of group {group!r} must be a mapping of group names", where,
+                       "children: {web: {hosts: {web1: {}}}}")
     for raw, body in children.items():
         here = loc_of(children, raw)
         _read_group(_group_name(raw, here), body, group, here, draft)
@@ -247,7 +248,8 @@ def _add_vars(into: list[tuple[str, Any, str]], data: Any, where: str, what: str
     if data is None:
         return
     if not isinstance(data, dict):
-        raise BadInput(f"{what} must be a mapping of variable names to values", where)
+        raise BadInput(f"{what} must be a mapping of variable names to values", where,
+                       "vars: {http_port: 80}")
     for key, value in data.items():
         check_var_name(key, loc_of(data, key) or where)
         into.append((key, value, loc_of(data, key, col=False) or where))
@@ -462,25 +464,28 @@ def _connection(name: str, merged: Mapping[str, Any], sources: Mapping[str, str]
 def _check_address(value: Any, label: str, where: str, base: Path) -> str:
     text = str(value)
     if isinstance(value, bool) or not _ADDRESS.fullmatch(text):
-        raise BadInput(f"{label} {text!r} is not a host name or IP address", where)
+        raise BadInput(f"{label} {text!r} is not a host name or IP address", where,
+                       "e.g. address: 192.0.2.10 or address: web1.example.org")
     return text
 
 
 def _check_port(value: Any, label: str, where: str, base: Path) -> int:
     if isinstance(value, bool) or not str(value).isdigit() or not 0 < int(value) < 65536:
-        raise BadInput(f"{label} {value!r} is not a port number (1-65535)", where)
+        raise BadInput(f"{label} {value!r} is not a port number (1-65535)", where,
+                       "e.g. port: 22")
     return int(value)
 
 
 def _check_user(value: Any, label: str, where: str, base: Path) -> str:
     if not isinstance(value, str) or not _USER.fullmatch(value):
-        raise BadInput(f"{label} {value!r} is not a user name", where)
+        raise BadInput(f"{label} {value!r} is not a user name", where, "e.g. user: deploy")
     return value
 
 
 def _check_path(value: Any, label: str, where: str, base: Path) -> str:
     if not isinstance(value, str) or not value.strip() or "\n" in value:
-        raise BadInput(f"{label} must be a file path", where)
+        raise BadInput(f"{label} must be a file path", where,
+                       "relative paths are read from the inventory's folder")
     path = Path(value).expanduser()
     # Absolute and normalised, so the path still holds when the current folder changes.
     return os.path.normpath(path if path.is_absolute() else base.absolute() / path)

@@ -279,12 +279,14 @@ def as_bool(value: Any, label: str = "value", where: str = "") -> bool:
         return bool(value)
     if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
         return value.strip().lower() in _TRUE
-    raise BadInput(f"{label} must be true or false, not {value!r}", where)
+    raise BadInput(f"{label} must be true or false, not {value!r}", where,
+                   "write true or false (yes/no also work)")
 
 
 def _as_str(value: Any, label: str, where: str) -> str:
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        raise BadInput(f"{label} must be a string, not {_kind(value)}", where)
+        raise BadInput(f"{label} must be a string, not {_kind(value)}", where,
+                       "quote the value")
     return str(value)
 
 
@@ -301,7 +303,7 @@ def _as_int(value: Any, label: str, where: str) -> int:
         return int(value)
     if isinstance(value, str) and value.strip().lstrip("-").isdigit():
         return int(value)
-    raise BadInput(f"{label} must be a whole number, not {value!r}", where)
+    raise BadInput(f"{label} must be a whole number, not {value!r}", where, "e.g. 3600")
 
 
 def _as_float(value: Any, label: str, where: str) -> float:
@@ -333,9 +335,10 @@ def _as_names(value: Any, label: str, where: str) -> list[str]:
     elif isinstance(value, list):
         items = [_as_str(v, label, where).strip() for v in value]
     else:
-        raise BadInput(f"{label} must be a name or a list of names, not {_kind(value)}", where)
+        raise BadInput(f"{label} must be a name or a list of names, not {_kind(value)}", where,
+                       "e.g. [nginx, curl] or 'nginx, curl'")
     if not items or any(not item for item in items):
-        raise BadInput(f"{label} has an empty name", where)
+        raise BadInput(f"{label} has an empty name", where, "remove the empty entry")
     return items
 
 
@@ -349,17 +352,19 @@ def _as_argv(value: Any, label: str, where: str) -> list[str]:
 def _as_cmd(value: Any, label: str, where: str) -> str:
     text = _as_str(value, label, where)
     if not text.strip():
-        raise BadInput(f"{label} is empty", where)
+        raise BadInput(f"{label} is empty", where, "give at least one word")
     return text
 
 
 def _as_env(value: Any, label: str, where: str) -> dict[str, str]:
     if not isinstance(value, Mapping):
-        raise BadInput(f"{label} must be a mapping of NAME: value", where)
+        raise BadInput(f"{label} must be a mapping of NAME: value", where,
+                       "environment: {LANG: C.UTF-8}")
     out = {}
     for key, item in value.items():
         if not isinstance(key, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
-            raise BadInput(f"{label}: {key!r} is not an environment variable name", where)
+            raise BadInput(f"{label}: {key!r} is not an environment variable name", where,
+                           "letters, digits and _, not starting with a digit")
         out[key] = item if isinstance(item, str) else _env_text(item, label, where)
     return out
 

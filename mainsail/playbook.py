@@ -264,7 +264,8 @@ def _parse_play(data: Any, index: int, shown: str, project: Project,
                 roles: _RoleLoader) -> Play:
     where = loc_of(data, col=False) or shown
     if not isinstance(data, dict):
-        raise BadInput(f"play {index + 1} must be a mapping", where)
+        raise BadInput(f"play {index + 1} must be a mapping", where,
+                       "- hosts: web\n  roles: [common]")
     _check_keys(data, PLAY_KEYWORDS, "play")
     hosts = _hosts(data)
     play = Play(
@@ -322,7 +323,8 @@ def _vars_block(data: Any, where: str, what: str) -> Mapping[str, Any]:
     if data is None:
         return EMPTY
     if not isinstance(data, dict):
-        raise BadInput(f"{what} must be a mapping of variable names to values", where)
+        raise BadInput(f"{what} must be a mapping of variable names to values", where,
+                       "vars: {http_port: 80}")
     for key in data:
         check_var_name(key, loc_of(data, key) or where)
     return data
@@ -342,7 +344,8 @@ def _vars_files(data: Mapping[str, Any], project: Project) -> list[VarsFile]:
 
 def _vars_file(entry: Any, where: str, project: Project) -> VarsFile:
     if not isinstance(entry, str):
-        raise BadInput("a vars_files entry must be a file path", where)
+        raise BadInput("a vars_files entry must be a file path", where,
+                       "vars_files: [vars/common.yml]")
     if has_template(entry):
         return VarsFile(entry, where)  # resolved per host when the plan is built
     return VarsFile(entry, where, load_vars_file(project.root, entry, where))
@@ -401,7 +404,7 @@ def _tags(value: Any, where: str) -> tuple[str, ...]:
     if isinstance(value, (str, int)) and not isinstance(value, bool):
         value = [part.strip() for part in str(value).split(",")]
     if not isinstance(value, list) or not all(isinstance(t, (str, int)) for t in value):
-        raise BadInput("tags must be a name or a list of names", where)
+        raise BadInput("tags must be a name or a list of names", where, "tags: [web, config]")
     return tuple(str(t).strip() for t in value if str(t).strip())
 
 
@@ -411,7 +414,8 @@ def _names(value: Any, where: str, what: str) -> tuple[str, ...]:
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-        raise BadInput(f"{what} must be a name or a list of names", where)
+        raise BadInput(f"{what} must be a name or a list of names", where,
+                       "a name, or a list such as [a, b]")
     return tuple(value)
 
 
@@ -444,7 +448,8 @@ def _role_ref(entry: Any, where: str) -> RoleRef:
     if isinstance(entry, str):
         return RoleRef(_role_name(entry, where), where)
     if not isinstance(entry, dict):
-        raise BadInput("a role entry must be a name or a mapping with role:", where)
+        raise BadInput("a role entry must be a name or a mapping with role:", where,
+                       "roles: [common, {role: apache, vars: {http_port: 8080}}]")
     for key in entry:
         if key not in ROLE_ENTRY_KEYS:
             raise BadInput(f"unknown role keyword {key!r}", loc_of(entry, key),

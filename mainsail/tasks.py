@@ -14,7 +14,7 @@ from invoke import Collection, Context, Exit, task
 
 from . import testbed as tb
 from . import vault
-from .errors import EXIT_CODES, BadInput, MainsailError
+from .errors import EXIT_CODES, BadInput, MainsailError, with_reference
 from .inventory import Host, Inventory, load_inventory, select_hosts
 from .playbook import load_playbook
 from .report import Masker, Progress, RunRecord, make_console, recap, write_json, write_junit
@@ -39,7 +39,7 @@ def clean_errors(fn: F) -> F:
             return fn(c, *args, **kwargs)
         except MainsailError as exc:
             # Last line of defence: whatever the message, no decrypted value is printed.
-            masked = Masker().with_secrets(vault.known_secrets())(str(exc))
+            masked = Masker().with_secrets(vault.known_secrets())(str(with_reference(exc)))
             print("error: %s" % masked, file=sys.stderr, flush=True)
             raise Exit(code=exc.exit_code) from None
         except KeyboardInterrupt:
@@ -224,7 +224,8 @@ def engine_run(c: Context, *, check: bool, diff: bool, host: str | None, group: 
     name = playbook or c.config.get("mainsail", {}).get("playbook", "site")
     plays = load_playbook(root, name)
     if forks < 1:
-        raise BadInput("--forks must be at least 1", where="command line")
+        raise BadInput("--forks must be at least 1", where="command line",
+                       hint="--forks 20 works on 20 hosts at a time")
     opts = RunOptions(check=check, diff=diff, tags=split_list(tags),
                       skip_tags=split_list(skip_tags), forks=forks, extra_vars=parse_vars(var),
                       connect_timeout=float(timeout), lock_wait=float(lock_wait),

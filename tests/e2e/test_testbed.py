@@ -42,10 +42,12 @@ def test_wrong_pinned_key_is_refused_by_openssh(ssh_config, tmp_path):
 
 
 def test_a_package_installed_on_one_host_is_absent_on_another(ssh_config):
+    # `hello`: a package no role or test installs anywhere else.
     ssh(ssh_config, "web1", "apt-get update -qq && DEBIAN_FRONTEND=noninteractive "
-                            "apt-get install -y -qq tree >/dev/null")
-    assert ssh(ssh_config, "web1", "command -v tree").stdout.strip() == "/usr/bin/tree"
-    assert ssh(ssh_config, "web2", "command -v tree", check=False).returncode != 0
+                            "apt-get install -y -qq hello >/dev/null")
+    assert ssh(ssh_config, "web1", "command -v hello").stdout.strip() == "/usr/bin/hello"
+    for other in ("web2", "mail1", "echo1"):
+        assert ssh(ssh_config, other, "command -v hello", check=False).returncode != 0
 
 
 def test_each_host_sees_only_its_own_processes(ssh_config):
@@ -102,7 +104,7 @@ def test_up_down_up_keeps_state_and_leaves_nothing_behind(ssh_config):
 
     inv("testbed.up")
     assert ssh(ssh_config, "echo1", "cat /root/state-marker").stdout == "kept\n"
-    assert ssh(ssh_config, "web1", "command -v tree").stdout.strip() == "/usr/bin/tree"
+    assert ssh(ssh_config, "web1", "command -v hello").stdout.strip() == "/usr/bin/hello"
 
 
 def test_reset_forgets_one_hosts_state_but_keeps_its_key(ssh_config):
