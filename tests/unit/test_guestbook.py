@@ -18,7 +18,7 @@ from typing import NamedTuple
 
 import pytest
 
-GUESTBOOK = Path(__file__).resolve().parents[2] / "roles" / "guestbook" / "files" / "guestbook.py"
+GUESTBOOK = Path(__file__).resolve().parents[2] / "roles" / "guestbook" / "files" / "app" / "guestbook.py"
 SCRIPT_NAME = "/cgi-bin/guestbook.py"
 FORM = "application/x-www-form-urlencoded"
 

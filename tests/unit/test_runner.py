@@ -1,6 +1,7 @@
 """The runner's policies, with `connection: local` hosts: the agent runs as a local process."""
 
 import io
+import os
 import textwrap
 from pathlib import Path
 
@@ -343,3 +344,26 @@ def test_rollback_release_switches_current_back_and_runs_its_handlers(tmp_path):
     assert rollback(root, release=True) == ["ok"]
     assert (tmp_path / "out/app/current/v").read_text() == "1\n"
     assert (tmp_path / "out/running").read_text() == first
+
+
+def test_a_failed_probe_after_a_release_switches_back_by_itself(tmp_path):
+    root = project(tmp_path, """
+        - hosts: all
+          tasks:
+            - name: app release
+              release: {src: app, path: "{{ out }}/app"}
+          checks:
+            - name: the new code is healthy
+              command: {cmd: "grep -q healthy {{ out }}/app/current/v"}
+              changed_when: false
+    """, hosts=("a",))
+    (root / "files/app").mkdir(parents=True)
+    (root / "files/app/v").write_text("1 healthy\n")
+    run(root)
+    good = os.readlink(tmp_path / "out/app/current")
+    (root / "files/app/v").write_text("2 broken\n")
+    record, _ = run(root)
+    assert record.hosts["a"].state == "failed" and record.hosts["a"].rollbacks
+    assert os.readlink(tmp_path / "out/app/current") == good
+    assert (tmp_path / "out/app/current/v").read_text() == "1 healthy\n"
+    assert len(os.listdir(tmp_path / "out/app/releases")) == 1  # the bad one is gone

@@ -2,7 +2,7 @@
 
 
 def test_program_installed(host):
-    program = host.file("/usr/local/lib/guestbook/guestbook.py")
+    program = host.file("/usr/local/lib/guestbook/current/guestbook.py")
     assert program.user == "root" and program.mode == 0o755
 
 
