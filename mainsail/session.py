@@ -9,7 +9,7 @@ import os
 import shlex
 import time
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 import paramiko
 from fabric import Connection
@@ -122,35 +122,32 @@ class HostSession:
         self._channels = channels
         self._setup_trips = setup_trips
 
+    @contextlib.contextmanager
+    def _agent_errors(self, again: str) -> Iterator[None]:
+        """The agent's failures as the user's errors: a held lock, or a lost agent."""
+        try:
+            yield
+        except AgentLocked as exc:
+            raise LockHeld("locked by another run: %s" % describe_holder(exc.holder),
+                           where="host %s" % self.host.name,
+                           hint="wait for it to finish, or run with --lock-wait SECONDS"
+                           ) from None
+        except AgentError as exc:
+            raise Unreachable("lost the agent: %s" % exc, where="host %s" % self.host.name,
+                              hint=again) from None
+
     def run(self, steps: list[dict[str, Any]], blobs: Mapping[str, bytes], check: bool,
             diff: bool, on_result: Callable[[dict[str, Any]], None] | None = None,
             lock: Mapping[str, Any] | None = None, state_dir: str | None = None,
             transaction: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
-        try:
+        with self._agent_errors("the connection or the agent died; run again to converge"):
             return self.client.run(steps, blobs, check=check, diff=diff, on_result=on_result,
                                    lock=lock, state_dir=state_dir, transaction=transaction)
-        except AgentLocked as exc:
-            raise LockHeld("locked by another run: %s" % describe_holder(exc.holder),
-                           where="host %s" % self.host.name,
-                           hint="wait for it to finish, or run with --lock-wait SECONDS"
-                           ) from None
-        except AgentError as exc:
-            raise Unreachable("lost the agent: %s" % exc, where="host %s" % self.host.name,
-                              hint="the connection or the agent died; run again to converge"
-                              ) from None
 
     def rollback(self, state_dir: str, lock: Mapping[str, Any] | None,
                  on_result: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
-        try:
+        with self._agent_errors("run the rollback again"):
             return self.client.rollback(state_dir, lock, on_result)
-        except AgentLocked as exc:
-            raise LockHeld("locked by another run: %s" % describe_holder(exc.holder),
-                           where="host %s" % self.host.name,
-                           hint="wait for it to finish, or run with --lock-wait SECONDS"
-                           ) from None
-        except AgentError as exc:
-            raise Unreachable("lost the agent: %s" % exc, where="host %s" % self.host.name,
-                              hint="run the rollback again") from None
 
     def request_stop(self) -> None:
         self.client.request_stop()
