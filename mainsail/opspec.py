@@ -484,7 +484,9 @@ def _line_rule(args: Mapping[str, Any]) -> tuple[str, str] | None:
     if args.get("state") == "absent" and args.get("line") is None and not args.get("regexp"):
         return "state: absent needs line or regexp", "add regexp: matching the lines to remove"
     if args.get("insertafter") and args.get("insertbefore"):
-        return "give only one of insertafter or insertbefore", ""
+        return "give only one of insertafter or insertbefore", "keep the one you mean"
+    if args.get("insertafter") == "BOF":
+        return "insertafter: BOF is not a place", "insertbefore: BOF puts the line first"
     return None
 
 
