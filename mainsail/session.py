@@ -59,7 +59,7 @@ def connect(host: Host, timeout: float = DEFAULT_CONNECT_TIMEOUT) -> Connection:
                               allow_agent=False)
     conn = Connection(host.address or host.name, user=host.user, port=int(host.port),
                       connect_timeout=timeout, connect_kwargs=connect_kwargs)
-    # Fabric installs AutoAddPolicy and would accept any key: replace it before connecting.
+    # Fabric's default policy would accept any key: replace it before connecting.
     conn.client.set_missing_host_key_policy(RefuseUnknownHost())
     for path in known_hosts_files(host):
         conn.client.get_host_keys().load(str(path))

@@ -15,14 +15,14 @@ def pytest_collection_modifyitems(items: list) -> None:
 
 
 @pytest.fixture(scope="session")
-def testbed() -> dict:
+def live_testbed() -> dict:
     """The testbed, up. It is never skipped: a testbed that cannot start fails the run."""
     inv("testbed.up")
     return TESTBED
 
 
 @pytest.fixture(scope="session")
-def ssh_config(testbed: dict, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def ssh_config(live_testbed: dict, tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("ssh") / "config"
     path.write_text(inv("ssh-config").stdout)
     return path

@@ -25,12 +25,12 @@ def write_inventory(project: Path, known_hosts: Path, hosts: dict) -> Path:
 
 
 @pytest.fixture(scope="module")
-def project(testbed, tmp_path_factory) -> Path:
+def project(live_testbed, tmp_path_factory) -> Path:
     inv("testbed.reset", "web2")  # a first run starts from a fresh host
     root = tmp_path_factory.mktemp("project") / "site"
     shutil.copytree(PROJECT, root)
     (root / "tasks.py").write_text("from mainsail.tasks import ns  # noqa\n")
-    write_inventory(root, ROOT / "inventory/known_hosts", {"web2": testbed["web2"]})
+    write_inventory(root, ROOT / "inventory/known_hosts", {"web2": live_testbed["web2"]})
     return root
 
 
@@ -276,3 +276,15 @@ def test_two_deploys_of_one_host_never_interleave(project, ssh_config):
     assert "locked by another run: root@" in refused.stdout
     assert "deploy playbook=slow" in refused.stdout
     assert waited.returncode == 0, out3 + err3
+
+
+def test_a_host_without_python3_is_told_what_to_install(project, ssh_config):
+    ssh(ssh_config, "web2", "mv /usr/bin/python3 /usr/bin/python3.away")
+    try:
+        done = inv("ping", "--host=web2", cwd=project, check=False)
+        assert done.returncode == 3
+        assert "python3 is not installed" in done.stdout and "apt-get install python3" in \
+            done.stdout
+        assert "Traceback" not in done.stdout + done.stderr
+    finally:
+        ssh(ssh_config, "web2", "mv /usr/bin/python3.away /usr/bin/python3")

@@ -25,11 +25,11 @@ KILLS = 8
 
 
 @pytest.fixture(scope="module")
-def project(testbed, tmp_path_factory) -> Path:
+def project(live_testbed, tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("faults") / "site"
     shutil.copytree(PROJECT, root)
     (root / "tasks.py").write_text("from mainsail.tasks import ns  # noqa\n")
-    write_inventory(root, ROOT / "inventory/known_hosts", {"web2": testbed["web2"]})
+    write_inventory(root, ROOT / "inventory/known_hosts", {"web2": live_testbed["web2"]})
     return root
 
 
@@ -124,12 +124,12 @@ def test_a_failing_handler_rolls_back_and_nothing_stays_pending(project, ssh_con
     assert ssh(ssh_config, "web2", "cat /srv/handler.conf").stdout == "v2\n"
 
 
-def test_a_host_whose_sshd_died_is_unreachable_within_the_timeout(testbed, ssh_config,
+def test_a_host_whose_sshd_died_is_unreachable_within_the_timeout(live_testbed, ssh_config,
                                                                  tmp_path):
     other = tmp_path / "all4"
     shutil.copytree(PROJECT, other)
     (other / "tasks.py").write_text("from mainsail.tasks import ns  # noqa\n")
-    write_inventory(other, ROOT / "inventory/known_hosts", testbed)
+    write_inventory(other, ROOT / "inventory/known_hosts", live_testbed)
     (other / "playbooks/touch.yml").write_text(
         "- hosts: sample\n  tasks:\n    - name: marker\n"
         "      copy: {content: \"{{ inventory_hostname }}\\n\", dest: /tmp/fault-marker}\n")
@@ -147,9 +147,9 @@ def test_a_host_whose_sshd_died_is_unreachable_within_the_timeout(testbed, ssh_c
         inv("testbed.up")  # brings echo1's sshd back
 
 
-def test_a_broken_vhost_is_refused_and_the_old_site_keeps_serving(testbed):
+def test_a_broken_vhost_is_refused_and_the_old_site_keeps_serving(live_testbed):
     inv("deploy", "--host=web1")
-    url = "http://%s/guestbook" % testbed["web1"]
+    url = "http://%s/guestbook" % live_testbed["web1"]
     failures, requests, stop = [], [0], threading.Event()
 
     def poll() -> None:

@@ -32,10 +32,10 @@ def deploy(tmp: Path, *args: str) -> dict:
 
 
 @pytest.fixture(scope="module")
-def site(testbed, tmp_path_factory) -> dict:
+def site(live_testbed, tmp_path_factory) -> dict:
     """The whole site deployed; the first deploy on fresh hosts installs the packages."""
     hosts = deploy(tmp_path_factory.mktemp("site"))
-    assert set(hosts) == set(testbed)
+    assert set(hosts) == set(live_testbed)
     assert all(h["failed"] == 0 for h in hosts.values()), hosts
     return hosts
 
@@ -222,9 +222,9 @@ def test_inventory_hosts_may_relay(site):
 
 # ---------------------------------------------------------------------------- the site
 
-def test_every_host_knows_every_other_by_name(site, ssh_config, testbed):
-    names = " ".join("%s.%s" % (name, DOMAIN) for name in testbed)
-    for host in testbed:
+def test_every_host_knows_every_other_by_name(site, ssh_config, live_testbed):
+    names = " ".join("%s.%s" % (name, DOMAIN) for name in live_testbed)
+    for host in live_testbed:
         found = ssh(ssh_config, host, "getent hosts %s" % names).stdout.split("\n")
         resolved = {line.split()[1]: line.split()[0] for line in found if line.strip()}
         assert resolved == {"%s.%s" % (n, DOMAIN): a for n, a in testbed.items()}, host

@@ -16,8 +16,8 @@ def ssh(config: Path, host: str, command: str, check: bool = True) -> subprocess
     return done
 
 
-def test_each_host_answers_with_its_own_name(ssh_config, testbed):
-    for name in testbed:
+def test_each_host_answers_with_its_own_name(ssh_config, live_testbed):
+    for name in live_testbed:
         assert ssh(ssh_config, name, "hostname").stdout.strip() == name
 
 
@@ -60,7 +60,7 @@ def test_each_host_sees_only_its_own_processes(ssh_config):
     assert on_mail.splitlines()[1].split()[0] == "1"  # its own PID namespace
 
 
-def test_hosts_listen_only_on_their_own_address(testbed):
+def test_hosts_listen_only_on_their_own_address(live_testbed):
     import socket
     with socket.create_connection(("127.0.0.11", 22), timeout=2) as sock:
         assert sock.recv(4) == b"SSH-"

@@ -28,7 +28,8 @@ def source_id(path: Path) -> str:
 
 @pytest.mark.parametrize("path", SOURCES, ids=source_id)
 def test_parses_as_python_3_8(path: Path) -> None:
-    ast.parse(path.read_text(), filename=str(path), feature_version=(3, 8))
+    tree = ast.parse(path.read_text(), filename=str(path), feature_version=(3, 8))
+    assert isinstance(tree, ast.Module)
 
 
 @pytest.mark.parametrize("path", SOURCES, ids=source_id)
@@ -82,7 +83,8 @@ def test_the_agent_imports_only_the_standard_library() -> None:
 
 
 def test_bootstrap_parses_as_python_3_8() -> None:
-    ast.parse(agentproc.BOOTSTRAP, feature_version=(3, 8))
+    tree = ast.parse(agentproc.BOOTSTRAP, feature_version=(3, 8))
+    assert tree.body, "the bootstrap is empty"
 
 
 # ---- facts parsing ----------------------------------------------------------------

@@ -26,7 +26,7 @@ SETTINGS = settings(max_examples=150, deadline=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
-def clean(exc: BadInput) -> None:
+def assert_clean_error(exc: BadInput) -> None:
     text = str(with_reference(exc))
     assert "\n" not in text and "(hint: " in text
 
@@ -45,33 +45,31 @@ def project(tmp: Path, inventory: object, playbook: object) -> Path:
 def test_any_inventory_loads_or_is_bad_input(tmp_path, doc):
     root = project(tmp_path, doc, [])
     try:
-        inv = load_inventory(root / "inventory/hosts.yml", root)
-        select_hosts(inv)
+        select_hosts(load_inventory(root / "inventory/hosts.yml", root))
     except BadInput as exc:
-        clean(exc)
+        assert_clean_error(exc)
+
+
+GOOD_INVENTORY = {"all": {"hosts": {"h1": {"connection": "local", "address": "127.0.0.1"}}}}
+
+
+def assert_plans_or_is_bad_input(root: Path) -> None:
+    try:
+        inv = load_inventory(root / "inventory/hosts.yml", root)
+        for play in load_playbook(root):
+            build_plan(root, play, inv.hosts["h1"], {}, {}, inventory=inv)
+    except BadInput as exc:
+        assert_clean_error(exc)
 
 
 @SETTINGS
 @given(doc=DOCS)
 def test_any_playbook_loads_and_plans_or_is_bad_input(tmp_path, doc):
-    good = {"all": {"hosts": {"h1": {"connection": "local", "address": "127.0.0.1"}}}}
-    root = project(tmp_path, good, doc)
-    try:
-        inv = load_inventory(root / "inventory/hosts.yml", root)
-        for play in load_playbook(root):
-            build_plan(root, play, inv.hosts["h1"], {}, {}, inventory=inv)
-    except BadInput as exc:
-        clean(exc)
+    assert_plans_or_is_bad_input(project(tmp_path, GOOD_INVENTORY, doc))
 
 
 @SETTINGS
 @given(task=st.dictionaries(st.sampled_from(WORDS), DOCS, min_size=1, max_size=4))
 def test_any_task_plans_or_is_bad_input(tmp_path, task):
-    good = {"all": {"hosts": {"h1": {"connection": "local", "address": "127.0.0.1"}}}}
-    root = project(tmp_path, good, [{"hosts": "all", "tasks": [task]}])
-    try:
-        inv = load_inventory(root / "inventory/hosts.yml", root)
-        for play in load_playbook(root):
-            build_plan(root, play, inv.hosts["h1"], {}, {}, inventory=inv)
-    except BadInput as exc:
-        clean(exc)
+    assert_plans_or_is_bad_input(project(tmp_path, GOOD_INVENTORY, [{"hosts": "all",
+                                                                     "tasks": [task]}]))

@@ -13,14 +13,14 @@ GUARDS = ("chdir", "creates", "removes", "unless", "environment", "stdin",
           "changed_when", "failed_when")
 
 
-def execute(ctx: Context, args: Mapping[str, Any], argv: List[str], shell: bool) -> Outcome:
+def execute(ctx: Context, args: Mapping[str, Any], argv: List[str], via_sh: bool) -> Outcome:
     """Run argv unless a guard says it is not needed; classify the outcome."""
     _validate_conditions(args)
     chdir = args.get("chdir") or None
-    skip = guard_skip(args, chdir, shell)
+    skip = guard_skip(args, chdir, via_sh)
     if skip:
         return Outcome(OK, skip)
-    display = argv[2] if shell else shlex.join(argv)
+    display = argv[2] if via_sh else shlex.join(argv)
     if ctx.check:
         return _check_outcome(args, display)
     result = proc.run(argv, stdin=_stdin(args), cwd=chdir, extra_env=_environment(args))
@@ -60,7 +60,7 @@ def _in_chdir(path: str, chdir: Optional[str]) -> str:
     return os.path.join(chdir, path) if chdir and not os.path.isabs(path) else path
 
 
-def guard_skip(args: Mapping[str, Any], chdir: Optional[str], shell: bool) -> str:
+def guard_skip(args: Mapping[str, Any], chdir: Optional[str], via_sh: bool) -> str:
     """A message saying why the command need not run, or '' when it must run."""
     creates, removes, unless = args.get("creates"), args.get("removes"), args.get("unless")
     if creates and glob.glob(_in_chdir(str(creates), chdir)):
@@ -68,7 +68,7 @@ def guard_skip(args: Mapping[str, Any], chdir: Optional[str], shell: bool) -> st
     if removes and not glob.glob(_in_chdir(str(removes), chdir)):
         return "skipped, since %s does not exist" % removes
     if unless:
-        argv = to_argv(unless, shell)
+        argv = to_argv(unless, via_sh)
         result = proc.run(argv, cwd=chdir, extra_env=_environment(args))
         if result.rc == 0:
             return "skipped, since unless command succeeded: %s" % (
@@ -76,13 +76,13 @@ def guard_skip(args: Mapping[str, Any], chdir: Optional[str], shell: bool) -> st
     return ""
 
 
-def to_argv(cmd: Any, shell: bool) -> List[str]:
+def to_argv(cmd: Any, via_sh: bool) -> List[str]:
     """A command string as argv: split like a shell would, or handed to /bin/sh -c."""
     if isinstance(cmd, (list, tuple)):
-        if shell:
+        if via_sh:
             raise OpError("shell: cmd must be a string")
         return [str(a) for a in cmd]
-    if shell:
+    if via_sh:
         return ["/bin/sh", "-c", str(cmd)]
     try:
         argv = shlex.split(str(cmd))

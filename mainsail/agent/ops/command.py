@@ -13,5 +13,5 @@ def run(ctx: Context, args: Mapping[str, Any]) -> Outcome:
     check_args("command", args, ALLOWED)
     if bool(args.get("cmd")) == bool(args.get("argv")):
         raise OpError("command: give exactly one of cmd (a string) or argv (a list)")
-    argv = to_argv(args.get("argv") or args.get("cmd"), shell=False)
-    return execute(ctx, args, argv, shell=False)
+    argv = to_argv(args.get("argv") or args.get("cmd"), via_sh=False)
+    return execute(ctx, args, argv, via_sh=False)

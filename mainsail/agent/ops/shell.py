@@ -11,4 +11,4 @@ ALLOWED = ("cmd",) + GUARDS
 
 def run(ctx: Context, args: Mapping[str, Any]) -> Outcome:
     check_args("shell", args, ALLOWED, ["cmd"])
-    return execute(ctx, args, to_argv(args["cmd"], shell=True), shell=True)
+    return execute(ctx, args, to_argv(args["cmd"], via_sh=True), via_sh=True)
