@@ -2,6 +2,10 @@
 
     python bench/noop_deploy.py [--runs 5] [--hosts web1,web2,mail1,echo1]
 
+Targets (the script exits 1 when one is missed): a no-op deploy of the 20-task play takes
+under 0.5 s of engine time on 1 host and under 1.0 s on 4, with one SSH channel and at most
+5 round trips per host, and the controller stays under 150 MB of memory.
+
 Builds a throwaway project (files, templates, lines, guarded commands under
 /tmp/mainsail-bench on each host), deploys it once, then times no-op re-deploys: the engine's
 own seconds, the whole `inv deploy` process, and the channels and round trips per host from the
@@ -12,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import statistics
 import subprocess
 import sys
@@ -84,18 +89,46 @@ def measure(hosts: list[str], runs: int) -> dict:
                 "round_trips": {h: v["round_trips"] for h, v in data["hosts"].items()}}
 
 
+TARGET_ENGINE_S = {1: 0.5, 4: 1.0}
+TARGET_ROUND_TRIPS = 5
+TARGET_RSS_MB = 150
+
+
+def misses(r: dict) -> list[str]:
+    found = []
+    limit = TARGET_ENGINE_S.get(r["hosts"])
+    if limit is not None and r["engine_s"] > limit:
+        found.append("engine %.3f s > %.1f s on %d hosts" % (r["engine_s"], limit, r["hosts"]))
+    if set(r["channels"].values()) != {1}:
+        found.append("channels per host %s" % sorted(set(r["channels"].values())))
+    if max(r["round_trips"].values()) > TARGET_ROUND_TRIPS:
+        found.append("round trips per host %s" % sorted(set(r["round_trips"].values())))
+    if r["changed"]:
+        found.append("a no-op deploy changed %d steps" % r["changed"])
+    return found
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--hosts", default="web1,web2,mail1,echo1")
     args = parser.parse_args()
     every = args.hosts.split(",")
+    missed = []
     for hosts in ([every[0]], every):
         r = measure(hosts, args.runs)
         print("no-op deploy, %d tasks, %d host(s): engine %.3f s, whole inv process %.3f s "
               "(median of %d); changed=%d; channels/host %s; round trips/host %s"
               % (r["tasks"], r["hosts"], r["engine_s"], r["process_s"], args.runs, r["changed"],
                  sorted(set(r["channels"].values())), sorted(set(r["round_trips"].values()))))
+        missed += misses(r)
+    rss_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print("controller peak memory: %.0f MB" % rss_mb)
+    if rss_mb > TARGET_RSS_MB:
+        missed.append("controller memory %.0f MB > %d MB" % (rss_mb, TARGET_RSS_MB))
+    for miss in missed:
+        print("MISSED TARGET: " + miss)
+    sys.exit(1 if missed else 0)
 
 
 if __name__ == "__main__":

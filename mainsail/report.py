@@ -8,9 +8,11 @@ import threading
 import xml.etree.ElementTree as ET
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, TypeVar
+from typing import Any, Iterable, Optional, TypeVar
 
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, TaskID, TextColumn
+from rich.progress import Progress as RichProgress
 from rich.table import Table
 
 from .errors import MainsailError
@@ -122,7 +124,8 @@ STYLE = {"ok": "green", "changed": "yellow", "failed": "bold red", "skipped": "c
 
 
 class Progress:
-    """One line per finished step and per host event, safe to call from worker threads."""
+    """One line per finished step and per host event, safe to call from worker threads. On a
+    terminal, a live bar per host (steps done of steps planned) stays under the lines."""
 
     def __init__(self, console: Console, masker: Masker, show_diff: bool,
                  verbose: bool = True) -> None:
@@ -131,8 +134,38 @@ class Progress:
         self.show_diff = show_diff
         self.verbose = verbose
         self.lock = threading.Lock()
+        self.bars: Optional[RichProgress] = None
+        self.bar_ids: dict[str, TaskID] = {}
+
+    def __enter__(self) -> "Progress":
+        if self.console.is_terminal:
+            self.bars = RichProgress(TextColumn("{task.description:<10}"), BarColumn(),
+                                     MofNCompleteColumn(), TextColumn("{task.fields[last]}"),
+                                     console=self.console, transient=True)
+            self.bars.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bars is not None:
+            self.bars.stop()
+            self.bars = None
+
+    def start_host(self, host: str, total: int) -> None:
+        """A host's play begins: its bar counts that play's steps."""
+        if self.bars is None:
+            return
+        with self.lock:
+            if host in self.bar_ids:
+                self.bars.reset(self.bar_ids[host], total=total, last="")
+            else:
+                self.bar_ids[host] = self.bars.add_task(host, total=total, last="")
+
+    def _advance(self, host: str, label: str) -> None:
+        if self.bars is not None and host in self.bar_ids:
+            self.bars.update(self.bar_ids[host], advance=1, last=label[:50])
 
     def step(self, host: str, step: StepRecord) -> None:
+        self._advance(host, self.mask(step.task))
         if not self.verbose and step.status in ("ok", "skipped"):
             return
         label = ("handler: " if step.handler else "") + step.task

@@ -235,6 +235,7 @@ def apply_host(play: Play, host: Host, plan: HostPlan, state: RunState, opts: Ru
         rec.add(record)
         progress.step(host.name, record)
 
+    progress.start_host(host.name, len(plan.steps))
     try:
         if state.stop.is_set():
             return False

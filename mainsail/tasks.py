@@ -233,7 +233,8 @@ def engine_run(c: Context, *, check: bool, diff: bool, host: str | None, group: 
     console = make_console()
     masker = Masker().with_secrets(vault.known_secrets())  # the plans add theirs
     progress = Progress(console, masker, show_diff=diff, verbose=not quiet_ok)
-    record = run_playbook(root, inv, plays, chosen, opts, progress, playbook=name)
+    with progress:
+        record = run_playbook(root, inv, plays, chosen, opts, progress, playbook=name)
     recap(console, record, progress.mask)
     if json:
         write_json(record, Path(json), progress.mask)

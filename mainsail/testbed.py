@@ -284,10 +284,15 @@ def prepare_upper(layout: Layout, host: TestbedHost) -> None:
     os.chmod(etc / "ssh/ssh_host_ed25519_key", 0o600)
     shutil.copy(str(key) + ".pub", etc / "ssh/ssh_host_ed25519_key.pub")
     (etc / "ssh/sshd_config.d/mainsail-testbed.conf").write_text(sshd_config(host.address))
-    (etc / "hostname").write_text(host.name + "\n")
-    (etc / "hosts").write_text("127.0.0.1\tlocalhost\n%s\t%s\n" % (host.address, host.name))
+    # A host's own names are written when it is created; after that they are its state, as
+    # on a real machine (a deploy may well have changed /etc/hosts).
     resolv = Path("/etc/resolv.conf")
-    (etc / "resolv.conf").write_text(resolv.read_text() if resolv.exists() else "")
+    first_boot = {"hostname": host.name + "\n",
+                  "hosts": "127.0.0.1\tlocalhost\n%s\t%s\n" % (host.address, host.name),
+                  "resolv.conf": resolv.read_text() if resolv.exists() else ""}
+    for name, text in first_boot.items():
+        if not (etc / name).exists():
+            (etc / name).write_text(text)
     ssh_dir = upper / "root/.ssh"
     ssh_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(upper / "root", 0o700)

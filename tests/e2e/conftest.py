@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, inv
+from tests.conftest import inv
 
 TESTBED = {"web1": "127.0.0.11", "web2": "127.0.0.12", "mail1": "127.0.0.21",
            "echo1": "127.0.0.31"}

@@ -145,7 +145,6 @@ def test_verify_runs_role_checks_over_ssh(project):
 
 
 def test_ctrl_c_stops_cleanly_after_the_running_step(project, ssh_config):
-    import os
     import signal
     import sys
     import time

@@ -227,7 +227,7 @@ def test_every_host_knows_every_other_by_name(site, ssh_config, live_testbed):
     for host in live_testbed:
         found = ssh(ssh_config, host, "getent hosts %s" % names).stdout.split("\n")
         resolved = {line.split()[1]: line.split()[0] for line in found if line.strip()}
-        assert resolved == {"%s.%s" % (n, DOMAIN): a for n, a in testbed.items()}, host
+        assert resolved == {"%s.%s" % (n, DOMAIN): a for n, a in live_testbed.items()}, host
 
 
 def test_verify_passes_on_every_host(site):
