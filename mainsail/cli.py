@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import sys
+
 from invoke import Program
 
 from . import __version__
@@ -11,4 +14,10 @@ program = Program(namespace=ns, version=__version__, binary="mainsail", name="Ma
 
 
 def main() -> None:
-    program.run()
+    try:
+        program.run()
+    except BrokenPipeError:
+        # The reader went away (`mainsail --list | head`): say nothing more, and keep Python
+        # from complaining while it flushes stdout on exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)

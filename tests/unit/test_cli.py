@@ -1,0 +1,24 @@
+"""The `mainsail` console script offers the same tasks as `inv`."""
+
+import subprocess
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["mainsail", *args], capture_output=True, text=True, timeout=60)
+
+
+def test_the_console_script_lists_every_task():
+    listed = run("--list").stdout
+    for name in ("deploy", "plan", "rollback", "run", "put", "get", "ping", "facts", "hosts",
+                 "verify", "ssh-config", "testbed.up", "testbed.down", "vault.encrypt"):
+        assert name in listed, name
+
+
+def test_the_console_script_knows_its_version():
+    assert run("--version").stdout.startswith("Mainsail ")
+
+
+def test_a_closed_pipe_is_no_traceback():
+    done = subprocess.run("mainsail --list | head -1", shell=True, capture_output=True,
+                          text=True, timeout=60)
+    assert "Traceback" not in done.stderr
