@@ -179,7 +179,6 @@ class AgentClient:
         self.last_failed = False  # the last run's done.failed
         self.last_stopped = False  # the last run ended early on request_stop()
         self.stale_lock: Optional[Dict[str, Any]] = None  # a dead run's lock this one broke
-        self.pending_handlers: List[str] = []  # recorded on the host, not yet run
         self.rollbacks: List[Dict[str, Any]] = []  # transactions the last run rolled back
         self.closed = False
 
@@ -278,7 +277,6 @@ class AgentClient:
                 if "locked" in done:
                     raise AgentLocked(done["locked"])
                 self.stale_lock = done.get("stale_lock") or self.stale_lock
-                self.pending_handlers = list(done.get("pending_handlers") or [])
                 self.rollbacks = list(done.get("rollbacks") or [])
                 return results
             else:

@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
+import jinja2
+
 from .errors import BadInput, did_you_mean
 from .inventory import Host, Inventory, check_var_name
 from .opspec import OPS, coerce_args
@@ -113,6 +115,29 @@ def build_plan(project_root: Path | str, play: Play, host: Host, facts: Mapping[
     except BadInput as exc:  # rendering errors may quote values: mask the secrets among them
         raise Masker().with_secrets(builder.secrets).error(exc) from None
     return builder.finish()
+
+
+def role_vars(project_root: Path | str, play: Play, host: Host,
+               inventory: Inventory | None) -> dict[str, Any]:
+    """The variables the play's roles see on ``host``, merged in role order, as plain data
+    (no facts: those need the host; values built from them are left out). What `inv verify`
+    hands a role's checks."""
+    builder = _Builder(Path(project_root), play, host, {}, {}, inventory, False,
+                       _TagFilter((), ()))
+    merged: dict[str, Any] = {}
+    for use in play.roles:
+        for name, value in builder.scope(use).vars.items():
+            if name in _MAGIC_OBJECTS or isinstance(value, jinja2.Undefined):
+                continue
+            try:
+                merged[name] = json.loads(json.dumps(value))
+            except (TypeError, ValueError):
+                continue  # not plain data
+    return merged
+
+
+# Views and objects among the names Mainsail sets: templates use them, checks need not.
+_MAGIC_OBJECTS = frozenset({"groups", "hostvars", "facts", "ansible_facts"})
 
 
 # ---------------------------------------------------------------------------- tags
@@ -603,12 +628,22 @@ def _label(item: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _find_source(name: str, folders: Iterable[Path], what: str, where: str, root: Path) -> Path:
-    """``name`` inside the first of ``folders`` holding it; nothing outside them."""
+def _relative_src(name: str, what: str, where: str) -> Path:
+    """A src must stay inside the folders it is looked up in."""
     relative = Path(name)
     if relative.is_absolute() or ".." in relative.parts:
         raise BadInput(f"{what} src {name!r} must be a path inside files/ or templates/", where,
                        "give it relative to the role's or the project's folder")
+    return relative
+
+
+def _looked_in(folders: Iterable[Path], root: Path) -> str:
+    return ", ".join(display_path(f, root) + "/" for f in folders)
+
+
+def _find_source(name: str, folders: Iterable[Path], what: str, where: str, root: Path) -> Path:
+    """``name`` inside the first of ``folders`` holding it; nothing outside them."""
+    relative = _relative_src(name, what, where)
     searched = list(folders)
     for folder in searched:
         path = folder / relative
@@ -617,7 +652,7 @@ def _find_source(name: str, folders: Iterable[Path], what: str, where: str, root
                            where, "copy each file with its own task (loop: over the names)")
         if path.is_file():
             return path
-    looked = ", ".join(display_path(f, root) + "/" for f in searched)
+    looked = _looked_in(searched, root)
     known = [str(p.relative_to(f)) for f in searched if f.is_dir() for p in f.rglob("*")
              if p.is_file()]
     raise BadInput(f"{what} {name!r} not found (looked in {looked})", where,
@@ -631,16 +666,13 @@ def _build_junk(path: Path) -> bool:
 
 def _find_folder(name: str, folders: Iterable[Path], where: str, root: Path) -> Path:
     """A release's source folder: in the role's files/, then the project's files/."""
-    relative = Path(name)
-    if relative.is_absolute() or ".." in relative.parts:
-        raise BadInput(f"release src {name!r} must be a folder inside files/", where,
-                       "give it relative to the role's or the project's files/")
+    relative = _relative_src(name, "release", where)
     searched = list(folders)
     for folder in searched:
         if (folder / relative).is_dir():
             return folder / relative
-    looked = ", ".join(display_path(f, root) + "/" for f in searched)
-    raise BadInput(f"release folder {name!r} not found (looked in {looked})", where,
+    raise BadInput(f"release folder {name!r} not found (looked in {_looked_in(searched, root)})",
+                   where,
                    "create it under the role's files/")
 
 

@@ -18,7 +18,7 @@ import shlex
 import traceback
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import jinja2
 import jinja2.meta
@@ -161,19 +161,6 @@ def render_template(name: str, vars: Mapping[str, Any], *, search_path: Sequence
     """The template file ``name`` (looked up in ``search_path``) rendered with ``vars``."""
     env = env or make_env(search_path, root)
     return str(_guard(lambda: _load(env, name, where).render(vars), vars, where, env))
-
-
-def find_template(name: str, search_path: Iterable[Path]) -> Path | None:
-    """The file ``name`` resolves to in ``search_path``, or None."""
-    try:
-        pieces = split_template_path(name)
-    except jinja2.TemplateNotFound:
-        return None
-    for base in search_path:
-        path = Path(base, *pieces)
-        if path.is_file():
-            return path
-    return None
 
 
 def check_expression(expr: str, *, where: str = "", env: Environment | None = None) -> None:

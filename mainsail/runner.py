@@ -239,13 +239,13 @@ def apply_host(play: Play, host: Host, plan: HostPlan, state: RunState, opts: Ru
     try:
         if state.stop.is_set():
             return False
-        results = session.run(plan.steps, plan.blobs, opts.check, opts.diff, on_result,
-                              lock=lock_spec(host, opts), state_dir=host_state_dir(host),
-                              transaction=transaction_request(plan, opts))
+        session.run(plan.steps, plan.blobs, opts.check, opts.diff, on_result,
+                    lock=lock_spec(host, opts), state_dir=host_state_dir(host),
+                    transaction=transaction_request(plan, opts))
         note_lock_and_rollbacks(host, session, rec, progress)
-        healthy = not (session.client.last_failed or any(
-            r.get("status") == "failed" and not by_id.get(r.get("id"), {}).get("ignore_errors")
-            and not r.get("rollback") for r in results))
+        # done.failed: a step, handler or check failed without ignore_errors (or the lock
+        # was held); the agent has judged it already.
+        healthy = not session.client.last_failed
     except LockHeld as exc:
         rec.locked = True
         rec.error = str(exc)

@@ -19,7 +19,7 @@ from typing import Any, Callable, Mapping, Sequence
 from .errors import BadInput
 from .inventory import Host, Inventory, select_hosts
 from .playbook import Play
-from .render import render_value
+from .plan import role_vars
 
 from .testinfra_plugin import VARS_ENV
 
@@ -43,30 +43,13 @@ def safe_select(inv: Inventory, pattern: str) -> list[Host]:
         return []
 
 
-def resolved_vars(plays: Sequence[Play], host: Host, inv: Inventory) -> dict[str, Any]:
-    """Role defaults < inventory < play vars < role vars, rendered against each other."""
-    raw: dict[str, Any] = {}
+def resolved_vars(root: Path, inv: Inventory, plays: Sequence[Play],
+                  host: Host) -> dict[str, Any]:
+    """The host's variables as its roles see them, by the plan's own precedence."""
+    merged: dict[str, Any] = {}
     for play in plays:
-        for use in play.roles:
-            raw.update(use.role.defaults)
-    raw.update(host.vars)
-    for play in plays:
-        raw.update(play.vars)
-        for use in play.roles:
-            raw.update(use.role.vars)
-    raw.update(inventory_hostname=host.name, address=host.address or host.name)
-    context = {"groups": {name: list(g.all_hosts) for name, g in inv.groups.items()},
-               "hostvars": {name: {**h.vars, "address": h.address or name,
-                                   "inventory_hostname": name}
-                            for name, h in inv.hosts.items()}}
-    done = {**raw, **context}
-    for _ in range(3):  # a few passes settle variables that refer to variables
-        for key, value in raw.items():
-            try:
-                done[key] = render_value(value, done)
-            except BadInput:
-                pass
-    return json.loads(json.dumps({k: done[k] for k in raw}, default=str))
+        merged.update(role_vars(root, play, host, inv))
+    return merged
 
 
 def checks_for(root: Path, inv: Inventory, plays: Sequence[Play], host: Host) -> HostChecks:
@@ -74,7 +57,7 @@ def checks_for(root: Path, inv: Inventory, plays: Sequence[Play], host: Host) ->
     roles = tuple(dict.fromkeys(use.role.name for play in mine for use in play.roles))
     files = tuple(f for name in roles
                   for f in sorted((root / "roles" / name / "tests").glob("test_*.py")))
-    return HostChecks(host, roles, files, resolved_vars(mine, host, inv))
+    return HostChecks(host, roles, files, resolved_vars(root, inv, mine, host))
 
 
 def pytest_argv(checks: HostChecks, ssh_config: Path) -> list[str]:

@@ -194,7 +194,6 @@ def run_request(chan: Channel, store: BlobStore, message: Mapping[str, Any]) -> 
     state_dir = message.get("state_dir")
     pending = handlers.Pending(state_dir)
     left = pending.names()  # recorded by a run that died before running them
-    extra["pending_handlers"] = left
     run_id = str(message.get("run") or txn.new_run_id())
     failed, rollbacks = False, []
     for index, (name, group) in enumerate(transactions(steps)):

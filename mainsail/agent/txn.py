@@ -12,7 +12,7 @@ import time
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
 from . import handlers, journal
-from .core import CHANGED, FAILED, OK, Context
+from .core import CHANGED, FAILED, OK, SKIPPED, Context
 
 Send = Callable[[Dict[str, Any]], None]
 Run = Callable[[Context, Mapping[str, Any]], Dict[str, Any]]
@@ -79,7 +79,7 @@ def notified_steps(txn: Txn) -> List[Mapping[str, Any]]:
 def run_handlers(txn: Txn, send: Send, run: Run) -> None:
     for step in notified_steps(txn):
         if txn.ctx.check:
-            send({"result": {"id": step.get("id"), "status": "skipped",
+            send({"result": {"id": step.get("id"), "status": SKIPPED,
                              "msg": "handler would run (check mode)", "diff": "", "rc": None,
                              "stdout": "", "stderr": "", "cmd": None, "elapsed": 0.0}})
             continue
