@@ -39,7 +39,7 @@ ZIP_MAIN = (
 BOOTSTRAP = r"""
 import hashlib, os, runpy, sys
 sha = sys.argv[1]
-folder = sys.argv[2] if len(sys.argv) > 2 else "/var/lib/mainsail/agent"
+folder = os.path.expanduser(sys.argv[2]) if len(sys.argv) > 2 else "/var/lib/mainsail/agent"
 path = os.path.join(folder, sha + ".pyz")
 def digest(p):
     try:

@@ -41,7 +41,11 @@ CONNECTION_VARS: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "known_hosts": (),
     "connection": ("ansible_connection",),
     "become": ("ansible_become",),
+    "become_user": ("ansible_become_user",),
+    "become_method": ("ansible_become_method",),
+    "become_password": ("ansible_become_password", "ansible_become_pass"),
 })
+BECOME_METHODS = ("sudo",)
 CONNECTIONS = ("ssh", "local")
 # Names the plan sets itself; defining them would be silently ignored, so refuse it.
 RESERVED_VARS = frozenset({"inventory_hostname", "inventory_hostname_short", "groups",
@@ -68,6 +72,10 @@ class Host:
     known_hosts: str | None = None
     connection: str = "ssh"
     become: bool = False
+    become_user: str = "root"
+    become_method: str = "sudo"
+    # sudo's password, when sudo asks for one (a vault Secret: printed as ***).
+    become_password: str | None = field(default=None, repr=False)
     groups: tuple[str, ...] = ()
     vars: Mapping[str, Any] = field(default_factory=lambda: EMPTY)
     var_sources: Mapping[str, str] = field(default_factory=lambda: EMPTY)
@@ -502,9 +510,26 @@ def _check_become(value: Any, label: str, where: str, base: Path) -> bool:
     return as_bool(value, label, where)
 
 
+def _check_become_method(value: Any, label: str, where: str, base: Path) -> str:
+    if str(value) not in BECOME_METHODS:
+        raise BadInput(f"{label} {str(value)!r} is not supported", where,
+                       "become_method: sudo (the only method; su, doas and others are not "
+                       "supported)")
+    return str(value)
+
+
+def _check_become_password(value: Any, label: str, where: str, base: Path) -> str:
+    if isinstance(value, (dict, list, bool)) or value is None:
+        raise BadInput(f"{label} must be a string", where,
+                       "keep it in an encrypted vars file: become_password: ...")
+    return value if isinstance(value, str) else str(value)
+
+
 _CHECKS = MappingProxyType({"address": _check_address, "port": _check_port, "user": _check_user,
                             "ssh_key": _check_path, "known_hosts": _check_path,
-                            "connection": _check_connection, "become": _check_become})
+                            "connection": _check_connection, "become": _check_become,
+                            "become_user": _check_user, "become_method": _check_become_method,
+                            "become_password": _check_become_password})
 
 
 # ---------------------------------------------------------------------------- selection

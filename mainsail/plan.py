@@ -182,6 +182,7 @@ class _Scope:
     tags: frozenset[str]  # inherited from the play and role entries
     when: tuple[Any, ...]  # inherited from role entries
     become: bool | None
+    become_user: str | None
 
 
 class _Builder:
@@ -229,7 +230,8 @@ class _Builder:
         return _Scope(use, variables, env, files,
                       frozenset(self.play.tags) | {t for r in refs for t in r.tags},
                       tuple(w for r in refs for w in r.when),
-                      next((r.become for r in reversed(refs) if r.become is not None), None))
+                      next((r.become for r in reversed(refs) if r.become is not None), None),
+                      next((r.become_user for r in reversed(refs) if r.become_user), None))
 
     def _role_chain(self, use: RoleUse | None) -> list[Role]:
         """The role and its dependencies, dependencies first, each once."""
@@ -377,6 +379,7 @@ class _Builder:
                 "ignore_errors": self._ignore_errors(task, variables, scope),
                 "where": task.loc, "action": task.op, "role": task.role,
                 "become": self._become(task, scope),
+                "become_user": self._run_as(task, scope, variables),
                 "tags": sorted(set(scope.tags) | set(task.tags))}
 
     def _name(self, task: Task, variables: Mapping[str, Any], scope: _Scope, item: Any) -> str:
@@ -416,6 +419,20 @@ class _Builder:
             if choice is not None:
                 return choice
         return self.host.become
+
+    def _run_as(self, task: Task, scope: _Scope, variables: Mapping[str, Any]) -> str | None:
+        """The user the step runs as: become_user (root by default) with become, else the
+        login user (None, the agent's own user, on a local connection)."""
+        if not self._become(task, scope):
+            return None if self.host.connection == "local" else self.host.user
+        for choice in (task.become_user, scope.become_user, self.play.become_user):
+            if choice:
+                user = render_string(choice, variables, where=task.loc, env=scope.env)
+                if not user or user.startswith("-") or any(c.isspace() for c in user):
+                    raise BadInput(f"become_user renders to {user!r}, not a user name",
+                                   task.loc, "e.g. become_user: www-data")
+                return user
+        return self.host.become_user
 
     # -- file contents
 

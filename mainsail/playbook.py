@@ -23,13 +23,15 @@ from .yamlio import YDict, display_path, load_yaml, loc_of
 
 EMPTY: Mapping[str, Any] = MappingProxyType({})
 PLAY_KEYWORDS = ("name", "hosts", "vars", "vars_files", "roles", "tasks", "handlers", "become",
-                 "serial", "max_fail_percentage", "any_errors_fatal", "tags", "no_log",
+                 "become_user", "become_method", "serial", "max_fail_percentage", "any_errors_fatal", "tags", "no_log",
                  "gather_facts", "transaction", "checks")
 TRANSACTION_MODES = ("role", "play")
-TASK_KEYWORDS = ("name", "when", "notify", "loop", "tags", "become", "ignore_errors", "no_log",
-                 "changed_when", "failed_when", "args")
+TASK_KEYWORDS = ("name", "when", "notify", "loop", "tags", "become", "become_user",
+                 "become_method", "ignore_errors", "no_log", "changed_when", "failed_when", "args")
 HANDLER_KEYWORDS = tuple(k for k in TASK_KEYWORDS if k != "notify") + ("listen",)
-ROLE_ENTRY_KEYS = ("role", "name", "vars", "tags", "when", "become")
+ROLE_ENTRY_KEYS = ("role", "name", "vars", "tags", "when", "become", "become_user",
+                   "become_method")
+BECOME_METHODS = ("sudo",)
 META_KEYS = ("dependencies", "galaxy_info", "allow_duplicates", "collections", "argument_specs")
 RESULT_CONDITIONS = ("changed_when", "failed_when")
 # Ansible keywords Mainsail deliberately does not have, and what to do instead.
@@ -74,6 +76,7 @@ class Task:
     loop: Any = None  # a list, or a "{{ expression }}" string
     tags: tuple[str, ...] = ()
     become: bool | None = None
+    become_user: str | None = None  # may be a template, rendered in the plan
     ignore_errors: bool | str = False
     no_log: bool | tuple[str, ...] = False
     role: str | None = None
@@ -103,6 +106,7 @@ class RoleRef:
     tags: tuple[str, ...] = ()
     when: tuple[Any, ...] = ()
     become: bool | None = None
+    become_user: str | None = None
 
 
 @dataclass(frozen=True)
@@ -159,6 +163,7 @@ class Play:
     tasks: tuple[Task, ...] = ()
     handlers: tuple[Task, ...] = ()  # the play's own; role handlers stay with their role
     become: bool | None = None
+    become_user: str | None = None
     serial: int | str | None = None
     max_fail_percentage: float | None = None
     any_errors_fatal: bool = False
@@ -275,7 +280,7 @@ def _parse_play(data: Any, index: int, shown: str, project: Project,
         roles=roles.expand(_role_refs(data.get("roles"), loc_of(data, "roles"))),
         tasks=_tasks(data.get("tasks"), loc_of(data, "tasks"), None, handlers=False),
         handlers=_tasks(data.get("handlers"), loc_of(data, "handlers"), None, handlers=True),
-        become=_opt_bool(data, "become"), serial=_serial(data),
+        become=_opt_bool(data, "become"), become_user=_become_user(data), serial=_serial(data),
         max_fail_percentage=_percentage(data), any_errors_fatal=bool(_opt_bool(data,
                                                                                "any_errors_fatal")),
         tags=_tags(data.get("tags"), loc_of(data, "tags")),
@@ -366,6 +371,26 @@ def _opt_bool(data: Mapping[str, Any], key: str) -> bool | None:
     if data.get(key) is None:
         return None
     return as_bool(data[key], key, loc_of(data, key))
+
+
+def _become_user(data: Mapping[str, Any]) -> str | None:
+    """become_user (a user name, or a template of one); become_method may only be sudo."""
+    method = data.get("become_method")
+    if method is not None and str(method) not in BECOME_METHODS:
+        raise BadInput(f"become_method {str(method)!r} is not supported",
+                       loc_of(data, "become_method"),
+                       "become_method: sudo (the only method; su, doas, runas and others are "
+                       "not supported)")
+    value = data.get("become_user")
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise BadInput("become_user must be a user name", loc_of(data, "become_user"),
+                       "e.g. become_user: www-data")
+    if value.startswith("-"):
+        raise BadInput(f"become_user {value!r} starts with '-'", loc_of(data, "become_user"),
+                       "a user name cannot start with '-'")
+    return value
 
 
 def _serial(data: Mapping[str, Any]) -> int | str | None:
@@ -462,7 +487,7 @@ def _role_ref(entry: Any, where: str) -> RoleRef:
                    vars=_vars_block(entry.get("vars"), loc_of(entry, "vars"), "role vars"),
                    tags=_tags(entry.get("tags"), loc_of(entry, "tags")),
                    when=_when(entry.get("when"), loc_of(entry, "when")),
-                   become=_opt_bool(entry, "become"))
+                   become=_opt_bool(entry, "become"), become_user=_become_user(entry))
 
 
 def _role_name(name: str, where: str) -> str:
@@ -580,7 +605,8 @@ def parse_task(data: Any, where: str, role: str | None = None, *,
         name=_task_name(data), when=_when(data.get("when"), loc_of(data, "when")),
         notify=_names(data.get("notify"), loc_of(data, "notify"), "notify"),
         loop=_loop(data, "loop"), tags=_tags(data.get("tags"), loc_of(data, "tags")),
-        become=_opt_bool(data, "become"), ignore_errors=_ignore_errors(data),
+        become=_opt_bool(data, "become"), become_user=_become_user(data),
+        ignore_errors=_ignore_errors(data),
         no_log=_no_log(data.get("no_log"), loc_of(data, "no_log")),
         listen=_names(data.get("listen"), loc_of(data, "listen"), "listen"))
 

@@ -16,7 +16,7 @@ from .errors import LockHeld, MainsailError
 from .inventory import Host, Inventory
 from .plan import HostPlan, build_plan
 from .playbook import Play
-from .runner import (RunOptions, host_state_dir, lock_spec, parallel, play_hosts,
+from .runner import (RunOptions, host_state_dir, lock_spec, needs_become, parallel, play_hosts,
                      transaction_request)
 from .session import open_session
 
@@ -53,24 +53,28 @@ def roll_back_host(root: Path, inv: Inventory, plays: Sequence[Play], host: Host
             result.state = "failed"
 
     try:
-        session = open_session(host, timeout=opts.connect_timeout)
+        # As the deploy ran: escalated when its plays asked for become.
+        mine = [p for p in plays if host in play_hosts(inv, p, [host])]
+        session = open_session(host, timeout=opts.connect_timeout,
+                               become=needs_become(host, mine))
     except MainsailError as exc:
         return RollbackResult(host.name, "unreachable", [str(exc)])
     try:
         if release:
-            mine = [p for p in plays if host in play_hosts(inv, p, [host])]
             plans = [build_plan(root, p, host, session.facts, opts.extra_vars, inventory=inv)
                      for p in mine]
             steps, plan = release_steps(plans)
             if not steps or plan is None:
                 return RollbackResult(host.name, "ok", ["no release task for this host"])
-            session.run(steps, {}, False, False, show, lock=lock_spec(host, opts),
-                        state_dir=host_state_dir(host),
+            session.run(steps, {}, False, False, show,
+                        lock=lock_spec(host, opts, session.as_root),
+                        state_dir=host_state_dir(host, session.as_root),
                         transaction=transaction_request(plan, opts))
             if session.client.last_failed:
                 result.state = "failed"
         else:
-            report = session.rollback(host_state_dir(host), lock_spec(host, opts), show)
+            report = session.rollback(host_state_dir(host, session.as_root),
+                                      lock_spec(host, opts, session.as_root), show)
             if not report.get("run"):
                 result.lines.append("no run journal to roll back")
             else:

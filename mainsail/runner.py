@@ -31,12 +31,18 @@ R = TypeVar("R")
 STATE_DIR = "/var/lib/mainsail"
 
 
-def host_state_dir(host: Host) -> str:
-    """Where a host keeps the run lock and pending handlers (the host var mainsail_state_dir
-    overrides it). Local hosts share this machine, so each name gets a folder of its own."""
+USER_STATE_DIR = "~/.local/state/mainsail"  # expanded on the host, by the agent
+
+
+def host_state_dir(host: Host, as_root: bool = True) -> str:
+    """Where a host keeps the run lock, pending handlers and journals (the host var
+    mainsail_state_dir overrides it): /var/lib/mainsail for an agent running as root, the
+    login user's own folder for one that is not. Local hosts share this machine, so each
+    name gets a folder of its own."""
     if host.vars.get("mainsail_state_dir"):
         return str(host.vars["mainsail_state_dir"])
-    return STATE_DIR if host.connection != "local" else "%s/local-%s" % (STATE_DIR, host.name)
+    base = STATE_DIR if as_root else USER_STATE_DIR
+    return base if host.connection != "local" else "%s/local-%s" % (base, host.name)
 
 
 def holder_identity(command: str) -> dict[str, Any]:
@@ -66,11 +72,11 @@ class RunOptions:
     holder: Mapping[str, Any] = field(default_factory=lambda: holder_identity("deploy"))
 
 
-def lock_spec(host: Host, opts: RunOptions) -> dict[str, Any] | None:
+def lock_spec(host: Host, opts: RunOptions, as_root: bool = True) -> dict[str, Any] | None:
     """A deploy holds each host's run lock; a check run changes nothing and takes none."""
     if opts.check:
         return None
-    return {"path": host_state_dir(host) + "/run.lock", "wait": opts.lock_wait,
+    return {"path": host_state_dir(host, as_root) + "/run.lock", "wait": opts.lock_wait,
             "holder": dict(opts.holder)}
 
 
@@ -240,7 +246,8 @@ def apply_host(play: Play, host: Host, plan: HostPlan, state: RunState, opts: Ru
         if state.stop.is_set():
             return False
         session.run(plan.steps, plan.blobs, opts.check, opts.diff, on_result,
-                    lock=lock_spec(host, opts), state_dir=host_state_dir(host),
+                    lock=lock_spec(host, opts, session.as_root),
+                    state_dir=host_state_dir(host, session.as_root),
                     transaction=transaction_request(plan, opts))
         note_lock_and_rollbacks(host, session, rec, progress)
         # done.failed: a step, handler or check failed without ignore_errors (or the lock

@@ -101,21 +101,73 @@ def agent_bundle() -> tuple[bytes, str]:
     return build_agent_zip()
 
 
+# What sudo prints (on stderr) when it wants the become password: a marker no other program
+# prints, so the controller answers sudo and nothing else.
+SUDO_PROMPT = "[mainsail: sudo password]"
+
+
 def agent_command(host: Host, sha: str, become: bool) -> str:
-    """The one command run per session. With become the whole agent runs under sudo, so
-    every step of the run is root: sudo must not ask for a password (NOPASSWD)."""
+    """The one command run per session. With become the agent runs as root under sudo and
+    runs each step as the user that step asks for. Without a become password sudo must not
+    ask for one (-n); with one, sudo reads it from the channel (-S), never from an argv."""
     command = "python3 -c %s %s" % (shlex.quote(BOOTSTRAP), shlex.quote(sha))
+    if not runs_as_root(host, become):
+        # The agent's cache in the login user's home (the bootstrap expands ~ there).
+        command += " " + shlex.quote(USER_AGENT_DIR)
     if become and host.user != "root":
-        command = "sudo -n -H -- " + command
+        if host.become_password is not None:
+            command = "sudo -S -p %s -H -- %s" % (shlex.quote(SUDO_PROMPT), command)
+        else:
+            command = "sudo -n -H -- " + command
     return command
+
+
+USER_AGENT_DIR = "~/.cache/mainsail/agent"
+
+
+def runs_as_root(host: Host, become: bool) -> bool:
+    """Whether the session's agent is root: it logs in as root, or escalates with sudo."""
+    if host.connection == "local":
+        return os.geteuid() == 0
+    return host.user == "root" or become
+
+
+def answer_sudo(channel: paramiko.Channel, host: Host, timeout: float) -> None:
+    """Give sudo the become password when it asks (on stderr), once. sudo may not ask (a
+    cached credential); the agent's first line on stdout then ends the wait. A second prompt
+    means the password was wrong: refused, rather than feeding sudo the protocol."""
+    seen = b""
+    sent = False
+    prompt = SUDO_PROMPT.encode()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if channel.recv_stderr_ready():
+            seen += channel.recv_stderr(4096)
+            asked = seen.count(prompt)
+            if asked >= 2 or (asked and b"incorrect password" in seen):
+                raise Unreachable("sudo refused the become password for %s" % host.user,
+                                  where="host %s" % host.name,
+                                  hint="check become_password (ansible_become_password) "
+                                       "for this host")
+            if asked == 1 and not sent:
+                channel.sendall(str(host.become_password).encode() + b"\n")
+                sent = True
+            continue
+        if channel.recv_ready() or channel.exit_status_ready():
+            return
+        time.sleep(0.002)
+    raise Unreachable("sudo did not answer within %gs" % timeout, where="host %s" % host.name,
+                      hint="is sudo installed, and may %s use it?" % host.user)
 
 
 class HostSession:
     """One host's connection and its running agent; every request goes over one channel."""
 
     def __init__(self, host: Host, client: AgentClient, facts: dict[str, Any],
-                 closer: Callable[[], None], channels: int, setup_trips: int) -> None:
+                 closer: Callable[[], None], channels: int, setup_trips: int,
+                 as_root: bool = True) -> None:
         self.host = host
+        self.as_root = as_root  # where its state lives: /var/lib/mainsail or the user's own
         self.client = client
         self.facts = facts
         self._closer = closer
@@ -235,12 +287,15 @@ def open_session(host: Host, timeout: float = DEFAULT_CONNECT_TIMEOUT,
     if host.connection == "local":
         stack = contextlib.ExitStack()
         client = stack.enter_context(local_agent())
-        return HostSession(host, client, client.facts_at_start, stack.close, 0, 0)
+        return HostSession(host, client, client.facts_at_start, stack.close, 0, 0,
+                           runs_as_root(host, False))
     conn = connect(host, timeout)
     try:
         channel = conn.client.get_transport().open_session(timeout=timeout)
-        channel.exec_command(agent_command(host, agent_bundle()[1],
-                                           host.become if become is None else become))
+        escalate = host.become if become is None else become
+        channel.exec_command(agent_command(host, agent_bundle()[1], escalate))
+        if escalate and host.user != "root" and host.become_password is not None:
+            answer_sudo(channel, host, timeout)
         stream = ChannelStream(channel)
         client = AgentClient(stream, stream, channel_stderr(channel))
         facts = start_agent(host, client)
@@ -248,4 +303,4 @@ def open_session(host: Host, timeout: float = DEFAULT_CONNECT_TIMEOUT,
         conn.close()
         raise
     # Setup cost on the wire: channel open and exec each wait for one reply.
-    return HostSession(host, client, facts, conn.close, 1, 2)
+    return HostSession(host, client, facts, conn.close, 1, 2, runs_as_root(host, escalate))

@@ -74,7 +74,8 @@ def use_vault(c: Context, password_file: str | None) -> None:
 
 def testbed_hosts(inv: Inventory) -> list[tb.TestbedHost]:
     default_known = inv.path.parent / "known_hosts"
-    return [tb.TestbedHost(h.name, h.address, Path(h.known_hosts or default_known))
+    return [tb.host_from_vars(h.name, h.address, Path(h.known_hosts or default_known), h.vars,
+                              h.loc, inv.path.parent / "host_vars")
             for h in inv.hosts.values()
             if h.connection == "ssh" and tb.is_testbed_address(h.address) and int(h.port) == 22]
 
@@ -102,9 +103,11 @@ def down(c: Context, inventory: str | None = None) -> None:
 def status(c: Context, inventory: str | None = None) -> None:
     """Show each testbed host: address, state, init PID, disk used by its own layer."""
     rows = tb.status(tb.default_layout(project_root()), testbed_hosts(open_inventory(c, inventory)))
-    say("%-8s %-12s %-24s %-8s %s" % ("host", "address", "state", "pid", "disk"))
+    say("%-8s %-12s %-9s %-8s %-24s %-8s %s" % ("host", "address", "release", "init", "state",
+                                                "pid", "disk"))
     for r in rows:
-        say("%-8s %-12s %-24s %-8s %s" % (r.name, r.address, r.state, r.pid or "-", r.disk))
+        say("%-8s %-12s %-9s %-8s %-24s %-8s %s" % (r.name, r.address, r.release, r.init,
+                                                    r.state, r.pid or "-", r.disk))
 
 
 @task(help={"name": "the testbed host to reset", "inventory": "inventory file"})
@@ -113,6 +116,14 @@ def reset(c: Context, name: str, inventory: str | None = None) -> None:
     """Throw away one host's state and start it fresh from the base image."""
     hosts = testbed_hosts(open_inventory(c, inventory))
     tb.reset(tb.default_layout(project_root()), tb.find_host(hosts, name), say)
+
+
+@task(help={"name": "the testbed host to reboot", "inventory": "inventory file"})
+@clean_errors
+def reboot(c: Context, name: str, inventory: str | None = None) -> None:
+    """Reboot one testbed host cleanly: services stop, and start again if enabled."""
+    hosts = testbed_hosts(open_inventory(c, inventory))
+    tb.reboot(tb.default_layout(project_root()), tb.find_host(hosts, name), say)
 
 
 # ---------------------------------------------------------------------------- ad hoc
@@ -571,7 +582,7 @@ def rollback(c: Context, host: str | None = None, group: str | None = None,
             raise Exit(code=code)
 
 
-testbed = Collection("testbed", up, down, status, reset)
+testbed = Collection("testbed", up, down, status, reset, reboot)
 vault_tasks = Collection("vault", vault_encrypt, vault_decrypt, vault_view, vault_edit)
 ns = Collection(deploy, plan, rollback, run, put, get, ping, facts, hosts, verify, ssh_config,
                 testbed,

@@ -1,16 +1,24 @@
 """The built-in testbed: isolated Debian hosts on this machine, reachable over real SSH.
 
-Each host is a Debian bookworm root filesystem built once with debootstrap into a cache folder
-and shared read-only by every host through overlayfs; each host keeps its own writable layer.
-Its sshd runs chrooted in that filesystem inside its own PID, mount, UTS and IPC namespaces and
-listens only on the host's address. Mounts live in the host's private mount namespace, so they
-disappear when the host stops.
+Each host runs a Debian release (bookworm or trixie) whose root filesystem is built once with
+debootstrap into a cache folder and shared read-only by every host of that release through
+overlayfs; each host keeps its own writable layer. A host boots systemd as its PID 1 under
+systemd-nspawn, sharing the machine's network: its sshd listens only on the host's own
+loopback address. The light flavour (``testbed_init: none``) runs sshd alone in its own
+namespaces, with a tiny Python PID 1, for benchmarks with many hosts.
+
+Hosts are reached as ``deploy`` with key authentication and escalate with sudo; root cannot
+log in over SSH. A host with ``testbed_sudo: password`` asks ``deploy`` for a sudo password:
+``up`` makes one, sets it on the host and writes it, encrypted, as that host's
+``become_password`` in ``host_vars/NAME/become.yml`` (vault password in ``.testbed/``).
 """
 
 from __future__ import annotations
 
 import ipaddress
 import os
+import secrets
+import shlex
 import shutil
 import signal
 import socket
@@ -23,14 +31,28 @@ from typing import Callable, Iterable
 
 from .errors import BadInput, MainsailError
 
-SUITE = "bookworm"
-BASE_PACKAGES = ("openssh-server", "python3", "procps")
+SUITES = ("bookworm", "trixie")
+DEFAULT_SUITE = "bookworm"
+INITS = ("systemd", "none")
+SUDO_MODES = ("nopasswd", "password")
+BASE_PACKAGES = ("systemd", "systemd-sysv", "dbus", "openssh-server", "python3", "sudo",
+                 "procps")
+# Units of a minimal Debian that a testbed host must not run: background apt and disk jobs
+# (they would race deploys for the dpkg lock), and consoles nobody reads.
+MASKED_UNITS = ("apt-daily.timer", "apt-daily-upgrade.timer", "dpkg-db-backup.timer",
+                "e2scrub_all.timer", "e2scrub_reap.service", "fstrim.timer",
+                "systemd-pstore.service", "getty@tty1.service", "console-getty.service",
+                "systemd-timesyncd.service")
+LOGIN_USER = "deploy"
 # Bump when the base recipe changes so old caches are rebuilt rather than trusted.
-BASE_RECIPE = "1"
-APT_DEPS = {"debootstrap": "debootstrap", "unshare": "util-linux", "mount": "mount",
-            "ssh-keygen": "openssh-client", "ip": "iproute2"}
-START_TIMEOUT = 15.0
-STOP_TIMEOUT = 10.0
+BASE_RECIPE = "2"
+APT_DEPS = {"debootstrap": "debootstrap", "unshare": "util-linux", "nsenter": "util-linux",
+            "mount": "mount", "ssh-keygen": "openssh-client", "ip": "iproute2",
+            "systemd-nspawn": "systemd-container", "openssl": "openssl"}
+START_TIMEOUT = 30.0
+STOP_TIMEOUT = 20.0
+VAULT_PASSWORD_FILE = "vault-password"
+BECOME_VARS_FILE = "become.yml"
 
 Say = Callable[[str], None]
 
@@ -44,6 +66,11 @@ class TestbedHost:
     name: str
     address: str
     known_hosts: Path
+    suite: str = DEFAULT_SUITE
+    init: str = "systemd"
+    sudo: str = "nopasswd"
+    # Where `up` writes this host's encrypted sudo password (only with sudo: password).
+    host_vars: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -53,13 +80,16 @@ class Layout:
     cache: Path
     state: Path
 
-    @property
-    def base(self) -> Path:
-        return self.cache / ("rootfs-%s-%s" % (SUITE, BASE_RECIPE))
+    def base(self, suite: str = DEFAULT_SUITE) -> Path:
+        return self.cache / ("rootfs-%s-%s" % (suite, BASE_RECIPE))
 
     @property
     def client_key(self) -> Path:
         return self.state / "id_ed25519"
+
+    @property
+    def vault_password(self) -> Path:
+        return self.state / VAULT_PASSWORD_FILE
 
     def host_dir(self, name: str) -> Path:
         return self.state / "hosts" / name
@@ -77,6 +107,25 @@ def is_testbed_address(address: str) -> bool:
     except ValueError:
         return False
     return ip.version == 4 and ip.is_loopback and str(ip) != "127.0.0.1"
+
+
+def host_from_vars(name: str, address: str, known_hosts: Path, host_vars: dict,
+                   where: str, host_vars_dir: Path) -> TestbedHost:
+    """A testbed host from its inventory entry: ``testbed_release``, ``testbed_init`` and
+    ``testbed_sudo`` choose its Debian release, its init and whether sudo asks a password."""
+    chosen = {}
+    for var, allowed, default in (("testbed_release", SUITES, DEFAULT_SUITE),
+                                  ("testbed_init", INITS, "systemd"),
+                                  ("testbed_sudo", SUDO_MODES, "nopasswd")):
+        value = str(host_vars.get(var, default))
+        if value not in allowed:
+            raise BadInput("%s: %s must be one of %s, got %r" % (name, var, ", ".join(allowed),
+                                                                  value),
+                           where=where, hint="e.g. %s: %s" % (var, allowed[0]))
+        chosen[var] = value
+    return TestbedHost(name, address, known_hosts, suite=chosen["testbed_release"],
+                       init=chosen["testbed_init"], sudo=chosen["testbed_sudo"],
+                       host_vars=host_vars_dir / name)
 
 
 # ---------------------------------------------------------------------------- prerequisites
@@ -111,6 +160,17 @@ class AptSource:
     signed_by: str
 
 
+def machine_suite(root: Path = Path("/")) -> str:
+    """This machine's Debian codename: its apt sources name it, a host's release replaces it."""
+    try:
+        for line in (root / "etc/os-release").read_text().splitlines():
+            if line.startswith("VERSION_CODENAME="):
+                return line.split("=", 1)[1].strip().strip('"') or DEFAULT_SUITE
+    except OSError:
+        pass
+    return DEFAULT_SUITE
+
+
 def read_apt_sources(root: Path = Path("/")) -> list[AptSource]:
     """The Debian entries of this machine's apt configuration (deb822 and one-line style)."""
     found: list[AptSource] = []
@@ -120,7 +180,19 @@ def read_apt_sources(root: Path = Path("/")) -> list[AptSource]:
     for path in [root / "etc/apt/sources.list", *sorted(folder.glob("*.list"))]:
         if path.is_file():
             found += parse_one_line(path.read_text(errors="replace"))
-    return [s for s in found if any(x.startswith(SUITE) for x in s.suites)]
+    mine = machine_suite(root)
+    return [s for s in found if any(x.startswith(mine) for x in s.suites)]
+
+
+def for_suite(sources: list[AptSource], suite: str, machine: str) -> list[AptSource]:
+    """The machine's Debian entries, each suite renamed for another release of the same
+    mirrors (bookworm-updates -> trixie-updates)."""
+    renamed = []
+    for s in sources:
+        suites = tuple(suite + x[len(machine):] if x.startswith(machine) else x
+                       for x in s.suites)
+        renamed.append(AptSource(s.uri, suites, s.components, s.signed_by))
+    return renamed
 
 
 def parse_deb822(text: str) -> list[AptSource]:
@@ -155,21 +227,21 @@ def parse_one_line(text: str) -> list[AptSource]:
     return sources
 
 
-def choose_mirror(sources: list[AptSource]) -> str:
+def choose_mirror(sources: list[AptSource], suite: str) -> str:
     override = os.environ.get("MAINSAIL_TESTBED_MIRROR")
     if override:
         return override
     for source in sources:
-        if SUITE in source.suites:
+        if suite in source.suites:
             return source.uri
-    raise TestbedError("no Debian %s mirror found in this machine's apt configuration" % SUITE,
+    raise TestbedError("no Debian %s mirror found in this machine's apt configuration" % suite,
                        hint="set MAINSAIL_TESTBED_MIRROR to a Debian mirror URL")
 
 
-def render_sources(sources: list[AptSource], mirror: str) -> str:
+def render_sources(sources: list[AptSource], mirror: str, suite: str = DEFAULT_SUITE) -> str:
     """The hosts' own apt sources: the same Debian entries the machine uses."""
     if not sources or os.environ.get("MAINSAIL_TESTBED_MIRROR"):
-        sources = [AptSource(mirror, (SUITE, SUITE + "-updates"), ("main",), "")]
+        sources = [AptSource(mirror, (suite, suite + "-updates"), ("main",), "")]
     stanzas = []
     for s in sources:
         lines = ["Types: deb", "URIs: " + s.uri, "Suites: " + " ".join(s.suites),
@@ -182,33 +254,36 @@ def render_sources(sources: list[AptSource], mirror: str) -> str:
 
 # ---------------------------------------------------------------------------- base image
 
-def build_base(layout: Layout, say: Say) -> None:
-    """debootstrap the shared read-only root filesystem once; a half-built one is never used."""
-    if (layout.base / ".mainsail-complete").exists():
+def build_base(layout: Layout, say: Say, suite: str = DEFAULT_SUITE) -> None:
+    """debootstrap one release's shared read-only root filesystem once; a half-built one is
+    never used."""
+    base = layout.base(suite)
+    if (base / ".mainsail-complete").exists():
         return
-    sources = read_apt_sources()
-    mirror = choose_mirror(sources)
-    tmp = layout.base.with_name(layout.base.name + ".partial")
+    sources = for_suite(read_apt_sources(), suite, machine_suite())
+    mirror = choose_mirror(sources, suite)
+    tmp = base.with_name(base.name + ".partial")
     if tmp.exists():
         shutil.rmtree(tmp)
     tmp.parent.mkdir(parents=True, exist_ok=True)
-    say("building the Debian %s base image (debootstrap, about a minute)" % SUITE)
+    say("building the Debian %s base image (debootstrap, a minute or two)" % suite)
     started = time.monotonic()
-    log = layout.cache / "debootstrap.log"
+    log = layout.cache / ("debootstrap-%s.log" % suite)
     with open(log, "w") as out:
         done = subprocess.run(
             ["debootstrap", "--variant=minbase", "--include=" + ",".join(BASE_PACKAGES),
-             SUITE, str(tmp), mirror], stdout=out, stderr=subprocess.STDOUT)
+             suite, str(tmp), mirror], stdout=out, stderr=subprocess.STDOUT)
     if done.returncode != 0:
         tail = "".join(log.read_text(errors="replace").splitlines(True)[-8:])
         raise TestbedError("debootstrap failed (exit %d); see %s:\n%s" % (done.returncode, log, tail),
                            hint="check that the Debian mirror in your apt configuration is reachable")
-    finish_base(tmp, sources, mirror)
-    tmp.rename(layout.base)
-    say("base image ready in %.0f s (%s)" % (time.monotonic() - started, du(layout.base)))
+    finish_base(tmp, sources, mirror, suite)
+    tmp.rename(base)
+    say("%s base image ready in %.0f s (%s)" % (suite, time.monotonic() - started, du(base)))
 
 
-def finish_base(root: Path, sources: list[AptSource], mirror: str) -> None:
+def finish_base(root: Path, sources: list[AptSource], mirror: str,
+                suite: str = DEFAULT_SUITE) -> None:
     # Host keys are per host, made when a host is created; none may be shared through the base.
     for key in (root / "etc/ssh").glob("ssh_host_*"):
         key.unlink()
@@ -218,12 +293,24 @@ def finish_base(root: Path, sources: list[AptSource], mirror: str) -> None:
     policy.write_text("#!/bin/sh\nexit 101\n")
     policy.chmod(0o755)
     (root / "etc/apt/sources.list").write_text("")
-    (root / "etc/apt/sources.list.d/debian.sources").write_text(render_sources(sources, mirror))
+    (root / "etc/apt/sources.list.d/debian.sources").write_text(
+        render_sources(sources, mirror, suite))
     for conf in Path("/etc/apt/apt.conf.d").glob("*"):
         # Settings that say how to reach the mirror (validity checks, proxies) apply to hosts too.
         text = conf.read_text(errors="replace") if conf.is_file() else ""
         if "Acquire::" in text and "DEP-11" not in text:
             shutil.copy(conf, root / "etc/apt/apt.conf.d" / conf.name)
+    for unit in MASKED_UNITS:
+        link = root / "etc/systemd/system" / unit
+        link.parent.mkdir(parents=True, exist_ok=True)
+        if not link.is_symlink():
+            link.unlink(missing_ok=True)
+            link.symlink_to("/dev/null")
+    # The login user: a home, no password (\"*\" is "none", not "locked": sshd refuses locked
+    # accounts), sudo for everything; per-host sudo rules are written when a host is created.
+    subprocess.run(["chroot", str(root), "useradd", "--create-home", "--shell", "/bin/bash",
+                    "--user-group", LOGIN_USER], check=True)
+    subprocess.run(["chroot", str(root), "usermod", "--password", "*", LOGIN_USER], check=True)
     subprocess.run(["chroot", str(root), "apt-get", "clean"], check=False)
     (root / ".mainsail-complete").write_text(BASE_RECIPE + "\n")
 
@@ -271,10 +358,11 @@ def write_atomic(path: Path, text: str, mode: int) -> None:
 
 # ---------------------------------------------------------------------------- one host
 
-def prepare_upper(layout: Layout, host: TestbedHost) -> None:
+def prepare_upper(layout: Layout, host: TestbedHost, sudo_password: str | None = None) -> None:
     """Write the host's own files into its writable layer; only while the host is stopped."""
     hdir = layout.host_dir(host.name)
     upper = hdir / "upper"
+    base = layout.base(host.suite)
     for sub in ("upper", "work", "merged"):
         (hdir / sub).mkdir(parents=True, exist_ok=True)
     key = ensure_host_key(hdir, host.name)
@@ -291,15 +379,64 @@ def prepare_upper(layout: Layout, host: TestbedHost) -> None:
                   "hosts": "127.0.0.1\tlocalhost\n%s\t%s\n" % (host.address, host.name),
                   "resolv.conf": resolv.read_text() if resolv.exists() else ""}
     for name, text in first_boot.items():
-        if not (etc / name).exists():
+        if not (etc / name).exists() and not (etc / name).is_symlink():
             (etc / name).write_text(text)
-    ssh_dir = upper / "root/.ssh"
+    uid, gid, home = login_account(base)
+    ssh_dir = upper / home.lstrip("/") / ".ssh"
     ssh_dir.mkdir(parents=True, exist_ok=True)
-    os.chmod(upper / "root", 0o700)
-    os.chmod(ssh_dir, 0o700)
-    pub = Path(str(layout.client_key) + ".pub").read_text()
-    (ssh_dir / "authorized_keys").write_text(pub)
-    os.chmod(ssh_dir / "authorized_keys", 0o600)
+    if not (ssh_dir / "authorized_keys").exists():
+        for folder, mode in ((ssh_dir.parent, 0o750), (ssh_dir, 0o700)):
+            os.chown(folder, uid, gid)
+            os.chmod(folder, mode)
+    # Like a cloud image's first boot: the key goes in once; then the file is the host's.
+    keys = ssh_dir / "authorized_keys"
+    if not keys.exists() and not keys.is_symlink():
+        keys.write_text(Path(str(layout.client_key) + ".pub").read_text())
+        os.chown(keys, uid, gid)
+        os.chmod(keys, 0o600)
+    (etc / "sudoers.d").mkdir(exist_ok=True)
+    write_atomic(etc / "sudoers.d/mainsail-testbed", sudoers(host.sudo), 0o440)
+    if sudo_password is not None:
+        set_password_hash(base, upper, LOGIN_USER, hash_password(sudo_password))
+
+
+def login_account(base: Path) -> tuple[int, int, str]:
+    """uid, gid and home of the login user, as the base image's useradd made them."""
+    for line in (base / "etc/passwd").read_text().splitlines():
+        fields = line.split(":")
+        if fields[0] == LOGIN_USER:
+            return int(fields[2]), int(fields[3]), fields[5]
+    raise TestbedError("the base image %s has no user %s" % (base, LOGIN_USER),
+                       hint="rebuild it: remove %s and run `inv testbed.up`" % base)
+
+
+def sudoers(mode: str) -> str:
+    rule = "ALL=(ALL:ALL) ALL" if mode == "password" else "ALL=(ALL:ALL) NOPASSWD: ALL"
+    return ("# Written by the Mainsail testbed when the host was created.\n"
+            "Defaults:%s lecture=never\n%s %s\n" % (LOGIN_USER, LOGIN_USER, rule))
+
+
+def hash_password(password: str) -> str:
+    """A SHA-512 crypt hash; the password goes to openssl on stdin, never in an argv."""
+    done = subprocess.run(["openssl", "passwd", "-6", "-stdin"], input=password + "\n",
+                          capture_output=True, text=True, check=True)
+    return done.stdout.strip()
+
+
+def set_password_hash(base: Path, upper: Path, user: str, hashed: str) -> None:
+    """Replace one user's hash in the host's own /etc/shadow (copied up from the base)."""
+    mine = upper / "etc/shadow"
+    text = (mine if mine.exists() else base / "etc/shadow").read_text()
+    lines = []
+    for line in text.splitlines():
+        fields = line.split(":")
+        if fields[0] == user:
+            fields[1] = hashed
+        lines.append(":".join(fields))
+    write_atomic(mine, "\n".join(lines) + "\n", 0o640)
+    shadow_gid = next((int(l.split(":")[2]) for l in (base / "etc/group").read_text().splitlines()
+                       if l.startswith("shadow:")), 0)
+    os.chown(mine, 0, shadow_gid)
 
 
 def sshd_config(address: str) -> str:
@@ -307,7 +444,8 @@ def sshd_config(address: str) -> str:
         "# Written by the Mainsail testbed; sshd keeps the first value it reads.",
         "ListenAddress %s" % address,
         "HostKey /etc/ssh/ssh_host_ed25519_key",
-        "PermitRootLogin prohibit-password",
+        "PermitRootLogin no",
+        "AllowUsers %s" % LOGIN_USER,
         "PasswordAuthentication no",
         "KbdInteractiveAuthentication no",
         "UsePAM no",
@@ -315,6 +453,32 @@ def sshd_config(address: str) -> str:
         "MaxStartups 64:30:128",
         "",
     ])
+
+
+def ensure_sudo_password(layout: Layout, host: TestbedHost) -> str | None:
+    """The host's sudo password: made once, kept in its encrypted vars file (read back with
+    the testbed's vault password), so the inventory and the host always agree."""
+    if host.sudo != "password" or host.host_vars is None:
+        return None
+    from . import vault
+    key = layout.vault_password
+    path = host.host_vars / BECOME_VARS_FILE
+    if not key.exists():
+        # A vars file sealed with a vault password that is gone can never be read: replace it.
+        path.unlink(missing_ok=True)
+        layout.state.mkdir(parents=True, exist_ok=True)
+        write_atomic(key, secrets.token_urlsafe(24) + "\n", 0o600)
+    password = key.read_text().strip().encode()
+    if path.exists():
+        import yaml
+        data = yaml.safe_load(vault.decrypt(path.read_text(), password, str(path)).decode())
+        return str(data["become_password"])
+    chosen = secrets.token_urlsafe(18)
+    text = ("# The testbed's sudo password for %s on this host, made by `inv testbed.up`.\n"
+            "become_password: %s\n" % (LOGIN_USER, chosen))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, vault.encrypt(text.encode(), password), 0o600)
+    return chosen
 
 
 def add_loopback_address(address: str) -> None:
@@ -340,10 +504,11 @@ def proc_start_time(pid: int) -> str | None:
 
 
 def running_pid(layout: Layout, name: str) -> int | None:
-    """The outer PID of the host's init, if that very process (not a reused PID) still runs."""
+    """The outer PID of the host's init (systemd-nspawn, or the light init), if that very
+    process (not a reused PID) still runs."""
     pidfile = layout.host_dir(name) / "init.pid"
     try:
-        pid_text, start = pidfile.read_text().split()
+        pid_text, start = pidfile.read_text().split()[:2]
         pid = int(pid_text)
     except (OSError, ValueError):
         return None
@@ -363,22 +528,93 @@ def child_of(pid: int, timeout: float = 5.0) -> int:
     raise TestbedError("the namespace of a testbed host did not start")
 
 
-def start_host(layout: Layout, host: TestbedHost) -> None:
+# systemd-nspawn runs in a mount namespace of its own, where the host's overlay is mounted:
+# the mount vanishes with it. --register=no and --keep-unit: this machine has no systemd of
+# its own to register with. The host shares the machine's network (no --private-network).
+NSPAWN_SCRIPT = ('mount -t overlay overlay -o "$1" "$2" && exec systemd-nspawn --quiet '
+                 '--register=no --keep-unit --boot --directory="$2" --machine="$3" '
+                 '--link-journal=no --resolv-conf=off --timezone=off --console=pipe')
+
+
+def launch_host(layout: Layout, host: TestbedHost, sudo_password: str | None = None) -> None:
+    """Start a host's init; :func:`settle_host` waits for it."""
     hdir = layout.host_dir(host.name)
-    prepare_upper(layout, host)
+    prepare_upper(layout, host, sudo_password)
     add_loopback_address(host.address)
-    init = Path(__file__).with_name("testbed_init.py")
-    argv = ["unshare", "--pid", "--mount", "--uts", "--ipc", "--fork", "--propagation", "private",
-            sys.executable, "-I", str(init), host.name, str(layout.base), str(hdir / "upper"),
-            str(hdir / "work"), str(hdir / "merged")]
-    with open(hdir / "console.log", "ab") as log:
-        parent = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log,
-                                  stderr=subprocess.STDOUT, start_new_session=True)
-    pid = child_of(parent.pid)
-    (hdir / "init.pid").write_text("%d %s\n" % (pid, proc_start_time(pid)))
+    base = layout.base(host.suite)
+    log = open(hdir / "console.log", "ab")
+    if host.init == "systemd":
+        Path("/run/systemd/nspawn").mkdir(parents=True, exist_ok=True)
+        options = "lowerdir=%s,upperdir=%s,workdir=%s" % (base, hdir / "upper", hdir / "work")
+        argv = ["unshare", "--mount", "--propagation", "private", "sh", "-c", NSPAWN_SCRIPT,
+                "sh", options, str(hdir / "merged"), host.name]
+        with log:
+            # unshare and sh exec in place: the PID is systemd-nspawn's.
+            pid = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log,
+                                   stderr=subprocess.STDOUT, start_new_session=True).pid
+        time.sleep(0.05)
+    else:
+        init = Path(__file__).with_name("testbed_init.py")
+        argv = ["unshare", "--pid", "--mount", "--uts", "--ipc", "--fork", "--propagation",
+                "private", sys.executable, "-I", str(init), host.name, str(base),
+                str(hdir / "upper"), str(hdir / "work"), str(hdir / "merged")]
+        with log:
+            parent = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log,
+                                      stderr=subprocess.STDOUT, start_new_session=True)
+        pid = child_of(parent.pid)
+    (hdir / "init.pid").write_text("%d %s %s\n" % (pid, proc_start_time(pid), host.init))
     record_known_host(host.known_hosts, host.address,
                       (hdir / "ssh_host_ed25519_key.pub").read_text())
+
+
+def settle_host(layout: Layout, host: TestbedHost) -> None:
+    """Wait until a started host answers SSH and, under systemd, has finished booting."""
     wait_for_ssh(layout, host)
+    if host.init == "systemd":
+        wait_for_boot(layout, host)
+
+
+def host_init_pid(layout: Layout, name: str) -> int | None:
+    """The PID (on this machine) of the host's own PID 1: systemd, or the light init."""
+    pid = running_pid(layout, name)
+    if pid is None:
+        return None
+    kind = init_kind(layout, name)
+    return child_of(pid, timeout=2.0) if kind == "systemd" else pid
+
+
+def init_kind(layout: Layout, name: str) -> str:
+    try:
+        words = (layout.host_dir(name) / "init.pid").read_text().split()
+    except OSError:
+        return "systemd"
+    return words[2] if len(words) > 2 else "none"
+
+
+def host_exec(layout: Layout, name: str, argv: list[str], timeout: float = 60.0,
+              check: bool = False) -> subprocess.CompletedProcess:
+    """Run a command as root inside a running host (its mount, PID, UTS and IPC
+    namespaces and its root), without SSH: for the testbed's own upkeep and for tests."""
+    pid = host_init_pid(layout, name)
+    if pid is None:
+        raise TestbedError("testbed host %s is not running" % name, hint="inv testbed.up")
+    return subprocess.run(["nsenter", "-t", str(pid), "-m", "-u", "-i", "-p", "-r", "-w",
+                           "--", "env", "-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
+                           "LANG=C.UTF-8", *argv],
+                          capture_output=True, text=True, timeout=timeout, check=check)
+
+
+def wait_for_boot(layout: Layout, host: TestbedHost, timeout: float = START_TIMEOUT) -> str:
+    """Wait until systemd has started everything it will ("running", or "degraded" when a
+    unit failed, which is the host's business, not the testbed's)."""
+    done = host_exec(layout, host.name, ["timeout", str(int(timeout)), "systemctl",
+                                         "is-system-running", "--wait"], timeout=timeout + 5)
+    state = done.stdout.strip()
+    if state not in ("running", "degraded"):
+        raise TestbedError("testbed host %s did not finish booting: %s" % (host.name,
+                                                                          state or done.stderr),
+                           hint="see %s" % (layout.host_dir(host.name) / "console.log"))
+    return state
 
 
 def wait_for_ssh(layout: Layout, host: TestbedHost, timeout: float = START_TIMEOUT) -> None:
@@ -406,6 +642,9 @@ def ssh_answers(address: str) -> bool:
 
 
 def stop_host(layout: Layout, host: TestbedHost) -> bool:
+    """Shut a host down: systemd stops its services (SIGTERM to systemd-nspawn is a
+    poweroff), the light init signals its namespace; whatever is left after the grace
+    period is killed."""
     pid = running_pid(layout, host.name)
     if pid is None:
         return False
@@ -414,7 +653,6 @@ def stop_host(layout: Layout, host: TestbedHost) -> bool:
     while running_pid(layout, host.name) is not None and time.monotonic() < deadline:
         time.sleep(0.05)
     if running_pid(layout, host.name) is not None:
-        # Killing the namespace's PID 1 takes every process of the host with it.
         os.kill(pid, signal.SIGKILL)
         while running_pid(layout, host.name) is not None:
             time.sleep(0.05)
@@ -445,9 +683,11 @@ def proc_root(pid: str) -> str:
 # ---------------------------------------------------------------------------- commands
 
 def up(layout: Layout, hosts: Iterable[TestbedHost], say: Say, clean: bool = False) -> None:
+    hosts = list(hosts)
     check_prerequisites(say)
-    build_base(layout, say)
+    build_bases(layout, sorted({h.suite for h in hosts}), say)
     ensure_client_key(layout)
+    starting = []
     for host in hosts:
         if clean:
             reset_layer(layout, host, say)
@@ -460,9 +700,38 @@ def up(layout: Layout, hosts: Iterable[TestbedHost], say: Say, clean: bool = Fal
             raise TestbedError("%s:22 already answers, but not from this testbed" % host.address,
                                where="host %s" % host.name,
                                hint="another checkout's testbed? run `inv testbed.down` there")
-        started = time.monotonic()
-        start_host(layout, host)
-        say("%-8s %-12s up in %.2f s" % (host.name, host.address, time.monotonic() - started))
+        starting.append(host)
+    # Hosts boot side by side; each is reported once it answers.
+    started = time.monotonic()
+    for host in starting:
+        launch_host(layout, host, ensure_sudo_password(layout, host))
+    for host in starting:
+        settle_host(layout, host)
+        say("%-8s %-12s up in %.2f s (%s, %s)" % (host.name, host.address,
+                                                 time.monotonic() - started, host.suite,
+                                                 "systemd" if host.init == "systemd"
+                                                 else "no init"))
+
+
+def build_bases(layout: Layout, suites: list[str], say: Say) -> None:
+    """Build the missing base images, side by side (debootstrap mostly waits on the mirror)."""
+    import concurrent.futures
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, len(suites))) as pool:
+        for future in [pool.submit(build_base, layout, say, suite) for suite in suites]:
+            future.result()
+
+
+def reboot(layout: Layout, host: TestbedHost, say: Say) -> float:
+    """A clean reboot: systemd stops every service, the host boots again with its state."""
+    started = time.monotonic()
+    if running_pid(layout, host.name) is None:
+        raise TestbedError("testbed host %s is not running" % host.name, hint="inv testbed.up")
+    stop_host(layout, host)
+    launch_host(layout, host, ensure_sudo_password(layout, host))
+    settle_host(layout, host)
+    took = time.monotonic() - started
+    say("%-8s rebooted in %.2f s" % (host.name, took))
+    return took
 
 
 def down(layout: Layout, hosts: Iterable[TestbedHost], say: Say) -> None:
@@ -507,6 +776,8 @@ class HostStatus:
     state: str
     pid: int | None
     disk: str
+    release: str = DEFAULT_SUITE
+    init: str = "systemd"
 
 
 def status(layout: Layout, hosts: Iterable[TestbedHost]) -> list[HostStatus]:
@@ -519,7 +790,8 @@ def status(layout: Layout, hosts: Iterable[TestbedHost]) -> list[HostStatus]:
         else:
             state = "up" if ssh_answers(host.address) else "up, sshd not answering"
         rows.append(HostStatus(host.name, host.address, state, pid,
-                               du(hdir / "upper") if (hdir / "upper").exists() else "-"))
+                               du(hdir / "upper") if (hdir / "upper").exists() else "-",
+                               host.suite, host.init))
     return rows
 
 

@@ -9,6 +9,34 @@ from typing import Any
 import pytest
 
 VARS_ENV = "MAINSAIL_VERIFY_HOSTVARS"
+SUDO_PASSWORD_ENV = "MAINSAIL_VERIFY_SUDO_PASSWORD_FILE"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """With --sudo, checks run as root the way deploys do: `sudo -n`, or, on a host whose sudo
+    asks for a password, `sudo -S` with the password on the command's stdin."""
+    from testinfra.backend import base
+
+    path = os.environ.get(SUDO_PASSWORD_ENV)
+    password = open(path).read().encode() + b"\n" if path else None
+    prompt = "-S -p ''" if password else "-n"
+
+    def get_sudo_command(self: Any, command: str, sudo_user: str | None) -> str:
+        if sudo_user is None:
+            return self.quote("sudo %s /bin/sh -c %%s" % prompt, command)
+        return self.quote("sudo %s -u %%s /bin/sh -c %%s" % prompt, sudo_user, command)
+
+    def run_local(self: Any, command: str, *args: str) -> Any:
+        import subprocess
+        cmd = self.encode(self.quote(command, *args))
+        proc = subprocess.Popen(cmd, shell=True, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+        stdout, stderr = proc.communicate(password if self.sudo else None)
+        return self.result(proc.returncode, cmd, stdout, stderr)
+
+    base.BaseBackend.get_sudo_command = get_sudo_command
+    if password:
+        base.BaseBackend.run_local = run_local
 
 
 @pytest.fixture(scope="session")

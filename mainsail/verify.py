@@ -21,7 +21,7 @@ from .inventory import Host, Inventory, select_hosts
 from .playbook import Play
 from .plan import role_vars
 
-from .testinfra_plugin import VARS_ENV
+from .testinfra_plugin import SUDO_PASSWORD_ENV, VARS_ENV
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,9 @@ class HostChecks:
     roles: tuple[str, ...]
     files: tuple[Path, ...]
     hostvars: Mapping[str, Any]
+    # Checks run with the privileges the host's plays deploy with: through sudo when they
+    # escalate (they read what root wrote).
+    sudo: bool = False
 
 
 def roles_for(inv: Inventory, plays: Sequence[Play], host: Host) -> list[Play]:
@@ -57,20 +60,29 @@ def checks_for(root: Path, inv: Inventory, plays: Sequence[Play], host: Host) ->
     roles = tuple(dict.fromkeys(use.role.name for play in mine for use in play.roles))
     files = tuple(f for name in roles
                   for f in sorted((root / "roles" / name / "tests").glob("test_*.py")))
-    return HostChecks(host, roles, files, resolved_vars(root, inv, mine, host))
+    from .runner import needs_become
+    sudo = host.user != "root" and needs_become(host, mine)
+    return HostChecks(host, roles, files, resolved_vars(root, inv, mine, host), sudo)
 
 
 def pytest_argv(checks: HostChecks, ssh_config: Path) -> list[str]:
     return [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
             "-p", "mainsail.testinfra_plugin", "--rootdir", str(checks.files[0].parents[2]),
             "--ssh-config", str(ssh_config), "--hosts", "ssh://%s" % checks.host.name,
-            *[str(f) for f in checks.files]]
+            *(["--sudo"] if checks.sudo else []), *[str(f) for f in checks.files]]
 
 
 def run_checks(checks: HostChecks, ssh_config: Path) -> tuple[int, str]:
     if not checks.files:
         return 0, "no checks for roles %s\n" % ", ".join(checks.roles)
     env = dict(os.environ, **{VARS_ENV: json.dumps(checks.hostvars)})
+    if checks.sudo and checks.host.become_password is not None:
+        # To the checks' sudo through a private file (the folder is 0700), never an argv.
+        secret = ssh_config.parent / ("sudo-%s" % checks.host.name)
+        fd = os.open(secret, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(str(checks.host.become_password))
+        env[SUDO_PASSWORD_ENV] = str(secret)
     done = subprocess.run(pytest_argv(checks, ssh_config), capture_output=True, text=True,
                           env=env, stdin=subprocess.DEVNULL)
     return done.returncode, done.stdout + done.stderr

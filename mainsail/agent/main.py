@@ -10,7 +10,7 @@ import sys
 import time
 from typing import IO, Any, Callable, Dict, List, Mapping, Optional, Tuple
 
-from . import facts, fileio, handlers, journal, lock, txn
+from . import facts, fileio, handlers, journal, lock, runas, txn
 from .core import CHANGED, FAILED, OK, BlobStore, Context, MissingPrerequisite, OpError, Outcome
 from .ops import OPS
 
@@ -161,13 +161,19 @@ def wanted_blobs(steps: List[Dict[str, Any]], check: bool, diff: bool, store: Bl
     return wanted
 
 
+def expand_state_dir(value: Any) -> Optional[str]:
+    """The state folder; ~ is the agent's own user's home (an agent that is not root keeps
+    its state under ~/.local/state/mainsail)."""
+    return os.path.expanduser(str(value)) if value else None
+
+
 def take_lock(chan: Channel, spec: Mapping[str, Any]) -> Dict[str, Any]:
     """The run lock, taken with a session's first run and kept until it ends. {} when held
     (with "stale_lock" when a dead run's lock was broken), else {"locked": holder}."""
     if chan.lock is not None:
         return {}
     try:
-        got = lock.acquire(str(spec["path"]), spec.get("holder") or {},
+        got = lock.acquire(os.path.expanduser(str(spec["path"])), spec.get("holder") or {},
                            float(spec.get("wait") or 0))
     except OSError as exc:
         return {"locked": {"error": "cannot take the run lock %s: %s" % (spec["path"], exc)}}
@@ -191,7 +197,7 @@ def run_request(chan: Channel, store: BlobStore, message: Mapping[str, Any]) -> 
     except OpError:
         pass  # each step that needs a blob will ask again and fail with the reason
     chan.stopped = False
-    state_dir = message.get("state_dir")
+    state_dir = expand_state_dir(message.get("state_dir"))
     pending = handlers.Pending(state_dir)
     left = pending.names()  # recorded by a run that died before running them
     run_id = str(message.get("run") or txn.new_run_id())
@@ -238,7 +244,8 @@ def rollback_request(chan: Channel, message: Mapping[str, Any]) -> None:
         chan.send({"done": {"failed": True, "stopped": False, **extra}})
         return
     ctx = Context(check=False, diff=False, blobs=None)
-    report = txn.manual_rollback(str(message.get("state_dir")), chan.send, run_step, ctx)
+    report = txn.manual_rollback(str(expand_state_dir(message.get("state_dir"))), chan.send,
+                                 run_step, ctx)
     chan.send({"done": {"failed": False, "stopped": False, "rolled_back": report, **extra}})
 
 
@@ -272,6 +279,15 @@ def run_step(ctx: Context, step: Mapping[str, Any]) -> Dict[str, Any]:
 
 
 def execute_step(ctx: Context, step: Mapping[str, Any]) -> Outcome:
+    """The step as the user it asks for (become / become_user), in-process when that is
+    the agent's own user."""
+    user = step.get("become_user")
+    if runas.needs_switch(user):
+        return runas.run_as(str(user), lambda: call_op(ctx, step))
+    return call_op(ctx, step)
+
+
+def call_op(ctx: Context, step: Mapping[str, Any]) -> Outcome:
     """Any exception becomes a failed outcome: one bad step never kills the loop."""
     op_name = str(step.get("op"))
     try:

@@ -14,13 +14,23 @@ PROJECT = Path(__file__).parent / "project"
 
 
 def write_inventory(project: Path, known_hosts: Path, hosts: dict) -> Path:
-    lines = ["all:", "  vars:", "    ssh_key: %s" % (ROOT / ".testbed/id_ed25519"),
+    # As on the testbed's own inventory: log in as deploy, everything escalates with sudo.
+    lines = ["all:", "  vars:", "    user: deploy", "    become: true",
+             "    ssh_key: %s" % (ROOT / ".testbed/id_ed25519"),
              "    known_hosts: %s" % known_hosts, "  children:", "    sample:", "      hosts:"]
     for name, address in hosts.items():
         lines += ["        %s:" % name, "          address: %s" % address]
     path = project / "inventory/hosts.yml"
     path.parent.mkdir(exist_ok=True)
     path.write_text("\n".join(lines) + "\n")
+    # A host whose sudo asks for a password (mail1) takes the testbed's encrypted one.
+    for name in hosts:
+        sealed = ROOT / "inventory/host_vars" / name / "become.yml"
+        if sealed.exists():
+            (project / "inventory/host_vars" / name).mkdir(parents=True, exist_ok=True)
+            shutil.copy(sealed, project / "inventory/host_vars" / name / "become.yml")
+    (project / "invoke.yaml").write_text(
+        "mainsail:\n  vault_password_file: %s\n" % (ROOT / ".testbed/vault-password"))
     return path
 
 

@@ -245,3 +245,33 @@ def test_second_deploy_of_the_whole_site_changes_nothing(site, tmp_path):
     hosts = deploy(tmp_path)
     assert {name: h["changed"] for name, h in hosts.items()} == {
         "web1": 0, "web2": 0, "mail1": 0, "echo1": 0}
+
+
+def echo_answers(address: str = ECHO1) -> bool:
+    try:
+        with socket.create_connection((address, ECHO_PORT), timeout=5) as sock:
+            sock.sendall(b"after reboot\n")
+            return sock.recv(100) == b"after reboot\n"
+    except OSError:
+        return False
+
+
+def test_after_a_reboot_the_site_comes_back_by_itself(site):
+    # systemd starts what the site enabled: apache on web2 (trixie), supervisor and the echo
+    # server under it on echo1 (trixie); no deploy runs in between.
+    for host in ("web2", "echo1"):
+        done = inv("testbed.reboot", host, timeout=120)
+        assert "rebooted in" in done.stdout
+    wait_for("the guestbook on web2", lambda: request("GET", host="127.0.0.12")[0] == 200
+             if port_open("127.0.0.12", 80) else False)
+    wait_for("the echo server on echo1", echo_answers)
+    plan = inv("plan", check=False, timeout=300)
+    assert plan.returncode == 0, plan.stdout[-4000:]
+
+
+def port_open(address: str, port: int) -> bool:
+    try:
+        socket.create_connection((address, port), timeout=1).close()
+        return True
+    except OSError:
+        return False
