@@ -156,8 +156,8 @@ def wanted_blobs(steps: List[Dict[str, Any]], check: bool, diff: bool, store: Bl
         try:
             if fileio.sha256_file(str(dest)) != sha:
                 wanted.append(sha)
-        except OSError:
-            wanted.append(sha)  # unreadable now; the step will say why
+        except (OSError, OpError):
+            wanted.append(sha)  # unreadable or refused now; the step will say why
     return wanted
 
 

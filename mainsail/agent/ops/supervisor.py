@@ -10,7 +10,7 @@ import os
 import re
 from typing import Any, Dict, Mapping, Optional
 
-from .. import fileio, journal, proc
+from .. import fileio, journal, proc, safepath
 from ..core import Context, MissingPrerequisite, OpError, Outcome, check_args, settle
 
 SUPERVISORCTL = "supervisorctl"
@@ -168,7 +168,7 @@ def _absent(ctx: Context, name: str, conf: str) -> Outcome:
 
     def apply() -> None:
         journal.save(conf)
-        os.unlink(conf)
+        safepath.remove(conf)
         ctl("reread")
         ctl("update", name)  # removes the group, stopping its processes
     return settle(ctx, ["program removed"], apply, fileio.unified_diff(old, None, conf))
