@@ -376,7 +376,7 @@ class _Builder:
                 "args": to_plain(args, where=task.loc), "no_log": no_log,
                 "ignore_errors": self._ignore_errors(task, variables, scope),
                 "where": task.loc, "action": task.op, "role": task.role,
-                "become": self._become(task, scope),
+                "become": self._become(task, scope), "timeout": task.timeout,
                 "tags": sorted(set(scope.tags) | set(task.tags))}
 
     def _name(self, task: Task, variables: Mapping[str, Any], scope: _Scope, item: Any) -> str:

@@ -10,7 +10,7 @@ import sys
 import time
 from typing import IO, Any, Callable, Dict, List, Mapping, Optional, Tuple
 
-from . import facts, fileio, handlers, journal, lock, txn
+from . import deadline, facts, fileio, handlers, journal, lock, txn
 from .core import CHANGED, FAILED, OK, BlobStore, Context, MissingPrerequisite, OpError, Outcome
 from .ops import OPS
 
@@ -259,7 +259,7 @@ def run_recorded(ctx: Context, step: Mapping[str, Any], pending: handlers.Pendin
 
 def run_step(ctx: Context, step: Mapping[str, Any]) -> Dict[str, Any]:
     started = time.monotonic()
-    outcome = execute_step(ctx, step)
+    outcome = deadline.run_limited(step, lambda: execute_step(ctx, step))
     result = {
         "id": step.get("id"), "status": outcome.status, "msg": outcome.msg,
         "diff": outcome.diff if ctx.diff else "", "rc": outcome.rc,
