@@ -179,6 +179,8 @@ class AgentClient:
         self.last_failed = False  # the last run's done.failed
         self.last_stopped = False  # the last run ended early on request_stop()
         self.stale_lock: Optional[Dict[str, Any]] = None  # a dead run's lock this one broke
+        # what an earlier run recorded on the host when it lost its controller
+        self.lost_controller: Optional[Dict[str, Any]] = None
         self.rollbacks: List[Dict[str, Any]] = []  # transactions the last run rolled back
         self.closed = False
 
@@ -277,6 +279,7 @@ class AgentClient:
                 if "locked" in done:
                     raise AgentLocked(done["locked"])
                 self.stale_lock = done.get("stale_lock") or self.stale_lock
+                self.lost_controller = done.get("lost_controller") or self.lost_controller
                 self.rollbacks = list(done.get("rollbacks") or [])
                 return results
             else:

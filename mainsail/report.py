@@ -81,6 +81,7 @@ class HostRecord:
     unreachable: bool = False
     locked: bool = False
     stale_lock: str = ""
+    lost_controller: str = ""  # an earlier run's loss of its controller, as the host recorded it
     rollbacks: list[dict[str, Any]] = field(default_factory=list)
     error: str = ""
     seconds: float = 0.0
