@@ -222,3 +222,59 @@ def test_a_fifo_at_a_destination_is_refused_at_once(tmp_path: Path, op: str,
         outcome = run_op(op, filled)
     assert outcome.status == "failed" and "is a fifo" in outcome.msg
     assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+
+
+# ---- option injection ------------------------------------------------------------
+
+INJECTED = "-oDPkg::Pre-Invoke::=touch /tmp/pwned"
+
+
+@pytest.mark.parametrize("op,args", [
+    ("apt", {"name": ["curl", INJECTED]}),
+    ("user", {"name": "--badname"}),
+    ("group", {"name": "-g0"}),
+    ("service", {"name": "--now"}),
+    ("supervisor", {"name": "-c", "command": "/bin/true"}),
+])
+def test_names_that_start_with_a_dash_never_reach_a_tool(tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch,
+                                                         op: str, args: dict) -> None:
+    from test_agent_support import calls, fake_command, make_bindir
+    bindir = make_bindir(tmp_path, monkeypatch)
+    for tool in ("apt-get", "dpkg-query", "apt-cache", "useradd", "usermod", "groupadd",
+                 "systemctl", "supervisorctl", "update-rc.d"):
+        fake_command(bindir, tool)
+    outcome = run_op(op, args)
+    assert outcome.status == "failed" and "starts with '-'" in outcome.msg
+    assert calls(bindir) == []
+
+
+def test_the_agent_ends_options_before_operands(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    from test_agent_support import calls, fake_command, make_bindir
+    from mainsail.agent.ops import user
+    bindir = make_bindir(tmp_path, monkeypatch)
+    fake_command(bindir, "dpkg-query", "exit 1")
+    fake_command(bindir, "apt-get")
+    run_op("apt", {"name": ["curl"]})
+    text = "\n".join(calls(bindir))
+    assert text.count(" -- curl") == 2, text  # dpkg-query and apt-get install
+    assert user.useradd_argv("app", {})[-2:] == ["--", "app"]
+
+
+@pytest.mark.parametrize("task", [
+    "- apt: {name: ['curl', '%s']}" % INJECTED,
+    "- apt: {name: '{{ pkg }}'}",
+    "- user: {name: '-o'}",
+    "- group: {name: '--gid=0'}",
+    "- service: {name: '-H', state: started}",
+    "- supervisor: {name: '-x', command: /bin/true}",
+])
+def test_dash_names_are_refused_at_plan_time_with_the_task_location(tmp_path: Path,
+                                                                    task: str) -> None:
+    from mainsail.errors import BadInput
+    from test_plan import one_task
+    with pytest.raises(BadInput) as info:
+        one_task(tmp_path, task + "\n", extra={"pkg": INJECTED})
+    text = str(info.value)
+    assert "starts with '-'" in text and "site.yml:3" in text and "hint" in text

@@ -11,7 +11,7 @@ import re
 from typing import Any, Dict, Mapping, Optional
 
 from .. import fileio, journal, proc, safepath
-from ..core import Context, MissingPrerequisite, OpError, Outcome, check_args, settle
+from ..core import Context, MissingPrerequisite, OpError, Outcome, check_args, operand, settle
 
 SUPERVISORCTL = "supervisorctl"
 STATES = ("present", "started", "stopped", "restarted", "absent")
@@ -29,7 +29,7 @@ NAME_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 def run(ctx: Context, args: Mapping[str, Any]) -> Outcome:
     check_args("supervisor", args, ALLOWED, ["name"])
-    name = str(args["name"])
+    name = operand("supervisor", "program name", args["name"])
     if not NAME_RE.match(name):
         raise OpError("supervisor: program name %r may only use letters, digits, _ . -" % name)
     state = args.get("state") or "started"
