@@ -1,7 +1,7 @@
 """Controller side of the agent protocol (docs/architecture.md).
 
 * ``build_agent_zip()`` packs mainsail/agent as a deterministic zipapp.
-* ``BOOTSTRAP`` is run on the host as ``python3 -c BOOTSTRAP SHA [STATE_DIR]``.
+* ``BOOTSTRAP`` is run on the host as ``python3 -I -c BOOTSTRAP SHA [STATE_DIR]`` from ``/``.
 * ``AgentClient`` speaks JSON lines over any pair of binary streams (a local
   pipe, an SSH channel).
 * ``local_agent()`` runs the agent as a local subprocess (``connection: local``,
@@ -339,9 +339,9 @@ class AgentClient:
 def local_agent(state_dir: Optional[str] = None, python: str = "python3") -> Iterator[AgentClient]:
     """Run the bootstrap in a local subprocess; yield a started AgentClient."""
     zip_bytes, sha = build_agent_zip()
-    argv = [python, "-c", BOOTSTRAP, sha] + ([state_dir] if state_dir else [])
+    argv = [python, "-I", "-c", BOOTSTRAP, sha] + ([state_dir] if state_dir else [])
     child = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE)
+                             stderr=subprocess.PIPE, cwd="/")  # as over SSH: see agent_command
     assert child.stdin is not None and child.stdout is not None and child.stderr is not None
     tail = StderrTail(child.stderr)
     client = AgentClient(child.stdout, child.stdin, lambda: tail.text(wait=0.5))

@@ -103,11 +103,14 @@ def agent_bundle() -> tuple[bytes, str]:
 
 def agent_command(host: Host, sha: str, become: bool) -> str:
     """The one command run per session. With become the whole agent runs under sudo, so
-    every step of the run is root: sudo must not ask for a password (NOPASSWD)."""
-    command = "python3 -c %s %s" % (shlex.quote(BOOTSTRAP), shlex.quote(sha))
+    every step of the run is root: sudo must not ask for a password (NOPASSWD).
+
+    Python starts isolated (-I: no current folder or user site folder on sys.path, no
+    PYTHON* variables) from /, so a hashlib.py left in the login folder is never imported."""
+    command = "python3 -I -c %s %s" % (shlex.quote(BOOTSTRAP), shlex.quote(sha))
     if become and host.user != "root":
         command = "sudo -n -H -- " + command
-    return command
+    return "cd / && " + command
 
 
 class HostSession:
