@@ -51,23 +51,36 @@ def known_hosts_files(host: Host) -> list[Path]:
     return [f for f in files if f.is_file()]
 
 
-def connect(host: Host, timeout: float = DEFAULT_CONNECT_TIMEOUT) -> Connection:
-    """An open Fabric connection whose host key matched a pinned key, or Unreachable."""
+def build_connection(host: Host, timeout: float = DEFAULT_CONNECT_TIMEOUT) -> Connection:
+    """The Fabric connection to host, not opened yet, every hop's host key checked."""
     connect_kwargs: dict[str, Any] = {"banner_timeout": timeout, "auth_timeout": timeout}
     if host.ssh_key:
         connect_kwargs.update(key_filename=str(host.ssh_key), look_for_keys=False,
                               allow_agent=False)
     conn = Connection(host.address or host.name, user=host.user, port=int(host.port),
                       connect_timeout=timeout, connect_kwargs=connect_kwargs)
-    # Fabric's default policy would accept any key: replace it before connecting.
-    conn.client.set_missing_host_key_policy(RefuseUnknownHost())
-    for path in known_hosts_files(host):
-        conn.client.get_host_keys().load(str(path))
+    # Fabric's default policy would accept any key, and a ProxyJump in ~/.ssh/config makes
+    # gateway connections with that default: every hop gets the target's policy and keys.
+    hop: Any = conn
+    while isinstance(hop, Connection):
+        hop.client.set_missing_host_key_policy(RefuseUnknownHost())
+        for path in known_hosts_files(host):
+            hop.client.get_host_keys().load(str(path))
+        hop = hop.gateway
+    return conn
+
+
+def connect(host: Host, timeout: float = DEFAULT_CONNECT_TIMEOUT) -> Connection:
+    """An open Fabric connection whose host key matched a pinned key, or Unreachable."""
+    conn = build_connection(host, timeout)
     try:
         conn.open()
     except UnknownHostKey as exc:
+        gateway = "" if exc.hostname.strip("[]").split("]:")[0] in (host.address, host.name) \
+            else " (gateway %s)" % exc.hostname
         raise Unreachable(
-            "host key not known: %s" % fingerprint(exc.key), where="host %s" % host.name,
+            "host key not known%s: %s" % (gateway, fingerprint(exc.key)),
+            where="host %s" % host.name,
             hint="verify the fingerprint out of band, then add it to %s" %
                  (host.known_hosts or "~/.ssh/known_hosts")) from None
     except paramiko.BadHostKeyException as exc:
