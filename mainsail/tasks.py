@@ -17,7 +17,8 @@ from . import vault
 from .errors import EXIT_CODES, BadInput, MainsailError, with_reference
 from .inventory import Host, Inventory, load_inventory, select_hosts
 from .playbook import load_playbook
-from .report import Masker, Progress, RunRecord, make_console, recap, write_json, write_junit
+from .report import (Masker, Progress, RunRecord, make_console, recap, sanitize, write_json,
+                     write_junit)
 from .runner import RunOptions, holder_identity, run_playbook
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -40,7 +41,7 @@ def clean_errors(fn: F) -> F:
         except MainsailError as exc:
             # Last line of defence: whatever the message, no decrypted value is printed.
             masked = Masker().with_secrets(vault.known_secrets())(str(with_reference(exc)))
-            print("error: %s" % masked, file=sys.stderr, flush=True)
+            print("error: %s" % sanitize(masked), file=sys.stderr, flush=True)
             raise Exit(code=exc.exit_code) from None
         except KeyboardInterrupt:
             print("interrupted", file=sys.stderr, flush=True)
@@ -316,7 +317,8 @@ def per_host(hosts: Sequence[Host], fn: Callable[[Host], T], forks: int) -> list
 
 
 def prefixed(name: str, text: str) -> str:
-    return "".join("%-8s | %s\n" % (name, line) for line in text.splitlines())
+    """A host's output, a line at a time behind its name; control characters shown escaped."""
+    return "".join("%-8s | %s\n" % (name, line) for line in sanitize(text).splitlines())
 
 
 @task(help={**SELECT_HELP, "cmd": "the command (or put it after --)",
