@@ -335,11 +335,14 @@ class AgentClient:
 
 # ---- a local agent ---------------------------------------------------------------
 
+LOCAL_AGENT_DIR = DEFAULT_STATE_DIR  # the agent cache of local agents started without a folder
+
+
 @contextlib.contextmanager
 def local_agent(state_dir: Optional[str] = None, python: str = "python3") -> Iterator[AgentClient]:
     """Run the bootstrap in a local subprocess; yield a started AgentClient."""
     zip_bytes, sha = build_agent_zip()
-    argv = [python, "-I", "-c", BOOTSTRAP, sha] + ([state_dir] if state_dir else [])
+    argv = [python, "-I", "-c", BOOTSTRAP, sha, state_dir or LOCAL_AGENT_DIR]
     child = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, cwd="/")  # as over SSH: see agent_command
     assert child.stdin is not None and child.stdout is not None and child.stderr is not None

@@ -250,7 +250,10 @@ def open_session(host: Host, timeout: float = DEFAULT_CONNECT_TIMEOUT,
                  become: bool | None = None) -> HostSession:
     if host.connection == "local":
         stack = contextlib.ExitStack()
-        client = stack.enter_context(local_agent())
+        # a host with its own state folder keeps the agent's cache there too
+        state = host.vars.get("mainsail_state_dir")
+        client = stack.enter_context(local_agent(os.path.join(str(state), "agent")
+                                                 if state else None))
         return HostSession(host, client, client.facts_at_start, stack.close, 0, 0)
     conn = connect(host, timeout)
     try:

@@ -138,13 +138,25 @@ def ssh_config(c: Context, host: str | None = None, group: str | None = None,
         say(ssh_config_block(h))
 
 
+def ssh_config_value(value: str, where: str) -> str:
+    """One ssh_config argument: double-quoted when it has spaces (ssh_config has no escapes,
+    so a value with a double quote cannot be written at all)."""
+    if '"' in value or "\n" in value:
+        raise BadInput("cannot write %r into an SSH config (it holds a quote or newline)"
+                       % value, where, "rename the file or folder")
+    return '"%s"' % value if any(c.isspace() or c == "#" for c in value) else value
+
+
 def ssh_config_block(h: Host) -> str:
+    where = "host %s" % h.name
     lines = ["Host %s" % h.name, "  HostName %s" % (h.address or h.name), "  Port %s" % h.port,
              "  User %s" % h.user]
     if h.ssh_key:
-        lines += ["  IdentityFile %s" % Path(h.ssh_key).resolve(), "  IdentitiesOnly yes"]
+        lines += ["  IdentityFile %s" % ssh_config_value(str(Path(h.ssh_key).resolve()), where),
+                  "  IdentitiesOnly yes"]
     known = [str(Path(h.known_hosts).resolve())] if h.known_hosts else []
-    lines += ["  UserKnownHostsFile %s" % " ".join(known + ["~/.ssh/known_hosts"]),
+    lines += ["  UserKnownHostsFile %s" % " ".join(ssh_config_value(k, where) for k in
+                                                   known + ["~/.ssh/known_hosts"]),
               "  StrictHostKeyChecking yes", ""]
     return "\n".join(lines)
 

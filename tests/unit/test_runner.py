@@ -367,3 +367,16 @@ def test_a_failed_probe_after_a_release_switches_back_by_itself(tmp_path):
     assert os.readlink(tmp_path / "out/app/current") == good
     assert (tmp_path / "out/app/current/v").read_text() == "1 healthy\n"
     assert len(os.listdir(tmp_path / "out/app/releases")) == 1  # the bad one is gone
+
+
+def test_unit_tests_run_local_hosts_in_their_own_state_folder(tmp_path, own_state_folder):
+    """A local host without mainsail_state_dir: its lock, journals and agent cache land in the
+    test's folder (conftest), not in /var/lib/mainsail."""
+    from mainsail import runner
+    from mainsail.inventory import Host
+    from mainsail.session import open_session
+    host = Host("plain", connection="local")
+    assert runner.host_state_dir(host).startswith(str(own_state_folder))
+    session = open_session(host)
+    session.close()
+    assert list((own_state_folder / "agent").glob("*.pyz"))
