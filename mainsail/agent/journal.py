@@ -75,6 +75,8 @@ def describe(path: str) -> Dict[str, Any]:
         entry["kind"] = "dir"
     elif stat.S_ISREG(st.st_mode):
         entry["kind"] = "file"
+    elif stat.S_ISFIFO(st.st_mode):
+        entry["kind"] = "fifo"  # removed by `state: absent`; made again on rollback
     else:
         raise safepath.not_regular(path, safepath.kind_of(st.st_mode))
     return entry
@@ -135,6 +137,8 @@ def restore_entry(folder: str, entry: Dict[str, Any]) -> None:
             safepath.set_attrs_at(loc, entry["mode"], entry["uid"], entry["gid"])
         elif kind == "link":
             safepath.symlink_at(loc, entry["target"], entry["uid"], entry["gid"])
+        elif kind == "fifo":
+            safepath.fifo_at(loc, entry["mode"], entry["uid"], entry["gid"])
         else:
             if current is not None and stat.S_ISDIR(current.st_mode):
                 safepath.remove_at(loc)

@@ -407,6 +407,34 @@ def symlink_at(loc: Loc, target: str, uid: int = -1, gid: int = -1) -> None:
         raise
 
 
+def fifo_at(loc: Loc, mode: int, uid: int, gid: int) -> None:
+    """Create (or replace) loc's entry with a FIFO: made beside under a random name, its
+    owner and mode set on a non-blocking descriptor of it, renamed over."""
+    while True:
+        tmp = temp_name(loc.name)
+        try:
+            os.mkfifo(tmp, 0o600, dir_fd=loc.dir_fd)
+            break
+        except FileExistsError:
+            continue
+    try:
+        fd = os.open(tmp, _READ_FLAGS, dir_fd=loc.dir_fd)  # O_NONBLOCK: returns at once
+        try:
+            if not stat.S_ISFIFO(os.fstat(fd).st_mode):
+                raise UnsafePath("%s changed while it was made: refused" % loc.path)
+            os.fchown(fd, uid, gid)
+            os.fchmod(fd, mode)
+        finally:
+            os.close(fd)
+        current = loc.lstat()
+        if current is not None and stat.S_ISDIR(current.st_mode):
+            remove_at(loc)
+        rename_into_place(loc, tmp)
+    except BaseException:
+        unlink_quietly(loc, tmp)
+        raise
+
+
 def fd_path(dir_fd: int, name: str = "") -> str:
     """A path to an entry of an opened folder that goes through the descriptor itself."""
     base = "/proc/self/fd/%d" % dir_fd

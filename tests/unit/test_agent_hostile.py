@@ -278,3 +278,21 @@ def test_dash_names_are_refused_at_plan_time_with_the_task_location(tmp_path: Pa
         one_task(tmp_path, task + "\n", extra={"pkg": INJECTED})
     text = str(info.value)
     assert "starts with '-'" in text and "site.yml:3" in text and "hint" in text
+
+
+def test_absent_removes_a_fifo_without_opening_it_and_rollback_makes_it_again(
+        tmp_path: Path) -> None:
+    fifo = tmp_path / "control.fifo"
+    os.mkfifo(fifo)
+    os.chmod(fifo, 0o620)
+    book = journal.Journal(str(tmp_path / "journal"))
+    journal.activate(book)
+    try:
+        with deadline(5):
+            outcome = run_op("file", {"path": str(fifo), "state": "absent"})
+    finally:
+        journal.activate(None)
+    assert outcome.status == "changed" and not os.path.lexists(fifo)
+    journal.restore(book.folder)
+    st = os.lstat(fifo)
+    assert stat.S_ISFIFO(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o620
