@@ -239,15 +239,16 @@ def run_request(chan: Channel, store: BlobStore, message: Mapping[str, Any]) -> 
             break
     if state_dir and not ctx.check:
         journal.prune(state_dir)
-    if chan.lost:
+    if chan.lost and not ctx.check:  # a check run changed nothing: nothing to report
         txn.record_loss(state_dir, run_id, "the controller went away mid-run", rollbacks)
-        failed = True
+    failed = failed or chan.lost
     try:
         chan.send({"done": {"failed": failed, "stopped": chan.stopped, "rollbacks": rollbacks,
                             **extra}})
     except txn.ControllerLost:
-        txn.record_loss(state_dir, run_id, "the controller went away before the run's end was "
-                        "reported (nothing was rolled back after it)", rollbacks)
+        if not ctx.check:
+            txn.record_loss(state_dir, run_id, "the controller went away before the run's end "
+                            "was reported (nothing was rolled back after it)", rollbacks)
 
 
 def stop_or_lost(chan: Channel) -> bool:
