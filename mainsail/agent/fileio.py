@@ -212,8 +212,10 @@ def write_at(loc: "safepath.Loc", data: bytes, mode: int, uid: int, gid: int,
                 os.fchown(fh.fileno(), uid, gid)
             os.fchmod(fh.fileno(), mode)  # after chown: chown may clear setuid bits
             if validate:
-                # the validator reads our own descriptor: a name in the folder could be swapped
-                run_validate(validate, "/proc/%d/fd/%d" % (os.getpid(), fh.fileno()))
+                # In a folder another user can change, the temp name could be swapped for a
+                # link before the validator opens it: it then reads our own descriptor.
+                run_validate(validate, os.path.join(loc.folder, tmp) if loc.trusted
+                             else "/proc/%d/fd/%d" % (os.getpid(), fh.fileno()))
         journal.save(loc.path)  # the old file, kept on the host until the run commits
         safepath.rename_into_place(loc, tmp)
     except BaseException:

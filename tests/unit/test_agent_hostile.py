@@ -296,3 +296,20 @@ def test_absent_removes_a_fifo_without_opening_it_and_rollback_makes_it_again(
     journal.restore(book.folder)
     st = os.lstat(fifo)
     assert stat.S_ISFIFO(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o620
+
+
+def test_validate_in_a_user_folder_checks_the_file_written_not_a_swapped_name(
+        tmp_path: Path, home: Path) -> None:
+    """In a folder its owner can change, the validator gets the agent's own descriptor of
+    the temp file (a link renamed over the temp name would otherwise be read by root); in
+    a root-owned folder it gets the temp file's path, beside the destination."""
+    seen = tmp_path / "seen"
+    check = "sh -c 'echo %%s >> %s; cat %%s >> %s'" % (seen, seen)
+    for folder in (home, tmp_path):
+        outcome = run_op("copy", {"dest": str(folder / "app.conf"), "content": "ok = 1\n",
+                                  "validate": check})
+        assert outcome.status == "changed"
+    user_arg, user_content, root_arg, root_content = seen.read_text().splitlines()
+    assert user_arg.startswith("/proc/") and "/fd/" in user_arg
+    assert root_arg.startswith(str(tmp_path / ".app.conf.")) and root_arg.endswith(".mainsail-tmp")
+    assert user_content == root_content == "ok = 1"
