@@ -1,7 +1,7 @@
 """Controller side of the agent protocol (docs/architecture.md).
 
 * ``build_agent_zip()`` packs mainsail/agent as a deterministic zipapp.
-* ``BOOTSTRAP`` is run on the host as ``python3 -c BOOTSTRAP SHA [STATE_DIR]``.
+* ``BOOTSTRAP`` is run on the host as ``python3 -I -c BOOTSTRAP SHA [STATE_DIR]`` from ``/``.
 * ``AgentClient`` speaks JSON lines over any pair of binary streams (a local
   pipe, an SSH channel).
 * ``local_agent()`` runs the agent as a local subprocess (``connection: local``,
@@ -179,6 +179,8 @@ class AgentClient:
         self.last_failed = False  # the last run's done.failed
         self.last_stopped = False  # the last run ended early on request_stop()
         self.stale_lock: Optional[Dict[str, Any]] = None  # a dead run's lock this one broke
+        # what an earlier run recorded on the host when it lost its controller
+        self.lost_controller: Optional[Dict[str, Any]] = None
         self.rollbacks: List[Dict[str, Any]] = []  # transactions the last run rolled back
         self.closed = False
 
@@ -277,6 +279,7 @@ class AgentClient:
                 if "locked" in done:
                     raise AgentLocked(done["locked"])
                 self.stale_lock = done.get("stale_lock") or self.stale_lock
+                self.lost_controller = done.get("lost_controller") or self.lost_controller
                 self.rollbacks = list(done.get("rollbacks") or [])
                 return results
             else:
@@ -332,13 +335,16 @@ class AgentClient:
 
 # ---- a local agent ---------------------------------------------------------------
 
+LOCAL_AGENT_DIR = DEFAULT_STATE_DIR  # the agent cache of local agents started without a folder
+
+
 @contextlib.contextmanager
 def local_agent(state_dir: Optional[str] = None, python: str = "python3") -> Iterator[AgentClient]:
     """Run the bootstrap in a local subprocess; yield a started AgentClient."""
     zip_bytes, sha = build_agent_zip()
-    argv = [python, "-c", BOOTSTRAP, sha] + ([state_dir] if state_dir else [])
+    argv = [python, "-I", "-c", BOOTSTRAP, sha, state_dir or LOCAL_AGENT_DIR]
     child = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE)
+                             stderr=subprocess.PIPE, cwd="/")  # as over SSH: see agent_command
     assert child.stdin is not None and child.stdout is not None and child.stderr is not None
     tail = StderrTail(child.stderr)
     client = AgentClient(child.stdout, child.stdin, lambda: tail.text(wait=0.5))

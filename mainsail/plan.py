@@ -367,6 +367,7 @@ class _Builder:
         self._collect_secrets(task.no_log, variables)
         rendered = render_value(task.args, variables, where=task.loc, env=scope.env)
         args = coerce_args(OPS[task.op], _without_omitted(rendered), task.loc)
+        refuse_option_names(task.op, args, task.loc)
         no_log = self._no_log(task, args)
         if task.op in ("copy", "template"):
             args = self._content_args(task, args, variables, scope)
@@ -378,7 +379,7 @@ class _Builder:
                 "args": to_plain(args, where=task.loc), "no_log": no_log,
                 "ignore_errors": self._ignore_errors(task, variables, scope),
                 "where": task.loc, "action": task.op, "role": task.role,
-                "become": self._become(task, scope),
+                "become": self._become(task, scope), "timeout": task.timeout,
                 "become_user": self._run_as(task, scope, variables),
                 "tags": sorted(set(scope.tags) | set(task.tags))}
 
@@ -523,6 +524,25 @@ class _Builder:
                         blobs=self.blobs, handlers=self.handlers, notify=self.notify,
                         skipped=self.skipped, secrets=tuple(self.secrets), check=self.check,
                         checks={k: v for k, v in self.checks.items() if v})
+
+
+# Arguments the agent hands to a system tool as operands (apt-get, useradd, systemctl, ...).
+OPERAND_ARGS = {"apt": ("name", "package name"), "user": ("name", "user name"),
+                "group": ("name", "group name"), "service": ("name", "service name"),
+                "supervisor": ("name", "program name")}
+
+
+def refuse_option_names(op: str, args: Mapping[str, Any], where: str) -> None:
+    """A name starting with '-' would reach the tool as an option (apt-get
+    '-oDPkg::Pre-Invoke::=touch /tmp/pwned' runs a command as root): refused before any host."""
+    if op not in OPERAND_ARGS:
+        return
+    key, what = OPERAND_ARGS[op]
+    value = args.get(key)
+    for name in value if isinstance(value, (list, tuple)) else [value]:
+        if isinstance(name, str) and name.startswith("-"):
+            raise BadInput(f"{op}: {what} {name!r} starts with '-' and would be read as an "
+                           "option", where, f"check the {key} (and the variables it comes from)")
 
 
 _NO_ITEM = object()  # a sentinel: None is a legitimate loop item

@@ -23,11 +23,12 @@ from .yamlio import YDict, display_path, load_yaml, loc_of
 
 EMPTY: Mapping[str, Any] = MappingProxyType({})
 PLAY_KEYWORDS = ("name", "hosts", "vars", "vars_files", "roles", "tasks", "handlers", "become",
-                 "become_user", "become_method", "serial", "max_fail_percentage", "any_errors_fatal", "tags", "no_log",
-                 "gather_facts", "transaction", "checks")
+                 "become_user", "become_method", "serial", "max_fail_percentage",
+                 "any_errors_fatal", "tags", "no_log", "gather_facts", "transaction", "checks")
 TRANSACTION_MODES = ("role", "play")
 TASK_KEYWORDS = ("name", "when", "notify", "loop", "tags", "become", "become_user",
-                 "become_method", "ignore_errors", "no_log", "changed_when", "failed_when", "args")
+                 "become_method", "ignore_errors", "no_log", "changed_when", "failed_when", "args",
+                 "timeout")
 HANDLER_KEYWORDS = tuple(k for k in TASK_KEYWORDS if k != "notify") + ("listen",)
 ROLE_ENTRY_KEYS = ("role", "name", "vars", "tags", "when", "become", "become_user",
                    "become_method")
@@ -81,6 +82,7 @@ class Task:
     no_log: bool | tuple[str, ...] = False
     role: str | None = None
     listen: tuple[str, ...] = ()  # handlers only: extra names they answer to
+    timeout: float | None = None  # seconds; None: the agent's default step timeout
 
     @property
     def agent_op(self) -> str:
@@ -608,7 +610,19 @@ def parse_task(data: Any, where: str, role: str | None = None, *,
         become=_opt_bool(data, "become"), become_user=_become_user(data),
         ignore_errors=_ignore_errors(data),
         no_log=_no_log(data.get("no_log"), loc_of(data, "no_log")),
-        listen=_names(data.get("listen"), loc_of(data, "listen"), "listen"))
+        listen=_names(data.get("listen"), loc_of(data, "listen"), "listen"),
+        timeout=_timeout(data))
+
+
+def _timeout(data: Mapping[str, Any]) -> float | None:
+    """A task's step timeout: a positive number of seconds."""
+    value = data.get("timeout")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise BadInput(f"timeout must be a positive number of seconds, got {value!r}",
+                       loc_of(data, "timeout"), "e.g. timeout: 1800 for a long download")
+    return float(value)
 
 
 def _operation_key(data: Mapping[str, Any], keywords: tuple[str, ...], where: str,

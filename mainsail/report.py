@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Iterable, Optional, TypeVar
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, TaskID, TextColumn
 from rich.progress import Progress as RichProgress
 from rich.table import Table
@@ -81,6 +82,7 @@ class HostRecord:
     unreachable: bool = False
     locked: bool = False
     stale_lock: str = ""
+    lost_controller: str = ""  # an earlier run's loss of its controller, as the host recorded it
     rollbacks: list[dict[str, Any]] = field(default_factory=list)
     error: str = ""
     seconds: float = 0.0
@@ -117,6 +119,47 @@ class RunRecord:
     @property
     def changed(self) -> int:
         return sum(h.changed for h in self.hosts.values())
+
+
+# ---- host text on the operator's terminal and in reports ----------------------------------
+# Hosts print whatever they like: escape sequences would drive the operator's terminal (set
+# its title, rewrite lines, hide text) and rich would read "[/b]" as markup. Every character
+# that is not printable text, newline or tab is shown as its escape (\x1b, \x9b, \u202e).
+_BIDI = {0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A)}
+
+
+def _shown(char: str) -> str:
+    code = ord(char)
+    if char in "\n\t":
+        return char
+    if code < 0x20 or code == 0x7F or 0x80 <= code <= 0x9F:
+        return "\\x%02x" % code
+    if code in _BIDI or 0xD800 <= code <= 0xDFFF:
+        return "\\u%04x" % code
+    return char
+
+
+def sanitize(text: Any) -> Any:
+    """Host-supplied text made inert for a terminal: control characters shown escaped."""
+    if not isinstance(text, str):
+        return text
+    text = text.replace("\r\n", "\n")
+    if text.isprintable():
+        return text
+    return "".join(_shown(c) for c in text)
+
+
+def plain(text: Any) -> str:
+    """Host-supplied text for a place rich reads as markup: sanitized, then escaped."""
+    return escape(sanitize(str(text)))
+
+
+# XML 1.0 allows only these characters; anything else makes the JUnit file unreadable.
+def xml_text(text: Any) -> str:
+    return "".join(c if c in "\t\n\r" or 0x20 <= ord(c) <= 0xD7FF
+                   or 0xE000 <= ord(c) <= 0xFFFD or 0x10000 <= ord(c) <= 0x10FFFF
+                   else "\\x%02x" % ord(c) if ord(c) < 0x100 else "\\u%04x" % ord(c)
+                   for c in sanitize(str(text)))
 
 
 STYLE = {"ok": "green", "changed": "yellow", "failed": "bold red", "skipped": "cyan",
@@ -162,7 +205,7 @@ class Progress:
 
     def _advance(self, host: str, label: str) -> None:
         if self.bars is not None and host in self.bar_ids:
-            self.bars.update(self.bar_ids[host], advance=1, last=label[:50])
+            self.bars.update(self.bar_ids[host], advance=1, last=plain(label[:50]))
 
     def step(self, host: str, step: StepRecord) -> None:
         self._advance(host, self.mask(step.task))
@@ -170,20 +213,21 @@ class Progress:
             return
         label = ("handler: " if step.handler else "") + step.task
         with self.lock:
-            self.console.print("%-10s [%s]%-8s[/] %s" % (host, STYLE.get(step.status, ""),
-                                                       step.status, self.mask(label)),
+            self.console.print("%-10s [%s]%-8s[/] %s" % (plain(host), STYLE.get(step.status, ""),
+                                                       step.status, plain(self.mask(label))),
                                highlight=False, markup=True)
             if step.status == "failed":
-                self.console.print(self.mask(failure_text(step)), style="red", markup=False,
-                                   highlight=False)
+                self.console.print(sanitize(self.mask(failure_text(step))), style="red",
+                                   markup=False, highlight=False)
             if self.show_diff and step.diff:
-                self.console.print(self.mask(step.diff).rstrip("\n"), markup=False,
+                self.console.print(sanitize(self.mask(step.diff)).rstrip("\n"), markup=False,
                                    highlight=False)
 
     def event(self, host: str, status: str, text: str) -> None:
         with self.lock:
-            self.console.print("%-10s [%s]%-8s[/] %s" % (host, STYLE.get(status, ""), status,
-                                                       self.mask(text)), highlight=False)
+            self.console.print("%-10s [%s]%-8s[/] %s" % (plain(host), STYLE.get(status, ""),
+                                                       status, plain(self.mask(text))),
+                               highlight=False)
 
 
 def failure_text(step: StepRecord) -> str:
@@ -201,16 +245,17 @@ def recap(console: Console, run: RunRecord, mask: Masker = Masker()) -> None:
     for column in ("host", "ok", "changed", "failed", "skipped", "unreachable", "seconds"):
         table.add_column(column, justify="left" if column == "host" else "right")
     for h in run.hosts.values():
-        table.add_row(h.name, str(h.ok), str(h.changed), str(h.failed), str(h.skipped),
+        table.add_row(plain(h.name), str(h.ok), str(h.changed), str(h.failed), str(h.skipped),
                       "1" if h.unreachable else "0", "%.2f" % h.seconds,
                       style=STYLE["failed"] if h.state != "ok" else None)
     console.print(table)
     for h in run.hosts.values():
         if h.error:
-            console.print("%s: %s" % (h.name, mask(h.error)), style="red", markup=False,
+            console.print(sanitize("%s: %s" % (h.name, mask(h.error))), style="red", markup=False,
                           highlight=False)
     if run.aborted:
-        console.print("run stopped: %s" % mask(run.aborted), style="red", markup=False)
+        console.print(sanitize("run stopped: %s" % mask(run.aborted)), style="red",
+                      markup=False)
 
 
 def masked_dict(run: RunRecord, mask: Masker) -> dict[str, Any]:
@@ -234,25 +279,25 @@ def write_json(run: RunRecord, path: Path, mask: Masker) -> None:
 
 def write_junit(run: RunRecord, path: Path, mask: Masker) -> None:
     """One testsuite per host, one testcase per step: CI systems show failures per task."""
-    suites = ET.Element("testsuites", name="mainsail " + run.playbook)
+    suites = ET.Element("testsuites", name=xml_text("mainsail " + run.playbook))
     for h in run.hosts.values():
-        suite = ET.SubElement(suites, "testsuite", name=h.name, tests=str(len(h.steps) or 1),
+        suite = ET.SubElement(suites, "testsuite", name=xml_text(h.name), tests=str(len(h.steps) or 1),
                               failures=str(h.failed), errors="1" if h.unreachable or h.error
                               and not h.failed else "0", skipped=str(h.skipped),
                               time="%.3f" % h.seconds)
         if h.unreachable or (h.error and not h.steps):
-            case = ET.SubElement(suite, "testcase", classname=h.name, name="connect")
-            ET.SubElement(case, "error", message=mask(h.error))
+            case = ET.SubElement(suite, "testcase", classname=xml_text(h.name), name="connect")
+            ET.SubElement(case, "error", message=xml_text(mask(h.error)))
         for s in h.steps:
-            case = ET.SubElement(suite, "testcase", classname="%s.%s" % (h.name, s.play),
-                                 name=mask(s.task), time="%.3f" % s.elapsed)
+            case = ET.SubElement(suite, "testcase", classname=xml_text("%s.%s" % (h.name, s.play)),
+                                 name=xml_text(mask(s.task)), time="%.3f" % s.elapsed)
             if s.status == "failed":
-                node = ET.SubElement(case, "failure", message=mask(s.msg))
-                node.text = mask(failure_text(s))
+                node = ET.SubElement(case, "failure", message=xml_text(mask(s.msg)))
+                node.text = xml_text(mask(failure_text(s)))
             elif s.status == "skipped":
                 ET.SubElement(case, "skipped")
             elif s.status == "changed":
-                ET.SubElement(case, "system-out").text = mask(s.diff or "changed")
+                ET.SubElement(case, "system-out").text = xml_text(mask(s.diff or "changed"))
     path.parent.mkdir(parents=True, exist_ok=True)
     ET.ElementTree(suites).write(path, encoding="unicode", xml_declaration=True)
 

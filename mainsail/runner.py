@@ -273,11 +273,25 @@ def all_steps(plan: HostPlan) -> list[dict[str, Any]]:
     return steps
 
 
+def describe_loss(record: Mapping[str, Any]) -> str:
+    """One line for what the host recorded when an earlier run lost its controller."""
+    restored = [p for r in record.get("rollbacks") or [] if isinstance(r, dict)
+                for p in r.get("restored") or []]
+    return "an earlier run (%s, %s) lost the controller: %s; %s" % (
+        record.get("run") or "?", record.get("at") or "?", record.get("reason") or "?",
+        "rolled back, restored " + ", ".join(map(str, restored)) if restored
+        else "nothing was rolled back")
+
+
 def note_lock_and_rollbacks(host: Host, session: HostSession, rec: HostRecord,
                             progress: Progress) -> None:
     if session.client.stale_lock and not rec.stale_lock:
         rec.stale_lock = describe_holder(session.client.stale_lock)
         progress.event(host.name, "ok", "broke a stale run lock left by " + rec.stale_lock)
+    lost = session.client.lost_controller
+    if lost and not rec.lost_controller:
+        rec.lost_controller = describe_loss(lost)
+        progress.event(host.name, "failed", rec.lost_controller)
     for rolled in session.client.rollbacks:
         text = "rolled back %s (%s): restored %s" % (
             rolled.get("txn"), rolled.get("reason"), ", ".join(rolled.get("restored") or [])

@@ -51,23 +51,36 @@ def known_hosts_files(host: Host) -> list[Path]:
     return [f for f in files if f.is_file()]
 
 
-def connect(host: Host, timeout: float = DEFAULT_CONNECT_TIMEOUT) -> Connection:
-    """An open Fabric connection whose host key matched a pinned key, or Unreachable."""
+def build_connection(host: Host, timeout: float = DEFAULT_CONNECT_TIMEOUT) -> Connection:
+    """The Fabric connection to host, not opened yet, every hop's host key checked."""
     connect_kwargs: dict[str, Any] = {"banner_timeout": timeout, "auth_timeout": timeout}
     if host.ssh_key:
         connect_kwargs.update(key_filename=str(host.ssh_key), look_for_keys=False,
                               allow_agent=False)
     conn = Connection(host.address or host.name, user=host.user, port=int(host.port),
                       connect_timeout=timeout, connect_kwargs=connect_kwargs)
-    # Fabric's default policy would accept any key: replace it before connecting.
-    conn.client.set_missing_host_key_policy(RefuseUnknownHost())
-    for path in known_hosts_files(host):
-        conn.client.get_host_keys().load(str(path))
+    # Fabric's default policy would accept any key, and a ProxyJump in ~/.ssh/config makes
+    # gateway connections with that default: every hop gets the target's policy and keys.
+    hop: Any = conn
+    while isinstance(hop, Connection):
+        hop.client.set_missing_host_key_policy(RefuseUnknownHost())
+        for path in known_hosts_files(host):
+            hop.client.get_host_keys().load(str(path))
+        hop = hop.gateway
+    return conn
+
+
+def connect(host: Host, timeout: float = DEFAULT_CONNECT_TIMEOUT) -> Connection:
+    """An open Fabric connection whose host key matched a pinned key, or Unreachable."""
+    conn = build_connection(host, timeout)
     try:
         conn.open()
     except UnknownHostKey as exc:
+        gateway = "" if exc.hostname.strip("[]").split("]:")[0] in (host.address, host.name) \
+            else " (gateway %s)" % exc.hostname
         raise Unreachable(
-            "host key not known: %s" % fingerprint(exc.key), where="host %s" % host.name,
+            "host key not known%s: %s" % (gateway, fingerprint(exc.key)),
+            where="host %s" % host.name,
             hint="verify the fingerprint out of band, then add it to %s" %
                  (host.known_hosts or "~/.ssh/known_hosts")) from None
     except paramiko.BadHostKeyException as exc:
@@ -109,8 +122,11 @@ SUDO_PROMPT = "[mainsail: sudo password]"
 def agent_command(host: Host, sha: str, become: bool) -> str:
     """The one command run per session. With become the agent runs as root under sudo and
     runs each step as the user that step asks for. Without a become password sudo must not
-    ask for one (-n); with one, sudo reads it from the channel (-S), never from an argv."""
-    command = "python3 -c %s %s" % (shlex.quote(BOOTSTRAP), shlex.quote(sha))
+    ask for one (-n); with one, sudo reads it from the channel (-S), never from an argv.
+
+    Python starts isolated (-I: no current folder or user site folder on sys.path, no
+    PYTHON* variables) from /, so a hashlib.py left in the login folder is never imported."""
+    command = "python3 -I -c %s %s" % (shlex.quote(BOOTSTRAP), shlex.quote(sha))
     if not runs_as_root(host, become):
         # The agent's cache in the login user's home (the bootstrap expands ~ there).
         command += " " + shlex.quote(USER_AGENT_DIR)
@@ -119,7 +135,7 @@ def agent_command(host: Host, sha: str, become: bool) -> str:
             command = "sudo -S -p %s -H -- %s" % (shlex.quote(SUDO_PROMPT), command)
         else:
             command = "sudo -n -H -- " + command
-    return command
+    return "cd / && " + command
 
 
 USER_AGENT_DIR = "~/.cache/mainsail/agent"
@@ -286,7 +302,10 @@ def open_session(host: Host, timeout: float = DEFAULT_CONNECT_TIMEOUT,
                  become: bool | None = None) -> HostSession:
     if host.connection == "local":
         stack = contextlib.ExitStack()
-        client = stack.enter_context(local_agent())
+        # a host with its own state folder keeps the agent's cache there too
+        state = host.vars.get("mainsail_state_dir")
+        client = stack.enter_context(local_agent(os.path.join(str(state), "agent")
+                                                 if state else None))
         return HostSession(host, client, client.facts_at_start, stack.close, 0, 0,
                            runs_as_root(host, False))
     conn = connect(host, timeout)

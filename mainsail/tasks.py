@@ -17,7 +17,8 @@ from . import vault
 from .errors import EXIT_CODES, BadInput, MainsailError, with_reference
 from .inventory import Host, Inventory, load_inventory, select_hosts
 from .playbook import load_playbook
-from .report import Masker, Progress, RunRecord, make_console, recap, write_json, write_junit
+from .report import (Masker, Progress, RunRecord, make_console, recap, sanitize, write_json,
+                     write_junit)
 from .runner import RunOptions, holder_identity, run_playbook
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -40,7 +41,7 @@ def clean_errors(fn: F) -> F:
         except MainsailError as exc:
             # Last line of defence: whatever the message, no decrypted value is printed.
             masked = Masker().with_secrets(vault.known_secrets())(str(with_reference(exc)))
-            print("error: %s" % masked, file=sys.stderr, flush=True)
+            print("error: %s" % sanitize(masked), file=sys.stderr, flush=True)
             raise Exit(code=exc.exit_code) from None
         except KeyboardInterrupt:
             print("interrupted", file=sys.stderr, flush=True)
@@ -148,13 +149,25 @@ def ssh_config(c: Context, host: str | None = None, group: str | None = None,
         say(ssh_config_block(h))
 
 
+def ssh_config_value(value: str, where: str) -> str:
+    """One ssh_config argument: double-quoted when it has spaces (ssh_config has no escapes,
+    so a value with a double quote cannot be written at all)."""
+    if '"' in value or "\n" in value:
+        raise BadInput("cannot write %r into an SSH config (it holds a quote or newline)"
+                       % value, where, "rename the file or folder")
+    return '"%s"' % value if any(c.isspace() or c == "#" for c in value) else value
+
+
 def ssh_config_block(h: Host) -> str:
+    where = "host %s" % h.name
     lines = ["Host %s" % h.name, "  HostName %s" % (h.address or h.name), "  Port %s" % h.port,
              "  User %s" % h.user]
     if h.ssh_key:
-        lines += ["  IdentityFile %s" % Path(h.ssh_key).resolve(), "  IdentitiesOnly yes"]
+        lines += ["  IdentityFile %s" % ssh_config_value(str(Path(h.ssh_key).resolve()), where),
+                  "  IdentitiesOnly yes"]
     known = [str(Path(h.known_hosts).resolve())] if h.known_hosts else []
-    lines += ["  UserKnownHostsFile %s" % " ".join(known + ["~/.ssh/known_hosts"]),
+    lines += ["  UserKnownHostsFile %s" % " ".join(ssh_config_value(k, where) for k in
+                                                   known + ["~/.ssh/known_hosts"]),
               "  StrictHostKeyChecking yes", ""]
     return "\n".join(lines)
 
@@ -327,7 +340,8 @@ def per_host(hosts: Sequence[Host], fn: Callable[[Host], T], forks: int) -> list
 
 
 def prefixed(name: str, text: str) -> str:
-    return "".join("%-8s | %s\n" % (name, line) for line in text.splitlines())
+    """A host's output, a line at a time behind its name; control characters shown escaped."""
+    return "".join("%-8s | %s\n" % (name, line) for line in sanitize(text).splitlines())
 
 
 @task(help={**SELECT_HELP, "cmd": "the command (or put it after --)",

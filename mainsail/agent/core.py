@@ -137,6 +137,17 @@ def as_list(value: Any) -> List[str]:
     return [str(v) for v in value]
 
 
+def operand(op: str, what: str, value: Any) -> str:
+    """A name handed to a system tool as an operand: one starting with '-' would be read as
+    an option (``-oDPkg::Pre-Invoke::=...`` runs a command as root), so it is refused."""
+    text = str(value)
+    if text.startswith("-"):
+        raise OpError("%s: %s %r starts with '-': refused, it would be read as an option"
+                      % (op, what, text), hint="names of packages, users, groups and services "
+                                               "never start with '-'")
+    return text
+
+
 def settle(ctx: Context, changes: List[str], apply: Callable[[], None],
            diff: str = "", ok_msg: str = "") -> Outcome:
     """Check, then apply: every op funnels through here, so check mode never writes.

@@ -8,10 +8,9 @@ import os
 import pwd
 import shlex
 import stat
-import tempfile
 from typing import Any, List, Optional, Tuple
 
-from . import journal, proc
+from . import journal, proc, safepath
 from .core import MissingPrerequisite, OpError
 
 DIFF_CAP = 64 * 1024        # a diff longer than this is cut: it is for reading, not patching
@@ -27,26 +26,21 @@ def sha256_bytes(data: bytes) -> str:
 
 
 def sha256_file(path: str) -> Optional[str]:
-    """Digest of a regular file (symlinks followed); None when there is no such file."""
-    try:
-        with open(path, "rb") as fh:
-            if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
-                return None
-            digest = hashlib.sha256()
-            for chunk in iter(lambda: fh.read(1024 * 1024), b""):
-                digest.update(chunk)
-            return digest.hexdigest()
-    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+    """Digest of a regular file; None when there is no such file (or it is a folder).
+
+    Links are followed only where safepath allows; a FIFO, socket or device is refused."""
+    chunks = safepath.iter_chunks(path)
+    if chunks is None:
         return None
+    digest = hashlib.sha256()
+    for chunk in chunks:
+        digest.update(chunk)
+    return digest.hexdigest()
 
 
 def read_file(path: str) -> Optional[bytes]:
     """Contents of a regular file, None when missing."""
-    try:
-        with open(path, "rb") as fh:
-            return fh.read()
-    except (FileNotFoundError, NotADirectoryError):
-        return None
+    return safepath.read_bytes(path)
 
 
 # ---- owner and mode ------------------------------------------------------
@@ -112,10 +106,13 @@ def group_name(gid: int) -> str:
 def attr_changes(path: str, mode: Any = None, owner: Any = None, group: Any = None,
                  follow: bool = True) -> List[str]:
     """Human descriptions of how path's mode/owner/group differ from the wanted ones."""
-    st = os.stat(path) if follow else os.lstat(path)
+    st = safepath.lstat(path, follow)
+    if st is None:
+        raise FileNotFoundError(path)
     want_mode, uid, gid = parse_mode(mode), resolve_uid(owner), resolve_gid(group)
     out = []
-    if want_mode is not None and stat.S_IMODE(st.st_mode) != want_mode:
+    if want_mode is not None and not stat.S_ISLNK(st.st_mode) \
+            and stat.S_IMODE(st.st_mode) != want_mode:
         out.append("mode %04o -> %04o" % (stat.S_IMODE(st.st_mode), want_mode))
     if uid is not None and st.st_uid != uid:
         out.append("owner %s -> %s" % (user_name(st.st_uid), user_name(uid)))
@@ -126,22 +123,22 @@ def attr_changes(path: str, mode: Any = None, owner: Any = None, group: Any = No
 
 def apply_attrs(path: str, mode: Any = None, owner: Any = None, group: Any = None,
                 follow: bool = True) -> None:
-    uid, gid = resolve_uid(owner), resolve_gid(group)
-    if uid is not None or gid is not None or parse_mode(mode) is not None:
-        journal.save(path if not follow else os.path.realpath(path))
-    if uid is not None or gid is not None:
-        chown = os.chown if follow else os.lchown
-        chown(path, -1 if uid is None else uid, -1 if gid is None else gid)
-    want_mode = parse_mode(mode)
-    if want_mode is not None:
-        os.chmod(path, want_mode)  # a symlink's own mode means nothing on Linux
+    """chown/chmod on a descriptor of the entry itself (a link: lchown only)."""
+    uid, gid, want_mode = resolve_uid(owner), resolve_gid(group), parse_mode(mode)
+    if uid is None and gid is None and want_mode is None:
+        return
+    with safepath.locate(path, follow) as loc:
+        journal.save(loc.path)
+        safepath.set_attrs_at(loc, want_mode, -1 if uid is None else uid,
+                              -1 if gid is None else gid)
 
 
 # ---- atomic write --------------------------------------------------------
 
 def write_target(path: str) -> str:
-    """Writing 'through' a symlink keeps the link and replaces what it points at."""
-    return os.path.realpath(path) if os.path.islink(path) else path
+    """Writing 'through' a symlink keeps the link and replaces what it points at, where the
+    link may be followed at all (safepath: never in a folder another user can change)."""
+    return safepath.real_path(path)
 
 
 def _fsync_dir(folder: str) -> None:
@@ -155,12 +152,12 @@ def _fsync_dir(folder: str) -> None:
 fsync_dir = _fsync_dir  # public name for operations that rename folders into place
 
 
-def _final_attrs(path: str, mode: Any, owner: Any, group: Any) -> Tuple[int, int, int]:
+def _final_attrs(st: Optional[os.stat_result], mode: Any, owner: Any,
+                 group: Any) -> Tuple[int, int, int]:
     """Wanted mode/uid/gid; unspecified ones keep the existing file's (or defaults)."""
-    try:
-        st = os.stat(path)
+    if st is not None:
         cur_mode, cur_uid, cur_gid = stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid
-    except FileNotFoundError:
+    else:
         cur_mode, cur_uid, cur_gid = DEFAULT_FILE_MODE, -1, -1
     want_mode, uid, gid = parse_mode(mode), resolve_uid(owner), resolve_gid(group)
     return (cur_mode if want_mode is None else want_mode,
@@ -184,17 +181,28 @@ def atomic_write(path: str, data: bytes, mode: Any = None, owner: Any = None,
                  group: Any = None, validate: Optional[str] = None) -> None:
     """Replace path with data so readers see either the old or the new file, never half.
 
-    Temp file in the same folder (rename is atomic only within one filesystem),
-    fsync, chown/chmod (existing owner and mode kept unless given), optional
-    validate on the temp file, rename, fsync of the folder (makes the rename durable).
+    The parent folder is opened safely (safepath); a temp file is created beside the
+    target under a random name with O_EXCL|O_NOFOLLOW, written, fsynced, fchown'ed and
+    fchmod'ed (existing owner and mode kept unless given), optionally validated through
+    its descriptor, then renamed over the target by the parent's descriptor and the
+    folder fsynced (makes the rename durable).
     """
-    target = write_target(path)
-    folder = os.path.dirname(os.path.abspath(target))
-    if not os.path.isdir(folder):
-        raise MissingPrerequisite("parent folder %s does not exist" % folder, hint=MISSING_PARENT_HINT)
-    mode_i, uid, gid = _final_attrs(target, mode, owner, group)
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(target) + ".",
-                               suffix=".mainsail-tmp", dir=folder)
+    try:
+        loc = safepath.locate(path)
+    except MissingPrerequisite as exc:
+        raise MissingPrerequisite(exc.msg, hint=MISSING_PARENT_HINT)
+    with loc:
+        current = loc.lstat()
+        if current is not None and not stat.S_ISREG(current.st_mode):
+            raise safepath.not_regular(loc.path, safepath.kind_of(current.st_mode))
+        mode_i, uid, gid = _final_attrs(current, mode, owner, group)
+        write_at(loc, data, mode_i, uid, gid, validate)
+
+
+def write_at(loc: "safepath.Loc", data: bytes, mode: int, uid: int, gid: int,
+             validate: Optional[str] = None) -> None:
+    """The temp-file-and-rename step of atomic_write, for an already opened place."""
+    fd, tmp = safepath.create_temp(loc)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -202,18 +210,17 @@ def atomic_write(path: str, data: bytes, mode: Any = None, owner: Any = None,
             os.fsync(fh.fileno())
             if uid != -1 or gid != -1:
                 os.fchown(fh.fileno(), uid, gid)
-            os.fchmod(fh.fileno(), mode_i)  # after chown: chown may clear setuid bits
-        if validate:
-            run_validate(validate, tmp)
-        journal.save(target)  # the old file, kept on the host until the run commits
-        os.replace(tmp, target)
+            os.fchmod(fh.fileno(), mode)  # after chown: chown may clear setuid bits
+            if validate:
+                # In a folder another user can change, the temp name could be swapped for a
+                # link before the validator opens it: it then reads our own descriptor.
+                run_validate(validate, os.path.join(loc.folder, tmp) if loc.trusted
+                             else "/proc/%d/fd/%d" % (os.getpid(), fh.fileno()))
+        journal.save(loc.path)  # the old file, kept on the host until the run commits
+        safepath.rename_into_place(loc, tmp)
     except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
+        safepath.unlink_quietly(loc, tmp)
         raise
-    _fsync_dir(folder)
 
 
 # ---- diffs ---------------------------------------------------------------

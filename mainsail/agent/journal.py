@@ -15,6 +15,9 @@ import shutil
 import stat
 from typing import Any, Dict, Iterator, List, Optional
 
+from . import safepath
+from .core import MissingPrerequisite
+
 KEEP_RUNS = 3
 ENTRIES = "entries.jsonl"
 META = "meta.json"
@@ -37,8 +40,7 @@ class Journal:
         if entry["kind"] == "file":
             self.count += 1
             data = os.path.join(self.folder, "%d.data" % self.count)
-            shutil.copyfile(path, data)
-            fsync_path(data)
+            copy_out(path, data)
             entry["data"] = os.path.basename(data)
         with open(os.path.join(self.folder, ENTRIES), "a") as handle:
             handle.write(json.dumps(entry, sort_keys=True) + "\n")
@@ -55,19 +57,41 @@ class Journal:
 
 
 def describe(path: str) -> Dict[str, Any]:
+    """The entry's own state (a final link is described, not followed)."""
     try:
-        st = os.lstat(path)
-    except FileNotFoundError:
+        with safepath.locate(path, follow=False) as loc:
+            st = loc.lstat()
+            target = os.readlink(loc.name, dir_fd=loc.dir_fd) \
+                if st is not None and stat.S_ISLNK(st.st_mode) else ""
+    except MissingPrerequisite:
+        st = None
+    if st is None:
         return {"path": path, "kind": "absent"}
     entry: Dict[str, Any] = {"path": path, "mode": stat.S_IMODE(st.st_mode), "uid": st.st_uid,
                              "gid": st.st_gid}
     if stat.S_ISLNK(st.st_mode):
-        entry.update(kind="link", target=os.readlink(path))
+        entry.update(kind="link", target=target)
     elif stat.S_ISDIR(st.st_mode):
         entry["kind"] = "dir"
-    else:
+    elif stat.S_ISREG(st.st_mode):
         entry["kind"] = "file"
+    elif stat.S_ISFIFO(st.st_mode):
+        entry["kind"] = "fifo"  # removed by `state: absent`; made again on rollback
+    else:
+        raise safepath.not_regular(path, safepath.kind_of(st.st_mode))
     return entry
+
+
+def copy_out(path: str, data: str) -> None:
+    """Copy a regular file (opened safely) into the journal, readable by root only."""
+    with safepath.locate(path, follow=False) as loc:
+        fd, _ = safepath.open_entry(loc)
+    with os.fdopen(fd, "rb") as src:
+        out = os.open(data, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(out, "wb") as dst:
+            shutil.copyfileobj(src, dst)
+            dst.flush()
+            os.fsync(dst.fileno())
 
 
 def read_meta(folder: str) -> Dict[str, Any]:
@@ -95,42 +119,32 @@ def read_entries(folder: str) -> List[Dict[str, Any]]:
         return []
 
 
-def remove(path: str) -> None:
-    if os.path.isdir(path) and not os.path.islink(path):
-        shutil.rmtree(path)
-    elif os.path.lexists(path):
-        os.unlink(path)
-
-
 def restore_entry(folder: str, entry: Dict[str, Any]) -> None:
+    """Put one path back, through the same safe primitives as every write: its folder
+    opened without following untrusted links, a new file or link made under a random
+    O_EXCL name beside it and renamed over, owner and mode set on a descriptor."""
+    from . import fileio  # fileio journals its own writes: imported here, not at the top
     path, kind = entry["path"], entry["kind"]
-    if kind == "absent":
-        remove(path)  # the transaction created it
-        return
-    if kind == "dir":
-        if not os.path.isdir(path) or os.path.islink(path):
-            remove(path)
-            os.makedirs(path)
-    elif kind == "link":
-        tmp = path + ".mainsail-restore"
-        remove(tmp)
-        os.symlink(entry["target"], tmp)
-        if os.path.isdir(path) and not os.path.islink(path):
-            shutil.rmtree(path)
-        os.replace(tmp, path)
-        return
-    else:
-        if os.path.isdir(path) and not os.path.islink(path):
-            shutil.rmtree(path)
-        tmp = path + ".mainsail-restore"
-        shutil.copyfile(os.path.join(folder, entry["data"]), tmp)
-        os.chown(tmp, entry["uid"], entry["gid"])
-        os.chmod(tmp, entry["mode"])
-        fsync_path(tmp)
-        os.replace(tmp, path)
-        return
-    os.chown(path, entry["uid"], entry["gid"])
-    os.chmod(path, entry["mode"])
+    with safepath.locate(path, follow=False) as loc:
+        current = loc.lstat()
+        if kind == "absent":
+            safepath.remove_at(loc)  # the transaction created it
+            return
+        if kind == "dir":
+            if current is None or not stat.S_ISDIR(current.st_mode):
+                safepath.remove_at(loc)
+                os.mkdir(loc.name, 0o700, dir_fd=loc.dir_fd)
+            safepath.set_attrs_at(loc, entry["mode"], entry["uid"], entry["gid"])
+        elif kind == "link":
+            safepath.symlink_at(loc, entry["target"], entry["uid"], entry["gid"])
+        elif kind == "fifo":
+            safepath.fifo_at(loc, entry["mode"], entry["uid"], entry["gid"])
+        else:
+            if current is not None and stat.S_ISDIR(current.st_mode):
+                safepath.remove_at(loc)
+            with open(os.path.join(folder, entry["data"]), "rb") as handle:
+                data = handle.read()
+            fileio.write_at(loc, data, entry["mode"], entry["uid"], entry["gid"])
 
 
 def restore(folder: str) -> List[str]:

@@ -10,7 +10,7 @@ import sys
 import time
 from typing import IO, Any, Callable, Dict, List, Mapping, Optional, Tuple
 
-from . import facts, fileio, handlers, journal, lock, runas, txn
+from . import deadline, facts, fileio, handlers, journal, lock, runas, txn
 from .core import CHANGED, FAILED, OK, BlobStore, Context, MissingPrerequisite, OpError, Outcome
 from .ops import OPS
 
@@ -29,6 +29,7 @@ class Channel:
         self.inp = inp
         self.out = out
         self.stopped = False
+        self.lost = False  # the controller is gone: nothing more is sent
         self.lock: Optional[lock.HeldLock] = None  # the run lock, held until the session ends
 
     def release(self) -> None:
@@ -49,13 +50,22 @@ class Channel:
             return False
         if ready:
             message = self.recv()
-            if message is None or message.get("req") == "stop":
+            if message is None:
+                self.lost = True
+                raise txn.ControllerLost("the controller closed the channel")
+            if message.get("req") == "stop":
                 self.stopped = True
         return self.stopped
 
     def send(self, message: Mapping[str, Any]) -> None:
-        self.out.write(json.dumps(message, separators=(",", ":")).encode("utf-8") + b"\n")
-        self.out.flush()
+        if self.lost:
+            return
+        try:
+            self.out.write(json.dumps(message, separators=(",", ":")).encode("utf-8") + b"\n")
+            self.out.flush()
+        except (OSError, ValueError) as exc:  # EPIPE, or the stream closed under us
+            self.lost = True
+            raise txn.ControllerLost("cannot write to the controller: %s" % exc)
 
     def recv(self) -> Optional[Dict[str, Any]]:
         """The next message; None when the controller closed the channel."""
@@ -93,9 +103,17 @@ def claim_stdio() -> Tuple[IO[bytes], IO[bytes]]:
 def serve(inp: IO[bytes], out: IO[bytes], sha: str,
           gather: Callable[[], Dict[str, Any]] = facts.gather) -> int:
     chan = Channel(inp, out)
+    try:
+        return serve_channel(chan, sha, gather)
+    except txn.ControllerLost:
+        chan.release()  # nothing can be reported any more; a run under way was handled
+        return 0
+
+
+def serve_channel(chan: Channel, sha: str, gather: Callable[[], Dict[str, Any]]) -> int:
     store = BlobStore(lambda shas: ask_blobs(chan, shas))
     chan.send({"hello": {"facts": gather(), "agent": sha}})
-    while True:
+    while not chan.lost:
         try:
             message = chan.recv()
         except ProtocolError as exc:
@@ -118,6 +136,8 @@ def serve(inp: IO[bytes], out: IO[bytes], sha: str,
             continue  # arrived after the run it meant to stop had ended
         else:
             chan.send({"error": "unknown request %r" % (request,)})
+    chan.release()
+    return 0
 
 
 def ask_blobs(chan: Channel, shas: List[str]) -> Dict[str, bytes]:
@@ -125,7 +145,8 @@ def ask_blobs(chan: Channel, shas: List[str]) -> Dict[str, bytes]:
     chan.send({"need": shas})
     reply = chan.recv()
     if reply is None:
-        raise SystemExit(0)  # the controller went away: nothing left to report to
+        chan.lost = True  # the step fails; the transaction is rolled back
+        raise txn.ControllerLost("the controller closed the channel")
     if reply.get("req") == "stop":
         chan.stopped = True
         raise OpError("stopped by the controller")
@@ -156,8 +177,8 @@ def wanted_blobs(steps: List[Dict[str, Any]], check: bool, diff: bool, store: Bl
         try:
             if fileio.sha256_file(str(dest)) != sha:
                 wanted.append(sha)
-        except OSError:
-            wanted.append(sha)  # unreadable now; the step will say why
+        except (OSError, OpError):
+            wanted.append(sha)  # unreadable or refused now; the step will say why
     return wanted
 
 
@@ -201,9 +222,12 @@ def run_request(chan: Channel, store: BlobStore, message: Mapping[str, Any]) -> 
     pending = handlers.Pending(state_dir)
     left = pending.names()  # recorded by a run that died before running them
     run_id = str(message.get("run") or txn.new_run_id())
+    earlier_loss = txn.take_loss_record(state_dir, keep=ctx.check)
+    if earlier_loss:
+        extra["lost_controller"] = earlier_loss
     failed, rollbacks = False, []
     for index, (name, group) in enumerate(transactions(steps)):
-        if chan.stop_requested():
+        if stop_or_lost(chan):
             break
         current = txn.Txn(ctx, name, handler_steps, (message.get("checks") or {}).get(name, []),
                           pending, txn.folder_for(state_dir, run_id, name))
@@ -221,8 +245,23 @@ def run_request(chan: Channel, store: BlobStore, message: Mapping[str, Any]) -> 
             break
     if state_dir and not ctx.check:
         journal.prune(state_dir)
-    chan.send({"done": {"failed": failed, "stopped": chan.stopped, "rollbacks": rollbacks,
-                        **extra}})
+    if chan.lost and not ctx.check:  # a check run changed nothing: nothing to report
+        txn.record_loss(state_dir, run_id, "the controller went away mid-run", rollbacks)
+    failed = failed or chan.lost
+    try:
+        chan.send({"done": {"failed": failed, "stopped": chan.stopped, "rollbacks": rollbacks,
+                            **extra}})
+    except txn.ControllerLost:
+        if not ctx.check:
+            txn.record_loss(state_dir, run_id, "the controller went away before the run's end "
+                            "was reported (nothing was rolled back after it)", rollbacks)
+
+
+def stop_or_lost(chan: Channel) -> bool:
+    try:
+        return chan.stop_requested()
+    except txn.ControllerLost:
+        return True
 
 
 def transactions(steps: List[Dict[str, Any]]) -> List[Tuple[str, List[Dict[str, Any]]]]:
@@ -266,7 +305,7 @@ def run_recorded(ctx: Context, step: Mapping[str, Any], pending: handlers.Pendin
 
 def run_step(ctx: Context, step: Mapping[str, Any]) -> Dict[str, Any]:
     started = time.monotonic()
-    outcome = execute_step(ctx, step)
+    outcome = deadline.run_limited(step, lambda: execute_step(ctx, step))
     result = {
         "id": step.get("id"), "status": outcome.status, "msg": outcome.msg,
         "diff": outcome.diff if ctx.diff else "", "rc": outcome.rc,

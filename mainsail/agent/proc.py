@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import signal
 import subprocess
 import tempfile
 from dataclasses import dataclass, field
@@ -67,9 +68,9 @@ def run(argv: Sequence[str], stdin: Optional[str] = None, cwd: Optional[str] = N
     full_env.update(extra_env or {})
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         try:
-            done = subprocess.run(
-                list(argv), input=None if stdin is None else stdin.encode("utf-8"),
-                stdin=subprocess.DEVNULL if stdin is None else None,
+            done = _run_in_group(
+                list(argv), None if stdin is None else stdin.encode("utf-8"),
+                stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE,
                 stdout=out, stderr=err, cwd=cwd, env=full_env, close_fds=True)
         except FileNotFoundError as exc:
             if cwd is not None and not os.path.isdir(cwd):
@@ -79,6 +80,27 @@ def run(argv: Sequence[str], stdin: Optional[str] = None, cwd: Optional[str] = N
         except PermissionError as exc:
             return Proc(argv, 126, "", "%s: %s" % (argv[0], exc.strerror), secrets)
         return Proc(argv, done.returncode, _read_back(out), _read_back(err), secrets)
+
+
+def _run_in_group(argv: Sequence[str], data: Optional[bytes],
+                  **kw: object) -> subprocess.CompletedProcess:  # type: ignore[type-arg]
+    """subprocess.run in a process group of its own: when the wait is interrupted (the
+    step's timeout, a stop), the whole group is killed, grandchildren included."""
+    with subprocess.Popen(list(argv), start_new_session=True, **kw) as child:  # type: ignore
+        try:
+            child.communicate(data)
+        except BaseException:
+            kill_group(child.pid)
+            child.wait()
+            raise
+        return subprocess.CompletedProcess(list(argv), child.returncode)
+
+
+def kill_group(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
 
 
 def check_output(argv: Sequence[str], what: str = "", hint: str = "", **kw: object) -> Proc:

@@ -7,6 +7,7 @@ services reload their old config; the run then stops. Steps outside any transact
 """
 from __future__ import annotations
 
+import json
 import os
 import time
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
@@ -46,6 +47,8 @@ def run_txn(txn: Txn, steps: Sequence[Mapping[str, Any]], send: Send, run: Run,
             run_handlers(txn, send, run)
         if not txn.failure and not txn.stopped and txn.changed and not txn.ctx.check:
             run_checks(txn, send, run)
+    except ControllerLost as exc:
+        txn.failure = "lost the controller: %s" % exc  # rolled back below, like any failure
     finally:
         journal.activate(None)
     if txn.failure and txn.journal is not None and txn.journal.paths():
@@ -151,3 +154,47 @@ def manual_rollback(state_dir: str, send: Send, run: Run, ctx: Context) -> Dict[
             reloaded.append({"handler": step.get("handler"), "status": result["status"]})
     os.rename(folder, folder + ".rolled-back")
     return {"run": os.path.basename(folder), "restored": restored, "handlers": reloaded}
+
+
+# ---- losing the controller -----------------------------------------------------------
+
+LOST_RECORD = "lost-controller.json"
+
+
+class ControllerLost(Exception):
+    """The controller stopped listening (a write failed, or its end of the channel closed).
+
+    Nobody can see or act on what follows, so the transaction under way fails and is rolled
+    back, the outcome is recorded on the host, and the next run reports it."""
+
+
+def record_loss(state_dir: Optional[str], run_id: str, reason: str,
+                rollbacks: Sequence[Mapping[str, Any]]) -> None:
+    if not state_dir:
+        return
+    from . import fileio  # fileio imports journal: kept out of this module's import time
+    record = {"run": run_id, "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+              "reason": reason, "rollbacks": list(rollbacks)}
+    os.makedirs(state_dir, mode=0o700, exist_ok=True)
+    fileio.atomic_write(os.path.join(state_dir, LOST_RECORD),
+                        json.dumps(record, sort_keys=True).encode("utf-8"), "0600")
+
+
+def take_loss_record(state_dir: Optional[str], keep: bool = False) -> Optional[Dict[str, Any]]:
+    """What an earlier run recorded when it lost the controller (removed once read, except
+    in check mode, which changes nothing on the host)."""
+    if not state_dir:
+        return None
+    path = os.path.join(state_dir, LOST_RECORD)
+    from . import fileio
+    try:
+        data = fileio.read_file(path)
+        record = json.loads(data) if data is not None else None
+    except (OSError, ValueError):
+        record = {"reason": "unreadable record %s" % path}
+    if record is not None and not keep:
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+    return record if isinstance(record, dict) or record is None else {"reason": str(record)}

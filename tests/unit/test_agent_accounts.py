@@ -42,7 +42,7 @@ def test_useradd_options() -> None:
     argv = user.useradd_argv("app", {"uid": 2001, "group": "app", "groups": ["adm", "sudo"],
                                      "shell": "/bin/sh", "system": True, "create_home": False})
     assert argv == ["useradd", "-u", "2001", "-g", "app", "-s", "/bin/sh", "-G", "adm,sudo",
-                    "-M", "-r", "app"]
+                    "-M", "-r", "--", "app"]
 
 
 @pytest.fixture

@@ -92,7 +92,7 @@ def test_apt_installs_all_missing_packages_in_one_call(fake_apt: Path) -> None:
     installs = [c for c in calls(fake_apt) if c.startswith("apt-get")]
     assert installs == ["apt-get install -y -q -o DPkg::Lock::Timeout=120 "
                         "-o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "
-                        "--no-install-recommends nginx curl"]
+                        "--no-install-recommends -- nginx curl"]
     assert (fake_apt / "env").read_text() == "DEBIAN_FRONTEND=noninteractive\n"
 
 
@@ -220,8 +220,8 @@ def test_systemd_is_used_when_it_runs(tmp_path: Path, bindir: Path,
     monkeypatch.setattr(facts, "SYSTEMD_MARKER", str(tmp_path / "systemd"))
     fake_command(bindir, "systemctl", '[ "$1" = show ] && echo loaded; [ "$1" = is-active ] && exit 3; exit 0')
     assert run_op("service", {"name": "nginx", "state": "started", "enabled": True}).status == "changed"
-    assert calls(bindir)[-1] == "systemctl start nginx"
-    assert "systemctl is-enabled --quiet nginx" in calls(bindir)
+    assert calls(bindir)[-1] == "systemctl start -- nginx"
+    assert "systemctl is-enabled --quiet -- nginx" in calls(bindir)
 
 
 # ---- supervisor --------------------------------------------------------------------

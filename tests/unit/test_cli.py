@@ -22,3 +22,19 @@ def test_a_closed_pipe_is_no_traceback():
     done = subprocess.run("mainsail --list | head -1", shell=True, capture_output=True,
                           text=True, timeout=60)
     assert "Traceback" not in done.stderr
+
+
+def test_ssh_config_quotes_paths_with_spaces(tmp_path):
+    import paramiko
+
+    from mainsail.inventory import Host
+    from mainsail.tasks import ssh_config_block
+    folder = tmp_path / "my keys"
+    folder.mkdir()
+    host = Host("web1", address="127.0.0.5", user="deploy", ssh_key=str(folder / "id key"),
+                known_hosts=str(folder / "known hosts"))
+    text = ssh_config_block(host)
+    assert 'IdentityFile "%s"' % (folder / "id key") in text
+    assert 'UserKnownHostsFile "%s" ~/.ssh/known_hosts' % (folder / "known hosts") in text
+    config = paramiko.SSHConfig.from_text(text).lookup("web1")
+    assert config["identityfile"] == [str(folder / "id key")]

@@ -212,3 +212,51 @@ def test_nonsense_settings_are_rejected(flag: str, value: str) -> None:
                           capture_output=True, text=True, timeout=TIMEOUT)
     assert done.returncode == 2
     assert flag in done.stderr
+
+
+def connect_from(server: EchoProcess, source: str) -> socket.socket:
+    sock = socket.socket()
+    sock.settimeout(TIMEOUT)
+    sock.bind((source, 0))
+    sock.connect(("127.0.0.1", server.port))
+    return sock
+
+
+def test_one_address_holding_idle_sockets_cannot_starve_the_others(start) -> None:
+    server = start("--max-clients", "100", "--max-per-address", "3")
+    hog = [connect_from(server, "127.0.0.2") for _ in range(3)]
+    try:
+        for sock in hog:
+            sock.sendall(b"x\n")
+            assert read_line(sock) == b"x\n"
+        with connect_from(server, "127.0.0.2") as fourth:
+            assert read_to_end(fourth) == b"ERROR too many clients from your address (max 3)\n"
+        with connect_from(server, "127.0.0.3") as other:
+            other.sendall(b"served\n")
+            assert read_line(other) == b"served\n"
+    finally:
+        for sock in hog:
+            sock.close()
+
+
+def test_a_client_that_never_sends_a_line_is_closed_soon(start) -> None:
+    server = start("--first-line-timeout", "0.3")
+    with server.connect() as silent, server.connect() as talker:
+        talker.sendall(b"hello\n")
+        assert read_line(talker) == b"hello\n"
+        started = time.monotonic()
+        assert read_to_end(silent) == b"ERROR no line within 0.3 seconds\n"
+        assert time.monotonic() - started < 3
+        time.sleep(0.5)  # past the first-line limit: a client that spoke keeps its slot
+        talker.sendall(b"still\n")
+        assert read_line(talker) == b"still\n"
+
+
+def test_the_defaults_bound_idle_sockets_per_address() -> None:
+    sys.path.insert(0, str(ECHO_SERVER.parent))
+    try:
+        import echo_server
+    finally:
+        sys.path.remove(str(ECHO_SERVER.parent))
+    args = echo_server.parse_args([])
+    assert args.max_per_address < args.max_clients and args.first_line_timeout <= 10

@@ -400,3 +400,65 @@ def test_no_mail_is_attempted_without_an_smtp_host(db: Path) -> None:
     reply = sign(db, "Ada", "hi", GUESTBOOK_NOTIFY_TO="ops@example.test")
     assert reply.status == 303
     assert reply.stderr == ""  # no failed delivery to some default host
+
+
+# ---------------------------------------------------------------- hostile visitors
+
+def test_every_answer_forbids_sniffing_framing_and_foreign_content(db: Path) -> None:
+    for reply in (run_cgi(db), sign(db, "Ann", "hi"), run_cgi(db, "DELETE")):
+        assert reply.headers["x-content-type-options"] == "nosniff"
+        assert reply.headers["x-frame-options"] == "DENY"
+        csp = reply.headers["content-security-policy"]
+        assert "frame-ancestors 'none'" in csp and "default-src 'none'" in csp
+        assert "form-action 'self'" in csp
+
+
+def test_the_page_style_is_allowed_by_its_hash(db: Path) -> None:
+    import base64
+    import hashlib
+    import re
+    reply = run_cgi(db)
+    style = re.search(r"<style>(.*?)</style>", reply.body, re.S).group(1)
+    digest = base64.b64encode(hashlib.sha256(style.encode()).digest()).decode()
+    assert "'sha256-%s'" % digest in reply.headers["content-security-policy"]
+
+
+@pytest.mark.parametrize("headers", [
+    {"HTTP_ORIGIN": "https://evil.example", "HTTP_HOST": "guestbook.example"},
+    {"HTTP_ORIGIN": "null", "HTTP_HOST": "guestbook.example"},
+    {"HTTP_REFERER": "https://evil.example/page", "HTTP_HOST": "guestbook.example"},
+    {"HTTP_SEC_FETCH_SITE": "cross-site", "HTTP_HOST": "guestbook.example"},
+    {"HTTP_ORIGIN": "https://guestbook.example.evil.example", "HTTP_HOST": "guestbook.example"},
+])
+def test_a_post_forged_by_another_site_is_refused(db: Path, headers: dict) -> None:
+    reply = sign(db, "Mallory", "forged", **headers)
+    assert reply.status == 403
+    assert stored(db) == []
+
+
+@pytest.mark.parametrize("headers", [
+    {"HTTP_ORIGIN": "https://guestbook.example", "HTTP_HOST": "guestbook.example",
+     "HTTP_SEC_FETCH_SITE": "same-origin"},
+    {"HTTP_REFERER": "http://guestbook.example:8080/cgi-bin/guestbook.py",
+     "HTTP_HOST": "guestbook.example:8080"},
+    {},  # a script, not a browser
+])
+def test_a_post_from_the_guestbooks_own_page_is_stored(db: Path, headers: dict) -> None:
+    assert sign(db, "Ann", "hello", **headers).status == 303
+    assert stored(db) == [("Ann", "hello")]
+
+
+def test_stored_entries_are_capped_keeping_the_newest(db: Path) -> None:
+    for n in range(5):
+        assert sign(db, "n%d" % n, "m", GUESTBOOK_MAX_ENTRIES="3").status == 303
+    assert [name for name, _ in stored(db)] == ["n2", "n3", "n4"]
+
+
+def test_the_default_cap_is_documented() -> None:
+    text = GUESTBOOK.read_text()
+    assert "GUESTBOOK_MAX_ENTRIES" in text and "Default: 10000" in text
+
+
+def test_bidi_controls_are_removed_from_names(db: Path) -> None:
+    assert sign(db, "Ann\u202egpj.exe\u2066x\u2069\u200f", "hi").status == 303
+    assert stored(db) == [("Anngpj.exex", "hi")]

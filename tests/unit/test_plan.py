@@ -18,7 +18,7 @@ from mainsail.playbook import load_playbook
 
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "project"
 STEP_KEYS = {"id", "op", "name", "args", "no_log", "ignore_errors", "where", "action", "role",
-             "become", "become_user", "tags"}
+             "become", "become_user", "tags", "timeout"}
 
 
 def project(tmp_path: Path, files: dict[str, str]) -> Path:

@@ -64,3 +64,69 @@ def test_progress_keeps_a_live_bar_per_host_on_a_terminal():
         assert (bar.description, bar.completed, bar.total) == ("web1", 1, 2)
     assert progress.bars is None
     assert "write config" in out.getvalue()
+
+
+# ---- host text is never markup, never terminal control --------------------------------
+
+HOSTILE = ("[/b] closing tag; [sudo] password for deploy; \x1b]0;pwned title\x07"
+           "\x1b[2J\x1b[31mred\x9b1m\u202eevil\r\x00end")
+
+
+def hostile_step(status: str = "failed") -> StepRecord:
+    return StepRecord("p", "task [/b] [sudo]", "x.yml:1", status, msg=HOSTILE, diff=HOSTILE,
+                      cmd="echo", rc=1, stderr=HOSTILE + "\n")
+
+
+def printed(show_diff: bool = True, terminal: bool = False) -> str:
+    out = io.StringIO()
+    progress = Progress(Console(file=out, width=400, force_terminal=terminal,
+                                color_system=None), Masker(), show_diff=show_diff)
+    with progress:
+        progress.start_host("web1", 2)
+        progress.step("web1", hostile_step())
+        progress.step("web1", hostile_step("changed"))
+        progress.event("web1", "failed", "rolled back: " + HOSTILE)
+    return out.getvalue()
+
+
+def test_host_text_with_markup_is_printed_as_it_is():
+    text = printed()
+    assert "task [/b] [sudo]" in text
+    assert "[sudo] password for deploy" in text and "[/b] closing tag" in text
+
+
+def test_control_characters_from_a_host_are_shown_escaped():
+    for text in (printed(), printed(terminal=True)):
+        assert "\\x1b]0;pwned title\\x07" in text and "\\x9b1m" in text and "\\u202e" in text
+        assert "\\x00end" in text and "\\x0d" in text
+    plain_text = printed()
+    assert not any(c in plain_text for c in "\x1b\x07\x9b\u202e\x00\r")
+
+
+def test_the_recap_survives_a_hostile_host_name_and_error():
+    from mainsail.report import recap
+    run = RunRecord(playbook="site", check=False)
+    run.hosts["web[/b]1"] = HostRecord("web[/b]1", unreachable=True, error=HOSTILE)
+    out = io.StringIO()
+    recap(Console(file=out, width=400, color_system=None), run)
+    assert "web[/b]1" in out.getvalue() and "\x1b" not in out.getvalue()
+
+
+def test_junit_stays_valid_xml_whatever_a_host_prints(tmp_path):
+    run = RunRecord(playbook="site", check=False)
+    host = run.host("web1")
+    host.add(hostile_step())
+    host.add(hostile_step("changed"))
+    host.add(StepRecord("p", "nul \x00 and \ufffe", "x.yml:2", "failed", msg="\x01\x1f",
+                        stderr="\udcff surrogate\n"))
+    run.hosts["mail1"] = HostRecord("mail1", unreachable=True, error="\x00\x1b[0m")
+    write_junit(run, tmp_path / "r.xml", Masker())
+    root = ET.fromstring((tmp_path / "r.xml").read_text())
+    names = [c.get("name") for c in root.iter("testcase")]
+    assert "task [/b] [sudo]" in names and "nul \\x00 and \\ufffe" in names
+
+
+def test_inv_run_shows_a_hosts_control_characters_escaped():
+    from mainsail.tasks import prefixed
+    assert prefixed("web1", "ok\x1b]0;title\x07\nnext\n") == \
+        "web1     | ok\\x1b]0;title\\x07\nweb1     | next\n"

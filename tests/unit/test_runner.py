@@ -367,3 +367,38 @@ def test_a_failed_probe_after_a_release_switches_back_by_itself(tmp_path):
     assert os.readlink(tmp_path / "out/app/current") == good
     assert (tmp_path / "out/app/current/v").read_text() == "1 healthy\n"
     assert len(os.listdir(tmp_path / "out/app/releases")) == 1  # the bad one is gone
+
+
+def test_unit_tests_run_local_hosts_in_their_own_state_folder(tmp_path, own_state_folder):
+    """A local host without mainsail_state_dir: its lock, journals and agent cache land in the
+    test's folder (conftest), not in /var/lib/mainsail."""
+    from mainsail import runner
+    from mainsail.inventory import Host
+    from mainsail.session import open_session
+    host = Host("plain", connection="local")
+    assert runner.host_state_dir(host).startswith(str(own_state_folder))
+    session = open_session(host)
+    session.close()
+    assert list((own_state_folder / "agent").glob("*.pyz"))
+
+
+def test_a_run_that_lost_its_controller_is_reported_by_the_next_run(tmp_path):
+    import json
+    from mainsail.agent import txn
+    root = project(tmp_path, """
+        - hosts: all
+          tasks:
+    """ + MARK, hosts=("a",))
+    state = tmp_path / "state" / "a"
+    state.mkdir(parents=True)
+    (state / txn.LOST_RECORD).write_text(json.dumps({
+        "run": "20260101T000000Z-1", "at": "2026-01-01T00:00:00Z",
+        "reason": "the controller went away mid-run",
+        "rollbacks": [{"txn": "role web", "restored": ["/etc/web/a.conf"]}]}))
+    record, text = run(root)
+    line = record.hosts["a"].lost_controller
+    assert "lost the controller" in line and "/etc/web/a.conf" in line
+    assert "20260101T000000Z-1" in line and line in " ".join(text.split())
+    assert not (state / txn.LOST_RECORD).exists()
+    again, _ = run(root)
+    assert again.hosts["a"].lost_controller == ""

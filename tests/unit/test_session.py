@@ -12,13 +12,13 @@ from mainsail.session import RefuseUnknownHost, UnknownHostKey, agent_command
 
 def test_the_agent_command_is_one_quoted_python3_call():
     command = agent_command(Host("web1", user="root"), "abc123", become=True)
-    assert shlex.split(command) == ["python3", "-c", BOOTSTRAP, "abc123"]
+    assert shlex.split(command) == ["cd", "/", "&&", "python3", "-I", "-c", BOOTSTRAP, "abc123"]
 
 
 def test_become_runs_the_agent_under_sudo_without_a_password_prompt():
     command = agent_command(Host("web1", user="deploy"), "abc123", become=True)
-    assert shlex.split(command)[:5] == ["sudo", "-n", "-H", "--", "python3"]
-    assert not agent_command(Host("web1", user="deploy"), "abc", become=False).startswith("sudo")
+    assert shlex.split(command)[3:9] == ["sudo", "-n", "-H", "--", "python3", "-I"]
+    assert "sudo" not in agent_command(Host("web1", user="deploy"), "abc", become=False)
 
 
 def test_an_unknown_host_key_is_refused_never_added():
@@ -29,3 +29,83 @@ def test_an_unknown_host_key_is_refused_never_added():
         policy.missing_host_key(client, "127.0.0.11", fake)
     assert caught.value.key is fake
     assert len(client.get_host_keys()) == 0
+
+
+def test_the_bootstrap_never_imports_modules_from_the_login_folder(tmp_path):
+    """A user who can write the login folder plants hashlib.py; root's python3 must not run it."""
+    import os
+    import subprocess
+    home = tmp_path / "home"
+    home.mkdir()
+    marker = tmp_path / "pwned"
+    (home / "hashlib.py").write_text("open(%r, 'w').close()\nraise SystemExit(42)\n" % str(marker))
+    command = agent_command(Host("web1", user="root"), "abc123", become=True)
+    command += " " + shlex.quote(str(tmp_path / "agent"))  # keep its cache out of /var/lib
+    done = subprocess.run(["/bin/sh", "-c", command], cwd=home, input=b"", capture_output=True,
+                          env={**os.environ, "PYTHONPATH": str(home)}, timeout=60)
+    assert not marker.exists()
+    assert done.stdout.startswith(b'{"need_agent": true}')  # the bootstrap itself ran
+
+
+def proxyjump_home(tmp_path, monkeypatch):
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True)
+    (home / ".ssh" / "config").write_text(
+        "Host 127.0.0.5\n  ProxyJump jump@127.0.0.6:2222,127.0.0.7\n")
+    monkeypatch.setenv("HOME", str(home))
+    return home
+
+
+def test_proxyjump_gateways_are_checked_like_targets(tmp_path, monkeypatch):
+    from mainsail.session import build_connection
+    proxyjump_home(tmp_path, monkeypatch)
+    conn = build_connection(Host("web1", address="127.0.0.5", user="root"))
+    hops = []
+    hop = conn
+    while hop is not None and not isinstance(hop, str):
+        hops.append(hop)
+        hop = hop.gateway
+    assert [h.host for h in hops] == ["127.0.0.5", "127.0.0.6", "127.0.0.7"]
+    for hop in hops:
+        assert isinstance(hop.client._policy, RefuseUnknownHost), hop.host
+
+
+def test_an_unknown_gateway_key_is_refused_over_a_real_connection(tmp_path, monkeypatch):
+    """A tiny SSH server on loopback plays the jump host; its key is in no known_hosts."""
+    import socket
+    import threading
+    from mainsail.errors import Unreachable
+    from mainsail.session import connect
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True)
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    port = listener.getsockname()[1]
+    (home / ".ssh" / "config").write_text(
+        "Host 127.0.0.5\n  ProxyJump 127.0.0.1:%d\n" % port)
+    monkeypatch.setenv("HOME", str(home))
+    server_key = paramiko.RSAKey.generate(1024)
+    done = threading.Event()
+
+    def serve():
+        sock, _ = listener.accept()
+        transport = paramiko.Transport(sock)
+        transport.add_server_key(server_key)
+        try:
+            transport.start_server(server=paramiko.ServerInterface())
+            done.wait(10)
+        except Exception:
+            pass
+        finally:
+            transport.close()
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        with pytest.raises(Unreachable) as caught:
+            connect(Host("web1", address="127.0.0.5", user="root"), timeout=5)
+    finally:
+        done.set()
+        thread.join(10)
+        listener.close()
+    assert "host key not known (gateway" in str(caught.value)

@@ -277,7 +277,8 @@ def secret_project(tmp_path: Path, playbook: str = PLAYBOOK) -> Path:
     out = tmp_path / "out"
     out.mkdir()
     write(root / "inventory/hosts.yml",
-          "all:\n  vars:\n    out: %s\n  hosts:\n    a: {connection: local}\n" % out)
+          "all:\n  vars:\n    out: %s\n  hosts:\n    a: {connection: local, "
+          "mainsail_state_dir: %s}\n" % (out, tmp_path / "state"))
     write(root / "inventory/group_vars/all/vault.yml", sealed("db_password: %s\ntls_key: %s\n"
                                                               % (DB_PASSWORD, json.dumps(TLS_KEY))))
     write(root / "inventory/group_vars/all/vars.yml",
@@ -394,7 +395,8 @@ def inv(cwd: Path, *args: str, password: str | None = PASSWORD,
 @pytest.fixture
 def cli_project(tmp_path: Path) -> Path:
     write(tmp_path / "tasks.py", "from mainsail.tasks import ns  # noqa: F401\n")
-    write(tmp_path / "inventory/hosts.yml", "all:\n  hosts:\n    a: {connection: local}\n")
+    write(tmp_path / "inventory/hosts.yml", "all:\n  hosts:\n    a: {connection: local, "
+          "mainsail_state_dir: %s}\n" % (tmp_path / "state"))
     return tmp_path
 
 

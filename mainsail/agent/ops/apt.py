@@ -6,7 +6,7 @@ import time
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from .. import proc
-from ..core import (Context, OpError, Outcome, as_bool, as_list, check_args, nothing, ok,
+from ..core import (Context, OpError, Outcome, as_bool, as_list, check_args, nothing, ok, operand,
                     settle)
 
 ALLOWED = ("name", "state", "update_cache", "cache_valid_time", "install_recommends", "purge")
@@ -31,7 +31,7 @@ def run(ctx: Context, args: Mapping[str, Any]) -> Outcome:
     notes = []
     if as_bool(args.get("update_cache", False), "update_cache"):
         notes.append(_update_cache(ctx, args.get("cache_valid_time")))
-    specs = as_list(args.get("name"))
+    specs = [operand("apt", "package name", s) for s in as_list(args.get("name"))]
     if not specs:
         return ok(", ".join(n for n in notes if n))
     installed = query_installed([split_spec(s)[0] for s in specs])
@@ -93,7 +93,8 @@ def is_installed(installed: Installed, spec: str) -> bool:
 
 def query_installed(names: List[str]) -> Installed:
     # rc 1 only means some names are unknown to dpkg: those are simply not installed
-    result = proc.run(["dpkg-query", "-W", "-f", "${Package}\\t${Status}\\t${Version}\\n"] + names,
+    result = proc.run(["dpkg-query", "-W", "-f", "${Package}\\t${Status}\\t${Version}\\n", "--"]
+                      + names,
                       extra_env=proc.C_LOCALE)
     if result.rc not in (0, 1):
         raise result.failure("dpkg-query")
@@ -101,7 +102,7 @@ def query_installed(names: List[str]) -> Installed:
 
 
 def query_policy(names: List[str]) -> Dict[str, Tuple[Optional[str], Optional[str]]]:
-    return parse_apt_policy(proc.check_output(["apt-cache", "policy"] + names,
+    return parse_apt_policy(proc.check_output(["apt-cache", "policy", "--"] + names,
                                               extra_env=proc.C_LOCALE).stdout)
 
 
@@ -141,7 +142,7 @@ def _present(ctx: Context, specs: List[str], installed: Installed, latest: bool,
     argv = ["apt-get", "install"] + APT_OPTIONS
     argv += [] if recommends else ["--no-install-recommends"]
     changes = ["install " + " ".join(wanted)] if wanted else []
-    return settle(ctx, changes, lambda: _apt(argv + wanted))
+    return settle(ctx, changes, lambda: _apt(argv + ["--"] + wanted))
 
 
 def _upgradable(policy: Mapping[str, Tuple[Optional[str], Optional[str]]], spec: str) -> bool:
@@ -158,7 +159,7 @@ def _absent(ctx: Context, specs: List[str], installed: Installed, purge: bool) -
     if not targets:
         return settle(ctx, [], nothing)
     return settle(ctx, ["%s %s" % (verb, " ".join(targets))],
-                  lambda: _apt(["apt-get", verb] + APT_OPTIONS + targets))
+                  lambda: _apt(["apt-get", verb] + APT_OPTIONS + ["--"] + targets))
 
 
 def _apt(argv: List[str]) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from typing import Any, List, Mapping, Optional, Tuple
 
-from .. import fileio
+from .. import fileio, safepath
 from ..core import Context, MissingPrerequisite, OpError, Outcome, check_args, settle
 
 # src names the controller-side file or template the content came from (display only)
@@ -37,10 +37,10 @@ def run(ctx: Context, args: Mapping[str, Any]) -> Outcome:
 
 
 def _check_destination(target: str) -> None:
-    if os.path.isdir(target):
+    if safepath.kind(target) == "directory":
         raise OpError("dest %s is a directory" % target, hint="give the full path of the file")
     folder = os.path.dirname(os.path.abspath(target))
-    if not os.path.isdir(folder):
+    if safepath.kind(folder) != "directory":
         raise MissingPrerequisite("parent folder %s does not exist" % folder, hint=fileio.MISSING_PARENT_HINT)
 
 

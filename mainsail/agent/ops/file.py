@@ -2,11 +2,9 @@
 from __future__ import annotations
 
 import os
-import shutil
-import stat
 from typing import Any, Callable, Dict, List, Mapping
 
-from .. import fileio, journal
+from .. import fileio, journal, safepath
 from ..core import Context, MissingPrerequisite, OpError, Outcome, check_args, nothing, settle
 
 ALLOWED = ("path", "state", "mode", "owner", "group", "src")
@@ -20,17 +18,10 @@ def run(ctx: Context, args: Mapping[str, Any]) -> Outcome:
     return STATES[state](ctx, str(args["path"]), args)
 
 
-def kind(path: str) -> str:
-    """absent | link | directory | file | other, without following a final symlink."""
-    try:
-        mode = os.lstat(path).st_mode
-    except FileNotFoundError:
-        return "absent"
-    if stat.S_ISLNK(mode):
-        return "link"
-    if stat.S_ISDIR(mode):
-        return "directory"
-    return "file" if stat.S_ISREG(mode) else "other"
+def kind(path: str, follow: bool = False) -> str:
+    """absent | link | directory | file | fifo | socket | device | other (links followed only
+    where safepath allows; by default a final link is reported as a link)."""
+    return safepath.kind(path, follow)
 
 
 def _attrs(path: str, args: Mapping[str, Any], follow: bool = True) -> List[str]:
@@ -44,13 +35,13 @@ def _set_attrs(path: str, args: Mapping[str, Any], follow: bool = True) -> Calla
 
 def _need_parent(path: str) -> None:
     parent = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(parent):
+    if safepath.kind(parent) != "directory":
         raise MissingPrerequisite("parent folder %s does not exist" % parent, hint=fileio.MISSING_PARENT_HINT)
 
 
 def state_file(ctx: Context, path: str, args: Mapping[str, Any]) -> Outcome:
     """The file must already exist; only its attributes are managed."""
-    current = kind(os.path.realpath(path))
+    current = kind(path, follow=True)
     if current == "absent":
         raise MissingPrerequisite("%s does not exist" % path,
                       hint="use state: touch to create an empty file, or a copy task")
@@ -60,11 +51,12 @@ def state_file(ctx: Context, path: str, args: Mapping[str, Any]) -> Outcome:
 
 
 def state_directory(ctx: Context, path: str, args: Mapping[str, Any]) -> Outcome:
-    current = kind(os.path.realpath(path))
+    current = kind(path, follow=True)
     if current == "absent":
         def create() -> None:
-            journal.save(path)
-            os.makedirs(path)  # parents get the default mode; owner/mode apply to the leaf
+            # parents get the default mode; owner/mode apply to the leaf
+            for made in safepath.makedirs(path):
+                journal.created(made)
             fileio.apply_attrs(path, args.get("mode"), args.get("owner"), args.get("group"))
         return settle(ctx, ["directory created"], create,
                       fileio.state_diff(path, "absent", "directory"))
@@ -81,16 +73,13 @@ def state_absent(ctx: Context, path: str, args: Mapping[str, Any]) -> Outcome:
 
     def remove() -> None:
         journal.save(path)  # a folder comes back empty on rollback: its contents are not kept
-        if current == "directory":
-            shutil.rmtree(path)
-        else:
-            os.unlink(path)  # a link is removed, never what it points at
+        safepath.remove(path)  # a link is removed, never what it points at
     return settle(ctx, ["%s removed" % current], remove, fileio.state_diff(path, current, "absent"))
 
 
 def state_touch(ctx: Context, path: str, args: Mapping[str, Any]) -> Outcome:
     """Create an empty file when missing; an existing one is left alone (idempotent)."""
-    current = kind(os.path.realpath(path))
+    current = kind(path, follow=True)
     if current == "absent":
         _need_parent(path)
         return settle(ctx, ["file created"], lambda: fileio.atomic_write(
@@ -105,13 +94,13 @@ def state_link(ctx: Context, path: str, args: Mapping[str, Any]) -> Outcome:
         raise OpError("file: state link needs src (the link target)")
     src = str(src)
     current = kind(path)
-    if current == "link" and os.readlink(path) == src:
+    if current == "link" and safepath.readlink(path) == src:
         return settle(ctx, _attrs(path, args, follow=False), _set_attrs(path, args, follow=False))
     if current not in ("absent", "link"):
         raise OpError("%s exists and is a %s, not a link" % (path, current),
                       hint="remove it first with state: absent")
     _need_parent(path)
-    before = "absent" if current == "absent" else "link -> " + os.readlink(path)
+    before = "absent" if current == "absent" else "link -> " + safepath.readlink(path)
 
     def link() -> None:
         make_symlink(src, path)
@@ -122,14 +111,9 @@ def state_link(ctx: Context, path: str, args: Mapping[str, Any]) -> Outcome:
 
 def make_symlink(src: str, path: str) -> None:
     """Create or retarget a symlink atomically: make it beside, then rename over."""
-    tmp = "%s.mainsail-tmp.%d" % (path, os.getpid())
-    journal.save(path)
-    os.symlink(src, tmp)
-    try:
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    with safepath.locate(path, follow=False) as loc:
+        journal.save(loc.path)
+        safepath.symlink_at(loc, src)
 
 
 STATES: Dict[str, Callable[[Context, str, Mapping[str, Any]], Outcome]] = {

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import time
 from typing import Any, Dict, List, Mapping, Optional
 
-from .. import fileio, journal
+from .. import fileio, journal, safepath
 from ..core import Context, OpError, Outcome, check_args, settle
 
 ALLOWED = ("path", "files", "keep", "owner", "group", "shared", "src", "previous")
@@ -51,9 +50,9 @@ def switch_back(ctx: Context, base: str) -> Outcome:
     """`inv rollback --release`: point `current` at the release before it."""
     current = current_release(base)
     try:
-        names = sorted(n for n in os.listdir(os.path.join(base, "releases"))
+        names = sorted(n for n in safepath.listdir(os.path.join(base, "releases"))
                        if not n.startswith("."))
-    except OSError:
+    except (OSError, OpError):
         names = []
     older = [n for n in names if current is None or n < current]
     if not older:
@@ -79,8 +78,8 @@ def manifest(args: Mapping[str, Any]) -> Dict[str, Any]:
 
 def current_release(base: str) -> Optional[str]:
     try:
-        target = os.readlink(os.path.join(base, "current"))
-    except OSError:
+        target = safepath.readlink(os.path.join(base, "current"))
+    except (OSError, OpError):
         return None
     return os.path.basename(target.rstrip("/"))
 
@@ -88,9 +87,8 @@ def current_release(base: str) -> Optional[str]:
 def matches(folder: str, wanted: Mapping[str, Any]) -> bool:
     """The release's recorded manifest is the wanted one and its files are intact."""
     try:
-        with open(os.path.join(folder, MANIFEST)) as handle:
-            recorded = json.load(handle)
-    except (OSError, ValueError):
+        recorded = json.loads(safepath.read_bytes(os.path.join(folder, MANIFEST)) or b"")
+    except (OSError, ValueError, OpError):
         return False
     if recorded != wanted:
         return False
@@ -101,7 +99,7 @@ def matches(folder: str, wanted: Mapping[str, Any]) -> bool:
 def new_id(releases: str) -> str:
     """A UTC timestamp that sorts after every existing release, so that pruning by name
     always removes the oldest (same second: -01, -02, ...; clock behind: the last stamp)."""
-    names = [n for n in os.listdir(releases) if not n.startswith(".")]
+    names = [n for n in safepath.listdir(releases) if not n.startswith(".")]
     latest = max(names) if names else ""
     stamp = max(time.strftime("%Y%m%d%H%M%S", time.gmtime()), latest[:14])
     candidate, n = stamp, 0
@@ -115,10 +113,10 @@ def make_release(ctx: Context, base: str, wanted: Mapping[str, Any],
                  args: Mapping[str, Any]) -> str:
     """Write the whole release under a hidden name, then rename it into place."""
     releases = os.path.join(base, "releases")
-    os.makedirs(releases, exist_ok=True)
+    safepath.makedirs(releases)
     rid = new_id(releases)
     partial = os.path.join(releases, "." + rid + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
+    safepath.remove(partial)  # a leftover (or a planted link: unlinked, never followed)
     owner, group = args.get("owner"), args.get("group")
     for rel, meta in sorted(wanted["files"].items()):
         target = os.path.join(partial, rel)
@@ -127,15 +125,16 @@ def make_release(ctx: Context, base: str, wanted: Mapping[str, Any],
     for rel in wanted["shared"]:
         link_shared(base, partial, rel, owner, group)
     make_dirs(partial, partial, owner, group)
-    with open(os.path.join(partial, MANIFEST), "w") as handle:
-        json.dump(wanted, handle, sort_keys=True)
-    fileio.fsync_dir(partial)
-    os.rename(partial, os.path.join(releases, rid))
+    fileio.atomic_write(os.path.join(partial, MANIFEST),
+                        json.dumps(wanted, sort_keys=True).encode("utf-8"), "0644", owner, group)
+    with safepath.locate(partial, follow=False) as loc:
+        os.rename(loc.name, rid, src_dir_fd=loc.dir_fd, dst_dir_fd=loc.dir_fd)
+        os.fsync(loc.dir_fd)
     return rid
 
 
 def make_dirs(folder: str, top: str, owner: Any, group: Any) -> None:
-    os.makedirs(folder, exist_ok=True)
+    safepath.makedirs(folder)
     while True:
         fileio.apply_attrs(folder, "0755", owner, group)
         if os.path.abspath(folder) == os.path.abspath(top):
@@ -145,35 +144,31 @@ def make_dirs(folder: str, top: str, owner: Any, group: Any) -> None:
 
 def link_shared(base: str, release: str, rel: str, owner: Any, group: Any) -> None:
     shared = os.path.join(base, "shared", rel)
-    if not os.path.isdir(shared):
-        os.makedirs(shared)
+    if safepath.kind(shared) != "directory":
+        safepath.makedirs(shared)
         fileio.apply_attrs(shared, "0755", owner, group)
     link = os.path.join(release, rel)
-    os.makedirs(os.path.dirname(link), exist_ok=True)
-    if os.path.isdir(link) and not os.path.islink(link):
-        shutil.rmtree(link)  # the shipped folder gives way to the shared one
-    elif os.path.lexists(link):
-        os.unlink(link)
-    os.symlink(shared, link)
+    safepath.makedirs(os.path.dirname(link))
+    with safepath.locate(link, follow=False) as loc:
+        safepath.symlink_at(loc, shared)  # the shipped folder gives way to the shared one
 
 
 def switch_current(base: str, rid: str) -> None:
     """A new symlink under a temp name renamed over `current`: readers never see it missing."""
-    tmp = os.path.join(base, ".current.%d" % os.getpid())
-    if os.path.lexists(tmp):
-        os.unlink(tmp)
-    os.symlink(os.path.join("releases", rid), tmp)
-    journal.save(os.path.join(base, "current"))  # a rollback switches back
-    os.rename(tmp, os.path.join(base, "current"))
-    fileio.fsync_dir(base)
+    with safepath.locate(os.path.join(base, "current"), follow=False) as loc:
+        journal.save(loc.path)  # a rollback switches back
+        safepath.symlink_at(loc, os.path.join("releases", rid))
 
 
 def prune(base: str, keep: int, current: str) -> List[str]:
     releases = os.path.join(base, "releases")
-    names = sorted(n for n in os.listdir(releases) if not n.startswith("."))
+    names = sorted(n for n in safepath.listdir(releases) if not n.startswith("."))
     old = [n for n in names if n != current][:max(0, len(names) - keep)]
     for name in old:
-        shutil.rmtree(os.path.join(releases, name), ignore_errors=True)
+        try:
+            safepath.remove(os.path.join(releases, name))
+        except (OSError, OpError):
+            pass  # pruning is housekeeping: the next run tries again
     return old
 
 
@@ -181,9 +176,9 @@ def diff_text(base: str, current: Optional[str], wanted: Mapping[str, Any]) -> s
     recorded: Dict[str, Any] = {"files": {}}
     if current:
         try:
-            with open(os.path.join(base, "releases", current, MANIFEST)) as handle:
-                recorded = json.load(handle)
-        except (OSError, ValueError):
+            recorded = json.loads(safepath.read_bytes(
+                os.path.join(base, "releases", current, MANIFEST)) or b"")
+        except (OSError, ValueError, OpError):
             pass
     lines = []
     for rel in sorted(set(recorded["files"]) | set(wanted["files"])):

@@ -10,7 +10,7 @@ import os
 from typing import Any, List, Mapping, Optional
 
 from .. import facts, proc
-from ..core import Context, MissingPrerequisite, OpError, Outcome, as_bool, check_args, settle
+from ..core import Context, MissingPrerequisite, OpError, Outcome, as_bool, check_args, operand, settle
 
 ALLOWED = ("name", "state", "enabled")
 STATES = ("started", "stopped", "restarted", "reloaded")
@@ -21,7 +21,7 @@ BOOT_RUNLEVELS = "2345"
 
 def run(ctx: Context, args: Mapping[str, Any]) -> Outcome:
     check_args("service", args, ALLOWED, ["name"])
-    name, state = str(args["name"]), args.get("state")
+    name, state = operand("service", "service name", args["name"]), args.get("state")
     if state not in (None, "") + STATES:
         raise OpError("service: state must be one of %s, got %r" % (", ".join(STATES), state))
     enabled = None if args.get("enabled") is None else as_bool(args["enabled"], "enabled")
@@ -59,20 +59,20 @@ def lsb_running(rc: int) -> bool:
 
 class Systemd:
     def require(self, name: str) -> None:
-        result = proc.run(["systemctl", "show", "-p", "LoadState", "--value", name],
+        result = proc.run(["systemctl", "show", "-p", "LoadState", "--value", "--", name],
                           extra_env=proc.C_LOCALE)
         if result.stdout.strip() == "not-found":
             raise MissingPrerequisite("no such service: %s" % name,
                           hint="is the package that provides it installed?")
 
     def is_running(self, name: str) -> bool:
-        return proc.run(["systemctl", "is-active", "--quiet", name]).rc == 0
+        return proc.run(["systemctl", "is-active", "--quiet", "--", name]).rc == 0
 
     def is_enabled(self, name: str) -> bool:
-        return proc.run(["systemctl", "is-enabled", "--quiet", name]).rc == 0
+        return proc.run(["systemctl", "is-enabled", "--quiet", "--", name]).rc == 0
 
     def act(self, name: str, action: str) -> None:
-        proc.check_output(["systemctl", action, name], "systemctl %s %s" % (action, name))
+        proc.check_output(["systemctl", action, "--", name], "systemctl %s %s" % (action, name))
 
 
 class SysV:

@@ -10,8 +10,8 @@ import os
 import re
 from typing import Any, Dict, Mapping, Optional
 
-from .. import fileio, journal, proc
-from ..core import Context, MissingPrerequisite, OpError, Outcome, check_args, settle
+from .. import fileio, journal, proc, safepath
+from ..core import Context, MissingPrerequisite, OpError, Outcome, check_args, operand, settle
 
 SUPERVISORCTL = "supervisorctl"
 STATES = ("present", "started", "stopped", "restarted", "absent")
@@ -29,7 +29,7 @@ NAME_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 def run(ctx: Context, args: Mapping[str, Any]) -> Outcome:
     check_args("supervisor", args, ALLOWED, ["name"])
-    name = str(args["name"])
+    name = operand("supervisor", "program name", args["name"])
     if not NAME_RE.match(name):
         raise OpError("supervisor: program name %r may only use letters, digits, _ . -" % name)
     state = args.get("state") or "started"
@@ -168,7 +168,7 @@ def _absent(ctx: Context, name: str, conf: str) -> Outcome:
 
     def apply() -> None:
         journal.save(conf)
-        os.unlink(conf)
+        safepath.remove(conf)
         ctl("reread")
         ctl("update", name)  # removes the group, stopping its processes
     return settle(ctx, ["program removed"], apply, fileio.unified_diff(old, None, conf))

@@ -5,7 +5,7 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from .. import proc
 from ..core import (Context, MissingPrerequisite, OpError, Outcome, as_bool, as_list, check_args,
-                    nothing, settle)
+                    nothing, operand, settle)
 from . import accounts
 from .group import _int
 
@@ -15,7 +15,7 @@ ALLOWED = ("name", "state", "uid", "group", "groups", "append", "shell", "home",
 
 def run(ctx: Context, args: Mapping[str, Any]) -> Outcome:
     check_args("user", args, ALLOWED, ["name"])
-    name, state = str(args["name"]), args.get("state") or "present"
+    name, state = operand("user", "user name", args["name"]), args.get("state") or "present"
     if state not in ("present", "absent"):
         raise OpError("user: state must be present or absent, got %r" % state)
     current = accounts.users().get(name)
@@ -23,11 +23,11 @@ def run(ctx: Context, args: Mapping[str, Any]) -> Outcome:
     if state == "absent":
         if current is None:
             return settle(ctx, [], nothing)
-        return settle(ctx, ["user removed"], lambda: _run(["userdel", name], secrets))
+        return settle(ctx, ["user removed"], lambda: _run(["userdel", "--", name], secrets))
     if current is None:
         return settle(ctx, ["user created"], lambda: _run(useradd_argv(name, args), secrets))
     changes, options = usermod_plan(name, args, current)
-    return settle(ctx, changes, lambda: _run(["usermod"] + options + [name], secrets))
+    return settle(ctx, changes, lambda: _run(["usermod"] + options + ["--", name], secrets))
 
 
 def useradd_argv(name: str, args: Mapping[str, Any]) -> List[str]:
@@ -41,7 +41,7 @@ def useradd_argv(name: str, args: Mapping[str, Any]) -> List[str]:
     argv.append("-m" if as_bool(args.get("create_home", True), "create_home") else "-M")
     if as_bool(args.get("system", False), "system"):
         argv.append("-r")
-    return argv + [name]
+    return argv + ["--", name]
 
 
 def usermod_plan(name: str, args: Mapping[str, Any],

@@ -14,6 +14,14 @@ Every line a client sends ("\\n" terminated) comes back unchanged.
   --idle-timeout SECONDS a client silent this long, or not reading its
                          echoes, gets "ERROR idle timeout (N seconds)" and is
                          closed (default 300).
+  --max-per-address N    most clients at once from one IP address (default 10),
+                         so one host holding idle sockets cannot take every
+                         slot. One more gets "ERROR too many clients from your
+                         address (max N)" and is closed at once.
+  --first-line-timeout SECONDS
+                         a new client must send its first line this soon
+                         (default 10), or it gets "ERROR no line within N
+                         seconds" and is closed.
 
 Memory per client stays bounded: lines are read through a StreamReader
 limited to --max-line, and echoes wait for the client to take them.
@@ -84,11 +92,15 @@ async def drop_input(reader: asyncio.StreamReader) -> None:
 
 
 class EchoServer:
-    def __init__(self, max_line: int, max_clients: int, idle_timeout: float) -> None:
+    def __init__(self, max_line: int, max_clients: int, idle_timeout: float,
+                 max_per_address: int = 10, first_line_timeout: float = 10.0) -> None:
         self.max_line = max_line
         self.max_clients = max_clients
         self.idle_timeout = idle_timeout
+        self.max_per_address = max_per_address
+        self.first_line_timeout = first_line_timeout
         self.clients = set()  # handler tasks of connected clients
+        self.per_address = {}  # IP address -> clients connected from it
 
     def count(self) -> str:
         return "clients: %d/%d" % (len(self.clients), self.max_clients)
@@ -101,6 +113,15 @@ class EchoServer:
             writer.write(b"ERROR too many clients (max %d)\n" % self.max_clients)
             await close_writer(writer)
             return
+        host = (writer.get_extra_info("peername") or ("?",))[0]
+        if self.per_address.get(host, 0) >= self.max_per_address:
+            log("refused %s: too many clients from its address (max %d)"
+                % (peer, self.max_per_address))
+            writer.write(b"ERROR too many clients from your address (max %d)\n"
+                         % self.max_per_address)
+            await close_writer(writer)
+            return
+        self.per_address[host] = self.per_address.get(host, 0) + 1
         task = asyncio.current_task()
         self.clients.add(task)
         log("connect %s (%s)" % (peer, self.count()))
@@ -114,15 +135,23 @@ class EchoServer:
             reason = "connection error: %s" % (exc.strerror or exc)
         finally:
             self.clients.discard(task)
+            self.per_address[host] -= 1
+            if not self.per_address[host]:
+                del self.per_address[host]
             log("disconnect %s (%s; %s)" % (peer, reason, self.count()))
             await close_writer(writer)
 
     async def echo_lines(self, reader: asyncio.StreamReader,
                          writer: asyncio.StreamWriter) -> str:
         """Echo lines until the client goes; return why it ended."""
+        first = True
         while True:
+            # a client that connects and says nothing is given far less time than one
+            # that has shown it is using the service
+            wait = self.first_line_timeout if first else self.idle_timeout
+            first = False
             try:
-                line = await asyncio.wait_for(reader.readuntil(b"\n"), self.idle_timeout)
+                line = await asyncio.wait_for(reader.readuntil(b"\n"), wait)
             except asyncio.IncompleteReadError as exc:
                 # The client closed its side; give back an unfinished last line.
                 if exc.partial:
@@ -133,6 +162,10 @@ class EchoServer:
                                   b"ERROR line too long (max %d bytes)\n" % self.max_line)
                 return "line too long"
             except asyncio.TimeoutError:
+                if wait == self.first_line_timeout and wait != self.idle_timeout:
+                    await self.refuse(reader, writer, b"ERROR no line within %g seconds\n"
+                                      % wait)
+                    return "no first line"
                 await self.refuse(reader, writer, b"ERROR idle timeout (%g seconds)\n"
                                   % self.idle_timeout)
                 return "idle timeout"
@@ -168,6 +201,10 @@ def parse_args(argv: list) -> argparse.Namespace:
                         help="most clients connected at once")
     parser.add_argument("--idle-timeout", type=positive(float), default=300.0,
                         metavar="SECONDS", help="close clients silent this long")
+    parser.add_argument("--max-per-address", type=positive(int), default=10, metavar="N",
+                        help="most clients connected at once from one IP address")
+    parser.add_argument("--first-line-timeout", type=positive(float), default=10.0,
+                        metavar="SECONDS", help="close new clients that send no line this soon")
     return parser.parse_args(argv)
 
 
@@ -201,7 +238,8 @@ def on_signal(stop: asyncio.Event, name: str) -> None:
 
 
 async def serve(args: argparse.Namespace) -> int:
-    echo = EchoServer(args.max_line, args.max_clients, args.idle_timeout)
+    echo = EchoServer(args.max_line, args.max_clients, args.idle_timeout,
+                      args.max_per_address, min(args.first_line_timeout, args.idle_timeout))
     stop = asyncio.Event()
     stop_on_signals(stop)
     try:

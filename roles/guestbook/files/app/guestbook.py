@@ -21,6 +21,19 @@ No config file is needed.
   GUESTBOOK_NOTIFY_TO   Notification recipients, comma separated. Unset or
                         empty: no mail is sent.
   GUESTBOOK_MAIL_FROM   Sender address. Default: guestbook@localhost
+  GUESTBOOK_MAX_ENTRIES Most entries kept. Each new entry beyond it removes
+                        the oldest, so the database cannot grow without
+                        bound. Default: 10000
+
+Forgery: a POST whose Origin header (or, without one, Referer) names another
+site than the request's Host, or whose Sec-Fetch-Site says cross-site, is
+refused with 403. Browsers send these headers with every form post; clients
+that send neither (scripts) are not browsers a forged page could drive.
+Every answer carries X-Content-Type-Options: nosniff, X-Frame-Options: DENY
+and a Content-Security-Policy that allows only the page's own style, posting
+to itself, and no framing (frame-ancestors 'none'). Names lose bidirectional
+control characters (right-to-left override and the like), which could make a
+name read as something else.
 
 A mail failure is logged to stderr (Apache's error log) and never fails the
 POST. Limits: name 100 characters, message 2000 characters, request body
@@ -29,7 +42,9 @@ POST. Limits: name 100 characters, message 2000 characters, request body
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import hashlib
 import html
 import os
 import random
@@ -47,6 +62,11 @@ FORM_TYPE = "application/x-www-form-urlencoded"
 MAX_BODY = 16 * 1024
 MAX_NAME = 100
 MAX_MESSAGE = 2000
+DEFAULT_MAX_ENTRIES = 10000
+# Explicit formatting characters of the Unicode bidirectional algorithm: an
+# override makes "gpj.exe" show as "exe.jpg".
+BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
+                          "\u2066\u2067\u2068\u2069")
 # sqlite's busy_timeout: a writer waits this long for the lock. Generous, so a
 # burst of hundreds of simultaneous posts queues up instead of failing.
 BUSY_TIMEOUT_S = 10.0
@@ -152,10 +172,21 @@ def ensure_schema(conn: sqlite3.Connection) -> None:
             conn.execute(SCHEMA)
 
 
-def add_entry(conn: sqlite3.Connection, name: str, message: str, created_at: str) -> None:
+def add_entry(conn: sqlite3.Connection, name: str, message: str, created_at: str,
+              keep: int = DEFAULT_MAX_ENTRIES) -> None:
     with write_transaction(conn):
         conn.execute("INSERT INTO entries (name, message, created_at) VALUES (?, ?, ?)",
                      (name, message, created_at))
+        # the newest `keep` entries stay; ids only grow (AUTOINCREMENT)
+        conn.execute("DELETE FROM entries WHERE id <= (SELECT MAX(id) FROM entries) - ?",
+                     (keep,))
+
+
+def max_entries(environ: dict) -> int:
+    try:
+        return max(1, int(environ.get("GUESTBOOK_MAX_ENTRIES") or DEFAULT_MAX_ENTRIES))
+    except ValueError:
+        return DEFAULT_MAX_ENTRIES
 
 
 def newest_entries(conn: sqlite3.Connection, limit: int) -> list:
@@ -260,13 +291,32 @@ def show(environ: dict) -> Response:
     return Response(200, page(environ, form_html(environ) + "\n" + listing_html(rows, total)))
 
 
+def same_site(environ: dict) -> bool:
+    """Whether a POST comes from our own page, as far as the browser tells."""
+    if (environ.get("HTTP_SEC_FETCH_SITE") or "").lower() in ("cross-site", "same-site"):
+        return False
+    source = environ.get("HTTP_ORIGIN")
+    if source is None:
+        source = environ.get("HTTP_REFERER")
+    if source is None:
+        return True  # not a browser: no page of another site can be sending this
+    host = (environ.get("HTTP_HOST") or "").strip().lower()
+    try:
+        claimed = urllib.parse.urlsplit(source.strip()).netloc.lower()
+    except ValueError:
+        return False
+    return bool(host) and claimed == host  # "null" (a sandboxed or hidden origin) never is
+
+
 def post(environ: dict, stdin) -> Response:
+    if not same_site(environ):
+        raise Refused(403, "This form can only be sent from the guestbook's own page.")
     fields = read_form(environ, stdin)
     name, message = validate(fields)
     created_at = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     conn = open_db(db_path(environ))
     try:
-        add_entry(conn, name, message, created_at)
+        add_entry(conn, name, message, created_at, max_entries(environ))
     finally:
         conn.close()
     notify(environ, name, message, created_at)
@@ -329,7 +379,8 @@ def is_control(char: str) -> bool:
 
 def clean_name(text: str) -> str:
     # A name is one line: any run of whitespace or control characters
-    # becomes one space.
+    # becomes one space; bidirectional controls are dropped.
+    text = "".join(c for c in text if c not in BIDI_CONTROLS)
     return " ".join("".join(" " if is_control(c) else c for c in text).split())
 
 
@@ -399,9 +450,20 @@ def failure(environ: dict, exc: BaseException) -> Response:
                                     "Please try again later."))
 
 
+STYLE_HASH = base64.b64encode(hashlib.sha256(STYLE.encode("utf-8")).digest()).decode("ascii")
+SECURITY_HEADERS = [
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
+    ("Referrer-Policy", "same-origin"),
+    ("Content-Security-Policy", "default-src 'none'; style-src 'sha256-%s'; "
+     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'" % STYLE_HASH),
+]
+
+
 def write_response(out, response: Response) -> None:
     lines = ["Status: %d %s" % (response.status, HTTPStatus(response.status).phrase),
              "Content-Type: text/html; charset=utf-8"]
+    lines += ["%s: %s" % header for header in SECURITY_HEADERS]
     lines += ["%s: %s" % header for header in response.headers]
     head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
     out.write(head + response.body.encode("utf-8"))
