@@ -218,10 +218,11 @@ def test_systemd_is_used_when_it_runs(tmp_path: Path, bindir: Path,
                                       monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "systemd").mkdir()
     monkeypatch.setattr(facts, "SYSTEMD_MARKER", str(tmp_path / "systemd"))
-    fake_command(bindir, "systemctl", '[ "$1" = show ] && echo loaded; [ "$1" = is-active ] && exit 3; exit 0')
+    fake_command(bindir, "systemctl", '[ "$1" = show ] && printf "LoadState=loaded\\n'
+                 'ActiveState=inactive\\nUnitFileState=disabled\\n"; exit 0')
     assert run_op("service", {"name": "nginx", "state": "started", "enabled": True}).status == "changed"
-    assert calls(bindir)[-1] == "systemctl start -- nginx"
-    assert "systemctl is-enabled --quiet -- nginx" in calls(bindir)
+    assert calls(bindir)[-2:] == ["systemctl start -- nginx", "systemctl enable -- nginx"]
+    assert calls(bindir)[0].startswith("systemctl show -p Id -p LoadState")
 
 
 # ---- supervisor --------------------------------------------------------------------

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import glob
 import os
-from typing import Any, List, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional
 
-from .. import facts, proc
+from .. import facts, proc, systemctl
 from ..core import Context, MissingPrerequisite, OpError, Outcome, as_bool, check_args, operand, settle
 
 ALLOWED = ("name", "state", "enabled")
@@ -58,21 +58,32 @@ def lsb_running(rc: int) -> bool:
 
 
 class Systemd:
+    """systemctl, through agent/systemctl.py: one `systemctl show` per unit, daemon-reload
+    when its unit file changed on disk, systemd's verdict and journal when it fails."""
+
+    def __init__(self) -> None:
+        self.units = {}  # type: Dict[str, systemctl.Unit]
+
+    def unit(self, name: str) -> "systemctl.Unit":
+        if name not in self.units:
+            self.units[name] = systemctl.Unit(name)
+        return self.units[name]
+
     def require(self, name: str) -> None:
-        result = proc.run(["systemctl", "show", "-p", "LoadState", "--value", "--", name],
-                          extra_env=proc.C_LOCALE)
-        if result.stdout.strip() == "not-found":
-            raise MissingPrerequisite("no such service: %s" % name,
-                          hint="is the package that provides it installed?")
+        self.unit(name).require()
 
     def is_running(self, name: str) -> bool:
-        return proc.run(["systemctl", "is-active", "--quiet", "--", name]).rc == 0
+        return self.unit(name).running
 
     def is_enabled(self, name: str) -> bool:
-        return proc.run(["systemctl", "is-enabled", "--quiet", "--", name]).rc == 0
+        return self.unit(name).enabled
 
     def act(self, name: str, action: str) -> None:
-        proc.check_output(["systemctl", action, "--", name], "systemctl %s %s" % (action, name))
+        unit = self.unit(name)
+        if unit.needs_daemon_reload:
+            systemctl.daemon_reload()
+            unit.refresh()
+        unit.act(action)
 
 
 class SysV:
