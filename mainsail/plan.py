@@ -27,6 +27,7 @@ import jinja2
 
 from .errors import BadInput, did_you_mean
 from .inventory import Host, Inventory, check_var_name
+from .agent.spec import Ships
 from .opspec import OPS, coerce_args
 from .playbook import Play, Role, RoleUse, Task, load_vars_file
 from .render import (OMIT, Environment, broken, eval_condition, has_template, make_env,
@@ -37,8 +38,9 @@ from .yamlio import YDict, display_path, loc_of
 
 MAX_BLOB_BYTES = 100 * 1024 * 1024
 ANSIBLE_MANAGED = "Managed by Mainsail: local changes will be overwritten."
-_COPY_ARGS = ("dest", "mode", "owner", "group", "validate")
-_SHOWN_WHEN_MASKED = ("dest", "path", "content_sha", "src", "mode", "owner", "group")
+# Where a file goes and where it came from stay readable in a masked plan.
+_SHOWN_WHEN_MASKED = frozenset({"dest", "path", "src", "mode", "owner", "group"} |
+                               {s.ships.digest for s in OPS.values() if s.ships})
 
 
 @dataclass(frozen=True)
@@ -366,11 +368,12 @@ class _Builder:
         rendered = render_value(task.args, variables, where=task.loc, env=scope.env)
         args = coerce_args(OPS[task.op], _without_omitted(rendered), task.loc)
         no_log = self._no_log(task, args)
-        if task.op in ("copy", "template"):
-            args = self._content_args(task, args, variables, scope)
-            no_log = no_log or self._has_secret(self.blobs[args["content_sha"]])
-        elif task.op == "release":
-            args = self._release_args(task, args, scope)
+        ships = OPS[task.op].ships
+        if ships is not None and ships.kind == "folder":
+            args = self._release_args(task, ships, args, scope)
+        elif ships is not None:
+            args = self._content_args(task, ships, args, variables, scope)
+            no_log = no_log or self._has_secret(self.blobs[args[ships.digest]])
         self.next_id += 1
         return {"id": self.next_id, "op": task.agent_op, "name": name,
                 "args": to_plain(args, where=task.loc), "no_log": no_log,
@@ -419,31 +422,33 @@ class _Builder:
 
     # -- file contents
 
-    def _content_args(self, task: Task, args: dict[str, Any], variables: Mapping[str, Any],
-                      scope: _Scope) -> dict[str, Any]:
-        """copy/template -> the agent's copy: content goes to a blob named by its sha256."""
-        data, shown = self._content(task, args, variables, scope)
+    def _content_args(self, task: Task, ships: Ships, args: dict[str, Any],
+                      variables: Mapping[str, Any], scope: _Scope) -> dict[str, Any]:
+        """An op that ships a file (or a rendered template): the content goes to a blob named
+        by its sha256, and the source argument then only names where it came from."""
+        data, shown = self._content(task, ships, args, variables, scope)
         sha = hashlib.sha256(data).hexdigest()
         self.blobs[sha] = data
-        kept: dict[str, Any] = {k: args[k] for k in _COPY_ARGS if k in args}
-        return {**kept, "content_sha": sha, **({"src": shown} if shown else {})}
+        kept = {k: v for k, v in args.items() if k not in (ships.source, ships.inline)}
+        return {**kept, ships.digest: sha, **({ships.source: shown} if shown else {})}
 
-    def _content(self, task: Task, args: Mapping[str, Any], variables: Mapping[str, Any],
-                 scope: _Scope) -> tuple[bytes, str]:
-        if task.op == "template":
-            path = _find_source(args["src"], scope.env.search_path, "template", task.loc,
-                                self.root)
-            text = render_template(args["src"], variables, where=task.loc, env=scope.env)
+    def _content(self, task: Task, ships: Ships, args: Mapping[str, Any],
+                 variables: Mapping[str, Any], scope: _Scope) -> tuple[bytes, str]:
+        source = args.get(ships.source)
+        if ships.kind == "template":
+            path = _find_source(source, scope.env.search_path, "template", task.loc, self.root)
+            text = render_template(source, variables, where=task.loc, env=scope.env)
             return text.encode("utf-8"), display_path(path, self.root)
-        if "content" in args:
-            return str(args["content"]).encode("utf-8"), ""
-        path = _find_source(args["src"], scope.files, "file", task.loc, self.root)
+        if ships.inline and ships.inline in args:
+            return str(args[ships.inline]).encode("utf-8"), ""
+        path = _find_source(source, scope.files, "file", task.loc, self.root)
         return _read_blob(path, task.loc, self.root), display_path(path, self.root)
 
-    def _release_args(self, task: Task, args: dict[str, Any], scope: _Scope) -> dict[str, Any]:
-        """release: every file under the src folder becomes a blob; the agent gets the
+    def _release_args(self, task: Task, ships: Ships, args: dict[str, Any],
+                      scope: _Scope) -> dict[str, Any]:
+        """An op that ships a folder: every file under it becomes a blob; the agent gets the
         manifest (relative path -> digest and mode) and asks only for what it lacks."""
-        folder = _find_folder(args["src"], scope.files, task.loc, self.root)
+        folder = _find_folder(args[ships.source], scope.files, task.loc, self.root)
         files: dict[str, dict[str, str]] = {}
         for path in sorted(p for p in folder.rglob("*") if p.is_file() and not _build_junk(p)):
             data = _read_blob(path, task.loc, self.root)
@@ -453,10 +458,10 @@ class _Builder:
             files[str(path.relative_to(folder))] = {"sha": sha,
                                                     "mode": "0755" if executable else "0644"}
         if not files:
-            raise BadInput(f"release src {args['src']!r} holds no files", task.loc,
-                           "put the application's files in that folder")
-        kept = {k: args[k] for k in ("path", "keep", "shared", "owner", "group") if k in args}
-        return {**kept, "files": files, "src": display_path(folder, self.root)}
+            raise BadInput(f"{task.op} {ships.source} {args[ships.source]!r} holds no files",
+                           task.loc, "put the application's files in that folder")
+        kept = {k: v for k, v in args.items() if k != ships.source}
+        return {**kept, ships.manifest: files, ships.source: display_path(folder, self.root)}
 
     # -- handlers
 

@@ -16,7 +16,7 @@ from typing import Any, Iterable, Mapping
 
 from .errors import BadInput, did_you_mean
 from .inventory import check_var_name
-from .opspec import (OPS, OpSpec, as_bool, canonical_args, canonical_op, check_required,
+from .opspec import (OPS, OpSpec, alias_map, as_bool, canonical_args, canonical_op, check_required,
                      check_static_values, free_form_args, get_op)
 from .render import check_expression, has_template
 from .yamlio import YDict, display_path, load_yaml, loc_of
@@ -623,8 +623,9 @@ def _task_args(data: Mapping[str, Any], op_key: str, op: str, where: str) -> Map
     merged = _merged(extra or {}, raw or {})
     for key in RESULT_CONDITIONS:
         if key in data:
-            if op not in ("command", "shell"):
-                raise BadInput(f"{key} is only for command and shell", loc_of(data, key),
+            if key not in spec.arg_map():
+                takers = " and ".join(n for n, s in OPS.items() if key in s.arg_map())
+                raise BadInput(f"{key} is only for {takers}", loc_of(data, key),
                                f"{op} reports changed/failed itself")
             _put(merged, key, data[key], data)
     args = _canonical(spec, merged, here)
@@ -645,7 +646,7 @@ def _merged(first: Mapping[str, Any], second: Mapping[str, Any]) -> YDict:
 
 def _canonical(spec: OpSpec, args: YDict, where: str) -> YDict:
     """Aliases renamed to canonical names; each keeps the position of the name as written."""
-    names = spec.alias_map()
+    names = alias_map(spec)
     out = YDict(canonical_args(spec, args, where))
     out.pos = args.pos
     out.key_pos = {names.get(k, k): pos for k, pos in args.key_pos.items()}

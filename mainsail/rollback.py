@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from .agent.ops import OPS as AGENT_OPS
 from .errors import LockHeld, MainsailError
 from .inventory import Host, Inventory
 from .plan import HostPlan, build_plan
@@ -29,17 +30,18 @@ class RollbackResult:
 
 
 def release_steps(plans: Sequence[HostPlan]) -> tuple[list[dict[str, Any]], HostPlan | None]:
-    """One switch-back step per release step of the host's plans, keeping its notify."""
+    """One undo step per step of the host's plans whose op can switch back (release),
+    keeping its notify."""
     steps: list[dict[str, Any]] = []
     owner = None
     for plan in plans:
         for step in plan.steps:
-            if step["op"] == "release":
+            undo = getattr(AGENT_OPS.get(step["op"]), "undo", None)
+            if undo is not None:
                 owner = owner or plan
-                steps.append({"id": step["id"], "op": "release", "txn": "rollback",
-                              "name": "switch %s back" % step["args"]["path"],
-                              "args": {"path": step["args"]["path"], "previous": True},
-                              "notify": step.get("notify", [])})
+                name, args = undo(step["args"])
+                steps.append({"id": step["id"], "op": step["op"], "txn": "rollback",
+                              "name": name, "args": args, "notify": step.get("notify", [])})
     return steps, owner
 
 

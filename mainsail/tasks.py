@@ -13,7 +13,8 @@ from typing import Any, Callable, Sequence, TypeVar
 from invoke import Collection, Context, Exit, task
 
 from . import testbed as tb
-from . import vault
+from . import opdoc, vault
+from .agent.ops import copy as copy_op
 from .errors import EXIT_CODES, BadInput, MainsailError, with_reference
 from .inventory import Host, Inventory, load_inventory, select_hosts
 from .playbook import load_playbook
@@ -357,8 +358,8 @@ def run(c: Context, host: str | None = None, group: str | None = None,
 def put_one(h: Host, data: bytes, remote: str) -> tuple[str, str]:
     from .session import open_session
     sha = hashlib.sha256(data).hexdigest()
-    step = {"id": 1, "op": "copy", "name": "put " + remote,
-            "args": {"dest": remote, "content_sha": sha}}
+    step = {"id": 1, "op": copy_op.SPEC.name, "name": "put " + remote,
+            "args": copy_op.args_for(remote, sha)}
     session = open_session(h)
     try:
         results = session.run([step], {sha: data}, False, False)
@@ -573,7 +574,16 @@ def rollback(c: Context, host: str | None = None, group: str | None = None,
 
 testbed = Collection("testbed", up, down, status, reset)
 vault_tasks = Collection("vault", vault_encrypt, vault_decrypt, vault_view, vault_edit)
-ns = Collection(deploy, plan, rollback, run, put, get, ping, facts, hosts, verify, ssh_config,
+@task(help={"op": "the operation, e.g. cron or ansible.builtin.copy"})
+@clean_errors
+def doc(c: Context, op: str) -> None:
+    """Print an operation's reference, like ansible-doc: what it does, its arguments, examples.
+
+    The whole reference is docs/operations.md (rewritten by `python -m mainsail.opdoc`)."""
+    sys.stdout.write(opdoc.reference(op))
+
+
+ns = Collection(doc, deploy, plan, rollback, run, put, get, ping, facts, hosts, verify, ssh_config,
                 testbed,
                 vault_tasks)
 ns.configure({"mainsail": {"inventory": DEFAULT_INVENTORY}})

@@ -149,15 +149,12 @@ def wanted_blobs(steps: List[Dict[str, Any]], check: bool, diff: bool, store: Bl
         return []  # a digest comparison is enough to report "would change"
     wanted: List[str] = []
     for step in steps:
-        args = step.get("args") or {}
-        sha, dest = args.get("content_sha"), args.get("dest")
-        if not sha or not dest or store.has(sha) or sha in wanted:
+        needs = getattr(OPS.get(str(step.get("op"))), "needed_blobs", None)
+        if needs is None:
             continue
-        try:
-            if fileio.sha256_file(str(dest)) != sha:
+        for sha in needs(step.get("args") or {}):
+            if not store.has(sha) and sha not in wanted:
                 wanted.append(sha)
-        except OSError:
-            wanted.append(sha)  # unreadable now; the step will say why
     return wanted
 
 
