@@ -78,11 +78,13 @@ class HostRecord:
     changed: int = 0
     failed: int = 0
     skipped: int = 0
+    ignored: int = 0
     unreachable: bool = False
     locked: bool = False
     stale_lock: str = ""
     rollbacks: list[dict[str, Any]] = field(default_factory=list)
     error: str = ""
+    verdict: str = ""  # the agent's verdict on the host's last play: ok, failed, rolled back
     seconds: float = 0.0
     channels: int = 0
     round_trips: int = 0
@@ -91,7 +93,7 @@ class HostRecord:
 
     def add(self, step: StepRecord) -> None:
         self.steps.append(step)
-        if step.status in ("ok", "changed", "failed", "skipped"):
+        if step.status in ("ok", "changed", "failed", "skipped", "ignored"):
             setattr(self, step.status, getattr(self, step.status) + 1)
 
     @property
@@ -100,7 +102,7 @@ class HostRecord:
             return "unreachable"
         if self.locked:
             return "locked"
-        return "failed" if self.failed or self.error else "ok"
+        return "failed" if self.verdict in ("failed", "rolled back") or self.error else "ok"
 
 
 @dataclass
@@ -120,6 +122,7 @@ class RunRecord:
 
 
 STYLE = {"ok": "green", "changed": "yellow", "failed": "bold red", "skipped": "cyan",
+         "ignored": "red",
          "unreachable": "bold magenta", "locked": "bold magenta"}
 
 
@@ -173,7 +176,7 @@ class Progress:
             self.console.print("%-10s [%s]%-8s[/] %s" % (host, STYLE.get(step.status, ""),
                                                        step.status, self.mask(label)),
                                highlight=False, markup=True)
-            if step.status == "failed":
+            if step.status in ("failed", "ignored"):
                 self.console.print(self.mask(failure_text(step)), style="red", markup=False,
                                    highlight=False)
             if self.show_diff and step.diff:
@@ -198,10 +201,12 @@ def failure_text(step: StepRecord) -> str:
 def recap(console: Console, run: RunRecord, mask: Masker = Masker()) -> None:
     table = Table(title="recap%s" % (" (check mode: nothing was changed)" if run.check else ""),
                   title_justify="left")
-    for column in ("host", "ok", "changed", "failed", "skipped", "unreachable", "seconds"):
+    for column in ("host", "ok", "changed", "failed", "skipped", "ignored", "unreachable",
+                   "seconds"):
         table.add_column(column, justify="left" if column == "host" else "right")
     for h in run.hosts.values():
         table.add_row(h.name, str(h.ok), str(h.changed), str(h.failed), str(h.skipped),
+                      str(h.ignored),
                       "1" if h.unreachable else "0", "%.2f" % h.seconds,
                       style=STYLE["failed"] if h.state != "ok" else None)
     console.print(table)
@@ -253,6 +258,8 @@ def write_junit(run: RunRecord, path: Path, mask: Masker) -> None:
                 ET.SubElement(case, "skipped")
             elif s.status == "changed":
                 ET.SubElement(case, "system-out").text = mask(s.diff or "changed")
+            elif s.status == "ignored":  # failed, but ignore_errors: kept visible, not counted
+                ET.SubElement(case, "system-out").text = mask(failure_text(s))
     path.parent.mkdir(parents=True, exist_ok=True)
     ET.ElementTree(suites).write(path, encoding="unicode", xml_declaration=True)
 

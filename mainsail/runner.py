@@ -246,6 +246,8 @@ def apply_host(play: Play, host: Host, plan: HostPlan, state: RunState, opts: Ru
         # done.failed: a step, handler or check failed without ignore_errors (or the lock
         # was held); the agent has judged it already.
         healthy = not session.client.last_failed
+        if rec.verdict not in ("failed", "rolled back"):  # an earlier play's failure stays
+            rec.verdict = session.client.last_verdict
     except LockHeld as exc:
         rec.locked = True
         rec.error = str(exc)

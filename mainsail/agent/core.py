@@ -11,6 +11,12 @@ OK = "ok"
 CHANGED = "changed"
 FAILED = "failed"
 SKIPPED = "skipped"
+IGNORED = "ignored"  # failed, but the task has ignore_errors: the host carries on, still ok
+# A host's verdict on a run, in done.host: judged here once; the controller only shows it.
+HOST_OK = "ok"
+HOST_FAILED = "failed"
+HOST_ROLLED_BACK = "rolled back"  # failed, and its transaction's changes were undone
+HOST_STOPPED = "stopped"  # the controller asked to stop (Ctrl-C) before the end
 
 
 class OpError(Exception):

@@ -12,7 +12,7 @@ import time
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
 from . import handlers, journal
-from .core import CHANGED, FAILED, OK, SKIPPED, Context
+from .core import CHANGED, FAILED, IGNORED, OK, SKIPPED, Context
 
 Send = Callable[[Dict[str, Any]], None]
 Run = Callable[[Context, Mapping[str, Any]], Dict[str, Any]]
@@ -62,11 +62,13 @@ def run_steps(txn: Txn, steps: Sequence[Mapping[str, Any]], send: Send, run: Run
             txn.stopped = True  # Ctrl-C: notified handlers stay recorded for the next run
             return
         result = run(txn.ctx, step)
+        if result["status"] == FAILED and step.get("ignore_errors"):
+            result["status"] = IGNORED
         send({"result": result})
         if result["status"] == CHANGED:
             txn.changed = True
             txn.notified += [n for n in step.get("notify") or [] if n not in txn.notified]
-        if result["status"] == FAILED and not step.get("ignore_errors"):
+        if result["status"] == FAILED:
             txn.failure = "step %r failed: %s" % (step.get("name"), result.get("msg") or "")
             return
 

@@ -367,3 +367,23 @@ def test_a_failed_probe_after_a_release_switches_back_by_itself(tmp_path):
     assert os.readlink(tmp_path / "out/app/current") == good
     assert (tmp_path / "out/app/current/v").read_text() == "1 healthy\n"
     assert len(os.listdir(tmp_path / "out/app/releases")) == 1  # the bad one is gone
+
+
+def test_a_failure_with_ignore_errors_leaves_its_host_ok_and_the_run_exits_0(tmp_path):
+    """docs/playbooks.md: "a failure of this task does not fail the host"."""
+    from mainsail.tasks import run_exit_code
+
+    root = project(tmp_path, """
+        - hosts: all
+          tasks:
+            - name: may fail
+              command: {cmd: "false"}
+              ignore_errors: true
+    """ + MARK, hosts=("a",))
+    record, out = run(root)
+    host = record.hosts["a"]
+    assert [s.status for s in host.steps] == ["ignored", "changed"]
+    assert (host.state, host.verdict, host.failed, host.ignored) == ("ok", "ok", 0, 1)
+    assert run_exit_code(record) == 0
+    assert "ignored" in out and "false" in out  # the failure is still shown
+    assert (tmp_path / "out" / "a.done").exists()
