@@ -25,9 +25,9 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import jinja2
 
+from .agent.spec import Ships
 from .errors import BadInput, did_you_mean
 from .inventory import Host, Inventory, check_var_name
-from .agent.spec import Ships
 from .opspec import OPS, coerce_args
 from .playbook import Play, Role, RoleUse, Task, load_vars_file
 from .render import (OMIT, Environment, broken, eval_condition, has_template, make_env,

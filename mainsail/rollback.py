@@ -17,8 +17,8 @@ from .errors import LockHeld, MainsailError
 from .inventory import Host, Inventory
 from .plan import HostPlan, build_plan
 from .playbook import Play
-from .runner import (RunOptions, host_state_dir, lock_spec, parallel, play_hosts,
-                     transaction_request)
+from .fleet import FleetResult, HostResult, parallel
+from .runner import RunOptions, host_state_dir, lock_spec, play_hosts, transaction_request
 from .session import open_session
 
 
@@ -88,12 +88,13 @@ def roll_back_host(root: Path, inv: Inventory, plays: Sequence[Play], host: Host
 
 
 def roll_back(root: Path, inv: Inventory, plays: Sequence[Play], hosts: Sequence[Host],
-              release: bool, opts: RunOptions, say: Callable[[str], None]) -> list[str]:
-    """Roll back every host in parallel; each host's state."""
-    results = parallel(lambda h: roll_back_host(root, inv, plays, h, release, opts), hosts,
+              release: bool, opts: RunOptions, say: Callable[[str], None]
+              ) -> FleetResult[list[str]]:
+    """Roll back every host in parallel; each host's outcome and what it did."""
+    results = parallel(lambda h: (h, roll_back_host(root, inv, plays, h, release, opts)), hosts,
                        opts.forks)
-    for r in results:
+    for _, r in results:
         say("%-10s %s" % (r.host, r.state))
         for line in r.lines:
             say("           " + line)
-    return [r.state for r in results]
+    return FleetResult(tuple(HostResult(h, r.state, r.lines) for h, r in results))

@@ -12,20 +12,18 @@ import os
 import socket
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence, TypeVar
+from typing import Any, Mapping, Sequence
 
 from .errors import BadInput, LockHeld, MainsailError
+from .fleet import parallel
 from .inventory import Host, Inventory, select_hosts
 from .plan import HostPlan, build_plan
 from .playbook import Play
 from .report import HostRecord, Progress, RunRecord, StepRecord
 from .session import HostSession, describe_holder, open_session
 
-T = TypeVar("T")
-R = TypeVar("R")
 
 
 STATE_DIR = "/var/lib/mainsail"
@@ -82,29 +80,6 @@ class RunState:
     sessions: dict[str, HostSession] = field(default_factory=dict)
     dead: set[str] = field(default_factory=set)
     stop: threading.Event = field(default_factory=threading.Event)
-
-
-def parallel(fn: Callable[[T], R], items: Sequence[T], forks: int,
-             on_interrupt: Callable[[], None] | None = None) -> list[R]:
-    """fn over items in worker threads; the main thread stays free to take Ctrl-C.
-
-    With ``on_interrupt``, Ctrl-C calls it and then waits for the workers to finish (a second
-    Ctrl-C stops waiting); work not yet started is dropped. Without it, Ctrl-C propagates."""
-    pool = ThreadPoolExecutor(max_workers=max(1, min(forks, len(items) or 1)))
-    futures = [pool.submit(fn, item) for item in items]
-    try:
-        while wait(futures, timeout=0.2).not_done:
-            pass
-    except KeyboardInterrupt:
-        if on_interrupt is None:
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise
-        on_interrupt()
-        pool.shutdown(wait=False, cancel_futures=True)
-        while wait(futures, timeout=0.2).not_done:
-            pass
-    pool.shutdown(wait=False)
-    return [f.result() for f in futures if not f.cancelled()]
 
 
 def play_hosts(inv: Inventory, play: Play, chosen: Sequence[Host]) -> list[Host]:

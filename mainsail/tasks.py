@@ -3,26 +3,23 @@
 from __future__ import annotations
 
 import functools
-import hashlib
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Callable, Sequence, TypeVar
+from typing import Any, Callable, TypeVar
 
 from invoke import Collection, Context, Exit, task
 
 from . import testbed as tb
-from . import opdoc, vault
-from .agent.ops import copy as copy_op
+from . import adhoc, opdoc, vault
 from .errors import EXIT_CODES, BadInput, MainsailError, with_reference
+from .fleet import FleetResult, exit_code
 from .inventory import Host, Inventory, load_inventory, select_hosts
 from .playbook import load_playbook
 from .report import Masker, Progress, RunRecord, make_console, recap, write_json, write_junit
 from .runner import RunOptions, holder_identity, run_playbook
 
 F = TypeVar("F", bound=Callable[..., Any])
-T = TypeVar("T")
 
 DEFAULT_INVENTORY = "inventory/hosts.yml"
 
@@ -154,25 +151,16 @@ def ssh_config_block(h: Host) -> str:
 def ping(c: Context, host: str | None = None, group: str | None = None,
          limit: str | None = None, inventory: str | None = None) -> None:
     """Connect to each host (host key checked), start the agent, report the time it took."""
-    from .session import open_session
+    result = adhoc.ping(selected(c, inventory, host, group, limit))
+    for r in result.results:
+        say("%-8s %s" % (r.host.name, r.value if r.ok else "UNREACHABLE " + r.error))
+    finish(result)
 
-    def one(h: Host) -> tuple[Host, str, bool]:
-        started = time.monotonic()
-        try:
-            session = open_session(h)
-        except MainsailError as exc:
-            return h, str(exc), False
-        session.close()
-        python = session.facts.get("python", {})
-        return h, "pong in %.0f ms (python %s)" % ((time.monotonic() - started) * 1000,
-                                                   python.get("version", "?")
-                                                   if isinstance(python, dict) else python), True
 
-    results = per_host(selected(c, inventory, host, group, limit), one, 20)
-    for h, text, ok in results:
-        say("%-8s %s" % (h.name, text if ok else "UNREACHABLE " + text))
-    if not all(ok for _, _, ok in results):
-        raise Exit(code=EXIT_CODES["unreachable"])
+def finish(result: FleetResult[Any]) -> None:
+    """The exit code the hosts' outcomes mean (docs/commands.md), if not 0."""
+    if result.exit_code:
+        raise Exit(code=result.exit_code)
 
 
 # ---------------------------------------------------------------------------- engine
@@ -247,15 +235,7 @@ def engine_run(c: Context, *, check: bool, diff: bool, host: str | None, group: 
 def run_exit_code(record: RunRecord) -> int:
     if record.aborted == "interrupted":
         print("interrupted", file=sys.stderr, flush=True)
-        return EXIT_CODES["interrupted"]
-    states = {h.state for h in record.hosts.values()}
-    if "failed" in states or record.aborted:
-        return EXIT_CODES["host_failed"]
-    if "locked" in states:
-        return EXIT_CODES["lock_held"]
-    if "unreachable" in states:
-        return EXIT_CODES["unreachable"]
-    return 0
+    return exit_code({h.state for h in record.hosts.values()}, record.aborted)
 
 
 @task(help=RUN_HELP, iterable=["var"])
@@ -311,11 +291,6 @@ def remainder_command() -> str:
     return " ".join(argv[argv.index("--") + 1:]) if "--" in argv else ""
 
 
-def per_host(hosts: Sequence[Host], fn: Callable[[Host], T], forks: int) -> list[T]:
-    with ThreadPoolExecutor(max_workers=max(1, min(forks, len(hosts) or 1))) as pool:
-        return list(pool.map(fn, hosts))
-
-
 def prefixed(name: str, text: str) -> str:
     return "".join("%-8s | %s\n" % (name, line) for line in text.splitlines())
 
@@ -327,46 +302,17 @@ def run(c: Context, host: str | None = None, group: str | None = None,
         limit: str | None = None, cmd: str | None = None, forks: int = 20,
         inventory: str | None = None) -> None:
     """Run a shell command on the selected hosts in parallel: inv run --host='web*' -- uptime."""
-    from .session import connect
     command = cmd or remainder_command()
     if not command.strip():
         raise BadInput("no command given", where="command line",
                        hint="inv run --host=web1 -- uptime")
-    hosts = selected(c, inventory, host, group, limit)
-
-    def one(h: Host) -> tuple[Host, int, str, str]:
-        try:
-            conn = connect(h)
-        except MainsailError as exc:
-            return h, -1, "", str(exc)
-        try:
-            result = conn.run(command, hide=True, warn=True, in_stream=False)
-        finally:
-            conn.close()
-        return h, result.exited, result.stdout, result.stderr
-
-    worst = 0
-    for h, code, out, err in per_host(hosts, one, forks):
-        sys.stdout.write(prefixed(h.name, out))
-        sys.stderr.write(prefixed(h.name, err))
-        say("%-8s = %s" % (h.name, "UNREACHABLE" if code < 0 else "exit %d" % code))
-        worst = max(worst, 3 if code < 0 else (2 if code else 0))
-    if worst:
-        raise Exit(code=worst)
-
-
-def put_one(h: Host, data: bytes, remote: str) -> tuple[str, str]:
-    from .session import open_session
-    sha = hashlib.sha256(data).hexdigest()
-    step = {"id": 1, "op": copy_op.SPEC.name, "name": "put " + remote,
-            "args": copy_op.args_for(remote, sha)}
-    session = open_session(h)
-    try:
-        results = session.run([step], {sha: data}, False, False)
-    finally:
-        session.close()
-    result = results[0] if results else {"status": "failed", "msg": "no result"}
-    return str(result.get("status")), str(result.get("msg") or "")
+    result = adhoc.run(selected(c, inventory, host, group, limit), command, forks)
+    for r in result.results:
+        code, out, err = r.value if r.value is not None else (-1, "", r.error)
+        sys.stdout.write(prefixed(r.host.name, out))
+        sys.stderr.write(prefixed(r.host.name, err))
+        say("%-8s = %s" % (r.host.name, "UNREACHABLE" if code < 0 else "exit %d" % code))
+    finish(result)
 
 
 @task(help={**SELECT_HELP, "local": "local file", "remote": "path on the hosts (a folder "
@@ -380,20 +326,12 @@ def put(c: Context, local: str, remote: str, host: str | None = None, group: str
         raise BadInput("no such local file: %s" % local, where="command line")
     if remote.endswith("/"):
         remote += path.name
-    data = path.read_bytes()
-
-    def one(h: Host) -> tuple[Host, str, str]:
-        try:
-            return (h, *put_one(h, data, remote))
-        except MainsailError as exc:
-            return h, "unreachable", str(exc)
-
-    worst = 0
-    for h, status, msg in per_host(selected(c, inventory, host, group, limit), one, forks):
-        say("%-8s %-11s %s %s" % (h.name, status, remote, msg))
-        worst = max(worst, {"failed": 2, "unreachable": 3}.get(status, 0))
-    if worst:
-        raise Exit(code=worst)
+    result = adhoc.put(selected(c, inventory, host, group, limit), path.read_bytes(), remote,
+                       forks)
+    for r in result.results:
+        status, msg = r.value if r.value is not None else (r.state, r.error)
+        say("%-8s %-11s %s %s" % (r.host.name, status, remote, msg))
+    finish(result)
 
 
 @task(help={**SELECT_HELP, "remote": "path on the hosts", "local_dir": "local folder; each "
@@ -403,31 +341,11 @@ def get(c: Context, remote: str, local_dir: str, host: str | None = None,
         group: str | None = None, limit: str | None = None, forks: int = 20,
         inventory: str | None = None) -> None:
     """Fetch a file from the hosts into LOCAL_DIR/<host>/<name>."""
-    from .session import connect
-
-    def one(h: Host) -> tuple[Host, str]:
-        target = Path(local_dir) / h.name / Path(remote).name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name("." + target.name + ".part")
-        try:
-            conn = connect(h)
-            try:
-                conn.get(remote, local=str(tmp))
-            finally:
-                conn.close()
-        except MainsailError as exc:
-            return h, "UNREACHABLE " + str(exc)
-        except OSError as exc:
-            tmp.unlink(missing_ok=True)
-            return h, "FAILED %s: %s" % (remote, exc.strerror or exc)
-        tmp.replace(target)
-        return h, "-> %s" % target
-
-    results = per_host(selected(c, inventory, host, group, limit), one, forks)
-    for h, text in results:
-        say("%-8s %s" % (h.name, text))
-    if any(not text.startswith("->") for _, text in results):
-        raise Exit(code=2)
+    result = adhoc.get(selected(c, inventory, host, group, limit), remote, Path(local_dir), forks)
+    for r in result.results:
+        say("%-8s %s" % (r.host.name, "-> %s" % r.value if r.ok else
+                         "%s %s" % (r.state.upper(), r.error)))
+    finish(result)
 
 
 @task(help=SELECT_HELP)
@@ -436,27 +354,13 @@ def facts(c: Context, host: str | None = None, group: str | None = None,
           limit: str | None = None, inventory: str | None = None) -> None:
     """Print the facts each host reports (as JSON), as templates see them in `facts`."""
     import json as jsonlib
-    from .session import open_session
-
-    def one(h: Host) -> tuple[Host, Any]:
-        try:
-            session = open_session(h)
-        except MainsailError as exc:
-            return h, exc
-        session.close()
-        return h, session.facts
-
-    out: dict[str, Any] = {}
-    failed = False
-    for h, value in per_host(selected(c, inventory, host, group, limit), one, 20):
-        if isinstance(value, MainsailError):
-            print("error: %s" % value, file=sys.stderr)
-            failed = True
-        else:
-            out[h.name] = value
-    say(jsonlib.dumps(out, indent=2, sort_keys=True))
-    if failed:
-        raise Exit(code=3)
+    result = adhoc.facts(selected(c, inventory, host, group, limit))
+    for r in result.results:
+        if not r.ok:
+            print("error: %s" % r.error, file=sys.stderr)
+    say(jsonlib.dumps({r.host.name: r.value for r in result.results if r.ok}, indent=2,
+                      sort_keys=True))
+    finish(result)
 
 
 @task(help=SELECT_HELP)
@@ -487,8 +391,7 @@ def verify(c: Context, host: str | None = None, group: str | None = None,
     chosen = select_hosts(inv, host=host, group=group, limit=limit)
     plays = load_playbook(project_root(), playbook or "site")
     config = "\n".join(ssh_config_block(h) for h in inv.hosts.values())
-    if not run_verify(project_root(), inv, plays, chosen, config, say):
-        raise Exit(code=EXIT_CODES["host_failed"])
+    finish(run_verify(project_root(), inv, plays, chosen, config, say))
 
 
 # ---------------------------------------------------------------------------- vault
@@ -566,10 +469,7 @@ def rollback(c: Context, host: str | None = None, group: str | None = None,
     chosen = select_hosts(inv, host=host, group=group, limit=limit)
     plays = load_playbook(project_root(), playbook or "site") if release else []
     opts = RunOptions(lock_wait=float(lock_wait), holder=holder_identity("rollback"))
-    states = roll_back(project_root(), inv, plays, chosen, release, opts, say)
-    for state, code in (("failed", 2), ("locked", 5), ("unreachable", 3)):
-        if state in states:
-            raise Exit(code=code)
+    finish(roll_back(project_root(), inv, plays, chosen, release, opts, say))
 
 
 testbed = Collection("testbed", up, down, status, reset)

@@ -304,9 +304,9 @@ def rollback(root: Path, release: bool = False) -> list:
     from mainsail.rollback import roll_back
     inv = load_inventory(root / "inventory/hosts.yml")
     lines: list = []
-    states = roll_back(root, inv, load_playbook(root), select_hosts(inv), release,
+    result = roll_back(root, inv, load_playbook(root), select_hosts(inv), release,
                        RunOptions(), lines.append)
-    return states
+    return [r.state for r in result.results]
 
 
 def test_rollback_by_hand_restores_the_last_run_and_reloads(tmp_path):
