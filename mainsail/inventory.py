@@ -24,9 +24,9 @@ from types import MappingProxyType
 from typing import Any, Iterable, Mapping
 
 from .errors import BadInput, did_you_mean
+from .masking import Masker
 from .opspec import as_bool
 from .render import has_template, render_value
-from .report import Masker
 from .vault import MIN_SECRET_LENGTH, secret_texts
 from .yamlio import display_path, load_yaml, loc_of
 

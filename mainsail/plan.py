@@ -28,11 +28,11 @@ import jinja2
 from .agent.spec import Ships
 from .errors import BadInput, did_you_mean
 from .inventory import Host, Inventory, check_var_name
+from .masking import MASK, Masker
 from .opspec import OPS, coerce_args
 from .playbook import Play, Role, RoleUse, Task, load_vars_file
 from .render import (OMIT, Environment, broken, eval_condition, has_template, make_env,
                      referenced_names, render_string, render_template, render_value, to_plain)
-from .report import MASK, Masker
 from .vault import MIN_SECRET_LENGTH, secret_texts
 from .yamlio import YDict, display_path, loc_of
 
