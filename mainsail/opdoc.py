@@ -24,7 +24,7 @@ TABLE_HEADER = "| argument | type | default | aliases | meaning |\n| --- | --- |
 TYPE_WORDS: Mapping[str, str] = {
     "str": "string", "abspath": "path", "int": "integer", "float": "number",
     "bool": "boolean", "octal": "mode", "names": "names", "words": "list", "cmdline": "string",
-    "env": "mapping", "text": "text", "checker": "command", "pattern": "regex",
+    "variables": "mapping", "text": "text", "checker": "command", "pattern": "regex",
     "condition": "condition", "restart": "`true` \\| `false` \\| `unexpected`",
     "debconf_value": "text or list",
 }

@@ -345,7 +345,7 @@ def _kind(value: Any) -> str:
 
 _COERCERS: Mapping[str, Callable[[Any, str, str], Any]] = MappingProxyType({
     "str": _as_str, "abspath": _as_abspath, "int": _as_int, "float": _as_float, "bool": as_bool,
-    "octal": _as_mode, "names": _as_names, "words": _as_argv, "cmdline": _as_cmd, "env": _as_env,
+    "octal": _as_mode, "names": _as_names, "words": _as_argv, "cmdline": _as_cmd, "variables": _as_env,
     "text": _as_content, "checker": _as_validate, "pattern": _as_regex,
     "restart": _as_autorestart, "debconf_value": _as_debconf_value,
     "condition": _as_condition,

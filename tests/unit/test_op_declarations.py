@@ -74,6 +74,14 @@ def test_a_specific_argument_lives_in_exactly_one_file(name: str) -> None:
     assert len(holders) == 1, holders
 
 
+def test_no_value_type_is_named_like_an_argument() -> None:
+    """A type's name lives in opspec.py and opdoc.py; an argument so named would appear
+    there too, and adding its op would mean touching them."""
+    from mainsail.opdoc import TYPE_WORDS
+    names = {n for spec in SPECS.values() for n in declared_names(spec)}
+    assert not names & set(TYPE_WORDS), names & set(TYPE_WORDS)
+
+
 def test_the_scan_sees_a_name_written_elsewhere(tmp_path: Path) -> None:
     probe = tmp_path / "x.py"
     probe.write_text('ARGS = ("create_home",)\n')

@@ -22,7 +22,7 @@ def guard_args(unless_doc: str) -> Tuple[Arg, ...]:
         Arg('creates', doc='skip it when this path (a glob; relative to `chdir`) exists'),
         Arg('removes', doc='skip it when this path (a glob; relative to `chdir`) does not exist'),
         Arg('unless', doc=unless_doc),
-        Arg('environment', 'env', doc='variables added to its environment'),
+        Arg('environment', 'variables', doc='variables added to its environment'),
         Arg('stdin', doc='text fed to its standard input (otherwise `/dev/null`)'),
         Arg('changed_when', 'condition',
             doc='when the result counts as `changed` (instead of always)'),
