@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Mapping, Optional
 
 if TYPE_CHECKING:
+    from .journal import Journal
     from .spec import OpSpec
 
 OK = "ok"
@@ -104,6 +105,14 @@ class Context:
     check: bool = False
     diff: bool = False
     blobs: Optional[BlobStore] = None
+    # The transaction's journal: every path an op changes is recorded here first, so that a
+    # failed transaction can put it back. None in check mode and outside a transaction.
+    journal: Optional["Journal"] = None
+
+    def keep(self, path: str) -> None:
+        """Record ``path``'s state before the op changes it."""
+        if self.journal is not None:
+            self.journal.save(path)
 
     def blob(self, sha: str) -> bytes:
         if self.blobs is None:

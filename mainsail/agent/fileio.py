@@ -11,7 +11,8 @@ import stat
 import tempfile
 from typing import Any, List, Optional, Tuple
 
-from . import journal, proc
+from . import proc
+from .journal import Journal
 from .core import MissingPrerequisite, OpError
 
 DIFF_CAP = 64 * 1024        # a diff longer than this is cut: it is for reading, not patching
@@ -125,9 +126,10 @@ def attr_changes(path: str, mode: Any = None, owner: Any = None, group: Any = No
 
 
 def apply_attrs(path: str, mode: Any = None, owner: Any = None, group: Any = None,
-                follow: bool = True) -> None:
+                follow: bool = True, journal: Optional[Journal] = None) -> None:
     uid, gid = resolve_uid(owner), resolve_gid(group)
-    if uid is not None or gid is not None or parse_mode(mode) is not None:
+    if journal is not None and (uid is not None or gid is not None or
+                                parse_mode(mode) is not None):
         journal.save(path if not follow else os.path.realpath(path))
     if uid is not None or gid is not None:
         chown = os.chown if follow else os.lchown
@@ -181,7 +183,8 @@ def run_validate(validate: str, tmp_path: str) -> None:
 
 
 def atomic_write(path: str, data: bytes, mode: Any = None, owner: Any = None,
-                 group: Any = None, validate: Optional[str] = None) -> None:
+                 group: Any = None, validate: Optional[str] = None,
+                 journal: Optional[Journal] = None) -> None:
     """Replace path with data so readers see either the old or the new file, never half.
 
     Temp file in the same folder (rename is atomic only within one filesystem),
@@ -205,7 +208,8 @@ def atomic_write(path: str, data: bytes, mode: Any = None, owner: Any = None,
             os.fchmod(fh.fileno(), mode_i)  # after chown: chown may clear setuid bits
         if validate:
             run_validate(validate, tmp)
-        journal.save(target)  # the old file, kept on the host until the run commits
+        if journal is not None:  # the old file, kept on the host until the run commits
+            journal.save(target)
         os.replace(tmp, target)
     except BaseException:
         try:

@@ -7,6 +7,7 @@ services reload their old config; the run then stops. Steps outside any transact
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
@@ -24,12 +25,12 @@ class Txn:
     def __init__(self, ctx: Context, name: str, handler_steps: Sequence[Mapping[str, Any]],
                  checks: Sequence[Mapping[str, Any]], pending: handlers.Pending,
                  folder: Optional[str]) -> None:
-        self.ctx = ctx
         self.name = name
         self.handler_steps = handler_steps
         self.checks = checks
         self.pending = pending
         self.journal = journal.Journal(folder) if folder and not ctx.check else None
+        self.ctx = dataclasses.replace(ctx, journal=self.journal)  # ops write through it
         self.notified: List[str] = []
         self.changed = False
         self.failure = ""
@@ -39,15 +40,11 @@ class Txn:
 def run_txn(txn: Txn, steps: Sequence[Mapping[str, Any]], send: Send, run: Run,
             stop: Callable[[], bool]) -> Optional[Dict[str, Any]]:
     """Run one transaction; the rollback report when it was rolled back."""
-    journal.activate(txn.journal)
-    try:
-        run_steps(txn, steps, send, run, stop)
-        if not txn.failure and not txn.stopped:
-            run_handlers(txn, send, run)
-        if not txn.failure and not txn.stopped and txn.changed and not txn.ctx.check:
-            run_checks(txn, send, run)
-    finally:
-        journal.activate(None)
+    run_steps(txn, steps, send, run, stop)
+    if not txn.failure and not txn.stopped:
+        run_handlers(txn, send, run)
+    if not txn.failure and not txn.stopped and txn.changed and not txn.ctx.check:
+        run_checks(txn, send, run)
     if txn.failure and txn.journal is not None and txn.journal.paths():
         return roll_back(txn, send, run)
     if txn.journal is not None and txn.journal.paths():
@@ -109,9 +106,10 @@ def roll_back(txn: Txn, send: Send, run: Run) -> Dict[str, Any]:
     assert txn.journal is not None
     restored = journal.restore(txn.journal.folder)
     reloaded = []
+    unjournalled = dataclasses.replace(txn.ctx, journal=None)
     for step in notified_steps(txn):
         # The old files are back: the same handlers bring the services back to them.
-        result = run(txn.ctx, step)
+        result = run(unjournalled, step)
         result["rollback"] = True
         send({"result": result})
         reloaded.append({"handler": step.get("handler"), "status": result["status"]})

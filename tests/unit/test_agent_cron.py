@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 from mainsail.agent import journal
+from mainsail.agent.core import Context
+from mainsail.agent.main import execute_step
 from mainsail.agent.ops import cron
 from mainsail.errors import BadInput
 from mainsail.opspec import OPS, coerce_args
@@ -92,12 +94,8 @@ def test_backup_keeps_the_old_file(tmp_path: Path) -> None:
 def test_a_change_is_journalled_and_rolled_back(tmp_path: Path) -> None:
     (tmp_path / "f").write_text("# before\n")
     folder = str(tmp_path / "journal")
-    record = journal.Journal(folder)
-    journal.activate(record)
-    try:
-        run_op("cron", job(tmp_path))
-    finally:
-        journal.activate(None)
+    ctx = Context(journal=journal.Journal(folder))
+    assert execute_step(ctx, {"id": 1, "op": "cron", "args": job(tmp_path)}).status == "changed"
     assert "#Mainsail: backup" in (tmp_path / "f").read_text()
     journal.restore(folder)
     assert (tmp_path / "f").read_text() == "# before\n"

@@ -21,7 +21,8 @@ def run(ctx: Context, args: Mapping[str, Any]) -> Outcome:
     current_sha = fileio.sha256_file(target)
     if current_sha == sha:
         return settle(ctx, _attrs(target, args), lambda: fileio.apply_attrs(
-            target, args.get("mode"), args.get("owner"), args.get("group")))
+            target, args.get("mode"), args.get("owner"), args.get("group"),
+            journal=ctx.journal))
     data = inline
     if data is None and (ctx.diff or not ctx.check):
         data = _blob(ctx, sha)
@@ -30,7 +31,7 @@ def run(ctx: Context, args: Mapping[str, Any]) -> Outcome:
         if ctx.diff and data is not None else ""
     return settle(ctx, changes, lambda: fileio.atomic_write(
         target, data or b"", args.get("mode"), args.get("owner"), args.get("group"),
-        args.get("validate")), diff)
+        args.get("validate"), journal=ctx.journal), diff)
 
 
 def args_for(dest: str, sha: str) -> Dict[str, Any]:

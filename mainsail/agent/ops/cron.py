@@ -49,9 +49,11 @@ def run(ctx: Context, args: Mapping[str, Any]) -> Outcome:
 
     def apply() -> None:
         if flag(args, "backup") and before is not None:
-            fileio.atomic_write(target + ".mainsail-backup", before, "0600")
+            fileio.atomic_write(target + ".mainsail-backup", before, "0600",
+                                journal=ctx.journal)
         fileio.atomic_write(target, new, mode if before is None else None,
-                            owner if before is None else None, group if before is None else None)
+                            owner if before is None else None, group if before is None else None,
+                            journal=ctx.journal)
     diff = fileio.unified_diff(before, new, path) if ctx.diff else ""
     return settle(ctx, [change], apply, diff)
 

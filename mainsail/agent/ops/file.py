@@ -6,7 +6,7 @@ import shutil
 import stat
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
-from .. import fileio, journal
+from .. import fileio
 from ..core import Context, MissingPrerequisite, OpError, Outcome, accept, nothing, settle
 from ..spec import Arg, OpSpec
 
@@ -33,9 +33,10 @@ def _attrs(path: str, args: Mapping[str, Any], follow: bool = True) -> List[str]
     return fileio.attr_changes(path, args.get("mode"), args.get("owner"), args.get("group"), follow)
 
 
-def _set_attrs(path: str, args: Mapping[str, Any], follow: bool = True) -> Callable[[], None]:
+def _set_attrs(ctx: Context, path: str, args: Mapping[str, Any],
+               follow: bool = True) -> Callable[[], None]:
     return lambda: fileio.apply_attrs(path, args.get("mode"), args.get("owner"),
-                                      args.get("group"), follow)
+                                      args.get("group"), follow, journal=ctx.journal)
 
 
 def _need_parent(path: str) -> None:
@@ -52,22 +53,23 @@ def state_file(ctx: Context, path: str, args: Mapping[str, Any]) -> Outcome:
                       hint="use state: touch to create an empty file, or a copy task")
     if current != "file":
         raise OpError("%s is a %s, not a file" % (path, current))
-    return settle(ctx, _attrs(path, args), _set_attrs(path, args))
+    return settle(ctx, _attrs(path, args), _set_attrs(ctx, path, args))
 
 
 def state_directory(ctx: Context, path: str, args: Mapping[str, Any]) -> Outcome:
     current = kind(os.path.realpath(path))
     if current == "absent":
         def create() -> None:
-            journal.save(path)
+            ctx.keep(path)
             os.makedirs(path)  # parents get the default mode; owner/mode apply to the leaf
-            fileio.apply_attrs(path, args.get("mode"), args.get("owner"), args.get("group"))
+            fileio.apply_attrs(path, args.get("mode"), args.get("owner"), args.get("group"),
+                               journal=ctx.journal)
         return settle(ctx, ["directory created"], create,
                       fileio.state_diff(path, "absent", "directory"))
     if current != "directory":
         raise OpError("%s exists and is a %s, not a directory" % (path, current),
                       hint="remove it first with state: absent")
-    return settle(ctx, _attrs(path, args), _set_attrs(path, args))
+    return settle(ctx, _attrs(path, args), _set_attrs(ctx, path, args))
 
 
 def state_absent(ctx: Context, path: str, args: Mapping[str, Any]) -> Outcome:
@@ -76,7 +78,7 @@ def state_absent(ctx: Context, path: str, args: Mapping[str, Any]) -> Outcome:
         return settle(ctx, [], nothing)
 
     def remove() -> None:
-        journal.save(path)  # a folder comes back empty on rollback: its contents are not kept
+        ctx.keep(path)  # a folder comes back empty on rollback: its contents are not kept
         if current == "directory":
             shutil.rmtree(path)
         else:
@@ -90,9 +92,10 @@ def state_touch(ctx: Context, path: str, args: Mapping[str, Any]) -> Outcome:
     if current == "absent":
         _need_parent(path)
         return settle(ctx, ["file created"], lambda: fileio.atomic_write(
-            path, b"", args.get("mode"), args.get("owner"), args.get("group")),
+            path, b"", args.get("mode"), args.get("owner"), args.get("group"),
+            journal=ctx.journal),
             fileio.state_diff(path, "absent", "file"))
-    return settle(ctx, _attrs(path, args), _set_attrs(path, args))
+    return settle(ctx, _attrs(path, args), _set_attrs(ctx, path, args))
 
 
 def state_link(ctx: Context, path: str, args: Mapping[str, Any]) -> Outcome:
@@ -102,7 +105,7 @@ def state_link(ctx: Context, path: str, args: Mapping[str, Any]) -> Outcome:
     src = str(src)
     current = kind(path)
     if current == "link" and os.readlink(path) == src:
-        return settle(ctx, _attrs(path, args, follow=False), _set_attrs(path, args, follow=False))
+        return settle(ctx, _attrs(path, args, follow=False), _set_attrs(ctx, path, args, follow=False))
     if current not in ("absent", "link"):
         raise OpError("%s exists and is a %s, not a link" % (path, current),
                       hint="remove it first with state: absent")
@@ -110,16 +113,17 @@ def state_link(ctx: Context, path: str, args: Mapping[str, Any]) -> Outcome:
     before = "absent" if current == "absent" else "link -> " + os.readlink(path)
 
     def link() -> None:
-        make_symlink(src, path)
-        fileio.apply_attrs(path, None, args.get("owner"), args.get("group"), follow=False)
+        make_symlink(ctx, src, path)
+        fileio.apply_attrs(path, None, args.get("owner"), args.get("group"), follow=False,
+                           journal=ctx.journal)
     return settle(ctx, ["link %s -> %s" % (path, src)], link,
                   fileio.state_diff(path, before, "link -> " + src))
 
 
-def make_symlink(src: str, path: str) -> None:
+def make_symlink(ctx: Context, src: str, path: str) -> None:
     """Create or retarget a symlink atomically: make it beside, then rename over."""
     tmp = "%s.mainsail-tmp.%d" % (path, os.getpid())
-    journal.save(path)
+    ctx.keep(path)
     os.symlink(src, tmp)
     try:
         os.replace(tmp, path)

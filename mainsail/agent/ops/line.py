@@ -43,11 +43,12 @@ def _finish(ctx: Context, path: str, target: str, args: Mapping[str, Any],
     mode, owner, group = args.get("mode"), args.get("owner"), args.get("group")
     if before is not None and new == before:
         return settle(ctx, fileio.attr_changes(target, mode, owner, group),
-                      lambda: fileio.apply_attrs(target, mode, owner, group))
+                      lambda: fileio.apply_attrs(target, mode, owner, group,
+                                                 journal=ctx.journal))
     diff = fileio.unified_diff(before, new, path) if ctx.diff else ""
     changes = [note if before is not None else "file created, " + note]
     return settle(ctx, changes, lambda: fileio.atomic_write(
-        target, new, mode, owner, group, args.get("validate")), diff)
+        target, new, mode, owner, group, args.get("validate"), journal=ctx.journal), diff)
 
 
 def _regex(args: Mapping[str, Any], key: str) -> Optional[Pattern[str]]:

@@ -15,7 +15,7 @@ import shutil
 import time
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
-from .. import fileio, journal
+from .. import fileio
 from ..core import Context, OpError, Outcome, accept, settle
 from ..spec import Arg, OpSpec, Ships
 
@@ -41,10 +41,12 @@ def run(ctx: Context, args: Mapping[str, Any]) -> Outcome:
     def apply() -> None:
         if ctx.blobs is not None:  # every file's content in one round trip
             ctx.blobs.prefetch(f["sha"] for f in wanted["files"].values())
-        with journal.paused():  # nothing sees the release until it is renamed into place
-            made = make_release(ctx, base, wanted, args)
-        journal.created(os.path.join(base, "releases", made))  # a rollback removes it again
-        switch_current(base, made)
+        # Nothing sees the release until it is renamed into place: its files are not
+        # journalled one by one; the journal records that the folder is new instead.
+        made = make_release(ctx, base, wanted, args)
+        if ctx.journal is not None:
+            ctx.journal.created(os.path.join(base, "releases", made))  # a rollback removes it
+        switch_current(ctx, base, made)
         prune(base, keep, made)
     return settle(ctx, [change], apply, diff_text(base, current, wanted) if ctx.diff else "")
 
@@ -68,7 +70,7 @@ def switch_back(ctx: Context, base: str) -> Outcome:
         raise OpError("no release older than %s under %s" % (current or "none", base),
                       hint="there is nothing to roll back to")
     return settle(ctx, ["current: %s -> %s" % (current, older[-1])],
-                  lambda: switch_current(base, older[-1]))
+                  lambda: switch_current(ctx, base, older[-1]))
 
 
 def manifest(args: Mapping[str, Any]) -> Dict[str, Any]:
@@ -165,13 +167,13 @@ def link_shared(base: str, release: str, rel: str, owner: Any, group: Any) -> No
     os.symlink(shared, link)
 
 
-def switch_current(base: str, rid: str) -> None:
+def switch_current(ctx: Context, base: str, rid: str) -> None:
     """A new symlink under a temp name renamed over `current`: readers never see it missing."""
     tmp = os.path.join(base, ".current.%d" % os.getpid())
     if os.path.lexists(tmp):
         os.unlink(tmp)
     os.symlink(os.path.join("releases", rid), tmp)
-    journal.save(os.path.join(base, "current"))  # a rollback switches back
+    ctx.keep(os.path.join(base, "current"))  # a rollback switches back
     os.rename(tmp, os.path.join(base, "current"))
     fileio.fsync_dir(base)
 

@@ -148,7 +148,7 @@ def _present(ctx: Context, name: str, conf: str, state: str, args: Mapping[str, 
 
     def apply() -> None:
         if old != new:
-            fileio.atomic_write(conf, new, mode="0644")
+            fileio.atomic_write(conf, new, mode="0644", journal=ctx.journal)
             ctl("reread")
             ctl("update", name)
         # update may itself have started or restarted the program: look again
@@ -164,7 +164,7 @@ def _absent(ctx: Context, name: str, conf: str) -> Outcome:
         return settle(ctx, [], lambda: None)
 
     def apply() -> None:
-        journal.save(conf)
+        ctx.keep(conf)
         os.unlink(conf)
         ctl("reread")
         ctl("update", name)  # removes the group, stopping its processes
