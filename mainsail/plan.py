@@ -33,7 +33,7 @@ from .opspec import OPS, coerce_args
 from .playbook import Play, Role, RoleUse, Task, load_vars_file
 from .render import (OMIT, Environment, broken, eval_condition, has_template, make_env,
                      referenced_names, render_string, render_template, render_value, to_plain)
-from .vault import MIN_SECRET_LENGTH, secret_texts
+from .vault import MIN_SECRET_LENGTH, Vault, secret_texts
 from .yamlio import YDict, display_path, loc_of
 
 MAX_BLOB_BYTES = 100 * 1024 * 1024
@@ -95,14 +95,14 @@ def _masked_step(step: Mapping[str, Any]) -> dict[str, Any]:
 def build_plan(project_root: Path | str, play: Play, host: Host, facts: Mapping[str, Any] | None,
                extra_vars: Mapping[str, Any] | None, *, tags: Sequence[str] = (),
                skip_tags: Sequence[str] = (), check: bool = False,
-               inventory: Inventory | None = None) -> HostPlan:
+               inventory: Inventory | None = None, secrets: Vault | None = None) -> HostPlan:
     """Render ``play`` for ``host``: ordered steps, content blobs, handlers, notifications.
 
     ``inventory`` provides ``groups`` and ``hostvars`` for templates; without it they
-    describe this host alone.
+    describe this host alone. ``secrets``: the run's vault, for vars files named by a template.
     """
     builder = _Builder(Path(project_root), play, host, dict(facts or {}), dict(extra_vars or {}),
-                       inventory, check, _TagFilter(tuple(tags), tuple(skip_tags)))
+                       inventory, check, _TagFilter(tuple(tags), tuple(skip_tags)), secrets)
     try:
         for use in play.roles:
             scope = builder.scope(use)
@@ -191,8 +191,9 @@ class _Builder:
 
     def __init__(self, root: Path, play: Play, host: Host, facts: dict[str, Any],
                  extra: dict[str, Any], inventory: Inventory | None, check: bool,
-                 tag_filter: _TagFilter) -> None:
+                 tag_filter: _TagFilter, secrets: Vault | None = None) -> None:
         self.root, self.play, self.host, self.facts = root, play, host, facts
+        self.secrets = secrets
         self.extra, self.inventory, self.check = extra, inventory, check
         self.tag_filter = tag_filter
         for name in extra:
@@ -287,7 +288,7 @@ class _Builder:
                              env: Environment) -> Mapping[str, Any]:
         context = {**so_far, **self.extra, **self._magic(None)}
         name = render_string(path, context, where=where, env=env)
-        return load_vars_file(self.root, name, where)
+        return load_vars_file(self.root, name, where, self.secrets)
 
     def _magic(self, use: RoleUse | None) -> dict[str, Any]:
         host, inv = self.host, self.inventory

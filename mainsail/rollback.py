@@ -61,7 +61,8 @@ def roll_back_host(root: Path, inv: Inventory, plays: Sequence[Play], host: Host
     try:
         if release:
             mine = [p for p in plays if host in play_hosts(inv, p, [host])]
-            plans = [build_plan(root, p, host, session.facts, opts.extra_vars, inventory=inv)
+            plans = [build_plan(root, p, host, session.facts, opts.extra_vars, inventory=inv,
+                                secrets=opts.secrets)
                      for p in mine]
             steps, plan = release_steps(plans)
             if not steps or plan is None:

@@ -23,6 +23,7 @@ from .plan import HostPlan, build_plan
 from .playbook import Play
 from .report import HostRecord, Progress, RunRecord, StepRecord
 from .session import HostSession, describe_holder, open_session
+from .vault import Vault
 
 
 
@@ -62,6 +63,7 @@ class RunOptions:
     lock_wait: float = 0.0
     run_id: str = field(default_factory=lambda: new_run_id())
     holder: Mapping[str, Any] = field(default_factory=lambda: holder_identity("deploy"))
+    secrets: Vault | None = field(default=None, compare=False)  # the run's vault
 
 
 def lock_spec(host: Host, opts: RunOptions) -> dict[str, Any] | None:
@@ -152,7 +154,7 @@ def plan_all(root: Path, inv: Inventory, plays: Sequence[Play], play_targets: li
         try:
             plan = build_plan(root, plays[index], host, state.sessions[host.name].facts,
                               opts.extra_vars, tags=opts.tags, skip_tags=opts.skip_tags,
-                              check=opts.check, inventory=inv)
+                              check=opts.check, inventory=inv, secrets=opts.secrets)
         except BadInput as exc:
             return (index, host.name), exc
         return (index, host.name), plan

@@ -28,16 +28,22 @@ def say(line: str) -> None:
     print(line, flush=True)
 
 
+RUN_VAULT = "mainsail_run_vault"  # where clean_errors leaves the run's vault for the task
+
+
 def clean_errors(fn: F) -> F:
     """Expected failures become one line and a documented exit code, never a traceback."""
 
     @functools.wraps(fn)
     def wrapper(c: Context, *args: Any, **kwargs: Any) -> Any:
+        # The run's vault: its password sources, and every value it decrypts.
+        secrets = vault.Vault(kwargs.get("vault_password_file"), configured_password_file(c))
+        c.config[RUN_VAULT] = secrets
         try:
             return fn(c, *args, **kwargs)
         except MainsailError as exc:
             # Last line of defence: whatever the message, no decrypted value is printed.
-            masked = Masker().with_secrets(vault.known_secrets())(str(with_reference(exc)))
+            masked = Masker().with_secrets(secrets.secrets())(str(with_reference(exc)))
             print("error: %s" % masked, file=sys.stderr, flush=True)
             raise Exit(code=exc.exit_code) from None
         except KeyboardInterrupt:
@@ -56,16 +62,19 @@ def inventory_path(c: Context, inventory: str | None) -> Path:
     return project_root() / (inventory or configured)
 
 
-def open_inventory(c: Context, inventory: str | None,
-                   vault_password_file: str | None = None) -> Inventory:
-    use_vault(c, vault_password_file)
-    return load_inventory(inventory_path(c, inventory))
+def open_inventory(c: Context, inventory: str | None) -> Inventory:
+    return load_inventory(inventory_path(c, inventory), secrets=run_vault(c))
 
 
-def use_vault(c: Context, password_file: str | None) -> None:
-    """Where the vault password comes from; asked only if an encrypted file is read."""
+def configured_password_file(c: Context) -> str | None:
     configured = c.config.get("mainsail", {}).get("vault_password_file")
-    vault.configure(password_file, str(configured) if configured else None)
+    return str(configured) if configured else None
+
+
+def run_vault(c: Context) -> vault.Vault:
+    """The vault clean_errors made for this command (the password is asked only if an
+    encrypted file is read)."""
+    return c.config[RUN_VAULT]
 
 
 # ---------------------------------------------------------------------------- testbed
@@ -205,22 +214,21 @@ def engine_run(c: Context, *, check: bool, diff: bool, host: str | None, group: 
                limit: str | None, playbook: str | None, tags: str | None,
                skip_tags: str | None, forks: int, var: list[str], inventory: str | None,
                json: str | None, junit: str | None, quiet_ok: bool,
-               timeout: int = 10, lock_wait: int = 0,
-               vault_password_file: str | None = None) -> tuple[RunRecord, Masker]:
+               timeout: int = 10, lock_wait: int = 0) -> tuple[RunRecord, Masker]:
     root = project_root()
-    inv = open_inventory(c, inventory, vault_password_file)
+    inv = open_inventory(c, inventory)
     chosen = select_hosts(inv, host=host, group=group, limit=limit)
     name = playbook or c.config.get("mainsail", {}).get("playbook", "site")
-    plays = load_playbook(root, name)
+    plays = load_playbook(root, name, run_vault(c))
     if forks < 1:
         raise BadInput("--forks must be at least 1", where="command line",
                        hint="--forks 20 works on 20 hosts at a time")
     opts = RunOptions(check=check, diff=diff, tags=split_list(tags),
                       skip_tags=split_list(skip_tags), forks=forks, extra_vars=parse_vars(var),
                       connect_timeout=float(timeout), lock_wait=float(lock_wait),
-                      holder=holder_identity("deploy playbook=%s" % name))
+                      holder=holder_identity("deploy playbook=%s" % name), secrets=run_vault(c))
     console = make_console()
-    masker = Masker().with_secrets(vault.known_secrets())  # the plans add theirs
+    masker = Masker().with_secrets(run_vault(c).secrets())  # the plans add theirs
     progress = Progress(console, masker, show_diff=diff, verbose=not quiet_ok)
     with progress:
         record = run_playbook(root, inv, plays, chosen, opts, progress, playbook=name)
@@ -250,8 +258,7 @@ def deploy(c: Context, host: str | None = None, group: str | None = None,
     record, _ = engine_run(c, check=check, diff=diff, host=host, group=group, limit=limit,
                            playbook=playbook, tags=tags, skip_tags=skip_tags, forks=forks,
                            var=var or [], inventory=inventory, json=json, junit=junit,
-                           quiet_ok=False, timeout=timeout, lock_wait=lock_wait,
-                           vault_password_file=vault_password_file)
+                           quiet_ok=False, timeout=timeout, lock_wait=lock_wait)
     code = run_exit_code(record)
     if code:
         raise Exit(code=code)
@@ -270,8 +277,7 @@ def plan(c: Context, host: str | None = None, group: str | None = None,
     record, mask = engine_run(c, check=True, diff=diff, host=host, group=group, limit=limit,
                               playbook=playbook, tags=tags, skip_tags=skip_tags, forks=forks,
                               var=var or [], inventory=inventory, json=json, junit=junit,
-                              quiet_ok=True, timeout=timeout,
-                              vault_password_file=vault_password_file)
+                              quiet_ok=True, timeout=timeout)
     for h in record.hosts.values():
         todo = [mask(s.task) for s in h.steps if s.status == "changed"]
         say("%s: %s" % (h.name, "%d to change: %s" % (len(todo), "; ".join(todo)) if todo
@@ -389,7 +395,7 @@ def verify(c: Context, host: str | None = None, group: str | None = None,
     from .verify import verify as run_verify
     inv = open_inventory(c, inventory)
     chosen = select_hosts(inv, host=host, group=group, limit=limit)
-    plays = load_playbook(project_root(), playbook or "site")
+    plays = load_playbook(project_root(), playbook or "site", run_vault(c))
     config = "\n".join(ssh_config_block(h) for h in inv.hosts.values())
     finish(run_verify(project_root(), inv, plays, chosen, config, say))
 
@@ -416,8 +422,7 @@ def check_yaml(shown: str) -> Callable[[str], None]:
 @clean_errors
 def vault_encrypt(c: Context, file: str, vault_password_file: str | None = None) -> None:
     """Encrypt a variables file in place (scrypt key, AES-256-GCM)."""
-    use_vault(c, vault_password_file)
-    vault.encrypt_file(Path(file), file, check_yaml(file))
+    vault.encrypt_file(Path(file), file, run_vault(c), check_yaml(file))
     say("encrypted %s" % file)
 
 
@@ -425,8 +430,7 @@ def vault_encrypt(c: Context, file: str, vault_password_file: str | None = None)
 @clean_errors
 def vault_decrypt(c: Context, file: str, vault_password_file: str | None = None) -> None:
     """Replace an encrypted file by its plaintext (to stop encrypting it)."""
-    use_vault(c, vault_password_file)
-    vault.decrypt_file(Path(file), file)
+    vault.decrypt_file(Path(file), file, run_vault(c))
     say("decrypted %s" % file)
 
 
@@ -434,8 +438,7 @@ def vault_decrypt(c: Context, file: str, vault_password_file: str | None = None)
 @clean_errors
 def vault_view(c: Context, file: str, vault_password_file: str | None = None) -> None:
     """Print the plaintext of an encrypted file; nothing is written to disk."""
-    use_vault(c, vault_password_file)
-    sys.stdout.write(vault.view_file(Path(file), file))
+    sys.stdout.write(vault.view_file(Path(file), file, run_vault(c)))
     sys.stdout.flush()
 
 
@@ -443,8 +446,7 @@ def vault_view(c: Context, file: str, vault_password_file: str | None = None) ->
 @clean_errors
 def vault_edit(c: Context, file: str, vault_password_file: str | None = None) -> None:
     """Edit an encrypted file with $EDITOR (a missing file is created encrypted)."""
-    use_vault(c, vault_password_file)
-    after = vault.edit_file(Path(file), file, vault.editor_command())
+    after = vault.edit_file(Path(file), file, vault.editor_command(), run_vault(c))
     if after is None:
         say("%s unchanged" % file)
         return
@@ -467,8 +469,9 @@ def rollback(c: Context, host: str | None = None, group: str | None = None,
     from .rollback import roll_back
     inv = open_inventory(c, inventory)
     chosen = select_hosts(inv, host=host, group=group, limit=limit)
-    plays = load_playbook(project_root(), playbook or "site") if release else []
-    opts = RunOptions(lock_wait=float(lock_wait), holder=holder_identity("rollback"))
+    plays = load_playbook(project_root(), playbook or "site", run_vault(c)) if release else []
+    opts = RunOptions(lock_wait=float(lock_wait), holder=holder_identity("rollback"),
+                      secrets=run_vault(c))
     finish(roll_back(project_root(), inv, plays, chosen, release, opts, say))
 
 
