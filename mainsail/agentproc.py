@@ -13,7 +13,6 @@ import base64
 import contextlib
 import hashlib
 import io
-import json
 import os
 import subprocess
 import sys

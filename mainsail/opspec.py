@@ -14,7 +14,7 @@ from types import MappingProxyType
 from typing import Any, Callable, Mapping
 
 from .agent.ops import SPECS
-from .agent.spec import Arg, OpSpec
+from .agent.spec import OpSpec
 from .errors import BadInput, did_you_mean
 from .yamlio import OctInt, loc_of
 

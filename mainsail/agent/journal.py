@@ -8,12 +8,11 @@ last run by hand.
 """
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
 import stat
-from typing import Any, Dict, Iterator, List, Optional
+from typing import Any, Dict, List, Optional
 
 KEEP_RUNS = 3
 ENTRIES = "entries.jsonl"

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import glob
 import os
-from typing import Any, List, Mapping, Optional
+from typing import Any, List, Mapping, Optional, Tuple
 
 from .. import facts, proc
 from ..core import Context, MissingPrerequisite, OpError, Outcome, as_bool, accept, settle

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Dict, Mapping, Optional, Tuple
 
-from .. import fileio, journal, proc
+from .. import fileio, proc
 from ..core import Context, MissingPrerequisite, OpError, Outcome, accept, settle
 from ..spec import Arg, OpSpec
 

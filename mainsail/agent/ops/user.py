@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from .. import proc
-from ..core import Context, MissingPrerequisite, OpError, Outcome, accept, as_list
+from ..core import Context, MissingPrerequisite, Outcome, accept, as_list
 from ..core import flag as bool_arg
 from ..core import nothing, settle
 from ..spec import Arg, OpSpec
