@@ -13,7 +13,6 @@ import base64
 import contextlib
 import hashlib
 import io
-import json
 import os
 import subprocess
 import sys
@@ -21,6 +20,8 @@ import threading
 import zipfile
 from typing import (IO, Any, Callable, Dict, Iterator, List, Mapping, Optional, Protocol,
                     Sequence, Tuple)
+
+from .agent import protocol
 
 AGENT_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "agent")
 AGENT_PACKAGE = "mainsail_agent"  # the agent's package name inside the zipapp
@@ -88,7 +89,7 @@ class AgentError(Exception):
 
 
 class _Reader(Protocol):
-    def readline(self) -> bytes: ...
+    def readline(self, limit: int = -1) -> bytes: ...
 
 
 class _Writer(Protocol):
@@ -177,12 +178,14 @@ class AgentClient:
         self.agent_sent = False  # whether start() had to ship the zipapp
         self.facts_at_start: Dict[str, Any] = {}  # the facts from hello
         self.last_failed = False  # the last run's done.failed
+        self.last_verdict = ""  # the last run's done.host: the agent's verdict on the host
         self.last_stopped = False  # the last run ended early on request_stop()
         self.stale_lock: Optional[Dict[str, Any]] = None  # a dead run's lock this one broke
         # what an earlier run recorded on the host when it lost its controller
         self.lost_controller: Optional[Dict[str, Any]] = None
         self.rollbacks: List[Dict[str, Any]] = []  # transactions the last run rolled back
         self.closed = False
+        self.protocol: Optional[int] = None  # the version agreed in hello
 
     # -- low level
 
@@ -195,30 +198,33 @@ class AgentClient:
         self.bytes_sent += len(data)
 
     def _send(self, message: Mapping[str, Any]) -> None:
-        self._write(json.dumps(message, separators=(",", ":")).encode("utf-8") + b"\n")
+        if self.protocol is not None and "req" in message:
+            message = {**message, "protocol": self.protocol}
+        self._write(protocol.encode(message))
 
-    def _recv(self) -> Dict[str, Any]:
+    def _recv(self) -> protocol.HostMessage:
+        """The host's next message, bounded and checked: anything else is an AgentError, which
+        fails this host only."""
         try:
-            line = self._reader.readline()
+            line = self._reader.readline(protocol.MAX_LINE_BYTES + 1)
         except (OSError, ValueError) as exc:
             raise self._error("cannot read from the agent: %s" % exc)
         if not line:
             raise self._error("the agent exited unexpectedly")
         try:
-            message = json.loads(line.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
-            raise self._error("the agent sent something that is not JSON: %r" % line[:200])
-        if not isinstance(message, dict):
-            raise self._error("the agent sent a non-object message: %r" % line[:200])
-        if "error" in message:
-            raise self._error("the agent reported a protocol error: %s" % message["error"])
+            message = protocol.from_host(protocol.decode(line))
+        except protocol.ProtocolError as exc:
+            raise self._error("the agent broke the protocol: %s" % exc)
+        if isinstance(message, protocol.AgentFailure):
+            raise self._error("the agent reported a protocol error: %s" % message.text)
         return message
 
-    def _expect(self, key: str) -> Any:
+    def _expect(self, kind: type) -> Any:
         message = self._recv()
-        if key not in message:
-            raise self._error("expected %r from the agent, got %r" % (key, sorted(message)))
-        return message[key]
+        if not isinstance(message, kind):
+            raise self._error("expected %s from the agent, got %s"
+                              % (kind.__name__, type(message).__name__))
+        return message
 
     def _error(self, text: str) -> AgentError:
         tail = self._stderr_tail() if self._stderr_tail else ""
@@ -230,17 +236,20 @@ class AgentClient:
         """Wait for hello (shipping the zipapp first if the host asks); return facts."""
         self.round_trips += 1
         message = self._recv()
-        if message.get("need_agent"):
+        if isinstance(message, protocol.NeedAgent):
             self._write(b"%d\n" % len(zip_bytes) + zip_bytes)
             self.agent_sent = True
             self.round_trips += 1
             message = self._recv()
-        hello = message.get("hello")
-        if not isinstance(hello, dict):
-            raise self._error("expected hello from the agent, got %r" % sorted(message))
-        if hello.get("agent") != sha:
-            raise self._error("agent says it is %r, expected %r" % (hello.get("agent"), sha))
-        self.facts_at_start = dict(hello.get("facts") or {})
+        if not isinstance(message, protocol.Hello):
+            raise self._error("expected hello from the agent, got %s" % type(message).__name__)
+        if message.agent != sha:
+            raise self._error("agent says it is %r, expected %r" % (message.agent, sha))
+        try:
+            self.protocol = protocol.negotiate(list(message.protocol))
+        except protocol.ProtocolError as exc:
+            raise self._error(str(exc))
+        self.facts_at_start = dict(message.facts)
         return self.facts_at_start
 
     def run(self, steps: Sequence[Mapping[str, Any]], blobs: Mapping[str, bytes],
@@ -254,8 +263,8 @@ class AgentClient:
         ``lock`` ({"path", "wait", "holder"}) takes the host's run lock first (once per
         session); AgentLocked when another run holds it."""
         self.round_trips += 1
-        request: Dict[str, Any] = {"req": "run", "steps": list(steps), "check": bool(check),
-                                   "diff": bool(diff)}
+        request: Dict[str, Any] = {"req": "run", "steps": [wire_step(s) for s in steps],
+                                   "check": bool(check), "diff": bool(diff)}
         if lock:
             request["lock"] = dict(lock)
         if state_dir:
@@ -266,28 +275,28 @@ class AgentClient:
         results: List[Dict[str, Any]] = []
         while True:
             message = self._recv()
-            if "need" in message:
-                self._answer_need(message["need"], blobs)
-            elif "result" in message:
-                results.append(message["result"])
+            if isinstance(message, protocol.Need):
+                self._answer_need(message.shas, blobs)
+            elif isinstance(message, protocol.StepResult):
+                results.append(message.to_wire())
                 if on_result is not None:
-                    on_result(message["result"])
-            elif "done" in message:
-                self.last_failed = bool((message["done"] or {}).get("failed"))
-                self.last_stopped = bool((message["done"] or {}).get("stopped"))
-                done = message["done"] or {}
-                if "locked" in done:
-                    raise AgentLocked(done["locked"])
-                self.stale_lock = done.get("stale_lock") or self.stale_lock
-                self.lost_controller = done.get("lost_controller") or self.lost_controller
-                self.rollbacks = list(done.get("rollbacks") or [])
+                    on_result(results[-1])
+            elif isinstance(message, protocol.Done):
+                self.last_failed = message.failed
+                self.last_stopped = message.stopped
+                self.last_verdict = message.host
+                if message.locked is not None:
+                    raise AgentLocked(message.locked)
+                self.stale_lock = message.stale_lock or self.stale_lock
+                self.lost_controller = message.lost_controller or self.lost_controller
+                self.rollbacks = list(message.rollbacks)
                 return results
             else:
-                raise self._error("unexpected message during run: %r" % sorted(message))
+                raise self._error("unexpected message during run: %s" % type(message).__name__)
 
-    def _answer_need(self, shas: Any, blobs: Mapping[str, bytes]) -> None:
+    def _answer_need(self, shas: Sequence[str], blobs: Mapping[str, bytes]) -> None:
         self.round_trips += 1
-        wanted = [s for s in (shas or []) if s in blobs]  # the agent reports any it still lacks
+        wanted = [s for s in shas if s in blobs]  # the agent reports any it still lacks
         self._send({"blobs": {s: base64.b64encode(blobs[s]).decode("ascii") for s in wanted}})
 
     def rollback(self, state_dir: str, lock: Optional[Mapping[str, Any]] = None,
@@ -301,13 +310,16 @@ class AgentClient:
         self._send(request)
         while True:
             message = self._recv()
-            if "result" in message and on_result is not None:
-                on_result(message["result"])
-            elif "done" in message:
-                done = message["done"] or {}
-                if "locked" in done:
-                    raise AgentLocked(done["locked"])
-                return dict(done.get("rolled_back") or {})
+            if isinstance(message, protocol.StepResult):
+                if on_result is not None:
+                    on_result(message.to_wire())
+            elif isinstance(message, protocol.Done):
+                if message.locked is not None:
+                    raise AgentLocked(message.locked)
+                return dict(message.rolled_back or {})
+            else:
+                raise self._error("unexpected message during rollback: %s"
+                                  % type(message).__name__)
 
     def request_stop(self) -> None:
         """Ask a running agent to stop after the step under way (called from another thread
@@ -320,7 +332,7 @@ class AgentClient:
     def facts(self) -> Dict[str, Any]:
         self.round_trips += 1
         self._send({"req": "facts"})
-        return dict(self._expect("facts") or {})
+        return dict(self._expect(protocol.Facts).facts)
 
     def close(self) -> None:
         """Say bye (best effort: the agent may already be gone)."""
@@ -331,6 +343,14 @@ class AgentClient:
             self._send({"req": "bye"})
         except AgentError:
             pass
+
+
+def wire_step(step: Mapping[str, Any]) -> Dict[str, Any]:
+    """A plan's step as sent: checked against the Step message, so a bad one is named here."""
+    try:
+        return protocol.Step.from_wire(dict(step)).to_wire()
+    except protocol.ProtocolError as exc:
+        raise AgentError("a step breaks the protocol: %s" % exc)
 
 
 # ---- a local agent ---------------------------------------------------------------

@@ -24,10 +24,10 @@ from types import MappingProxyType
 from typing import Any, Iterable, Mapping
 
 from .errors import BadInput, did_you_mean
+from .masking import Masker
 from .opspec import as_bool
 from .render import has_template, render_value
-from .report import Masker
-from .vault import MIN_SECRET_LENGTH, secret_texts
+from .vault import MIN_SECRET_LENGTH, Vault, secret_texts
 from .yamlio import display_path, load_yaml, loc_of
 
 EMPTY: Mapping[str, Any] = MappingProxyType({})
@@ -147,11 +147,12 @@ def find_inventory(path: Path | str) -> Path:
                    f"create {p / 'hosts.yml'} (Ansible YAML inventory)")
 
 
-def load_inventory(path: Path | str, root: Path | str | None = None) -> Inventory:
+def load_inventory(path: Path | str, root: Path | str | None = None,
+                   secrets: Vault | None = None) -> Inventory:
     """Load an inventory file with the group_vars/ and host_vars/ beside it.
 
     Positions in errors and ``var_sources`` are shown relative to ``root`` (default: the
-    current folder, normally the project root).
+    current folder, normally the project root). ``secrets``: the run's vault.
     """
     file = find_inventory(path)
     root_dir = Path(root) if root is not None else Path.cwd()
@@ -160,7 +161,7 @@ def load_inventory(path: Path | str, root: Path | str | None = None) -> Inventor
     _read_top(load_yaml(file, root_dir), draft)
     _ungrouped(draft)
     depths = _depths(draft)
-    vars_dir = _VarsDirs(file.parent, root_dir)
+    vars_dir = _VarsDirs(file.parent, root_dir, secrets)
     group_files = {g: vars_dir.load("group_vars", g) for g in draft.parents}
     groups = _build_groups(draft, depths, group_files)
     hosts = {name: _build_host(name, draft, groups, group_files, vars_dir)
@@ -347,8 +348,8 @@ def _depth(name: str, draft: _Draft, depths: dict[str, int], chain: list[str]) -
 class _VarsDirs:
     """group_vars/ and host_vars/ beside the inventory file."""
 
-    def __init__(self, base: Path, root: Path) -> None:
-        self.base, self.root = base, root
+    def __init__(self, base: Path, root: Path, secrets: Vault | None) -> None:
+        self.base, self.root, self.secrets = base, root, secrets
 
     def files(self, kind: str, name: str) -> list[Path]:
         folder = self.base / kind
@@ -363,7 +364,7 @@ class _VarsDirs:
     def load(self, kind: str, name: str) -> list[tuple[str, Any, str]]:
         entries: list[tuple[str, Any, str]] = []
         for path in self.files(kind, name):
-            data = load_yaml(path, self.root, vars_file=True)
+            data = load_yaml(path, self.root, vars_file=True, secrets=self.secrets)
             _add_vars(entries, data, display_path(path, self.root),
                       f"{kind}/{path.name}")
         return entries

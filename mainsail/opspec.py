@@ -10,17 +10,17 @@ from __future__ import annotations
 import ast
 import re
 import shlex
-from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Callable, Mapping
 
+from .agent.ops import SPECS
+from .agent.spec import OpSpec
 from .errors import BadInput, did_you_mean
 from .yamlio import OctInt, loc_of
 
 _TRUE = frozenset({"yes", "true", "on", "1", "y"})
 _FALSE = frozenset({"no", "false", "off", "0", "n", ""})
 _MODE_OCTAL = re.compile(r"0?[0-7]{3,4}")
-_FREE_FORM_OPTION = re.compile(r"\s*(chdir|creates|removes)=(\S+)\s+")
 _JINJA_MARKERS = ("{{", "{%", "{#")
 CONDITION_NAMES = frozenset({"rc", "stdout", "stderr", "true", "false", "True", "False",
                              "none", "None"})
@@ -30,126 +30,21 @@ _CONDITION_NODES = (ast.Expression, ast.BoolOp, ast.And, ast.Or, ast.UnaryOp, as
 _CONDITION_HINT = "compare rc, stdout or stderr, e.g. rc == 2 or 'exists' in stdout"
 
 
-@dataclass(frozen=True)
-class Arg:
-    """One argument: its value type, allowed values, documented default and alias names."""
-
-    type: str = "str"
-    choices: tuple[str, ...] = ()
-    default: Any = None
-    aliases: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class OpSpec:
-    """One operation: its arguments, the groups of which exactly one must be given, its agent op."""
-
-    name: str
-    agent_op: str
-    args: Mapping[str, Arg]
-    required: tuple[tuple[str, ...], ...] = ()
-    free_form: bool = False  # `command: "ls -l"` is accepted as `cmd`
-
-    def alias_map(self) -> dict[str, str]:
-        """Every accepted argument name -> its canonical name."""
-        names = {name: name for name in self.args}
-        names.update({alias: name for name, arg in self.args.items() for alias in arg.aliases})
-        return names
-
-
-def _spec(name: str, agent_op: str, args: dict[str, Arg],
-          required: tuple[tuple[str, ...], ...] = (), free_form: bool = False) -> OpSpec:
-    return OpSpec(name, agent_op, MappingProxyType(args), required, free_form)
-
-
-_OWNERSHIP = {"mode": Arg("mode"), "owner": Arg(), "group": Arg()}
-_COMMAND_ARGS = {"chdir": Arg(), "creates": Arg(), "removes": Arg(), "unless": Arg(),
-                 "environment": Arg("env"), "stdin": Arg(),
-                 # Judged on the host against rc/stdout/stderr; see plan.py.
-                 "changed_when": Arg("condition"), "failed_when": Arg("condition")}
-
-OPS: Mapping[str, OpSpec] = MappingProxyType({
-    "apt": _spec("apt", "apt", {
-        "name": Arg("names", aliases=("pkg", "package")),
-        "state": Arg(choices=("present", "absent", "latest"), default="present"),
-        "update_cache": Arg("bool", aliases=("update-cache",)),
-        "cache_valid_time": Arg("int"),
-        "install_recommends": Arg("bool", default=False, aliases=("install-recommends",)),
-        "purge": Arg("bool"),
-    }, (("name",),)),
-    "file": _spec("file", "file", {
-        "path": Arg("abspath", aliases=("dest", "name")),
-        "state": Arg(choices=("file", "directory", "absent", "link", "touch"), default="file"),
-        "src": Arg(), **_OWNERSHIP,
-    }, (("path",),)),
-    "copy": _spec("copy", "copy", {
-        "dest": Arg("abspath"), "src": Arg(), "content": Arg("content"),
-        "validate": Arg("validate"), **_OWNERSHIP,
-    }, (("dest",), ("src", "content"))),
-    "template": _spec("template", "copy", {
-        "src": Arg(), "dest": Arg("abspath"), "validate": Arg("validate"), **_OWNERSHIP,
-    }, (("src",), ("dest",))),
-    "line": _spec("line", "line", {
-        "path": Arg("abspath", aliases=("dest", "destfile", "name")),
-        "line": Arg(aliases=("value",)),
-        "regexp": Arg("regex", aliases=("regex",)),
-        "state": Arg(choices=("present", "absent"), default="present"),
-        "insertafter": Arg(), "insertbefore": Arg(), "create": Arg("bool"),
-        "validate": Arg("validate"), **_OWNERSHIP,
-    }, (("path",),)),
-    "user": _spec("user", "user", {
-        "name": Arg(aliases=("user",)),
-        "state": Arg(choices=("present", "absent"), default="present"),
-        "uid": Arg("int"), "group": Arg(), "groups": Arg("names"), "append": Arg("bool"),
-        "shell": Arg(), "home": Arg(), "create_home": Arg("bool", default=True,
-                                                          aliases=("createhome",)),
-        "system": Arg("bool"), "password": Arg(), "comment": Arg(),
-    }, (("name",),)),
-    "group": _spec("group", "group", {
-        "name": Arg(), "state": Arg(choices=("present", "absent"), default="present"),
-        "gid": Arg("int"), "system": Arg("bool"),
-    }, (("name",),)),
-    "service": _spec("service", "service", {
-        "name": Arg(aliases=("service",)),
-        "state": Arg(choices=("started", "stopped", "restarted", "reloaded")),
-        "enabled": Arg("bool"),
-    }, (("name",),)),
-    "supervisor": _spec("supervisor", "supervisor", {
-        "name": Arg(), "command": Arg(), "user": Arg(), "directory": Arg(),
-        "environment": Arg("env"), "autostart": Arg("bool"), "autorestart": Arg("autorestart"),
-        "startsecs": Arg("int"),
-        "stopsignal": Arg(choices=("TERM", "HUP", "INT", "QUIT", "KILL", "USR1", "USR2")),
-        "stdout_logfile": Arg(), "stderr_logfile": Arg(),
-        "state": Arg(choices=("present", "started", "stopped", "restarted", "absent"),
-                     default="started"),
-        "config_dir": Arg("abspath", default="/etc/supervisor/conf.d"),
-    }, (("name",),)),
-    "command": _spec("command", "command", {"cmd": Arg("cmd"), "argv": Arg("argv"),
-                                            **_COMMAND_ARGS},
-                     (("cmd", "argv"),), free_form=True),
-    "shell": _spec("shell", "shell", {"cmd": Arg("cmd"), **_COMMAND_ARGS}, (("cmd",),),
-                   free_form=True),
-    "probe": _spec("probe", "probe", {
-        "tcp": Arg(), "http": Arg(), "send": Arg(), "expect": Arg(),
-        "status": Arg("int", default=200), "contains": Arg(),
-        "retries": Arg("int", default=10), "delay": Arg("float", default=0.5),
-        "timeout": Arg("float", default=3.0),
-    }, (("tcp", "http"),)),
-    "release": _spec("release", "release", {
-        "src": Arg(), "path": Arg("abspath", aliases=("dest",)), "keep": Arg("int", default=5),
-        "shared": Arg("names"), "owner": Arg(), "group": Arg(),
-    }, (("src",), ("path",))),
-    "debconf": _spec("debconf", "debconf", {
-        "name": Arg(aliases=("pkg",)), "question": Arg(aliases=("selection", "setting")),
-        "vtype": Arg(choices=("boolean", "error", "multiselect", "note", "password", "seen",
-                              "select", "string", "text", "title")),
-        "value": Arg("debconf_value", aliases=("answer",)),
-    }, (("name",), ("question",), ("vtype",), ("value",))),
-})
+# The declarations live beside each operation's code (mainsail/agent/ops/<op>.py); this
+# module only reads them.
+OPS: Mapping[str, OpSpec] = MappingProxyType(dict(SPECS))
 
 # Ansible spellings that mean the same operation here.
-OP_ALIASES: Mapping[str, str] = MappingProxyType({"lineinfile": "line"})
+OP_ALIASES: Mapping[str, str] = MappingProxyType(
+    {alias: spec.name for spec in SPECS.values() for alias in spec.aliases})
 _FQCN_PREFIXES = ("ansible.builtin.", "ansible.legacy.")
+
+
+def alias_map(spec: OpSpec) -> dict[str, str]:
+    """Every accepted argument name -> its canonical name."""
+    names = {arg.name: arg.name for arg in spec.args}
+    names.update({alias: arg.name for arg in spec.args for alias in arg.aliases})
+    return names
 
 
 # ---------------------------------------------------------------------------- names
@@ -173,7 +68,7 @@ def get_op(name: str, where: str = "") -> OpSpec:
 
 def canonical_args(spec: OpSpec, args: Mapping[str, Any], where: str = "") -> dict[str, Any]:
     """``args`` with aliases replaced by canonical names; unknown or doubled names are BadInput."""
-    names = spec.alias_map()
+    names = alias_map(spec)
     out: dict[str, Any] = {}
     for key, value in args.items():
         here = loc_of(args, key) or where
@@ -189,7 +84,7 @@ def canonical_args(spec: OpSpec, args: Mapping[str, Any], where: str = "") -> di
 
 
 def _accepted(spec: OpSpec) -> str:
-    return f" ({spec.name} accepts: {', '.join(spec.args)})"
+    return f" ({spec.name} accepts: {', '.join(a.name for a in spec.args)})"
 
 
 def check_required(spec: OpSpec, args: Mapping[str, Any], where: str = "") -> None:
@@ -206,17 +101,19 @@ def check_required(spec: OpSpec, args: Mapping[str, Any], where: str = "") -> No
 
 
 def free_form_args(spec: OpSpec, text: str, where: str = "") -> dict[str, Any]:
-    """``command: "chdir=/srv make all"`` -> ``{"chdir": "/srv", "cmd": "make all"}``."""
+    """A plain string given as a free-form op's arguments -> its arguments mapping."""
     if not spec.free_form:
         raise BadInput(f"{spec.name}: arguments must be a mapping, not a string", where,
                        f"write them as {spec.name}: {{{_as_mapping_text(text)}}}")
     args: dict[str, Any] = {}
-    match = _FREE_FORM_OPTION.match(text)
+    options = "|".join(re.escape(name) for name in spec.free_form_options) or "(?!)"
+    leading = re.compile(r"\s*(%s)=(\S+)\s+" % options)
+    match = leading.match(text)
     while match:  # Ansible lets leading k=v options ride along in the command string
         args[match.group(1)] = match.group(2)
         text = text[match.end():]
-        match = _FREE_FORM_OPTION.match(text)
-    args["cmd"] = text
+        match = leading.match(text)
+    args[spec.free_form] = text
     return args
 
 
@@ -251,8 +148,7 @@ def check_static_values(spec: OpSpec, args: Mapping[str, Any], where: str = "") 
 def coerce_args(spec: OpSpec, args: Mapping[str, Any], where: str = "") -> dict[str, Any]:
     """Rendered ``args`` checked, converted to their types, documented defaults filled in."""
     check_required(spec, args, where)
-    out = {name: spec.args[name].default for name in spec.args
-           if spec.args[name].default is not None}
+    out = spec.defaults()
     for name, value in args.items():
         if value is not None:
             out[name] = coerce_value(spec, name, value, loc_of(args, name) or where)
@@ -262,7 +158,7 @@ def coerce_args(spec: OpSpec, args: Mapping[str, Any], where: str = "") -> dict[
 
 def coerce_value(spec: OpSpec, name: str, value: Any, where: str = "") -> Any:
     """One argument value converted to its type; BadInput naming the argument otherwise."""
-    arg = spec.args[name]
+    arg = spec.arg(name)
     label = f"{spec.name}: {name}"
     converted = _COERCERS[arg.type](value, label, where)
     if arg.choices and converted not in arg.choices:
@@ -449,9 +345,9 @@ def _kind(value: Any) -> str:
 
 _COERCERS: Mapping[str, Callable[[Any, str, str], Any]] = MappingProxyType({
     "str": _as_str, "abspath": _as_abspath, "int": _as_int, "float": _as_float, "bool": as_bool,
-    "mode": _as_mode, "names": _as_names, "argv": _as_argv, "cmd": _as_cmd, "env": _as_env,
-    "content": _as_content, "validate": _as_validate, "regex": _as_regex,
-    "autorestart": _as_autorestart, "debconf_value": _as_debconf_value,
+    "octal": _as_mode, "names": _as_names, "words": _as_argv, "cmdline": _as_cmd, "variables": _as_env,
+    "text": _as_content, "checker": _as_validate, "pattern": _as_regex,
+    "restart": _as_autorestart, "debconf_value": _as_debconf_value,
     "condition": _as_condition,
 })
 
@@ -459,57 +355,7 @@ _COERCERS: Mapping[str, Callable[[Any, str, str], Any]] = MappingProxyType({
 # ---------------------------------------------------------------------------- combinations
 
 def check_semantics(spec: OpSpec, args: Mapping[str, Any], where: str = "") -> None:
-    """Rules that span several arguments of one operation."""
-    rule = _SEMANTICS.get(spec.name)
-    if rule is not None:
-        problem = rule(args)
-        if problem:
-            raise BadInput(f"{spec.name}: {problem[0]}", where, problem[1])
-
-
-def _file_rule(args: Mapping[str, Any]) -> tuple[str, str] | None:
-    if args.get("state") == "link" and not args.get("src"):
-        return "state: link needs src (the link target)", "add src: /path/to/target"
-    if args.get("src") and args.get("state") != "link":
-        return "src is only used with state: link", "add state: link, or use copy"
-    if args.get("state") == "link" and args.get("mode"):
-        # A link's own mode is always 0777; chmod would follow it and change the target.
-        return "mode has no meaning for a link", "set the mode on the link's target instead"
-    return None
-
-
-def _line_rule(args: Mapping[str, Any]) -> tuple[str, str] | None:
-    if args.get("state") == "present" and args.get("line") is None:
-        return "state: present needs line", "add line: the text the file must contain"
-    if args.get("state") == "absent" and args.get("line") is None and not args.get("regexp"):
-        return "state: absent needs line or regexp", "add regexp: matching the lines to remove"
-    if args.get("insertafter") and args.get("insertbefore"):
-        return "give only one of insertafter or insertbefore", "keep the one you mean"
-    if args.get("insertafter") == "BOF":
-        return "insertafter: BOF is not a place", "insertbefore: BOF puts the line first"
-    return None
-
-
-def _service_rule(args: Mapping[str, Any]) -> tuple[str, str] | None:
-    if args.get("state") is None and args.get("enabled") is None:
-        return "nothing to do without state or enabled", "add state: started or enabled: true"
-    return None
-
-
-def _supervisor_rule(args: Mapping[str, Any]) -> tuple[str, str] | None:
-    # Without command a task only drives the state of an already configured program
-    # (e.g. a handler's state: restarted); declaring one needs its command.
-    if args.get("state") == "present" and not args.get("command"):
-        return "state: present needs command", "add command: the program to run"
-    return None
-
-
-def _release_rule(args: Mapping[str, Any]) -> tuple[str, str] | None:
-    if args.get("keep") is not None and int(args["keep"]) < 1:
-        return "keep must be at least 1 (the current release)", "keep: 5 keeps the last five"
-    return None
-
-
-_SEMANTICS: Mapping[str, Callable[[Mapping[str, Any]], tuple[str, str] | None]] = \
-    MappingProxyType({"file": _file_rule, "line": _line_rule, "service": _service_rule,
-                      "supervisor": _supervisor_rule, "release": _release_rule})
+    """Rules that span several arguments of one operation (declared with the operation)."""
+    problem = spec.rule(args) if spec.rule is not None else None
+    if problem:
+        raise BadInput(f"{spec.name}: {problem[0]}", where, problem[1])

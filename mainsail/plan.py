@@ -25,20 +25,22 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import jinja2
 
+from .agent.spec import Ships
 from .errors import BadInput, did_you_mean
 from .inventory import Host, Inventory, check_var_name
+from .masking import MASK, Masker
 from .opspec import OPS, coerce_args
 from .playbook import Play, Role, RoleUse, Task, load_vars_file
 from .render import (OMIT, Environment, broken, eval_condition, has_template, make_env,
                      referenced_names, render_string, render_template, render_value, to_plain)
-from .report import MASK, Masker
-from .vault import MIN_SECRET_LENGTH, secret_texts
+from .vault import MIN_SECRET_LENGTH, Vault, secret_texts
 from .yamlio import YDict, display_path, loc_of
 
 MAX_BLOB_BYTES = 100 * 1024 * 1024
 ANSIBLE_MANAGED = "Managed by Mainsail: local changes will be overwritten."
-_COPY_ARGS = ("dest", "mode", "owner", "group", "validate")
-_SHOWN_WHEN_MASKED = ("dest", "path", "content_sha", "src", "mode", "owner", "group")
+# Where a file goes and where it came from stay readable in a masked plan.
+_SHOWN_WHEN_MASKED = frozenset({"dest", "path", "src", "mode", "owner", "group"} |
+                               {s.ships.digest for s in OPS.values() if s.ships})
 
 
 @dataclass(frozen=True)
@@ -93,14 +95,14 @@ def _masked_step(step: Mapping[str, Any]) -> dict[str, Any]:
 def build_plan(project_root: Path | str, play: Play, host: Host, facts: Mapping[str, Any] | None,
                extra_vars: Mapping[str, Any] | None, *, tags: Sequence[str] = (),
                skip_tags: Sequence[str] = (), check: bool = False,
-               inventory: Inventory | None = None) -> HostPlan:
+               inventory: Inventory | None = None, secrets: Vault | None = None) -> HostPlan:
     """Render ``play`` for ``host``: ordered steps, content blobs, handlers, notifications.
 
     ``inventory`` provides ``groups`` and ``hostvars`` for templates; without it they
-    describe this host alone.
+    describe this host alone. ``secrets``: the run's vault, for vars files named by a template.
     """
     builder = _Builder(Path(project_root), play, host, dict(facts or {}), dict(extra_vars or {}),
-                       inventory, check, _TagFilter(tuple(tags), tuple(skip_tags)))
+                       inventory, check, _TagFilter(tuple(tags), tuple(skip_tags)), secrets)
     try:
         for use in play.roles:
             scope = builder.scope(use)
@@ -190,8 +192,9 @@ class _Builder:
 
     def __init__(self, root: Path, play: Play, host: Host, facts: dict[str, Any],
                  extra: dict[str, Any], inventory: Inventory | None, check: bool,
-                 tag_filter: _TagFilter) -> None:
+                 tag_filter: _TagFilter, secrets: Vault | None = None) -> None:
         self.root, self.play, self.host, self.facts = root, play, host, facts
+        self.secrets = secrets
         self.extra, self.inventory, self.check = extra, inventory, check
         self.tag_filter = tag_filter
         for name in extra:
@@ -287,7 +290,7 @@ class _Builder:
                              env: Environment) -> Mapping[str, Any]:
         context = {**so_far, **self.extra, **self._magic(None)}
         name = render_string(path, context, where=where, env=env)
-        return load_vars_file(self.root, name, where)
+        return load_vars_file(self.root, name, where, self.secrets)
 
     def _magic(self, use: RoleUse | None) -> dict[str, Any]:
         host, inv = self.host, self.inventory
@@ -369,11 +372,12 @@ class _Builder:
         args = coerce_args(OPS[task.op], _without_omitted(rendered), task.loc)
         refuse_option_names(task.op, args, task.loc)
         no_log = self._no_log(task, args)
-        if task.op in ("copy", "template"):
-            args = self._content_args(task, args, variables, scope)
-            no_log = no_log or self._has_secret(self.blobs[args["content_sha"]])
-        elif task.op == "release":
-            args = self._release_args(task, args, scope)
+        ships = OPS[task.op].ships
+        if ships is not None and ships.kind == "folder":
+            args = self._release_args(task, ships, args, scope)
+        elif ships is not None:
+            args = self._content_args(task, ships, args, variables, scope)
+            no_log = no_log or self._has_secret(self.blobs[args[ships.digest]])
         self.next_id += 1
         return {"id": self.next_id, "op": task.agent_op, "name": name,
                 "args": to_plain(args, where=task.loc), "no_log": no_log,
@@ -437,31 +441,33 @@ class _Builder:
 
     # -- file contents
 
-    def _content_args(self, task: Task, args: dict[str, Any], variables: Mapping[str, Any],
-                      scope: _Scope) -> dict[str, Any]:
-        """copy/template -> the agent's copy: content goes to a blob named by its sha256."""
-        data, shown = self._content(task, args, variables, scope)
+    def _content_args(self, task: Task, ships: Ships, args: dict[str, Any],
+                      variables: Mapping[str, Any], scope: _Scope) -> dict[str, Any]:
+        """An op that ships a file (or a rendered template): the content goes to a blob named
+        by its sha256, and the source argument then only names where it came from."""
+        data, shown = self._content(task, ships, args, variables, scope)
         sha = hashlib.sha256(data).hexdigest()
         self.blobs[sha] = data
-        kept: dict[str, Any] = {k: args[k] for k in _COPY_ARGS if k in args}
-        return {**kept, "content_sha": sha, **({"src": shown} if shown else {})}
+        kept = {k: v for k, v in args.items() if k not in (ships.source, ships.inline)}
+        return {**kept, ships.digest: sha, **({ships.source: shown} if shown else {})}
 
-    def _content(self, task: Task, args: Mapping[str, Any], variables: Mapping[str, Any],
-                 scope: _Scope) -> tuple[bytes, str]:
-        if task.op == "template":
-            path = _find_source(args["src"], scope.env.search_path, "template", task.loc,
-                                self.root)
-            text = render_template(args["src"], variables, where=task.loc, env=scope.env)
+    def _content(self, task: Task, ships: Ships, args: Mapping[str, Any],
+                 variables: Mapping[str, Any], scope: _Scope) -> tuple[bytes, str]:
+        source = args.get(ships.source)
+        if ships.kind == "template":
+            path = _find_source(source, scope.env.search_path, "template", task.loc, self.root)
+            text = render_template(source, variables, where=task.loc, env=scope.env)
             return text.encode("utf-8"), display_path(path, self.root)
-        if "content" in args:
-            return str(args["content"]).encode("utf-8"), ""
-        path = _find_source(args["src"], scope.files, "file", task.loc, self.root)
+        if ships.inline and ships.inline in args:
+            return str(args[ships.inline]).encode("utf-8"), ""
+        path = _find_source(source, scope.files, "file", task.loc, self.root)
         return _read_blob(path, task.loc, self.root), display_path(path, self.root)
 
-    def _release_args(self, task: Task, args: dict[str, Any], scope: _Scope) -> dict[str, Any]:
-        """release: every file under the src folder becomes a blob; the agent gets the
+    def _release_args(self, task: Task, ships: Ships, args: dict[str, Any],
+                      scope: _Scope) -> dict[str, Any]:
+        """An op that ships a folder: every file under it becomes a blob; the agent gets the
         manifest (relative path -> digest and mode) and asks only for what it lacks."""
-        folder = _find_folder(args["src"], scope.files, task.loc, self.root)
+        folder = _find_folder(args[ships.source], scope.files, task.loc, self.root)
         files: dict[str, dict[str, str]] = {}
         for path in sorted(p for p in folder.rglob("*") if p.is_file() and not _build_junk(p)):
             data = _read_blob(path, task.loc, self.root)
@@ -471,10 +477,10 @@ class _Builder:
             files[str(path.relative_to(folder))] = {"sha": sha,
                                                     "mode": "0755" if executable else "0644"}
         if not files:
-            raise BadInput(f"release src {args['src']!r} holds no files", task.loc,
-                           "put the application's files in that folder")
-        kept = {k: args[k] for k in ("path", "keep", "shared", "owner", "group") if k in args}
-        return {**kept, "files": files, "src": display_path(folder, self.root)}
+            raise BadInput(f"{task.op} {ships.source} {args[ships.source]!r} holds no files",
+                           task.loc, "put the application's files in that folder")
+        kept = {k: v for k, v in args.items() if k != ships.source}
+        return {**kept, ships.manifest: files, ships.source: display_path(folder, self.root)}
 
     # -- handlers
 
@@ -526,23 +532,20 @@ class _Builder:
                         checks={k: v for k, v in self.checks.items() if v})
 
 
-# Arguments the agent hands to a system tool as operands (apt-get, useradd, systemctl, ...).
-OPERAND_ARGS = {"apt": ("name", "package name"), "user": ("name", "user name"),
-                "group": ("name", "group name"), "service": ("name", "service name"),
-                "supervisor": ("name", "program name")}
-
-
 def refuse_option_names(op: str, args: Mapping[str, Any], where: str) -> None:
     """A name starting with '-' would reach the tool as an option (apt-get
-    '-oDPkg::Pre-Invoke::=touch /tmp/pwned' runs a command as root): refused before any host."""
-    if op not in OPERAND_ARGS:
-        return
-    key, what = OPERAND_ARGS[op]
-    value = args.get(key)
-    for name in value if isinstance(value, (list, tuple)) else [value]:
-        if isinstance(name, str) and name.startswith("-"):
-            raise BadInput(f"{op}: {what} {name!r} starts with '-' and would be read as an "
-                           "option", where, f"check the {key} (and the variables it comes from)")
+    '-oDPkg::Pre-Invoke::=touch /tmp/pwned' runs a command as root): refused before any host.
+    Which arguments are such operands, each op declares (``Arg.operand``)."""
+    spec = OPS.get(op)
+    for arg in spec.args if spec is not None else ():
+        if not arg.operand:
+            continue
+        value = args.get(arg.name)
+        for name in value if isinstance(value, (list, tuple)) else [value]:
+            if isinstance(name, str) and name.startswith("-"):
+                raise BadInput(f"{op}: {arg.operand} {name!r} starts with '-' and would be read "
+                               "as an option", where,
+                               f"check the {arg.name} (and the variables it comes from)")
 
 
 _NO_ITEM = object()  # a sentinel: None is a legitimate loop item

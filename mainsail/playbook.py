@@ -16,9 +16,10 @@ from typing import Any, Iterable, Mapping
 
 from .errors import BadInput, did_you_mean
 from .inventory import check_var_name
-from .opspec import (OPS, OpSpec, as_bool, canonical_args, canonical_op, check_required,
+from .opspec import (OPS, OpSpec, alias_map, as_bool, canonical_args, canonical_op, check_required,
                      check_static_values, free_form_args, get_op)
 from .render import check_expression, has_template
+from .vault import Vault
 from .yamlio import YDict, display_path, load_yaml, loc_of
 
 EMPTY: Mapping[str, Any] = MappingProxyType({})
@@ -200,9 +201,10 @@ def _handler_aliases(handler: Task) -> set[str]:
 
 @dataclass(frozen=True)
 class Project:
-    """A deployment project's folders."""
+    """A deployment project's folders, and the run's vault for its encrypted vars files."""
 
     root: Path
+    secrets: Vault | None = field(default=None, compare=False)
 
     @property
     def playbooks(self) -> Path:
@@ -231,12 +233,12 @@ class Project:
         return sorted(p.name for p in self.roles.iterdir() if p.is_dir())
 
 
-def load_project(root: Path | str) -> Project:
+def load_project(root: Path | str, secrets: Vault | None = None) -> Project:
     """The project at ``root``; BadInput when it is not a folder."""
     path = Path(root)
     if not path.is_dir():
         raise BadInput("project folder not found", str(path))
-    return Project(path)
+    return Project(path, secrets)
 
 
 def playbook_path(root: Path | str, name: str = "site") -> Path:
@@ -252,9 +254,11 @@ def playbook_path(root: Path | str, name: str = "site") -> Path:
                    str(project.root), did_you_mean(name, project.playbook_names()))
 
 
-def load_playbook(root: Path | str, name: str = "site") -> list[Play]:
-    """The plays of ``playbooks/NAME.yml``, with roles loaded and everything validated."""
-    project = load_project(root)
+def load_playbook(root: Path | str, name: str = "site",
+                  secrets: Vault | None = None) -> list[Play]:
+    """The plays of ``playbooks/NAME.yml``, with roles loaded and everything validated;
+    ``secrets`` is the run's vault for encrypted vars files."""
+    project = load_project(root, secrets)
     path = playbook_path(root, name)
     data = load_yaml(path, project.root)
     shown = display_path(path, project.root)
@@ -355,15 +359,16 @@ def _vars_file(entry: Any, where: str, project: Project) -> VarsFile:
                        "vars_files: [vars/common.yml]")
     if has_template(entry):
         return VarsFile(entry, where)  # resolved per host when the plan is built
-    return VarsFile(entry, where, load_vars_file(project.root, entry, where))
+    return VarsFile(entry, where, load_vars_file(project.root, entry, where, project.secrets))
 
 
-def load_vars_file(root: Path, name: str, where: str) -> Mapping[str, Any]:
+def load_vars_file(root: Path, name: str, where: str,
+                   secrets: Vault | None = None) -> Mapping[str, Any]:
     """A vars file, looked up beside the playbooks, then from the project root."""
     for base in (root / "playbooks", root):
         path = base / name
         if path.is_file():
-            data = load_yaml(path, root, vars_file=True)
+            data = load_yaml(path, root, vars_file=True, secrets=secrets)
             return _vars_block(data, loc_of(data) or display_path(path, root), name)
     raise BadInput(f"vars file {name!r} not found (looked in playbooks/ and the project root)",
                    where)
@@ -533,7 +538,7 @@ class _RoleLoader:
         if not path.is_dir():
             raise BadInput(f"role {ref.name!r} not found (looked in roles/)", ref.loc,
                            did_you_mean(ref.name, self.project.role_names()))
-        part = _RolePart(self.project.root, path)
+        part = _RolePart(self.project.root, path, self.project.secrets)
         return Role(
             name=ref.name, path=path, loc=display_path(path, self.project.root),
             defaults=_vars_block(part.load("defaults"), part.where("defaults"), "role defaults"),
@@ -548,8 +553,8 @@ class _RoleLoader:
 class _RolePart:
     """``roles/<name>/<part>/main.yml`` (or main.yaml) of one role."""
 
-    def __init__(self, root: Path, path: Path) -> None:
-        self.root, self.path = root, path
+    def __init__(self, root: Path, path: Path, secrets: Vault | None) -> None:
+        self.root, self.path, self.secrets = root, path, secrets
 
     def file(self, part: str) -> Path | None:
         for name in ("main.yml", "main.yaml"):
@@ -561,7 +566,8 @@ class _RolePart:
         file = self.file(part)
         if file is None:
             return None
-        return load_yaml(file, self.root, vars_file=part in ("defaults", "vars"))
+        return load_yaml(file, self.root, vars_file=part in ("defaults", "vars"),
+                         secrets=self.secrets)
 
     def where(self, part: str) -> str:
         file = self.file(part)
@@ -663,8 +669,9 @@ def _task_args(data: Mapping[str, Any], op_key: str, op: str, where: str) -> Map
     merged = _merged(extra or {}, raw or {})
     for key in RESULT_CONDITIONS:
         if key in data:
-            if op not in ("command", "shell"):
-                raise BadInput(f"{key} is only for command and shell", loc_of(data, key),
+            if key not in spec.arg_map():
+                takers = " and ".join(n for n, s in OPS.items() if key in s.arg_map())
+                raise BadInput(f"{key} is only for {takers}", loc_of(data, key),
                                f"{op} reports changed/failed itself")
             _put(merged, key, data[key], data)
     args = _canonical(spec, merged, here)
@@ -685,7 +692,7 @@ def _merged(first: Mapping[str, Any], second: Mapping[str, Any]) -> YDict:
 
 def _canonical(spec: OpSpec, args: YDict, where: str) -> YDict:
     """Aliases renamed to canonical names; each keeps the position of the name as written."""
-    names = spec.alias_map()
+    names = alias_map(spec)
     out = YDict(canonical_args(spec, args, where))
     out.pos = args.pos
     out.key_pos = {names.get(k, k): pos for k, pos in args.key_pos.items()}

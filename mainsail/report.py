@@ -8,7 +8,7 @@ import threading
 import xml.etree.ElementTree as ET
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Optional, TypeVar
+from typing import Any, Optional
 
 from rich.console import Console
 from rich.markup import escape
@@ -16,45 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, TaskID, TextColumn
 from rich.progress import Progress as RichProgress
 from rich.table import Table
 
-from .errors import MainsailError
-from .vault import MIN_SECRET_LENGTH
-
-MASK = "***"
-E = TypeVar("E", bound=MainsailError)
-
-
-@dataclass(frozen=True)
-class Masker:
-    """Replaces every secret value in any text with ***, longest first so parts never leak."""
-
-    secrets: tuple[str, ...] = ()
-
-    def __call__(self, text: Any) -> Any:
-        if not isinstance(text, str) or not self.secrets:
-            return text
-        for secret in sorted(self.secrets, key=len, reverse=True):
-            text = text.replace(secret, MASK)
-        return text
-
-    def with_secrets(self, values: Iterable[str]) -> "Masker":
-        extra = tuple(part for v in values if isinstance(v, str) for part in _fragments(v))
-        return Masker(tuple(sorted(set(self.secrets + extra))))
-
-    def error(self, exc: E) -> E:
-        """``exc`` with its text masked: messages may quote the very value they reject."""
-        if not self.secrets:
-            return exc
-        return type(exc)(self(exc.what), self(exc.where), self(exc.hint))
-
-
-def _fragments(secret: str) -> list[str]:
-    """The secret and, when it spans lines (a key, a certificate), each line of it: diffs and
-    output tails show such a value a line at a time, with a prefix in front of each."""
-    parts = [secret]
-    if "\n" in secret:
-        parts += [line.strip() for line in secret.splitlines()]
-    return [str(p) for p in parts if len(p) >= MIN_SECRET_LENGTH]
-
+from .masking import MASK, Masker  # noqa: F401 (shown here, decided there)
 
 @dataclass
 class StepRecord:
@@ -79,12 +41,14 @@ class HostRecord:
     changed: int = 0
     failed: int = 0
     skipped: int = 0
+    ignored: int = 0
     unreachable: bool = False
     locked: bool = False
     stale_lock: str = ""
     lost_controller: str = ""  # an earlier run's loss of its controller, as the host recorded it
     rollbacks: list[dict[str, Any]] = field(default_factory=list)
     error: str = ""
+    verdict: str = ""  # the agent's verdict on the host's last play: ok, failed, rolled back
     seconds: float = 0.0
     channels: int = 0
     round_trips: int = 0
@@ -93,7 +57,7 @@ class HostRecord:
 
     def add(self, step: StepRecord) -> None:
         self.steps.append(step)
-        if step.status in ("ok", "changed", "failed", "skipped"):
+        if step.status in ("ok", "changed", "failed", "skipped", "ignored"):
             setattr(self, step.status, getattr(self, step.status) + 1)
 
     @property
@@ -102,7 +66,7 @@ class HostRecord:
             return "unreachable"
         if self.locked:
             return "locked"
-        return "failed" if self.failed or self.error else "ok"
+        return "failed" if self.verdict in ("failed", "rolled back") or self.error else "ok"
 
 
 @dataclass
@@ -163,6 +127,7 @@ def xml_text(text: Any) -> str:
 
 
 STYLE = {"ok": "green", "changed": "yellow", "failed": "bold red", "skipped": "cyan",
+         "ignored": "red",
          "unreachable": "bold magenta", "locked": "bold magenta"}
 
 
@@ -216,7 +181,7 @@ class Progress:
             self.console.print("%-10s [%s]%-8s[/] %s" % (plain(host), STYLE.get(step.status, ""),
                                                        step.status, plain(self.mask(label))),
                                highlight=False, markup=True)
-            if step.status == "failed":
+            if step.status in ("failed", "ignored"):
                 self.console.print(sanitize(self.mask(failure_text(step))), style="red",
                                    markup=False, highlight=False)
             if self.show_diff and step.diff:
@@ -242,10 +207,12 @@ def failure_text(step: StepRecord) -> str:
 def recap(console: Console, run: RunRecord, mask: Masker = Masker()) -> None:
     table = Table(title="recap%s" % (" (check mode: nothing was changed)" if run.check else ""),
                   title_justify="left")
-    for column in ("host", "ok", "changed", "failed", "skipped", "unreachable", "seconds"):
+    for column in ("host", "ok", "changed", "failed", "skipped", "ignored", "unreachable",
+                   "seconds"):
         table.add_column(column, justify="left" if column == "host" else "right")
     for h in run.hosts.values():
         table.add_row(plain(h.name), str(h.ok), str(h.changed), str(h.failed), str(h.skipped),
+                      str(h.ignored),
                       "1" if h.unreachable else "0", "%.2f" % h.seconds,
                       style=STYLE["failed"] if h.state != "ok" else None)
     console.print(table)
@@ -298,6 +265,8 @@ def write_junit(run: RunRecord, path: Path, mask: Masker) -> None:
                 ET.SubElement(case, "skipped")
             elif s.status == "changed":
                 ET.SubElement(case, "system-out").text = xml_text(mask(s.diff or "changed"))
+            elif s.status == "ignored":  # failed, but ignore_errors: kept visible, not counted
+                ET.SubElement(case, "system-out").text = xml_text(mask(failure_text(s)))
     path.parent.mkdir(parents=True, exist_ok=True)
     ET.ElementTree(suites).write(path, encoding="unicode", xml_declaration=True)
 

@@ -12,11 +12,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from .agent.ops import OPS as AGENT_OPS
 from .errors import LockHeld, MainsailError
 from .inventory import Host, Inventory
 from .plan import HostPlan, build_plan
 from .playbook import Play
-from .runner import (RunOptions, host_state_dir, lock_spec, needs_become, parallel, play_hosts,
+from .fleet import FleetResult, HostResult, parallel
+from .runner import (RunOptions, host_state_dir, lock_spec, needs_become, play_hosts,
                      transaction_request)
 from .session import open_session
 
@@ -29,17 +31,18 @@ class RollbackResult:
 
 
 def release_steps(plans: Sequence[HostPlan]) -> tuple[list[dict[str, Any]], HostPlan | None]:
-    """One switch-back step per release step of the host's plans, keeping its notify."""
+    """One undo step per step of the host's plans whose op can switch back (release),
+    keeping its notify."""
     steps: list[dict[str, Any]] = []
     owner = None
     for plan in plans:
         for step in plan.steps:
-            if step["op"] == "release":
+            undo = getattr(AGENT_OPS.get(step["op"]), "undo", None)
+            if undo is not None:
                 owner = owner or plan
-                steps.append({"id": step["id"], "op": "release", "txn": "rollback",
-                              "name": "switch %s back" % step["args"]["path"],
-                              "args": {"path": step["args"]["path"], "previous": True},
-                              "notify": step.get("notify", [])})
+                name, args = undo(step["args"])
+                steps.append({"id": step["id"], "op": step["op"], "txn": "rollback",
+                              "name": name, "args": args, "notify": step.get("notify", [])})
     return steps, owner
 
 
@@ -61,7 +64,8 @@ def roll_back_host(root: Path, inv: Inventory, plays: Sequence[Play], host: Host
         return RollbackResult(host.name, "unreachable", [str(exc)])
     try:
         if release:
-            plans = [build_plan(root, p, host, session.facts, opts.extra_vars, inventory=inv)
+            plans = [build_plan(root, p, host, session.facts, opts.extra_vars, inventory=inv,
+                                secrets=opts.secrets)
                      for p in mine]
             steps, plan = release_steps(plans)
             if not steps or plan is None:
@@ -90,12 +94,13 @@ def roll_back_host(root: Path, inv: Inventory, plays: Sequence[Play], host: Host
 
 
 def roll_back(root: Path, inv: Inventory, plays: Sequence[Play], hosts: Sequence[Host],
-              release: bool, opts: RunOptions, say: Callable[[str], None]) -> list[str]:
-    """Roll back every host in parallel; each host's state."""
-    results = parallel(lambda h: roll_back_host(root, inv, plays, h, release, opts), hosts,
+              release: bool, opts: RunOptions, say: Callable[[str], None]
+              ) -> FleetResult[list[str]]:
+    """Roll back every host in parallel; each host's outcome and what it did."""
+    results = parallel(lambda h: (h, roll_back_host(root, inv, plays, h, release, opts)), hosts,
                        opts.forks)
-    for r in results:
+    for _, r in results:
         say("%-10s %s" % (r.host, r.state))
         for line in r.lines:
             say("           " + line)
-    return [r.state for r in results]
+    return FleetResult(tuple(HostResult(h, r.state, r.lines) for h, r in results))

@@ -12,20 +12,19 @@ import os
 import socket
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence, TypeVar
+from typing import Any, Mapping, Sequence
 
 from .errors import BadInput, LockHeld, MainsailError
+from .fleet import parallel
 from .inventory import Host, Inventory, select_hosts
 from .plan import HostPlan, build_plan
 from .playbook import Play
 from .report import HostRecord, Progress, RunRecord, StepRecord
 from .session import HostSession, describe_holder, open_session
+from .vault import Vault
 
-T = TypeVar("T")
-R = TypeVar("R")
 
 
 STATE_DIR = "/var/lib/mainsail"
@@ -70,6 +69,7 @@ class RunOptions:
     lock_wait: float = 0.0
     run_id: str = field(default_factory=lambda: new_run_id())
     holder: Mapping[str, Any] = field(default_factory=lambda: holder_identity("deploy"))
+    secrets: Vault | None = field(default=None, compare=False)  # the run's vault
 
 
 def lock_spec(host: Host, opts: RunOptions, as_root: bool = True) -> dict[str, Any] | None:
@@ -88,29 +88,6 @@ class RunState:
     sessions: dict[str, HostSession] = field(default_factory=dict)
     dead: set[str] = field(default_factory=set)
     stop: threading.Event = field(default_factory=threading.Event)
-
-
-def parallel(fn: Callable[[T], R], items: Sequence[T], forks: int,
-             on_interrupt: Callable[[], None] | None = None) -> list[R]:
-    """fn over items in worker threads; the main thread stays free to take Ctrl-C.
-
-    With ``on_interrupt``, Ctrl-C calls it and then waits for the workers to finish (a second
-    Ctrl-C stops waiting); work not yet started is dropped. Without it, Ctrl-C propagates."""
-    pool = ThreadPoolExecutor(max_workers=max(1, min(forks, len(items) or 1)))
-    futures = [pool.submit(fn, item) for item in items]
-    try:
-        while wait(futures, timeout=0.2).not_done:
-            pass
-    except KeyboardInterrupt:
-        if on_interrupt is None:
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise
-        on_interrupt()
-        pool.shutdown(wait=False, cancel_futures=True)
-        while wait(futures, timeout=0.2).not_done:
-            pass
-    pool.shutdown(wait=False)
-    return [f.result() for f in futures if not f.cancelled()]
 
 
 def play_hosts(inv: Inventory, play: Play, chosen: Sequence[Host]) -> list[Host]:
@@ -183,7 +160,7 @@ def plan_all(root: Path, inv: Inventory, plays: Sequence[Play], play_targets: li
         try:
             plan = build_plan(root, plays[index], host, state.sessions[host.name].facts,
                               opts.extra_vars, tags=opts.tags, skip_tags=opts.skip_tags,
-                              check=opts.check, inventory=inv)
+                              check=opts.check, inventory=inv, secrets=opts.secrets)
         except BadInput as exc:
             return (index, host.name), exc
         return (index, host.name), plan
@@ -253,6 +230,8 @@ def apply_host(play: Play, host: Host, plan: HostPlan, state: RunState, opts: Ru
         # done.failed: a step, handler or check failed without ignore_errors (or the lock
         # was held); the agent has judged it already.
         healthy = not session.client.last_failed
+        if rec.verdict not in ("failed", "rolled back"):  # an earlier play's failure stays
+            rec.verdict = session.client.last_verdict
     except LockHeld as exc:
         rec.locked = True
         rec.error = str(exc)

@@ -240,9 +240,12 @@ class ChannelStream:
         self.channel = channel
         self.buffer = bytearray()
 
-    def readline(self) -> bytes:
+    def readline(self, limit: int = -1) -> bytes:
+        """One line; at most ``limit`` bytes of it (the rest stays for the next read)."""
         while True:
             end = self.buffer.find(b"\n")
+            if end < 0 and 0 <= limit <= len(self.buffer):
+                end = limit - 1
             if end >= 0:
                 line = bytes(self.buffer[:end + 1])
                 del self.buffer[:end + 1]

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import functools
-import hashlib
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Callable, Sequence, TypeVar
+from typing import Any, Callable, TypeVar
 
 from invoke import Collection, Context, Exit, task
 
 from . import testbed as tb
-from . import vault
+from . import adhoc, opdoc, vault
 from .errors import EXIT_CODES, BadInput, MainsailError, with_reference
+from .fleet import FleetResult, exit_code
 from .inventory import Host, Inventory, load_inventory, select_hosts
 from .playbook import load_playbook
 from .report import (Masker, Progress, RunRecord, make_console, recap, sanitize, write_json,
@@ -22,7 +21,6 @@ from .report import (Masker, Progress, RunRecord, make_console, recap, sanitize,
 from .runner import RunOptions, holder_identity, run_playbook
 
 F = TypeVar("F", bound=Callable[..., Any])
-T = TypeVar("T")
 
 DEFAULT_INVENTORY = "inventory/hosts.yml"
 
@@ -31,16 +29,22 @@ def say(line: str) -> None:
     print(line, flush=True)
 
 
+RUN_VAULT = "mainsail_run_vault"  # where clean_errors leaves the run's vault for the task
+
+
 def clean_errors(fn: F) -> F:
     """Expected failures become one line and a documented exit code, never a traceback."""
 
     @functools.wraps(fn)
     def wrapper(c: Context, *args: Any, **kwargs: Any) -> Any:
+        # The run's vault: its password sources, and every value it decrypts.
+        secrets = vault.Vault(kwargs.get("vault_password_file"), configured_password_file(c))
+        c.config[RUN_VAULT] = secrets
         try:
             return fn(c, *args, **kwargs)
         except MainsailError as exc:
             # Last line of defence: whatever the message, no decrypted value is printed.
-            masked = Masker().with_secrets(vault.known_secrets())(str(with_reference(exc)))
+            masked = Masker().with_secrets(secrets.secrets())(str(with_reference(exc)))
             print("error: %s" % sanitize(masked), file=sys.stderr, flush=True)
             raise Exit(code=exc.exit_code) from None
         except KeyboardInterrupt:
@@ -59,16 +63,19 @@ def inventory_path(c: Context, inventory: str | None) -> Path:
     return project_root() / (inventory or configured)
 
 
-def open_inventory(c: Context, inventory: str | None,
-                   vault_password_file: str | None = None) -> Inventory:
-    use_vault(c, vault_password_file)
-    return load_inventory(inventory_path(c, inventory))
+def open_inventory(c: Context, inventory: str | None) -> Inventory:
+    return load_inventory(inventory_path(c, inventory), secrets=run_vault(c))
 
 
-def use_vault(c: Context, password_file: str | None) -> None:
-    """Where the vault password comes from; asked only if an encrypted file is read."""
+def configured_password_file(c: Context) -> str | None:
     configured = c.config.get("mainsail", {}).get("vault_password_file")
-    vault.configure(password_file, str(configured) if configured else None)
+    return str(configured) if configured else None
+
+
+def run_vault(c: Context) -> vault.Vault:
+    """The vault clean_errors made for this command (the password is asked only if an
+    encrypted file is read)."""
+    return c.config[RUN_VAULT]
 
 
 # ---------------------------------------------------------------------------- testbed
@@ -177,25 +184,16 @@ def ssh_config_block(h: Host) -> str:
 def ping(c: Context, host: str | None = None, group: str | None = None,
          limit: str | None = None, inventory: str | None = None) -> None:
     """Connect to each host (host key checked), start the agent, report the time it took."""
-    from .session import open_session
+    result = adhoc.ping(selected(c, inventory, host, group, limit))
+    for r in result.results:
+        say("%-8s %s" % (r.host.name, r.value if r.ok else "UNREACHABLE " + r.error))
+    finish(result)
 
-    def one(h: Host) -> tuple[Host, str, bool]:
-        started = time.monotonic()
-        try:
-            session = open_session(h)
-        except MainsailError as exc:
-            return h, str(exc), False
-        session.close()
-        python = session.facts.get("python", {})
-        return h, "pong in %.0f ms (python %s)" % ((time.monotonic() - started) * 1000,
-                                                   python.get("version", "?")
-                                                   if isinstance(python, dict) else python), True
 
-    results = per_host(selected(c, inventory, host, group, limit), one, 20)
-    for h, text, ok in results:
-        say("%-8s %s" % (h.name, text if ok else "UNREACHABLE " + text))
-    if not all(ok for _, _, ok in results):
-        raise Exit(code=EXIT_CODES["unreachable"])
+def finish(result: FleetResult[Any]) -> None:
+    """The exit code the hosts' outcomes mean (docs/commands.md), if not 0."""
+    if result.exit_code:
+        raise Exit(code=result.exit_code)
 
 
 # ---------------------------------------------------------------------------- engine
@@ -240,22 +238,21 @@ def engine_run(c: Context, *, check: bool, diff: bool, host: str | None, group: 
                limit: str | None, playbook: str | None, tags: str | None,
                skip_tags: str | None, forks: int, var: list[str], inventory: str | None,
                json: str | None, junit: str | None, quiet_ok: bool,
-               timeout: int = 10, lock_wait: int = 0,
-               vault_password_file: str | None = None) -> tuple[RunRecord, Masker]:
+               timeout: int = 10, lock_wait: int = 0) -> tuple[RunRecord, Masker]:
     root = project_root()
-    inv = open_inventory(c, inventory, vault_password_file)
+    inv = open_inventory(c, inventory)
     chosen = select_hosts(inv, host=host, group=group, limit=limit)
     name = playbook or c.config.get("mainsail", {}).get("playbook", "site")
-    plays = load_playbook(root, name)
+    plays = load_playbook(root, name, run_vault(c))
     if forks < 1:
         raise BadInput("--forks must be at least 1", where="command line",
                        hint="--forks 20 works on 20 hosts at a time")
     opts = RunOptions(check=check, diff=diff, tags=split_list(tags),
                       skip_tags=split_list(skip_tags), forks=forks, extra_vars=parse_vars(var),
                       connect_timeout=float(timeout), lock_wait=float(lock_wait),
-                      holder=holder_identity("deploy playbook=%s" % name))
+                      holder=holder_identity("deploy playbook=%s" % name), secrets=run_vault(c))
     console = make_console()
-    masker = Masker().with_secrets(vault.known_secrets())  # the plans add theirs
+    masker = Masker().with_secrets(run_vault(c).secrets())  # the plans add theirs
     progress = Progress(console, masker, show_diff=diff, verbose=not quiet_ok)
     with progress:
         record = run_playbook(root, inv, plays, chosen, opts, progress, playbook=name)
@@ -270,15 +267,7 @@ def engine_run(c: Context, *, check: bool, diff: bool, host: str | None, group: 
 def run_exit_code(record: RunRecord) -> int:
     if record.aborted == "interrupted":
         print("interrupted", file=sys.stderr, flush=True)
-        return EXIT_CODES["interrupted"]
-    states = {h.state for h in record.hosts.values()}
-    if "failed" in states or record.aborted:
-        return EXIT_CODES["host_failed"]
-    if "locked" in states:
-        return EXIT_CODES["lock_held"]
-    if "unreachable" in states:
-        return EXIT_CODES["unreachable"]
-    return 0
+    return exit_code({h.state for h in record.hosts.values()}, record.aborted)
 
 
 @task(help=RUN_HELP, iterable=["var"])
@@ -293,8 +282,7 @@ def deploy(c: Context, host: str | None = None, group: str | None = None,
     record, _ = engine_run(c, check=check, diff=diff, host=host, group=group, limit=limit,
                            playbook=playbook, tags=tags, skip_tags=skip_tags, forks=forks,
                            var=var or [], inventory=inventory, json=json, junit=junit,
-                           quiet_ok=False, timeout=timeout, lock_wait=lock_wait,
-                           vault_password_file=vault_password_file)
+                           quiet_ok=False, timeout=timeout, lock_wait=lock_wait)
     code = run_exit_code(record)
     if code:
         raise Exit(code=code)
@@ -313,8 +301,7 @@ def plan(c: Context, host: str | None = None, group: str | None = None,
     record, mask = engine_run(c, check=True, diff=diff, host=host, group=group, limit=limit,
                               playbook=playbook, tags=tags, skip_tags=skip_tags, forks=forks,
                               var=var or [], inventory=inventory, json=json, junit=junit,
-                              quiet_ok=True, timeout=timeout,
-                              vault_password_file=vault_password_file)
+                              quiet_ok=True, timeout=timeout)
     for h in record.hosts.values():
         todo = [mask(s.task) for s in h.steps if s.status == "changed"]
         say("%s: %s" % (h.name, "%d to change: %s" % (len(todo), "; ".join(todo)) if todo
@@ -334,11 +321,6 @@ def remainder_command() -> str:
     return " ".join(argv[argv.index("--") + 1:]) if "--" in argv else ""
 
 
-def per_host(hosts: Sequence[Host], fn: Callable[[Host], T], forks: int) -> list[T]:
-    with ThreadPoolExecutor(max_workers=max(1, min(forks, len(hosts) or 1))) as pool:
-        return list(pool.map(fn, hosts))
-
-
 def prefixed(name: str, text: str) -> str:
     """A host's output, a line at a time behind its name; control characters shown escaped."""
     return "".join("%-8s | %s\n" % (name, line) for line in sanitize(text).splitlines())
@@ -351,46 +333,17 @@ def run(c: Context, host: str | None = None, group: str | None = None,
         limit: str | None = None, cmd: str | None = None, forks: int = 20,
         inventory: str | None = None) -> None:
     """Run a shell command on the selected hosts in parallel: inv run --host='web*' -- uptime."""
-    from .session import connect
     command = cmd or remainder_command()
     if not command.strip():
         raise BadInput("no command given", where="command line",
                        hint="inv run --host=web1 -- uptime")
-    hosts = selected(c, inventory, host, group, limit)
-
-    def one(h: Host) -> tuple[Host, int, str, str]:
-        try:
-            conn = connect(h)
-        except MainsailError as exc:
-            return h, -1, "", str(exc)
-        try:
-            result = conn.run(command, hide=True, warn=True, in_stream=False)
-        finally:
-            conn.close()
-        return h, result.exited, result.stdout, result.stderr
-
-    worst = 0
-    for h, code, out, err in per_host(hosts, one, forks):
-        sys.stdout.write(prefixed(h.name, out))
-        sys.stderr.write(prefixed(h.name, err))
-        say("%-8s = %s" % (h.name, "UNREACHABLE" if code < 0 else "exit %d" % code))
-        worst = max(worst, 3 if code < 0 else (2 if code else 0))
-    if worst:
-        raise Exit(code=worst)
-
-
-def put_one(h: Host, data: bytes, remote: str) -> tuple[str, str]:
-    from .session import open_session
-    sha = hashlib.sha256(data).hexdigest()
-    step = {"id": 1, "op": "copy", "name": "put " + remote,
-            "args": {"dest": remote, "content_sha": sha}}
-    session = open_session(h)
-    try:
-        results = session.run([step], {sha: data}, False, False)
-    finally:
-        session.close()
-    result = results[0] if results else {"status": "failed", "msg": "no result"}
-    return str(result.get("status")), str(result.get("msg") or "")
+    result = adhoc.run(selected(c, inventory, host, group, limit), command, forks)
+    for r in result.results:
+        code, out, err = r.value if r.value is not None else (-1, "", r.error)
+        sys.stdout.write(prefixed(r.host.name, out))
+        sys.stderr.write(prefixed(r.host.name, err))
+        say("%-8s = %s" % (r.host.name, "UNREACHABLE" if code < 0 else "exit %d" % code))
+    finish(result)
 
 
 @task(help={**SELECT_HELP, "local": "local file", "remote": "path on the hosts (a folder "
@@ -404,20 +357,12 @@ def put(c: Context, local: str, remote: str, host: str | None = None, group: str
         raise BadInput("no such local file: %s" % local, where="command line")
     if remote.endswith("/"):
         remote += path.name
-    data = path.read_bytes()
-
-    def one(h: Host) -> tuple[Host, str, str]:
-        try:
-            return (h, *put_one(h, data, remote))
-        except MainsailError as exc:
-            return h, "unreachable", str(exc)
-
-    worst = 0
-    for h, status, msg in per_host(selected(c, inventory, host, group, limit), one, forks):
-        say("%-8s %-11s %s %s" % (h.name, status, remote, msg))
-        worst = max(worst, {"failed": 2, "unreachable": 3}.get(status, 0))
-    if worst:
-        raise Exit(code=worst)
+    result = adhoc.put(selected(c, inventory, host, group, limit), path.read_bytes(), remote,
+                       forks)
+    for r in result.results:
+        status, msg = r.value if r.value is not None else (r.state, r.error)
+        say("%-8s %-11s %s %s" % (r.host.name, status, remote, msg))
+    finish(result)
 
 
 @task(help={**SELECT_HELP, "remote": "path on the hosts", "local_dir": "local folder; each "
@@ -427,31 +372,11 @@ def get(c: Context, remote: str, local_dir: str, host: str | None = None,
         group: str | None = None, limit: str | None = None, forks: int = 20,
         inventory: str | None = None) -> None:
     """Fetch a file from the hosts into LOCAL_DIR/<host>/<name>."""
-    from .session import connect
-
-    def one(h: Host) -> tuple[Host, str]:
-        target = Path(local_dir) / h.name / Path(remote).name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name("." + target.name + ".part")
-        try:
-            conn = connect(h)
-            try:
-                conn.get(remote, local=str(tmp))
-            finally:
-                conn.close()
-        except MainsailError as exc:
-            return h, "UNREACHABLE " + str(exc)
-        except OSError as exc:
-            tmp.unlink(missing_ok=True)
-            return h, "FAILED %s: %s" % (remote, exc.strerror or exc)
-        tmp.replace(target)
-        return h, "-> %s" % target
-
-    results = per_host(selected(c, inventory, host, group, limit), one, forks)
-    for h, text in results:
-        say("%-8s %s" % (h.name, text))
-    if any(not text.startswith("->") for _, text in results):
-        raise Exit(code=2)
+    result = adhoc.get(selected(c, inventory, host, group, limit), remote, Path(local_dir), forks)
+    for r in result.results:
+        say("%-8s %s" % (r.host.name, "-> %s" % r.value if r.ok else
+                         "%s %s" % (r.state.upper(), r.error)))
+    finish(result)
 
 
 @task(help=SELECT_HELP)
@@ -460,27 +385,13 @@ def facts(c: Context, host: str | None = None, group: str | None = None,
           limit: str | None = None, inventory: str | None = None) -> None:
     """Print the facts each host reports (as JSON), as templates see them in `facts`."""
     import json as jsonlib
-    from .session import open_session
-
-    def one(h: Host) -> tuple[Host, Any]:
-        try:
-            session = open_session(h)
-        except MainsailError as exc:
-            return h, exc
-        session.close()
-        return h, session.facts
-
-    out: dict[str, Any] = {}
-    failed = False
-    for h, value in per_host(selected(c, inventory, host, group, limit), one, 20):
-        if isinstance(value, MainsailError):
-            print("error: %s" % value, file=sys.stderr)
-            failed = True
-        else:
-            out[h.name] = value
-    say(jsonlib.dumps(out, indent=2, sort_keys=True))
-    if failed:
-        raise Exit(code=3)
+    result = adhoc.facts(selected(c, inventory, host, group, limit))
+    for r in result.results:
+        if not r.ok:
+            print("error: %s" % r.error, file=sys.stderr)
+    say(jsonlib.dumps({r.host.name: r.value for r in result.results if r.ok}, indent=2,
+                      sort_keys=True))
+    finish(result)
 
 
 @task(help=SELECT_HELP)
@@ -509,10 +420,9 @@ def verify(c: Context, host: str | None = None, group: str | None = None,
     from .verify import verify as run_verify
     inv = open_inventory(c, inventory)
     chosen = select_hosts(inv, host=host, group=group, limit=limit)
-    plays = load_playbook(project_root(), playbook or "site")
+    plays = load_playbook(project_root(), playbook or "site", run_vault(c))
     config = "\n".join(ssh_config_block(h) for h in inv.hosts.values())
-    if not run_verify(project_root(), inv, plays, chosen, config, say):
-        raise Exit(code=EXIT_CODES["host_failed"])
+    finish(run_verify(project_root(), inv, plays, chosen, config, say))
 
 
 # ---------------------------------------------------------------------------- vault
@@ -537,8 +447,7 @@ def check_yaml(shown: str) -> Callable[[str], None]:
 @clean_errors
 def vault_encrypt(c: Context, file: str, vault_password_file: str | None = None) -> None:
     """Encrypt a variables file in place (scrypt key, AES-256-GCM)."""
-    use_vault(c, vault_password_file)
-    vault.encrypt_file(Path(file), file, check_yaml(file))
+    vault.encrypt_file(Path(file), file, run_vault(c), check_yaml(file))
     say("encrypted %s" % file)
 
 
@@ -546,8 +455,7 @@ def vault_encrypt(c: Context, file: str, vault_password_file: str | None = None)
 @clean_errors
 def vault_decrypt(c: Context, file: str, vault_password_file: str | None = None) -> None:
     """Replace an encrypted file by its plaintext (to stop encrypting it)."""
-    use_vault(c, vault_password_file)
-    vault.decrypt_file(Path(file), file)
+    vault.decrypt_file(Path(file), file, run_vault(c))
     say("decrypted %s" % file)
 
 
@@ -555,8 +463,7 @@ def vault_decrypt(c: Context, file: str, vault_password_file: str | None = None)
 @clean_errors
 def vault_view(c: Context, file: str, vault_password_file: str | None = None) -> None:
     """Print the plaintext of an encrypted file; nothing is written to disk."""
-    use_vault(c, vault_password_file)
-    sys.stdout.write(vault.view_file(Path(file), file))
+    sys.stdout.write(vault.view_file(Path(file), file, run_vault(c)))
     sys.stdout.flush()
 
 
@@ -564,8 +471,7 @@ def vault_view(c: Context, file: str, vault_password_file: str | None = None) ->
 @clean_errors
 def vault_edit(c: Context, file: str, vault_password_file: str | None = None) -> None:
     """Edit an encrypted file with $EDITOR (a missing file is created encrypted)."""
-    use_vault(c, vault_password_file)
-    after = vault.edit_file(Path(file), file, vault.editor_command())
+    after = vault.edit_file(Path(file), file, vault.editor_command(), run_vault(c))
     if after is None:
         say("%s unchanged" % file)
         return
@@ -588,17 +494,24 @@ def rollback(c: Context, host: str | None = None, group: str | None = None,
     from .rollback import roll_back
     inv = open_inventory(c, inventory)
     chosen = select_hosts(inv, host=host, group=group, limit=limit)
-    plays = load_playbook(project_root(), playbook or "site") if release else []
-    opts = RunOptions(lock_wait=float(lock_wait), holder=holder_identity("rollback"))
-    states = roll_back(project_root(), inv, plays, chosen, release, opts, say)
-    for state, code in (("failed", 2), ("locked", 5), ("unreachable", 3)):
-        if state in states:
-            raise Exit(code=code)
+    plays = load_playbook(project_root(), playbook or "site", run_vault(c)) if release else []
+    opts = RunOptions(lock_wait=float(lock_wait), holder=holder_identity("rollback"),
+                      secrets=run_vault(c))
+    finish(roll_back(project_root(), inv, plays, chosen, release, opts, say))
 
 
 testbed = Collection("testbed", up, down, status, reset, reboot)
 vault_tasks = Collection("vault", vault_encrypt, vault_decrypt, vault_view, vault_edit)
-ns = Collection(deploy, plan, rollback, run, put, get, ping, facts, hosts, verify, ssh_config,
+@task(help={"op": "the operation, e.g. cron or ansible.builtin.copy"})
+@clean_errors
+def doc(c: Context, op: str) -> None:
+    """Print an operation's reference, like ansible-doc: what it does, its arguments, examples.
+
+    The whole reference is docs/operations.md (rewritten by `python -m mainsail.opdoc`)."""
+    sys.stdout.write(opdoc.reference(op))
+
+
+ns = Collection(doc, deploy, plan, rollback, run, put, get, ping, facts, hosts, verify, ssh_config,
                 testbed,
                 vault_tasks)
 ns.configure({"mainsail": {"inventory": DEFAULT_INVENTORY}})

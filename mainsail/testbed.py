@@ -599,7 +599,7 @@ def host_exec(layout: Layout, name: str, argv: list[str], timeout: float = 60.0,
     if pid is None:
         raise TestbedError("testbed host %s is not running" % name, hint="inv testbed.up")
     return subprocess.run(["nsenter", "-t", str(pid), "-m", "-u", "-i", "-p", "-r", "-w",
-                           "--", "env", "-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
+                           "--", "/usr/bin/env", "-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
                            "LANG=C.UTF-8", *argv],
                           capture_output=True, text=True, timeout=timeout, check=check)
 

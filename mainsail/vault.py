@@ -298,21 +298,34 @@ def _prompt(confirm: bool) -> Password:
     return Password(first.encode("utf-8"), "the prompt")
 
 
-_keyring = Keyring()
-_secrets: set[str] = set()
-_secrets_lock = threading.Lock()
+class Vault:
+    """One run's vault: where its password comes from (asked at most once), the keys derived
+    from it, and every value it decrypted (so the run can mask them in anything it prints).
+
+    Made by the command and passed down to whatever reads files; nothing is kept per process.
+    """
+
+    def __init__(self, password_file: str | None = None,
+                 configured_file: str | None = None) -> None:
+        self.keyring = Keyring(password_file, configured_file)
+        self._secrets: set[str] = set()
+        self._lock = threading.Lock()
+
+    def remember(self, values: Iterable[str]) -> None:
+        """Record decrypted values, so a last-resort mask covers any text the run prints."""
+        with self._lock:
+            self._secrets.update(str(v) for v in values if len(v) >= MIN_SECRET_LENGTH)
+
+    def secrets(self) -> tuple[str, ...]:
+        """Every value this vault decrypted so far."""
+        with self._lock:
+            return tuple(sorted(self._secrets))
 
 
-def configure(password_file: str | None = None, configured_file: str | None = None) -> None:
-    """Start over with these password sources (forgets any password and key already known)."""
-    global _keyring
-    _keyring = Keyring(password_file, configured_file)
-
-
-def decrypt_text(text: str, shown: str) -> str:
-    """The plaintext of a vault file read from ``shown``, with the process's password."""
+def decrypt_text(text: str, shown: str, vault: Vault) -> str:
+    """The plaintext of a vault file read from ``shown``, with the run's password."""
     sealed = parse(text, shown)
-    key, source = _keyring.key(sealed.salt, sealed.params, shown)
+    key, source = vault.keyring.key(sealed.salt, sealed.params, shown)
     plain = unseal(sealed, key, shown, source)
     try:
         return plain.decode("utf-8")
@@ -321,10 +334,10 @@ def decrypt_text(text: str, shown: str) -> str:
                        hint="only text (YAML) files are meant to be encrypted") from None
 
 
-def encrypt_text(plain: str, shown: str, *, params: KdfParams = DEFAULT_KDF,
+def encrypt_text(plain: str, shown: str, vault: Vault, *, params: KdfParams = DEFAULT_KDF,
                  confirm: bool = False) -> str:
     salt = os.urandom(SALT_BYTES)
-    password = _keyring.password(shown, confirm=confirm)
+    password = vault.keyring.password(shown, confirm=confirm)
     return seal(plain.encode("utf-8"), derive_key(password.value, salt, params), salt, params)
 
 
@@ -342,18 +355,6 @@ def secret_texts(value: Any) -> Iterator[str]:
             yield from secret_texts(item)
 
 
-def remember(values: Iterable[str]) -> None:
-    """Record decrypted values, so a last-resort mask can cover any text this process prints."""
-    with _secrets_lock:
-        _secrets.update(str(v) for v in values if len(v) >= MIN_SECRET_LENGTH)
-
-
-def known_secrets() -> tuple[str, ...]:
-    """Every value decrypted by this process so far."""
-    with _secrets_lock:
-        return tuple(sorted(_secrets))
-
-
 # ---------------------------------------------------------------------------- files
 
 def read_sealed(path: Path, shown: str) -> str:
@@ -369,7 +370,8 @@ def read_sealed(path: Path, shown: str) -> str:
     return text
 
 
-def encrypt_file(path: Path, shown: str, validate: Callable[[str], None] | None = None) -> None:
+def encrypt_file(path: Path, shown: str, vault: Vault,
+                 validate: Callable[[str], None] | None = None) -> None:
     """Encrypt a plaintext file in place (atomically, keeping its mode)."""
     try:
         plain = path.read_text("utf-8")
@@ -382,19 +384,19 @@ def encrypt_file(path: Path, shown: str, validate: Callable[[str], None] | None 
     refuse_ansible_vault(plain, shown)
     if validate:
         validate(plain)
-    write_atomic(path, encrypt_text(plain, shown, confirm=True).encode("ascii"), shown)
+    write_atomic(path, encrypt_text(plain, shown, vault, confirm=True).encode("ascii"), shown)
 
 
-def decrypt_file(path: Path, shown: str) -> None:
+def decrypt_file(path: Path, shown: str, vault: Vault) -> None:
     """Replace a vault file by its plaintext (atomically, keeping its mode)."""
-    write_atomic(path, decrypt_text(read_sealed(path, shown), shown).encode("utf-8"), shown)
+    write_atomic(path, decrypt_text(read_sealed(path, shown), shown, vault).encode("utf-8"), shown)
 
 
-def view_file(path: Path, shown: str) -> str:
-    return decrypt_text(read_sealed(path, shown), shown)
+def view_file(path: Path, shown: str, vault: Vault) -> str:
+    return decrypt_text(read_sealed(path, shown), shown, vault)
 
 
-def edit_file(path: Path, shown: str, editor: str) -> str | None:
+def edit_file(path: Path, shown: str, editor: str, vault: Vault) -> str | None:
     """Decrypt to a private temp file, run ``editor`` on it, re-encrypt if it changed.
 
     A missing file is created. Returns the new plaintext, or None when nothing changed (the
@@ -404,7 +406,7 @@ def edit_file(path: Path, shown: str, editor: str) -> str | None:
         raise BadInput("no such folder", str(path.parent), "create it first")
     text = read_sealed(path, shown) if path.exists() else None
     sealed = parse(text, shown) if text is not None else None
-    before = decrypt_text(text, shown) if text is not None else ""
+    before = decrypt_text(text, shown, vault) if text is not None else ""
     with private_copy(path.name, before) as tmp:
         run_editor(editor, tmp, shown)
         try:
@@ -414,7 +416,7 @@ def edit_file(path: Path, shown: str, editor: str) -> str | None:
     if sealed and after == before:
         return None
     params = sealed.params.at_least(DEFAULT_KDF) if sealed else DEFAULT_KDF
-    write_atomic(path, encrypt_text(after, shown, params=params, confirm=sealed is None)
+    write_atomic(path, encrypt_text(after, shown, vault, params=params, confirm=sealed is None)
                  .encode("ascii"), shown)
     return after
 

@@ -11,12 +11,12 @@ import os
 import subprocess
 import sys
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from .errors import BadInput
+from .fleet import FAILED, OK, FleetResult, HostResult, parallel
 from .inventory import Host, Inventory, select_hosts
 from .playbook import Play
 from .plan import role_vars
@@ -89,7 +89,9 @@ def run_checks(checks: HostChecks, ssh_config: Path) -> tuple[int, str]:
 
 
 def verify(root: Path, inv: Inventory, plays: Sequence[Play], hosts: Sequence[Host],
-           ssh_config_text: str, say: Callable[[str], None], forks: int = 4) -> bool:
+           ssh_config_text: str, say: Callable[[str], None], forks: int = 4
+           ) -> FleetResult[str]:
+    """Each host's checks, its outcome failed when one fails."""
     todo = [checks_for(root, inv, plays, h) for h in hosts]
     todo = [c for c in todo if c.roles]
     if not todo:
@@ -100,8 +102,7 @@ def verify(root: Path, inv: Inventory, plays: Sequence[Play], hosts: Sequence[Ho
         # testinfra opens a connection per command; sharing one per host saves seconds.
         config.write_text("Host *\n  ControlMaster auto\n  ControlPath %s/%%C\n"
                           "  ControlPersist 5\n\n%s" % (tmp, ssh_config_text))
-        with ThreadPoolExecutor(max_workers=max(1, forks)) as pool:
-            results = list(pool.map(lambda c: run_checks(c, config), todo))
+        results = parallel(lambda c: run_checks(c, config), todo, forks)
     for checks, (code, output) in zip(todo, results):
         say("== %s (%s): %s" % (checks.host.name, ", ".join(checks.roles),
                                 "passed" if code == 0 else "FAILED"))
@@ -109,4 +110,5 @@ def verify(root: Path, inv: Inventory, plays: Sequence[Play], hosts: Sequence[Ho
             say(output.rstrip())
         else:
             say("   " + (output.strip().splitlines() or [""])[-1])
-    return all(code == 0 for code, _ in results)
+    return FleetResult(tuple(HostResult(checks.host, OK if code == 0 else FAILED, output)
+                             for checks, (code, output) in zip(todo, results)))

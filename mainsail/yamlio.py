@@ -144,12 +144,14 @@ def _read_bytes(path: Path, shown: str, what: str) -> bytes:
 # ---------------------------------------------------------------------------- loading YAML
 
 def load_yaml(path: Path | str, root: Path | str | None = None, *,
-              vars_file: bool = False) -> Any:
+              vars_file: bool = False, secrets: vault.Vault | None = None) -> Any:
     """Load one YAML document from ``path``; positions name it relative to ``root``.
 
     A variables file (``vars_file=True``) may be encrypted (see vault.py): it is decrypted in
     memory, positions still name the encrypted file (lines are those ``inv vault.edit``
-    shows), and every string in it becomes a :class:`~mainsail.vault.Secret`.
+    shows), and every string in it becomes a :class:`~mainsail.vault.Secret`. ``secrets`` is
+    the run's vault (its password, and the values it decrypted); without one, a vault of its
+    own with the default password sources.
     """
     shown = display_path(path, root)
     text = read_text(path, root, what="YAML file")
@@ -160,8 +162,9 @@ def load_yaml(path: Path | str, root: Path | str | None = None, *,
         raise BadInput("this file is encrypted; only variables files may be", shown,
                        "keep secrets in group_vars/, host_vars/, a role's defaults/ or vars/, "
                        "or a play's vars_files, and use the variables here")
-    data = as_secrets(load_yaml_text(vault.decrypt_text(text, shown), shown), set())
-    vault.remember(vault.secret_texts(data))
+    secrets = secrets if secrets is not None else vault.Vault()
+    data = as_secrets(load_yaml_text(vault.decrypt_text(text, shown, secrets), shown), set())
+    secrets.remember(vault.secret_texts(data))
     return data
 
 

@@ -2,12 +2,22 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Mapping, Optional
+
+if TYPE_CHECKING:
+    from .journal import Journal
+    from .spec import OpSpec
 
 OK = "ok"
 CHANGED = "changed"
 FAILED = "failed"
 SKIPPED = "skipped"
+IGNORED = "ignored"  # failed, but the task has ignore_errors: the host carries on, still ok
+# A host's verdict on a run, in done.host: judged here once; the controller only shows it.
+HOST_OK = "ok"
+HOST_FAILED = "failed"
+HOST_ROLLED_BACK = "rolled back"  # failed, and its transaction's changes were undone
+HOST_STOPPED = "stopped"  # the controller asked to stop (Ctrl-C) before the end
 
 
 class OpError(Exception):
@@ -95,6 +105,14 @@ class Context:
     check: bool = False
     diff: bool = False
     blobs: Optional[BlobStore] = None
+    # The transaction's journal: every path an op changes is recorded here first, so that a
+    # failed transaction can put it back. None in check mode and outside a transaction.
+    journal: Optional["Journal"] = None
+
+    def keep(self, path: str) -> None:
+        """Record ``path``'s state before the op changes it."""
+        if self.journal is not None:
+            self.journal.save(path)
 
     def blob(self, sha: str) -> bytes:
         if self.blobs is None:
@@ -102,17 +120,34 @@ class Context:
         return self.blobs.get(sha)
 
 
-def check_args(op: str, args: Mapping[str, Any], allowed: Iterable[str],
-               required: Iterable[str] = ()) -> None:
-    """Reject unknown or missing arguments early, so a plan bug is named, not guessed at."""
-    allowed_set = set(allowed)
-    unknown = sorted(k for k in args if k not in allowed_set)
+def accept(spec: "OpSpec", args: Mapping[str, Any]) -> Dict[str, Any]:
+    """``args`` checked against the op's declaration, with its defaults filled in.
+
+    The controller checked them already; checking again here names a plan bug (or a hand-built
+    step) instead of guessing at it. Groups naming shipped content are the plan's business."""
+    allowed_set = set(spec.accepted())
+    unknown = sorted(str(k) for k in args if k not in allowed_set)
     if unknown:
-        raise OpError("%s: unknown argument(s) %s" % (op, ", ".join(unknown)),
+        raise OpError("%s: unknown argument(s) %s" % (spec.name, ", ".join(unknown)),
                       hint="accepted: %s" % ", ".join(sorted(allowed_set)))
-    missing = [k for k in required if args.get(k) in (None, "")]
-    if missing:
-        raise OpError("%s: missing required argument(s) %s" % (op, ", ".join(missing)))
+    shipped = (spec.ships.source, spec.ships.inline) if spec.ships else ()
+    for group in spec.required:
+        if any(name in shipped for name in group):
+            continue
+        if all(args.get(name) in (None, "") for name in group):
+            raise OpError("%s: missing required argument(s) %s" % (spec.name, " or ".join(group)))
+    full = spec.with_defaults(args)
+    for arg in spec.args:
+        value = full.get(arg.name)
+        if arg.choices and value == "":  # a templated value that came out empty: left out
+            value = arg.default
+            full.pop(arg.name)
+            if value is not None:
+                full[arg.name] = value
+        if arg.choices and value is not None and value not in arg.choices:
+            raise OpError("%s: unknown %s %r" % (spec.name, arg.name, value),
+                          hint="one of " + ", ".join(arg.choices))
+    return full
 
 
 def as_bool(value: Any, name: str = "value") -> bool:
@@ -126,6 +161,12 @@ def as_bool(value: Any, name: str = "value") -> bool:
     if isinstance(value, str) and value.strip().lower() in ("no", "false", "off", "0", ""):
         return False
     raise OpError("%s must be a boolean, got %r" % (name, value))
+
+
+def flag(args: Mapping[str, Any], name: str) -> bool:
+    """A boolean argument; left out (and without a declared default) means false."""
+    value = args.get(name)
+    return False if value is None else as_bool(value, name)
 
 
 def as_list(value: Any) -> List[str]:

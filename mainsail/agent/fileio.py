@@ -10,7 +10,8 @@ import shlex
 import stat
 from typing import Any, List, Optional, Tuple
 
-from . import journal, proc, safepath
+from . import proc, safepath
+from .journal import Journal
 from .core import MissingPrerequisite, OpError
 
 DIFF_CAP = 64 * 1024        # a diff longer than this is cut: it is for reading, not patching
@@ -122,13 +123,14 @@ def attr_changes(path: str, mode: Any = None, owner: Any = None, group: Any = No
 
 
 def apply_attrs(path: str, mode: Any = None, owner: Any = None, group: Any = None,
-                follow: bool = True) -> None:
+                follow: bool = True, journal: Optional[Journal] = None) -> None:
     """chown/chmod on a descriptor of the entry itself (a link: lchown only)."""
     uid, gid, want_mode = resolve_uid(owner), resolve_gid(group), parse_mode(mode)
     if uid is None and gid is None and want_mode is None:
         return
     with safepath.locate(path, follow) as loc:
-        journal.save(loc.path)
+        if journal is not None:
+            journal.save(loc.path)
         safepath.set_attrs_at(loc, want_mode, -1 if uid is None else uid,
                               -1 if gid is None else gid)
 
@@ -178,7 +180,8 @@ def run_validate(validate: str, tmp_path: str) -> None:
 
 
 def atomic_write(path: str, data: bytes, mode: Any = None, owner: Any = None,
-                 group: Any = None, validate: Optional[str] = None) -> None:
+                 group: Any = None, validate: Optional[str] = None,
+                 journal: Optional[Journal] = None) -> None:
     """Replace path with data so readers see either the old or the new file, never half.
 
     The parent folder is opened safely (safepath); a temp file is created beside the
@@ -196,11 +199,11 @@ def atomic_write(path: str, data: bytes, mode: Any = None, owner: Any = None,
         if current is not None and not stat.S_ISREG(current.st_mode):
             raise safepath.not_regular(loc.path, safepath.kind_of(current.st_mode))
         mode_i, uid, gid = _final_attrs(current, mode, owner, group)
-        write_at(loc, data, mode_i, uid, gid, validate)
+        write_at(loc, data, mode_i, uid, gid, validate, journal)
 
 
 def write_at(loc: "safepath.Loc", data: bytes, mode: int, uid: int, gid: int,
-             validate: Optional[str] = None) -> None:
+             validate: Optional[str] = None, journal: Optional[Journal] = None) -> None:
     """The temp-file-and-rename step of atomic_write, for an already opened place."""
     fd, tmp = safepath.create_temp(loc)
     try:
@@ -216,7 +219,8 @@ def write_at(loc: "safepath.Loc", data: bytes, mode: int, uid: int, gid: int,
                 # link before the validator opens it: it then reads our own descriptor.
                 run_validate(validate, os.path.join(loc.folder, tmp) if loc.trusted
                              else "/proc/%d/fd/%d" % (os.getpid(), fh.fileno()))
-        journal.save(loc.path)  # the old file, kept on the host until the run commits
+        if journal is not None:  # the old file, kept on the host until the run commits
+            journal.save(loc.path)
         safepath.rename_into_place(loc, tmp)
     except BaseException:
         safepath.unlink_quietly(loc, tmp)

@@ -8,12 +8,11 @@ last run by hand.
 """
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
 import stat
-from typing import Any, Dict, Iterator, List, Optional
+from typing import Any, Dict, List, Optional
 
 from . import safepath
 from .core import MissingPrerequisite
@@ -46,6 +45,10 @@ class Journal:
             handle.write(json.dumps(entry, sort_keys=True) + "\n")
             handle.flush()
             os.fsync(handle.fileno())
+
+    def created(self, path: str) -> None:
+        """Record that the transaction made path (already in place): a rollback removes it."""
+        self.save(path, {"path": os.path.abspath(path), "kind": "absent"})
 
     def paths(self) -> List[str]:
         return list(self.seen)
@@ -154,40 +157,6 @@ def restore(folder: str) -> List[str]:
         restore_entry(folder, entry)
         done.append(entry["path"])
     return done
-
-
-# The journal of the transaction under way. Operations write through fileio deep below the
-# request loop; the agent is one thread serving one session, so one slot is enough.
-_ACTIVE: List[Optional[Journal]] = [None]
-
-
-def activate(journal: Optional[Journal]) -> None:
-    _ACTIVE[0] = journal
-
-
-@contextlib.contextmanager
-def paused() -> Iterator[None]:
-    """For work on paths that nothing else sees yet (a release being assembled)."""
-    saved = _ACTIVE[0]
-    _ACTIVE[0] = None
-    try:
-        yield
-    finally:
-        _ACTIVE[0] = saved
-
-
-def save(path: str) -> None:
-    """Called by every write path (fileio and the file-changing operations)."""
-    journal = _ACTIVE[0]
-    if journal is not None:
-        journal.save(path)
-
-
-def created(path: str) -> None:
-    """Record that the transaction made path (already in place): a rollback removes it."""
-    journal = _ACTIVE[0]
-    if journal is not None:
-        journal.save(path, {"path": os.path.abspath(path), "kind": "absent"})
 
 
 def runs_folder(state_dir: str) -> str:

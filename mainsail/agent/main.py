@@ -2,20 +2,24 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import binascii
-import json
 import os
 import select
 import sys
 import time
 from typing import IO, Any, Callable, Dict, List, Mapping, Optional, Tuple
 
-from . import deadline, facts, fileio, handlers, journal, lock, runas, txn
-from .core import CHANGED, FAILED, OK, BlobStore, Context, MissingPrerequisite, OpError, Outcome
+from . import deadline, facts, fileio, handlers, journal, lock, protocol, runas, txn
+from .core import (CHANGED, FAILED, HOST_FAILED, HOST_OK, HOST_ROLLED_BACK, HOST_STOPPED, OK,
+                   BlobStore, Context, MissingPrerequisite, OpError, Outcome)
 from .ops import OPS
 
 HIDDEN = "(output hidden by no_log)"
 STEP_KEYS_FOR_ARGS = ("changed_when", "failed_when")  # task keywords the ops evaluate
+
+
+MAX_REQUEST_BYTES = 1 << 30
 
 
 class ProtocolError(Exception):
@@ -61,7 +65,7 @@ class Channel:
         if self.lost:
             return
         try:
-            self.out.write(json.dumps(message, separators=(",", ":")).encode("utf-8") + b"\n")
+            self.out.write(protocol.encode(message))
             self.out.flush()
         except (OSError, ValueError) as exc:  # EPIPE, or the stream closed under us
             self.lost = True
@@ -69,15 +73,18 @@ class Channel:
 
     def recv(self) -> Optional[Dict[str, Any]]:
         """The next message; None when the controller closed the channel."""
-        line = self.inp.readline()
+        # Requests carry blobs (base64), so their bound is larger than the host's own.
+        line = self.inp.readline(MAX_REQUEST_BYTES + 1)
         if not line:
             return None
         try:
-            message = json.loads(line.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError) as exc:
-            raise ProtocolError("not a JSON line: %s" % exc)
-        if not isinstance(message, dict):
-            raise ProtocolError("a message must be a JSON object")
+            message = protocol.decode(line, MAX_REQUEST_BYTES)
+        except protocol.ProtocolError as exc:
+            raise ProtocolError(str(exc))
+        version = message.get("protocol", protocol.VERSIONS[0])
+        if "req" in message and version not in protocol.VERSIONS:
+            raise ProtocolError("protocol %r is not one this agent speaks (%r)"
+                                % (version, list(protocol.VERSIONS)))
         return message
 
 
@@ -112,7 +119,7 @@ def serve(inp: IO[bytes], out: IO[bytes], sha: str,
 
 def serve_channel(chan: Channel, sha: str, gather: Callable[[], Dict[str, Any]]) -> int:
     store = BlobStore(lambda shas: ask_blobs(chan, shas))
-    chan.send({"hello": {"facts": gather(), "agent": sha}})
+    chan.send(protocol.Hello(gather(), sha).to_wire())
     while not chan.lost:
         try:
             message = chan.recv()
@@ -170,15 +177,16 @@ def wanted_blobs(steps: List[Dict[str, Any]], check: bool, diff: bool, store: Bl
         return []  # a digest comparison is enough to report "would change"
     wanted: List[str] = []
     for step in steps:
-        args = step.get("args") or {}
-        sha, dest = args.get("content_sha"), args.get("dest")
-        if not sha or not dest or store.has(sha) or sha in wanted:
+        needs = getattr(OPS.get(str(step.get("op"))), "needed_blobs", None)
+        if needs is None:
             continue
         try:
-            if fileio.sha256_file(str(dest)) != sha:
-                wanted.append(sha)
+            shas = needs(step.get("args") or {})
         except (OSError, OpError):
-            wanted.append(sha)  # unreadable or refused now; the step will say why
+            continue  # unreadable or refused now; the step will say why
+        for sha in shas:
+            if not store.has(sha) and sha not in wanted:
+                wanted.append(sha)
     return wanted
 
 
@@ -205,11 +213,17 @@ def take_lock(chan: Channel, spec: Mapping[str, Any]) -> Dict[str, Any]:
 
 
 def run_request(chan: Channel, store: BlobStore, message: Mapping[str, Any]) -> None:
-    steps = message.get("steps") or []
-    handler_steps = message.get("handlers") or []
+    try:
+        steps = checked_steps(message.get("steps") or [], "steps")
+        handler_steps = checked_steps(message.get("handlers") or [], "handlers")
+        checks = {str(k): checked_steps(v, "checks") for k, v in
+                  dict(message.get("checks") or {}).items()}
+    except (protocol.ProtocolError, TypeError, ValueError) as exc:
+        chan.send({"error": "bad run request: %s" % exc})
+        return
     extra = take_lock(chan, message["lock"]) if message.get("lock") else {}
     if "locked" in extra:
-        chan.send({"done": {"failed": True, "stopped": False, **extra}})
+        chan.send({"done": {"failed": True, "stopped": False, "host": HOST_FAILED, **extra}})
         return
     ctx = Context(check=bool(message.get("check")), diff=bool(message.get("diff")), blobs=store)
     try:
@@ -229,7 +243,7 @@ def run_request(chan: Channel, store: BlobStore, message: Mapping[str, Any]) -> 
     for index, (name, group) in enumerate(transactions(steps)):
         if stop_or_lost(chan):
             break
-        current = txn.Txn(ctx, name, handler_steps, (message.get("checks") or {}).get(name, []),
+        current = txn.Txn(ctx, name, handler_steps, checks.get(name, []),
                           pending, txn.folder_for(state_dir, run_id, name))
         if index == 0:
             current.notified = [h for h in left if any(s.get("handler") == h
@@ -250,7 +264,7 @@ def run_request(chan: Channel, store: BlobStore, message: Mapping[str, Any]) -> 
     failed = failed or chan.lost
     try:
         chan.send({"done": {"failed": failed, "stopped": chan.stopped, "rollbacks": rollbacks,
-                            **extra}})
+                            "host": host_verdict(failed, chan.stopped, rollbacks), **extra}})
     except txn.ControllerLost:
         if not ctx.check:
             txn.record_loss(state_dir, run_id, "the controller went away before the run's end "
@@ -262,6 +276,17 @@ def stop_or_lost(chan: Channel) -> bool:
         return chan.stop_requested()
     except txn.ControllerLost:
         return True
+
+
+def host_verdict(failed: bool, stopped: bool, rollbacks: List[Dict[str, Any]]) -> str:
+    if failed:
+        return HOST_ROLLED_BACK if rollbacks else HOST_FAILED
+    return HOST_STOPPED if stopped else HOST_OK
+
+
+def checked_steps(items: Any, what: str) -> List[Dict[str, Any]]:
+    """Steps as the protocol defines them (each one checked), in their wire form."""
+    return [step.to_wire() for step in protocol.steps_from_wire(items, what)]
 
 
 def transactions(steps: List[Dict[str, Any]]) -> List[Tuple[str, List[Dict[str, Any]]]]:
@@ -322,7 +347,9 @@ def execute_step(ctx: Context, step: Mapping[str, Any]) -> Outcome:
     the agent's own user."""
     user = step.get("become_user")
     if runas.needs_switch(user):
-        return runas.run_as(str(user), lambda: call_op(ctx, step))
+        # Not journalled: the child cannot write the root-owned journal (agent/runas.py).
+        unjournalled = dataclasses.replace(ctx, journal=None)
+        return runas.run_as(str(user), lambda: call_op(unjournalled, step))
     return call_op(ctx, step)
 
 

@@ -7,13 +7,14 @@ services reload their old config; the run then stops. Steps outside any transact
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import time
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
 from . import handlers, journal
-from .core import CHANGED, FAILED, OK, SKIPPED, Context
+from .core import CHANGED, FAILED, IGNORED, OK, SKIPPED, Context
 
 Send = Callable[[Dict[str, Any]], None]
 Run = Callable[[Context, Mapping[str, Any]], Dict[str, Any]]
@@ -25,12 +26,12 @@ class Txn:
     def __init__(self, ctx: Context, name: str, handler_steps: Sequence[Mapping[str, Any]],
                  checks: Sequence[Mapping[str, Any]], pending: handlers.Pending,
                  folder: Optional[str]) -> None:
-        self.ctx = ctx
         self.name = name
         self.handler_steps = handler_steps
         self.checks = checks
         self.pending = pending
         self.journal = journal.Journal(folder) if folder and not ctx.check else None
+        self.ctx = dataclasses.replace(ctx, journal=self.journal)  # ops write through it
         self.notified: List[str] = []
         self.changed = False
         self.failure = ""
@@ -40,7 +41,6 @@ class Txn:
 def run_txn(txn: Txn, steps: Sequence[Mapping[str, Any]], send: Send, run: Run,
             stop: Callable[[], bool]) -> Optional[Dict[str, Any]]:
     """Run one transaction; the rollback report when it was rolled back."""
-    journal.activate(txn.journal)
     try:
         run_steps(txn, steps, send, run, stop)
         if not txn.failure and not txn.stopped:
@@ -49,8 +49,6 @@ def run_txn(txn: Txn, steps: Sequence[Mapping[str, Any]], send: Send, run: Run,
             run_checks(txn, send, run)
     except ControllerLost as exc:
         txn.failure = "lost the controller: %s" % exc  # rolled back below, like any failure
-    finally:
-        journal.activate(None)
     if txn.failure and txn.journal is not None and txn.journal.paths():
         return roll_back(txn, send, run)
     if txn.journal is not None and txn.journal.paths():
@@ -65,11 +63,13 @@ def run_steps(txn: Txn, steps: Sequence[Mapping[str, Any]], send: Send, run: Run
             txn.stopped = True  # Ctrl-C: notified handlers stay recorded for the next run
             return
         result = run(txn.ctx, step)
+        if result["status"] == FAILED and step.get("ignore_errors"):
+            result["status"] = IGNORED
         send({"result": result})
         if result["status"] == CHANGED:
             txn.changed = True
             txn.notified += [n for n in step.get("notify") or [] if n not in txn.notified]
-        if result["status"] == FAILED and not step.get("ignore_errors"):
+        if result["status"] == FAILED:
             txn.failure = "step %r failed: %s" % (step.get("name"), result.get("msg") or "")
             return
 
@@ -110,9 +110,10 @@ def roll_back(txn: Txn, send: Send, run: Run) -> Dict[str, Any]:
     assert txn.journal is not None
     restored = journal.restore(txn.journal.folder)
     reloaded = []
+    unjournalled = dataclasses.replace(txn.ctx, journal=None)
     for step in notified_steps(txn):
         # The old files are back: the same handlers bring the services back to them.
-        result = run(txn.ctx, step)
+        result = run(unjournalled, step)
         result["rollback"] = True
         send({"result": result})
         reloaded.append({"handler": step.get("handler"), "status": result["status"]})

@@ -286,12 +286,8 @@ def test_absent_removes_a_fifo_without_opening_it_and_rollback_makes_it_again(
     os.mkfifo(fifo)
     os.chmod(fifo, 0o620)
     book = journal.Journal(str(tmp_path / "journal"))
-    journal.activate(book)
-    try:
-        with deadline(5):
-            outcome = run_op("file", {"path": str(fifo), "state": "absent"})
-    finally:
-        journal.activate(None)
+    with deadline(5):
+        outcome = run_op("file", {"path": str(fifo), "state": "absent"}, journal=book)
     assert outcome.status == "changed" and not os.path.lexists(fifo)
     journal.restore(book.folder)
     st = os.lstat(fifo)

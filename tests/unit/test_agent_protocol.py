@@ -219,7 +219,8 @@ def test_ignore_errors_reports_the_failure_and_goes_on(tmp_path: Path) -> None:
     with local_agent(str(tmp_path / "state")) as client:
         results = client.run(steps, {})
         assert client.last_failed is False
-    assert [r["status"] for r in results] == ["failed", "changed"]
+    assert [r["status"] for r in results] == ["ignored", "changed"]
+    assert results[0]["rc"] == 4
     assert marker.exists()
 
 
@@ -229,7 +230,7 @@ def test_no_log_hides_output_but_keeps_status(tmp_path: Path) -> None:
                                          no_log=True, ignore_errors=True)], {})
     text = json.dumps(results)
     assert "s3cret" not in text
-    assert results[0]["status"] == "failed" and results[0]["rc"] == 1
+    assert results[0]["status"] == "ignored" and results[0]["rc"] == 1
     assert "no_log" in results[0]["stdout"] and "no_log" in results[0]["msg"]
 
 
@@ -252,9 +253,9 @@ def serve(lines: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
     return [json.loads(line) for line in out.getvalue().splitlines()]
 
 
-def test_hello_comes_first_with_facts_and_the_agent_digest() -> None:
+def test_hello_comes_first_with_facts_the_agent_digest_and_its_protocol_versions() -> None:
     messages = serve([{"req": "bye"}])
-    assert messages == [{"hello": {"facts": {"hostname": "h"}, "agent": "abc"}}]
+    assert messages == [{"hello": {"facts": {"hostname": "h"}, "agent": "abc", "protocol": [1]}}]
 
 
 def test_an_unexpected_exception_fails_the_step_but_not_the_loop(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -266,7 +267,7 @@ def test_an_unexpected_exception_fails_the_step_but_not_the_loop(monkeypatch: py
                                  {"id": 2, "op": "boom", "args": {}}], "check": False, "diff": False},
         {"req": "facts"}, {"req": "bye"}])
     results = [m["result"] for m in messages if "result" in m]
-    assert [r["status"] for r in results] == ["failed", "failed"]
+    assert [r["status"] for r in results] == ["ignored", "failed"]
     assert "ZeroDivisionError" in results[0]["msg"] and "Traceback" not in results[0]["msg"]
     assert [m["done"]["failed"] for m in messages if "done" in m] == [True]
     assert messages[-1] == {"facts": {"hostname": "h"}}

@@ -127,7 +127,7 @@ def test_apt_update_cache_honours_cache_valid_time(fake_apt: Path, monkeypatch: 
     fresh = run_op("apt", {"name": "adduser", "update_cache": True, "cache_valid_time": 3600})
     assert fresh.status == "ok" and "apt-get update" not in " ".join(calls(fake_apt))
     os.utime(stamp, (time.time() - 7200,) * 2)
-    stale = run_op("apt", {"update_cache": True, "cache_valid_time": 3600})
+    stale = run_op("apt", {"name": "adduser", "update_cache": True, "cache_valid_time": 3600})
     assert stale.status == "ok" and stale.msg == "cache updated"
     assert any(c.startswith("apt-get update") for c in calls(fake_apt))
 

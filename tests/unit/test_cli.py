@@ -1,6 +1,7 @@
 """The `mainsail` console script offers the same tasks as `inv`."""
 
 import subprocess
+import sys
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
@@ -38,3 +39,19 @@ def test_ssh_config_quotes_paths_with_spaces(tmp_path):
     assert 'UserKnownHostsFile "%s" ~/.ssh/known_hosts' % (folder / "known hosts") in text
     config = paramiko.SSHConfig.from_text(text).lookup("web1")
     assert config["identityfile"] == [str(folder / "id key")]
+
+
+def test_doc_prints_an_operations_reference():
+    # In-process: the console script on PATH may belong to another checkout.
+    done = subprocess.run([sys.executable, "-c", "import sys; from mainsail.cli import main; "
+                           "sys.argv = ['mainsail', 'doc', 'ansible.builtin.lineinfile']; main()"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("## line\n") and "| `insertbefore` |" in done.stdout
+
+
+def test_doc_of_an_unknown_operation_suggests_one():
+    done = subprocess.run([sys.executable, "-c", "import sys; from mainsail.cli import main; "
+                           "sys.argv = ['mainsail', 'doc', 'tempalte']; main()"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0 and "did you mean 'template'" in done.stderr

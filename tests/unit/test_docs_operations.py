@@ -2,10 +2,10 @@
 
 * every ```yaml block is a task or a list of tasks that the playbook loader accepts (and, when
   no value holds a template, whose values pass the same checks as when a plan is built);
-* every operation of ``mainsail.opspec.OPS`` has a ``## name`` section with an example task
+* every operation has a ``## name`` section with an example task
   of that operation;
-* each section's arguments table lists exactly the operation's arguments, with the type,
-  default, choices and aliases opspec.py gives them.
+* the page is what mainsail/opdoc.py writes from the operations' declarations
+  (mainsail/agent/ops/<op>.py), so its tables cannot drift from what is accepted.
 
 YAML that is not a task (a config file, a folder layout) goes in a block fenced with another
 language (``ini``, ``text``).
@@ -19,7 +19,9 @@ from typing import Any
 
 import pytest
 
-from mainsail.opspec import OP_ALIASES, OPS, Arg, OpSpec, coerce_args, has_template
+from mainsail.errors import BadInput
+from mainsail.opdoc import TYPE_WORDS, page, reference
+from mainsail.opspec import OP_ALIASES, OPS, coerce_args, has_template
 from mainsail.playbook import Task, parse_task
 from mainsail.yamlio import load_yaml_text
 
@@ -28,14 +30,6 @@ SHOWN = "docs/operations.md"
 TEXT = DOC.read_text(encoding="utf-8")
 TABLE_HEADER = ["argument", "type", "default", "aliases", "meaning"]
 NO_DEFAULT = "—"
-# How each opspec value type is named in the tables (explained under "Argument types").
-TYPE_WORDS = {
-    "str": "string", "abspath": "path", "int": "integer", "float": "number",
-    "bool": "boolean", "mode": "mode",
-    "names": "names", "argv": "list", "cmd": "string", "env": "mapping", "content": "text",
-    "validate": "command", "regex": "regex", "condition": "condition",
-    "autorestart": "`true` | `false` | `unexpected`", "debconf_value": "text or list",
-}
 _FENCE = re.compile(r"^```(\w*)[^\n]*\n(.*?)^```", re.M | re.S)
 _CELL_SPLIT = re.compile(r"(?<!\\)\|")
 _CODE = re.compile(r"`([^`]+)`")
@@ -138,44 +132,47 @@ def test_operation_aliases_are_named_in_their_section(alias: str, op: str) -> No
     assert f"`{alias}`" in SECTIONS[op][1]
 
 
-# ---------------------------------------------------------------------------- argument tables
+# ---------------------------------------------------------------------------- generated page
+
+def test_the_page_is_generated_from_the_declarations() -> None:
+    assert TEXT == page(), (f"{SHOWN} is stale: regenerate it with `python -m mainsail.opdoc` "
+                            "(or `mainsail doc --all > docs/operations.md`)")
+
 
 @pytest.mark.parametrize("op", sorted(OPS))
-def test_arguments_table_matches_opspec(op: str) -> None:
+def test_every_argument_is_documented(op: str) -> None:
     spec = OPS[op]
-    start, section = SECTIONS[op]
-    rows = table_rows(section)
-    assert rows, f"{SHOWN}:{start}: the {op} section has no arguments table"
-    documented = [_CODE.fullmatch(row[0]).group(1) if _CODE.fullmatch(row[0]) else row[0]
-                  for row in rows]
-    assert sorted(documented) == sorted(spec.args), f"{op}: documented arguments differ"
-    assert len(set(documented)) == len(documented), f"{op}: an argument is listed twice"
-    for name, row in zip(documented, rows):
-        assert len(row) == len(TABLE_HEADER), f"{op} {name}: row has {len(row)} cells"
-        _check_row(spec, name, spec.args[name], row)
+    assert spec.summary and spec.doc, f"{op}: no summary or doc"
+    for arg in spec.args:
+        assert arg.doc, f"{op} {arg.name}: no meaning"
+        assert arg.choices or arg.type in TYPE_WORDS, f"{op} {arg.name}: type {arg.type!r}"
+        group = next((g for g in spec.required if arg.name in g), None)
+        assert group is None or arg.default is None, f"{op} {arg.name}: required with a default"
 
 
-def _check_row(spec: OpSpec, name: str, arg: Arg, row: list[str]) -> None:
-    _, type_cell, default_cell, alias_cell, meaning = row
-    where = f"{spec.name} {name}"
-    if arg.choices:
-        assert set(_CODE.findall(type_cell)) == set(arg.choices), f"{where}: choices"
-    else:
-        assert type_cell == TYPE_WORDS[arg.type], f"{where}: type is {TYPE_WORDS[arg.type]!r}"
-    assert set(_CODE.findall(alias_cell)) == set(arg.aliases), f"{where}: aliases"
-    assert meaning, f"{where}: no meaning"
-    group = next((g for g in spec.required if name in g), None)
-    if group is not None:
-        assert arg.default is None, f"{where}: required with a default"
-        assert default_cell.startswith("required"), f"{where}: default cell must say required"
-        others = [n for n in group if n != name]
-        assert set(_CODE.findall(default_cell)) == set(others), \
-            f"{where}: name the other arguments of its required group: {others}"
-    elif arg.default is not None:
-        assert default_cell == f"`{_default_text(arg.default)}`", \
-            f"{where}: default is {arg.default!r}"
-    else:
-        assert default_cell == NO_DEFAULT, f"{where}: has no default"
+@pytest.mark.parametrize("op", sorted(OPS))
+def test_the_table_shows_each_argument_as_declared(op: str) -> None:
+    spec = OPS[op]
+    rows = table_rows(SECTIONS[op][1])
+    assert [_CODE.fullmatch(row[0]).group(1) for row in rows] == [a.name for a in spec.args]
+    for arg, (_, type_cell, default_cell, alias_cell, meaning) in zip(spec.args, rows):
+        assert set(_CODE.findall(alias_cell)) == set(arg.aliases)
+        assert meaning == arg.doc
+        if arg.choices:
+            assert set(_CODE.findall(type_cell)) == set(arg.choices)
+        if arg.default is not None:
+            assert default_cell == f"`{_default_text(arg.default)}`"
+
+
+def test_doc_prints_one_operation_like_its_section() -> None:
+    assert reference("lineinfile") == SECTIONS["line"][1].rstrip("\n") + "\n"
+    assert reference("ansible.builtin.apt").startswith("## apt\n")
+
+
+def test_doc_names_the_closest_operation_for_a_typo() -> None:
+    with pytest.raises(BadInput) as caught:
+        reference("tempalte")
+    assert "template" in caught.value.hint
 
 
 def test_table_reader_reads_escaped_bars() -> None:

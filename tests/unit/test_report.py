@@ -17,6 +17,7 @@ def record() -> RunRecord:
                         diff="+token=s3cr3t\n"))
     host.add(StepRecord("p", "restart", "roles/a/tasks/main.yml:9", "failed", msg="boom",
                         cmd="service x restart", rc=1, stderr="s3cr3t leaked\n"))
+    host.verdict = "failed"  # the agent's verdict; the report only shows it
     run.hosts["mail1"] = HostRecord("mail1", unreachable=True, error="cannot connect")
     return run
 

@@ -304,9 +304,9 @@ def rollback(root: Path, release: bool = False) -> list:
     from mainsail.rollback import roll_back
     inv = load_inventory(root / "inventory/hosts.yml")
     lines: list = []
-    states = roll_back(root, inv, load_playbook(root), select_hosts(inv), release,
+    result = roll_back(root, inv, load_playbook(root), select_hosts(inv), release,
                        RunOptions(), lines.append)
-    return states
+    return [r.state for r in result.results]
 
 
 def test_rollback_by_hand_restores_the_last_run_and_reloads(tmp_path):
@@ -402,3 +402,23 @@ def test_a_run_that_lost_its_controller_is_reported_by_the_next_run(tmp_path):
     assert not (state / txn.LOST_RECORD).exists()
     again, _ = run(root)
     assert again.hosts["a"].lost_controller == ""
+
+
+def test_a_failure_with_ignore_errors_leaves_its_host_ok_and_the_run_exits_0(tmp_path):
+    """docs/playbooks.md: "a failure of this task does not fail the host"."""
+    from mainsail.tasks import run_exit_code
+
+    root = project(tmp_path, """
+        - hosts: all
+          tasks:
+            - name: may fail
+              command: {cmd: "false"}
+              ignore_errors: true
+    """ + MARK, hosts=("a",))
+    record, out = run(root)
+    host = record.hosts["a"]
+    assert [s.status for s in host.steps] == ["ignored", "changed"]
+    assert (host.state, host.verdict, host.failed, host.ignored) == ("ok", "ok", 0, 1)
+    assert run_exit_code(record) == 0
+    assert "ignored" in out and "false" in out  # the failure is still shown
+    assert (tmp_path / "out" / "a.done").exists()

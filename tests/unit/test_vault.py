@@ -42,9 +42,7 @@ def fresh_keyring(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     for name in (vault.ENV_PASSWORD, vault.ENV_PASSWORD_FILE):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(vault, "_interactive", lambda: False)
-    vault.configure()
     yield
-    vault.configure()
 
 
 def sealed(text: str, password: str = PASSWORD, params: KdfParams = FAST) -> str:
@@ -191,9 +189,21 @@ def test_the_password_is_asked_once_and_keys_are_derived_once(
     asked: list[str] = []
     monkeypatch.setattr(vault.getpass, "getpass", lambda prompt: asked.append(prompt) or PASSWORD)
     text = sealed("a: 1\n")
+    run = vault.Vault()
     for _ in range(3):
-        assert vault.decrypt_text(text, "v.yml") == "a: 1\n"
+        assert vault.decrypt_text(text, "v.yml", run) == "a: 1\n"
     assert len(asked) == 1
+
+
+def test_each_run_has_its_own_vault_and_secrets(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nothing is kept per process: a run's password and decrypted values are its own."""
+    monkeypatch.setenv(vault.ENV_PASSWORD, PASSWORD)
+    write(tmp_path / "inventory/hosts.yml", "all:\n  hosts:\n    a:\n")
+    write(tmp_path / "inventory/group_vars/all/vault.yml", sealed(f"db: {DB_PASSWORD}\n"))
+    first, second = vault.Vault(), vault.Vault()
+    load_inventory(tmp_path / "inventory/hosts.yml", root=tmp_path, secrets=first)
+    assert first.secrets() == (DB_PASSWORD,) and second.secrets() == ()
 
 
 # ---------------------------------------------------------------------------- the loader
@@ -442,11 +452,11 @@ def test_vault_file_commands_refuse_what_they_cannot_do(
     monkeypatch.setenv(vault.ENV_PASSWORD, PASSWORD)
     ansible = write(tmp_path / "ansible.yml", "$ANSIBLE_VAULT;1.1;AES256\n6162\n")
     with pytest.raises(BadInput, match="Ansible Vault"):
-        vault.encrypt_file(ansible, "ansible.yml")
+        vault.encrypt_file(ansible, "ansible.yml", vault.Vault())
     with pytest.raises(BadInput, match="not encrypted"):
-        vault.view_file(write(tmp_path / "plain.yml", "a: 1\n"), "plain.yml")
+        vault.view_file(write(tmp_path / "plain.yml", "a: 1\n"), "plain.yml", vault.Vault())
     with pytest.raises(BadInput, match="no such folder"):
-        vault.edit_file(tmp_path / "nope/vault.yml", "nope/vault.yml", "true")
+        vault.edit_file(tmp_path / "nope/vault.yml", "nope/vault.yml", "true", vault.Vault())
     not_a_folder = write(tmp_path / "file", "")
     with pytest.raises(BadInput, match="cannot write the file"):
         vault.write_atomic(not_a_folder / "vault.yml", b"x", "file/vault.yml")

@@ -4,13 +4,31 @@ from __future__ import annotations
 import glob
 import os
 import shlex
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from .. import proc, safeexpr
 from ..core import CHANGED, FAILED, OK, Context, OpError, Outcome
+from ..spec import Arg
 
-GUARDS = ("chdir", "creates", "removes", "unless", "environment", "stdin",
-          "changed_when", "failed_when")
+
+# Ansible lets these ride along at the start of a command string: `chdir=/srv make all`.
+FREE_FORM_OPTIONS = ("chdir", "creates", "removes")
+
+
+def guard_args(unless_doc: str) -> Tuple[Arg, ...]:
+    """The arguments command and shell share, declared once (``unless`` runs as they do)."""
+    return (
+        Arg('chdir', doc='the folder to run it in'),
+        Arg('creates', doc='skip it when this path (a glob; relative to `chdir`) exists'),
+        Arg('removes', doc='skip it when this path (a glob; relative to `chdir`) does not exist'),
+        Arg('unless', doc=unless_doc),
+        Arg('environment', 'variables', doc='variables added to its environment'),
+        Arg('stdin', doc='text fed to its standard input (otherwise `/dev/null`)'),
+        Arg('changed_when', 'condition',
+            doc='when the result counts as `changed` (instead of always)'),
+        Arg('failed_when', 'condition',
+            doc='when the result counts as `failed` (instead of a non-zero exit)'),
+    )
 
 
 def execute(ctx: Context, args: Mapping[str, Any], argv: List[str], via_sh: bool) -> Outcome:

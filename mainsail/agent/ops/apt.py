@@ -6,11 +6,9 @@ import time
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from .. import proc
-from ..core import (Context, OpError, Outcome, as_bool, as_list, check_args, nothing, ok, operand,
+from ..core import (Context, OpError, Outcome, as_list, accept, flag, nothing, ok, operand,
                     settle)
-
-ALLOWED = ("name", "state", "update_cache", "cache_valid_time", "install_recommends", "purge")
-STATES = ("present", "absent", "latest")
+from ..spec import Arg, OpSpec
 
 # newest of these tells when the package lists were last fetched
 CACHE_STAMPS = ("/var/lib/apt/periodic/update-success-stamp", "/var/cache/apt/pkgcache.bin",
@@ -24,22 +22,20 @@ Installed = Dict[str, Tuple[str, str]]  # package -> (dpkg state word, version)
 
 
 def run(ctx: Context, args: Mapping[str, Any]) -> Outcome:
-    check_args("apt", args, ALLOWED)
-    state = args.get("state") or "present"
-    if state not in STATES:
-        raise OpError("apt: state must be one of %s, got %r" % (", ".join(STATES), state))
+    args = accept(SPEC, args)
+    state = args["state"]
     notes = []
-    if as_bool(args.get("update_cache", False), "update_cache"):
+    if flag(args, "update_cache"):
         notes.append(_update_cache(ctx, args.get("cache_valid_time")))
     specs = [operand("apt", "package name", s) for s in as_list(args.get("name"))]
     if not specs:
         return ok(", ".join(n for n in notes if n))
     installed = query_installed([split_spec(s)[0] for s in specs])
     if state == "absent":
-        outcome = _absent(ctx, specs, installed, as_bool(args.get("purge", False), "purge"))
+        outcome = _absent(ctx, specs, installed, flag(args, "purge"))
     else:
         outcome = _present(ctx, specs, installed, state == "latest",
-                           as_bool(args.get("install_recommends", False), "install_recommends"))
+                           flag(args, "install_recommends"))
     outcome.msg = ", ".join(n for n in notes + [outcome.msg] if n)
     return outcome
 
@@ -164,3 +160,63 @@ def _absent(ctx: Context, specs: List[str], installed: Installed, purge: bool) -
 
 def _apt(argv: List[str]) -> None:
     proc.check_output(argv, " ".join(argv[:2]), extra_env=APT_ENV)
+
+
+SPEC = OpSpec(
+    name='apt',
+    summary='Debian packages installed, upgraded or removed',
+    ansible='`apt`',
+    args=(
+        Arg('name', 'names', aliases=('pkg', 'package'), doc='the packages; `name=version` asks for that version', operand='package name'),
+        Arg('state', default='present', choices=('present', 'absent', 'latest'), doc='installed; removed; installed at the candidate version'),
+        Arg('update_cache', 'bool', aliases=('update-cache',), doc='run `apt-get update` first (not done when left out)'),
+        Arg('cache_valid_time', 'int', doc='with `update_cache`: skip the update when the package lists are younger than this many seconds'),
+        Arg('install_recommends', 'bool', default=False, aliases=('install-recommends',), doc="also install the packages' recommended packages"),
+        Arg('purge', 'bool', doc='with `state: absent`: purge the configuration files too, also of packages removed earlier that left them behind'),
+    ),
+    required=(('name',),),
+    doc="""\
+Installs, upgrades and removes Debian packages with `apt-get`. The installed packages are read
+with `dpkg-query`: a package counts as installed when dpkg's status says `installed`, and, for
+`name=version`, when that exact version is installed. `state: present` installs the packages
+that are not installed, in one `apt-get install`; `state: latest` also upgrades those whose
+candidate version (`apt-cache policy`) differs from the installed one; `state: absent` runs
+`apt-get remove` (or `purge`) for those that are installed. The step is `changed` when apt had
+to be run; refreshing the package lists alone leaves it `ok` (the message says
+"cache updated").
+""",
+    notes="""\
+```yaml
+- name: mail server packages
+  apt:
+    name: [postfix, dovecot-imapd, dovecot-lmtpd, opendkim, opendkim-tools]
+    update_cache: true
+    cache_valid_time: 3600
+
+- name: no rpcbind on a mail server
+  apt:
+    name: rpcbind
+    state: absent
+    purge: true
+```
+
+Notes:
+
+* apt runs non-interactively (`DEBIAN_FRONTEND=noninteractive`): questions get their
+  default answer, or the one set beforehand with [`debconf`](#debconf). Locally changed
+  configuration files are kept on upgrades (`--force-confold`), and apt waits up to two
+  minutes for the dpkg lock (a running unattended-upgrades, say) before it fails.
+* The age of the package lists is the newest of `/var/lib/apt/periodic/update-success-stamp`,
+  `/var/cache/apt/pkgcache.bin` and `/var/lib/apt/lists`.
+* Check mode: nothing is downloaded or installed; the message lists what would be installed or
+  removed, and "cache would be updated" when the lists would be refreshed. `state: latest`
+  compares against the package lists as they are on the host. No diff.
+* Errors: apt's own, e.g. `apt-get install failed (rc 100): E: Unable to locate package
+  ngnix`.
+* Ansible differences: `cache_valid_time` without `update_cache: true` does nothing (in Ansible
+  it implies `update_cache`). `install_recommends` defaults to `false` (Ansible and apt itself
+  install recommended packages unless told not to). `name` is required: refreshing the lists
+  alone is `command: apt-get update`. `upgrade`, `autoremove`, `deb`, `default_release` and
+  the other Ansible arguments not in the table are refused.
+""",
+)

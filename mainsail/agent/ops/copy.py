@@ -6,17 +6,14 @@ The content travels only when the destination's digest differs from
 from __future__ import annotations
 
 import os
-from typing import Any, List, Mapping, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from .. import fileio, safepath
-from ..core import Context, MissingPrerequisite, OpError, Outcome, check_args, settle
-
-# src names the controller-side file or template the content came from (display only)
-ALLOWED = ("dest", "content_sha", "content", "mode", "owner", "group", "validate", "src")
-
+from ..core import Context, MissingPrerequisite, OpError, Outcome, accept, settle
+from ..spec import Arg, OpSpec, Ships
 
 def run(ctx: Context, args: Mapping[str, Any]) -> Outcome:
-    check_args("copy", args, ALLOWED, ["dest"])
+    args = accept(SPEC, args)
     dest = str(args["dest"])
     target = fileio.write_target(dest)
     _check_destination(target)
@@ -24,7 +21,8 @@ def run(ctx: Context, args: Mapping[str, Any]) -> Outcome:
     current_sha = fileio.sha256_file(target)
     if current_sha == sha:
         return settle(ctx, _attrs(target, args), lambda: fileio.apply_attrs(
-            target, args.get("mode"), args.get("owner"), args.get("group")))
+            target, args.get("mode"), args.get("owner"), args.get("group"),
+            journal=ctx.journal))
     data = inline
     if data is None and (ctx.diff or not ctx.check):
         data = _blob(ctx, sha)
@@ -33,7 +31,24 @@ def run(ctx: Context, args: Mapping[str, Any]) -> Outcome:
         if ctx.diff and data is not None else ""
     return settle(ctx, changes, lambda: fileio.atomic_write(
         target, data or b"", args.get("mode"), args.get("owner"), args.get("group"),
-        args.get("validate")), diff)
+        args.get("validate"), journal=ctx.journal), diff)
+
+
+def args_for(dest: str, sha: str) -> Dict[str, Any]:
+    """A step's args that put the blob ``sha`` at ``dest`` (`inv put`)."""
+    return {"dest": dest, "content_sha": sha}
+
+
+def needed_blobs(args: Mapping[str, Any]) -> List[str]:
+    """Asked before a run, so that all blobs come in one round trip: this step's content
+    unless its destination already holds it."""
+    sha, dest = args.get("content_sha"), args.get("dest")
+    if not sha or not dest:
+        return []
+    try:
+        return [] if fileio.sha256_file(str(dest)) == sha else [str(sha)]
+    except OSError:
+        return [str(sha)]  # unreadable now; the step will say why
 
 
 def _check_destination(target: str) -> None:
@@ -64,3 +79,33 @@ def _blob(ctx: Context, sha: str) -> bytes:
 
 def _attrs(target: str, args: Mapping[str, Any]) -> List[str]:
     return fileio.attr_changes(target, args.get("mode"), args.get("owner"), args.get("group"))
+
+
+SPEC = OpSpec(
+    name='copy',
+    summary='a file with exactly this content (from `files/` or inline)',
+    ansible='`copy`',
+    args=(
+        Arg('dest', 'abspath', doc='the file on the host'),
+        Arg('src', doc="a file in the role's `files/`, else in the project's `files/` (a path relative to those folders)"),
+        Arg('content', 'text', doc="the file's content"),
+        Arg('validate', 'checker', doc='a check of the new content before it replaces the file: `CMD %s`'),
+        Arg('mode', 'octal', doc='the permissions'),
+        Arg('owner', doc='the owning user'),
+        Arg('group', doc='the owning group'),
+    ),
+    required=(('dest',), ('src', 'content')),
+    ships=Ships('file', source='src', inline='content', digest='content_sha'),
+    internal=('content_sha',),  # src then names the file it came from (display only)
+    journalled=True,
+    doc="""\
+Makes a file hold exactly the given content: a file from the project (`src`) or text from the
+task (`content`). The content travels to the host as a blob named by its SHA-256 digest; the
+host compares that digest with the digest of the file it has. Equal digests: only owner, group
+and mode are checked (and set when they differ). Different: the file is replaced by an
+[atomic write](#how-operations-behave), after `validate` if given, and the step is `changed`
+with "file created" or "content changed". The content is sent only when the host's file
+differs, so an unchanged file costs a digest, not a transfer.
+""",
+    notes='```yaml\n- name: deploy user\'s sudo rule\n  copy:\n    content: "deploy ALL=(ALL:ALL) NOPASSWD: ALL\\n"\n    dest: /etc/sudoers.d/deploy\n    mode: "0440"\n    validate: visudo -cf %s\n\n- name: the guestbook\'s logo\n  copy:\n    src: logo.png\n    dest: /var/www/example.org/logo.png\n    owner: www-data\n    group: www-data\n    mode: "0644"\n```\n\nNotes:\n\n* `content` is written exactly as given, as UTF-8: a YAML block (`content: |`) ends with a\n  newline, a quoted string only if it ends in `\\n`. `src` is copied byte for byte (binary\n  files too, up to 100 MiB).\n* `src` is looked up when the plan is built; a missing file is an error naming the folders\n  searched and the closest file name. It must be a file: copying a folder is refused (copy each\n  file with a `loop`, or ship a whole folder with [`release`](#release)).\n* `dest` is the file itself, never a folder to copy into; its folder must exist (create it\n  with `file: state: directory`).\n* Check mode: the digests decide; without `--diff` the content is not even sent. With\n  `--diff`: a unified diff of the old and new content.\n* A step whose content holds the value of a `no_log` variable is treated as `no_log` (no diff,\n  no message).\n* Ansible differences: `backup`, `force`, `remote_src`, `directory_mode` and folder copies are\n  not available.\n',
+)

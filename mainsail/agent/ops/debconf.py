@@ -5,19 +5,15 @@ from __future__ import annotations
 from typing import Any, Dict, Mapping, Optional
 
 from .. import facts, proc
-from ..core import Context, MissingPrerequisite, OpError, Outcome, check_args, settle
+from ..core import Context, MissingPrerequisite, OpError, Outcome, accept, settle
+from ..spec import Arg, OpSpec
 
-ALLOWED = ("name", "question", "vtype", "value")
-VTYPES = ("string", "password", "boolean", "select", "multiselect", "note", "text", "title",
-          "error", "seen")
 PASSWORDS_DAT = "/var/cache/debconf/passwords.dat"
 
 
 def run(ctx: Context, args: Mapping[str, Any]) -> Outcome:
-    check_args("debconf", args, ALLOWED, ["name", "question", "vtype"])
+    args = accept(SPEC, args)
     name, question, vtype = str(args["name"]), str(args["question"]), str(args["vtype"])
-    if vtype not in VTYPES:
-        raise OpError("debconf: vtype must be one of %s, got %r" % (", ".join(VTYPES), vtype))
     value = normalize(vtype, args.get("value"))
     if "\n" in value:
         raise OpError("debconf: value must be a single line")
@@ -84,3 +80,55 @@ def _set_selection(line: str) -> None:
     result = proc.run(["debconf-set-selections"], stdin=line)
     if result.rc != 0:
         raise result.failure("debconf-set-selections")
+
+
+SPEC = OpSpec(
+    name='debconf',
+    summary="an answer to a package's installation question",
+    ansible='`debconf`',
+    args=(
+        Arg('name', aliases=('pkg',), doc='the package the question belongs to'),
+        Arg('question', aliases=('selection', 'setting'), doc='the question, e.g. `postfix/main_mailer_type`'),
+        Arg('vtype', choices=('boolean', 'error', 'multiselect', 'note', 'password', 'seen', 'select', 'string', 'text', 'title'), doc="the question's type"),
+        Arg('value', 'debconf_value', aliases=('answer',), doc='the answer, on one line; a list (for `multiselect`) is joined with `, `'),
+    ),
+    required=(('name',), ('question',), ('vtype',), ('value',)),
+    doc="""\
+Sets an answer in the debconf database before a package asks for it, so that its installation
+runs unattended (apt always installs non-interactively). The current answer is read with
+`debconf-show NAME` (a password from `/var/cache/debconf/passwords.dat`, readable by root
+only) and compared the way debconf stores it: booleans as `true`/`false`, multiselect values
+sorted. When it differs it is set with `debconf-set-selections`, and the message says
+`QUESTION: 'old' -> 'new'` (passwords show as `(hidden)`).
+""",
+    notes="""\
+```yaml
+- name: postfix is an internet site
+  debconf:
+    name: postfix
+    question: postfix/main_mailer_type
+    vtype: select
+    value: Internet Site
+
+- name: postfix mail name
+  debconf:
+    name: postfix
+    question: postfix/mailname
+    vtype: string
+    value: "{{ site_domain }}"
+
+- name: mail server packages
+  apt:
+    name: postfix
+```
+
+Notes:
+
+* A package's question names and types are in its debconf templates: on a host where the
+  package is installed, `debconf-get-selections` (package `debconf-utils`) lists them.
+* Answers set after the package is installed only matter when it is reconfigured; set them
+  before the `apt` task.
+* Check mode: the answer is read and compared, nothing is set. No diff.
+* Ansible differences: all four arguments are required, and `unseen` is not available.
+""",
+)

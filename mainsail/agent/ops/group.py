@@ -4,17 +4,14 @@ from __future__ import annotations
 from typing import Any, List, Mapping
 
 from .. import proc
-from ..core import Context, OpError, Outcome, as_bool, check_args, nothing, operand, settle
+from ..core import Context, OpError, Outcome, accept, flag, nothing, operand, settle
+from ..spec import Arg, OpSpec
 from . import accounts
-
-ALLOWED = ("name", "state", "gid", "system")
 
 
 def run(ctx: Context, args: Mapping[str, Any]) -> Outcome:
-    check_args("group", args, ALLOWED, ["name"])
-    name, state = operand("group", "group name", args["name"]), args.get("state") or "present"
-    if state not in ("present", "absent"):
-        raise OpError("group: state must be present or absent, got %r" % state)
+    args = accept(SPEC, args)
+    name, state = operand("group", "group name", args["name"]), args["state"]
     current = accounts.groups().get(name)
     if state == "absent":
         if current is None:
@@ -23,7 +20,7 @@ def run(ctx: Context, args: Mapping[str, Any]) -> Outcome:
     gid = None if args.get("gid") in (None, "") else _int(args["gid"], "gid")
     if current is None:
         argv = ["groupadd"] + (["-g", str(gid)] if gid is not None else [])
-        argv += ["-r"] if as_bool(args.get("system", False), "system") else []
+        argv += ["-r"] if flag(args, "system") else []
         return settle(ctx, ["group created"], lambda: _run(argv + ["--", name]))
     changes: List[str] = []
     if gid is not None and gid != current.gid:
@@ -40,3 +37,43 @@ def _int(value: Any, what: str) -> int:
 
 def _run(argv: List[str]) -> None:
     proc.check_output(argv)
+
+
+SPEC = OpSpec(
+    name='group',
+    summary='a local group',
+    ansible='`group`',
+    args=(
+        Arg('name', doc='the group name', operand='group name'),
+        Arg('state', default='present', choices=('present', 'absent'), doc='the group exists; it does not'),
+        Arg('gid', 'int', doc='the group id'),
+        Arg('system', 'bool', doc='create a system group (`groupadd -r`)'),
+    ),
+    required=(('name',),),
+    doc="""\
+Makes a local group exist, with a given gid, or not exist. Groups are read from `/etc/group`
+directly. A missing group is created with `groupadd`, a different gid is set with `groupmod`,
+`state: absent` runs `groupdel`.
+""",
+    notes="""\
+```yaml
+- name: group for the guestbook's data
+  group:
+    name: guestbook
+    system: true
+
+- name: sftp-only users
+  group:
+    name: sftponly
+    gid: 2000
+```
+
+Notes:
+
+* `system` applies only when the group is created. Changing `gid` does not change the group of
+  existing files.
+* `groupdel` refuses to remove a group that is some user's primary group; the step fails with
+  its message.
+* Check mode: reports `group created`, `gid 2000 -> 2001` or `group removed`. No diff.
+""",
+)

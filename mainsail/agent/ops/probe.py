@@ -13,20 +13,18 @@ import time
 import urllib.parse
 from typing import Any, Mapping, Optional
 
-from ..core import OK, Context, OpError, Outcome, check_args
-
-ALLOWED = ("tcp", "http", "send", "expect", "status", "contains", "retries", "delay", "timeout")
-
+from ..core import OK, Context, OpError, Outcome, accept
+from ..spec import Arg, OpSpec
 
 def run(ctx: Context, args: Mapping[str, Any]) -> Outcome:
-    check_args("probe", args, ALLOWED, [])
+    args = accept(SPEC, args)
     if bool(args.get("tcp")) == bool(args.get("http")):
         raise OpError("probe: give exactly one of tcp or http")
-    attempts = max(1, int(args.get("retries", 10)))
-    delay = float(args.get("delay", 0.5))
+    attempts = max(1, int(args["retries"]))
+    delay = float(args["delay"])
     problem = ""
     for attempt in range(attempts):
-        problem = probe_once(args, float(args.get("timeout", 3)))
+        problem = probe_once(args, float(args["timeout"]))
         if not problem:
             return Outcome(OK, "healthy" + (" after %d tries" % (attempt + 1) if attempt else ""))
         if attempt + 1 < attempts:
@@ -40,7 +38,7 @@ def probe_once(args: Mapping[str, Any], timeout: float) -> str:
     try:
         if args.get("tcp"):
             return tcp(str(args["tcp"]), args.get("send"), args.get("expect"), timeout)
-        return get(str(args["http"]), int(args.get("status", 200)), args.get("contains"),
+        return get(str(args["http"]), int(args["status"]), args.get("contains"),
                    timeout)
     except (OSError, http.client.HTTPException) as exc:
         return "%s: %s" % (args.get("tcp") or args.get("http"), exc)
@@ -88,3 +86,63 @@ def get(url: str, status: int, contains: Optional[str], timeout: float) -> str:
     if contains is not None and str(contains) not in body:
         return "GET %s did not contain %r" % (url, contains)
     return ""
+
+
+SPEC = OpSpec(
+    name='probe',
+    summary='a health check from the host: a port or a URL answers as it should',
+    ansible='`wait_for`, `uri` (looking only)',
+    args=(
+        Arg('tcp', doc='`HOST:PORT` to connect to'),
+        Arg('http', doc='`http://` URL to GET'),
+        Arg('send', doc='with `tcp`: a line to send'),
+        Arg('expect', doc='with `tcp` and `send`: text the reply must contain'),
+        Arg('status', 'int', default=200, doc='with `http`: the status the answer must have'),
+        Arg('contains', doc='with `http`: text the body must contain'),
+        Arg('retries', 'int', default=10, doc='how many tries before the probe fails'),
+        Arg('delay', 'float', default=0.5, doc='seconds between tries'),
+        Arg('timeout', 'float', default=3.0, doc='seconds one try may take'),
+    ),
+    required=(('tcp', 'http'),),
+    doc="""\
+A health check, run on the host itself: it looks and never changes anything, so it reports
+`ok` or `failed`, never `changed`. Probes are meant for a role's checks
+(`roles/<name>/checks/main.yml`, see [playbooks.md](playbooks.md#transactions-and-checks)),
+which run after the role's handlers; a failed check rolls the role's changes back. A probe
+can also be an ordinary task.
+
+Exactly one of `tcp` or `http`:
+
+* `tcp: HOST:PORT`: the port accepts a connection. With `send`, one line is sent and the
+  first line of the answer must contain `expect`.
+* `http: URL` (plain `http://`): a GET whose status is `status` and whose body contains
+  `contains`.
+
+A service that was just reloaded may need a moment, so a probe tries `retries` times,
+`delay` seconds apart, each try bounded by `timeout` seconds.
+""",
+    notes="""\
+```yaml
+- name: the guestbook answers
+  probe:
+    http: "http://{{ address }}/guestbook"
+    contains: Guestbook
+```
+
+```yaml
+- name: the echo server echoes
+  probe:
+    tcp: "{{ address }}:7000"
+    send: ping
+    expect: ping
+    retries: 20
+```
+
+Notes:
+
+* The probe runs on the host, so `127.0.0.1` and the host's own addresses mean the host.
+* Failure message: `probe failed after N tries: WHAT`, with what the last try saw (refused,
+  timed out, the status or text it got).
+* Check mode: a check is not run (nothing changed to check); a probe task runs as usual.
+""",
+)

@@ -12,25 +12,27 @@ from __future__ import annotations
 import json
 import os
 import time
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
-from .. import fileio, journal, safepath
-from ..core import Context, OpError, Outcome, check_args, settle
+from .. import fileio, safepath
+from ..core import Context, OpError, Outcome, accept, settle
+from ..spec import Arg, OpSpec, Ships
 
-ALLOWED = ("path", "files", "keep", "owner", "group", "shared", "src", "previous")
 MANIFEST = ".mainsail-release"
 
 
 def run(ctx: Context, args: Mapping[str, Any]) -> Outcome:
     if args.get("previous"):
         return switch_back(ctx, str(args["path"]).rstrip("/") or "/")
-    check_args("release", args, ALLOWED, ["path", "files"])
+    args = accept(SPEC, args)
+    if not args.get("files"):
+        raise OpError("release: missing required argument(s) files")
     base = str(args["path"]).rstrip("/") or "/"
     wanted = manifest(args)
     current = current_release(base)
     if current is not None and matches(os.path.join(base, "releases", current), wanted):
         return settle(ctx, [], lambda: None)
-    keep = int(args.get("keep") or 5)
+    keep = int(args["keep"])
     if keep < 1:
         raise OpError("release: keep must be at least 1")
     change = "new release (current: %s)" % (current or "none")
@@ -38,12 +40,20 @@ def run(ctx: Context, args: Mapping[str, Any]) -> Outcome:
     def apply() -> None:
         if ctx.blobs is not None:  # every file's content in one round trip
             ctx.blobs.prefetch(f["sha"] for f in wanted["files"].values())
-        with journal.paused():  # nothing sees the release until it is renamed into place
-            made = make_release(ctx, base, wanted, args)
-        journal.created(os.path.join(base, "releases", made))  # a rollback removes it again
-        switch_current(base, made)
+        # Nothing sees the release until it is renamed into place: its files are not
+        # journalled one by one; the journal records that the folder is new instead.
+        made = make_release(ctx, base, wanted, args)
+        if ctx.journal is not None:
+            ctx.journal.created(os.path.join(base, "releases", made))  # a rollback removes it
+        switch_current(ctx, base, made)
         prune(base, keep, made)
     return settle(ctx, [change], apply, diff_text(base, current, wanted) if ctx.diff else "")
+
+
+def undo(args: Mapping[str, Any]) -> Tuple[str, Dict[str, Any]]:
+    """`inv rollback --release`: (a step name, the args) that switch a release step's
+    `current` back to the release before it."""
+    return "switch %s back" % args["path"], {"path": args["path"], "previous": True}
 
 
 def switch_back(ctx: Context, base: str) -> Outcome:
@@ -59,7 +69,7 @@ def switch_back(ctx: Context, base: str) -> Outcome:
         raise OpError("no release older than %s under %s" % (current or "none", base),
                       hint="there is nothing to roll back to")
     return settle(ctx, ["current: %s -> %s" % (current, older[-1])],
-                  lambda: switch_current(base, older[-1]))
+                  lambda: switch_current(ctx, base, older[-1]))
 
 
 def manifest(args: Mapping[str, Any]) -> Dict[str, Any]:
@@ -153,10 +163,10 @@ def link_shared(base: str, release: str, rel: str, owner: Any, group: Any) -> No
         safepath.symlink_at(loc, shared)  # the shipped folder gives way to the shared one
 
 
-def switch_current(base: str, rid: str) -> None:
+def switch_current(ctx: Context, base: str, rid: str) -> None:
     """A new symlink under a temp name renamed over `current`: readers never see it missing."""
     with safepath.locate(os.path.join(base, "current"), follow=False) as loc:
-        journal.save(loc.path)  # a rollback switches back
+        ctx.keep(loc.path)  # a rollback switches back
         safepath.symlink_at(loc, os.path.join("releases", rid))
 
 
@@ -186,3 +196,87 @@ def diff_text(base: str, current: Optional[str], wanted: Mapping[str, Any]) -> s
         if old != new:
             lines.append("%s %s" % ("+" if old is None else "-" if new is None else "~", rel))
     return "release %s:\n%s\n" % (base, "\n".join(lines)) if lines else ""
+
+
+
+def _rule(args: Mapping[str, Any]) -> Optional[Tuple[str, str]]:
+    if args.get("keep") is not None and int(args["keep"]) < 1:
+        return "keep must be at least 1 (the current release)", "keep: 5 keeps the last five"
+    return None
+
+
+SPEC = OpSpec(
+    name='release',
+    summary='application code in a `releases/` + `current` layout',
+    ansible="Capistrano's layout",
+    args=(
+        Arg('src', doc='the folder holding the code, relative to `files/`'),
+        Arg('path', 'abspath', aliases=('dest',), doc="the application's base folder on the host"),
+        Arg('keep', 'int', default=5, doc='how many releases to keep, the new one included (at least 1)'),
+        Arg('shared', 'names', doc='paths in a release that are links to `PATH/shared/NAME` instead'),
+        Arg('owner', doc="the owner of the release's files and folders, and of the shared folders"),
+        Arg('group', doc='their group'),
+    ),
+    required=(('src',), ('path',)),
+    rule=_rule,
+    ships=Ships('folder', source='src', manifest='files'),
+    internal=('files', 'previous'),
+    journalled=True,
+    doc="""\
+Ships an application's code in the layout Capistrano made common, and switches to it
+atomically:
+
+```text
+PATH/releases/20240501120000/   one full copy of the code per release, never changed
+PATH/releases/20240502093000/
+PATH/shared/log/                folders that outlive releases (logs, uploads, data)
+PATH/current -> releases/20240502093000
+```
+
+`src` is a folder in the role's `files/` (else the project's `files/`). When the plan is built,
+every file under it is read and described in a manifest: relative path, SHA-256 digest and
+mode (`0755` for files executable on the controller, `0644` for the rest). On the host, the
+release that `current` points to records the manifest it was made from (in
+`.mainsail-release`); when that manifest equals the wanted one and every file still has its
+digest, the step is `ok` and no content is sent. Otherwise the step is `changed` with
+`new release (current: OLD)`: the files are fetched in one round trip, a new release folder
+named by the UTC time is written under a hidden name and renamed into place, the `shared`
+folders are linked into it, `current` is switched by renaming a new symlink over it (so it is
+never missing), and releases beyond the newest `keep` are deleted.
+""",
+    notes="""\
+```yaml
+- name: guestbook code
+  release:
+    src: guestbook
+    path: /srv/guestbook
+    keep: 3
+    shared: [log, data/uploads]
+    owner: www-data
+    group: www-data
+  notify: restart guestbook worker
+```
+
+Notes:
+
+* A shared path that does not exist under `PATH/shared/` is created (mode `0755`); in the
+  release it is a symlink to that folder, replacing whatever the code ships at that path.
+  Changing the list of shared paths makes a new release.
+* Files get mode `0644` or `0755` as above and folders `0755`; `owner` and `group` apply to
+  them. `PATH`, `PATH/releases` and `PATH/shared` themselves are created, when missing, as
+  the agent's user with the default mode.
+* Release names are timestamps (`YYYYMMDDHHMMSS`, with `-01`, `-02`, ... within one second)
+  that always sort after the existing ones, so pruning by name removes the oldest. A release
+  that failed halfway stays hidden (`.NAME.partial`) and `current` is not touched.
+* Each release is a full copy: nothing is shared with the previous one but the `shared`
+  folders. Redeploying older code makes a new release with that code.
+* Check mode: reports `new release (current: OLD)` without writing anything or fetching content.
+  `--diff` lists the files added (`+`), removed (`-`) and changed (`~`) against the current
+  release.
+* `src` must hold at least one file; empty folders are not shipped, and no file may be named
+  `.mainsail-release`.
+* Compared with Capistrano: no repository checkout on the server (the code comes from the
+  project), no hooks (run `command` tasks, `notify` handlers), no rollback command (redeploy
+  the older code).
+""",
+)

@@ -7,23 +7,20 @@ from __future__ import annotations
 
 import glob
 import os
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from .. import facts, proc, systemctl
-from ..core import Context, MissingPrerequisite, OpError, Outcome, as_bool, check_args, operand, settle
+from ..core import Context, MissingPrerequisite, OpError, Outcome, as_bool, accept, operand, settle
+from ..spec import Arg, OpSpec
 
-ALLOWED = ("name", "state", "enabled")
-STATES = ("started", "stopped", "restarted", "reloaded")
 INIT_D = "/etc/init.d"
 RC_ROOT = "/etc"  # holds rc0.d .. rc6.d
 BOOT_RUNLEVELS = "2345"
 
 
 def run(ctx: Context, args: Mapping[str, Any]) -> Outcome:
-    check_args("service", args, ALLOWED, ["name"])
+    args = accept(SPEC, args)
     name, state = operand("service", "service name", args["name"]), args.get("state")
-    if state not in (None, "") + STATES:
-        raise OpError("service: state must be one of %s, got %r" % (", ".join(STATES), state))
     enabled = None if args.get("enabled") is None else as_bool(args["enabled"], "enabled")
     if not state and enabled is None:
         raise OpError("service: give state and/or enabled")
@@ -124,3 +121,75 @@ def rc_links(name: str, kinds: str, runlevels: str) -> List[str]:
         pattern = os.path.join(RC_ROOT, "rc%s.d" % level, "[%s][0-9][0-9]%s" % (kinds, glob.escape(name)))
         found.extend(glob.glob(pattern))
     return sorted(found)
+
+
+
+def _rule(args: Mapping[str, Any]) -> Optional[Tuple[str, str]]:
+    if args.get("state") is None and args.get("enabled") is None:
+        return "nothing to do without state or enabled", "add state: started or enabled: true"
+    return None
+
+
+SPEC = OpSpec(
+    name='service',
+    summary='a daemon running or stopped, enabled at boot or not',
+    ansible='`service`',
+    args=(
+        Arg('name', aliases=('service',), doc='the systemd unit or init script name, e.g. `apache2`', operand='service name'),
+        Arg('state', choices=('started', 'stopped', 'restarted', 'reloaded'), doc='running, not running, restarted now, configuration reloaded now'),
+        Arg('enabled', 'bool', doc='started at boot or not'),
+    ),
+    required=(('name',),),
+    rule=_rule,
+    doc="""\
+Starts, stops, restarts or reloads a daemon and enables or disables it at boot. With systemd
+(when `/run/systemd/system` exists) it uses `systemctl`: running is `systemctl is-active`,
+enabled is `systemctl is-enabled`. Without systemd it uses the init script
+`/etc/init.d/NAME`: running is its `status` action exiting 0 (LSB), enabled means start links
+in `/etc/rc2.d` to `/etc/rc5.d`, changed with `update-rc.d`. `started` and `stopped` act only
+when the daemon is not already so; `restarted` and `reloaded` always act and are always
+`changed`, which is why they belong in handlers. The state is dealt with first, then
+`enabled`. The message lists the actions (`start, enable`).
+""",
+    notes="""\
+A task needs `state`, `enabled` or both.
+
+```yaml
+- name: postfix running and started at boot
+  service:
+    name: postfix
+    state: started
+    enabled: true
+
+- name: no rsync daemon (the package ships one; nothing here uses it)
+  service:
+    name: rsync
+    state: stopped
+    enabled: false
+```
+
+And in `handlers/main.yml`:
+
+```yaml
+- name: reload apache
+  service:
+    name: apache2
+    state: reloaded
+```
+
+Notes:
+
+* A service that does not exist fails with `no such service: NAME (hint: is the package that
+  provides it installed?)`, also with `state: stopped`; in check mode it is assumed to come with
+  a package an earlier task installs. To be rid of a daemon for good, remove its package with
+  `apt`.
+* Check mode: the state is read and the actions listed, none is run. No diff.
+* `enabled` follows the exit code of `systemctl is-enabled`, which counts units without an
+  `[Install]` section (static units) as enabled: they satisfy `enabled: true`, and
+  `enabled: false` cannot turn them off.
+* Ansible differences: there is no `daemon_reload`; after changing a unit file, notify a
+  handler running `command: systemctl daemon-reload`, defined before the handler that restarts
+  the service (handlers run in the order they are defined). `pattern`, `arguments`, `sleep`
+  and `runlevel` are not available.
+""",
+)

@@ -8,17 +8,16 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Dict, Mapping, Optional, Tuple
 
-from .. import fileio, journal, proc, safepath
-from ..core import Context, MissingPrerequisite, OpError, Outcome, check_args, operand, settle
+from .. import fileio, proc, safepath
+from ..core import Context, MissingPrerequisite, OpError, Outcome, accept, operand, settle
+from ..spec import Arg, OpSpec
 
 SUPERVISORCTL = "supervisorctl"
-STATES = ("present", "started", "stopped", "restarted", "absent")
 # keys written to the config, in this order
 PROGRAM_KEYS = ("command", "user", "directory", "environment", "autostart", "autorestart",
                 "startsecs", "stopsignal", "stdout_logfile", "stderr_logfile")
-ALLOWED = ("name", "state", "config_dir") + PROGRAM_KEYS
 RUNNING = ("RUNNING", "STARTING", "BACKOFF")
 NOT_RUNNING_HINT = "Is supervisord running? (service supervisor start)"
 # what supervisorctl prints when it cannot reach supervisord's socket
@@ -28,14 +27,12 @@ NAME_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 
 def run(ctx: Context, args: Mapping[str, Any]) -> Outcome:
-    check_args("supervisor", args, ALLOWED, ["name"])
+    args = accept(SPEC, args)
     name = operand("supervisor", "program name", args["name"])
     if not NAME_RE.match(name):
         raise OpError("supervisor: program name %r may only use letters, digits, _ . -" % name)
-    state = args.get("state") or "started"
-    if state not in STATES:
-        raise OpError("supervisor: state must be one of %s, got %r" % (", ".join(STATES), state))
-    conf = os.path.join(str(args.get("config_dir") or "/etc/supervisor/conf.d"), name + ".conf")
+    state = args["state"]
+    conf = os.path.join(str(args["config_dir"]), name + ".conf")
     if state == "absent":
         return _absent(ctx, name, conf)
     return _present(ctx, name, conf, state, args)
@@ -151,7 +148,7 @@ def _present(ctx: Context, name: str, conf: str, state: str, args: Mapping[str, 
 
     def apply() -> None:
         if old != new:
-            fileio.atomic_write(conf, new, mode="0644")
+            fileio.atomic_write(conf, new, mode="0644", journal=ctx.journal)
             ctl("reread")
             ctl("update", name)
         # update may itself have started or restarted the program: look again
@@ -167,7 +164,7 @@ def _absent(ctx: Context, name: str, conf: str) -> Outcome:
         return settle(ctx, [], lambda: None)
 
     def apply() -> None:
-        journal.save(conf)
+        ctx.keep(conf)
         safepath.remove(conf)
         ctl("reread")
         ctl("update", name)  # removes the group, stopping its processes
@@ -182,3 +179,108 @@ def status_table(text: str) -> Dict[str, str]:
         if len(parts) >= 2 and parts[1].isupper() and parts[1].isalpha():
             out[parts[0]] = parts[1]
     return out
+
+
+
+def _rule(args: Mapping[str, Any]) -> Optional[Tuple[str, str]]:
+    # Without command a task only drives the state of an already configured program
+    # (e.g. a handler's state: restarted); declaring one needs its command.
+    if args.get("state") == "present" and not args.get("command"):
+        return "state: present needs command", "add command: the program to run"
+    return None
+
+
+SPEC = OpSpec(
+    name='supervisor',
+    summary='a supervisord program, configured and running',
+    ansible='`supervisorctl` (and the config file)',
+    args=(
+        Arg('name', doc='the program name: letters, digits, `_`, `.`, `-`', operand='program name'),
+        Arg('command', doc='the program and its arguments (needed to create the program, and with `state: present`)'),
+        Arg('user', doc='the user it runs as'),
+        Arg('directory', doc='the folder it starts in'),
+        Arg('environment', 'variables', doc='extra environment variables'),
+        Arg('autostart', 'bool', doc="start it when supervisord starts (supervisord's default: yes)"),
+        Arg('autorestart', 'restart', doc='restart it when it exits: always, never, on an unexpected exit code'),
+        Arg('startsecs', 'int', doc='seconds it must stay up to count as started'),
+        Arg('stopsignal', choices=('TERM', 'HUP', 'INT', 'QUIT', 'KILL', 'USR1', 'USR2'), doc='the signal that stops it'),
+        Arg('stdout_logfile', doc='where its standard output goes'),
+        Arg('stderr_logfile', doc='where its standard error goes'),
+        Arg('state', default='started', choices=('present', 'started', 'stopped', 'restarted', 'absent'), doc='configured; and running; and stopped; restarted now; removed'),
+        Arg('config_dir', 'abspath', default='/etc/supervisor/conf.d', doc="the folder of supervisord's program files"),
+    ),
+    required=(('name',),),
+    rule=_rule,
+    journalled=True,
+    doc="""\
+Runs a long-lived program under supervisord: writes its `[program:NAME]` section to
+`CONFIG_DIR/NAME.conf` and brings it to the wanted state with `supervisorctl`. The file holds
+the given keys, in a fixed order, under a "managed by mainsail" comment. When the file's text
+changes it is written atomically (mode `0644`) and supervisord is told with
+`supervisorctl reread` and `supervisorctl update NAME`, which adds, changes or restarts only
+this program; other programs keep running. Then `supervisorctl status NAME` decides: `started`
+starts a program that is not `RUNNING`, `STARTING` or `BACKOFF`, `stopped` stops one that is,
+`restarted` always restarts (unless the update just did), `present` leaves it as supervisord
+has it. `state: absent` removes the file and updates supervisord, which stops the program.
+
+Without `command`, a task only drives the state of a program whose file is already in
+`config_dir` and leaves the file alone: that is how a handler restarts a program.
+""",
+    notes="""\
+```yaml
+- name: guestbook mail worker
+  supervisor:
+    name: guestbook-worker
+    command: /srv/guestbook/current/bin/worker --queue mail
+    directory: /srv/guestbook/current
+    user: www-data
+    environment:
+      GUESTBOOK_ENV: production
+      GUESTBOOK_DATA: /srv/guestbook/shared/data
+    autorestart: unexpected
+    startsecs: 5
+    stopsignal: TERM
+    stdout_logfile: /var/log/guestbook/worker.log
+    stderr_logfile: /var/log/guestbook/worker.err
+
+- name: restart guestbook worker   # a handler
+  supervisor:
+    name: guestbook-worker
+    state: restarted
+```
+
+The first task writes `/etc/supervisor/conf.d/guestbook-worker.conf`:
+
+```ini
+; managed by mainsail: changes here are overwritten
+[program:guestbook-worker]
+command=/srv/guestbook/current/bin/worker --queue mail
+user=www-data
+directory=/srv/guestbook/current
+environment=GUESTBOOK_DATA="/srv/guestbook/shared/data",GUESTBOOK_ENV="production"
+autorestart=unexpected
+startsecs=5
+stopsignal=TERM
+stdout_logfile=/var/log/guestbook/worker.log
+stderr_logfile=/var/log/guestbook/worker.err
+```
+
+Notes:
+
+* Values are written as given, one line each. supervisord expands `%(...)s` in them, so a
+  literal percent sign is written `%%`. `environment` values are quoted and escaped for
+  supervisord.
+* A new program is started by `supervisorctl update` unless `autostart: false`; with
+  `state: stopped` it is stopped right after.
+* Check mode: the file is compared and the status read (supervisord must be reachable), nothing
+  is written or started. `--diff` shows the unified diff of the program file, also when it is
+  removed.
+* Errors: `supervisorctl not found (hint: install the supervisor package first)`;
+  `supervisorctl cannot talk to supervisord ... (hint: Is supervisord running? ...)`;
+  `command is required to create program NAME` for a task without `command` whose file does
+  not exist. In check mode the first two are assumed to be fixed by earlier tasks.
+* Ansible's `supervisorctl` module only drives programs configured by other means; this
+  operation writes their configuration as well. Programs defined in supervisord's main
+  configuration file, not in `config_dir`, cannot be driven by it.
+""",
+)

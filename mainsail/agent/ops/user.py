@@ -4,20 +4,16 @@ from __future__ import annotations
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from .. import proc
-from ..core import (Context, MissingPrerequisite, OpError, Outcome, as_bool, as_list, check_args,
-                    nothing, operand, settle)
+from ..core import Context, MissingPrerequisite, Outcome, accept, as_list
+from ..core import flag as bool_arg
+from ..core import nothing, operand, settle
+from ..spec import Arg, OpSpec
 from . import accounts
 from .group import _int
 
-ALLOWED = ("name", "state", "uid", "group", "groups", "append", "shell", "home",
-           "create_home", "system", "password", "comment")
-
-
 def run(ctx: Context, args: Mapping[str, Any]) -> Outcome:
-    check_args("user", args, ALLOWED, ["name"])
-    name, state = operand("user", "user name", args["name"]), args.get("state") or "present"
-    if state not in ("present", "absent"):
-        raise OpError("user: state must be present or absent, got %r" % state)
+    args = accept(SPEC, args)
+    name, state = operand("user", "user name", args["name"]), args["state"]
     current = accounts.users().get(name)
     secrets = [str(args["password"])] if args.get("password") else []
     if state == "absent":
@@ -31,6 +27,7 @@ def run(ctx: Context, args: Mapping[str, Any]) -> Outcome:
 
 
 def useradd_argv(name: str, args: Mapping[str, Any]) -> List[str]:
+    args = SPEC.with_defaults(args)
     argv = ["useradd"]
     for key, flag in (("uid", "-u"), ("group", "-g"), ("shell", "-s"), ("home", "-d"),
                       ("password", "-p"), ("comment", "-c")):
@@ -38,8 +35,8 @@ def useradd_argv(name: str, args: Mapping[str, Any]) -> List[str]:
             argv += [flag, str(args[key])]
     if args.get("groups"):
         argv += ["-G", ",".join(as_list(args["groups"]))]
-    argv.append("-m" if as_bool(args.get("create_home", True), "create_home") else "-M")
-    if as_bool(args.get("system", False), "system"):
+    argv.append("-m" if bool_arg(args, "create_home") else "-M")
+    if bool_arg(args, "system"):
         argv.append("-r")
     return argv + ["--", name]
 
@@ -88,7 +85,7 @@ def _groups(changes: List[str], options: List[str], args: Mapping[str, Any],
     if args.get("groups") is None:
         return  # not managed
     want = as_list(args["groups"])
-    if as_bool(args.get("append", False), "append"):
+    if bool_arg(args, "append"):
         missing = [g for g in want if g not in have]
         if missing:
             changes.append("groups +" + ",".join(missing))
@@ -102,3 +99,75 @@ def _run(argv: List[str], secrets: List[str]) -> None:
     result = proc.run(argv, secrets=secrets)
     if result.rc != 0:
         raise result.failure()
+
+
+SPEC = OpSpec(
+    name='user',
+    summary='a local account and its attributes',
+    ansible='`user`',
+    args=(
+        Arg('name', aliases=('user',), doc='the login name', operand='user name'),
+        Arg('state', default='present', choices=('present', 'absent'), doc='the account exists; it does not'),
+        Arg('uid', 'int', doc='the user id'),
+        Arg('group', doc='the primary group, by name or gid (must exist)'),
+        Arg('groups', 'names', doc='supplementary groups: exactly these, or with `append` at least these'),
+        Arg('append', 'bool', doc='add the `groups` to those the user has, removing none'),
+        Arg('shell', doc='the login shell'),
+        Arg('home', doc='the home folder'),
+        Arg('create_home', 'bool', default=True, aliases=('createhome',), doc='create the home folder when the user is created'),
+        Arg('system', 'bool', doc='create a system account (`useradd -r`: id below 1000)'),
+        Arg('password', doc='the password as a crypt hash, e.g. from `mkpasswd -m sha-512`'),
+        Arg('comment', doc='the GECOS field (full name)'),
+    ),
+    required=(('name',),),
+    doc="""\
+Makes a local account exist with the given attributes, or not exist. The accounts are read
+from `/etc/passwd`, `/etc/group` and `/etc/shadow` directly (accounts known only from LDAP or
+NIS are not seen). A missing user is created with `useradd`; an existing one is compared
+attribute by attribute and changed with one `usermod`, listing each difference in the message
+(`shell /bin/sh -> /bin/bash`, `groups +adm`, `password changed`); `state: absent` runs
+`userdel`. Only the arguments given are managed.
+""",
+    notes="""\
+```yaml
+- name: vmail group
+  group:
+    name: vmail
+    gid: 5000
+
+- name: vmail user owning the mailboxes
+  user:
+    name: vmail
+    uid: 5000
+    group: vmail
+    home: /var/mail/vhosts
+    shell: /usr/sbin/nologin
+    system: true
+    comment: virtual mailboxes
+
+- name: deploy user
+  user:
+    name: deploy
+    shell: /bin/bash
+    groups: [www-data, adm]
+    append: true
+    password: "{{ deploy_password_hash }}"
+  no_log: [deploy_password_hash]
+```
+
+Notes:
+
+* `create_home` and `system` apply only when the account is created. Without `group`, Debian's
+  `useradd` gives the user a group of its own name.
+* `password` is compared with the hash in `/etc/shadow`, which needs root (`become`). The hash
+  is never shown: the message says `password changed`, and it is masked in command lines. List
+  the variable holding it under `no_log` to keep it out of plans and reports as well.
+* Check mode: reports `user created`, the differences, or `user removed`, without running
+  anything. A primary `group` that does not exist yet is assumed to come from an earlier
+  `group` task. No diff.
+* Ansible differences: `remove`, `move_home`, `generate_ssh_key`, `update_password`, `expires`
+  and the like are not available. `state: absent` leaves the home folder and mail spool. A
+  changed `home` is set without moving the files. `groups` cannot be empty, so it cannot take a
+  user out of all supplementary groups.
+""",
+)

@@ -1,0 +1,101 @@
+"""Ad hoc work on hosts (`inv run`, `put`, `get`, `ping`, `facts`): one function per host,
+fanned out by mainsail.fleet, so every command gathers the same outcomes and exit codes."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from pathlib import Path
+from typing import Any
+
+from .agent.ops import copy as copy_op
+from .errors import HostFailed
+from .fleet import FleetResult, fan_out
+from .inventory import Host
+from .session import connect, open_session
+
+
+def ping(hosts: list[Host], forks: int = 20) -> FleetResult[str]:
+    """Connect, start the agent, say how long it took and which python the host runs."""
+
+    def one(h: Host) -> str:
+        started = time.monotonic()
+        session = open_session(h)
+        session.close()
+        python = session.facts.get("python", {})
+        return "pong in %.0f ms (python %s)" % ((time.monotonic() - started) * 1000,
+                                                python.get("version", "?")
+                                                if isinstance(python, dict) else python)
+
+    return fan_out(hosts, one, forks)
+
+
+def facts(hosts: list[Host], forks: int = 20) -> FleetResult[dict[str, Any]]:
+    def one(h: Host) -> dict[str, Any]:
+        session = open_session(h)
+        session.close()
+        return session.facts
+
+    return fan_out(hosts, one, forks)
+
+
+def put(hosts: list[Host], data: bytes, remote: str, forks: int = 20
+        ) -> FleetResult[tuple[str, str]]:
+    """The file at ``remote`` on every host, atomically; (status, message) per host."""
+    sha = hashlib.sha256(data).hexdigest()
+    step = {"id": 1, "op": copy_op.SPEC.name, "name": "put " + remote,
+            "args": copy_op.args_for(remote, sha)}
+
+    def one(h: Host) -> tuple[str, str]:
+        session = open_session(h)
+        try:
+            results = session.run([step], {sha: data}, False, False)
+        finally:
+            session.close()
+        result = results[0] if results else {"status": "failed", "msg": "no result"}
+        if result.get("status") == "failed":
+            raise HostFailed(str(result.get("msg") or "failed"), where="host %s" % h.name)
+        return str(result.get("status")), str(result.get("msg") or "")
+
+    return fan_out(hosts, one, forks)
+
+
+def get(hosts: list[Host], remote: str, local_dir: Path, forks: int = 20) -> FleetResult[Path]:
+    """``remote`` from every host into LOCAL_DIR/<host>/<name>; the file lands whole or not."""
+
+    def one(h: Host) -> Path:
+        target = local_dir / h.name / Path(remote).name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name("." + target.name + ".part")
+        conn = connect(h)
+        try:
+            conn.get(remote, local=str(tmp))
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise HostFailed("%s: %s" % (remote, exc.strerror or exc),
+                             where="host %s" % h.name) from None
+        finally:
+            conn.close()
+        tmp.replace(target)
+        return target
+
+    return fan_out(hosts, one, forks)
+
+
+def run(hosts: list[Host], command: str, forks: int = 20) -> FleetResult[tuple[int, str, str]]:
+    """``command`` through each host's shell: (exit code, stdout, stderr); a non-zero exit is
+    that host's failure."""
+
+    def one(h: Host) -> tuple[int, str, str]:
+        conn = connect(h)
+        try:
+            result = conn.run(command, hide=True, warn=True, in_stream=False)
+        finally:
+            conn.close()
+        return result.exited, result.stdout, result.stderr
+
+    outcome = fan_out(hosts, one, forks)
+    return FleetResult(tuple(r if r.value is None or r.value[0] == 0 else
+                             type(r)(r.host, "failed", r.value, "exit %d" % r.value[0])
+                             for r in outcome.results))
+

@@ -1,0 +1,105 @@
+"""How an operation declares itself: its arguments, its content, its documentation.
+
+Each module in ``agent/ops/`` holds one ``SPEC = OpSpec(...)`` beside its ``run``. The agent
+uses it to fill defaults and refuse unknown arguments; the controller imports the same
+declaration to check playbooks at load time, build plans and write docs/operations.md and
+``mainsail doc OP``. Stdlib only: this module runs on the host too (Python >= 3.8).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, Mapping, Optional, Tuple
+
+# A rule spanning several arguments: None when fine, else (problem, hint).
+Rule = Callable[[Mapping[str, Any]], Optional[Tuple[str, str]]]
+
+
+@dataclass(frozen=True)
+class Arg:
+    """One argument. ``type`` names a value type the controller knows how to check
+    (see docs/operations.md, "Argument types"); ``doc`` is its one-line meaning."""
+
+    name: str
+    type: str = "str"
+    default: Any = None
+    choices: Tuple[str, ...] = ()
+    aliases: Tuple[str, ...] = ()
+    doc: str = ""
+    # What the value is when the op hands it to a system tool as an operand ("package
+    # name"): a value starting with '-' would be read as an option, so it is refused.
+    operand: str = ""
+
+
+@dataclass(frozen=True)
+class Ships:
+    """Content the controller reads from the project and sends by digest.
+
+    ``kind`` is ``file`` (a file under files/), ``template`` (a template rendered per host) or
+    ``folder`` (every file under a folder). ``source`` names the argument holding the project
+    path, ``inline`` one holding the content itself; the plan replaces them with ``digest``
+    (one sha256) or ``manifest`` (relative path -> sha256 and mode)."""
+
+    kind: str
+    source: str
+    inline: str = ""
+    digest: str = ""
+    manifest: str = ""
+
+
+@dataclass(frozen=True)
+class OpSpec:
+    """One operation, declared once.
+
+    ``required`` groups: exactly one name of each must be given. ``internal`` arguments are
+    set by the plan (a digest, a manifest), never written in a task. ``runs_as`` names the
+    operation whose code applies this one on the host (``template`` is applied by ``copy``).
+    ``free_form`` names the argument that a task giving a plain string instead of a mapping
+    sets. ``journalled``: its changes are journalled and undone when its transaction rolls back.
+    """
+
+    name: str
+    summary: str
+    args: Tuple[Arg, ...]
+    doc: str
+    notes: str = ""
+    ansible: str = ""
+    required: Tuple[Tuple[str, ...], ...] = ()
+    rule: Optional[Rule] = None
+    free_form: str = ""  # the argument a plain string (`command: ls -l`) is taken as
+    free_form_options: Tuple[str, ...] = ()  # NAME=value options leading such a string
+    ships: Optional[Ships] = None
+    journalled: bool = False
+    runs_as: str = ""
+    aliases: Tuple[str, ...] = ()
+    internal: Tuple[str, ...] = ()
+
+    @property
+    def agent_op(self) -> str:
+        return self.runs_as or self.name
+
+    def arg(self, name: str) -> Arg:
+        return self.arg_map()[name]
+
+    def arg_map(self) -> Dict[str, Arg]:
+        return dict((a.name, a) for a in self.args)
+
+    def defaults(self) -> Dict[str, Any]:
+        return dict((a.name, a.default) for a in self.args if a.default is not None)
+
+    def accepted(self) -> Tuple[str, ...]:
+        """Every name the agent accepts in a step's args."""
+        return tuple(a.name for a in self.args) + self.internal
+
+    def with_defaults(self, args: Mapping[str, Any]) -> Dict[str, Any]:
+        """``args`` with the declared default of every argument left out (or null)."""
+        out = self.defaults()
+        out.update((k, v) for k, v in args.items() if v is not None)
+        return out
+
+
+def replaced(arg: Arg, **changes: Any) -> Arg:
+    """``arg`` with some fields changed (e.g. another ``doc`` where an op shares an argument)."""
+    fields = dict(name=arg.name, type=arg.type, default=arg.default, choices=arg.choices,
+                  aliases=arg.aliases, doc=arg.doc)
+    fields.update(changes)
+    return Arg(**fields)

@@ -1,0 +1,95 @@
+"""An operation is declared once, in its own module (mainsail/agent/ops/<op>.py).
+
+The controller reads those declarations (opspec.py, plan.py, playbook.py, opdoc.py); no other
+module names an operation's arguments. A name that also means something else in Mainsail (a
+task keyword, a field of the agent's messages or journal, an inventory or facts key) cannot be
+told apart by a scan, so those few are listed below with the reason; every other argument name
+appears as a string in its op's module only.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from mainsail.agent.ops import OPS as RUNNERS
+from mainsail.agent.ops import SPECS
+from mainsail.agent.spec import OpSpec
+from mainsail.playbook import TASK_KEYWORDS, UNSUPPORTED
+
+PACKAGE = Path(__file__).resolve().parents[2] / "mainsail"
+OPS_FOLDER = PACKAGE / "agent" / "ops"
+ALSO_MEANS_SOMETHING_ELSE = {
+    # Fields of a step, a result, a journal entry, facts or the inventory.
+    "name", "state", "status", "cmd", "path", "mode", "uid", "gid", "user", "group", "groups",
+    "command", "value",
+    # Generic file words: the file op's own states, the plan's masked view of a file step,
+    # the project's files/ folder.
+    "dest", "src", "owner", "directory", "files",
+    # Command-line flags and testbed settings with the same word.
+    "timeout", "stdin", "enabled",
+    # A debconf value type; a Jinja test; a type's name in the docs.
+    "password", "regex",
+}
+EXEMPT = ALSO_MEANS_SOMETHING_ELSE | set(TASK_KEYWORDS) | set(UNSUPPORTED)
+
+
+def string_constants(path: Path) -> set[str]:
+    return {node.value for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+            if isinstance(node, ast.Constant) and isinstance(node.value, str)}
+
+
+STRINGS = {path: string_constants(path) for path in sorted(PACKAGE.rglob("*.py"))}
+
+
+def declared_names(spec: OpSpec) -> set[str]:
+    return {n for arg in spec.args for n in (arg.name, *arg.aliases)} | set(spec.internal)
+
+
+def allowed_files(name: str) -> set[Path]:
+    """The op modules that declare ``name`` (or are the op called ``name``) and their shared
+    helpers (``_exec.py``)."""
+    owners = {OPS_FOLDER / f"{op}.py" for op, spec in SPECS.items()
+              if name in declared_names(spec) or op == name}
+    return owners | {path for path in STRINGS if path.parent == OPS_FOLDER
+                     and path.name.startswith("_") and path.name != "__init__.py"}
+
+
+ARG_NAMES = sorted({n for spec in SPECS.values() for n in declared_names(spec)} - EXEMPT)
+
+
+@pytest.mark.parametrize("name", ARG_NAMES)
+def test_an_argument_name_appears_only_where_it_is_declared(name: str) -> None:
+    holders = {path for path, strings in STRINGS.items() if name in strings}
+    stray = sorted(str(p.relative_to(PACKAGE)) for p in holders - allowed_files(name))
+    assert not stray, f"argument {name!r} is named outside its op's module: {stray}"
+
+
+@pytest.mark.parametrize("name", ["create_home", "update_cache", "insertbefore", "keep",
+                                  "cache_valid_time", "config_dir", "unless"])
+def test_a_specific_argument_lives_in_exactly_one_file(name: str) -> None:
+    holders = [p for p, strings in STRINGS.items() if name in strings]
+    assert len(holders) == 1, holders
+
+
+def test_no_value_type_is_named_like_an_argument() -> None:
+    """A type's name lives in opspec.py and opdoc.py; an argument so named would appear
+    there too, and adding its op would mean touching them."""
+    from mainsail.opdoc import TYPE_WORDS
+    names = {n for spec in SPECS.values() for n in declared_names(spec)}
+    assert not names & set(TYPE_WORDS), names & set(TYPE_WORDS)
+
+
+def test_the_scan_sees_a_name_written_elsewhere(tmp_path: Path) -> None:
+    probe = tmp_path / "x.py"
+    probe.write_text('ARGS = ("create_home",)\n')
+    assert "create_home" in string_constants(probe)
+
+
+def test_every_op_module_declares_itself_and_every_declared_op_runs() -> None:
+    modules = {p.stem for p in OPS_FOLDER.glob("*.py") if not p.stem.startswith("_")}
+    assert set(SPECS) <= modules
+    for spec in SPECS.values():
+        assert spec.agent_op in RUNNERS, f"{spec.name} runs as {spec.agent_op}, which has no run"
