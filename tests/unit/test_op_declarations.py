@@ -32,6 +32,8 @@ ALSO_MEANS_SOMETHING_ELSE = {
     "timeout", "stdin", "enabled",
     # A debconf value type; a Jinja test; a type's name in the docs.
     "password", "regex",
+    # systemd's own word for its system manager (the systemd op's scope), also user's flag.
+    "system",
 }
 EXEMPT = ALSO_MEANS_SOMETHING_ELSE | set(TASK_KEYWORDS) | set(UNSUPPORTED)
 
