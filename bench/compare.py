@@ -742,6 +742,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             for n in args.scale:
                 tools = [t for t in args.tools if t != "ansible"]
                 cells += measure(tools, bed, n, args.runs, first=False, cross=False, notes=notes)
+        except SystemExit as exc:
+            # A tool that failed ends the measuring; what was measured is still printed.
+            notes.append("STOPPED EARLY: %s" % exc)
         finally:
             inv("testbed.down", "--inventory", inventory)
     versions = ", ".join("%s %s" % (p, tool_version(p)) for p in PEER_PACKAGES
@@ -760,7 +763,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     missed = check_targets(cells)
     for m in missed:
         print("MISSED TARGET: " + m)
-    bad = [n for n in notes if "CHANGED" in n or "no-op on" in n]
+    bad = [n for n in notes if "CHANGED" in n or "no-op on" in n or "STOPPED" in n]
     return 1 if missed or bad else 0
 
 
