@@ -195,8 +195,10 @@ def check_targets(cells: Sequence[Cell]) -> list[str]:
 
 # ---------------------------------------------------------------------------- parsing output
 
-def changed_mainsail(report: dict) -> int:
-    """Steps changed in a Mainsail JSON report."""
+def changed_mainsail(report: dict, hosts: int) -> int:
+    """Steps changed in a Mainsail JSON report, which must cover every host."""
+    if len(report["hosts"]) != hosts:
+        raise ValueError("mainsail reported %d of %d hosts" % (len(report["hosts"]), hosts))
     return sum(int(h.get("changed", 0)) for h in report["hosts"].values())
 
 
@@ -204,12 +206,14 @@ ANSIBLE_RECAP = re.compile(r"^\S+\s*:\s*ok=\d+\s+changed=(\d+)\s+unreachable=(\d
                            re.M)
 
 
-def changed_ansible(stdout: str) -> int:
-    """Steps changed, from the PLAY RECAP; a recap that is missing or shows a failed or
-    unreachable host is an error."""
+def changed_ansible(stdout: str, hosts: int) -> int:
+    """Steps changed, from the PLAY RECAP; a recap that is missing, leaves a host out or shows
+    a failed or unreachable host is an error."""
     found = ANSIBLE_RECAP.findall(stdout)
     if not found:
         raise ValueError("no PLAY RECAP in ansible's output")
+    if len(found) != hosts:
+        raise ValueError("ansible reported %d of %d hosts" % (len(found), hosts))
     if any(int(unreach) or int(failed) for _, unreach, failed in found):
         raise ValueError("ansible reports failed or unreachable hosts")
     return sum(int(changed) for changed, _, _ in found)
@@ -218,7 +222,7 @@ def changed_ansible(stdout: str) -> int:
 PYINFRA_MARK = "BENCH-ADHOC"
 
 
-def changed_pyinfra(stdout: str) -> int:
+def changed_pyinfra(stdout: str, hosts: int) -> int:
     """Operations that changed something, from pyinfra's results table (columns Operation,
     Hosts, Success, Error, No Change, split by runs of spaces; "Success" counts the hosts where
     the operation changed something), leaving out the ad hoc step, which pyinfra always runs."""
@@ -234,6 +238,8 @@ def changed_pyinfra(stdout: str) -> int:
         if len(cells) < 5 or cells[0] == "Grand total":
             in_table = False
             continue
+        if cells[1] != str(hosts):
+            raise ValueError("pyinfra ran %r on %s of %d hosts" % (cells[0], cells[1], hosts))
         if cells[3] not in ("-", "0"):
             raise ValueError("pyinfra reports errors: %s" % line.strip())
         if PYINFRA_MARK not in cells[0] and cells[2].isdigit():
@@ -482,7 +488,10 @@ def write_pyinfra(bed: Bed) -> None:
                     ssh_known_hosts_file=str(bed.known_hosts),
                     ssh_strict_host_key_checking="yes", _sudo=True)
         entries.append("    (%r, %r)," % (name, data))
-    (folder / "inventory.py").write_text("bench = [\n%s\n]\n" % "\n".join(entries))
+    # One inventory file per host count: pyinfra's --limit takes one pattern, not a list.
+    for count in range(1, len(entries) + 1):
+        (folder / ("inventory%d.py" % count)).write_text(
+            "bench = [\n%s\n]\n" % "\n".join(entries[:count]))
     (folder / "deploy.py").write_text(f"""\
 from pyinfra import host
 from pyinfra.operations import apt, files, server
@@ -618,20 +627,20 @@ def run_tool(tool: str, bed: Bed, count: int) -> Sample:
         sample, out, rc = run_process(argv, bed.folder / "mainsail", env)
         if rc != 0:
             raise SystemExit("mainsail failed (rc %d):\n%s" % (rc, out[-3000:]))
-        changed = changed_mainsail(json.loads(report.read_text()))
+        changed = changed_mainsail(json.loads(report.read_text()), count)
     elif tool == "ansible":
         env["ANSIBLE_CONFIG"] = str(bed.folder / "ansible/ansible.cfg")
         argv = [str(vbin / "ansible-playbook"), "site.yml", "--limit", limit]
         sample, out, rc = run_process(argv, bed.folder / "ansible", env)
         if rc != 0:
             raise SystemExit("ansible failed (rc %d):\n%s" % (rc, out[-3000:]))
-        changed = changed_ansible(out)
+        changed = changed_ansible(out, count)
     elif tool == "pyinfra":
-        argv = [str(vbin / "pyinfra"), "-y", "--limit", limit, "inventory.py", "deploy.py"]
+        argv = [str(vbin / "pyinfra"), "-y", "inventory%d.py" % count, "deploy.py"]
         sample, out, rc = run_process(argv, bed.folder / "pyinfra", env)
         if rc != 0:
             raise SystemExit("pyinfra failed (rc %d):\n%s" % (rc, out[-3000:]))
-        changed = changed_pyinfra(out)
+        changed = changed_pyinfra(out, count)
     elif tool == "fabric":
         script = (bed.folder / "fabric/fab.py").read_text()
         (bed.folder / "fabric/run.py").write_text(

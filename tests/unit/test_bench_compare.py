@@ -30,17 +30,17 @@ b002                       : ok=7    changed=3    unreachable=0    failed=0    s
 
 
 def test_ansible_changed_steps_are_summed_over_the_recap():
-    assert compare.changed_ansible(ANSIBLE_OUT) == 5
+    assert compare.changed_ansible(ANSIBLE_OUT, 2) == 5
 
 
 def test_ansible_failed_or_unreachable_host_is_an_error():
     with pytest.raises(ValueError, match="failed or unreachable"):
-        compare.changed_ansible(ANSIBLE_OUT.replace("unreachable=0", "unreachable=1", 1))
+        compare.changed_ansible(ANSIBLE_OUT.replace("unreachable=0", "unreachable=1", 1), 2)
 
 
 def test_ansible_output_without_recap_is_an_error():
     with pytest.raises(ValueError, match="no PLAY RECAP"):
-        compare.changed_ansible("ERROR! the playbook could not be found")
+        compare.changed_ansible("ERROR! the playbook could not be found", 1)
 
 
 PYINFRA_OUT = """
@@ -57,24 +57,34 @@ PYINFRA_OUT = """
 
 
 def test_pyinfra_changes_come_from_the_results_table_without_the_ad_hoc_step():
-    assert compare.changed_pyinfra(PYINFRA_OUT) == 3
+    assert compare.changed_pyinfra(PYINFRA_OUT, 2) == 3
 
 
 def test_pyinfra_no_op_counts_nothing_although_the_ad_hoc_step_ran():
     noop = PYINFRA_OUT.replace("2       1         -       1", "2       -         -       2") \
                       .replace("2       2         -       -\n    BENCH", "2       -         -       2\n    BENCH")
-    assert compare.changed_pyinfra(noop) == 0
+    assert compare.changed_pyinfra(noop, 2) == 0
+
+
+def test_ansible_recap_that_leaves_a_host_out_is_an_error():
+    with pytest.raises(ValueError, match="2 of 3 hosts"):
+        compare.changed_ansible(ANSIBLE_OUT, 3)
+
+
+def test_pyinfra_run_on_fewer_hosts_than_asked_is_an_error():
+    with pytest.raises(ValueError, match="on 2 of 20 hosts"):
+        compare.changed_pyinfra(PYINFRA_OUT, 20)
 
 
 def test_pyinfra_errors_are_an_error():
     with pytest.raises(ValueError, match="errors"):
         compare.changed_pyinfra(PYINFRA_OUT.replace("2       2         -       -\n    BENCH",
-                                                    "2       1         1       -\n    BENCH"))
+                                                    "2       1         1       -\n    BENCH"), 2)
 
 
 def test_pyinfra_output_without_a_table_is_an_error():
     with pytest.raises(ValueError, match="no results table"):
-        compare.changed_pyinfra("--> Connecting to hosts...\n")
+        compare.changed_pyinfra("--> Connecting to hosts...\n", 1)
 
 
 def test_fabric_script_reports_every_host():
@@ -86,7 +96,9 @@ def test_fabric_script_reports_every_host():
 
 def test_mainsail_changes_come_from_the_json_report():
     report = {"hosts": {"b001": {"changed": 2}, "b002": {"changed": 0}}}
-    assert compare.changed_mainsail(report) == 2
+    assert compare.changed_mainsail(report, 2) == 2
+    with pytest.raises(ValueError, match="2 of 3 hosts"):
+        compare.changed_mainsail(report, 3)
 
 
 def test_proc_stat_busy_leaves_out_idle_and_iowait():
