@@ -583,11 +583,14 @@ import paramiko
 
 ADDRESSES = {bed.addresses!r}
 COMMAND = sys.argv[1] if len(sys.argv) > 1 else "sudo -n true"
+# Parsed once: parsing the whole file for every connection grows with the square of the hosts.
+KNOWN = paramiko.HostKeys({str(bed.known_hosts)!r})
 
 
 def one(address):
     client = paramiko.SSHClient()
-    client.load_host_keys({str(bed.known_hosts)!r})
+    for kind, key in (KNOWN.lookup(address) or {{}}).items():
+        client.get_host_keys().add(address, kind, key)
     client.set_missing_host_key_policy(paramiko.RejectPolicy())
     client.connect(address, username="deploy", key_filename={str(bed.key)!r},
                    look_for_keys=False, allow_agent=False)
