@@ -105,17 +105,34 @@ def test_a_unit_that_fails_to_start_shows_systemds_verdict_and_journal(project, 
 
 
 def test_masking_stops_and_keeps_a_unit_from_starting(project, ssh_config, tmp_path):
-    deploy(project, "v2", tmp_path)
+    # A vendor unit (a package's, in /usr/local/lib/systemd/system): one in /etc/systemd/system
+    # cannot be masked, systemd refuses it, and the step says so.
     (project / "playbooks/mask.yml").write_text(
         "- hosts: sample\n  tasks:\n"
-        "    - systemd: {name: mainsail-demo, state: stopped, masked: true}\n")
+        "    - copy:\n        content: \"[Service]\\nExecStart=/bin/sleep infinity\\n\"\n"
+        "        dest: /usr/local/lib/systemd/system/mainsail-vendor.service\n"
+        "    - systemd: {name: mainsail-vendor, state: started, daemon_reload: true}\n"
+        "    - systemd: {name: mainsail-vendor, state: stopped, masked: true}\n")
+    ssh(ssh_config, "web1", "mkdir -p /usr/local/lib/systemd/system; "
+                            "systemctl unmask mainsail-vendor 2>/dev/null; true")
     inv("deploy", "--playbook=mask", "--host=web1", cwd=project)
-    assert ssh(ssh_config, "web1", "systemctl is-enabled mainsail-demo",
+    assert ssh(ssh_config, "web1", "systemctl is-enabled mainsail-vendor",
                check=False).stdout.strip() == "masked"
-    again = inv("deploy", "--playbook=mask", "--host=web1", cwd=project)
-    assert "changed  " not in again.stdout
+    assert ssh(ssh_config, "web1", "systemctl is-active mainsail-vendor",
+               check=False).stdout.strip() == "inactive"
     (project / "playbooks/unmask.yml").write_text(
         "- hosts: sample\n  tasks:\n"
-        "    - systemd: {name: mainsail-demo, state: started, masked: false}\n")
+        "    - systemd: {name: mainsail-vendor, state: started, masked: false}\n")
     inv("deploy", "--playbook=unmask", "--host=web1", cwd=project)
-    assert ssh(ssh_config, "web1", "systemctl is-active mainsail-demo").stdout.strip() == "active"
+    assert ssh(ssh_config, "web1", "systemctl is-active mainsail-vendor").stdout.strip() == \
+        "active"
+    again = inv("deploy", "--playbook=unmask", "--host=web1", cwd=project)
+    assert "changed  " not in again.stdout
+
+
+def test_masking_a_unit_file_of_ones_own_is_refused_by_systemd(project):
+    (project / "playbooks/mask_own.yml").write_text(
+        "- hosts: sample\n  tasks:\n"
+        "    - systemd: {name: mainsail-demo, masked: true}\n")
+    done = inv("deploy", "--playbook=mask_own", "--host=web1", cwd=project, check=False)
+    assert done.returncode == 2 and "already exists" in done.stdout
