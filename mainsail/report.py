@@ -136,11 +136,12 @@ class Progress:
     terminal, a live bar per host (steps done of steps planned) stays under the lines."""
 
     def __init__(self, console: Console, masker: Masker, show_diff: bool,
-                 verbose: bool = True) -> None:
+                 verbose: bool = True, level: int = 0) -> None:
         self.console = console
         self.mask = masker
         self.show_diff = show_diff
-        self.verbose = verbose
+        self.verbose = verbose or level > 0
+        self.level = level  # -v: every step's command and output; -vv: its file:line too
         self.lock = threading.Lock()
         self.bars: Optional[RichProgress] = None
         self.bar_ids: dict[str, TaskID] = {}
@@ -184,9 +185,23 @@ class Progress:
             if step.status in ("failed", "ignored"):
                 self.console.print(sanitize(self.mask(failure_text(step))), style="red",
                                    markup=False, highlight=False)
+            elif self.level:
+                self._details(step)
             if self.show_diff and step.diff:
                 self.console.print(sanitize(self.mask(step.diff)).rstrip("\n"), markup=False,
                                    highlight=False)
+
+    def _details(self, step: StepRecord) -> None:
+        lines = ["    at %s" % step.where] if self.level >= 2 and step.where else []
+        if step.cmd:
+            lines.append("    $ %s" % step.cmd)
+        for name, text in (("stdout", step.stdout), ("stderr", step.stderr),
+                           ("msg", step.msg)):
+            if text:
+                lines += ["    %s: %s" % (name, line) for line in str(text).splitlines()]
+        if lines:
+            self.console.print(sanitize(self.mask("\n".join(lines))), markup=False,
+                               highlight=False)
 
     def event(self, host: str, status: str, text: str) -> None:
         with self.lock:
