@@ -666,6 +666,17 @@ def rollback(c: Context, limit: str | None = None, inventory: str | None = None,
     finish(roll_back(project_root(), t.inv, plays, t.hosts, release, opts, say))
 
 
+@command(help={"directory": "the new project's folder (missing or empty)"})
+@clean_errors
+def init(c: Context, directory: str) -> None:
+    """Lay out a new project: inventory, settings, a role, a playbook, .gitignore, CI check."""
+    from .scaffold import init as lay_out
+    target = Path(directory)
+    written = lay_out(target)
+    say("created %s: %d files" % (target, len(written)))
+    say("next: cd %s && mainsail hosts && mainsail plan && mainsail deploy" % directory)
+
+
 testbed = Collection("testbed", up, down, status, reset, reboot)
 vault_tasks = Collection("vault", vault_encrypt, vault_decrypt, vault_view, vault_edit)
 @command(help={"op": "the operation, e.g. cron or ansible.builtin.copy"})
@@ -677,7 +688,7 @@ def doc(c: Context, op: str) -> None:
     sys.stdout.write(opdoc.reference(op))
 
 
-ns = Collection(doc, deploy, plan, rollback, run, put, get, ping, facts, hosts, verify, ssh_config,
+ns = Collection(init, doc, deploy, plan, rollback, run, put, get, ping, facts, hosts, verify, ssh_config,
                 testbed,
                 vault_tasks)
 ns.configure({"mainsail": {"inventory": DEFAULT_INVENTORY}})
