@@ -190,7 +190,9 @@ def step_record(play: Play, step: Mapping[str, Any], result: Mapping[str, Any],
                       msg=str(result.get("msg") or ""), diff=str(result.get("diff") or ""),
                       rc=result.get("rc"), stdout=str(result.get("stdout") or ""),
                       stderr=str(result.get("stderr") or ""), cmd=result.get("cmd"),
-                      elapsed=float(result.get("elapsed") or 0.0), handler=handler)
+                      elapsed=float(result.get("elapsed") or 0.0), handler=handler,
+                      op=str(step.get("action") or step.get("op") or ""),
+                      role=str(step.get("role") or ""))
 
 
 def transaction_request(plan: HostPlan, opts: RunOptions) -> dict[str, Any]:
@@ -347,6 +349,7 @@ def run_playbook(root: Path, inv: Inventory, plays: Sequence[Play], chosen: Sequ
     finally:
         close_all(state)
         state.record.seconds = time.monotonic() - started
+        state.record.ended = time.time()
     return state.record
 
 

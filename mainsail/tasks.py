@@ -19,8 +19,8 @@ from .flags import command, helps
 from .fleet import FleetResult, exit_code
 from .inventory import Host, Inventory, load_inventory, select_hosts
 from .playbook import load_playbook
-from .report import (Masker, Progress, RunRecord, make_console, recap, sanitize, write_json,
-                     write_junit)
+from .report import (WOULD_RUN, Masker, Progress, RunRecord, make_console, recap, sanitize,
+                     write_json, write_junit)
 from .runner import RunOptions, holder_identity, run_playbook
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -80,7 +80,10 @@ def inventory_path(c: Context, inventory: str | None) -> Path:
 
 
 def open_inventory(c: Context, inventory: str | None) -> Inventory:
-    return load_inventory(inventory_path(c, inventory), secrets=run_vault(c))
+    inv = load_inventory(inventory_path(c, inventory), secrets=run_vault(c))
+    for text in inv.warnings:  # e.g. group_vars/wbe.yml names no group (did you mean web?)
+        flags.warn(text)
+    return inv
 
 
 def configured_password_file(c: Context) -> str | None:
@@ -414,8 +417,11 @@ def plan(c: Context, limit: str | None = None, inventory: str | None = None,
     record, mask = done
     for h in record.hosts.values():
         todo = [mask(s.task) for s in h.steps if s.status == "changed"]
-        say("%s: %s" % (h.name, "%d to change: %s" % (len(todo), "; ".join(todo)) if todo
-                         else "no changes"))
+        handlers = [mask(s.task) for s in h.steps if s.status == WOULD_RUN]
+        say("%s: %s%s" % (h.name, "%d to change: %s" % (len(todo), "; ".join(todo)) if todo
+                           else "no changes",
+                           "; handlers that would run: %s" % "; ".join(handlers)
+                           if handlers else ""))
     code = run_exit_code(record)
     if code:
         raise Exit(code=code)
@@ -679,13 +685,23 @@ def init(c: Context, directory: str) -> None:
 
 testbed = Collection("testbed", up, down, status, reset, reboot)
 vault_tasks = Collection("vault", vault_encrypt, vault_decrypt, vault_view, vault_edit)
-@command(help={"op": "the operation, e.g. cron or ansible.builtin.copy"})
+@command(help={"topic": "a documentation page (commands, inventory, playbooks, vault, "
+                         "reports, api, ...) or an operation (cron, ansible.builtin.copy)"})
 @clean_errors
-def doc(c: Context, op: str) -> None:
-    """Print an operation's reference, like ansible-doc: what it does, its arguments, examples.
+def doc(c: Context, topic: str) -> None:
+    """Print a documentation page, or an operation's reference like ansible-doc.
 
-    The whole reference is docs/operations.md (rewritten by `python -m mainsail.opdoc`)."""
-    sys.stdout.write(opdoc.reference(op))
+    `mainsail doc commands` prints the commands page; `mainsail doc copy` the copy operation's
+    arguments and examples (the whole reference: `mainsail doc operations`)."""
+    from . import docpages
+    text = docpages.page(topic)
+    if text is None:
+        try:
+            text = opdoc.reference(topic)
+        except BadInput as exc:
+            raise BadInput("no page or operation named %r" % topic, "mainsail doc",
+                           "%s; pages: %s" % (exc.hint, ", ".join(docpages.topics()))) from None
+    sys.stdout.write(text)
 
 
 ns = Collection(init, doc, deploy, plan, rollback, run, put, get, ping, facts, hosts, verify, ssh_config,
