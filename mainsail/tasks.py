@@ -62,17 +62,11 @@ def clean_errors(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-PROJECT_MARKERS = ("invoke.yaml", "tasks.py", "inventory")
-
-
 def project_root(start: Path | None = None) -> Path:
     """The project's folder: the nearest of the current folder and its parents that holds
     an invoke.yaml, a tasks.py or an inventory/ folder (like git and Invoke look up)."""
-    here = (start or Path.cwd()).resolve()
-    for folder in (here, *here.parents):
-        if any((folder / marker).exists() for marker in PROJECT_MARKERS):
-            return folder
-    return here
+    from .api import find_root
+    return find_root(start or Path.cwd())
 
 
 def inventory_path(c: Context, inventory: str | None) -> Path:
