@@ -556,6 +556,17 @@ def hosts(c: Context, limit: str | None = None, inventory: str | None = None,
                                              h.var_sources.get(key, "?")))
 
 
+def verify_needs() -> None:
+    """verify runs pytest with testinfra: an extra, named when missing."""
+    import importlib.util
+    missing = [name for name, module in (("pytest", "pytest"), ("pytest-testinfra", "testinfra"))
+               if importlib.util.find_spec(module) is None]
+    if missing:
+        raise MainsailError("mainsail verify needs %s, which is not installed"
+                            % " and ".join(missing), where="verify",
+                            hint="pip install 'mainsail[verify]' (in the same environment)")
+
+
 def short_repr(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
@@ -575,6 +586,7 @@ def verify(c: Context, limit: str | None = None, inventory: str | None = None,
                forks=forks)
     if list_hosts:
         return print_hosts(t.hosts)
+    verify_needs()
     from .verify import verify as run_verify
     plays = load_playbook(project_root(), flags.setting(c, "playbook", playbook, "site"),
                           run_vault(c))

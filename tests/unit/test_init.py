@@ -47,3 +47,17 @@ def test_init_refuses_a_folder_in_use(tmp_path):
     done = mainsail("init", str(tmp_path / "x"), cwd=tmp_path)
     assert done.returncode == 4 and "not an empty folder" in done.stderr
     assert (tmp_path / "x" / "keep.txt").read_text() == "mine\n"
+
+
+def test_verify_names_its_extra_when_pytest_is_missing(tmp_path):
+    assert mainsail("init", "x", cwd=tmp_path).returncode == 0
+    # pytest and testinfra made unfindable, as after a plain `pip install mainsail`
+    code = ("import importlib.util, sys; real = importlib.util.find_spec; "
+            "importlib.util.find_spec = lambda n, *a: None if n in ('pytest', 'testinfra') "
+            "else real(n, *a); sys.argv = ['mainsail', 'verify']; "
+            "from mainsail.cli import main; main()")
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path / "x", env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert "pytest and pytest-testinfra" in done.stderr and "mainsail[verify]" in done.stderr
