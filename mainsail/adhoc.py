@@ -88,14 +88,15 @@ def get(hosts: list[Host], remote: str, local_dir: Path, forks: int = 20,
 
 
 def run(hosts: list[Host], command: str, forks: int = 20,
-        timeout: float = DEFAULT_CONNECT_TIMEOUT) -> FleetResult[tuple[int, str, str]]:
+        timeout: float = DEFAULT_CONNECT_TIMEOUT, become: bool = False
+        ) -> FleetResult[tuple[int, str, str]]:
     """``command`` through each host's shell: (exit code, stdout, stderr); a non-zero exit is
-    that host's failure."""
+    that host's failure. ``become`` (-b): through sudo, as the host's become_user."""
 
     def one(h: Host) -> tuple[int, str, str]:
         conn = connect(h, timeout)
         try:
-            if h.become:  # -b: through sudo, as the inventory's become_user
+            if become:
                 result = conn.sudo(command, hide=True, warn=True, in_stream=False,
                                    user=h.become_user, password=h.become_password or "")
             else:

@@ -457,7 +457,7 @@ def run(c: Context, limit: str | None = None, inventory: str | None = None,
         return print_hosts(t.hosts)
     if verbose:
         say("running on %d hosts: %s" % (len(t.hosts), command_text))
-    result = adhoc.run(t.hosts, command_text, t.forks, t.timeout)
+    result = adhoc.run(t.hosts, command_text, t.forks, t.timeout, become=become)
     for r in result.results:
         code, out, err = r.value if r.value is not None else (-1, "", r.error)
         sys.stdout.write(prefixed(r.host.name, out))
@@ -710,8 +710,7 @@ def doc(c: Context, topic: str) -> None:
     sys.stdout.write(text)
 
 
-ns = Collection(init, doc, deploy, plan, rollback, run, put, get, ping, facts, hosts, verify, ssh_config,
-                testbed,
-                vault_tasks)
+ns = Collection(init, doc, deploy, plan, rollback, run, put, get, ping, facts, hosts, verify,
+                ssh_config, testbed, vault_tasks)
 ns.configure({"mainsail": {"inventory": DEFAULT_INVENTORY}})
 flags.strict_inv()
