@@ -61,8 +61,8 @@ HELP: Mapping[str, str] = MappingProxyType({
     "extra_vars": "extra variables, highest precedence: k=v, YAML/JSON, or @file.yml; "
                   "repeatable",
     "var": "old spelling of -e k=v",
-    "verbose": "more output: -v each step's command and output, -vv also its task's "
-               "file:line, -vvv also the SSH transport's debug log",
+    "verbose": "more output: -v each step's command and output, -vv also its file:line "
+               "and arguments, -vvv also the SSH transport's debug log",
     "tags": "only tasks with these tags (comma separated)",
     "skip_tags": "skip tasks with these tags (comma separated)",
     "check": "change nothing; report what would change",

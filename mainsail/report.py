@@ -9,7 +9,7 @@ import time
 import xml.etree.ElementTree as ET
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Mapping, Optional
 
 from rich.console import Console
 from rich.markup import escape
@@ -141,6 +141,11 @@ STYLE = {"ok": "green", "changed": "yellow", "failed": "bold red", "skipped": "c
          "unreachable": "bold magenta", "locked": "bold magenta", WOULD_RUN: "yellow"}
 
 
+def _short(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
 class Progress:
     """One line per finished step and per host event, safe to call from worker threads. On a
     terminal, a live bar per host (steps done of steps planned) stays under the lines."""
@@ -191,7 +196,8 @@ class Progress:
             self.bars.update(self.bar_ids[host], advance=1, total=count[1],
                              last=plain(label[:50]))
 
-    def step(self, host: str, step: StepRecord) -> None:
+    def step(self, host: str, step: StepRecord,
+             args: Optional[Mapping[str, Any]] = None) -> None:
         self._advance(host, self.mask(step.task))
         if not self.verbose and step.status in ("ok", "skipped") and not step.handler:
             return
@@ -204,13 +210,15 @@ class Progress:
                 self.console.print(sanitize(self.mask(failure_text(step))), style="red",
                                    markup=False, highlight=False)
             elif self.level:
-                self._details(step)
+                self._details(step, args)
             if self.show_diff and step.diff:
                 self.console.print(sanitize(self.mask(step.diff)).rstrip("\n"), markup=False,
                                    highlight=False)
 
-    def _details(self, step: StepRecord) -> None:
+    def _details(self, step: StepRecord, args: Optional[Mapping[str, Any]]) -> None:
         lines = ["    at %s" % step.where] if self.level >= 2 and step.where else []
+        if self.level >= 2 and args:
+            lines += ["    %s: %s" % (k, _short(v)) for k, v in sorted(args.items())]
         if step.cmd:
             lines.append("    $ %s" % step.cmd)
         for name, text in (("stdout", step.stdout), ("stderr", step.stderr),

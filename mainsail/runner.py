@@ -195,6 +195,11 @@ def step_record(play: Play, step: Mapping[str, Any], result: Mapping[str, Any],
                       role=str(step.get("role") or ""))
 
 
+def step_args(step: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """A step's arguments for -vv; none of a no_log step's."""
+    return None if step.get("no_log") else step.get("args")
+
+
 def transaction_request(plan: HostPlan, opts: RunOptions) -> dict[str, Any]:
     """What the agent needs to run each transaction to its end on its own: the handlers in
     definition order, each transaction's checks, and the run's id for the journal."""
@@ -218,7 +223,7 @@ def apply_host(play: Play, host: Host, plan: HostPlan, state: RunState, opts: Ru
         step = by_id.get(result.get("id"), {})
         record = step_record(play, step, result, handler=bool(step.get("handler")))
         rec.add(record)
-        progress.step(host.name, record)
+        progress.step(host.name, record, step_args(step))
 
     progress.start_host(host.name, len(plan.steps))
     try:

@@ -250,8 +250,20 @@ def test_prompts_without_a_terminal_are_bad_input(project, flag, monkeypatch):
 def test_verbosity_is_counted(project):
     code, out, _ = mainsail("deploy", "-v")
     assert code == 0 and "msg: file created" in out and "at roles/" not in out
+    assert "    dest: " not in out
     code, out, _ = mainsail("deploy", "-vv", "-e", "greeting=again")
     assert code == 0 and "at roles/r/tasks/main.yml:1" in out
+    assert "    dest: %s" % (project.parent / "marker.role") in out
+
+
+def test_double_v_never_shows_a_no_log_tasks_arguments(project, tmp_path):
+    (project / "playbooks/quiet.yml").write_text(
+        "- hosts: h1\n  tasks:\n    - name: secret file\n      no_log: true\n"
+        "      copy: {content: \"hush-hush-value\\n\", dest: \"%s\"}\n" % (tmp_path / "q"))
+    code, out, err = mainsail("deploy", "--playbook", "quiet", "-vv")
+    assert code == 0, err
+    assert "secret file" in out and "hush-hush-value" not in out + err
+    assert (tmp_path / "q").read_text() == "hush-hush-value\n"
 
 
 def test_triple_v_logs_the_ssh_protocol():
