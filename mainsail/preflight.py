@@ -10,7 +10,7 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 from .errors import BadInput
 from .flags import CLI, closest
 from .inventory import Host, Inventory
-from .plan import build_plan
+from .plan import _TagFilter, build_plan  # the run's tag rule, shared
 from .playbook import Play, Task
 from .runner import play_hosts
 from .vault import Vault
@@ -38,11 +38,16 @@ def _all_tasks(play: Play) -> Iterator[tuple[Task, tuple[str, ...]]]:
         yield t, tuple(dict.fromkeys((*play.tags, *t.tags)))
 
 
-def list_tasks(plays: Sequence[Play]) -> list[str]:
+def list_tasks(plays: Sequence[Play], tags: Sequence[str] = (),
+               skip_tags: Sequence[str] = ()) -> list[str]:
+    """Each play's tasks that -t/--skip-tags select (the run's own rule, special tags too)."""
+    chosen = _TagFilter(tuple(tags), tuple(skip_tags))
     lines: list[str] = []
     for i, play in enumerate(plays, 1):
         lines.append(play_title(i, play))
         for t, tags in _all_tasks(play):
+            if not chosen.wants(set(tags)):
+                continue
             label = "%s : %s" % (t.role, t.title) if t.role else t.title
             lines.append("    %-50s TAGS: [%s]  %s" % (label, ", ".join(tags), t.loc))
     return lines

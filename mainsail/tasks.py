@@ -327,7 +327,8 @@ def engine_run(c: Context, f: EngineFlags, *, quiet_ok: bool) -> tuple[RunRecord
     if f.start_at_task:
         plays = preflight.start_at_task(plays, f.start_at_task)
     listing = (preflight.list_hosts(t.inv, plays, t.hosts) if f.list_hosts else []) + \
-        (preflight.list_tasks(plays) if f.list_tasks else []) + \
+        (preflight.list_tasks(plays, split_list(f.tags), split_list(f.skip_tags))
+         if f.list_tasks else []) + \
         (preflight.list_tags(plays) if f.list_tags else [])
     if listing:
         say("playbook: %s" % name)

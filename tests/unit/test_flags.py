@@ -219,6 +219,10 @@ def test_list_tasks_and_tags(project):
     assert "marker" in out and "TAGS: [mark]" in out
     code, out, _ = mainsail("plan", "--list-tags")
     assert code == 0 and "TASK TAGS: [mark]" in out
+    code, out, _ = mainsail("deploy", "--list-tasks", "-t", "mark")
+    assert "TAGS: [mark]" in out and "role marker" not in out
+    code, out, _ = mainsail("deploy", "--list-tasks", "--skip-tags", "mark")
+    assert "role marker" in out and "TAGS: [mark]" not in out
 
 
 def test_start_at_task(project, tmp_path):
