@@ -12,15 +12,16 @@ from .agent.ops import copy as copy_op
 from .errors import HostFailed
 from .fleet import FleetResult, fan_out
 from .inventory import Host
-from .session import connect, open_session
+from .session import DEFAULT_CONNECT_TIMEOUT, connect, open_session
 
 
-def ping(hosts: list[Host], forks: int = 20) -> FleetResult[str]:
+def ping(hosts: list[Host], forks: int = 20, timeout: float = DEFAULT_CONNECT_TIMEOUT
+         ) -> FleetResult[str]:
     """Connect, start the agent, say how long it took and which python the host runs."""
 
     def one(h: Host) -> str:
         started = time.monotonic()
-        session = open_session(h)
+        session = open_session(h, timeout)
         session.close()
         python = session.facts.get("python", {})
         return "pong in %.0f ms (python %s)" % ((time.monotonic() - started) * 1000,
@@ -30,26 +31,29 @@ def ping(hosts: list[Host], forks: int = 20) -> FleetResult[str]:
     return fan_out(hosts, one, forks)
 
 
-def facts(hosts: list[Host], forks: int = 20) -> FleetResult[dict[str, Any]]:
+def facts(hosts: list[Host], forks: int = 20, timeout: float = DEFAULT_CONNECT_TIMEOUT
+          ) -> FleetResult[dict[str, Any]]:
     def one(h: Host) -> dict[str, Any]:
-        session = open_session(h)
+        session = open_session(h, timeout)
         session.close()
         return session.facts
 
     return fan_out(hosts, one, forks)
 
 
-def put(hosts: list[Host], data: bytes, remote: str, forks: int = 20
+def put(hosts: list[Host], data: bytes, remote: str, forks: int = 20,
+        timeout: float = DEFAULT_CONNECT_TIMEOUT, *, check: bool = False, diff: bool = False
         ) -> FleetResult[tuple[str, str]]:
-    """The file at ``remote`` on every host, atomically; (status, message) per host."""
+    """The file at ``remote`` on every host, atomically; (status, message) per host. With
+    ``check`` nothing is written: the status says what would happen."""
     sha = hashlib.sha256(data).hexdigest()
     step = {"id": 1, "op": copy_op.SPEC.name, "name": "put " + remote,
             "args": copy_op.args_for(remote, sha)}
 
     def one(h: Host) -> tuple[str, str]:
-        session = open_session(h)
+        session = open_session(h, timeout)
         try:
-            results = session.run([step], {sha: data}, False, False)
+            results = session.run([step], {sha: data}, check, diff)
         finally:
             session.close()
         result = results[0] if results else {"status": "failed", "msg": "no result"}
@@ -60,14 +64,15 @@ def put(hosts: list[Host], data: bytes, remote: str, forks: int = 20
     return fan_out(hosts, one, forks)
 
 
-def get(hosts: list[Host], remote: str, local_dir: Path, forks: int = 20) -> FleetResult[Path]:
+def get(hosts: list[Host], remote: str, local_dir: Path, forks: int = 20,
+        timeout: float = DEFAULT_CONNECT_TIMEOUT) -> FleetResult[Path]:
     """``remote`` from every host into LOCAL_DIR/<host>/<name>; the file lands whole or not."""
 
     def one(h: Host) -> Path:
         target = local_dir / h.name / Path(remote).name
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name("." + target.name + ".part")
-        conn = connect(h)
+        conn = connect(h, timeout)
         try:
             conn.get(remote, local=str(tmp))
         except OSError as exc:
@@ -82,14 +87,20 @@ def get(hosts: list[Host], remote: str, local_dir: Path, forks: int = 20) -> Fle
     return fan_out(hosts, one, forks)
 
 
-def run(hosts: list[Host], command: str, forks: int = 20) -> FleetResult[tuple[int, str, str]]:
+def run(hosts: list[Host], command: str, forks: int = 20,
+        timeout: float = DEFAULT_CONNECT_TIMEOUT, become: bool = False
+        ) -> FleetResult[tuple[int, str, str]]:
     """``command`` through each host's shell: (exit code, stdout, stderr); a non-zero exit is
-    that host's failure."""
+    that host's failure. ``become`` (-b): through sudo, as the host's become_user."""
 
     def one(h: Host) -> tuple[int, str, str]:
-        conn = connect(h)
+        conn = connect(h, timeout)
         try:
-            result = conn.run(command, hide=True, warn=True, in_stream=False)
+            if become:
+                result = conn.sudo(command, hide=True, warn=True, in_stream=False,
+                                   user=h.become_user, password=h.become_password or "")
+            else:
+                result = conn.run(command, hide=True, warn=True, in_stream=False)
         finally:
             conn.close()
         return result.exited, result.stdout, result.stderr

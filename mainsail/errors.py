@@ -63,10 +63,10 @@ def with_reference(exc: MainsailError) -> MainsailError:
 def reference_for(where: str) -> str:
     """The reference page for the kind of file at fault."""
     if where.startswith("inventory"):
-        return "see docs/inventory.md"
+        return "see mainsail doc inventory"
     if where.startswith("command line"):
-        return "see docs/commands.md, or inv --help TASK"
-    return "see docs/playbooks.md and docs/operations.md"
+        return "see mainsail doc commands, or mainsail --help TASK"
+    return "see mainsail doc playbooks, and mainsail doc OPERATION"
 
 
 class HostFailed(MainsailError):

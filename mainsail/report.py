@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 import sys
 import threading
+import time
 import xml.etree.ElementTree as ET
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Mapping, Optional
 
 from rich.console import Console
 from rich.markup import escape
@@ -32,6 +33,11 @@ class StepRecord:
     cmd: str | None = None
     elapsed: float = 0.0
     handler: bool = False
+    op: str = ""  # the operation as written (template, ansible.builtin.copy)
+    role: str = ""  # the role the task comes from; "" for a play's own tasks
+
+
+WOULD_RUN = "would run"  # a notified handler in check mode: not skipped, just not run
 
 
 @dataclass
@@ -56,6 +62,8 @@ class HostRecord:
     steps: list[StepRecord] = field(default_factory=list)
 
     def add(self, step: StepRecord) -> None:
+        if step.handler and step.status == "skipped" and "would run" in step.msg:
+            step.status = WOULD_RUN  # the agent reports it as skipped; plan lists it
         self.steps.append(step)
         if step.status in ("ok", "changed", "failed", "skipped", "ignored"):
             setattr(self, step.status, getattr(self, step.status) + 1)
@@ -76,6 +84,8 @@ class RunRecord:
     hosts: dict[str, HostRecord] = field(default_factory=dict)
     seconds: float = 0.0
     aborted: str = ""
+    started: float = field(default_factory=time.time)  # wall clock, seconds since the epoch
+    ended: float = 0.0
 
     def host(self, name: str) -> HostRecord:
         return self.hosts.setdefault(name, HostRecord(name))
@@ -128,7 +138,12 @@ def xml_text(text: Any) -> str:
 
 STYLE = {"ok": "green", "changed": "yellow", "failed": "bold red", "skipped": "cyan",
          "ignored": "red",
-         "unreachable": "bold magenta", "locked": "bold magenta"}
+         "unreachable": "bold magenta", "locked": "bold magenta", WOULD_RUN: "yellow"}
+
+
+def _short(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    return text if len(text) <= 200 else text[:197] + "..."
 
 
 class Progress:
@@ -136,14 +151,16 @@ class Progress:
     terminal, a live bar per host (steps done of steps planned) stays under the lines."""
 
     def __init__(self, console: Console, masker: Masker, show_diff: bool,
-                 verbose: bool = True) -> None:
+                 verbose: bool = True, level: int = 0) -> None:
         self.console = console
         self.mask = masker
         self.show_diff = show_diff
-        self.verbose = verbose
+        self.verbose = verbose or level > 0
+        self.level = level  # -v: every step's command and output; -vv: its file:line too
         self.lock = threading.Lock()
         self.bars: Optional[RichProgress] = None
         self.bar_ids: dict[str, TaskID] = {}
+        self.counts: dict[str, list[int]] = {}  # host -> [done, total]
 
     def __enter__(self) -> "Progress":
         if self.console.is_terminal:
@@ -163,6 +180,7 @@ class Progress:
         if self.bars is None:
             return
         with self.lock:
+            self.counts[host] = [0, total]
             if host in self.bar_ids:
                 self.bars.reset(self.bar_ids[host], total=total, last="")
             else:
@@ -170,11 +188,18 @@ class Progress:
 
     def _advance(self, host: str, label: str) -> None:
         if self.bars is not None and host in self.bar_ids:
-            self.bars.update(self.bar_ids[host], advance=1, last=plain(label[:50]))
+            # Handlers and checks are not known ahead: each one run stretches the bar, so it
+            # never shows more done than planned (no 4/3).
+            count = self.counts.setdefault(host, [0, 0])
+            count[0] += 1
+            count[1] = max(count)
+            self.bars.update(self.bar_ids[host], advance=1, total=count[1],
+                             last=plain(label[:50]))
 
-    def step(self, host: str, step: StepRecord) -> None:
+    def step(self, host: str, step: StepRecord,
+             args: Optional[Mapping[str, Any]] = None) -> None:
         self._advance(host, self.mask(step.task))
-        if not self.verbose and step.status in ("ok", "skipped"):
+        if not self.verbose and step.status in ("ok", "skipped") and not step.handler:
             return
         label = ("handler: " if step.handler else "") + step.task
         with self.lock:
@@ -184,9 +209,25 @@ class Progress:
             if step.status in ("failed", "ignored"):
                 self.console.print(sanitize(self.mask(failure_text(step))), style="red",
                                    markup=False, highlight=False)
+            elif self.level:
+                self._details(step, args)
             if self.show_diff and step.diff:
                 self.console.print(sanitize(self.mask(step.diff)).rstrip("\n"), markup=False,
                                    highlight=False)
+
+    def _details(self, step: StepRecord, args: Optional[Mapping[str, Any]]) -> None:
+        lines = ["    at %s" % step.where] if self.level >= 2 and step.where else []
+        if self.level >= 2 and args:
+            lines += ["    %s: %s" % (k, _short(v)) for k, v in sorted(args.items())]
+        if step.cmd:
+            lines.append("    $ %s" % step.cmd)
+        for name, text in (("stdout", step.stdout), ("stderr", step.stderr),
+                           ("msg", step.msg)):
+            if text:
+                lines += ["    %s: %s" % (name, line) for line in str(text).splitlines()]
+        if lines:
+            self.console.print(sanitize(self.mask("\n".join(lines))), markup=False,
+                               highlight=False)
 
     def event(self, host: str, status: str, text: str) -> None:
         with self.lock:
@@ -216,10 +257,7 @@ def recap(console: Console, run: RunRecord, mask: Masker = Masker()) -> None:
                       "1" if h.unreachable else "0", "%.2f" % h.seconds,
                       style=STYLE["failed"] if h.state != "ok" else None)
     console.print(table)
-    for h in run.hosts.values():
-        if h.error:
-            console.print(sanitize("%s: %s" % (h.name, mask(h.error))), style="red", markup=False,
-                          highlight=False)
+    # Each host's error was printed as it happened (Progress.event): not again here.
     if run.aborted:
         console.print(sanitize("run stopped: %s" % mask(run.aborted)), style="red",
                       markup=False)
@@ -233,10 +271,22 @@ def masked_dict(run: RunRecord, mask: Masker) -> dict[str, Any]:
             return [walk(v) for v in value]
         return mask(value)
 
+    from . import __version__
     data = walk(asdict(run))
     for name, host in run.hosts.items():
         data["hosts"][name]["state"] = host.state
-    return data
+    # docs/reports.md: the schema; a new key is a minor change, a changed one a new version.
+    return {"schema_version": SCHEMA_VERSION, "tool": "mainsail", "tool_version": __version__,
+            **data, "started_at": iso_time(run.started),
+            "ended_at": iso_time(run.ended or run.started + run.seconds)}
+
+
+SCHEMA_VERSION = 1
+
+
+def iso_time(seconds: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + \
+        ".%03dZ" % int(seconds % 1 * 1000)
 
 
 def write_json(run: RunRecord, path: Path, mask: Masker) -> None:
@@ -247,11 +297,18 @@ def write_json(run: RunRecord, path: Path, mask: Masker) -> None:
 def write_junit(run: RunRecord, path: Path, mask: Masker) -> None:
     """One testsuite per host, one testcase per step: CI systems show failures per task."""
     suites = ET.Element("testsuites", name=xml_text("mainsail " + run.playbook))
+    totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+    stamp = iso_time(run.started)[:19]  # JUnit's timestamp: ISO 8601 without a zone
     for h in run.hosts.values():
-        suite = ET.SubElement(suites, "testsuite", name=xml_text(h.name), tests=str(len(h.steps) or 1),
-                              failures=str(h.failed), errors="1" if h.unreachable or h.error
-                              and not h.failed else "0", skipped=str(h.skipped),
-                              time="%.3f" % h.seconds)
+        counts = {"tests": len(h.steps) or 1, "failures": h.failed,
+                  "errors": 1 if h.unreachable or h.error and not h.failed else 0,
+                  "skipped": h.skipped}
+        for key, value in counts.items():
+            totals[key] += value
+        suite = ET.SubElement(suites, "testsuite", name=xml_text(h.name),
+                              **{k: str(v) for k, v in counts.items()},
+                              time="%.3f" % h.seconds, timestamp=stamp,
+                              hostname=xml_text(h.name))
         if h.unreachable or (h.error and not h.steps):
             case = ET.SubElement(suite, "testcase", classname=xml_text(h.name), name="connect")
             ET.SubElement(case, "error", message=xml_text(mask(h.error)))
@@ -267,6 +324,10 @@ def write_junit(run: RunRecord, path: Path, mask: Masker) -> None:
                 ET.SubElement(case, "system-out").text = xml_text(mask(s.diff or "changed"))
             elif s.status == "ignored":  # failed, but ignore_errors: kept visible, not counted
                 ET.SubElement(case, "system-out").text = xml_text(mask(failure_text(s)))
+    for key, value in totals.items():
+        suites.set(key, str(value))
+    suites.set("time", "%.3f" % run.seconds)
+    suites.set("timestamp", stamp)
     path.parent.mkdir(parents=True, exist_ok=True)
     ET.ElementTree(suites).write(path, encoding="unicode", xml_declaration=True)
 

@@ -190,7 +190,14 @@ def step_record(play: Play, step: Mapping[str, Any], result: Mapping[str, Any],
                       msg=str(result.get("msg") or ""), diff=str(result.get("diff") or ""),
                       rc=result.get("rc"), stdout=str(result.get("stdout") or ""),
                       stderr=str(result.get("stderr") or ""), cmd=result.get("cmd"),
-                      elapsed=float(result.get("elapsed") or 0.0), handler=handler)
+                      elapsed=float(result.get("elapsed") or 0.0), handler=handler,
+                      op=str(step.get("action") or step.get("op") or ""),
+                      role=str(step.get("role") or ""))
+
+
+def step_args(step: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """A step's arguments for -vv; none of a no_log step's."""
+    return None if step.get("no_log") else step.get("args")
 
 
 def transaction_request(plan: HostPlan, opts: RunOptions) -> dict[str, Any]:
@@ -216,7 +223,7 @@ def apply_host(play: Play, host: Host, plan: HostPlan, state: RunState, opts: Ru
         step = by_id.get(result.get("id"), {})
         record = step_record(play, step, result, handler=bool(step.get("handler")))
         rec.add(record)
-        progress.step(host.name, record)
+        progress.step(host.name, record, step_args(step))
 
     progress.start_host(host.name, len(plan.steps))
     try:
@@ -347,6 +354,7 @@ def run_playbook(root: Path, inv: Inventory, plays: Sequence[Play], chosen: Sequ
     finally:
         close_all(state)
         state.record.seconds = time.monotonic() - started
+        state.record.ended = time.time()
     return state.record
 
 

@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, Sequence, TypeVar
 
 from invoke import Collection, Context, Exit, task
 
 from . import testbed as tb
-from . import adhoc, opdoc, vault
+from . import adhoc, flags, opdoc, preflight, vault
 from .errors import EXIT_CODES, BadInput, MainsailError, with_reference
+from .flags import command, helps
 from .fleet import FleetResult, exit_code
 from .inventory import Host, Inventory, load_inventory, select_hosts
 from .playbook import load_playbook
-from .report import (Masker, Progress, RunRecord, make_console, recap, sanitize, write_json,
-                     write_junit)
+from .report import (WOULD_RUN, Masker, Progress, RunRecord, make_console, recap, sanitize,
+                     write_json, write_junit)
 from .runner import RunOptions, holder_identity, run_playbook
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -41,6 +44,11 @@ def clean_errors(fn: F) -> F:
         secrets = vault.Vault(kwargs.get("vault_password_file"), configured_password_file(c))
         c.config[RUN_VAULT] = secrets
         try:
+            if kwargs.get("ask_vault_pass"):
+                secrets.keyring.password_file = None
+                secrets.keyring._password = vault.Password(
+                    flags.ask("Vault password: ", "--ask-vault-pass").encode("utf-8"),
+                    "--ask-vault-pass")
             return fn(c, *args, **kwargs)
         except MainsailError as exc:
             # Last line of defence: whatever the message, no decrypted value is printed.
@@ -54,17 +62,22 @@ def clean_errors(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def project_root() -> Path:
-    return Path.cwd()
+def project_root(start: Path | None = None) -> Path:
+    """The project's folder: the nearest of the current folder and its parents that holds
+    an invoke.yaml, a tasks.py or an inventory/ folder (like git and Invoke look up)."""
+    from .api import find_root
+    return find_root(start or Path.cwd())
 
 
 def inventory_path(c: Context, inventory: str | None) -> Path:
-    configured = c.config.get("mainsail", {}).get("inventory", DEFAULT_INVENTORY)
-    return project_root() / (inventory or configured)
+    return project_root() / flags.setting(c, "inventory", inventory, DEFAULT_INVENTORY)
 
 
 def open_inventory(c: Context, inventory: str | None) -> Inventory:
-    return load_inventory(inventory_path(c, inventory), secrets=run_vault(c))
+    inv = load_inventory(inventory_path(c, inventory), secrets=run_vault(c))
+    for text in inv.warnings:  # e.g. group_vars/wbe.yml names no group (did you mean web?)
+        flags.warn(text)
+    return inv
 
 
 def configured_password_file(c: Context) -> str | None:
@@ -88,7 +101,7 @@ def testbed_hosts(inv: Inventory) -> list[tb.TestbedHost]:
             if h.connection == "ssh" and tb.is_testbed_address(h.address) and int(h.port) == 22]
 
 
-@task(help={"clean": "start every host from the base image, forgetting its state",
+@command(help={"clean": "start every host from the base image, forgetting its state",
             "inventory": "inventory file (default inventory/hosts.yml)"})
 @clean_errors
 def up(c: Context, clean: bool = False, inventory: str | None = None) -> None:
@@ -99,14 +112,14 @@ def up(c: Context, clean: bool = False, inventory: str | None = None) -> None:
     say("testbed up: %d hosts in %.1f s" % (len(hosts), time.monotonic() - started))
 
 
-@task(help={"inventory": "inventory file (default inventory/hosts.yml)"})
+@command(help={"inventory": "inventory file (default inventory/hosts.yml)"})
 @clean_errors
 def down(c: Context, inventory: str | None = None) -> None:
     """Stop every testbed host; their writable layers are kept for the next up."""
     tb.down(tb.default_layout(project_root()), testbed_hosts(open_inventory(c, inventory)), say)
 
 
-@task(help={"inventory": "inventory file (default inventory/hosts.yml)"})
+@command(help={"inventory": "inventory file (default inventory/hosts.yml)"})
 @clean_errors
 def status(c: Context, inventory: str | None = None) -> None:
     """Show each testbed host: address, state, init PID, disk used by its own layer."""
@@ -118,7 +131,7 @@ def status(c: Context, inventory: str | None = None) -> None:
                                                     r.state, r.pid or "-", r.disk))
 
 
-@task(help={"name": "the testbed host to reset", "inventory": "inventory file"})
+@command(help={"name": "the testbed host to reset", "inventory": "inventory file"})
 @clean_errors
 def reset(c: Context, name: str, inventory: str | None = None) -> None:
     """Throw away one host's state and start it fresh from the base image."""
@@ -126,7 +139,7 @@ def reset(c: Context, name: str, inventory: str | None = None) -> None:
     tb.reset(tb.default_layout(project_root()), tb.find_host(hosts, name), say)
 
 
-@task(help={"name": "the testbed host to reboot", "inventory": "inventory file"})
+@command(help={"name": "the testbed host to reboot", "inventory": "inventory file"})
 @clean_errors
 def reboot(c: Context, name: str, inventory: str | None = None) -> None:
     """Reboot one testbed host cleanly: services stop, and start again if enabled."""
@@ -134,25 +147,57 @@ def reboot(c: Context, name: str, inventory: str | None = None) -> None:
     tb.reboot(tb.default_layout(project_root()), tb.find_host(hosts, name), say)
 
 
-# ---------------------------------------------------------------------------- ad hoc
+# ---------------------------------------------------------------------------- selection
 
 def selected(c: Context, inventory: str | None, host: str | None, group: str | None,
              limit: str | None) -> list[Host]:
     return select_hosts(open_inventory(c, inventory), host=host, group=group, limit=limit)
 
 
-SELECT_HELP = {"host": "host names or globs, comma separated (web1, 'web*')",
-               "group": "group names, comma separated",
-               "limit": "Ansible-style pattern: web:&prod, all:!mail1",
-               "inventory": "inventory file (default inventory/hosts.yml)"}
+@dataclass(frozen=True)
+class Target:
+    """The hosts a command works on, with -u/-b/-K applied, and how to reach them."""
+
+    inv: Inventory
+    hosts: list[Host]
+    forks: int
+    timeout: float
 
 
-@task(name="ssh-config", help=SELECT_HELP)
+def target(c: Context, *, inventory: str | None, host: str | None = None,
+           group: str | None = None, limit: str | None = None, user: str | None = None,
+           become: bool = False, ask_become_pass: bool = False, forks: Any = None,
+           timeout: Any = None) -> Target:
+    """Every host-taking command's selection and connection flags, checked before anything
+    connects (a bad number is bad input, exit 4)."""
+    forks_n = flags.number(flags.setting(c, "forks", forks, 20), "--forks", int, 1)
+    timeout_s = flags.number(flags.setting(c, "timeout", timeout, 10.0), "--timeout", float,
+                             0.001)
+    password = flags.ask("BECOME password: ", "--ask-become-pass") if ask_become_pass else None
+    inv = flags.with_overrides(open_inventory(c, inventory),
+                               flags.setting(c, "user", user, None), become, password)
+    return Target(inv, select_hosts(inv, host=host, group=group, limit=limit), forks_n,
+                  timeout_s)
+
+
+def print_hosts(hosts: list[Host]) -> None:
+    say("  hosts (%d):" % len(hosts))
+    for h in hosts:
+        say("    %s" % h.name)
+
+
+SELECT = ("limit", "inventory", "host", "group")
+REACH = ("user", "become", "ask_become_pass", "timeout", "forks", "verbose")
+
+
+@command(name="ssh-config", help=helps(*SELECT, "user"))
 @clean_errors
-def ssh_config(c: Context, host: str | None = None, group: str | None = None,
-               limit: str | None = None, inventory: str | None = None) -> None:
+def ssh_config(c: Context, limit: str | None = None, inventory: str | None = None,
+               user: str | None = None, host: str | None = None,
+               group: str | None = None) -> None:
     """Print an OpenSSH client config for the inventory's hosts (ssh -F <(inv ssh-config))."""
-    for h in selected(c, inventory, host, group, limit):
+    for h in target(c, inventory=inventory, host=host, group=group, limit=limit,
+                    user=user).hosts:
         say(ssh_config_block(h))
 
 
@@ -179,12 +224,19 @@ def ssh_config_block(h: Host) -> str:
     return "\n".join(lines)
 
 
-@task(help=SELECT_HELP)
+@command(help=helps(*SELECT, *REACH, "list_hosts"))
 @clean_errors
-def ping(c: Context, host: str | None = None, group: str | None = None,
-         limit: str | None = None, inventory: str | None = None) -> None:
+def ping(c: Context, limit: str | None = None, inventory: str | None = None,
+         user: str | None = None, become: bool = False, ask_become_pass: bool = False,
+         timeout: float | None = None, forks: int | None = None, verbose: int = 0,
+         list_hosts: bool = False, host: str | None = None, group: str | None = None) -> None:
     """Connect to each host (host key checked), start the agent, report the time it took."""
-    result = adhoc.ping(selected(c, inventory, host, group, limit))
+    flags.log_protocol(verbose)
+    t = target(c, inventory=inventory, host=host, group=group, limit=limit, user=user,
+               become=become, ask_become_pass=ask_become_pass, forks=forks, timeout=timeout)
+    if list_hosts:
+        return print_hosts(t.hosts)
+    result = adhoc.ping(t.hosts, t.forks, t.timeout)
     for r in result.results:
         say("%-8s %s" % (r.host.name, r.value if r.ok else "UNREACHABLE " + r.error))
     finish(result)
@@ -198,35 +250,21 @@ def finish(result: FleetResult[Any]) -> None:
 
 # ---------------------------------------------------------------------------- engine
 
-RUN_HELP = {**SELECT_HELP,
-            "playbook": "playbook name in playbooks/ (default: site)",
-            "check": "change nothing; report what would change",
-            "diff": "show unified diffs of what changes (secrets masked)",
-            "tags": "only tasks with these tags (comma separated)",
-            "skip_tags": "skip tasks with these tags (comma separated)",
-            "forks": "hosts worked on in parallel (default 20)",
-            "var": "extra variable k=v (YAML value), highest precedence; repeatable",
-            "json": "write the run report as JSON to this file",
-            "junit": "write a JUnit XML report to this file",
-            "timeout": "SSH connect timeout in seconds (default 10)",
-            "lock_wait": "seconds to wait for another run's lock on a host (default 0: "
-                         "fail at once, exit 5)",
-            "vault_password_file": "file holding the vault password (see docs/vault.md)"}
+ENGINE = (*SELECT, *REACH, "extra_vars", "var", "tags", "skip_tags", "check", "diff",
+          "vault_password_file", "ask_vault_pass", "list_hosts", "list_tasks", "list_tags",
+          "syntax_check", "start_at_task", "step", "playbook", "json", "junit", "lock_wait")
+split_list = flags.split_list
 
 
-def split_list(text: str | None) -> tuple[str, ...]:
-    return tuple(t.strip() for t in (text or "").split(",") if t.strip())
-
-
-def parse_vars(pairs: list[str]) -> dict[str, Any]:
-    """--var k=v: the value is read as YAML, so numbers and booleans keep their type."""
+def parse_vars(pairs: Sequence[str]) -> dict[str, Any]:
+    """--var k=v (the old spelling of -e k=v): one pair each, the value read as YAML."""
     import yaml
     out: dict[str, Any] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip().isidentifier():
             raise BadInput("--var %r is not NAME=VALUE" % pair, where="command line",
-                           hint="e.g. --var http_port=8080")
+                           hint="e.g. -e http_port=8080")
         try:
             out[key.strip()] = yaml.safe_load(value) if value else ""
         except yaml.YAMLError:
@@ -234,33 +272,94 @@ def parse_vars(pairs: list[str]) -> dict[str, Any]:
     return out
 
 
-def engine_run(c: Context, *, check: bool, diff: bool, host: str | None, group: str | None,
-               limit: str | None, playbook: str | None, tags: str | None,
-               skip_tags: str | None, forks: int, var: list[str], inventory: str | None,
-               json: str | None, junit: str | None, quiet_ok: bool,
-               timeout: int = 10, lock_wait: int = 0) -> tuple[RunRecord, Masker]:
+@dataclass(frozen=True)
+class EngineFlags:
+    """What deploy and plan were asked, as given on the command line."""
+
+    limit: str | None = None
+    inventory: str | None = None
+    host: str | None = None
+    group: str | None = None
+    user: str | None = None
+    become: bool = False
+    ask_become_pass: bool = False
+    timeout: Any = None
+    forks: Any = None
+    verbose: int = 0
+    extra_vars: tuple[str, ...] = ()
+    var: tuple[str, ...] = ()
+    tags: str | None = None
+    skip_tags: str | None = None
+    check: bool = False
+    diff: bool = False
+    list_hosts: bool = False
+    list_tasks: bool = False
+    list_tags: bool = False
+    syntax_check: bool = False
+    start_at_task: str | None = None
+    step: bool = False
+    playbook: str | None = None
+    json: str | None = None
+    junit: str | None = None
+    lock_wait: Any = None
+
+
+def engine_flags(values: dict[str, Any]) -> EngineFlags:
+    names = {f.name for f in dataclasses.fields(EngineFlags)}
+    given = {k: v for k, v in values.items() if k in names}
+    given["extra_vars"] = tuple(values.get("extra_vars") or ())
+    given["var"] = tuple(values.get("var") or ())
+    return EngineFlags(**given)
+
+
+def engine_run(c: Context, f: EngineFlags, *, quiet_ok: bool) -> tuple[RunRecord, Masker] | None:
+    """deploy and plan: flags checked, playbook loaded, then either a listing or an offline
+    check (None: nothing ran), or the run and its report."""
+    flags.log_protocol(f.verbose)
     root = project_root()
-    inv = open_inventory(c, inventory)
-    chosen = select_hosts(inv, host=host, group=group, limit=limit)
-    name = playbook or c.config.get("mainsail", {}).get("playbook", "site")
+    t = target(c, inventory=f.inventory, host=f.host, group=f.group, limit=f.limit,
+               user=f.user, become=f.become, ask_become_pass=f.ask_become_pass, forks=f.forks,
+               timeout=f.timeout)
+    name = flags.setting(c, "playbook", f.playbook, "site")
+    extra = {**parse_vars(f.var), **flags.parse_extra_vars(f.extra_vars, Path.cwd())}
+    lock_wait = flags.number(f.lock_wait or 0, "--lock-wait", float, 0)
     plays = load_playbook(root, name, run_vault(c))
-    if forks < 1:
-        raise BadInput("--forks must be at least 1", where="command line",
-                       hint="--forks 20 works on 20 hosts at a time")
-    opts = RunOptions(check=check, diff=diff, tags=split_list(tags),
-                      skip_tags=split_list(skip_tags), forks=forks, extra_vars=parse_vars(var),
-                      connect_timeout=float(timeout), lock_wait=float(lock_wait),
+    if f.start_at_task:
+        plays = preflight.start_at_task(plays, f.start_at_task)
+    listing = (preflight.list_hosts(t.inv, plays, t.hosts) if f.list_hosts else []) + \
+        (preflight.list_tasks(plays, split_list(f.tags), split_list(f.skip_tags))
+         if f.list_tasks else []) + \
+        (preflight.list_tags(plays) if f.list_tags else [])
+    if listing:
+        say("playbook: %s" % name)
+        for line in listing:
+            say(line)
+        return None
+    if f.syntax_check:
+        count = preflight.syntax_check(root, t.inv, plays, t.hosts, extra, split_list(f.tags),
+                                       split_list(f.skip_tags), run_vault(c))
+        say("playbook: %s: syntax ok (%d host plans rendered offline)" % (name, count))
+        return None
+    if f.step:
+        if not flags.on_terminal():
+            raise BadInput("--step needs a terminal to ask on", where=flags.CLI,
+                           hint="use --tags/--skip-tags or --start-at-task to choose tasks")
+        plays = preflight.step_through(plays, input)
+    opts = RunOptions(check=f.check, diff=f.diff, tags=split_list(f.tags),
+                      skip_tags=split_list(f.skip_tags), forks=t.forks, extra_vars=extra,
+                      connect_timeout=t.timeout, lock_wait=lock_wait,
                       holder=holder_identity("deploy playbook=%s" % name), secrets=run_vault(c))
     console = make_console()
     masker = Masker().with_secrets(run_vault(c).secrets())  # the plans add theirs
-    progress = Progress(console, masker, show_diff=diff, verbose=not quiet_ok)
+    progress = Progress(console, masker, show_diff=f.diff, verbose=not quiet_ok,
+                        level=f.verbose)
     with progress:
-        record = run_playbook(root, inv, plays, chosen, opts, progress, playbook=name)
+        record = run_playbook(root, t.inv, plays, t.hosts, opts, progress, playbook=name)
     recap(console, record, progress.mask)
-    if json:
-        write_json(record, Path(json), progress.mask)
-    if junit:
-        write_junit(record, Path(junit), progress.mask)
+    if f.json:
+        write_json(record, Path(f.json), progress.mask)
+    if f.junit:
+        write_junit(record, Path(f.junit), progress.mask)
     return record, progress.mask
 
 
@@ -270,42 +369,54 @@ def run_exit_code(record: RunRecord) -> int:
     return exit_code({h.state for h in record.hosts.values()}, record.aborted)
 
 
-@task(help=RUN_HELP, iterable=["var"])
+@command(help=helps(*ENGINE))
 @clean_errors
-def deploy(c: Context, host: str | None = None, group: str | None = None,
-           limit: str | None = None, playbook: str | None = None, check: bool = False,
-           diff: bool = False, tags: str | None = None, skip_tags: str | None = None,
-           forks: int = 20, var: list[str] | None = None, inventory: str | None = None,
-           json: str | None = None, junit: str | None = None, timeout: int = 10,
-           lock_wait: int = 0, vault_password_file: str | None = None) -> None:
+def deploy(c: Context, limit: str | None = None, inventory: str | None = None,
+           extra_vars: list[str] | None = None, verbose: int = 0, tags: str | None = None,
+           skip_tags: str | None = None, check: bool = False, diff: bool = False,
+           forks: int | None = None, user: str | None = None, become: bool = False,
+           ask_become_pass: bool = False, vault_password_file: str | None = None,
+           ask_vault_pass: bool = False, timeout: float | None = None,
+           list_hosts: bool = False, list_tasks: bool = False, list_tags: bool = False,
+           syntax_check: bool = False, start_at_task: str | None = None, step: bool = False,
+           playbook: str | None = None, json: str | None = None, junit: str | None = None,
+           lock_wait: float | None = None, host: str | None = None, group: str | None = None,
+           var: list[str] | None = None) -> None:
     """Apply a playbook (default: site) to the selected hosts; only what differs changes."""
-    record, _ = engine_run(c, check=check, diff=diff, host=host, group=group, limit=limit,
-                           playbook=playbook, tags=tags, skip_tags=skip_tags, forks=forks,
-                           var=var or [], inventory=inventory, json=json, junit=junit,
-                           quiet_ok=False, timeout=timeout, lock_wait=lock_wait)
-    code = run_exit_code(record)
-    if code:
-        raise Exit(code=code)
+    done = engine_run(c, engine_flags(locals()), quiet_ok=False)
+    if done is not None:
+        code = run_exit_code(done[0])
+        if code:
+            raise Exit(code=code)
 
 
-@task(help={k: v for k, v in RUN_HELP.items() if k not in ("check", "lock_wait")},
-      iterable=["var"])
+@command(help=helps(*(n for n in ENGINE if n != "lock_wait"),
+                    diff="show diffs (default on; --no-diff to hide them)"))
 @clean_errors
-def plan(c: Context, host: str | None = None, group: str | None = None,
-         limit: str | None = None, playbook: str | None = None, diff: bool = True,
-         tags: str | None = None, skip_tags: str | None = None, forks: int = 20,
-         var: list[str] | None = None, inventory: str | None = None, json: str | None = None,
-         junit: str | None = None, timeout: int = 10,
-         vault_password_file: str | None = None) -> None:
+def plan(c: Context, limit: str | None = None, inventory: str | None = None,
+         extra_vars: list[str] | None = None, verbose: int = 0, tags: str | None = None,
+         skip_tags: str | None = None, check: bool = True, diff: bool = True,
+         forks: int | None = None, user: str | None = None, become: bool = False,
+         ask_become_pass: bool = False, vault_password_file: str | None = None,
+         ask_vault_pass: bool = False, timeout: float | None = None,
+         list_hosts: bool = False, list_tasks: bool = False, list_tags: bool = False,
+         syntax_check: bool = False, start_at_task: str | None = None, step: bool = False,
+         playbook: str | None = None, json: str | None = None, junit: str | None = None,
+         host: str | None = None, group: str | None = None,
+         var: list[str] | None = None) -> None:
     """Show what a deploy would change, changing nothing; exit 8 when anything would change."""
-    record, mask = engine_run(c, check=True, diff=diff, host=host, group=group, limit=limit,
-                              playbook=playbook, tags=tags, skip_tags=skip_tags, forks=forks,
-                              var=var or [], inventory=inventory, json=json, junit=junit,
-                              quiet_ok=True, timeout=timeout)
+    values = {**locals(), "check": True}
+    done = engine_run(c, engine_flags(values), quiet_ok=True)
+    if done is None:
+        return
+    record, mask = done
     for h in record.hosts.values():
         todo = [mask(s.task) for s in h.steps if s.status == "changed"]
-        say("%s: %s" % (h.name, "%d to change: %s" % (len(todo), "; ".join(todo)) if todo
-                         else "no changes"))
+        handlers = [mask(s.task) for s in h.steps if s.status == WOULD_RUN]
+        say("%s: %s%s" % (h.name, "%d to change: %s" % (len(todo), "; ".join(todo)) if todo
+                           else "no changes",
+                           "; handlers that would run: %s" % "; ".join(handlers)
+                           if handlers else ""))
     code = run_exit_code(record)
     if code:
         raise Exit(code=code)
@@ -326,18 +437,28 @@ def prefixed(name: str, text: str) -> str:
     return "".join("%-8s | %s\n" % (name, line) for line in sanitize(text).splitlines())
 
 
-@task(help={**SELECT_HELP, "cmd": "the command (or put it after --)",
-            "forks": "hosts worked on in parallel (default 20)"})
+@command(help=helps(*SELECT, *REACH, "check", "list_hosts",
+                    cmd="the command (or put it after --)"))
 @clean_errors
-def run(c: Context, host: str | None = None, group: str | None = None,
-        limit: str | None = None, cmd: str | None = None, forks: int = 20,
-        inventory: str | None = None) -> None:
-    """Run a shell command on the selected hosts in parallel: inv run --host='web*' -- uptime."""
-    command = cmd or remainder_command()
-    if not command.strip():
+def run(c: Context, limit: str | None = None, inventory: str | None = None,
+        user: str | None = None, become: bool = False, ask_become_pass: bool = False,
+        timeout: float | None = None, forks: int | None = None, verbose: int = 0,
+        check: bool = False, list_hosts: bool = False, cmd: str | None = None,
+        host: str | None = None, group: str | None = None) -> None:
+    """Run a shell command on the selected hosts in parallel: mainsail run -l 'web*' -- uptime."""
+    flags.log_protocol(verbose)
+    command_text = cmd or remainder_command()
+    if not command_text.strip():
         raise BadInput("no command given", where="command line",
-                       hint="inv run --host=web1 -- uptime")
-    result = adhoc.run(selected(c, inventory, host, group, limit), command, forks)
+                       hint="mainsail run -l web1 -- uptime")
+    t = target(c, inventory=inventory, host=host, group=group, limit=limit, user=user,
+               become=become, ask_become_pass=ask_become_pass, forks=forks, timeout=timeout)
+    if list_hosts or check:
+        say("would run: %s" % command_text if check else "command: %s" % command_text)
+        return print_hosts(t.hosts)
+    if verbose:
+        say("running on %d hosts: %s" % (len(t.hosts), command_text))
+    result = adhoc.run(t.hosts, command_text, t.forks, t.timeout, become=become)
     for r in result.results:
         code, out, err = r.value if r.value is not None else (-1, "", r.error)
         sys.stdout.write(prefixed(r.host.name, out))
@@ -346,46 +467,69 @@ def run(c: Context, host: str | None = None, group: str | None = None,
     finish(result)
 
 
-@task(help={**SELECT_HELP, "local": "local file", "remote": "path on the hosts (a folder "
-            "ending in / keeps the file's name)", "forks": "hosts in parallel"})
+@command(help=helps(*SELECT, *REACH, "check", "diff", "list_hosts",
+                    local="local file", remote="path on the hosts (a folder ending in / keeps "
+                    "the file's name)"))
 @clean_errors
-def put(c: Context, local: str, remote: str, host: str | None = None, group: str | None = None,
-        limit: str | None = None, forks: int = 20, inventory: str | None = None) -> None:
+def put(c: Context, local: str, remote: str, limit: str | None = None,
+        inventory: str | None = None, user: str | None = None, become: bool = False,
+        ask_become_pass: bool = False, timeout: float | None = None, forks: int | None = None,
+        verbose: int = 0, check: bool = False, diff: bool = False, list_hosts: bool = False,
+        host: str | None = None, group: str | None = None) -> None:
     """Copy a file to the hosts atomically; hosts with the same content are left alone."""
+    flags.log_protocol(verbose)
     path = Path(local)
     if not path.is_file():
         raise BadInput("no such local file: %s" % local, where="command line")
     if remote.endswith("/"):
         remote += path.name
-    result = adhoc.put(selected(c, inventory, host, group, limit), path.read_bytes(), remote,
-                       forks)
+    t = target(c, inventory=inventory, host=host, group=group, limit=limit, user=user,
+               become=become, ask_become_pass=ask_become_pass, forks=forks, timeout=timeout)
+    if list_hosts:
+        return print_hosts(t.hosts)
+    result = adhoc.put(t.hosts, path.read_bytes(), remote, t.forks, t.timeout, check=check,
+                       diff=diff)
     for r in result.results:
         status, msg = r.value if r.value is not None else (r.state, r.error)
         say("%-8s %-11s %s %s" % (r.host.name, status, remote, msg))
     finish(result)
 
 
-@task(help={**SELECT_HELP, "remote": "path on the hosts", "local_dir": "local folder; each "
-            "host's copy lands in LOCAL_DIR/<host>/<name>", "forks": "hosts in parallel"})
+@command(help=helps(*SELECT, *REACH, "list_hosts", remote="path on the hosts",
+                    local_dir="local folder; each host's copy lands in LOCAL_DIR/<host>/<name>"))
 @clean_errors
-def get(c: Context, remote: str, local_dir: str, host: str | None = None,
-        group: str | None = None, limit: str | None = None, forks: int = 20,
-        inventory: str | None = None) -> None:
+def get(c: Context, remote: str, local_dir: str, limit: str | None = None,
+        inventory: str | None = None, user: str | None = None, become: bool = False,
+        ask_become_pass: bool = False, timeout: float | None = None, forks: int | None = None,
+        verbose: int = 0, list_hosts: bool = False, host: str | None = None,
+        group: str | None = None) -> None:
     """Fetch a file from the hosts into LOCAL_DIR/<host>/<name>."""
-    result = adhoc.get(selected(c, inventory, host, group, limit), remote, Path(local_dir), forks)
+    flags.log_protocol(verbose)
+    t = target(c, inventory=inventory, host=host, group=group, limit=limit, user=user,
+               become=become, ask_become_pass=ask_become_pass, forks=forks, timeout=timeout)
+    if list_hosts:
+        return print_hosts(t.hosts)
+    result = adhoc.get(t.hosts, remote, Path(local_dir), t.forks, t.timeout)
     for r in result.results:
         say("%-8s %s" % (r.host.name, "-> %s" % r.value if r.ok else
                          "%s %s" % (r.state.upper(), r.error)))
     finish(result)
 
 
-@task(help=SELECT_HELP)
+@command(help=helps(*SELECT, *REACH, "list_hosts"))
 @clean_errors
-def facts(c: Context, host: str | None = None, group: str | None = None,
-          limit: str | None = None, inventory: str | None = None) -> None:
+def facts(c: Context, limit: str | None = None, inventory: str | None = None,
+          user: str | None = None, become: bool = False, ask_become_pass: bool = False,
+          timeout: float | None = None, forks: int | None = None, verbose: int = 0,
+          list_hosts: bool = False, host: str | None = None, group: str | None = None) -> None:
     """Print the facts each host reports (as JSON), as templates see them in `facts`."""
     import json as jsonlib
-    result = adhoc.facts(selected(c, inventory, host, group, limit))
+    flags.log_protocol(verbose)
+    t = target(c, inventory=inventory, host=host, group=group, limit=limit, user=user,
+               become=become, ask_become_pass=ask_become_pass, forks=forks, timeout=timeout)
+    if list_hosts:
+        return print_hosts(t.hosts)
+    result = adhoc.facts(t.hosts, t.forks, t.timeout)
     for r in result.results:
         if not r.ok:
             print("error: %s" % r.error, file=sys.stderr)
@@ -394,16 +538,34 @@ def facts(c: Context, host: str | None = None, group: str | None = None,
     finish(result)
 
 
-@task(help=SELECT_HELP)
+@command(help=helps(*SELECT, "user", "become", "list_hosts", "verbose"))
 @clean_errors
-def hosts(c: Context, host: str | None = None, group: str | None = None,
-          limit: str | None = None, inventory: str | None = None) -> None:
+def hosts(c: Context, limit: str | None = None, inventory: str | None = None,
+          user: str | None = None, become: bool = False, list_hosts: bool = False,
+          verbose: int = 0, host: str | None = None, group: str | None = None) -> None:
     """Show the inventory as resolved: each host's groups and each var with where it came from."""
-    for h in selected(c, inventory, host, group, limit):
-        say("%s  (%s:%s, groups: %s)" % (h.name, h.address, h.port, ", ".join(h.groups)))
+    t = target(c, inventory=inventory, host=host, group=group, limit=limit, user=user,
+               become=become)
+    if list_hosts:
+        return print_hosts(t.hosts)
+    for h in t.hosts:
+        say("%s  (%s@%s:%s, groups: %s%s)" % (h.name, h.user, h.address, h.port,
+                                              ", ".join(h.groups),
+                                              ", become" if h.become else ""))
         for key in sorted(h.vars):
             say("    %-24s = %-30s  # %s" % (key, short_repr(h.vars[key]),
                                              h.var_sources.get(key, "?")))
+
+
+def verify_needs() -> None:
+    """verify runs pytest with testinfra: an extra, named when missing."""
+    import importlib.util
+    missing = [name for name, module in (("pytest", "pytest"), ("pytest-testinfra", "testinfra"))
+               if importlib.util.find_spec(module) is None]
+    if missing:
+        raise MainsailError("mainsail verify needs %s, which is not installed"
+                            % " and ".join(missing), where="verify",
+                            hint="pip install 'mainsail[verify]' (in the same environment)")
 
 
 def short_repr(value: Any) -> str:
@@ -411,18 +573,26 @@ def short_repr(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-@task(help={**SELECT_HELP, "playbook": "playbook whose roles are checked (default: site)"})
+@command(help=helps(*SELECT, "user", "forks", "verbose", "list_hosts", "playbook",
+                    "vault_password_file", "ask_vault_pass",
+                    playbook="playbook whose roles are checked (default: site)"))
 @clean_errors
-def verify(c: Context, host: str | None = None, group: str | None = None,
-           limit: str | None = None, playbook: str | None = None,
-           inventory: str | None = None) -> None:
+def verify(c: Context, limit: str | None = None, inventory: str | None = None,
+           user: str | None = None, forks: int | None = None, verbose: int = 0,
+           list_hosts: bool = False, playbook: str | None = None,
+           vault_password_file: str | None = None, ask_vault_pass: bool = False,
+           host: str | None = None, group: str | None = None) -> None:
     """Run each role's testinfra checks against the hosts it is applied to (host keys checked)."""
+    t = target(c, inventory=inventory, host=host, group=group, limit=limit, user=user,
+               forks=forks)
+    if list_hosts:
+        return print_hosts(t.hosts)
+    verify_needs()
     from .verify import verify as run_verify
-    inv = open_inventory(c, inventory)
-    chosen = select_hosts(inv, host=host, group=group, limit=limit)
-    plays = load_playbook(project_root(), playbook or "site", run_vault(c))
-    config = "\n".join(ssh_config_block(h) for h in inv.hosts.values())
-    finish(run_verify(project_root(), inv, plays, chosen, config, say))
+    plays = load_playbook(project_root(), flags.setting(c, "playbook", playbook, "site"),
+                          run_vault(c))
+    config = "\n".join(ssh_config_block(h) for h in t.inv.hosts.values())
+    finish(run_verify(project_root(), t.inv, plays, t.hosts, config, say, min(t.forks, 4)))
 
 
 # ---------------------------------------------------------------------------- vault
@@ -443,7 +613,7 @@ def check_yaml(shown: str) -> Callable[[str], None]:
     return check
 
 
-@task(name="encrypt", help=VAULT_HELP)
+@command(name="encrypt", help=VAULT_HELP)
 @clean_errors
 def vault_encrypt(c: Context, file: str, vault_password_file: str | None = None) -> None:
     """Encrypt a variables file in place (scrypt key, AES-256-GCM)."""
@@ -451,7 +621,7 @@ def vault_encrypt(c: Context, file: str, vault_password_file: str | None = None)
     say("encrypted %s" % file)
 
 
-@task(name="decrypt", help=VAULT_HELP)
+@command(name="decrypt", help=VAULT_HELP)
 @clean_errors
 def vault_decrypt(c: Context, file: str, vault_password_file: str | None = None) -> None:
     """Replace an encrypted file by its plaintext (to stop encrypting it)."""
@@ -459,7 +629,7 @@ def vault_decrypt(c: Context, file: str, vault_password_file: str | None = None)
     say("decrypted %s" % file)
 
 
-@task(name="view", help=VAULT_HELP)
+@command(name="view", help=VAULT_HELP)
 @clean_errors
 def vault_view(c: Context, file: str, vault_password_file: str | None = None) -> None:
     """Print the plaintext of an encrypted file; nothing is written to disk."""
@@ -467,7 +637,7 @@ def vault_view(c: Context, file: str, vault_password_file: str | None = None) ->
     sys.stdout.flush()
 
 
-@task(name="edit", help=VAULT_HELP)
+@command(name="edit", help=VAULT_HELP)
 @clean_errors
 def vault_edit(c: Context, file: str, vault_password_file: str | None = None) -> None:
     """Edit an encrypted file with $EDITOR (a missing file is created encrypted)."""
@@ -482,36 +652,66 @@ def vault_edit(c: Context, file: str, vault_password_file: str | None = None) ->
         print("warning: %s (run inv vault.edit %s to fix it)" % (exc, file), file=sys.stderr)
 
 
-@task(help={**SELECT_HELP, "release": "switch each release of the playbook back to the one "
-            "before it, instead of restoring the last run's journal",
-            "playbook": "playbook whose releases --release switches (default: site)",
-            "lock_wait": "seconds to wait for another run's lock (default 0)"})
+@command(help=helps(*SELECT, *REACH, "list_hosts", "lock_wait", "vault_password_file",
+                    "ask_vault_pass", release="switch each release of the playbook back to "
+                    "the one before it, instead of restoring the last run's journal",
+                    playbook="playbook whose releases --release switches (default: site)"))
 @clean_errors
-def rollback(c: Context, host: str | None = None, group: str | None = None,
-             limit: str | None = None, release: bool = False, playbook: str | None = None,
-             inventory: str | None = None, lock_wait: int = 0) -> None:
+def rollback(c: Context, limit: str | None = None, inventory: str | None = None,
+             user: str | None = None, become: bool = False, ask_become_pass: bool = False,
+             timeout: float | None = None, forks: int | None = None, verbose: int = 0,
+             list_hosts: bool = False, release: bool = False, playbook: str | None = None,
+             lock_wait: float | None = None, vault_password_file: str | None = None,
+             ask_vault_pass: bool = False, host: str | None = None,
+             group: str | None = None) -> None:
     """Undo the last run on the hosts (files restored, handlers rerun), or --release."""
     from .rollback import roll_back
-    inv = open_inventory(c, inventory)
-    chosen = select_hosts(inv, host=host, group=group, limit=limit)
-    plays = load_playbook(project_root(), playbook or "site", run_vault(c)) if release else []
-    opts = RunOptions(lock_wait=float(lock_wait), holder=holder_identity("rollback"),
-                      secrets=run_vault(c))
-    finish(roll_back(project_root(), inv, plays, chosen, release, opts, say))
+    flags.log_protocol(verbose)
+    t = target(c, inventory=inventory, host=host, group=group, limit=limit, user=user,
+               become=become, ask_become_pass=ask_become_pass, forks=forks, timeout=timeout)
+    if list_hosts:
+        return print_hosts(t.hosts)
+    name = flags.setting(c, "playbook", playbook, "site")
+    plays = load_playbook(project_root(), name, run_vault(c)) if release else []
+    opts = RunOptions(lock_wait=flags.number(lock_wait or 0, "--lock-wait", float, 0),
+                      holder=holder_identity("rollback"), secrets=run_vault(c),
+                      forks=t.forks, connect_timeout=t.timeout)
+    finish(roll_back(project_root(), t.inv, plays, t.hosts, release, opts, say))
+
+
+@command(help={"directory": "the new project's folder (missing or empty)"})
+@clean_errors
+def init(c: Context, directory: str) -> None:
+    """Lay out a new project: inventory, settings, a role, a playbook, .gitignore, CI check."""
+    from .scaffold import init as lay_out
+    target = Path(directory)
+    written = lay_out(target)
+    say("created %s: %d files" % (target, len(written)))
+    say("next: cd %s && mainsail hosts && mainsail plan && mainsail deploy" % directory)
 
 
 testbed = Collection("testbed", up, down, status, reset, reboot)
 vault_tasks = Collection("vault", vault_encrypt, vault_decrypt, vault_view, vault_edit)
-@task(help={"op": "the operation, e.g. cron or ansible.builtin.copy"})
+@command(help={"topic": "a documentation page (commands, inventory, playbooks, vault, "
+                         "reports, api, ...) or an operation (cron, ansible.builtin.copy)"})
 @clean_errors
-def doc(c: Context, op: str) -> None:
-    """Print an operation's reference, like ansible-doc: what it does, its arguments, examples.
+def doc(c: Context, topic: str) -> None:
+    """Print a documentation page, or an operation's reference like ansible-doc.
 
-    The whole reference is docs/operations.md (rewritten by `python -m mainsail.opdoc`)."""
-    sys.stdout.write(opdoc.reference(op))
+    `mainsail doc commands` prints the commands page; `mainsail doc copy` the copy operation's
+    arguments and examples (the whole reference: `mainsail doc operations`)."""
+    from . import docpages
+    text = docpages.page(topic)
+    if text is None:
+        try:
+            text = opdoc.reference(topic)
+        except BadInput as exc:
+            raise BadInput("no page or operation named %r" % topic, "mainsail doc",
+                           "%s; pages: %s" % (exc.hint, ", ".join(docpages.topics()))) from None
+    sys.stdout.write(text)
 
 
-ns = Collection(doc, deploy, plan, rollback, run, put, get, ping, facts, hosts, verify, ssh_config,
-                testbed,
-                vault_tasks)
+ns = Collection(init, doc, deploy, plan, rollback, run, put, get, ping, facts, hosts, verify,
+                ssh_config, testbed, vault_tasks)
 ns.configure({"mainsail": {"inventory": DEFAULT_INVENTORY}})
+flags.strict_inv()

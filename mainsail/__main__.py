@@ -1,0 +1,5 @@
+"""`python -m mainsail`: the same as the `mainsail` command."""
+
+from .cli import main
+
+main()
