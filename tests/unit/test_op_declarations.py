@@ -32,6 +32,9 @@ ALSO_MEANS_SOMETHING_ELSE = {
     "timeout", "stdin", "enabled",
     # A debconf value type; a Jinja test; a type's name in the docs.
     "password", "regex",
+    # Ansible's return fields, which a module reports under these names (Outcome.data) and a
+    # task may also take as arguments elsewhere; Jinja's words (dict keys, the split filter).
+    "content", "encoding", "size", "key", "split",
 }
 EXEMPT = ALSO_MEANS_SOMETHING_ELSE | set(TASK_KEYWORDS) | set(UNSUPPORTED)
 
