@@ -34,7 +34,9 @@ ALSO_MEANS_SOMETHING_ELSE = {
     "password", "regex",
     # Ansible's return fields, which a module reports under these names (Outcome.data) and a
     # task may also take as arguments elsewhere; Jinja's words (dict keys, the split filter).
-    "content", "encoding", "size", "key", "split",
+    "content", "encoding", "size", "key", "split", "executable",
+    # A codec's error handler (bytes.decode(..., "replace")).
+    "replace",
 }
 EXEMPT = ALSO_MEANS_SOMETHING_ELSE | set(TASK_KEYWORDS) | set(UNSUPPORTED)
 
@@ -70,7 +72,7 @@ def test_an_argument_name_appears_only_where_it_is_declared(name: str) -> None:
     assert not stray, f"argument {name!r} is named outside its op's module: {stray}"
 
 
-@pytest.mark.parametrize("name", ["create_home", "update_cache", "insertbefore", "keep",
+@pytest.mark.parametrize("name", ["create_home", "update_cache", "firstmatch", "keep",
                                   "cache_valid_time", "config_dir", "unless"])
 def test_a_specific_argument_lives_in_exactly_one_file(name: str) -> None:
     holders = [p for p, strings in STRINGS.items() if name in strings]
