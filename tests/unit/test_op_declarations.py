@@ -37,6 +37,9 @@ ALSO_MEANS_SOMETHING_ELSE = {
     "content", "encoding", "size", "key", "split", "executable",
     # A codec's error handler (bytes.decode(..., "replace")).
     "replace",
+    # A result's message, an inventory host and port, the vault's password prompt, durations
+    # in the report.
+    "msg", "host", "port", "prompt", "seconds",
 }
 EXEMPT = ALSO_MEANS_SOMETHING_ELSE | set(TASK_KEYWORDS) | set(UNSUPPORTED)
 
