@@ -40,6 +40,8 @@ ALSO_MEANS_SOMETHING_ELSE = {
     # A result's message, an inventory host and port, the vault's password prompt, durations
     # in the report.
     "msg", "host", "port", "prompt", "seconds",
+    # A systemctl verb.
+    "reload",
 }
 EXEMPT = ALSO_MEANS_SOMETHING_ELSE | set(TASK_KEYWORDS) | set(UNSUPPORTED)
 
