@@ -77,7 +77,7 @@ def test_an_argument_name_appears_only_where_it_is_declared(name: str) -> None:
     assert not stray, f"argument {name!r} is named outside its op's module: {stray}"
 
 
-@pytest.mark.parametrize("name", ["create_home", "update_cache", "firstmatch", "keep",
+@pytest.mark.parametrize("name", ["create_home", "sysctl_set", "firstmatch", "keep",
                                   "cache_valid_time", "config_dir", "unless"])
 def test_a_specific_argument_lives_in_exactly_one_file(name: str) -> None:
     holders = [p for p, strings in STRINGS.items() if name in strings]
