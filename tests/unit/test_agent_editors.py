@@ -173,3 +173,22 @@ def test_replace_check_mode_diff_backup_and_missing_file(tmp_path: Path) -> None
     assert Path(out.data["backup"]).read_text() == "a\n"
     missing = run_op("replace", {**args, "path": str(tmp_path / "none")})
     assert missing.status == "failed" and "does not exist" in missing.msg
+
+
+# ---------------------------------------------------------------- copy: force and backup
+
+def test_copy_force_false_only_creates_a_missing_file(tmp_path: Path) -> None:
+    dest = tmp_path / "f"
+    args = {"dest": str(dest), "content": "new\n", "force": False}
+    assert run_op("copy", args).status == "changed" and dest.read_text() == "new\n"
+    dest.write_text("mine\n")
+    out = run_op("copy", args)
+    assert out.status == "ok" and dest.read_text() == "mine\n" and out.data["dest"] == str(dest)
+
+
+def test_copy_backup_keeps_the_old_file(tmp_path: Path) -> None:
+    dest = tmp_path / "f"
+    dest.write_text("old\n")
+    out = run_op("copy", {"dest": str(dest), "content": "new\n", "backup": True})
+    assert Path(out.data["backup_file"]).read_text() == "old\n" and dest.read_text() == "new\n"
+    assert run_op("copy", {"dest": str(dest), "content": "new\n", "backup": True}).status == "ok"
