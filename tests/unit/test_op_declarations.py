@@ -40,8 +40,8 @@ ALSO_MEANS_SOMETHING_ELSE = {
     # A result's message, an inventory host and port, the vault's password prompt, durations
     # in the report.
     "msg", "host", "port", "prompt", "seconds",
-    # A systemctl verb.
-    "reload",
+    # A systemctl verb; the testbed's package words.
+    "reload", "deb",
 }
 EXEMPT = ALSO_MEANS_SOMETHING_ELSE | set(TASK_KEYWORDS) | set(UNSUPPORTED)
 
