@@ -42,6 +42,8 @@ ALSO_MEANS_SOMETHING_ELSE = {
     "msg", "host", "port", "prompt", "seconds",
     # A systemctl verb; the testbed's package words.
     "reload", "deb",
+    # dpkg_selections' return fields and a dpkg selection state.
+    "before", "after", "purge",
 }
 EXEMPT = ALSO_MEANS_SOMETHING_ELSE | set(TASK_KEYWORDS) | set(UNSUPPORTED)
 
