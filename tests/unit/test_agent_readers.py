@@ -153,11 +153,34 @@ def test_find_one_level_patterns_and_hidden(tmp_path: Path) -> None:
 def test_find_recurse_depth_and_excludes(tmp_path: Path) -> None:
     root = tree(tmp_path)
     base = {"paths": [str(root)], "patterns": ["*.log"], "recurse": True}
-    assert names(run_op("find", base)) == ["a.log", "d.log", "e.log"]
-    assert names(run_op("find", {**base, "depth": 2})) == ["a.log", "d.log"]
-    assert names(run_op("find", {**base, "excludes": "e*"})) == ["a.log", "d.log"]
+    # as in Ansible, a hidden folder is entered: only hidden names are left out
+    assert names(run_op("find", base)) == ["a.log", "d.log", "e.log", "f.log"]
+    assert names(run_op("find", {**base, "depth": 2})) == ["a.log", "d.log", "f.log"]
+    assert names(run_op("find", {**base, "excludes": "e*"})) == ["a.log", "d.log", "f.log"]
     assert names(run_op("find", {**base, "hidden": True})) == \
         [".c.log", "a.log", "d.log", "e.log", "f.log"]
+
+
+def test_find_examined_counts_like_ansible(tmp_path: Path) -> None:
+    root = tree(tmp_path)
+    every = run_op("find", {"paths": str(root), "recurse": True, "file_type": "any",
+                            "hidden": True})
+    assert every.data["matched"] == every.data["examined"] == 9
+    assert every.msg == "All paths examined"
+    # entries one level past depth are examined (listed) but never match
+    shallow = run_op("find", {"paths": str(root), "recurse": True, "file_type": "any",
+                              "hidden": True, "depth": 1})
+    assert shallow.data["matched"] == 5 and shallow.data["examined"] == 8  # not deep/e.log
+
+
+def test_find_limit_and_mode(tmp_path: Path) -> None:
+    root = tree(tmp_path)
+    (root / "a.log").chmod(0o600)
+    limited = run_op("find", {"paths": str(root), "recurse": True, "limit": 1})
+    assert limited.data["matched"] == 1 and limited.msg == "Limit of matches reached"
+    assert names(run_op("find", {"paths": str(root), "mode": "0600"})) == ["a.log"]
+    assert names(run_op("find", {"paths": str(root), "mode": "0600",
+                                 "exact_mode": False})) == ["a.log", "b.txt"]
 
 
 def test_find_regex_age_size_contains_and_file_type(tmp_path: Path) -> None:
@@ -167,7 +190,7 @@ def test_find_regex_age_size_contains_and_file_type(tmp_path: Path) -> None:
         ["a.log", "b.txt"]
     assert names(run_op("find", {**base, "age": "2d"})) == ["d.log"]
     assert names(run_op("find", {**base, "age": "-2d", "patterns": "*.log"})) == \
-        ["a.log", "e.log"]
+        ["a.log", "e.log", "f.log"]
     assert names(run_op("find", {**base, "size": "1k"})) == ["b.txt"]
     assert names(run_op("find", {**base, "size": "-1k", "patterns": "*.txt"})) == []
     assert names(run_op("find", {**base, "contains": "^error"})) == ["a.log", "e.log"]
@@ -180,6 +203,7 @@ def test_find_checksums_and_skipped_paths(tmp_path: Path) -> None:
                           "get_checksum": True, "checksum_algorithm": "sha256"})
     assert out.data["files"][0]["checksum"] == hashlib.sha256(b"error: disk\n").hexdigest()
     assert str(tmp_path / "none") in out.data["skipped_paths"]
+    assert out.msg == "Not all paths examined, check warnings for details"
 
 
 def test_find_refuses_a_bad_age_when_the_playbook_loads() -> None:
@@ -212,6 +236,12 @@ def test_getent_shadow_reads_the_file(tmp_path: Path, monkeypatch: pytest.Monkey
     out = run_op("getent", {"database": "shadow", "key": "bob"})
     assert out.data["ansible_facts"]["getent_shadow"] == \
         {"bob": ["$6$x", "19001", "0", "99999", "7", "", "", ""]}
+
+
+def test_getent_with_a_service_goes_through_the_program_and_splits_on_colons() -> None:
+    out = run_op("getent", {"database": "passwd", "key": "root", "service": "files"})
+    assert out.data["ansible_facts"]["getent_passwd"]["root"][:3] == ["x", "0", "0"]
+    assert len(out.data["ansible_facts"]["getent_passwd"]["root"]) == 6
 
 
 def test_getent_other_databases_use_the_program() -> None:

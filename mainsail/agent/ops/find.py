@@ -6,7 +6,7 @@ import os
 import re
 import stat as st_mod
 import time
-from typing import Any, Callable, Dict, List, Mapping, Optional, Pattern, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Pattern, Tuple
 
 from .. import safepath
 from ..core import Context, OpError, Outcome, accept, as_list, flag, ok
@@ -27,55 +27,61 @@ def run(ctx: Context, args: Mapping[str, Any]) -> Outcome:
     if problem:
         raise OpError("find: %s" % problem[0], hint=problem[1])
     test = _tests(args)
+    limit = int(args["limit"]) if args.get("limit") not in (None, "") else None
     files: List[Dict[str, Any]] = []
     skipped: Dict[str, str] = {}
     examined = 0
+    msg = "All paths examined"
     for top in as_list(args["paths"]):
         if safepath.kind(top) != "directory":
-            skipped[top] = "%s is not a directory" % top
+            skipped[top] = "'%s' is not a directory" % top
             continue
-        for path, entry in _walk(top, args, skipped):
-            examined += 1
-            if test(path, entry):
-                info = describe(path, False, None)
-                info.pop("kind", None)
-                if flag(args, "get_checksum") and info.get("isreg"):
-                    info["checksum"] = checksum(path, str(args["checksum_algorithm"]))
-                files.append(info)
-    outcome = ok("%d of %d matched" % (len(files), examined))
+        for path, entry, count in _walk(top, args, skipped):
+            examined += count
+            if entry is None or not test(path, entry):
+                continue
+            info = describe(path, False, None)
+            info.pop("kind", None)
+            if flag(args, "get_checksum") and info.get("isreg"):
+                info["checksum"] = checksum(path, str(args["checksum_algorithm"]))
+            files.append(info)
+            if limit is not None and len(files) >= limit:
+                msg = "Limit of matches reached"
+                break
+    if skipped:
+        msg = "Not all paths examined, check warnings for details"
+    outcome = ok(msg)
     outcome.data = {"files": files, "matched": len(files), "examined": examined,
                     "skipped_paths": skipped}
     return outcome
 
 
-def _walk(top: str, args: Mapping[str, Any], skipped: Dict[str, str]):  # type: ignore[no-untyped-def]
-    """(path, lstat) of every entry under ``top`` (one level unless ``recurse``)."""
+def _walk(top: str, args: Mapping[str, Any], skipped: Dict[str, str]
+          ) -> Iterator[Tuple[str, Optional[os.stat_result], int]]:
+    """(path, lstat or None, entries newly examined) under ``top``, as Ansible's find walks:
+    every entry of each folder visited counts as examined; entries deeper than ``depth`` are
+    counted but not tested; hidden names are tested out later, hidden folders still entered."""
     depth_limit = int(args["depth"]) if args.get("depth") not in (None, "") else None
-    follow = flag(args, "follow")
-    seen = set()
+    base = top.rstrip(os.sep) + os.sep
 
     def onerror(exc: OSError) -> None:
         skipped[str(exc.filename)] = str(exc.strerror)
-    for folder, dirs, names in os.walk(top, onerror=onerror, followlinks=follow):
-        rel_depth = 0 if folder == top else os.path.relpath(folder, top).count(os.sep) + 1
-        here = os.stat(folder) if follow else None
-        if here is not None:  # a link loop would walk forever
-            if (here.st_dev, here.st_ino) in seen:
+    for folder, dirs, names in os.walk(top, onerror=onerror, followlinks=flag(args, "follow")):
+        yield folder, None, len(dirs) + len(names)
+        for name in sorted(names + dirs):
+            path = os.path.normpath(os.path.join(folder, name))
+            if depth_limit is not None and \
+                    path.count(os.sep) - base.count(os.sep) + 1 > depth_limit:
                 dirs[:] = []
                 continue
-            seen.add((here.st_dev, here.st_ino))
-        for name in sorted(dirs + names):
-            path = os.path.join(folder, name)
             try:
-                entry = os.stat(path) if follow else os.lstat(path)
+                entry = os.lstat(path)
             except OSError as exc:
                 skipped[path] = str(exc.strerror)
                 continue
-            yield path, entry
-        if not flag(args, "recurse") or (depth_limit is not None and rel_depth + 1 >= depth_limit):
-            dirs[:] = []
-        elif not flag(args, "hidden"):
-            dirs[:] = [d for d in dirs if not d.startswith(".")]
+            yield path, entry, 0
+        if not flag(args, "recurse"):
+            break
 
 
 def _tests(args: Mapping[str, Any]) -> Callable[[str, os.stat_result], bool]:
@@ -86,6 +92,7 @@ def _tests(args: Mapping[str, Any]) -> Callable[[str, os.stat_result], bool]:
     size = _size(args.get("size"))
     contains = _pattern(args.get("contains"), "contains") if args.get("contains") else None
     stamp = "st_" + str(args["age_stamp"])
+    mode = _mode(args.get("mode"))
     now = time.time()
 
     def test(path: str, entry: os.stat_result) -> bool:
@@ -102,13 +109,15 @@ def _tests(args: Mapping[str, Any]) -> Callable[[str, os.stat_result], bool]:
             elapsed = now - getattr(entry, stamp)
             if (age >= 0 and elapsed < age) or (age < 0 and elapsed > -age):
                 return False
-        if size is not None:
-            if st_mod.S_ISDIR(entry.st_mode):
-                pass  # Ansible ignores size for folders
-            elif (size >= 0 and entry.st_size < size) or (size < 0 and entry.st_size > -size):
+        if size is not None and st_mod.S_ISREG(entry.st_mode):  # Ansible: regular files only
+            if (size >= 0 and entry.st_size < size) or (size < 0 and entry.st_size > -size):
                 return False
-        if contains is not None:
-            if not st_mod.S_ISREG(entry.st_mode) or not _contains(path, contains, args):
+        if mode is not None:
+            bits = st_mod.S_IMODE(entry.st_mode)
+            if (bits != mode) if flag(args, "exact_mode") else (bits & mode != mode):
+                return False
+        if contains is not None and kinds == ("file",):  # Ansible: with file_type file only
+            if not _contains(path, contains, args):
                 return False
         return True
     return test
@@ -136,6 +145,17 @@ def _contains(path: str, pattern: Pattern[str], args: Mapping[str, Any]) -> bool
     if flag(args, "read_whole_file"):
         return bool(pattern.search(text))
     return any(pattern.match(line) for line in text.splitlines())
+
+
+def _mode(value: Any) -> Optional[int]:
+    if value in (None, ""):
+        return None
+    if isinstance(value, int):
+        return value
+    try:
+        return int(str(value), 8)
+    except ValueError:
+        raise OpError("find: mode %r is not an octal mode" % value, hint="e.g. '0644'")
 
 
 def _age(value: Any) -> Optional[int]:
@@ -180,7 +200,8 @@ SPEC = OpSpec(
         Arg("file_type", default="file", choices=("file", "directory", "link", "any"),
             doc="the kind of entry wanted"),
         Arg("recurse", "bool", default=False, doc="look in sub-folders too"),
-        Arg("depth", "int", doc="with `recurse`, how many levels down (1: the folder only)"),
+        Arg("depth", "int", doc="with `recurse`, how many levels down (1: the folder's own "
+                                "entries)"),
         Arg("follow", "bool", default=False, doc="follow symbolic links to folders"),
         Arg("hidden", "bool", default=False, doc="include names starting with `.`"),
         Arg("use_regex", "bool", default=False,
@@ -193,14 +214,19 @@ SPEC = OpSpec(
         Arg("checksum_algorithm", default="sha1", choices=ALGORITHMS,
             aliases=("checksum", "checksum_algo"), doc="the digest `checksum` holds"),
         Arg("encoding", doc="the text encoding `contains` reads files with (utf-8)"),
+        Arg("limit", "int", doc="stop after this many matches"),
+        Arg("mode", "octal", doc="only entries with this mode (see `exact_mode`)"),
+        Arg("exact_mode", "bool", default=True,
+            doc="`mode` must equal the entry's mode; `false`: the entry has at least its bits"),
     ),
     required=(("paths",),),
     rule=_rule,
     doc="""\
 Lists the entries under one or more folders that pass every test given: Ansible's `find`.
 The step is always `ok`; a task that `register`s it reads `files` (one dictionary per entry,
-with `path` and the fields of [`stat`](#stat)), `matched` (how many), `examined` and
-`skipped_paths` (folders that could not be read, with why). Read by the agent itself: no
+with `path` and the fields of [`stat`](#stat)), `matched` (how many), `examined`,
+`skipped_paths` (paths that could not be read, with why) and Ansible's `msg` (`All paths
+examined`, `Not all paths examined, check warnings for details`, `Limit of matches reached`). Read by the agent itself: no
 process starts on the host.
 """,
     notes="""\
@@ -221,7 +247,9 @@ process starts on the host.
 
 Notes:
 
-* Names starting with `.` are left out, and hidden folders not entered, unless `hidden: true`.
+* Names starting with `.` are left out unless `hidden: true` (hidden folders are still entered
+  with `recurse`, as in Ansible). `contains` applies with `file_type: file` only, `size` to
+  regular files only; `examined` counts every entry of each folder looked in.
 * A path that is not a folder is listed in `skipped_paths`, as Ansible does.
 * Ansible difference: the alias `pattern` (singular) is not accepted; write `patterns`.
 """,

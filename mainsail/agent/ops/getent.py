@@ -15,6 +15,7 @@ from ..core import Context, OpError, Outcome, accept, flag, ok, operand
 from ..spec import Arg, OpSpec
 
 SHADOW = "/etc/shadow"
+COLON_DATABASES = ("passwd", "group", "shadow", "gshadow")
 GSHADOW = "/etc/gshadow"
 
 
@@ -107,7 +108,7 @@ def _program(database: str, key: Optional[str], args: Mapping[str, Any]) -> Dict
     if result.rc not in (0,):
         raise OpError("getent %s failed (rc %d): %s" % (database, result.rc,
                                                        result.stderr.strip()[:300]))
-    split = args.get("split")
+    split = args.get("split") or (":" if database in COLON_DATABASES else None)
     rows = []
     for line in result.stdout.splitlines():
         if line.strip():
