@@ -74,11 +74,12 @@ def test_apt_autoremove_only_when_something_would_go(tmp_path: Path,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     bindir = make_bindir(tmp_path, monkeypatch)
     fake_command(bindir, "apt-get", 'case "$*" in *-s*) echo "Remv libold1 [1.0]";; esac')
-    out = run_op("apt", {"autoremove": True})
+    fake_command(bindir, "dpkg-query", INSTALLED)
+    out = run_op("apt", {"name": ["curl"], "autoremove": True})
     assert out.status == "changed" and out.msg == "autoremove libold1"
     assert any(c.startswith("apt-get autoremove") for c in calls(bindir))
     fake_command(bindir, "apt-get", "true")
-    assert run_op("apt", {"autoremove": True}).status == "ok"
+    assert run_op("apt", {"name": ["curl"], "autoremove": True}).status == "ok"
 
 
 def test_apt_default_release_and_cache_valid_time(tmp_path: Path,
@@ -94,5 +95,5 @@ def test_apt_default_release_and_cache_valid_time(tmp_path: Path,
 
 def test_apt_needs_something_to_do() -> None:
     from mainsail.errors import BadInput
-    with pytest.raises(BadInput, match="give name, deb"):
+    with pytest.raises(BadInput, match="missing required argument 'name' or 'deb'"):
         coerce_args(OPS["apt"], {"state": "present"}, "site.yml:4")

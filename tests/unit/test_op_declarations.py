@@ -44,6 +44,8 @@ ALSO_MEANS_SOMETHING_ELSE = {
     "reload", "deb",
     # dpkg_selections' return fields and a dpkg selection state.
     "before", "after", "purge",
+    # The command line's --limit.
+    "limit",
 }
 EXEMPT = ALSO_MEANS_SOMETHING_ELSE | set(TASK_KEYWORDS) | set(UNSUPPORTED)
 

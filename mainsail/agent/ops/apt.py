@@ -52,9 +52,6 @@ def run(ctx: Context, args: Mapping[str, Any]) -> Outcome:
 
 
 def _rule(args: Mapping[str, Any]) -> Optional[Tuple[str, str]]:
-    if not any(args.get(k) not in (None, "", False, [])
-               for k in ("name", "deb", "update_cache", "cache_valid_time", "autoremove")):
-        return "give name, deb, update_cache or autoremove", "e.g. name: nginx"
     if args.get("deb") and args.get("state", "present") == "absent":
         return "deb installs a file: state absent goes with name", "name the package instead"
     return None
@@ -229,11 +226,12 @@ SPEC = OpSpec(
         Arg('install_recommends', 'bool', default=False, aliases=('install-recommends',), doc="also install the packages' recommended packages"),
         Arg('purge', 'bool', doc='with `state: absent`: purge the configuration files too, also of packages removed earlier that left them behind'),
         Arg('deb', 'abspath', doc='a `.deb` file on the host to install (unless its package is installed at its version)'),
-        Arg('autoremove', 'bool', default=False, doc='remove the packages nothing depends on any more (`apt-get autoremove`)'),
+        Arg('autoremove', 'bool', doc='remove the packages nothing depends on any more (`apt-get autoremove`)'),
         Arg('default_release', aliases=('default-release',), doc='install from this release (`-t`): `bookworm-backports`'),
         Arg('force_apt_get', 'bool', doc='accepted for Ansible\'s tasks: apt-get is always used'),
         Arg('lock_timeout', 'int', doc='accepted for Ansible\'s tasks: apt waits up to two minutes for the lock'),
     ),
+    required=(('name', 'deb'),),
     rule=_rule,
     doc="""\
 Installs, upgrades and removes Debian packages with `apt-get`. The installed packages are read
@@ -275,7 +273,9 @@ Notes:
   ngnix`.
 * `cache_valid_time` implies `update_cache`, as in Ansible. `autoremove` looks first with
   `apt-get -s autoremove` and is `changed` only when something was removed.
-* Ansible differences: `install_recommends` defaults to `false` (Ansible and apt itself
+* Ansible differences: one of `name` or `deb` is needed (a task that only refreshes the lists
+  or only autoremoves is `command: apt-get update` / `apt-get autoremove -y` for now).
+  `install_recommends` defaults to `false` (Ansible and apt itself
   install recommended packages unless told not to). `upgrade`, `allow_downgrade`,
   `only_upgrade` and the other Ansible arguments not in the table are refused.
 """,

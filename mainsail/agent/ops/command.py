@@ -14,7 +14,7 @@ def run(ctx: Context, args: Mapping[str, Any]) -> Outcome:
     if bool(args.get("cmd")) == bool(args.get("argv")):
         raise OpError("command: give exactly one of cmd (a string) or argv (a list)")
     argv = to_argv(args.get("argv") or args.get("cmd"), via_sh=False)
-    if flag(args, "expand_argument_vars"):
+    if args.get("expand_argument_vars") is None or flag(args, "expand_argument_vars"):
         argv = [os.path.expandvars(os.path.expanduser(word)) for word in argv]
     return execute(ctx, args, argv, via_sh=False)
 
@@ -26,8 +26,9 @@ SPEC = OpSpec(
     args=(
         Arg('cmd', 'cmdline', doc='the command line, split into words'),
         Arg('argv', 'words', doc='the program and its arguments, one per item'),
-        Arg('expand_argument_vars', 'bool', default=True,
-            doc='expand `$VAR` and `~` in the words, as Ansible does (no shell involved)'),
+        Arg('expand_argument_vars', 'bool',
+            doc='expand `$VAR` and `~` in the words, as Ansible does (default `true`; no '
+                'shell involved)'),
     ) + guard_args('a command run first: skip this one when it exits 0'),
     required=(('cmd', 'argv'),),
     free_form='cmd',
