@@ -83,8 +83,8 @@ PLAYBOOK = """\
       slurp: {src: /srv/ms-modules/app.conf}
     - name: getent
       getent: {database: passwd, key: deploy}
-    - name: wait_for ssh
-      wait_for: {port: 22, timeout: 10}
+    - name: wait_for a closed port
+      wait_for: {port: 1, state: stopped, timeout: 10}
     - name: wait_for the config
       wait_for: {path: /srv/ms-modules/app.conf, search_regex: "max = 10", timeout: 10}
     - name: pause
