@@ -8,7 +8,7 @@ import time
 from typing import Any, Dict, List, Mapping, Optional, Pattern, Tuple
 
 from .. import safepath
-from ..core import Context, OpError, Outcome, accept, as_list, ok
+from ..core import SKIPPED, Context, OpError, Outcome, accept, as_list, ok
 from ..spec import Arg, OpSpec
 
 PROC_NET = ("/proc/net/tcp", "/proc/net/tcp6")
@@ -24,6 +24,8 @@ def run(ctx: Context, args: Mapping[str, Any]) -> Outcome:
     problem = _rule(args)
     if problem:
         raise OpError("wait_for: %s" % problem[0], hint=problem[1])
+    if ctx.check:  # what it waits for may come from a step check mode did not apply
+        return Outcome(SKIPPED, "not waited for in check mode")
     started = time.monotonic()
     time.sleep(float(args["delay"]))
     deadline = started + float(args["timeout"])
@@ -196,8 +198,9 @@ Waits on the host until a TCP port answers (`started`, optionally until its firs
 matches `search_regex`), refuses connections (`stopped`) or has no active connections left
 (`drained`, read from `/proc/net/tcp`), or until a file exists (`present`, optionally holding
 `search_regex`) or is gone (`absent`): Ansible's `wait_for`. With neither port nor path it
-waits `timeout` seconds. It never changes anything (always `ok`, in check mode too) and fails
-after `timeout` seconds. The result has Ansible's `elapsed`, `match_groups` and
+waits `timeout` seconds. It never changes anything (`ok`) and fails after `timeout` seconds;
+in check mode it is `skipped`, as in Ansible (what it waits for may come from a step that
+check mode did not apply). The result has Ansible's `elapsed`, `match_groups` and
 `match_groupdict`.
 """,
     notes="""\
