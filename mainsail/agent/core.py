@@ -1,7 +1,7 @@
 """Types shared by the message loop and the operations."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Mapping, Optional
 
 if TYPE_CHECKING:
@@ -59,6 +59,9 @@ class Outcome:
     stdout: str = ""
     stderr: str = ""
     cmd: Optional[str] = None
+    # The module's own return values (Ansible's `stat`, `stdout_lines`, `files`, ...): JSON
+    # only, merged by the controller into the dict a task `register`s (protocol.StepResult).
+    data: Dict[str, Any] = field(default_factory=dict)
 
 
 def ok(msg: str = "", diff: str = "") -> Outcome:

@@ -337,6 +337,11 @@ def run_step(ctx: Context, step: Mapping[str, Any]) -> Dict[str, Any]:
         "stdout": outcome.stdout, "stderr": outcome.stderr, "cmd": outcome.cmd,
         "elapsed": round(time.monotonic() - started, 3),
     }
+    data, problem = protocol.result_data(outcome.data)
+    if problem:
+        result.update(status=FAILED, msg="%s: %s" % (step.get("op"), problem))
+    elif data:
+        result["data"] = data
     if step.get("no_log"):
         hide(result)
     return result
@@ -385,3 +390,5 @@ def hide(result: Dict[str, Any]) -> None:
             result[key] = HIDDEN
     if result["cmd"] is not None:
         result["cmd"] = HIDDEN
+    if result.get("data"):
+        result["data"] = {"censored": HIDDEN}

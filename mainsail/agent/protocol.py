@@ -18,6 +18,7 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
 VERSIONS = (1,)  # the versions this side speaks, oldest first
 MAX_LINE_BYTES = 64 << 20  # a result carries at most a few MiB of output; blobs go the other way
+MAX_DATA_BYTES = 16 << 20  # a step's module-specific results (StepResult.data), as JSON
 MAX_DEPTH = 64  # facts and results nest a few levels; a host sending more is not an agent
 STEP_STATUSES = ("ok", "changed", "failed", "ignored", "skipped")
 HOST_VERDICTS = ("ok", "failed", "rolled back", "stopped")
@@ -207,6 +208,10 @@ class StepResult:
     cmd: Optional[str] = None
     elapsed: float = 0.0
     rollback: bool = False
+    # Module-specific return values, Ansible's names at the top level (``stat``, ``files``,
+    # ``stdout_lines``, ``ansible_facts``...): a registered result is the common fields
+    # (changed, failed, msg, rc, stdout, stderr, cmd, diff) updated with ``data``.
+    data: Dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_wire(cls, data: Any) -> "StepResult":
@@ -224,7 +229,8 @@ class StepResult:
                    stderr=_field(data, "stderr", str, "", what) or "",
                    cmd=_field(data, "cmd", str, None, what),
                    elapsed=float(_field(data, "elapsed", (int, float), 0.0, what) or 0.0),
-                   rollback=bool(_field(data, "rollback", bool, False, what)))
+                   rollback=bool(_field(data, "rollback", bool, False, what)),
+                   data=_object(data.get("data") or {}, what + " data"))
 
     def to_wire(self) -> Dict[str, Any]:
         out = {"id": self.id, "status": self.status, "msg": self.msg, "diff": self.diff,
@@ -232,7 +238,28 @@ class StepResult:
                "elapsed": self.elapsed}
         if self.rollback:
             out["rollback"] = True
+        if self.data:
+            out["data"] = self.data
         return out
+
+
+def result_data(data: Mapping[str, Any]) -> Tuple[Dict[str, Any], str]:
+    """An op's ``Outcome.data`` as it may travel: (JSON-only copy, "") or ({}, why not).
+
+    Checked on the agent, so a module returning a set, bytes or megabytes of output fails
+    its own step instead of breaking the message loop."""
+    if not data:
+        return {}, ""
+    try:
+        text = json.dumps(data, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        return {}, "the result data is not JSON: %s" % exc
+    if len(text) > MAX_DATA_BYTES:
+        return {}, "the result data is %d bytes, more than %d" % (len(text), MAX_DATA_BYTES)
+    if nesting_depth(text.encode("utf-8")) > MAX_DEPTH - 4:
+        return {}, "the result data nests more than %d levels" % (MAX_DEPTH - 4)
+    copied = json.loads(text)
+    return copied, ""
 
 
 @dataclass(frozen=True)

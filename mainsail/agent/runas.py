@@ -73,7 +73,7 @@ def _child(account: pwd.struct_passwd, func: Callable[[], Outcome], out: int) ->
         drop_to(account)
         outcome = func()
         reply = {key: getattr(outcome, key) for key in _FIELDS}
-        reply.update(rc=outcome.rc, cmd=outcome.cmd)
+        reply.update(rc=outcome.rc, cmd=outcome.cmd, data=outcome.data)
     except BaseException as exc:  # reported, never raised into the agent's loop
         reply = {"status": FAILED, "msg": "as %s: %s: %s" % (account.pw_name,
                                                             type(exc).__name__, exc)}
@@ -142,4 +142,5 @@ def _parse(data: bytes, status: int, user: str) -> Outcome:
     return Outcome(str(fields["status"]), str(fields["msg"]), str(fields["diff"]),
                    rc=rc if isinstance(rc, int) and not isinstance(rc, bool) else None,
                    stdout=str(fields["stdout"]), stderr=str(fields["stderr"]),
-                   cmd=cmd if isinstance(cmd, str) else None)
+                   cmd=cmd if isinstance(cmd, str) else None,
+                   data=reply["data"] if isinstance(reply.get("data"), dict) else {})

@@ -13,10 +13,38 @@ from test_agent_support import run_op
 
 
 def test_command_runs_an_argv_without_a_shell() -> None:
-    outcome = run_op("command", {"cmd": "echo a | b $HOME"})
+    outcome = run_op("command", {"cmd": "echo a | b $HOME", "expand_argument_vars": False})
     assert outcome.status == "changed"
     assert outcome.stdout == "a | b $HOME"  # no pipe, no expansion
     assert outcome.rc == 0 and outcome.cmd == "echo a '|' b '$HOME'"
+
+
+def test_command_expands_variables_in_its_words_like_ansible(monkeypatch) -> None:
+    monkeypatch.setenv("MS_WORD", "x y")
+    outcome = run_op("command", {"argv": ["echo", "$MS_WORD", "a|b"]})
+    assert outcome.stdout == "x y a|b"  # one word still, and no shell
+    assert outcome.data["cmd"] == ["echo", "x y", "a|b"]
+
+
+def test_command_returns_ansible_fields() -> None:
+    outcome = run_op("command", {"argv": ["sh", "-c", "echo one; echo two; echo err >&2"]})
+    data = outcome.data
+    assert data["stdout_lines"] == ["one", "two"] and data["stderr_lines"] == ["err"]
+    assert data["start"] <= data["end"] and data["delta"].startswith("0:00:")
+    assert outcome.rc == 0 and outcome.stdout == "one\ntwo"
+
+
+def test_stdin_gets_a_newline_and_output_ends_can_be_kept() -> None:
+    out = run_op("command", {"argv": ["od", "-c"], "stdin": "ab"})
+    assert "\\n" in out.stdout
+    out = run_op("command", {"argv": ["printf", "x\n\n"], "strip_empty_ends": False})
+    assert out.stdout == "x\n\n"
+
+
+def test_shell_executable_and_its_fields(tmp_path) -> None:
+    out = run_op("shell", {"cmd": "echo ${BASH_VERSION:+bash}", "executable": "/bin/bash"})
+    assert out.stdout == "bash" and out.data["cmd"] == "echo ${BASH_VERSION:+bash}"
+    assert out.data["stdout_lines"] == ["bash"]
 
 
 def test_command_takes_an_argv_list() -> None:

@@ -198,8 +198,9 @@ def test_results_stream_in_order_and_match_the_result_schema(tmp_path: Path) -> 
                              on_result=lambda r: seen.append(r["id"]))
     assert seen == [1, 2]
     assert set(results[0]) == {"id", "status", "msg", "diff", "rc", "stdout", "stderr", "cmd",
-                               "elapsed"}
+                               "elapsed", "data"}
     assert results[1]["stdout"] == "two" and results[1]["rc"] == 0
+    assert results[1]["data"]["stdout_lines"] == ["two"]
 
 
 def test_the_first_failure_stops_the_run(tmp_path: Path) -> None:

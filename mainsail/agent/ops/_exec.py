@@ -1,6 +1,7 @@
 """What command and shell share: guards, running, changed_when / failed_when."""
 from __future__ import annotations
 
+import datetime
 import glob
 import os
 import shlex
@@ -24,6 +25,10 @@ def guard_args(unless_doc: str) -> Tuple[Arg, ...]:
         Arg('unless', doc=unless_doc),
         Arg('environment', 'variables', doc='variables added to its environment'),
         Arg('stdin', doc='text fed to its standard input (otherwise `/dev/null`)'),
+        Arg('stdin_add_newline', 'bool',
+            doc='end `stdin` with a newline when it lacks one (default `true`)'),
+        Arg('strip_empty_ends', 'bool',
+            doc='drop trailing newlines from `stdout` and `stderr` (default `true`)'),
         Arg('changed_when', 'condition',
             doc='when the result counts as `changed` (instead of always)'),
         Arg('failed_when', 'condition',
@@ -38,11 +43,20 @@ def execute(ctx: Context, args: Mapping[str, Any], argv: List[str], via_sh: bool
     skip = guard_skip(args, chdir, via_sh)
     if skip:
         return Outcome(OK, skip)
-    display = argv[2] if via_sh else shlex.join(argv)
+    display = argv[-1] if via_sh else shlex.join(argv)
     if ctx.check:
         return _check_outcome(args, display)
+    start = datetime.datetime.now()
     result = proc.run(argv, stdin=_stdin(args), cwd=chdir, extra_env=_environment(args))
-    return classify(args, result.rc, result.stdout.rstrip("\n"), result.stderr.rstrip("\n"), display)
+    end = datetime.datetime.now()
+    strip = args.get("strip_empty_ends") not in (False, "false", "no")
+    stdout = result.stdout.rstrip("\n") if strip else result.stdout
+    stderr = result.stderr.rstrip("\n") if strip else result.stderr
+    outcome = classify(args, result.rc, stdout, stderr, display)
+    outcome.data = {"cmd": display if via_sh else list(argv), "start": str(start),
+                    "end": str(end), "delta": str(end - start),
+                    "stdout_lines": stdout.splitlines(), "stderr_lines": stderr.splitlines()}
+    return outcome
 
 
 def _check_outcome(args: Mapping[str, Any], display: str) -> Outcome:
@@ -120,4 +134,9 @@ def _environment(args: Mapping[str, Any]) -> Dict[str, str]:
 
 def _stdin(args: Mapping[str, Any]) -> Optional[str]:
     value = args.get("stdin")
-    return None if value is None else str(value)
+    if value is None:
+        return None
+    text = str(value)
+    if args.get("stdin_add_newline") not in (False, "false", "no") and not text.endswith("\n"):
+        text += "\n"
+    return text

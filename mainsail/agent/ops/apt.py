@@ -23,21 +23,38 @@ Installed = Dict[str, Tuple[str, str]]  # package -> (dpkg state word, version)
 
 def run(ctx: Context, args: Mapping[str, Any]) -> Outcome:
     args = accept(SPEC, args)
+    problem = _rule(args)
+    if problem:
+        raise OpError("apt: %s" % problem[0], hint=problem[1])
     state = args["state"]
     notes = []
-    if flag(args, "update_cache"):
+    if flag(args, "update_cache") or args.get("cache_valid_time") not in (None, ""):
         notes.append(_update_cache(ctx, args.get("cache_valid_time")))
     specs = [operand("apt", "package name", s) for s in as_list(args.get("name"))]
-    if not specs:
-        return ok(", ".join(n for n in notes if n))
-    installed = query_installed([split_spec(s)[0] for s in specs])
-    if state == "absent":
-        outcome = _absent(ctx, specs, installed, flag(args, "purge"))
-    else:
-        outcome = _present(ctx, specs, installed, state == "latest",
-                           flag(args, "install_recommends"))
-    outcome.msg = ", ".join(n for n in notes + [outcome.msg] if n)
+    outcomes: List[Outcome] = []
+    if args.get("deb"):
+        outcomes.append(_deb(ctx, str(args["deb"])))
+    if specs:
+        installed = query_installed([split_spec(s)[0] for s in specs])
+        if state == "absent":
+            outcomes.append(_absent(ctx, specs, installed, flag(args, "purge")))
+        else:
+            outcomes.append(_present(ctx, specs, installed, state == "latest",
+                                     flag(args, "install_recommends"),
+                                     args.get("default_release")))
+    if flag(args, "autoremove"):
+        outcomes.append(_autoremove(ctx, flag(args, "purge")))
+    outcome = ok()
+    if any(o.status != "ok" for o in outcomes):
+        outcome = next(o for o in outcomes if o.status != "ok")
+    outcome.msg = ", ".join(n for n in notes + [o.msg for o in outcomes] if n)
     return outcome
+
+
+def _rule(args: Mapping[str, Any]) -> Optional[Tuple[str, str]]:
+    if args.get("deb") and args.get("state", "present") == "absent":
+        return "deb installs a file: state absent goes with name", "name the package instead"
+    return None
 
 
 # ---- parsing (pure) --------------------------------------------------------
@@ -130,13 +147,15 @@ def _update_cache(ctx: Context, valid_time: Any) -> str:
 
 
 def _present(ctx: Context, specs: List[str], installed: Installed, latest: bool,
-             recommends: bool) -> Outcome:
+             recommends: bool, release: Any = None) -> Outcome:
     wanted = [s for s in specs if not is_installed(installed, s)]
     if latest:
         policy = query_policy([split_spec(s)[0] for s in specs])
         wanted += [s for s in specs if s not in wanted and _upgradable(policy, s)]
     argv = ["apt-get", "install"] + APT_OPTIONS
     argv += [] if recommends else ["--no-install-recommends"]
+    if release not in (None, ""):
+        argv += ["-t", operand("apt", "default_release", release)]
     changes = ["install " + " ".join(wanted)] if wanted else []
     return settle(ctx, changes, lambda: _apt(argv + ["--"] + wanted))
 
@@ -158,6 +177,39 @@ def _absent(ctx: Context, specs: List[str], installed: Installed, purge: bool) -
                   lambda: _apt(["apt-get", verb] + APT_OPTIONS + ["--"] + targets))
 
 
+def _deb(ctx: Context, path: str) -> Outcome:
+    """A local .deb file installed unless its package is installed at its version."""
+    if not os.path.isfile(path):
+        raise OpError("apt: deb file %s does not exist" % path,
+                      hint="copy it to the host first (copy, get_url)")
+    fields = proc.check_output(["dpkg-deb", "-f", path, "Package", "Version"],
+                               "dpkg-deb", extra_env=proc.C_LOCALE).stdout
+    info = dict(line.split(": ", 1) for line in fields.splitlines() if ": " in line)
+    name, version = info.get("Package", ""), info.get("Version", "")
+    if not name:
+        raise OpError("apt: %s is not a Debian package" % path)
+    if is_installed(query_installed([name]), "%s=%s" % (name, version)):
+        return settle(ctx, [], nothing)
+    return settle(ctx, ["install %s %s from %s" % (name, version, path)],
+                  lambda: _apt(["apt-get", "install"] + APT_OPTIONS + ["--", path]))
+
+
+def autoremovable(purge: bool) -> List[str]:
+    """What `apt-get autoremove` would remove, from its simulation (changes nothing)."""
+    argv = ["apt-get", "-s", "autoremove"] + (["--purge"] if purge else [])
+    text = proc.check_output(argv, "apt-get -s autoremove", extra_env=APT_ENV).stdout
+    return [line.split()[1] for line in text.splitlines()
+            if line.startswith(("Remv ", "Purg ")) and len(line.split()) > 1]
+
+
+def _autoremove(ctx: Context, purge: bool) -> Outcome:
+    names = autoremovable(purge)
+    if not names:
+        return settle(ctx, [], nothing)
+    return settle(ctx, ["autoremove " + " ".join(names)], lambda: _apt(
+        ["apt-get", "autoremove"] + APT_OPTIONS + (["--purge"] if purge else [])))
+
+
 def _apt(argv: List[str]) -> None:
     proc.check_output(argv, " ".join(argv[:2]), extra_env=APT_ENV)
 
@@ -173,8 +225,14 @@ SPEC = OpSpec(
         Arg('cache_valid_time', 'int', doc='with `update_cache`: skip the update when the package lists are younger than this many seconds'),
         Arg('install_recommends', 'bool', default=False, aliases=('install-recommends',), doc="also install the packages' recommended packages"),
         Arg('purge', 'bool', doc='with `state: absent`: purge the configuration files too, also of packages removed earlier that left them behind'),
+        Arg('deb', 'abspath', doc='a `.deb` file on the host to install (unless its package is installed at its version)'),
+        Arg('autoremove', 'bool', doc='remove the packages nothing depends on any more (`apt-get autoremove`)'),
+        Arg('default_release', aliases=('default-release',), doc='install from this release (`-t`): `bookworm-backports`'),
+        Arg('force_apt_get', 'bool', doc='accepted for Ansible\'s tasks: apt-get is always used'),
+        Arg('lock_timeout', 'int', doc='accepted for Ansible\'s tasks: apt waits up to two minutes for the lock'),
     ),
-    required=(('name',),),
+    required=(('name', 'deb'),),
+    rule=_rule,
     doc="""\
 Installs, upgrades and removes Debian packages with `apt-get`. The installed packages are read
 with `dpkg-query`: a package counts as installed when dpkg's status says `installed`, and, for
@@ -213,10 +271,12 @@ Notes:
   compares against the package lists as they are on the host. No diff.
 * Errors: apt's own, e.g. `apt-get install failed (rc 100): E: Unable to locate package
   ngnix`.
-* Ansible differences: `cache_valid_time` without `update_cache: true` does nothing (in Ansible
-  it implies `update_cache`). `install_recommends` defaults to `false` (Ansible and apt itself
-  install recommended packages unless told not to). `name` is required: refreshing the lists
-  alone is `command: apt-get update`. `upgrade`, `autoremove`, `deb`, `default_release` and
-  the other Ansible arguments not in the table are refused.
+* `cache_valid_time` implies `update_cache`, as in Ansible. `autoremove` looks first with
+  `apt-get -s autoremove` and is `changed` only when something was removed.
+* Ansible differences: one of `name` or `deb` is needed (a task that only refreshes the lists
+  or only autoremoves is `command: apt-get update` / `apt-get autoremove -y` for now).
+  `install_recommends` defaults to `false` (Ansible and apt itself
+  install recommended packages unless told not to). `upgrade`, `allow_downgrade`,
+  `only_upgrade` and the other Ansible arguments not in the table are refused.
 """,
 )

@@ -1,9 +1,10 @@
 """command: run a program directly (never through a shell)."""
 from __future__ import annotations
 
+import os
 from typing import Any, Mapping
 
-from ..core import Context, OpError, Outcome, accept
+from ..core import Context, OpError, Outcome, accept, flag
 from ..spec import Arg, OpSpec
 from ._exec import FREE_FORM_OPTIONS, execute, guard_args, to_argv
 
@@ -13,6 +14,8 @@ def run(ctx: Context, args: Mapping[str, Any]) -> Outcome:
     if bool(args.get("cmd")) == bool(args.get("argv")):
         raise OpError("command: give exactly one of cmd (a string) or argv (a list)")
     argv = to_argv(args.get("argv") or args.get("cmd"), via_sh=False)
+    if args.get("expand_argument_vars") is None or flag(args, "expand_argument_vars"):
+        argv = [os.path.expandvars(os.path.expanduser(word)) for word in argv]
     return execute(ctx, args, argv, via_sh=False)
 
 
@@ -23,6 +26,9 @@ SPEC = OpSpec(
     args=(
         Arg('cmd', 'cmdline', doc='the command line, split into words'),
         Arg('argv', 'words', doc='the program and its arguments, one per item'),
+        Arg('expand_argument_vars', 'bool',
+            doc='expand `$VAR` and `~` in the words, as Ansible does (default `true`; no '
+                'shell involved)'),
     ) + guard_args('a command run first: skip this one when it exits 0'),
     required=(('cmd', 'argv'),),
     free_form='cmd',
@@ -85,8 +91,11 @@ Notes:
 * The output is kept, up to 1 MiB per stream, in the `--json` report; a failure prints the
   command, its exit code and the last lines of its stderr. A program that does not exist
   fails with exit code 127; a `chdir` that does not exist fails too.
-* Ansible differences: there is no `register`, so a later task cannot use the output; use the
-  guards and conditions instead. `unless` is Mainsail's. Conditions use `rc`, `stdout` and
-  `stderr` directly rather than a registered variable (`rc == 2`, not `result.rc == 2`).
+* The result holds Ansible's return values: `rc`, `stdout`, `stderr`, `cmd` (the argv list),
+  `stdout_lines`, `stderr_lines`, `start`, `end` and `delta` (a task's registered result).
+* `$VAR` and `~` in the words are expanded from the agent's environment (Ansible's
+  `expand_argument_vars`, on by default); `expand_argument_vars: false` keeps them as written.
+* Ansible differences: `unless` is Mainsail's. Conditions use `rc`, `stdout` and `stderr`
+  directly rather than a registered variable (`rc == 2`, not `result.rc == 2`).
 """,
 )

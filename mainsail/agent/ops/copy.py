@@ -9,8 +9,9 @@ import os
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from .. import fileio, safepath
-from ..core import Context, MissingPrerequisite, OpError, Outcome, accept, settle
+from ..core import Context, MissingPrerequisite, OpError, Outcome, accept, flag, settle
 from ..spec import Arg, OpSpec, Ships
+from ._backup import keep_copy
 
 def run(ctx: Context, args: Mapping[str, Any]) -> Outcome:
     args = accept(SPEC, args)
@@ -19,19 +20,32 @@ def run(ctx: Context, args: Mapping[str, Any]) -> Outcome:
     _check_destination(target)
     inline, sha = _content(args)
     current_sha = fileio.sha256_file(target)
-    if current_sha == sha:
-        return settle(ctx, _attrs(target, args), lambda: fileio.apply_attrs(
+    if current_sha == sha or (current_sha is not None and args.get("force") is not None
+                              and not flag(args, "force")):
+        # force: false leaves an existing file's content alone, as in Ansible
+        outcome = settle(ctx, _attrs(target, args), lambda: fileio.apply_attrs(
             target, args.get("mode"), args.get("owner"), args.get("group"),
             journal=ctx.journal))
+        outcome.data = {"dest": dest}
+        return outcome
     data = inline
     if data is None and (ctx.diff or not ctx.check):
         data = _blob(ctx, sha)
     changes = ["file created" if current_sha is None else "content changed"]
     diff = fileio.unified_diff(fileio.read_file(target), data, dest) \
         if ctx.diff and data is not None else ""
-    return settle(ctx, changes, lambda: fileio.atomic_write(
-        target, data or b"", args.get("mode"), args.get("owner"), args.get("group"),
-        args.get("validate"), journal=ctx.journal), diff)
+    kept: List[str] = []
+
+    def apply() -> None:
+        if args.get("backup") is not None and flag(args, "backup") and current_sha is not None:
+            kept.append(keep_copy(ctx, target, fileio.read_file(target)))
+        fileio.atomic_write(target, data or b"", args.get("mode"), args.get("owner"),
+                            args.get("group"), args.get("validate"), journal=ctx.journal)
+    outcome = settle(ctx, changes, apply, diff)
+    outcome.data = {"dest": dest}
+    if kept and kept[0]:
+        outcome.data["backup_file"] = kept[0]
+    return outcome
 
 
 def args_for(dest: str, sha: str) -> Dict[str, Any]:
@@ -93,6 +107,8 @@ SPEC = OpSpec(
         Arg('mode', 'octal', doc='the permissions'),
         Arg('owner', doc='the owning user'),
         Arg('group', doc='the owning group'),
+        Arg('force', 'bool', doc='replace an existing file whose content differs (default `true`); `false`: only create a missing one'),
+        Arg('backup', 'bool', doc='keep the old file beside it as `DEST.PID.DATE@TIME~` (result: `backup_file`)'),
     ),
     required=(('dest',), ('src', 'content')),
     ships=Ships('file', source='src', inline='content', digest='content_sha'),
@@ -107,5 +123,5 @@ and mode are checked (and set when they differ). Different: the file is replaced
 with "file created" or "content changed". The content is sent only when the host's file
 differs, so an unchanged file costs a digest, not a transfer.
 """,
-    notes='```yaml\n- name: deploy user\'s sudo rule\n  copy:\n    content: "deploy ALL=(ALL:ALL) NOPASSWD: ALL\\n"\n    dest: /etc/sudoers.d/deploy\n    mode: "0440"\n    validate: visudo -cf %s\n\n- name: the guestbook\'s logo\n  copy:\n    src: logo.png\n    dest: /var/www/example.org/logo.png\n    owner: www-data\n    group: www-data\n    mode: "0644"\n```\n\nNotes:\n\n* `content` is written exactly as given, as UTF-8: a YAML block (`content: |`) ends with a\n  newline, a quoted string only if it ends in `\\n`. `src` is copied byte for byte (binary\n  files too, up to 100 MiB).\n* `src` is looked up when the plan is built; a missing file is an error naming the folders\n  searched and the closest file name. It must be a file: copying a folder is refused (copy each\n  file with a `loop`, or ship a whole folder with [`release`](#release)).\n* `dest` is the file itself, never a folder to copy into; its folder must exist (create it\n  with `file: state: directory`).\n* Check mode: the digests decide; without `--diff` the content is not even sent. With\n  `--diff`: a unified diff of the old and new content.\n* A step whose content holds the value of a `no_log` variable is treated as `no_log` (no diff,\n  no message).\n* Ansible differences: `backup`, `force`, `remote_src`, `directory_mode` and folder copies are\n  not available.\n',
+    notes='```yaml\n- name: deploy user\'s sudo rule\n  copy:\n    content: "deploy ALL=(ALL:ALL) NOPASSWD: ALL\\n"\n    dest: /etc/sudoers.d/deploy\n    mode: "0440"\n    validate: visudo -cf %s\n\n- name: the guestbook\'s logo\n  copy:\n    src: logo.png\n    dest: /var/www/example.org/logo.png\n    owner: www-data\n    group: www-data\n    mode: "0644"\n```\n\nNotes:\n\n* `content` is written exactly as given, as UTF-8: a YAML block (`content: |`) ends with a\n  newline, a quoted string only if it ends in `\\n`. `src` is copied byte for byte (binary\n  files too, up to 100 MiB).\n* `src` is looked up when the plan is built; a missing file is an error naming the folders\n  searched and the closest file name. It must be a file: copying a folder is refused (copy each\n  file with a `loop`, or ship a whole folder with [`release`](#release)).\n* `dest` is the file itself, never a folder to copy into; its folder must exist (create it\n  with `file: state: directory`).\n* Check mode: the digests decide; without `--diff` the content is not even sent. With\n  `--diff`: a unified diff of the old and new content.\n* A step whose content holds the value of a `no_log` variable is treated as `no_log` (no diff,\n  no message).\n* Ansible differences: `remote_src`, `directory_mode` and folder copies are not available.\n',
 )

@@ -10,7 +10,10 @@ from ._exec import FREE_FORM_OPTIONS, execute, guard_args, to_argv
 
 def run(ctx: Context, args: Mapping[str, Any]) -> Outcome:
     args = accept(SPEC, args)
-    return execute(ctx, args, to_argv(args["cmd"], via_sh=True), via_sh=True)
+    argv = to_argv(args["cmd"], via_sh=True)
+    if args.get("executable"):
+        argv = [str(args["executable"]), "-c", argv[-1]]
+    return execute(ctx, args, argv, via_sh=True)
 
 
 SPEC = OpSpec(
@@ -19,6 +22,8 @@ SPEC = OpSpec(
     ansible='`shell`',
     args=(
         Arg('cmd', 'cmdline', doc='the command line, run by `/bin/sh -c`'),
+        Arg('executable', 'abspath', doc='the shell to run it with instead of `/bin/sh` '
+                                         '(`/bin/bash`)'),
     ) + guard_args('a shell command line run first: skip this one when it exits 0'),
     required=(('cmd',),),
     free_form='cmd',

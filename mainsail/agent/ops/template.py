@@ -15,6 +15,8 @@ SPEC = OpSpec(
         Arg('mode', 'octal', doc='the permissions'),
         Arg('owner', doc='the owning user'),
         Arg('group', doc='the owning group'),
+        Arg('force', 'bool', doc='replace an existing file whose content differs (default `true`); `false`: only create a missing one'),
+        Arg('backup', 'bool', doc='keep the old file beside it as `DEST.PID.DATE@TIME~` (result: `backup_file`)'),
     ),
     required=(('src',), ('dest',)),
     ships=Ships('template', source='src', digest=copy.SPEC.ships.digest if copy.SPEC.ships else ''),

@@ -1,0 +1,73 @@
+"""package: packages through the host's own package manager (here: apt)."""
+from __future__ import annotations
+
+import shutil
+from typing import Any, Mapping, Optional, Tuple
+
+from ..core import Context, OpError, Outcome, accept
+from ..spec import Arg, OpSpec
+from . import apt
+
+STATES = {"present": "present", "installed": "present", "latest": "latest",
+          "absent": "absent", "removed": "absent"}
+
+
+def run(ctx: Context, args: Mapping[str, Any]) -> Outcome:
+    args = accept(SPEC, args)
+    problem = _rule(args)
+    if problem:
+        raise OpError("package: %s" % problem[0], hint=problem[1])
+    manager = str(args.get("use") or "auto")
+    if manager == "auto":
+        manager = detect()
+    if manager != "apt":
+        raise OpError("package: this host has no package manager Mainsail drives (%s)"
+                      % (manager or "none found"), hint="Mainsail manages packages with apt")
+    return apt.run(ctx, {"name": args["name"], "state": STATES[str(args["state"])]})
+
+
+def detect() -> str:
+    """The host's package manager, as Ansible's `pkg_mgr` fact names it."""
+    for tool, name in (("apt-get", "apt"), ("dnf", "dnf"), ("yum", "yum"), ("apk", "apk"),
+                       ("zypper", "zypper"), ("pacman", "pacman")):
+        if shutil.which(tool):
+            return name
+    return ""
+
+
+def _rule(args: Mapping[str, Any]) -> Optional[Tuple[str, str]]:
+    if args.get("state") not in STATES:
+        return "state %r is not one of %s" % (args.get("state"), ", ".join(STATES)), \
+            "present, latest or absent"
+    return None
+
+
+SPEC = OpSpec(
+    name="package",
+    summary="packages through the host's own package manager",
+    ansible="`package`",
+    args=(
+        Arg("name", "names", doc="the packages (the names the host's distribution uses)",
+            operand="package name"),
+        Arg("state", default="present", choices=tuple(STATES),
+            doc="installed (`present`/`installed`); at the newest version (`latest`); removed "
+                "(`absent`/`removed`)"),
+        Arg("use", default="auto", doc="the package manager: `auto` (the host's) or `apt`"),
+    ),
+    required=(("name",),),
+    rule=_rule,
+    doc="""\
+Installs or removes packages through the host's package manager: Ansible's `package`. On the
+Debian hosts Mainsail manages that is [`apt`](#apt), run with the same code: the step is
+`changed` when a package had to be installed or removed. A host with another package manager
+fails the step with its name.
+""",
+    notes="""\
+```yaml
+- name: the tools every host gets
+  package:
+    name: [curl, rsync]
+    state: present
+```
+""",
+)

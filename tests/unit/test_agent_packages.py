@@ -1,0 +1,99 @@
+"""package dispatches to apt; yum, dnf and apk load and fail clearly when run."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mainsail.agent.ops import package
+from mainsail.opspec import OPS, canonical_args, canonical_op, coerce_args
+from test_agent_support import calls, fake_command, make_bindir, run_op
+
+INSTALLED = 'printf "curl\\tinstall ok installed\\t7.88\\n"'
+
+
+def test_package_runs_apt_and_second_run_is_ok(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    bindir = make_bindir(tmp_path, monkeypatch)
+    fake_command(bindir, "apt-get")
+    fake_command(bindir, "dpkg-query", 'printf "rsync\\tunknown ok not-installed\\t\\n"; exit 1')
+    first = run_op("package", {"name": ["rsync"], "state": "installed"})
+    assert first.status == "changed" and first.msg == "install rsync"
+    assert any(c.startswith("apt-get install") and c.endswith("-- rsync") for c in calls(bindir))
+    fake_command(bindir, "dpkg-query", INSTALLED.replace("curl", "rsync"))
+    assert run_op("package", {"name": ["rsync"]}).status == "ok"
+
+
+def test_package_removed_means_apt_absent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    bindir = make_bindir(tmp_path, monkeypatch)
+    fake_command(bindir, "apt-get")
+    fake_command(bindir, "dpkg-query", INSTALLED)
+    out = run_op("package", {"name": ["curl"], "state": "removed"}, check=True)
+    assert out.status == "changed" and out.msg == "remove curl"
+    assert not any(c.startswith("apt-get") for c in calls(bindir))
+
+
+def test_package_detects_the_manager(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(package.shutil, "which", lambda tool: "/x" if tool == "dnf" else None)
+    assert package.detect() == "dnf"
+    out = run_op("package", {"name": ["nginx"]})
+    assert out.status == "failed" and "(dnf)" in out.msg
+
+
+@pytest.mark.parametrize("tool", ["yum", "dnf", "apk"])
+def test_foreign_managers_load_and_fail_with_a_clear_message(tool: str,
+                                                             monkeypatch: pytest.MonkeyPatch
+                                                             ) -> None:
+    assert canonical_op("ansible.builtin." + tool) == tool
+    coerce_args(OPS[tool], canonical_args(OPS[tool], {"name": "nginx", "state": "present",
+                                                      "update_cache": True}))
+    monkeypatch.setenv("PATH", "/nonexistent")
+    out = run_op(tool, {"name": ["nginx"], "state": "present"})
+    assert out.status == "failed" and "this host has no %s" % tool in out.msg
+    assert "pkg_mgr" in out.msg
+
+
+# ---------------------------------------------------------------- apt additions
+
+def test_apt_installs_a_deb_file_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    bindir = make_bindir(tmp_path, monkeypatch)
+    deb = tmp_path / "tool_1.2_all.deb"
+    deb.write_bytes(b"!<arch>\n")
+    fake_command(bindir, "dpkg-deb", 'printf "Package: tool\\nVersion: 1.2\\n"')
+    fake_command(bindir, "dpkg-query", 'printf "tool\\tinstall ok installed\\t1.1\\n"')
+    fake_command(bindir, "apt-get")
+    out = run_op("apt", {"deb": str(deb)})
+    assert out.status == "changed" and "install tool 1.2" in out.msg
+    assert calls(bindir)[-1].endswith("-- %s" % deb)
+    fake_command(bindir, "dpkg-query", 'printf "tool\\tinstall ok installed\\t1.2\\n"')
+    assert run_op("apt", {"deb": str(deb)}).status == "ok"
+    assert run_op("apt", {"deb": str(tmp_path / "none.deb")}).status == "failed"
+
+
+def test_apt_autoremove_only_when_something_would_go(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    bindir = make_bindir(tmp_path, monkeypatch)
+    fake_command(bindir, "apt-get", 'case "$*" in *-s*) echo "Remv libold1 [1.0]";; esac')
+    fake_command(bindir, "dpkg-query", INSTALLED)
+    out = run_op("apt", {"name": ["curl"], "autoremove": True})
+    assert out.status == "changed" and out.msg == "autoremove libold1"
+    assert any(c.startswith("apt-get autoremove") for c in calls(bindir))
+    fake_command(bindir, "apt-get", "true")
+    assert run_op("apt", {"name": ["curl"], "autoremove": True}).status == "ok"
+
+
+def test_apt_default_release_and_cache_valid_time(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    bindir = make_bindir(tmp_path, monkeypatch)
+    fake_command(bindir, "apt-get")
+    fake_command(bindir, "dpkg-query", 'printf "x\\tunknown ok not-installed\\t\\n"; exit 1')
+    run_op("apt", {"name": ["nginx"], "default_release": "bookworm-backports",
+                   "cache_valid_time": 0})
+    assert calls(bindir)[0].startswith("apt-get update")  # cache_valid_time implies it
+    assert "-t bookworm-backports" in calls(bindir)[-1]
+
+
+def test_apt_needs_something_to_do() -> None:
+    from mainsail.errors import BadInput
+    with pytest.raises(BadInput, match="missing required argument 'name' or 'deb'"):
+        coerce_args(OPS["apt"], {"state": "present"}, "site.yml:4")
