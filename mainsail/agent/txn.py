@@ -173,10 +173,11 @@ def record_loss(state_dir: Optional[str], run_id: str, reason: str,
                 rollbacks: Sequence[Mapping[str, Any]]) -> None:
     if not state_dir:
         return
-    from . import fileio  # fileio imports journal: kept out of this module's import time
+    # fileio imports journal: kept out of this module's import time
+    from . import fileio, statedir
     record = {"run": run_id, "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
               "reason": reason, "rollbacks": list(rollbacks)}
-    os.makedirs(state_dir, mode=0o700, exist_ok=True)
+    statedir.private_dirs(state_dir)
     fileio.atomic_write(os.path.join(state_dir, LOST_RECORD),
                         json.dumps(record, sort_keys=True).encode("utf-8"), "0600")
 
