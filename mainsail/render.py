@@ -60,6 +60,12 @@ class Environment(SandboxedEnvironment):
         self.tests.update(TESTS)
         self.globals["omit"] = OMIT
 
+    def getitem(self, obj: Any, argument: Any) -> Any:
+        return taint.read(super().getitem(obj, argument))
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        return taint.read(super().getattr(obj, attribute))
+
 
 class _TemplateLoader(jinja2.FileSystemLoader):
     """FileSystemLoader that refuses binary, non-UTF-8 and huge templates with BadInput."""

@@ -6,7 +6,9 @@ values misses it. Rendering therefore tracks where a secret was *read*:
 
 * every top-level variable a template looks up goes through :meth:`TaintContext.resolve_or_missing`;
   when the value holds a secret (a :class:`~mainsail.vault.Secret`, an encrypted number, or a
-  list or mapping holding one), the render is *tainted*;
+  list or dict holding one), the render is *tainted*; so is a render that reads a secret as an
+  item or attribute (``hostvars[name].password``: the environment's getitem/getattr), passes
+  a value holding one to a filter, or outputs one;
 * in a tainted render, each ``{{ expression }}``'s output is a derived value (recorded by the
   environment's ``finalize`` hook), unless it is, as the very same object, a plain variable that
   holds no secret (``{{ app_user }}`` beside ``{{ password | b64encode }}`` stays readable);
@@ -58,21 +60,34 @@ def _stack() -> list[_Render]:
 
 
 def holds_secret(value: Any, seen: dict[int, bool] | None = None) -> bool:
-    """Whether ``value`` is a secret or holds one (lists and mappings walked)."""
+    """Whether ``value`` is a secret or holds one (dicts, lists and tuples walked).
+
+    Other mappings (``hostvars``, ``groups``: views over the whole inventory) are not walked:
+    their items are checked as a template reads them (:func:`read`), so reading one host's
+    address does not count as reading another host's sudo password."""
     seen = {} if seen is None else seen
     if isinstance(value, SECRET_TYPES):
         return True
-    if not isinstance(value, (Mapping, list, tuple)):
+    if not isinstance(value, (dict, list, tuple)):
         return False
     key = id(value)
     if key not in seen:
         seen[key] = False  # a cycle holds nothing new
-        items = value.values() if isinstance(value, Mapping) else value
-        try:
-            seen[key] = any(holds_secret(item, seen) for item in items)
-        except Exception:  # a lazy view that cannot be walked: assume the worst
-            seen[key] = True
+        items = value.values() if isinstance(value, dict) else value
+        seen[key] = any(holds_secret(item, seen) for item in items)
     return seen[key]
+
+
+def _taint_if(holds: bool) -> None:
+    stack = _stack()
+    if stack and holds:
+        stack[-1].tainted = True
+
+
+def read(value: Any) -> Any:
+    """An item or attribute a template read: a secret read taints the render."""
+    _taint_if(isinstance(value, SECRET_TYPES))
+    return value
 
 
 class TaintContext(jinja2.runtime.Context):
@@ -87,9 +102,11 @@ class TaintContext(jinja2.runtime.Context):
 
 
 def finalize(value: Any) -> Any:
-    """The environment's ``finalize``: note each expression's output of the render under way."""
+    """The environment's ``finalize``: note each expression's output of the render under way
+    (an output holding a secret taints it: a loop variable over a view's items, say)."""
     stack = _stack()
     if stack:
+        _taint_if(not stack[-1].tainted and holds_secret(value, stack[-1].seen))
         stack[-1].outputs.append(value)
     return value
 
@@ -103,6 +120,10 @@ def watched(filters: Mapping[str, Callable[..., Any]]) -> dict[str, Callable[...
 def _watch(fn: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(fn)  # keeps jinja's pass_context/pass_environment marks
     def watching(*args: Any, **kwargs: Any) -> Any:
+        stack = _stack()
+        if stack and not stack[-1].tainted:
+            seen = stack[-1].seen
+            _taint_if(any(holds_secret(a, seen) for a in (*args, *kwargs.values())))
         return finalize(fn(*args, **kwargs))
 
     return watching

@@ -266,3 +266,24 @@ def test_a_password_file_others_can_read_is_warned_about_once(
     err = capsys.readouterr().err
     assert err.count("warning") == 1
     assert str(loose) in err and "chmod 600" in err and PASSWORD not in err
+
+
+def test_reading_one_host_var_through_hostvars_is_not_reading_its_secrets(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mainsail.plan import build_plan
+    monkeypatch.setenv(vault.ENV_PASSWORD, PASSWORD)
+    root = project(tmp_path, """
+        - copy: {content: "{{ hostvars['b'].address }}\\n", dest: "{{ out }}/address"}
+        - copy: {content: "{{ hostvars['b'].sudo_pw | b64encode }}\\n", dest: "{{ out }}/pw"}
+        - copy: {content: "{% for v in hostvars['b'].values() %}{{ v }}{% endfor %}",
+                 dest: "{{ out }}/all"}
+        """)
+    hosts = root / "inventory/hosts.yml"
+    hosts.write_text(hosts.read_text() + "    b: {address: 127.0.0.99}\n")
+    write(root / "inventory/host_vars/b.yml", sealed("sudo_pw: b-sudo-password\n"))
+    inv = load_inventory(hosts, root=root)
+    plan = build_plan(root, load_playbook(root)[0], inv.hosts["a"], {}, {}, inventory=inv)
+    # The third step outputs every value of b: all of them are masked, the address too.
+    assert [s["no_log"] for s in plan.steps] == [False, True, True]
+    assert "b-sudo-password" in plan.secrets
+    assert base64.b64encode(b"b-sudo-password").decode() in plan.secrets
