@@ -3,9 +3,9 @@
 Each case deploys a new version of a small role (four files, short pauses between them so a
 fault lands mid-role) and injects one fault while the role is being applied:
 
-* ``controller``: the `inv deploy` process (this test's child) is killed;
+* ``controller``: the deploy's controller process (this test's child) is killed;
 * ``agent``: the agent on the host is killed; its PID is read from the run lock's holder file,
-  taken only when the holder's controller PID is this case's own `inv deploy`;
+  taken only when the holder names this case's own run (a marker the test gives each run);
 * ``sshd``: the sshd process serving this run's connection is killed: found inside the host by
   walking up the agent's parent chain in /proc to the first ``sshd`` process;
 * ``stall``: the agent is stopped (SIGSTOP) for longer than the step timeout, then continued;
@@ -24,10 +24,13 @@ from __future__ import annotations
 
 import collections
 import hashlib
+import multiprocessing
+import multiprocessing.process
 import os
 import random
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -57,18 +60,18 @@ ROLE_TASKS = "\n".join(
     "  copy: {content: \"{{ (version ~ '-%(i)d-line\\n') * %(lines)d }}\", dest: %(dir)s/f%(i)d}\n"
     "  timeout: %(t)d\n"
     "- name: pause %(i)d\n"
-    "  command: {cmd: sleep 0.15}\n"
+    "  command: {cmd: sleep 0.05}\n"
     "  timeout: %(t)d\n" % {"i": i, "lines": LINES, "dir": FOLDER, "t": STEP_TIMEOUT}
     for i in range(1, FILES + 1))
 
-# Runs as root on the host. Waits for the run lock's holder written for controller $CTRL, then
+# Runs as root on the host. Waits for the run lock's holder written for the run $MARK, then
 # for $DELAY seconds, then injects $KIND into that run's agent; prints what it did.
 INJECT = r"""
 H=%(lock)s.holder
 pid=""
 i=0
 while [ $i -lt 1500 ]; do
-  if grep -qs "\"pid\": $CTRL[,}]" "$H"; then
+  if grep -qs "\"command\": \"$MARK\"" "$H"; then
     pid=$(sed -n 's/.*"agent_pid": \([0-9]*\).*/\1/p' "$H")
     [ -n "$pid" ] && break
   fi
@@ -114,11 +117,66 @@ class Target:
             assert done.returncode == 0, done.stderr
         return done
 
-    def deploy(self, version: str) -> subprocess.Popen:
-        return subprocess.Popen(
-            [sys.executable, "-m", "invoke", "deploy", "--playbook=campaign", "--var",
-             "version=" + version, "--lock-wait=60"], cwd=self.project,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    def deploy(self, version: str, marker: str) -> "Controller":
+        """A deploy of ``version`` in a controller process of its own (forked from this one:
+        `inv deploy`'s code without its seconds of start-up), the lock holder's ``command``
+        set to ``marker`` so the host can tell this run's agent from a dead one's."""
+        log = self.project / "last-run.log"
+        process = multiprocessing.get_context("fork").Process(
+            target=_controller, args=(self.project, version, marker, log), daemon=True)
+        process.start()
+        return Controller(process, log)
+
+
+@dataclass
+class Controller:
+    process: multiprocessing.process.BaseProcess
+    log: Path
+
+    @property
+    def pid(self) -> int:
+        return int(self.process.pid or 0)
+
+    def kill(self) -> None:
+        os.kill(self.pid, signal.SIGKILL)  # our own controller process, by its PID
+
+    def wait(self, timeout: float = 300) -> tuple[int, str]:
+        self.process.join(timeout)
+        assert self.process.exitcode is not None, "a controller is still running"
+        try:
+            output = self.log.read_text(errors="replace")
+        except OSError:
+            output = ""
+        return self.process.exitcode, output
+
+
+def _controller(project: Path, version: str, marker: str, log: Path) -> None:
+    """`inv deploy --playbook=campaign --var version=VERSION --lock-wait=60`, in-process."""
+    from rich.console import Console
+
+    from mainsail.inventory import load_inventory, select_hosts
+    from mainsail.masking import Masker
+    from mainsail.playbook import load_playbook
+    from mainsail.report import Progress
+    from mainsail.runner import RunOptions, holder_identity, run_playbook
+    from mainsail.tasks import run_exit_code
+    from mainsail.vault import Vault
+
+    code = 1
+    with open(log, "w") as out:
+        try:
+            secrets = Vault(configured_file=str(ROOT / ".testbed/vault-password"))
+            inv = load_inventory(project / "inventory/hosts.yml", root=project, secrets=secrets)
+            plays = load_playbook(project, "campaign", secrets)
+            opts = RunOptions(extra_vars={"version": version}, lock_wait=60, secrets=secrets,
+                              holder=holder_identity(marker))
+            record = run_playbook(project, inv, plays, select_hosts(inv), opts,
+                                  Progress(Console(file=out, width=200), Masker()), "campaign")
+            code = run_exit_code(record)
+        except BaseException as exc:  # noqa: B902 - reported in the log, the code says failed
+            out.write("controller error: %r\n" % exc)
+        out.flush()
+    os._exit(code)
 
 
 @pytest.fixture(scope="module")
@@ -200,32 +258,30 @@ def observe(target: Target, old: str, new: str, figures: Figures) -> None:
 
 def converge(target: Target, version: str, figures: Figures) -> bool:
     for runs in range(1, 4):
-        child = target.deploy(version)
-        output, _ = child.communicate(timeout=300)
+        code, output = target.deploy(version, "campaign-converge").wait()
         found = target.ssh("cd %s && sha256sum %s" % (
             FOLDER, " ".join("f%d" % i for i in range(1, FILES + 1))), check=False).stdout
-        if child.returncode == 0 and [ln.split()[0] for ln in found.splitlines()] == \
-                digests(version):
+        if code == 0 and [ln.split()[0] for ln in found.splitlines()] == digests(version):
             figures.runs_to_converge[runs] += 1
             return True
-        print("run %d to converge on %s exited %d:\n%s" % (runs, version, child.returncode,
-                                                          output[-2000:]))
+        print("run %d to converge on %s exited %d:\n%s" % (runs, version, code, output[-2000:]))
     figures.runs_to_converge["never"] += 1
     return False
 
 
-def inject(target: Target, kind: str, rng: random.Random, version: str) -> tuple[bool, str]:
+def inject(target: Target, kind: str, rng: random.Random, version: str,
+           case: int) -> tuple[bool, str]:
     """Deploy ``version`` with one fault of ``kind``; whether it hit, and what happened."""
-    child = target.deploy(version)
-    delay = rng.uniform(0.0, 0.9)
-    script = "CTRL=%d DELAY=%.3f KIND=%s; %s" % (child.pid, delay,
+    marker = "campaign-%d-%d" % (SEED, case)
+    child = target.deploy(version, marker)
+    delay = rng.uniform(0.0, 0.5)
+    script = "MARK=%s DELAY=%.3f KIND=%s; %s" % (marker, delay,
                                                  "wait" if kind == "controller" else kind, INJECT)
     said = target.ssh(script, check=False, timeout=120).stdout.strip()
-    if kind == "controller":
-        if said.startswith("agent "):
-            child.kill()  # our own `inv deploy`, by its PID
-            said = "killed controller %d after %.2fs" % (child.pid, delay)
-    output, _ = child.communicate(timeout=300)
+    if kind == "controller" and said.startswith("agent "):
+        child.kill()
+        said = "killed controller %d after %.2fs" % (child.pid, delay)
+    child.wait()
     if kind == "disk":
         target.ssh("rm -f %s/filler" % FOLDER)
     return not said.startswith("missed"), said
@@ -248,7 +304,7 @@ def test_two_hundred_faults_leave_no_partial_file_and_every_run_converges(
             kind = plan[case % len(plan)]
             case += 1
             version = "v%d" % case
-            hit, said = inject(target, kind, rng, version)
+            hit, said = inject(target, kind, rng, version, case)
             (figures.injected if hit else figures.missed)[kind] += 1
             before = (figures.partial, figures.mixed, figures.leftovers)
             observe(target, current, version, figures)
