@@ -13,7 +13,8 @@ fault lands mid-role) and injects one fault while the role is being applied:
 
 Processes are signalled by PID only, from inside the host, and only those of this test's runs.
 After each fault, once the host's run lock is free: no file is partial (each is wholly the old
-or wholly the new version, no temp file left), the role is wholly applied or wholly restored,
+or wholly the new version, no temp file left), the role is wholly applied or wholly restored
+(after a killed agent, which cannot roll back, the next run restores it first and says so),
 and a clean run converges. Every figure is printed (pytest -s shows them).
 
 It runs against the shared testbed's web2; MAINSAIL_CAMPAIGN_INVENTORY=FILE points it at the
@@ -52,6 +53,8 @@ LINES = 400
 FOLDER = "/srv/campaign"
 LOCK = "/var/lib/mainsail/run.lock"
 STEP_TIMEOUT = 1
+# What the next run says when it rolled back what a killed agent left half-done.
+RECOVERED = "rolled back by the next run"
 STALL = 1.6  # longer than the step timeout
 DISK = 256 * 1024
 
@@ -171,7 +174,7 @@ def _controller(project: Path, version: str, marker: str, log: Path) -> None:
             opts = RunOptions(extra_vars={"version": version}, lock_wait=60, secrets=secrets,
                               holder=holder_identity(marker))
             record = run_playbook(project, inv, plays, select_hosts(inv), opts,
-                                  Progress(Console(file=out, width=200), Masker()), "campaign")
+                                  Progress(Console(file=out, width=200), Masker(), show_diff=False), "campaign")
             code = run_exit_code(record)
         except BaseException as exc:  # noqa: B902 - reported in the log, the code says failed
             out.write("controller error: %r\n" % exc)
@@ -227,10 +230,11 @@ class Figures:
     runs_to_converge: collections.Counter = None  # type: ignore[assignment]
     applied: int = 0
     restored: int = 0
+    restored_next_run: collections.Counter = None  # type: ignore[assignment]
 
 
-def observe(target: Target, old: str, new: str, figures: Figures) -> None:
-    """Once no run holds the lock: each file whole, the role all old or all new."""
+def observe(target: Target, old: str, new: str, figures: Figures) -> str:
+    """Once no run holds the lock: each file whole; the role applied, restored or mixed."""
     listing = target.ssh("flock -w 60 %s true && cd %s && sha256sum %s; echo ==; ls -A"
                          % (LOCK, FOLDER, " ".join("f%d" % i for i in range(1, FILES + 1))),
                          check=False).stdout
@@ -252,21 +256,25 @@ def observe(target: Target, old: str, new: str, figures: Figures) -> None:
     if None not in versions and len(set(versions)) == 1:
         figures.applied += versions[0] == new and old != new
         figures.restored += versions[0] == old
-    else:
-        figures.mixed += 1
+        return "applied" if versions[0] == new else "restored"
+    return "mixed"
 
 
-def converge(target: Target, version: str, figures: Figures) -> bool:
+def converge(target: Target, version: str, figures: Figures) -> tuple[bool, str]:
+    """Clean runs of ``version`` until one succeeds with every file new (at most 3); whether
+    one did, and what the first one said."""
+    first = ""
     for runs in range(1, 4):
         code, output = target.deploy(version, "campaign-converge").wait()
+        first = first or output
         found = target.ssh("cd %s && sha256sum %s" % (
             FOLDER, " ".join("f%d" % i for i in range(1, FILES + 1))), check=False).stdout
         if code == 0 and [ln.split()[0] for ln in found.splitlines()] == digests(version):
             figures.runs_to_converge[runs] += 1
-            return True
+            return True, first
         print("run %d to converge on %s exited %d:\n%s" % (runs, version, code, output[-2000:]))
     figures.runs_to_converge["never"] += 1
-    return False
+    return False, first
 
 
 def inject(target: Target, kind: str, rng: random.Random, version: str,
@@ -293,10 +301,11 @@ def test_two_hundred_faults_leave_no_partial_file_and_every_run_converges(
     target.ssh("mkdir -p {d} && (mountpoint -q {d} || mount -t tmpfs -o size={s},mode=0755 "
                "tmpfs {d})".format(d=FOLDER, s=DISK))
     figures = Figures(collections.Counter(), collections.Counter(),
-                      runs_to_converge=collections.Counter())
+                      runs_to_converge=collections.Counter(),
+                      restored_next_run=collections.Counter())
     rng = random.Random(SEED)
     try:
-        assert converge(target, "v0", figures)
+        assert converge(target, "v0", figures)[0]
         current, case = "v0", 0
         plan = [KINDS[i % len(KINDS)] for i in range(FAULTS)]
         rng.shuffle(plan)
@@ -307,8 +316,14 @@ def test_two_hundred_faults_leave_no_partial_file_and_every_run_converges(
             hit, said = inject(target, kind, rng, version, case)
             (figures.injected if hit else figures.missed)[kind] += 1
             before = (figures.partial, figures.mixed, figures.leftovers)
-            observe(target, current, version, figures)
-            ok = converge(target, version, figures)
+            state = observe(target, current, version, figures)
+            ok, said_next = converge(target, version, figures)
+            if state == "mixed" and RECOVERED in " ".join(said_next.split()):
+                # The agent died (killed, or failed while rolling back): its successor did it.
+                figures.restored_next_run[kind] += 1
+            elif state == "mixed":
+                figures.mixed += 1
+                print("the run after case %d said:\n%s" % (case, said_next[-1500:]))
             survived = ok and before == (figures.partial, figures.mixed, figures.leftovers)
             figures.survived += hit and survived
             if not survived:
@@ -321,11 +336,11 @@ def test_two_hundred_faults_leave_no_partial_file_and_every_run_converges(
     elapsed = time.monotonic() - started
     print("\nfault campaign (seed %d, %d cases, %.0f s): faults injected %d %s, missed %d %s; "
           "survived %d; files found partial %d; role mixed %d; temp files left %d; "
-          "role applied %d, restored %d; runs to converge %s"
+          "role applied %d, restored %d, restored by the next run %s; runs to converge %s"
           % (SEED, case, elapsed, sum(figures.injected.values()), dict(figures.injected),
              sum(figures.missed.values()), dict(figures.missed), figures.survived,
              figures.partial, figures.mixed, figures.leftovers, figures.applied,
-             figures.restored, dict(figures.runs_to_converge)))
+             figures.restored, dict(figures.restored_next_run), dict(figures.runs_to_converge)))
     assert sum(figures.injected.values()) >= FAULTS
     assert figures.partial == 0 and figures.mixed == 0 and figures.leftovers == 0
     assert figures.survived == sum(figures.injected.values())
