@@ -35,6 +35,7 @@ import signal
 import subprocess
 import sys
 import time
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -231,6 +232,7 @@ class Figures:
     applied: int = 0
     restored: int = 0
     restored_next_run: collections.Counter = None  # type: ignore[assignment]
+    left_names: set = dataclasses.field(default_factory=set)
 
 
 def observe(target: Target, old: str, new: str, figures: Figures) -> str:
@@ -250,9 +252,12 @@ def observe(target: Target, old: str, new: str, figures: Figures) -> str:
         else:
             figures.partial += 1
             versions.append(None)
-    extra = [n for n in names.split() if n not in {"f%d" % i for i in range(1, FILES + 1)}
-             and n != "filler"]
-    figures.leftovers += len(extra)
+    extra = {n for n in names.split() if n not in {"f%d" % i for i in range(1, FILES + 1)}
+             and n != "filler"} - figures.left_names
+    if extra:
+        print("temp files left: %s" % ", ".join(sorted(extra)))
+    figures.left_names |= extra
+    figures.leftovers += len(extra)  # each one counted once, when it first appears
     if None not in versions and len(set(versions)) == 1:
         figures.applied += versions[0] == new and old != new
         figures.restored += versions[0] == old
@@ -282,7 +287,7 @@ def inject(target: Target, kind: str, rng: random.Random, version: str,
     """Deploy ``version`` with one fault of ``kind``; whether it hit, and what happened."""
     marker = "campaign-%d-%d" % (SEED, case)
     child = target.deploy(version, marker)
-    delay = rng.uniform(0.0, 0.5)
+    delay = rng.uniform(0.0, 0.3)
     script = "MARK=%s DELAY=%.3f KIND=%s; %s" % (marker, delay,
                                                  "wait" if kind == "controller" else kind, INJECT)
     said = target.ssh(script, check=False, timeout=120).stdout.strip()
