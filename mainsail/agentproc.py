@@ -35,8 +35,8 @@ ZIP_MAIN = (
 
 # Runs on the host with python3 >= 3.8. argv: SHA [STATE_DIR]. Uses the cached
 # <sha>.pyz when its digest checks out; otherwise asks for it ({"need_agent": true},
-# then a length line and the bytes), checks, stores atomically (0600, folder 0700),
-# and runs it in this same process, so stdin/stdout pass straight to the agent.
+# then a length line and the bytes), checks, stores atomically (0600, every folder it makes
+# 0700), and runs it in this same process, so stdin/stdout pass straight to the agent.
 BOOTSTRAP = r"""
 import hashlib, os, runpy, sys
 sha = sys.argv[1]
@@ -50,9 +50,14 @@ def digest(p):
         return None
 if digest(path) != sha:
     try:
-        if not os.path.isdir(folder):
-            os.makedirs(folder, 0o700)
-            os.chmod(folder, 0o700)
+        missing = []
+        top = os.path.abspath(folder)
+        while not os.path.isdir(top):
+            missing.append(top)
+            top = os.path.dirname(top)
+        for made in reversed(missing):
+            os.mkdir(made, 0o700)
+            os.chmod(made, 0o700)
     except OSError as exc:
         sys.stderr.write("mainsail bootstrap: cannot create %s: %s\n" % (folder, exc.strerror))
         sys.exit(3)
@@ -364,7 +369,8 @@ def local_agent(state_dir: Optional[str] = None, python: str = "python3") -> Ite
     zip_bytes, sha = build_agent_zip()
     argv = [python, "-I", "-c", BOOTSTRAP, sha, state_dir or LOCAL_AGENT_DIR]
     child = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, cwd="/")  # as over SSH: see agent_command
+                             stderr=subprocess.PIPE, cwd="/",  # as over SSH: see agent_command
+                             env=agent_environment(os.environ))
     assert child.stdin is not None and child.stdout is not None and child.stderr is not None
     tail = StderrTail(child.stderr)
     client = AgentClient(child.stdout, child.stdin, lambda: tail.text(wait=0.5))
@@ -374,6 +380,12 @@ def local_agent(state_dir: Optional[str] = None, python: str = "python3") -> Ite
     finally:
         client.close()
         _finish(child)
+
+
+def agent_environment(environ: Mapping[str, str]) -> Dict[str, str]:
+    """The controller's environment without its vault settings: a local agent's commands
+    inherit what it gets, and print it when they fail."""
+    return {k: v for k, v in environ.items() if not k.startswith("MAINSAIL_VAULT")}
 
 
 def _finish(child: "subprocess.Popen[bytes]") -> None:

@@ -28,6 +28,7 @@ import jinja2
 from .agent.spec import Ships
 from .errors import BadInput, did_you_mean
 from .inventory import Host, Inventory, check_var_name
+from . import taint
 from .masking import MASK, Masker
 from .opspec import OPS, coerce_args
 from .playbook import Play, Role, RoleUse, Task, load_vars_file
@@ -104,19 +105,25 @@ def build_plan(project_root: Path | str, play: Play, host: Host, facts: Mapping[
     builder = _Builder(Path(project_root), play, host, dict(facts or {}), dict(extra_vars or {}),
                        inventory, check, _TagFilter(tuple(tags), tuple(skip_tags)), secrets)
     try:
-        for use in play.roles:
-            scope = builder.scope(use)
-            for task in use.role.tasks:
-                builder.add_task(task, scope)
-            builder.add_checks(use.role.checks, scope)
-        scope = builder.scope(None)
-        for task in play.tasks:
-            builder.add_task(task, scope)
-        builder.add_checks(play.checks, scope)
-        builder.add_handlers()
+        with taint.collecting(builder._add_secrets):  # values computed from secrets
+            _build(builder, play)
     except BadInput as exc:  # rendering errors may quote values: mask the secrets among them
         raise Masker().with_secrets(builder.secrets).error(exc) from None
     return builder.finish()
+
+
+def _build(builder: "_Builder", play: Play) -> None:
+    """The play's roles, then its own tasks, checks and handlers, into ``builder``."""
+    for use in play.roles:
+        scope = builder.scope(use)
+        for task in use.role.tasks:
+            builder.add_task(task, scope)
+        builder.add_checks(use.role.checks, scope)
+    scope = builder.scope(None)
+    for task in play.tasks:
+        builder.add_task(task, scope)
+    builder.add_checks(play.checks, scope)
+    builder.add_handlers()
 
 
 def role_vars(project_root: Path | str, play: Play, host: Host,

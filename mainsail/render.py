@@ -27,6 +27,7 @@ from jinja2.loaders import split_template_path
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
+from . import taint
 from .errors import BadInput, did_you_mean
 from .yamlio import Unsafe, YDict, YList, display_path, read_text
 
@@ -42,16 +43,28 @@ _RENDER_FAILURES = (TypeError, ValueError, ZeroDivisionError, KeyError, IndexErr
 
 
 class Environment(SandboxedEnvironment):
-    """The sandboxed environment, plus the project root used to show template paths."""
+    """The sandboxed environment, plus the project root used to show template paths.
+
+    Lookups and outputs are watched so that values computed from a secret are secrets too
+    (see taint.py)."""
+
+    context_class = taint.TaintContext
 
     def __init__(self, search_path: Sequence[Path], root: Path | None) -> None:
         super().__init__(undefined=jinja2.StrictUndefined, autoescape=False,
-                         keep_trailing_newline=True, loader=_TemplateLoader(search_path))
+                         keep_trailing_newline=True, loader=_TemplateLoader(search_path),
+                         finalize=taint.finalize)
         self.root = root
         self.search_path = tuple(Path(p) for p in search_path)
-        self.filters.update(FILTERS)
+        self.filters = taint.watched({**self.filters, **FILTERS})
         self.tests.update(TESTS)
         self.globals["omit"] = OMIT
+
+    def getitem(self, obj: Any, argument: Any) -> Any:
+        return taint.read(super().getitem(obj, argument))
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        return taint.read(super().getattr(obj, attribute))
 
 
 class _TemplateLoader(jinja2.FileSystemLoader):
@@ -132,7 +145,7 @@ def render_string(text: str, vars: Mapping[str, Any], *, where: str = "",
     if not has_template(text):
         return str(text)
     env = env or make_env()
-    return str(_guard(lambda: env.from_string(text).render(vars), vars, where, env))
+    return _text(_guard(lambda: env.from_string(text).render(vars), vars, where, env))
 
 
 def eval_condition(expr: Any, vars: Mapping[str, Any], *, where: str = "",
@@ -160,7 +173,7 @@ def render_template(name: str, vars: Mapping[str, Any], *, search_path: Sequence
                     root: Path | None = None) -> str:
     """The template file ``name`` (looked up in ``search_path``) rendered with ``vars``."""
     env = env or make_env(search_path, root)
-    return str(_guard(lambda: _load(env, name, where).render(vars), vars, where, env))
+    return _text(_guard(lambda: _load(env, name, where).render(vars), vars, where, env))
 
 
 def check_expression(expr: str, *, where: str = "", env: Environment | None = None) -> None:
@@ -248,11 +261,16 @@ def _not_found(env: Environment, name: str, where: str) -> BadInput:
     return BadInput(f"template {name!r} not found ({looked})", where, hint)
 
 
+def _text(value: Any) -> str:
+    """``str(value)``, keeping a rendered string's mark as a secret (see taint.py)."""
+    return value if isinstance(value, str) else str(value)
+
+
 def _guard(run: Callable[[], Any], vars: Mapping[str, Any], where: str, env: Environment,
            expr: str | None = None) -> Any:
     """Run a render step, turning every Jinja or Python failure into BadInput with a place."""
     try:
-        return run()
+        return taint.tracked(run, vars)
     except BadInput:
         raise
     except BrokenVariable as exc:

@@ -8,7 +8,9 @@ from typing import Any
 
 import pytest
 
-VARS_ENV = "MAINSAIL_VERIFY_HOSTVARS"
+#: The path of a 0600 JSON file (in a 0700 folder) with the host's variables: they may hold
+#: decrypted secrets, which an environment variable would show to every child process.
+VARS_FILE_ENV = "MAINSAIL_VERIFY_HOSTVARS_FILE"
 SUDO_PASSWORD_ENV = "MAINSAIL_VERIFY_SUDO_PASSWORD_FILE"
 
 
@@ -42,4 +44,8 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.fixture(scope="session")
 def hostvars() -> dict[str, Any]:
     """Inventory vars (with `address`, `inventory_hostname`) over the applied roles' defaults."""
-    return json.loads(os.environ.get(VARS_ENV, "{}"))
+    path = os.environ.get(VARS_FILE_ENV)
+    if not path:
+        return {}
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)  # type: ignore[no-any-return]

@@ -65,6 +65,48 @@ class Secret(str):
         return "'***'"
 
 
+class SecretInt(int):
+    """A whole number from an encrypted file (a PIN, a port kept private): a secret too. Its
+    repr is masked; ``str()``, formatting and JSON still give the number."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "***"
+
+    def __str__(self) -> str:
+        return int.__repr__(self)
+
+
+class SecretFloat(float):
+    """A number with a fraction from an encrypted file; masked like :class:`SecretInt`."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "***"
+
+    def __str__(self) -> str:
+        return float.__repr__(self)
+
+
+#: Every type a value from an encrypted file may take (booleans and null carry no secret).
+SECRET_TYPES = (Secret, SecretInt, SecretFloat)
+
+
+def as_secret(value: Any) -> Any:
+    """``value`` marked as a secret when it is a string or a number; anything else as is."""
+    if isinstance(value, SECRET_TYPES) or isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        return Secret(value)
+    if isinstance(value, int):
+        return SecretInt(value)
+    if isinstance(value, float):
+        return SecretFloat(value)
+    return value
+
+
 # ---------------------------------------------------------------------------- format
 
 @dataclass(frozen=True)
@@ -279,11 +321,35 @@ def _from_file(name: str, source: str) -> Password:
     except OSError as exc:
         raise BadInput(f"vault password file cannot be read ({exc.strerror})",
                        f"{source} {name}") from None
+    _warn_if_open(path, source)
     # Editors and `echo x > file` add a final newline that is not part of the password.
     value = data[:-2] if data.endswith(b"\r\n") else data.removesuffix(b"\n")
     if not value:
         raise BadInput("vault password file is empty", f"{source} {name}")
     return Password(value, f"{source} {name}")
+
+
+_warned: set[str] = set()
+_warned_lock = threading.Lock()
+
+
+def _warn_if_open(path: Path, source: str) -> None:
+    """A password file others may read gives the vault away: say so, once per file."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return
+    if not mode & 0o044:
+        return
+    with _warned_lock:
+        if str(path) in _warned:
+            return
+        _warned.add(str(path))
+    readers = "everyone" if mode & 0o004 else "its group"
+    sys.stderr.write(f"warning: the vault password file {path} ({source}) is readable by "
+                     f"{readers} (mode {mode & 0o777:o}); run: chmod 600 {shlex.quote(str(path))}"
+                     "\n")
+    sys.stderr.flush()
 
 
 def _prompt(confirm: bool) -> Password:
@@ -344,9 +410,12 @@ def encrypt_text(plain: str, shown: str, vault: Vault, *, params: KdfParams = DE
 # ---------------------------------------------------------------------------- secrets
 
 def secret_texts(value: Any) -> Iterator[str]:
-    """Every :class:`Secret` inside ``value`` (mappings and lists walked)."""
+    """The text of every secret inside ``value`` (mappings and lists walked): a
+    :class:`Secret` itself, a secret number as it prints."""
     if isinstance(value, Secret):
         yield value
+    elif isinstance(value, (SecretInt, SecretFloat)):
+        yield str(value)
     elif isinstance(value, Mapping):
         for item in value.values():
             yield from secret_texts(item)

@@ -21,7 +21,9 @@ from .inventory import Host, Inventory, select_hosts
 from .playbook import Play
 from .plan import role_vars
 
-from .testinfra_plugin import SUDO_PASSWORD_ENV, VARS_ENV
+from .masking import Masker
+from .testinfra_plugin import SUDO_PASSWORD_ENV, VARS_FILE_ENV
+from .vault import private_dir_base, secret_texts
 
 
 @dataclass(frozen=True)
@@ -73,19 +75,37 @@ def pytest_argv(checks: HostChecks, ssh_config: Path) -> list[str]:
 
 
 def run_checks(checks: HostChecks, ssh_config: Path) -> tuple[int, str]:
+    """pytest on the host's checks; its output with the host's secrets masked (a failing
+    assertion quotes the values it compared)."""
     if not checks.files:
         return 0, "no checks for roles %s\n" % ", ".join(checks.roles)
-    env = dict(os.environ, **{VARS_ENV: json.dumps(checks.hostvars)})
+    with tempfile.TemporaryDirectory(prefix="mainsail-verify-", dir=private_dir_base()) as tmp:
+        code, output = _run_pytest(checks, ssh_config, Path(tmp))
+    password = checks.host.become_password
+    secrets = [*secret_texts(checks.hostvars), *([str(password)] if password else [])]
+    return code, Masker().with_secrets(secrets)(output)
+
+
+def _run_pytest(checks: HostChecks, ssh_config: Path, private: Path) -> tuple[int, str]:
+    """The variables go through a 0600 file in the private (0700) folder ``private``."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("MAINSAIL_VAULT", "MAINSAIL_VERIFY_"))}
+    env[VARS_FILE_ENV] = str(_private_file(private / "hostvars.json",
+                                           json.dumps(checks.hostvars)))
     if checks.sudo and checks.host.become_password is not None:
         # To the checks' sudo through a private file (the folder is 0700), never an argv.
-        secret = ssh_config.parent / ("sudo-%s" % checks.host.name)
-        fd = os.open(secret, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as out:
-            out.write(str(checks.host.become_password))
-        env[SUDO_PASSWORD_ENV] = str(secret)
+        env[SUDO_PASSWORD_ENV] = str(_private_file(private / "sudo",
+                                                   str(checks.host.become_password)))
     done = subprocess.run(pytest_argv(checks, ssh_config), capture_output=True, text=True,
                           env=env, stdin=subprocess.DEVNULL)
     return done.returncode, done.stdout + done.stderr
+
+
+def _private_file(path: Path, text: str) -> Path:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(text)
+    return path
 
 
 def verify(root: Path, inv: Inventory, plays: Sequence[Play], hosts: Sequence[Host],

@@ -169,11 +169,13 @@ def load_yaml(path: Path | str, root: Path | str | None = None, *,
 
 
 def as_secrets(value: Any, seen: set[int]) -> Any:
-    """Every string in ``value`` as a Secret, in place, so positions stay (keys stay text)."""
+    """Every string and number in ``value`` as a secret, in place, so positions stay (keys stay text)."""
     if isinstance(value, str):
         if isinstance(value, vault.Secret):
             return value
         return UnsafeSecret(value) if isinstance(value, Unsafe) else vault.Secret(value)
+    if isinstance(value, (int, float)) and not isinstance(value, (bool, OctInt)):
+        return vault.as_secret(value)  # an encrypted number is as secret as a string
     if id(value) in seen:  # an anchor used twice: already done
         return value
     seen.add(id(value))

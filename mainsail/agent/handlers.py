@@ -10,7 +10,7 @@ import json
 import os
 from typing import List, Optional, Sequence
 
-from . import fileio
+from . import fileio, statedir
 
 FILE = "handlers.json"
 
@@ -32,7 +32,7 @@ class Pending:
     def _save(self, names: Sequence[str]) -> None:
         if self.path is None:
             return
-        os.makedirs(os.path.dirname(self.path), mode=0o700, exist_ok=True)
+        statedir.private_dirs(os.path.dirname(self.path))
         fileio.atomic_write(self.path, json.dumps(sorted(set(names))).encode("utf-8"), "0600")
 
     def add(self, names: Sequence[str]) -> List[str]:

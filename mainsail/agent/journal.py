@@ -14,7 +14,7 @@ import shutil
 import stat
 from typing import Any, Dict, List, Optional
 
-from . import safepath
+from . import safepath, statedir
 from .core import MissingPrerequisite
 
 KEEP_RUNS = 3
@@ -34,7 +34,7 @@ class Journal:
         if path in self.seen:
             return
         self.seen[path] = True
-        os.makedirs(self.folder, mode=0o700, exist_ok=True)
+        statedir.private_dirs(self.folder)
         entry = entry or describe(path)
         if entry["kind"] == "file":
             self.count += 1
@@ -54,7 +54,7 @@ class Journal:
         return list(self.seen)
 
     def write_meta(self, meta: Dict[str, Any]) -> None:
-        os.makedirs(self.folder, mode=0o700, exist_ok=True)
+        statedir.private_dirs(self.folder)
         with open(os.path.join(self.folder, META), "w") as handle:
             json.dump(meta, handle, sort_keys=True)
 
@@ -86,14 +86,19 @@ def describe(path: str) -> Dict[str, Any]:
 
 
 def copy_out(path: str, data: str) -> None:
-    """Copy a regular file (opened safely) into the journal, readable by root only."""
+    """Copy a regular file (opened safely) into the journal with the original's owner and
+    permission bits (never more open than the file was; the journal folder is 0700)."""
     with safepath.locate(path, follow=False) as loc:
         fd, _ = safepath.open_entry(loc)
     with os.fdopen(fd, "rb") as src:
+        was = os.fstat(src.fileno())
         out = os.open(data, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
         with os.fdopen(out, "wb") as dst:
             shutil.copyfileobj(src, dst)
             dst.flush()
+            # chown before chmod (chown clears set-id bits); set-id bits are not copied.
+            os.fchown(dst.fileno(), was.st_uid, was.st_gid)
+            os.fchmod(dst.fileno(), stat.S_IMODE(was.st_mode) & 0o777)
             os.fsync(dst.fileno())
 
 

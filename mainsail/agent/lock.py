@@ -13,7 +13,7 @@ import os
 import time
 from typing import Any, Dict, Mapping, Optional
 
-from . import fileio
+from . import fileio, statedir
 
 
 class HeldLock:
@@ -46,7 +46,7 @@ def read_holder(path: str) -> Optional[Dict[str, Any]]:
 def acquire(path: str, holder: Mapping[str, Any], wait: float) -> Dict[str, Any]:
     """{"lock": HeldLock, "stale": previous holder or None} or {"holder": who has it}."""
     folder = os.path.dirname(path) or "."
-    os.makedirs(folder, mode=0o700, exist_ok=True)
+    statedir.private_dirs(folder)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     deadline = time.monotonic() + max(0.0, wait)
     while True:

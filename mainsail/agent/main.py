@@ -221,6 +221,7 @@ def run_request(chan: Channel, store: BlobStore, message: Mapping[str, Any]) -> 
     except (protocol.ProtocolError, TypeError, ValueError) as exc:
         chan.send({"error": "bad run request: %s" % exc})
         return
+    fresh_lock = chan.lock is None
     extra = take_lock(chan, message["lock"]) if message.get("lock") else {}
     if "locked" in extra:
         chan.send({"done": {"failed": True, "stopped": False, "host": HOST_FAILED, **extra}})
@@ -237,6 +238,13 @@ def run_request(chan: Channel, store: BlobStore, message: Mapping[str, Any]) -> 
     left = pending.names()  # recorded by a run that died before running them
     run_id = str(message.get("run") or txn.new_run_id())
     earlier_loss = txn.take_loss_record(state_dir, keep=ctx.check)
+    recovered = txn.recover_unfinished(state_dir) \
+        if fresh_lock and chan.lock is not None and not ctx.check else None
+    if recovered and earlier_loss:  # both: one record, every rollback in it
+        earlier_loss = dict(earlier_loss, rollbacks=list(earlier_loss.get("rollbacks") or [])
+                            + recovered["rollbacks"])
+    elif recovered:  # a dead run's half-done transaction, rolled back just now
+        earlier_loss = recovered
     if earlier_loss:
         extra["lost_controller"] = earlier_loss
     failed, rollbacks = False, []

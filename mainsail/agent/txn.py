@@ -122,6 +122,38 @@ def roll_back(txn: Txn, send: Send, run: Run) -> Dict[str, Any]:
     return {"txn": txn.name, "reason": txn.failure, "restored": restored, "handlers": reloaded}
 
 
+def recover_unfinished(state_dir: Optional[str]) -> Optional[Dict[str, Any]]:
+    """Transactions the last run left half-done (its agent was killed, or the host went down
+    mid-role: no meta, not rolled back) are rolled back now, newest first, before anything
+    else runs. Only the newest run's: an older one's journal may predate later changes.
+    A record like a lost controller's, for the controller to report; None when none."""
+    if not state_dir:
+        return None
+    last = journal.last_run(state_dir)
+    if last is None:
+        return None
+    try:
+        names = sorted(os.listdir(last), reverse=True)
+    except OSError:
+        return None
+    rollbacks = []
+    for name in names:
+        folder = os.path.join(last, name)
+        if name.endswith(".rolled-back") or not os.path.isdir(folder) \
+                or os.path.exists(os.path.join(folder, journal.META)):
+            continue
+        restored = journal.restore(folder)
+        os.rename(folder, folder + ".rolled-back")
+        rollbacks.append({"txn": name.split("-", 1)[-1], "restored": restored,
+                          "reason": "its run ended before the transaction did"})
+    if not rollbacks:
+        return None
+    return {"run": os.path.basename(last), "rollbacks": rollbacks,
+            "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "reason": "the run died mid-transaction (its agent was killed or the host went "
+                      "down); rolled back by the next run"}
+
+
 def folder_for(state_dir: Optional[str], run_id: str, name: str) -> Optional[str]:
     """STATE_DIR/journal/<run>/<NN>-<txn>: numbered so a manual rollback goes newest first."""
     if not state_dir:
@@ -173,10 +205,11 @@ def record_loss(state_dir: Optional[str], run_id: str, reason: str,
                 rollbacks: Sequence[Mapping[str, Any]]) -> None:
     if not state_dir:
         return
-    from . import fileio  # fileio imports journal: kept out of this module's import time
+    # fileio imports journal: kept out of this module's import time
+    from . import fileio, statedir
     record = {"run": run_id, "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
               "reason": reason, "rollbacks": list(rollbacks)}
-    os.makedirs(state_dir, mode=0o700, exist_ok=True)
+    statedir.private_dirs(state_dir)
     fileio.atomic_write(os.path.join(state_dir, LOST_RECORD),
                         json.dumps(record, sort_keys=True).encode("utf-8"), "0600")
 

@@ -222,7 +222,7 @@ def test_an_encrypted_vars_file_loads_as_secrets_with_its_own_positions(
     assert isinstance(host.vars["db_password"], Secret) and host.vars["port"] == 5432
     assert isinstance(host.vars["users"][0]["pw"], Secret)
     assert host.var_sources["db_password"] == "inventory/group_vars/all/vault.yml:1"
-    assert set(inv.secrets) == {DB_PASSWORD, API_TOKEN, "app"}
+    assert set(inv.secrets) == {DB_PASSWORD, API_TOKEN, "app", "5432"}  # numbers too
     assert DB_PASSWORD not in repr(host.vars)
 
 
