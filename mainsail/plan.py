@@ -17,8 +17,10 @@ Variables, lowest precedence first:
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
@@ -63,6 +65,16 @@ class HostPlan:
     secrets: tuple[str, ...] = ()  # values the report must mask (no_log names, vault files)
     check: bool = False
     checks: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # txn -> probes
+    segment: int = 1  # which request of the host's play this is (1 = the first)
+    deferred: tuple[str, ...] = ()  # tasks left for later segments (they need a result)
+    cursor: Any = field(default=None, compare=False, repr=False)  # renders what follows
+
+    def following(self, results: Sequence[Mapping[str, Any]]) -> "HostPlan | None":
+        """The next segment, rendered with the registered results of this one's ``results``;
+        None when the play is done on this host."""
+        if self.cursor is None or not self.deferred:
+            return None
+        return self.cursor.resume(results)
 
     def as_dict(self, *, masked: bool = True) -> dict[str, Any]:
         """JSON-ready view for `plan` output: blobs by size, no_log arguments masked, and
@@ -72,7 +84,8 @@ class HostPlan:
                  "steps": [show(s) for s in self.steps],
                  "handlers": {n: [show(s) for s in steps] for n, steps in self.handlers.items()},
                  "notify": {str(k): v for k, v in self.notify.items()},
-                 "skipped": list(self.skipped),
+                 "skipped": list(self.skipped), "segment": self.segment,
+                 "deferred": list(self.deferred),
                  "blobs": {sha: len(data) for sha, data in self.blobs.items()}}
         return _mask_all(shown, Masker().with_secrets(self.secrets)) if masked else shown
 
@@ -100,23 +113,28 @@ def build_plan(project_root: Path | str, play: Play, host: Host, facts: Mapping[
 
     ``inventory`` provides ``groups`` and ``hostvars`` for templates; without it they
     describe this host alone. ``secrets``: the run's vault, for vars files named by a template.
+
+    The plan is the host's first *segment*: the tasks up to the first one that reads a result
+    registered by a task of the same segment. ``HostPlan.following(results)`` renders the next
+    segment once those results are known; the tasks it holds were checked here already.
     """
     builder = _Builder(Path(project_root), play, host, dict(facts or {}), dict(extra_vars or {}),
                        inventory, check, _TagFilter(tuple(tags), tuple(skip_tags)), secrets)
-    try:
-        for use in play.roles:
-            scope = builder.scope(use)
-            for task in use.role.tasks:
-                builder.add_task(task, scope)
-            builder.add_checks(use.role.checks, scope)
-        scope = builder.scope(None)
-        for task in play.tasks:
-            builder.add_task(task, scope)
-        builder.add_checks(play.checks, scope)
-        builder.add_handlers()
-    except BadInput as exc:  # rendering errors may quote values: mask the secrets among them
-        raise Masker().with_secrets(builder.secrets).error(exc) from None
-    return builder.finish()
+    return builder.segment(first=True)
+
+
+# A unit of a play's run order: a task, or a role's (or the play's) checks.
+_TASK, _CHECKS = "task", "checks"
+
+
+def _units(play: Play) -> list[tuple[str, Any, RoleUse | None]]:
+    units: list[tuple[str, Any, RoleUse | None]] = []
+    for use in play.roles:
+        units += [(_TASK, task, use) for task in use.role.tasks]
+        units.append((_CHECKS, use.role.checks, use))
+    units += [(_TASK, task, None) for task in play.tasks]
+    units.append((_CHECKS, play.checks, None))
+    return units
 
 
 def role_vars(project_root: Path | str, play: Play, host: Host,
@@ -188,13 +206,13 @@ class _Scope:
 
 
 class _Builder:
-    """Accumulates one host's plan; lives for a single build_plan call."""
+    """Builds one host's plan, segment by segment; lives as long as the host's play."""
 
     def __init__(self, root: Path, play: Play, host: Host, facts: dict[str, Any],
                  extra: dict[str, Any], inventory: Inventory | None, check: bool,
                  tag_filter: _TagFilter, secrets: Vault | None = None) -> None:
         self.root, self.play, self.host, self.facts = root, play, host, facts
-        self.secrets = secrets
+        self.vault = secrets
         self.extra, self.inventory, self.check = extra, inventory, check
         self.tag_filter = tag_filter
         for name in extra:
@@ -208,6 +226,12 @@ class _Builder:
         self.secrets: list[str] = []
         self.scopes: dict[str | None, _Scope] = {}
         self.next_id = 0
+        self.units = _units(play)
+        self.pos = 0  # the next unit to render
+        self.number = 0  # segments rendered so far
+        self.registered: dict[str, Any] = {}  # results known on the controller
+        self.awaited: dict[str, list[tuple[Any, int | None]]] = {}  # name -> (item, step id)
+        self.looped: set[str] = set()  # awaited names registered by a loop
         self._add_secrets(inventory.secrets if inventory else secret_texts(host.vars))
 
     # -- scopes and variables
@@ -290,7 +314,7 @@ class _Builder:
                              env: Environment) -> Mapping[str, Any]:
         context = {**so_far, **self.extra, **self._magic(None)}
         name = render_string(path, context, where=where, env=env)
-        return load_vars_file(self.root, name, where, self.secrets)
+        return load_vars_file(self.root, name, where, self.vault)
 
     def _magic(self, use: RoleUse | None) -> dict[str, Any]:
         host, inv = self.host, self.inventory
@@ -320,26 +344,138 @@ class _Builder:
                 if text and text not in self.secrets:
                     self.secrets.append(text)
 
+    # -- segments
+
+    def segment(self, first: bool = False) -> HostPlan:
+        """Render units from where the last segment stopped up to the first task that reads
+        a result this segment registers; on the first segment, check the rest too."""
+        self.number += 1
+        self.steps, self.blobs, self.handlers, self.notify = [], {}, {}, {}
+        self.checks, self.skipped = {}, []
+        try:
+            while self.pos < len(self.units):
+                kind, what, use = self.units[self.pos]
+                scope = self.scope(use)
+                if kind == _TASK and self._waits(what, scope):
+                    break
+                self.pos += 1
+                if kind == _TASK:
+                    self.add_task(what, scope)
+                else:
+                    self.add_checks(what, scope)
+            self.add_handlers()
+            if first:
+                self._check_deferred()
+        except BadInput as exc:  # rendering errors may quote values: mask the secrets among them
+            raise Masker().with_secrets(self.secrets).error(exc) from None
+        return self.finish()
+
+    def resume(self, results: Sequence[Mapping[str, Any]]) -> HostPlan:
+        """The next segment, once the results of the one before are in."""
+        by_id = {r.get("id"): r for r in results}
+        for name, entries in self.awaited.items():
+            self.registered[name] = _registered(entries, by_id, name in self.looped)
+        self.awaited, self.looped = {}, set()
+        return self.segment()
+
+    def _deps(self, task: Task, scope: _Scope) -> set[str]:
+        """The variable names a task's templates read (when, loop, arguments, name, ...)."""
+        texts = [task.title, task.loop, task.args, task.become_user, task.ignore_errors,
+                 [w for w in list(scope.when) + list(task.when) if isinstance(w, str)]]
+        names: set[str] = set()
+        for text in _strings(texts):
+            if has_template(text):
+                names |= referenced_names(text, scope.env)
+        for cond in list(scope.when) + list(task.when):
+            if isinstance(cond, str) and not has_template(cond):
+                names |= referenced_names("{{ %s }}" % cond, scope.env)
+        return names
+
+    def _waits(self, task: Task, scope: _Scope) -> bool:
+        """Whether ``task`` reads a result registered earlier in this segment."""
+        return bool(self._deps(task, scope) & (self.awaited.keys() - self.extra.keys()))
+
+    def _check_deferred(self) -> None:
+        """What later segments hold is checked before anything runs: each task renders with
+        every result it may read standing in as a sample result (ok, rc 0, no output)."""
+        if self.pos >= len(self.units):
+            return
+        saved = (self.steps, self.blobs, self.notify, self.checks, self.skipped, self.next_id,
+                 self.registered, self.handlers, self.awaited, self.looped)
+        self.steps, self.blobs, self.notify, self.checks, self.skipped = [], {}, {}, {}, []
+        self.registered = {**self.registered, **_sample_results(self.play)}
+        self.awaited, self.looped = {}, set()
+        try:
+            for kind, what, use in self.units[self.pos:]:
+                scope = self.scope(use)
+                if kind == _TASK:
+                    self._check_task(what, scope)
+        finally:
+            (self.steps, self.blobs, self.notify, self.checks, self.skipped, self.next_id,
+             self.registered, self.handlers, self.awaited, self.looped) = saved
+
+    def _check_task(self, task: Task, scope: _Scope) -> None:
+        """Render a deferred task with sample results: an undefined variable that is not a
+        registered result, a missing template or a bad argument is bad input now."""
+        results = _sample_results(self.play).keys()
+        if any(referenced_names("{{ %s }}" % w if not has_template(w) else w, scope.env)
+               & results for w in task.when if isinstance(w, str)):
+            task = dataclasses.replace(task, when=())  # checked as if its result says run
+        try:
+            self.add_task(task, scope)
+        except BadInput as exc:
+            if not (self._deps(task, scope) & _sample_results(self.play).keys()
+                    and _about_results(exc, self.play)):
+                raise
+
+    def _vars(self, scope: _Scope) -> Mapping[str, Any]:
+        """A scope's variables with the registered results (extra vars still win)."""
+        if not self.registered:
+            return scope.vars
+        return {**scope.vars, **self.registered,
+                **{k: scope.vars[k] for k in self.extra if k in scope.vars}}
+
     # -- tasks
 
     def add_task(self, task: Task, scope: _Scope) -> None:
         if not self.tag_filter.wants(set(scope.tags) | set(task.tags)):
             return
+        ran: list[tuple[Any, int | None]] = []
         for item in self._items(task, scope, self.skipped):
             step = self._step_for(task, scope, item, self.skipped)
+            ran.append((item, None if step is None else step["id"]))
             if step is None:
                 continue
             step["txn"] = self.txn_name(scope)
+            if task.register:
+                step["register"] = task.register
             self.steps.append(step)
             if task.notify:
                 self.notify[step["id"]] = self._handler_names(task.notify)
                 step["notify"] = list(self.notify[step["id"]])  # recorded on the host
+        if task.register:
+            self._register(task, ran)
+
+    def _register(self, task: Task, ran: list[tuple[Any, int | None]]) -> None:
+        """A task whose every item was skipped here has its result now; one with a step
+        waits for the host."""
+        name = str(task.register)
+        looped = task.loop is not None
+        if any(step_id is not None for _, step_id in ran):
+            self.awaited[name] = ran
+            self.looped.discard(name)
+            if looped:
+                self.looped.add(name)
+            self.registered.pop(name, None)
+        else:
+            self.awaited.pop(name, None)
+            self.registered[name] = _registered(ran, {}, looped)
 
     def _items(self, task: Task, scope: _Scope, skipped: list[str]) -> list[Any]:
         if task.loop is None:
             return [_NO_ITEM]
         try:
-            items = render_value(task.loop, scope.vars, where=task.loc, env=scope.env)
+            items = render_value(task.loop, self._vars(scope), where=task.loc, env=scope.env)
         except BadInput:
             # A loop over something undefined is fine when the task would be skipped anyway.
             if self._when_false_without_item(task, scope):
@@ -353,7 +489,7 @@ class _Builder:
 
     def _when_false_without_item(self, task: Task, scope: _Scope) -> bool:
         try:
-            return not eval_condition(list(scope.when) + list(task.when), scope.vars,
+            return not eval_condition(list(scope.when) + list(task.when), self._vars(scope),
                                       where=task.loc, env=scope.env)
         except BadInput:
             return False
@@ -361,7 +497,8 @@ class _Builder:
     def _step_for(self, task: Task, scope: _Scope, item: Any,
                   skipped: list[str]) -> dict[str, Any] | None:
         """The step for one task (and loop item), or None (recorded in ``skipped``)."""
-        variables = scope.vars if item is _NO_ITEM else {**scope.vars, "item": item}
+        known = self._vars(scope)
+        variables = known if item is _NO_ITEM else {**known, "item": item}
         if not eval_condition(list(scope.when) + list(task.when), variables, where=task.loc,
                               env=scope.env):
             skipped.append(self._skipped_name(task, variables, scope, item))
@@ -516,6 +653,8 @@ class _Builder:
         for role, handler in self.play.all_handlers():
             use = next((u for u in self.play.roles if role is not None and u.role is role), None)
             scope = self.scope(use)
+            if self._waits(handler, scope):
+                continue  # reads a result not in yet: sent with a later segment
             steps: list[dict[str, Any]] = []
             self.handlers[handler.title] = steps  # a later handler of the same name wins
             not_recorded: list[str] = []  # a handler's skip only matters if it is notified
@@ -529,7 +668,10 @@ class _Builder:
         return HostPlan(host=self.host.name, play=self.play.name, steps=self.steps,
                         blobs=self.blobs, handlers=self.handlers, notify=self.notify,
                         skipped=self.skipped, secrets=tuple(self.secrets), check=self.check,
-                        checks={k: v for k, v in self.checks.items() if v})
+                        checks={k: v for k, v in self.checks.items() if v},
+                        segment=self.number, cursor=self,
+                        deferred=tuple(u[1].title for u in self.units[self.pos:]
+                                       if u[0] == _TASK))
 
 
 def refuse_option_names(op: str, args: Mapping[str, Any], where: str) -> None:
@@ -581,6 +723,82 @@ class _HostVarsView(Mapping[str, Mapping[str, Any]]):
 
     def __len__(self) -> int:
         return len(self._inventory.hosts)
+
+
+# ---------------------------------------------------------------------------- results
+
+SKIPPED_RESULT: Mapping[str, Any] = {"changed": False, "failed": False, "skipped": True,
+                                     "skip_reason": "Conditional result was False"}
+
+
+def result_fields(result: Mapping[str, Any]) -> dict[str, Any]:
+    """A step's result under Ansible's names: changed, failed, skipped, msg, and for
+    commands rc, stdout(_lines), stderr(_lines), cmd; the op's own fields (``data``) too."""
+    status = str(result.get("status") or "")
+    fields: dict[str, Any] = {"changed": status == "changed",
+                              "failed": status in ("failed", "ignored"),
+                              "skipped": status == "skipped", "msg": result.get("msg") or ""}
+    if result.get("rc") is not None or result.get("cmd") is not None:
+        stdout, stderr = str(result.get("stdout") or ""), str(result.get("stderr") or "")
+        fields.update(rc=result.get("rc"), stdout=stdout, stdout_lines=stdout.splitlines(),
+                      stderr=stderr, stderr_lines=stderr.splitlines(), cmd=result.get("cmd"))
+    if result.get("diff"):
+        fields["diff"] = result["diff"]
+    data = result.get("data")
+    if isinstance(data, Mapping):
+        fields.update({k: v for k, v in data.items() if k not in fields})
+    return fields
+
+
+def _registered(entries: Sequence[tuple[Any, int | None]], by_id: Mapping[Any, Mapping[str, Any]],
+                looped: bool) -> dict[str, Any]:
+    """The value ``register:`` gives: one result, or for a loop Ansible's ``results`` list."""
+    def one(step_id: int | None) -> dict[str, Any]:
+        if step_id is None:
+            return dict(SKIPPED_RESULT)
+        if step_id not in by_id:  # the host stopped before this step
+            return {"changed": False, "failed": False, "skipped": True,
+                    "skip_reason": "not run"}
+        return result_fields(by_id[step_id])
+
+    if not looped:
+        return one(entries[0][1]) if entries else dict(SKIPPED_RESULT)
+    results = [{**one(step_id), "item": item, "ansible_loop_var": "item"}
+               for item, step_id in entries]
+    return {"changed": any(r["changed"] for r in results),
+            "failed": any(r["failed"] for r in results),
+            "skipped": all(r.get("skipped") for r in results),
+            "msg": "All items completed" if results else "No items in the list",
+            "results": results}
+
+
+_SAMPLE = {"changed": False, "failed": False, "skipped": False, "msg": "", "rc": 0,
+           "stdout": "", "stdout_lines": [], "stderr": "", "stderr_lines": [], "cmd": "",
+           "results": []}
+
+
+def _sample_results(play: Play) -> dict[str, Any]:
+    """A stand-in result for every name the play registers (for checking deferred tasks)."""
+    tasks = [t for use in play.roles for t in use.role.tasks] + list(play.tasks)
+    return {t.register: dict(_SAMPLE) for t in tasks if t.register}
+
+
+def _about_results(exc: BadInput, play: Play) -> bool:
+    """Whether a deferred task's render failure may come from the sample results (a field a
+    real result has, a value a real result makes valid) rather than from the task."""
+    names = set(_sample_results(play))
+    text = f"{exc.what} {exc.hint}"
+    if "has no attribute" in text:
+        return True  # an op's own result field (e.g. stat.exists), absent from the sample
+    undefined = [m.group("name") or m.group("other") for m in _UNDEFINED.finditer(text)]
+    if undefined:
+        return all(n in names for n in undefined)
+    # A value problem (e.g. from_json of ''): judged when the real result is in; a missing
+    # file is not one.
+    return "not found" not in text
+
+
+_UNDEFINED = re.compile(r"undefined variable '(?P<name>[^']+)'|'(?P<other>[^']+)' is undefined")
 
 
 # ---------------------------------------------------------------------------- helpers

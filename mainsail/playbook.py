@@ -14,6 +14,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Iterable, Mapping
 
+from .agent.safeexpr import bind_register
 from .errors import BadInput, did_you_mean
 from .inventory import check_var_name
 from .opspec import (OPS, OpSpec, alias_map, as_bool, canonical_args, canonical_op, check_required,
@@ -29,7 +30,7 @@ PLAY_KEYWORDS = ("name", "hosts", "vars", "vars_files", "roles", "tasks", "handl
 TRANSACTION_MODES = ("role", "play")
 TASK_KEYWORDS = ("name", "when", "notify", "loop", "tags", "become", "become_user",
                  "become_method", "ignore_errors", "no_log", "changed_when", "failed_when", "args",
-                 "timeout")
+                 "timeout", "register")
 HANDLER_KEYWORDS = tuple(k for k in TASK_KEYWORDS if k != "notify") + ("listen",)
 ROLE_ENTRY_KEYS = ("role", "name", "vars", "tags", "when", "become", "become_user",
                    "become_method")
@@ -38,8 +39,6 @@ META_KEYS = ("dependencies", "galaxy_info", "allow_duplicates", "collections", "
 RESULT_CONDITIONS = ("changed_when", "failed_when")
 # Ansible keywords Mainsail deliberately does not have, and what to do instead.
 UNSUPPORTED: Mapping[str, str] = MappingProxyType({
-    "register": "register is not supported: tasks do not pass results to each other; use "
-                "changed_when/failed_when, or creates/removes/unless on command",
     "block": "blocks are not supported; put when/become/tags on each task",
     "include_tasks": "split work into roles instead of included task files",
     "import_tasks": "split work into roles instead of imported task files",
@@ -84,6 +83,7 @@ class Task:
     role: str | None = None
     listen: tuple[str, ...] = ()  # handlers only: extra names they answer to
     timeout: float | None = None  # seconds; None: the agent's default step timeout
+    register: str | None = None  # the variable that receives the task's result
 
     @property
     def agent_op(self) -> str:
@@ -617,7 +617,19 @@ def parse_task(data: Any, where: str, role: str | None = None, *,
         ignore_errors=_ignore_errors(data),
         no_log=_no_log(data.get("no_log"), loc_of(data, "no_log")),
         listen=_names(data.get("listen"), loc_of(data, "listen"), "listen"),
-        timeout=_timeout(data))
+        timeout=_timeout(data), register=_register(data))
+
+
+def _register(data: Mapping[str, Any]) -> str | None:
+    """``register: name``: the variable later tasks read the result from."""
+    value = data.get("register")
+    if value is None:
+        return None
+    if not isinstance(value, str) or has_template(value):
+        raise BadInput("register must be a variable name", loc_of(data, "register"),
+                       "e.g. register: result")
+    check_var_name(value, loc_of(data, "register"))
+    return value
 
 
 def _timeout(data: Mapping[str, Any]) -> float | None:
@@ -673,11 +685,21 @@ def _task_args(data: Mapping[str, Any], op_key: str, op: str, where: str) -> Map
                 takers = " and ".join(n for n, s in OPS.items() if key in s.arg_map())
                 raise BadInput(f"{key} is only for {takers}", loc_of(data, key),
                                f"{op} reports changed/failed itself")
-            _put(merged, key, data[key], data)
+            _put(merged, key, _bound(data[key], data.get("register")), data)
     args = _canonical(spec, merged, here)
     check_required(spec, args, here)
     check_static_values(spec, args, here)
     return args
+
+
+def _bound(condition: Any, register: Any) -> Any:
+    """A condition naming the task's own registered result: the host knows it as
+    ``result``."""
+    if not isinstance(register, str):
+        return condition
+    if isinstance(condition, list):
+        return [bind_register(c, register) for c in condition]
+    return bind_register(condition, register)
 
 
 def _merged(first: Mapping[str, Any], second: Mapping[str, Any]) -> YDict:

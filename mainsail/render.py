@@ -458,7 +458,33 @@ FILTERS: Mapping[str, Callable[..., Any]] = MappingProxyType({
     "type_debug": lambda v: type(v).__name__,
 })
 
+def _result(value: Any, test: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise TypeError(f"the {test!r} test needs a registered result, not "
+                        f"{type(value).__name__}")
+    return value
+
+
+def _result_test(field: str, negate: bool = False) -> Callable[[Any], bool]:
+    """Ansible's tests on a registered result: ``result is changed``, ``is succeeded``..."""
+    def test(value: Any) -> bool:
+        return bool(_result(value, field).get(field, False)) != negate
+    return test
+
+
+RESULT_TESTS: Mapping[str, Callable[[Any], bool]] = MappingProxyType({
+    **{name: _result_test("changed") for name in ("changed", "change")},
+    **{name: _result_test("failed") for name in ("failed", "failure")},
+    **{name: _result_test("failed", negate=True) for name in ("succeeded", "success",
+                                                               "successful")},
+    **{name: _result_test("skipped") for name in ("skipped", "skip")},
+    "finished": lambda value: bool(_result(value, "finished").get("finished", True)),
+    "reachable": lambda value: not _result(value, "reachable").get("unreachable", False),
+    "unreachable": lambda value: bool(_result(value, "unreachable").get("unreachable", False)),
+})
+
 TESTS: Mapping[str, Callable[..., bool]] = MappingProxyType({
+    **RESULT_TESTS,
     "match": lambda v, p, ignorecase=False: bool(re.match(p, str(v), _flags(ignorecase))),
     "search": lambda v, p, ignorecase=False: bool(re.search(p, str(v), _flags(ignorecase))),
     "regex": lambda v, p, ignorecase=False: bool(re.search(p, str(v), _flags(ignorecase))),

@@ -1,0 +1,217 @@
+"""register, and a host's plan cut into segments where a task reads a registered result."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mainsail.errors import BadInput
+from mainsail.inventory import Host
+from mainsail.plan import HostPlan, build_plan, result_fields
+from mainsail.playbook import load_playbook
+
+
+def project(tmp_path: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text).lstrip("\n"))
+    return tmp_path
+
+
+def plan_tasks(tmp_path: Path, tasks: str, files: dict[str, str] | None = None,
+               extra: dict[str, Any] | None = None) -> HostPlan:
+    body = textwrap.indent(textwrap.dedent(tasks).lstrip("\n"), "    ")
+    root = project(tmp_path, {"playbooks/site.yml": "- hosts: all\n  tasks:\n" + body,
+                              **(files or {})})
+    return build_plan(root, load_playbook(root)[0], Host("web1"), {}, extra or {})
+
+
+def ran(plan: HostPlan, **by_name: dict[str, Any]) -> list[dict[str, Any]]:
+    """The agent's results for a segment: each step ok unless named in ``by_name``."""
+    out = []
+    for step in plan.steps:
+        result = {"id": step["id"], "status": "ok", "msg": "", "rc": None, "stdout": "",
+                  "stderr": "", "cmd": None}
+        result.update(by_name.get(step["name"], {}))
+        out.append(result)
+    return out
+
+
+def content(plan: HostPlan | None, index: int = 0) -> str:
+    """What a copy step writes (shipped as a blob named by its digest)."""
+    assert plan is not None
+    digests = set(plan.steps[index]["args"].values()) & set(plan.blobs)
+    return plan.blobs[digests.pop()].decode()
+
+
+def names(plan: HostPlan | None) -> list[str]:
+    assert plan is not None
+    return [s["name"] for s in plan.steps]
+
+
+USES_RESULT = """
+- name: version
+  command: cat /etc/debian_version
+  register: version
+- name: other
+  file: {path: /tmp/other, state: directory}
+- name: report
+  copy: {dest: /tmp/version, content: "{{ version.stdout }}"}
+  when: version is succeeded
+- name: last
+  file: {path: /tmp/last, state: directory}
+"""
+
+
+def test_a_play_without_register_is_one_segment(tmp_path: Path) -> None:
+    plan = plan_tasks(tmp_path, """
+        - name: a
+          command: "true"
+        - name: b
+          file: {path: /tmp/b, state: directory}
+        """)
+    assert names(plan) == ["a", "b"] and plan.deferred == () and plan.segment == 1
+    assert plan.following(ran(plan)) is None
+
+
+def test_a_task_reading_a_result_starts_the_next_segment(tmp_path: Path) -> None:
+    first = plan_tasks(tmp_path, USES_RESULT)
+    assert names(first) == ["version", "other"]  # `other` does not wait for the result
+    assert first.deferred == ("report", "last")
+    assert first.steps[0]["register"] == "version"
+    second = first.following(ran(first, version={"status": "changed", "rc": 0,
+                                                 "stdout": "12.8", "cmd": "cat"}))
+    assert names(second) == ["report", "last"] and second.segment == 2
+    assert content(second, 0) == "12.8"
+    assert [s["id"] for s in second.steps] == [3, 4]  # ids stay unique across segments
+    assert second.following(ran(second)) is None
+
+
+def test_a_result_that_fails_the_when_skips_the_task(tmp_path: Path) -> None:
+    first = plan_tasks(tmp_path, USES_RESULT)
+    second = first.following(ran(first, version={"status": "ignored", "rc": 1, "cmd": "cat"}))
+    assert names(second) == ["last"] and second.skipped == ["report"]
+
+
+def test_a_skipped_task_registers_a_skipped_result_without_a_round_trip(tmp_path: Path) -> None:
+    plan = plan_tasks(tmp_path, """
+        - name: never
+          command: "true"
+          when: false
+          register: out
+        - name: after
+          file: {path: "/tmp/{{ 'skipped' if out is skipped else 'ran' }}", state: directory}
+        """)
+    assert names(plan) == ["after"] and plan.deferred == ()
+    assert plan.steps[0]["args"]["path"] == "/tmp/skipped"
+
+
+def test_a_loop_registers_ansible_s_results_list(tmp_path: Path) -> None:
+    first = plan_tasks(tmp_path, """
+        - name: each
+          command: "echo {{ item }}"
+          loop: [a, b, c]
+          when: item != 'b'
+          register: echoed
+        - name: summary
+          copy:
+            dest: /tmp/summary
+            content: "{{ echoed.results | selectattr('skipped', 'false') | map(attribute='stdout')
+                         | join(',') }}
+              {{ echoed is changed }} {{ echoed.results[1].skipped }}"
+        """)
+    results = ran(first, **{"each (item=a)": {"status": "changed", "rc": 0, "stdout": "a",
+                                              "cmd": "echo a"},
+                            "each (item=c)": {"status": "ok", "rc": 0, "stdout": "c",
+                                              "cmd": "echo c"}})
+    second = first.following(results)
+    assert content(second, 0) == "a,c True True"
+
+
+def test_result_fields_use_ansible_s_names() -> None:
+    fields = result_fields({"id": 1, "status": "failed", "msg": "boom", "rc": 2,
+                            "stdout": "one\ntwo", "stderr": "bad", "cmd": "x"})
+    assert fields == {"changed": False, "failed": True, "skipped": False, "msg": "boom",
+                      "rc": 2, "stdout": "one\ntwo", "stdout_lines": ["one", "two"],
+                      "stderr": "bad", "stderr_lines": ["bad"], "cmd": "x"}
+    assert result_fields({"status": "changed", "msg": "", "data": {"path": "/x"}}) == \
+        {"changed": True, "failed": False, "skipped": False, "msg": "", "path": "/x"}
+
+
+def test_the_tests_on_results(tmp_path: Path) -> None:
+    first = plan_tasks(tmp_path, """
+        - name: probe
+          command: "true"
+          register: r
+        - name: show
+          copy:
+            dest: /tmp/x
+            content: "{{ [r is changed, r is failed, r is succeeded, r is success,
+                          r is skipped] | join(',') }}"
+        """)
+    second = first.following(ran(first, probe={"status": "changed", "rc": 0, "cmd": "true"}))
+    assert content(second, 0) == "True,False,True,True,False"
+
+
+def test_deferred_tasks_are_checked_before_anything_runs(tmp_path: Path) -> None:
+    err = pytest.raises(BadInput, plan_tasks, tmp_path, """
+        - name: probe
+          command: "true"
+          register: r
+        - name: uses
+          copy: {dest: /tmp/x, content: "{{ r.stdout }} {{ not_defined_anywhere }}"}
+        """).value
+    assert "not_defined_anywhere" in err.what
+
+
+def test_deferred_tasks_missing_templates_are_bad_input_now(tmp_path: Path) -> None:
+    err = pytest.raises(BadInput, plan_tasks, tmp_path, """
+        - name: probe
+          command: "true"
+          register: r
+        - name: uses
+          template: {src: gone.j2, dest: /tmp/x}
+          when: r is changed
+        """).value
+    assert "gone.j2" in err.what
+
+
+def test_deferred_tasks_may_use_fields_only_a_real_result_has(tmp_path: Path) -> None:
+    first = plan_tasks(tmp_path, """
+        - name: probe
+          command: "true"
+          register: r
+        - name: uses
+          copy: {dest: /tmp/x, content: "{{ (r.stdout | from_json).version }}"}
+        """)
+    second = first.following(ran(first, probe={"rc": 0, "stdout": '{"version": 3}',
+                                               "cmd": "true"}))
+    assert content(second, 0) == "3"
+
+
+def test_a_bad_value_from_a_result_fails_when_rendered(tmp_path: Path) -> None:
+    first = plan_tasks(tmp_path, """
+        - name: probe
+          command: "true"
+          register: r
+        - name: uses
+          copy: {dest: /tmp/x, content: "{{ r.stdout | from_json }}"}
+        """)
+    with pytest.raises(BadInput):
+        first.following(ran(first, probe={"rc": 0, "stdout": "not json", "cmd": "true"}))
+
+
+def test_extra_vars_win_over_registered_results(tmp_path: Path) -> None:
+    first = plan_tasks(tmp_path, """
+        - name: probe
+          command: "true"
+          register: r
+        - name: uses
+          copy: {dest: /tmp/x, content: "{{ r }}"}
+        """, extra={"r": "given"})
+    assert names(first) == ["probe", "uses"]  # nothing waits: the extra var is known now
+    assert content(first, 1) == "given"
