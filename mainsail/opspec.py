@@ -350,6 +350,7 @@ _COERCERS: Mapping[str, Callable[[Any, str, str], Any]] = MappingProxyType({
     "text": _as_content, "checker": _as_validate, "pattern": _as_regex,
     "restart": _as_autorestart, "debconf_value": _as_debconf_value,
     "condition": _as_condition,
+    "any": lambda value, label, where: value,
 })
 
 

@@ -27,12 +27,13 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import jinja2
 
+from .agent.ops import OPS as RUNNERS
 from .agent.spec import Ships
 from .errors import BadInput, did_you_mean
 from .inventory import Host, Inventory, check_var_name
 from .masking import MASK, Masker
 from .opspec import OPS, coerce_args
-from .playbook import Play, Role, RoleUse, Task, load_vars_file
+from .playbook import CONTROLLER_OPS, Play, Role, RoleUse, Task, load_vars_file
 from .render import (OMIT, Environment, broken, eval_condition, has_template, make_env,
                      referenced_names, render_string, render_template, render_value, to_plain)
 from .vault import MIN_SECRET_LENGTH, Vault, secret_texts
@@ -386,7 +387,10 @@ class _Builder:
         for text in _strings(texts):
             if has_template(text):
                 names |= referenced_names(text, scope.env)
-        for cond in list(scope.when) + list(task.when):
+        bare = list(scope.when) + list(task.when)
+        if task.op in _JUDGED_HERE:
+            bare += _JUDGED_HERE[task.op].expressions(task.args)
+        for cond in bare:
             if isinstance(cond, str) and not has_template(cond):
                 names |= referenced_names("{{ %s }}" % cond, scope.env)
         return names
@@ -440,12 +444,18 @@ class _Builder:
     def add_task(self, task: Task, scope: _Scope) -> None:
         if not self.tag_filter.wants(set(scope.tags) | set(task.tags)):
             return
+        if task.op in CONTROLLER_OPS:
+            self._set_fact(task, scope)
+            return
         ran: list[tuple[Any, int | None]] = []
+        local: dict[int, dict[str, Any]] = {}  # results known here (debug, assert, fail)
         for item in self._items(task, scope, self.skipped):
             step = self._step_for(task, scope, item, self.skipped)
             ran.append((item, None if step is None else step["id"]))
             if step is None:
                 continue
+            if task.op in _JUDGED_HERE:
+                local[step["id"]] = _JUDGED_HERE[task.op].registered(step["args"])
             step["txn"] = self.txn_name(scope)
             if task.register:
                 step["register"] = task.register
@@ -454,13 +464,34 @@ class _Builder:
                 self.notify[step["id"]] = self._handler_names(task.notify)
                 step["notify"] = list(self.notify[step["id"]])  # recorded on the host
         if task.register:
-            self._register(task, ran)
+            self._register(task, ran, local)
 
-    def _register(self, task: Task, ran: list[tuple[Any, int | None]]) -> None:
-        """A task whose every item was skipped here has its result now; one with a step
-        waits for the host."""
+    def _set_fact(self, task: Task, scope: _Scope) -> None:
+        """``set_fact``: the variables are set now, for the tasks after it on this host."""
+        for item in self._items(task, scope, self.skipped):
+            known = self._vars(scope)
+            variables = known if item is _NO_ITEM else {**known, "item": item}
+            if not eval_condition(list(scope.when) + list(task.when), variables,
+                                  where=task.loc, env=scope.env):
+                self.skipped.append(self._skipped_name(task, variables, scope, item))
+                continue
+            for key, value in task.args.items():
+                name = render_string(key, variables, where=task.loc, env=scope.env)
+                check_var_name(name, task.loc)
+                self.registered[name] = render_value(value, variables, where=task.loc,
+                                                     env=scope.env)
+                self.awaited.pop(name, None)
+
+    def _register(self, task: Task, ran: list[tuple[Any, int | None]],
+                  local: Mapping[int, dict[str, Any]]) -> None:
+        """A task whose every item was skipped here, or whose result the controller judged
+        itself, has its result now; one with a step on the host waits for it."""
         name = str(task.register)
         looped = task.loop is not None
+        if local:
+            self.awaited.pop(name, None)
+            self.registered[name] = _registered(ran, local, looped, fields=dict)
+            return
         if any(step_id is not None for _, step_id in ran):
             self.awaited[name] = ran
             self.looped.discard(name)
@@ -505,8 +536,16 @@ class _Builder:
             return None
         name = self._name(task, variables, scope, item)
         self._collect_secrets(task.no_log, variables)
-        rendered = render_value(task.args, variables, where=task.loc, env=scope.env)
+        if task.op in _JUDGED_HERE:
+            rendered = self._judge(task, variables, scope)
+            if rendered is None:
+                return None
+        else:
+            rendered = render_value(task.args, variables, where=task.loc, env=scope.env)
+        internal = {k: rendered.pop(k) for k in OPS[task.op].internal if k in rendered} \
+            if task.op in _JUDGED_HERE else {}
         args = coerce_args(OPS[task.op], _without_omitted(rendered), task.loc)
+        args.update(internal)  # the plan's verdict, which the host reports
         refuse_option_names(task.op, args, task.loc)
         no_log = self._no_log(task, args)
         ships = OPS[task.op].ships
@@ -523,6 +562,31 @@ class _Builder:
                 "become": self._become(task, scope), "timeout": task.timeout,
                 "become_user": self._run_as(task, scope, variables),
                 "tags": sorted(set(scope.tags) | set(task.tags))}
+
+    def _judge(self, task: Task, variables: Mapping[str, Any],
+               scope: _Scope) -> YDict | None:
+        """Ops decided here, with the host's variables (debug, assert, fail: their module's
+        ``prepare``); the step only reports the verdict in its place. None: no step."""
+        def render(value: Any) -> Any:
+            try:
+                return render_value(value, variables, where=task.loc, env=scope.env)
+            except BadInput as exc:
+                if "undefined" in exc.what:
+                    raise ValueError(exc.what) from None
+                raise
+
+        def judge(condition: Any) -> bool:
+            return eval_condition(condition, variables, where=task.loc, env=scope.env)
+
+        try:
+            prepared = _JUDGED_HERE[task.op].prepare(task.args, render, judge)
+        except ValueError as exc:
+            raise BadInput(str(exc), task.loc) from None
+        if prepared is None:
+            return None
+        out = YDict(prepared)
+        out.pos, out.key_pos = getattr(task.args, "pos", None), {}
+        return out
 
     def _name(self, task: Task, variables: Mapping[str, Any], scope: _Scope, item: Any) -> str:
         name = render_string(task.title, variables, where=task.loc, env=scope.env)
@@ -750,8 +814,14 @@ def result_fields(result: Mapping[str, Any]) -> dict[str, Any]:
     return fields
 
 
+# Ops whose module prepares the step on the controller (``prepare``) and says what
+# ``register`` keeps of it (``registered``): their verdict is known when the plan is built.
+_JUDGED_HERE = {name: module for name, module in RUNNERS.items()
+                if hasattr(module, "prepare") and hasattr(module, "registered")}
+
+
 def _registered(entries: Sequence[tuple[Any, int | None]], by_id: Mapping[Any, Mapping[str, Any]],
-                looped: bool) -> dict[str, Any]:
+                looped: bool, fields: Any = None) -> dict[str, Any]:
     """The value ``register:`` gives: one result, or for a loop Ansible's ``results`` list."""
     def one(step_id: int | None) -> dict[str, Any]:
         if step_id is None:
@@ -759,7 +829,7 @@ def _registered(entries: Sequence[tuple[Any, int | None]], by_id: Mapping[Any, M
         if step_id not in by_id:  # the host stopped before this step
             return {"changed": False, "failed": False, "skipped": True,
                     "skip_reason": "not run"}
-        return result_fields(by_id[step_id])
+        return (fields or result_fields)(by_id[step_id])
 
     if not looped:
         return one(entries[0][1]) if entries else dict(SKIPPED_RESULT)

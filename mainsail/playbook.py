@@ -46,7 +46,6 @@ UNSUPPORTED: Mapping[str, str] = MappingProxyType({
     "import_role": "list the role under the play's roles: (or in meta/main.yml dependencies)",
     "import_playbook": "run each playbook with its own command",
     "include_vars": "use vars_files: on the play, or role vars/",
-    "set_fact": "compute the value in vars: with a template instead",
     "delegate_to": "tasks run on their own host only",
     "local_action": "tasks run on their own host only",
     "run_once": "not supported; run the task on one host with --host",
@@ -87,13 +86,15 @@ class Task:
 
     @property
     def agent_op(self) -> str:
-        return OPS[self.op].agent_op
+        return OPS[self.op].agent_op if self.op in OPS else self.op
 
     @property
     def title(self) -> str:
         """The task's name, or ``op first-argument`` when it has none."""
         if self.name:
             return self.name
+        if self.op not in OPS:
+            return self.op
         first = next((self.args.get(n) for g in OPS[self.op].required for n in g
                       if self.args.get(n) is not None), "")
         return f"{self.op} {first}".strip()
@@ -606,10 +607,13 @@ def parse_task(data: Any, where: str, role: str | None = None, *,
         raise BadInput("a task must be a mapping (name:, an operation and its arguments)", where)
     keywords = HANDLER_KEYWORDS if handler else TASK_KEYWORDS
     op_key = _operation_key(data, keywords, where, handler)
-    spec = get_op(op_key, loc_of(data, op_key))
-    args = _task_args(data, op_key, spec.name, where)
+    if _controller_op(op_key):
+        op, args = _controller_op(op_key), _set_fact_args(data, op_key)
+    else:
+        spec = get_op(op_key, loc_of(data, op_key))
+        op, args = spec.name, _task_args(data, op_key, spec.name, where)
     return Task(
-        op=spec.name, args=args, loc=where, role=role,
+        op=op, args=args, loc=where, role=role,
         name=_task_name(data), when=_when(data.get("when"), loc_of(data, "when")),
         notify=_names(data.get("notify"), loc_of(data, "notify"), "notify"),
         loop=_loop(data, "loop"), tags=_tags(data.get("tags"), loc_of(data, "tags")),
@@ -629,6 +633,85 @@ def _register(data: Mapping[str, Any]) -> str | None:
         raise BadInput("register must be a variable name", loc_of(data, "register"),
                        "e.g. register: result")
     check_var_name(value, loc_of(data, "register"))
+    return value
+
+
+# Tasks the controller carries out itself while it builds the plan: no step on the host.
+CONTROLLER_OPS = ("set_fact",)
+_FQCN = ("ansible.builtin.", "ansible.legacy.")
+
+
+def _controller_op(key: Any) -> str:
+    """``set_fact`` (or its FQCN), else ''."""
+    name = str(key)
+    for prefix in _FQCN:
+        if name.startswith(prefix):
+            name = name[len(prefix):]
+    return name if name in CONTROLLER_OPS else ""
+
+
+def _set_fact_args(data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    """``set_fact``: variable names to values (``k=v`` text too); ``cacheable`` is accepted
+    (facts live for the run: there is no fact cache to keep them in)."""
+    raw = data.get(key)
+    here = loc_of(data, key)
+    if isinstance(raw, str):
+        raw = kv_args(raw, here)
+    if not isinstance(raw, dict) or not raw:
+        raise BadInput("set_fact needs variable names and values", here,
+                       "set_fact: {name: value}")
+    facts = {k: v for k, v in raw.items() if k != "cacheable"}
+    for name in facts:
+        if not has_template(name):
+            check_var_name(name, loc_of(raw, name) or here)
+    return facts
+
+
+def kv_args(text: str, where: str) -> dict[str, Any]:
+    """Ansible's one-line ``k=v k2="v 2"`` arguments; a ``{{ }}`` may hold spaces."""
+    args: dict[str, Any] = {}
+    for word in _kv_words(text, where):
+        key, sep, value = word.partition("=")
+        if not sep or not key:
+            raise BadInput(f"{word!r} is not name=value", where,
+                           "write the arguments as a mapping, or each as name=value")
+        args[key] = _unquote(value)
+    return args
+
+
+def _kv_words(text: str, where: str) -> list[str]:
+    words, current, quote, depth, i = [], "", "", 0, 0
+    while i < len(text):
+        ch, pair = text[i], text[i:i + 2]
+        if pair in ("{{", "{%") and not quote:
+            depth += 1
+        elif pair in ("}}", "%}") and depth and not quote:
+            depth -= 1
+        if quote:
+            if ch == "\\" and i + 1 < len(text):
+                current += text[i:i + 2]
+                i += 2
+                continue
+            if ch == quote:
+                quote = ""
+        elif ch in "'\"" and not depth:
+            quote = ch
+        elif ch.isspace() and not depth:
+            if current:
+                words.append(current)
+            current = ""
+            i += 1
+            continue
+        current += ch
+        i += 1
+    if quote:
+        raise BadInput(f"unclosed quote in {text!r}", where)
+    return words + ([current] if current else [])
+
+
+def _unquote(value: str) -> str:
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+        return value[1:-1].replace("\\" + value[0], value[0])
     return value
 
 
@@ -655,7 +738,7 @@ def _operation_key(data: Mapping[str, Any], keywords: tuple[str, ...], where: st
         if key in UNSUPPORTED:
             raise BadInput(f"task keyword {key!r} is not supported", loc_of(data, key),
                            UNSUPPORTED[key])
-        if not isinstance(key, str) or canonical_op(key) is None:
+        if not isinstance(key, str) or (canonical_op(key) is None and not _controller_op(key)):
             raise BadInput(f"unknown task keyword or operation {key!r}", loc_of(data, key),
                            did_you_mean(str(key), [*keywords, *OPS]))
         ops.append(key)
@@ -671,7 +754,9 @@ def _task_args(data: Mapping[str, Any], op_key: str, op: str, where: str) -> Map
     spec = OPS[op]
     raw = data.get(op_key)
     here = loc_of(data, op_key)
-    if isinstance(raw, str):
+    if isinstance(raw, str) and not spec.free_form:
+        raw = kv_args(raw, here)  # Ansible's one-line form: `copy: dest=/x mode=0644`
+    elif isinstance(raw, str):
         raw = free_form_args(spec, raw, here)
     elif raw is not None and not isinstance(raw, dict):
         raise BadInput(f"{op}: arguments must be a mapping", here)

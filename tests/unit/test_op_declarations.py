@@ -29,9 +29,11 @@ ALSO_MEANS_SOMETHING_ELSE = {
     # the project's files/ folder.
     "dest", "src", "owner", "directory", "files",
     # Command-line flags and testbed settings with the same word.
-    "timeout", "stdin", "enabled",
+    "timeout", "stdin", "enabled", "var",
     # A debconf value type; a Jinja test; a type's name in the docs.
     "password", "regex",
+    # A result's message (every op reports one).
+    "msg",
 }
 EXEMPT = ALSO_MEANS_SOMETHING_ELSE | set(TASK_KEYWORDS) | set(UNSUPPORTED)
 

@@ -497,3 +497,25 @@ def test_ignore_errors_lets_a_later_task_read_the_failure(tmp_path):
     record, _ = run(root)
     assert record.hosts["a"].state == "ok"
     assert (tmp_path / "out" / "a.rc").read_text() == "3 oops True\n"
+
+
+def test_assert_debug_and_fail_report_in_place_and_a_false_assert_stops_the_host(tmp_path):
+    root = project(tmp_path, """
+        - hosts: all
+          tasks:
+            - set_fact: {expected: "{{ inventory_hostname }}-ok"}
+            - command: {cmd: "echo {{ inventory_hostname }}-ok"}
+              register: said
+              changed_when: false
+            - debug: var=said.stdout
+            - name: said what was expected
+              assert:
+                that: [said.stdout == expected, inventory_hostname != 'b']
+                fail_msg: "{{ inventory_hostname }} is refused"
+    """ + MARK, hosts=("a", "b"))
+    record, _ = run(root)
+    assert {h: r.state for h, r in record.hosts.items()} == {"a": "ok", "b": "failed"}
+    steps = {s.task: (s.status, s.msg) for s in record.hosts["b"].steps}
+    assert steps["debug"] == ("ok", "said.stdout: b-ok")
+    assert steps["said what was expected"] == ("failed", "b is refused")
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.done"]

@@ -215,3 +215,82 @@ def test_extra_vars_win_over_registered_results(tmp_path: Path) -> None:
         """, extra={"r": "given"})
     assert names(first) == ["probe", "uses"]  # nothing waits: the extra var is known now
     assert content(first, 1) == "given"
+
+
+# ---------------------------------------------------------------------------- set_fact, debug, assert, fail
+
+def test_set_fact_sets_variables_for_later_tasks_without_a_step(tmp_path: Path) -> None:
+    plan = plan_tasks(tmp_path, """
+        - set_fact: {greeting: "hello {{ inventory_hostname }}", cacheable: true}
+        - ansible.builtin.set_fact: "{{ item }}=moo"
+          loop: [foo, bar]
+        - debug: var=greeting
+        - debug: {msg: "{{ foo }} {{ bar }}"}
+        """)
+    assert [s["op"] for s in plan.steps] == ["debug", "debug"]
+    assert [s["args"]["msg"] for s in plan.steps] == ["greeting: hello web1", "moo moo"]
+
+
+def test_assert_is_judged_on_the_controller_and_reported_in_place(tmp_path: Path) -> None:
+    plan = plan_tasks(tmp_path, """
+        - name: holds
+          assert: {that: ["1 + 1 == 2", "'a' in 'abc'"], success_msg: fine}
+        - name: does not
+          assert:
+            that: [true, "2 > 3"]
+            fail_msg: "two is not more than {{ 3 }}"
+        """)
+    assert plan.steps[0]["args"] == {"that": ["1 + 1 == 2", "'a' in 'abc'"], "quiet": False,
+                                     "success_msg": "fine"}
+    assert plan.steps[1]["args"]["evaluated"] == "2 > 3"
+    assert plan.steps[1]["args"]["fail_msg"] == "two is not more than 3"
+
+
+def test_assert_reads_registered_results_in_the_next_segment(tmp_path: Path) -> None:
+    first = plan_tasks(tmp_path, """
+        - shell: exit 0
+          register: result
+          ignore_errors: true
+        - assert:
+            that:
+              - "'failed' in result and not result.failed"
+              - result.exception is undefined
+          register: checked
+        - debug: var=checked.msg
+        """)
+    second = first.following(ran(first, **{"shell exit 0": {"status": "ok", "rc": 0,
+                                                            "cmd": "exit 0"}}))
+    assert "evaluated" not in second.steps[0]["args"]
+    assert second.steps[1]["args"]["msg"] == "checked.msg: All assertions passed"
+    assert second.deferred == ()
+
+
+def test_debug_above_verbosity_0_and_fail_with_a_message(tmp_path: Path) -> None:
+    plan = plan_tasks(tmp_path, """
+        - debug: {msg: hidden, verbosity: 2}
+        - fail: msg="stop {{ inventory_hostname }}"
+          when: inventory_hostname == 'web1'
+        """)
+    assert [(s["op"], s["args"]) for s in plan.steps] == [("fail", {"msg": "stop web1"})]
+
+
+def test_one_line_arguments_work_for_every_operation(tmp_path: Path) -> None:
+    plan = plan_tasks(tmp_path, """
+        - copy: dest=/tmp/foo.txt mode=0644 content="bar baz"
+        - file: path=/tmp/{{ 'x y' | replace(' ', '') }} state=directory
+        """)
+    assert plan.steps[0]["args"]["dest"] == "/tmp/foo.txt"
+    assert content(plan, 0) == "bar baz"
+    assert plan.steps[1]["args"]["path"] == "/tmp/xy"
+
+
+def test_the_host_reports_the_controller_s_verdicts() -> None:
+    from mainsail.agent.core import Context
+    from mainsail.agent.main import call_op
+    ctx = Context(check=False, diff=False, blobs=None)
+    failed = call_op(ctx, {"op": "assert", "args": {"that": ["x"], "evaluated": "x"}})
+    assert (failed.status, failed.msg) == ("failed", "Assertion failed: x")
+    held = call_op(ctx, {"op": "assert", "args": {"that": ["x"], "success_msg": "fine"}})
+    assert (held.status, held.msg) == ("ok", "fine")
+    assert call_op(ctx, {"op": "debug", "args": {"msg": "hi"}}).msg == "hi"
+    assert call_op(ctx, {"op": "fail", "args": {}}).status == "failed"
