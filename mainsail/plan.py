@@ -35,7 +35,8 @@ from .masking import MASK, Masker
 from .opspec import OPS, coerce_args
 from .playbook import CONTROLLER_OPS, Play, Role, RoleUse, Task, load_vars_file
 from .render import (OMIT, Environment, broken, eval_condition, has_template, make_env,
-                     referenced_names, render_string, render_template, render_value, to_plain)
+                     referenced_names, render_string, render_template, render_value, run_lookup,
+                     to_plain)
 from .vault import MIN_SECRET_LENGTH, Vault, secret_texts
 from .yamlio import YDict, display_path, loc_of
 
@@ -248,6 +249,7 @@ class _Builder:
         templates = [r.templates for r in chain[-1:]] + [self.root / "templates"]
         files = tuple([r.files for r in chain[-1:]] + [self.root / "files"])
         env = make_env(templates, self.root)
+        env.files_path = files
         raw, sources = self._layers(use, chain, env)
         variables = _resolve_vars(raw, sources, env, self._magic(use))
         self._collect_secrets(self.play.no_log, variables)
@@ -328,6 +330,7 @@ class _Builder:
                  "ansible_check_mode": self.check, "playbook_dir": str(self.root / "playbooks")}
         if use is not None:
             magic["role_name"] = use.role.name
+            magic["role_path"] = str(use.role.path)
         return magic
 
     def _add_secrets(self, texts: Iterable[str]) -> None:
@@ -451,7 +454,8 @@ class _Builder:
         local: dict[int, dict[str, Any]] = {}  # results known here (debug, assert, fail)
         for item in self._items(task, scope, self.skipped):
             step = self._step_for(task, scope, item, self.skipped)
-            ran.append((item, None if step is None else step["id"]))
+            ran.append((item.value if isinstance(item, _LoopItem) else item,
+                        None if step is None else step["id"]))
             if step is None:
                 continue
             if task.op in _JUDGED_HERE:
@@ -469,8 +473,8 @@ class _Builder:
     def _set_fact(self, task: Task, scope: _Scope) -> None:
         """``set_fact``: the variables are set now, for the tasks after it on this host."""
         for item in self._items(task, scope, self.skipped):
-            known = self._vars(scope)
-            variables = known if item is _NO_ITEM else {**known, "item": item}
+            variables = self._item_vars(task, scope, item)
+            item = item.value if isinstance(item, _LoopItem) else item
             if not eval_condition(list(scope.when) + list(task.when), variables,
                                   where=task.loc, env=scope.env):
                 self.skipped.append(self._skipped_name(task, variables, scope, item))
@@ -507,6 +511,8 @@ class _Builder:
             return [_NO_ITEM]
         try:
             items = render_value(task.loop, self._vars(scope), where=task.loc, env=scope.env)
+            if task.loop_with is not None:
+                items = self._with_items(task, items, scope)
         except BadInput:
             # A loop over something undefined is fine when the task would be skipped anyway.
             if self._when_false_without_item(task, scope):
@@ -516,7 +522,18 @@ class _Builder:
         if not isinstance(items, list):
             raise BadInput(f"loop must give a list, not {type(items).__name__}", task.loc,
                            "loop over a mapping with | dict2items")
-        return items
+        return [_LoopItem(value, index, tuple(items)) for index, value in enumerate(items)]
+
+    def _with_items(self, task: Task, value: Any, scope: _Scope) -> list[Any]:
+        """``with_<kind>: value``: the items Ansible's lookup of that kind gives."""
+        terms = [value] if task.loop_with in ("dict", "sequence") or \
+            not isinstance(value, list) else value
+        if task.loop_with == "subelements":
+            terms = value if isinstance(value, list) else [value]
+        try:
+            return run_lookup(scope.env, None, str(task.loop_with), terms, {})
+        except (ValueError, TypeError) as exc:
+            raise BadInput(f"with_{task.loop_with}: {exc}", task.loc) from None
 
     def _when_false_without_item(self, task: Task, scope: _Scope) -> bool:
         try:
@@ -528,8 +545,8 @@ class _Builder:
     def _step_for(self, task: Task, scope: _Scope, item: Any,
                   skipped: list[str]) -> dict[str, Any] | None:
         """The step for one task (and loop item), or None (recorded in ``skipped``)."""
-        known = self._vars(scope)
-        variables = known if item is _NO_ITEM else {**known, "item": item}
+        variables = self._item_vars(task, scope, item)
+        item = item.value if isinstance(item, _LoopItem) else item
         if not eval_condition(list(scope.when) + list(task.when), variables, where=task.loc,
                               env=scope.env):
             skipped.append(self._skipped_name(task, variables, scope, item))
@@ -563,6 +580,28 @@ class _Builder:
                 "become_user": self._run_as(task, scope, variables),
                 "tags": sorted(set(scope.tags) | set(task.tags))}
 
+    def _item_vars(self, task: Task, scope: _Scope, item: Any) -> Mapping[str, Any]:
+        """The task's variables with the loop's: ``item`` (or loop_control's loop_var), the
+        index_var, and with ``extended`` Ansible's ``ansible_loop``."""
+        known = self._vars(scope)
+        if not isinstance(item, _LoopItem):
+            return known
+        control = task.loop_control
+        loop_var = str(control.get("loop_var") or "item")
+        extra: dict[str, Any] = {loop_var: item.value, "ansible_loop_var": loop_var}
+        if control.get("index_var"):
+            extra[str(control["index_var"])] = item.index
+        if control.get("extended"):
+            i, items = item.index, item.items
+            extra["ansible_loop"] = {
+                "index": i + 1, "index0": i, "revindex": len(items) - i,
+                "revindex0": len(items) - i - 1, "first": i == 0, "last": i == len(items) - 1,
+                "length": len(items), "previtem": items[i - 1] if i else None,
+                "nextitem": items[i + 1] if i + 1 < len(items) else None,
+                **({"allitems": list(items)} if control.get("extended_allitems", True)
+                   else {})}
+        return {**known, **extra}
+
     def _judge(self, task: Task, variables: Mapping[str, Any],
                scope: _Scope) -> YDict | None:
         """Ops decided here, with the host's variables (debug, assert, fail: their module's
@@ -590,8 +629,12 @@ class _Builder:
 
     def _name(self, task: Task, variables: Mapping[str, Any], scope: _Scope, item: Any) -> str:
         name = render_string(task.title, variables, where=task.loc, env=scope.env)
-        if item is _NO_ITEM or "item" in referenced_names(task.title, scope.env):
+        loop_var = str(task.loop_control.get("loop_var") or "item")
+        if item is _NO_ITEM or loop_var in referenced_names(task.title, scope.env):
             return name
+        if task.loop_control.get("label") is not None:
+            item = render_value(task.loop_control["label"], variables, where=task.loc,
+                                env=scope.env)
         # A label is cut at 60 characters and JSON-escaped: the report's masking could no
         # longer find a secret in it, so an item holding one is masked whole here.
         secret = any(self._has_secret(text) for text in _strings(item))
@@ -755,6 +798,15 @@ def refuse_option_names(op: str, args: Mapping[str, Any], where: str) -> None:
 
 
 _NO_ITEM = object()  # a sentinel: None is a legitimate loop item
+
+
+@dataclass(frozen=True)
+class _LoopItem:
+    """One item of a task's loop, with its place (for index_var and ansible_loop)."""
+
+    value: Any
+    index: int
+    items: tuple[Any, ...]
 
 
 class _GroupsView(Mapping[str, list[str]]):

@@ -30,7 +30,11 @@ PLAY_KEYWORDS = ("name", "hosts", "vars", "vars_files", "roles", "tasks", "handl
 TRANSACTION_MODES = ("role", "play")
 TASK_KEYWORDS = ("name", "when", "notify", "loop", "tags", "become", "become_user",
                  "become_method", "ignore_errors", "no_log", "changed_when", "failed_when", "args",
-                 "timeout", "register")
+                 "timeout", "register", "loop_control") + tuple(f"with_{k}" for k in (
+                     "items", "list", "dict", "together", "subelements", "sequence", "fileglob",
+                     "first_found", "nested", "indexed_items", "cartesian", "flattened"))
+LOOP_CONTROL_KEYS = ("loop_var", "index_var", "label", "pause", "extended",
+                     "extended_allitems")
 HANDLER_KEYWORDS = tuple(k for k in TASK_KEYWORDS if k != "notify") + ("listen",)
 ROLE_ENTRY_KEYS = ("role", "name", "vars", "tags", "when", "become", "become_user",
                    "become_method")
@@ -49,8 +53,6 @@ UNSUPPORTED: Mapping[str, str] = MappingProxyType({
     "delegate_to": "tasks run on their own host only",
     "local_action": "tasks run on their own host only",
     "run_once": "not supported; run the task on one host with --host",
-    "with_items": "use loop:", "with_list": "use loop:", "with_dict": "use loop: with dict2items",
-    "loop_control": "not supported; the loop variable is always item",
     "until": "retries are not supported", "retries": "retries are not supported",
     "async": "async tasks are not supported", "vars": "task vars are not supported; use the "
                                                        "play's or role's vars",
@@ -83,6 +85,8 @@ class Task:
     listen: tuple[str, ...] = ()  # handlers only: extra names they answer to
     timeout: float | None = None  # seconds; None: the agent's default step timeout
     register: str | None = None  # the variable that receives the task's result
+    loop_with: str | None = None  # with_<kind>: how the rendered loop value becomes items
+    loop_control: Mapping[str, Any] = field(default_factory=lambda: EMPTY)
 
     @property
     def agent_op(self) -> str:
@@ -616,7 +620,8 @@ def parse_task(data: Any, where: str, role: str | None = None, *,
         op=op, args=args, loc=where, role=role,
         name=_task_name(data), when=_when(data.get("when"), loc_of(data, "when")),
         notify=_names(data.get("notify"), loc_of(data, "notify"), "notify"),
-        loop=_loop(data, "loop"), tags=_tags(data.get("tags"), loc_of(data, "tags")),
+        loop=_loop_value(data), loop_with=_loop_with(data),
+        loop_control=_loop_control(data), tags=_tags(data.get("tags"), loc_of(data, "tags")),
         become=_opt_bool(data, "become"), become_user=_become_user(data),
         ignore_errors=_ignore_errors(data),
         no_log=_no_log(data.get("no_log"), loc_of(data, "no_log")),
@@ -843,6 +848,49 @@ def _loop(data: Mapping[str, Any], key: str) -> Any:
         return value
     raise BadInput("loop must be a list or a '{{ expression }}' giving a list",
                    loc_of(data, key), 'for example loop: "{{ users }}" or loop: [a, b]')
+
+
+def _loop_keys(data: Mapping[str, Any]) -> list[str]:
+    keys = [k for k in data if k == "loop" or str(k).startswith("with_")]
+    if len(keys) > 1:
+        raise BadInput(f"a task has one loop, not {' and '.join(keys)}", loc_of(data, keys[1]))
+    return keys
+
+
+def _loop_with(data: Mapping[str, Any]) -> str | None:
+    keys = _loop_keys(data)
+    return keys[0][len("with_"):] if keys and keys[0] != "loop" else None
+
+
+def _loop_value(data: Mapping[str, Any]) -> Any:
+    """``loop:`` (a list or an expression), or a ``with_<kind>:`` value (also a string, a
+    mapping: what its kind takes)."""
+    keys = _loop_keys(data)
+    if not keys:
+        return None
+    if keys[0] == "loop":
+        return _loop(data, "loop")
+    value = data[keys[0]]
+    if isinstance(value, str) and has_template(value):
+        check_expression(value, where=loc_of(data, keys[0]))
+    return value
+
+
+def _loop_control(data: Mapping[str, Any]) -> Mapping[str, Any]:
+    value = data.get("loop_control")
+    if value is None:
+        return EMPTY
+    if not isinstance(value, dict):
+        raise BadInput("loop_control must be a mapping", loc_of(data, "loop_control"),
+                       "loop_control: {loop_var: user}")
+    for key in value:
+        if key not in LOOP_CONTROL_KEYS:
+            raise BadInput(f"unknown loop_control keyword {key!r}", loc_of(value, key),
+                           did_you_mean(str(key), LOOP_CONTROL_KEYS))
+    for key in ("loop_var", "index_var"):
+        if key in value:
+            check_var_name(value[key], loc_of(value, key))
+    return value
 
 
 def _ignore_errors(data: Mapping[str, Any]) -> bool | str:

@@ -284,9 +284,14 @@ def test_command_short_form_becomes_cmd_with_leading_options(tmp_path: Path) -> 
     assert dict(play.tasks[1].args) == {"cmd": "echo hi | tee /tmp/x"}
 
 
-def test_short_form_is_refused_for_other_operations(tmp_path: Path) -> None:
-    err = task_error(tmp_path, "- apt: name=nginx state=present\n")
-    assert "must be a mapping" in err.what and "{name: nginx, state: present}" in err.hint
+def test_short_form_works_for_other_operations(tmp_path: Path) -> None:
+    play = load_tasks(tmp_path, "- apt: name=nginx state=present\n")
+    assert dict(play.tasks[0].args) == {"name": "nginx", "state": "present"}
+
+
+def test_short_form_words_must_be_name_value(tmp_path: Path) -> None:
+    err = task_error(tmp_path, "- apt: nginx state=present\n")
+    assert "'nginx' is not name=value" in err.what
 
 
 def test_args_keyword_merges_under_the_operation(tmp_path: Path) -> None:

@@ -294,3 +294,65 @@ def test_the_host_reports_the_controller_s_verdicts() -> None:
     assert (held.status, held.msg) == ("ok", "fine")
     assert call_op(ctx, {"op": "debug", "args": {"msg": "hi"}}).msg == "hi"
     assert call_op(ctx, {"op": "fail", "args": {}}).status == "failed"
+
+
+# ---------------------------------------------------------------------------- loops
+
+def steps_args(plan: HostPlan, key: str) -> list[Any]:
+    return [s["args"][key] for s in plan.steps]
+
+
+@pytest.mark.parametrize("loop,expected", [
+    ("with_items: [[a, b], c]", ["a", "b", "c"]),
+    ("with_list: [a, b]", ["a", "b"]),
+    ("with_dict: {x: 1, y: 2}", ["x=1", "y=2"]),
+    ("with_together: [[a, b], [1]]", ['["a", 1]', '["b", null]']),
+    ("with_nested: [[a, b], [1, 2]]", ['["a", 1]', '["a", 2]', '["b", 1]', '["b", 2]']),
+    ("with_sequence: start=1 end=5 stride=2 format=n%02d", ["n01", "n03", "n05"]),
+    ("with_sequence: count=2", ["1", "2"]),
+    ("with_indexed_items: [a, b]", ['[0, "a"]', '[1, "b"]']),
+    ("with_subelements: [[{n: u1, keys: [k1, k2]}, {n: u2, keys: [k3]}], keys]",
+     ["u1:k1", "u1:k2", "u2:k3"]),
+])
+def test_with_loops_give_ansible_s_items(tmp_path: Path, loop: str, expected: list[str]) -> None:
+    shown = {"with_dict": "{{ item.key }}={{ item.value }}",
+             "with_subelements": "{{ item.0.n }}:{{ item.1 }}"}.get(loop.split(":")[0],
+                                                                     "{{ item }}")
+    plan = plan_tasks(tmp_path, f"""
+        - debug: {{msg: "{shown}"}}
+          {loop}
+        """)
+    assert steps_args(plan, "msg") == expected
+
+
+def test_with_fileglob_and_first_found_look_in_the_files_folder(tmp_path: Path) -> None:
+    plan = plan_tasks(tmp_path, """
+        - debug: {msg: "{{ item | basename }}"}
+          with_fileglob: ["*.conf"]
+        - debug: {msg: "{{ item | basename }}"}
+          with_first_found: [missing.conf, b.conf]
+        - debug: {msg: "{{ lookup('file', 'a.conf') }}"}
+        """, files={"files/a.conf": "alpha\n", "files/b.conf": "beta\n",
+                    "files/c.txt": ""})
+    assert steps_args(plan, "msg") == ["a.conf", "b.conf", "b.conf", "alpha"]
+
+
+def test_loop_control_names_the_variables(tmp_path: Path) -> None:
+    plan = plan_tasks(tmp_path, """
+        - name: user
+          debug: {msg: "{{ user }} {{ i }} {{ ansible_loop.first }} {{ ansible_loop.length }}"}
+          loop: [ann, bob]
+          loop_control: {loop_var: user, index_var: i, extended: true, label: "{{ user | upper }}"}
+        """)
+    assert steps_args(plan, "msg") == ["ann 0 True 2", "bob 1 False 2"]
+    assert [s["name"] for s in plan.steps] == ["user (item=ANN)", "user (item=BOB)"]
+
+
+def test_unknown_loop_control_keywords_are_named(tmp_path: Path) -> None:
+    with pytest.raises(BadInput) as info:
+        plan_tasks(tmp_path, """
+            - debug: {msg: x}
+              loop: [a]
+              loop_control: {loopvar: x}
+            """)
+    assert "loopvar" in info.value.what and "loop_var" in info.value.hint
