@@ -385,6 +385,7 @@ class _Builder:
     def _deps(self, task: Task, scope: _Scope) -> set[str]:
         """The variable names a task's templates read (when, loop, arguments, name, ...)."""
         texts = [task.title, task.loop, task.args, task.become_user, task.ignore_errors,
+                 dict(task.vars),
                  [w for w in list(scope.when) + list(task.when) if isinstance(w, str)]]
         names: set[str] = set()
         for text in _strings(texts):
@@ -584,6 +585,9 @@ class _Builder:
         """The task's variables with the loop's: ``item`` (or loop_control's loop_var), the
         index_var, and with ``extended`` Ansible's ``ansible_loop``."""
         known = self._vars(scope)
+        if task.vars:  # the task's own vars (and its blocks'), over everything but extra vars
+            own = render_value(dict(task.vars), known, where=task.loc, env=scope.env)
+            known = {**known, **own, **{k: known[k] for k in self.extra if k in known}}
         if not isinstance(item, _LoopItem):
             return known
         control = task.loop_control

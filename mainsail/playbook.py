@@ -8,6 +8,8 @@ host, by plan.py.
 
 from __future__ import annotations
 
+import contextvars
+import dataclasses
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +32,7 @@ PLAY_KEYWORDS = ("name", "hosts", "vars", "vars_files", "roles", "tasks", "handl
 TRANSACTION_MODES = ("role", "play")
 TASK_KEYWORDS = ("name", "when", "notify", "loop", "tags", "become", "become_user",
                  "become_method", "ignore_errors", "no_log", "changed_when", "failed_when", "args",
-                 "timeout", "register", "loop_control") + tuple(f"with_{k}" for k in (
+                 "timeout", "register", "loop_control", "vars") + tuple(f"with_{k}" for k in (
                      "items", "list", "dict", "together", "subelements", "sequence", "fileglob",
                      "first_found", "nested", "indexed_items", "cartesian", "flattened"))
 LOOP_CONTROL_KEYS = ("loop_var", "index_var", "label", "pause", "extended",
@@ -43,9 +45,9 @@ META_KEYS = ("dependencies", "galaxy_info", "allow_duplicates", "collections", "
 RESULT_CONDITIONS = ("changed_when", "failed_when")
 # Ansible keywords Mainsail deliberately does not have, and what to do instead.
 UNSUPPORTED: Mapping[str, str] = MappingProxyType({
-    "block": "blocks are not supported; put when/become/tags on each task",
-    "include_tasks": "split work into roles instead of included task files",
-    "import_tasks": "split work into roles instead of imported task files",
+    "rescue": "rescue is not supported yet: a failed task fails the host (and rolls its "
+              "transaction back)",
+    "always": "always is not supported yet: put those tasks after the block",
     "include_role": "list the role under the play's roles: (or in meta/main.yml dependencies)",
     "import_role": "list the role under the play's roles: (or in meta/main.yml dependencies)",
     "import_playbook": "run each playbook with its own command",
@@ -54,8 +56,7 @@ UNSUPPORTED: Mapping[str, str] = MappingProxyType({
     "local_action": "tasks run on their own host only",
     "run_once": "not supported; run the task on one host with --host",
     "until": "retries are not supported", "retries": "retries are not supported",
-    "async": "async tasks are not supported", "vars": "task vars are not supported; use the "
-                                                       "play's or role's vars",
+    "async": "async tasks are not supported",
     "environment": "give environment: as an argument of command or shell",
     "pre_tasks": "put these tasks first under tasks:", "post_tasks": "put these under tasks:",
     "vars_prompt": "pass values with --var name=value",
@@ -87,6 +88,8 @@ class Task:
     register: str | None = None  # the variable that receives the task's result
     loop_with: str | None = None  # with_<kind>: how the rendered loop value becomes items
     loop_control: Mapping[str, Any] = field(default_factory=lambda: EMPTY)
+    vars: Mapping[str, Any] = field(default_factory=lambda: EMPTY)  # the task's own (and its
+    # blocks' and includes'), rendered with the task
 
     @property
     def agent_op(self) -> str:
@@ -284,6 +287,7 @@ def _parse_play(data: Any, index: int, shown: str, project: Project,
                        "- hosts: web\n  roles: [common]")
     _check_keys(data, PLAY_KEYWORDS, "play")
     hosts = _hosts(data)
+    _SOURCE.set((project.root, project.playbooks))
     play = Play(
         name=str(data.get("name") or hosts), hosts=hosts, loc=where,
         vars=_vars_block(data.get("vars"), loc_of(data, "vars"), "play vars"),
@@ -544,6 +548,13 @@ class _RoleLoader:
             raise BadInput(f"role {ref.name!r} not found (looked in roles/)", ref.loc,
                            did_you_mean(ref.name, self.project.role_names()))
         part = _RolePart(self.project.root, path, self.project.secrets)
+        token = _SOURCE.set((self.project.root, path / "tasks"))
+        try:
+            return self._role(ref, path, part)
+        finally:
+            _SOURCE.reset(token)
+
+    def _role(self, ref: RoleRef, path: Path, part: "_RolePart") -> Role:
         return Role(
             name=ref.name, path=path, loc=display_path(path, self.project.root),
             defaults=_vars_block(part.load("defaults"), part.where("defaults"), "role defaults"),
@@ -593,6 +604,17 @@ def _dependencies(meta: Any, where: str) -> tuple[RoleRef, ...]:
 
 # ---------------------------------------------------------------------------- tasks
 
+# Where the task list being read lives (its folder, and the project root for positions):
+# include_tasks / import_tasks name files relative to it.
+_SOURCE: contextvars.ContextVar[tuple[Path, Path] | None] = contextvars.ContextVar(
+    "task_source", default=None)
+BLOCK_KEYWORDS = ("block", "name", "when", "tags", "become", "become_user", "become_method",
+                  "vars", "ignore_errors", "no_log", "rescue", "always")
+INCLUDE_KEYS = tuple(f"{p}{k}" for p in ("", "ansible.builtin.", "ansible.legacy.")
+                     for k in ("include_tasks", "import_tasks"))
+_MAX_INCLUDE_DEPTH = 20
+
+
 def _tasks(data: Any, where: str, role: str | None, *, handlers: bool) -> tuple[Task, ...]:
     if data is None:
         return ()
@@ -600,8 +622,91 @@ def _tasks(data: Any, where: str, role: str | None, *, handlers: bool) -> tuple[
     if not isinstance(data, list):
         raise BadInput(f"{what} must be a list", loc_of(data) or where,
                        "start each entry with `- name: ...`")
-    return tuple(parse_task(item, loc_of(data, i, col=False) or where, role, handler=handlers)
-                 for i, item in enumerate(data))
+    out: list[Task] = []
+    for i, item in enumerate(data):
+        here = loc_of(data, i, col=False) or where
+        if isinstance(item, dict) and "block" in item:
+            out += _block(item, here, role, handlers)
+        elif isinstance(item, dict) and any(k in item for k in INCLUDE_KEYS):
+            out += _included(item, here, role, handlers)
+        else:
+            out.append(parse_task(item, here, role, handler=handlers))
+    return tuple(out)
+
+
+def _block(data: Mapping[str, Any], where: str, role: str | None,
+           handlers: bool) -> list[Task]:
+    """A block's tasks, each inheriting its when, tags, become, vars, ignore_errors."""
+    _check_keys(data, BLOCK_KEYWORDS, "block")
+    for key in ("rescue", "always"):
+        if data.get(key):
+            raise BadInput(f"block keyword {key!r} is not supported", loc_of(data, key),
+                           UNSUPPORTED[key])
+    inner = _tasks(data.get("block") or [], loc_of(data, "block") or where, role,
+                   handlers=handlers)
+    return [_inherit(t, data) for t in inner]
+
+
+def _inherit(task: Task, parent: Mapping[str, Any]) -> Task:
+    """``task`` with what its block (or include) sets: their when first, tags added, become
+    and vars where the task sets none."""
+    changes: dict[str, Any] = {}
+    if parent.get("when") is not None:
+        changes["when"] = _when(parent.get("when"), loc_of(parent, "when")) + task.when
+    if parent.get("tags") is not None:
+        changes["tags"] = tuple(dict.fromkeys(_tags(parent["tags"], loc_of(parent, "tags"))
+                                              + task.tags))
+    if task.become is None and _opt_bool(parent, "become") is not None:
+        changes["become"] = _opt_bool(parent, "become")
+    if task.become_user is None and _become_user(parent):
+        changes["become_user"] = _become_user(parent)
+    if parent.get("vars"):
+        changes["vars"] = {**_vars_block(parent["vars"], loc_of(parent, "vars"), "vars"),
+                           **task.vars}
+    if parent.get("ignore_errors") is not None and task.ignore_errors is False:
+        changes["ignore_errors"] = _ignore_errors(parent)
+    if parent.get("no_log") is not None and task.no_log is False:
+        changes["no_log"] = _no_log(parent.get("no_log"), loc_of(parent, "no_log"))
+    return dataclasses.replace(task, **changes) if changes else task
+
+
+def _included(data: Mapping[str, Any], where: str, role: str | None,
+              handlers: bool) -> list[Task]:
+    """include_tasks / import_tasks: the file's tasks, read now (relative to the including
+    file's folder), each inheriting the include's when, tags, become and vars."""
+    key = next(k for k in INCLUDE_KEYS if k in data)
+    allowed = (key, "name", "when", "tags", "become", "become_user", "vars", "args",
+               "ignore_errors", "no_log", "apply")
+    _check_keys(data, allowed, key.rsplit(".", 1)[-1])
+    spec = data[key]
+    if isinstance(spec, dict):
+        spec = spec.get("file")
+    if not isinstance(spec, str) and isinstance(data.get("args"), dict):
+        spec = data["args"].get("file")
+    if not isinstance(spec, str) or not spec.strip():
+        raise BadInput(f"{key} needs a file name", loc_of(data, key), f"{key}: other.yml")
+    if has_template(spec):
+        raise BadInput(f"{key}: a file name with a template is not supported yet",
+                       loc_of(data, key), "name the file itself")
+    source = _SOURCE.get()
+    if source is None:
+        raise BadInput(f"{key} is not available here", where)
+    root, folder = source
+    path = (folder / spec).resolve()
+    if not path.is_file() and role is not None and (folder.parent / "tasks" / spec).is_file():
+        path = folder.parent / "tasks" / spec
+    if not path.is_file():
+        raise BadInput(f"{key}: file {spec!r} not found (looked in "
+                       f"{display_path(folder, root)}/)", loc_of(data, key))
+    if len(where.split("<")) > _MAX_INCLUDE_DEPTH:
+        raise BadInput(f"{key}: includes nested too deep", where)
+    token = _SOURCE.set((root, path.parent))
+    try:
+        inner = _tasks(load_yaml(path, root), display_path(path, root), role,
+                       handlers=handlers)
+    finally:
+        _SOURCE.reset(token)
+    return [_inherit(t, data) for t in inner]
 
 
 def parse_task(data: Any, where: str, role: str | None = None, *,
@@ -621,7 +726,8 @@ def parse_task(data: Any, where: str, role: str | None = None, *,
         name=_task_name(data), when=_when(data.get("when"), loc_of(data, "when")),
         notify=_names(data.get("notify"), loc_of(data, "notify"), "notify"),
         loop=_loop_value(data), loop_with=_loop_with(data),
-        loop_control=_loop_control(data), tags=_tags(data.get("tags"), loc_of(data, "tags")),
+        loop_control=_loop_control(data),
+        vars=_vars_block(data.get("vars"), loc_of(data, "vars"), "task vars"), tags=_tags(data.get("tags"), loc_of(data, "tags")),
         become=_opt_bool(data, "become"), become_user=_become_user(data),
         ignore_errors=_ignore_errors(data),
         no_log=_no_log(data.get("no_log"), loc_of(data, "no_log")),

@@ -356,3 +356,48 @@ def test_unknown_loop_control_keywords_are_named(tmp_path: Path) -> None:
               loop_control: {loopvar: x}
             """)
     assert "loopvar" in info.value.what and "loop_var" in info.value.hint
+
+
+# ---------------------------------------------------------------------------- blocks, includes, task vars
+
+def test_a_block_s_tasks_inherit_its_when_tags_and_vars(tmp_path: Path) -> None:
+    plan = plan_tasks(tmp_path, """
+        - name: grouped
+          when: run_it
+          tags: [grp]
+          vars: {who: block}
+          block:
+            - debug: {msg: "{{ who }}"}
+            - debug: {msg: "{{ who }}"}
+              vars: {who: task}
+              when: false
+        """, extra={"run_it": True})
+    assert steps_args(plan, "msg") == ["block"]
+    assert plan.steps[0]["tags"] == ["grp"]
+
+
+def test_rescue_is_refused_with_its_reason(tmp_path: Path) -> None:
+    with pytest.raises(BadInput) as info:
+        plan_tasks(tmp_path, """
+            - block: [{debug: {msg: a}}]
+              rescue: [{debug: {msg: b}}]
+            """)
+    assert "'rescue' is not supported" in info.value.what
+
+
+def test_include_and_import_tasks_read_the_file_next_to_the_includer(tmp_path: Path) -> None:
+    plan = plan_tasks(tmp_path, """
+        - include_tasks: more.yml
+          vars: {n: 1}
+        - ansible.builtin.import_tasks:
+            file: more.yml
+          when: false
+        """, files={"playbooks/more.yml": "- debug: {msg: 'more {{ n | default(0) }}'}\n"})
+    assert steps_args(plan, "msg") == ["more 1"]
+    assert plan.skipped == ["debug"]
+
+
+def test_an_include_of_a_missing_file_is_named(tmp_path: Path) -> None:
+    with pytest.raises(BadInput) as info:
+        plan_tasks(tmp_path, "- include_tasks: gone.yml\n")
+    assert "'gone.yml' not found" in info.value.what
