@@ -313,11 +313,11 @@ def _as_condition(value: Any, label: str, where: str) -> bool | str:
     if isinstance(value, list):  # Ansible: a list means all of them
         value = " and ".join(f"({_as_str(v, label, where)})" for v in value) or "True"
     text = _as_str(value, label, where)
-    _check_condition(text, label, where)
+    check_condition(text, label, where)
     return text
 
 
-def _check_condition(text: str, label: str, where: str) -> None:
+def check_condition(text: str, label: str, where: str) -> None:
     """The host judges these with a tiny evaluator: refuse early what it would refuse late."""
     try:
         tree = ast.parse(text.strip(), mode="eval")

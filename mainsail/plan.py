@@ -464,6 +464,8 @@ class _Builder:
             step["txn"] = self.txn_name(scope)
             if task.register:
                 step["register"] = task.register
+            if task.until is not None:
+                step.update(until=task.until, retries=task.retries, delay=task.delay)
             self.steps.append(step)
             if task.notify:
                 self.notify[step["id"]] = self._handler_names(task.notify)

@@ -20,7 +20,7 @@ from .agent.safeexpr import bind_register
 from .errors import BadInput, did_you_mean
 from .inventory import check_var_name
 from .opspec import (OPS, OpSpec, alias_map, as_bool, canonical_args, canonical_op, check_required,
-                     check_static_values, free_form_args, get_op)
+                     check_condition, check_static_values, free_form_args, get_op)
 from .render import check_expression, has_template
 from .vault import Vault
 from .yamlio import YDict, display_path, load_yaml, loc_of
@@ -32,7 +32,7 @@ PLAY_KEYWORDS = ("name", "hosts", "vars", "vars_files", "roles", "tasks", "handl
 TRANSACTION_MODES = ("role", "play")
 TASK_KEYWORDS = ("name", "when", "notify", "loop", "tags", "become", "become_user",
                  "become_method", "ignore_errors", "no_log", "changed_when", "failed_when", "args",
-                 "timeout", "register", "loop_control", "vars") + tuple(f"with_{k}" for k in (
+                 "timeout", "register", "loop_control", "vars", "until", "retries", "delay") + tuple(f"with_{k}" for k in (
                      "items", "list", "dict", "together", "subelements", "sequence", "fileglob",
                      "first_found", "nested", "indexed_items", "cartesian", "flattened"))
 LOOP_CONTROL_KEYS = ("loop_var", "index_var", "label", "pause", "extended",
@@ -55,7 +55,6 @@ UNSUPPORTED: Mapping[str, str] = MappingProxyType({
     "delegate_to": "tasks run on their own host only",
     "local_action": "tasks run on their own host only",
     "run_once": "not supported; run the task on one host with --host",
-    "until": "retries are not supported", "retries": "retries are not supported",
     "async": "async tasks are not supported",
     "environment": "give environment: as an argument of command or shell",
     "pre_tasks": "put these tasks first under tasks:", "post_tasks": "put these under tasks:",
@@ -88,6 +87,9 @@ class Task:
     register: str | None = None  # the variable that receives the task's result
     loop_with: str | None = None  # with_<kind>: how the rendered loop value becomes items
     loop_control: Mapping[str, Any] = field(default_factory=lambda: EMPTY)
+    until: str | None = None  # judged on the host over the step's result; retried till true
+    retries: int | None = None  # with until: how many more times (3)
+    delay: float | None = None  # with until: seconds between attempts (5)
     vars: Mapping[str, Any] = field(default_factory=lambda: EMPTY)  # the task's own (and its
     # blocks' and includes'), rendered with the task
 
@@ -732,7 +734,32 @@ def parse_task(data: Any, where: str, role: str | None = None, *,
         ignore_errors=_ignore_errors(data),
         no_log=_no_log(data.get("no_log"), loc_of(data, "no_log")),
         listen=_names(data.get("listen"), loc_of(data, "listen"), "listen"),
-        timeout=_timeout(data), register=_register(data))
+        timeout=_timeout(data), register=_register(data), **_until(data))
+
+
+def _until(data: Mapping[str, Any]) -> dict[str, Any]:
+    """until / retries / delay: the host runs the step again until the condition (over its
+    own result, as changed_when reads it) holds."""
+    out: dict[str, Any] = {}
+    if data.get("until") is not None:
+        cond = data["until"]
+        if isinstance(cond, list):
+            cond = " and ".join(f"({c})" for c in cond)
+        if isinstance(cond, bool):
+            cond = str(cond)
+        if not isinstance(cond, str):
+            raise BadInput("until must be an expression", loc_of(data, "until"))
+        out["until"] = bind_register(cond, data.get("register") or "")
+        check_condition(out["until"], "until", loc_of(data, "until"))
+    for key, kind in (("retries", int), ("delay", float)):
+        value = data.get(key)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            raise BadInput(f"{key} must be a number of at least 0, not {value!r}",
+                           loc_of(data, key))
+        out[key] = kind(value)
+    return out
 
 
 def _register(data: Mapping[str, Any]) -> str | None:

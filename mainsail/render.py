@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import itertools
+import math
 import json
 import os
 import re
@@ -64,10 +65,9 @@ class Environment(SandboxedEnvironment):
         found = run_lookup(self, context, name, list(terms), options)
         if wantlist:
             return found
-        if name in ("items", "list", "dict", "together", "subelements", "nested",
-                    "indexed_items", "sequence", "fileglob") and not found:
-            return []
-        return found[0] if len(found) == 1 else ",".join(str(f) for f in found)
+        if all(isinstance(f, str) for f in found):
+            return ",".join(found)
+        return found[0] if len(found) == 1 else found
 
     @jinja2.pass_context
     def _query(self, context: Any, name: str, *terms: Any, **options: Any) -> list[Any]:
@@ -790,8 +790,43 @@ RESULT_TESTS: Mapping[str, Callable[[Any], bool]] = MappingProxyType({
     "unreachable": lambda value: bool(_result(value, "unreachable").get("unreachable", False)),
 })
 
+def _is_nan(value: Any) -> bool:
+    try:
+        return math.isnan(value)
+    except TypeError:
+        return False
+
+
+def _version_test(value: Any, other: Any, operator: str = "eq", strict: bool = False) -> bool:
+    def key(text: Any) -> list[Any]:
+        return [(0, int(p)) if p.isdigit() else (1, p)
+                for p in re.split(r"[.\-+~_]", str(text)) if p]
+    ops = {"eq": "==", "==": "==", "ne": "!=", "!=": "!=", "<>": "!=", "lt": "<", "<": "<",
+           "le": "<=", "<=": "<=", "gt": ">", ">": ">", "ge": ">=", ">=": ">="}
+    if operator not in ops:
+        raise ValueError(f"invalid operator type ({operator})")
+    a, b = key(value), key(other)
+    return {"==": a == b, "!=": a != b, "<": a < b, "<=": a <= b, ">": a > b,
+            ">=": a >= b}[ops[operator]]
+
+
 TESTS: Mapping[str, Callable[..., bool]] = MappingProxyType({
     **RESULT_TESTS,
+    **{name: (lambda a, b: all(x in b for x in a)) for name in ("subset", "issubset")},
+    **{name: (lambda a, b: all(x in a for x in b)) for name in ("superset", "issuperset")},
+    "contains": lambda seq, value: value in seq,
+    **{name: _is_nan for name in ("nan", "isnan")},
+    "any": lambda seq: any(seq), "all": lambda seq: all(seq),
+    "truthy": lambda v, convert_bool=False: bool(_to_bool(v) if convert_bool else v),
+    "falsy": lambda v, convert_bool=False: not (_to_bool(v) if convert_bool else v),
+    **{name: _version_test for name in ("version", "version_compare")},
+    "abs": lambda path: os.path.isabs(str(path)),
+    "exists": lambda path: os.path.exists(os.path.expanduser(str(path))),
+    **{name: (lambda path: os.path.isfile(str(path))) for name in ("file", "is_file")},
+    **{name: (lambda path: os.path.isdir(str(path))) for name in ("directory", "is_dir")},
+    **{name: (lambda path: os.path.islink(str(path))) for name in ("link", "is_link")},
+    "same_file": lambda a, b: os.path.samefile(str(a), str(b)),
+    "mount": lambda path: os.path.ismount(str(path)),
     "match": lambda v, p, ignorecase=False: bool(re.match(p, str(v), _flags(ignorecase))),
     "search": lambda v, p, ignorecase=False: bool(re.search(p, str(v), _flags(ignorecase))),
     "regex": lambda v, p, ignorecase=False: bool(re.search(p, str(v), _flags(ignorecase))),

@@ -207,6 +207,7 @@ class StepResult:
     cmd: Optional[str] = None
     elapsed: float = 0.0
     rollback: bool = False
+    data: Dict[str, Any] = field(default_factory=dict)  # op-specific fields (attempts, ...)
 
     @classmethod
     def from_wire(cls, data: Any) -> "StepResult":
@@ -224,7 +225,9 @@ class StepResult:
                    stderr=_field(data, "stderr", str, "", what) or "",
                    cmd=_field(data, "cmd", str, None, what),
                    elapsed=float(_field(data, "elapsed", (int, float), 0.0, what) or 0.0),
-                   rollback=bool(_field(data, "rollback", bool, False, what)))
+                   rollback=bool(_field(data, "rollback", bool, False, what)),
+                   data=_object({} if data.get("data") is None else data["data"],
+                                what + " data"))
 
     def to_wire(self) -> Dict[str, Any]:
         out = {"id": self.id, "status": self.status, "msg": self.msg, "diff": self.diff,
@@ -232,6 +235,8 @@ class StepResult:
                "elapsed": self.elapsed}
         if self.rollback:
             out["rollback"] = True
+        if self.data:
+            out["data"] = dict(self.data)
         return out
 
 

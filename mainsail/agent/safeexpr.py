@@ -24,7 +24,9 @@ MAX_LENGTH = 1000
 
 CONSTANT_NAMES = {"true": True, "false": False, "True": True, "False": False,
                   "none": None, "None": None}
-VARIABLES = ("rc", "stdout", "stderr", "stdout_lines", "stderr_lines", "result")
+VARIABLES = ("rc", "stdout", "stderr", "stdout_lines", "stderr_lines", "result",
+             "changed", "change", "failed", "failure", "succeeded", "success", "successful",
+             "skipped", "defined", "undefined")
 RESULT = "result"
 FILTERS: Dict[str, Callable[[Any], Any]] = {
     "length": len, "count": len, "int": lambda v: int(v), "string": str, "lower": lambda v: str(v).lower(),
@@ -182,7 +184,41 @@ def _boolop(node: ast.BoolOp, values: Mapping[str, Any], expr: str) -> Any:
     return result
 
 
+# Ansible's tests on a result, written ``result is succeeded`` (Python reads `is NAME`).
+RESULT_TESTS: Dict[str, Callable[[Mapping[str, Any]], bool]] = {
+    "changed": lambda r: bool(r.get("changed")), "change": lambda r: bool(r.get("changed")),
+    "failed": lambda r: bool(r.get("failed")), "failure": lambda r: bool(r.get("failed")),
+    "succeeded": lambda r: not r.get("failed"), "success": lambda r: not r.get("failed"),
+    "successful": lambda r: not r.get("failed"), "skipped": lambda r: bool(r.get("skipped")),
+}
+
+
+def _is_test(node: ast.Compare, values: Mapping[str, Any], expr: str) -> Any:
+    """``X is [not] TEST`` for a result test or defined/undefined; None when not one."""
+    if len(node.ops) != 1 or not isinstance(node.ops[0], (ast.Is, ast.IsNot)):
+        return None
+    right = node.comparators[0]
+    if not isinstance(right, ast.Name) or right.id not in set(RESULT_TESTS) | {"defined",
+                                                                              "undefined"}:
+        return None
+    if right.id in ("defined", "undefined"):
+        try:
+            _eval(node.left, values, expr)
+            held = right.id == "defined"
+        except UnsafeExpression:
+            held = right.id == "undefined"
+    else:
+        left = _eval(node.left, values, expr)
+        if not isinstance(left, Mapping):
+            raise UnsafeExpression("condition %r: the %r test needs a result" % (expr, right.id))
+        held = RESULT_TESTS[right.id](left)
+    return held != isinstance(node.ops[0], ast.IsNot)
+
+
 def _compare(node: ast.Compare, values: Mapping[str, Any], expr: str) -> bool:
+    tested = _is_test(node, values, expr)
+    if tested is not None:
+        return bool(tested)
     left = _eval(node.left, values, expr)
     for op, right_node in zip(node.ops, node.comparators):
         right = _eval(right_node, values, expr)

@@ -519,3 +519,28 @@ def test_assert_debug_and_fail_report_in_place_and_a_false_assert_stops_the_host
     assert steps["debug"] == ("ok", "said.stdout: b-ok")
     assert steps["said what was expected"] == ("failed", "b is refused")
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.done"]
+
+
+def test_until_retries_the_step_on_the_host_and_registers_the_attempts(tmp_path):
+    root = project(tmp_path, """
+        - hosts: all
+          tasks:
+            - name: count to three
+              shell: echo run >> {{ out }}/runs && wc -l < {{ out }}/runs
+              register: runcount
+              until: runcount.stdout | int == 3
+              delay: 0.01
+            - name: never holds
+              command: "true"
+              register: never
+              until: never is failed
+              retries: 2
+              delay: 0
+              ignore_errors: true
+            - copy:
+                content: "{{ runcount.attempts }} {{ never.attempts }} {{ never is failed }}\\n"
+                dest: "{{ out }}/attempts"
+    """, hosts=("a",))
+    record, _ = run(root)
+    assert record.hosts["a"].state == "ok"
+    assert (tmp_path / "out" / "attempts").read_text() == "3 3 True\n"
