@@ -448,16 +448,24 @@ class _Builder:
     def add_task(self, task: Task, scope: _Scope) -> None:
         if not self.tag_filter.wants(set(scope.tags) | set(task.tags)):
             return
-        if task.op in CONTROLLER_OPS:
-            self._set_fact(task, scope)
-            return
         ran: list[tuple[Any, int | None]] = []
-        local: dict[int, dict[str, Any]] = {}  # results known here (debug, assert, fail)
-        for item in self._items(task, scope, self.skipped):
-            step = self._step_for(task, scope, item, self.skipped)
+        local: dict[int, dict[str, Any]] = {}  # results known here (debug, assert, fail, ...)
+        try:
+            items = self._items(task, scope, self.skipped)
+        except BadInput as exc:
+            items = [self._failed_render(task, scope, exc, _NO_ITEM, ran, local)]
+        for item in items:
+            if item is None:
+                continue
+            try:
+                step = self._set_fact(task, scope, item, local) if task.op in CONTROLLER_OPS \
+                    else self._step_for(task, scope, item, self.skipped)
+            except BadInput as exc:
+                self._failed_render(task, scope, exc, item, ran, local)
+                continue
             ran.append((item.value if isinstance(item, _LoopItem) else item,
                         None if step is None else step["id"]))
-            if step is None:
+            if step is None or step.get("_local"):
                 continue
             if task.op in _JUDGED_HERE:
                 local[step["id"]] = _JUDGED_HERE[task.op].registered(step["args"])
@@ -473,21 +481,48 @@ class _Builder:
         if task.register:
             self._register(task, ran, local)
 
-    def _set_fact(self, task: Task, scope: _Scope) -> None:
+    def _failed_render(self, task: Task, scope: _Scope, exc: BadInput, item: Any,
+                       ran: list[tuple[Any, int | None]],
+                       local: dict[int, dict[str, Any]]) -> None:
+        """A task that cannot be rendered is bad input, unless it has ``ignore_errors: true``:
+        then, as in Ansible, it is a failed (ignored) task, reported in its place."""
+        if task.ignore_errors is not True:
+            raise exc
+        self.next_id += 1
+        msg = str(exc)
+        step = {"id": self.next_id, "op": "fail", "name": task.title, "args": {"msg": msg},
+                "no_log": task.no_log is True, "ignore_errors": True, "where": task.loc,
+                "action": task.op, "role": task.role, "become": False, "timeout": None,
+                "become_user": None, "tags": sorted(set(scope.tags) | set(task.tags)),
+                "txn": self.txn_name(scope)}
+        self.steps.append(step)
+        local[step["id"]] = {"changed": False, "failed": True, "msg": msg}
+        ran.append((item.value if isinstance(item, _LoopItem) else item, step["id"]))
+        return None
+
+    def _set_fact(self, task: Task, scope: _Scope, item: Any,
+                  local: dict[int, dict[str, Any]]) -> None:
         """``set_fact``: the variables are set now, for the tasks after it on this host."""
-        for item in self._items(task, scope, self.skipped):
-            variables = self._item_vars(task, scope, item)
-            item = item.value if isinstance(item, _LoopItem) else item
-            if not eval_condition(list(scope.when) + list(task.when), variables,
-                                  where=task.loc, env=scope.env):
-                self.skipped.append(self._skipped_name(task, variables, scope, item))
-                continue
-            for key, value in task.args.items():
-                name = render_string(key, variables, where=task.loc, env=scope.env)
-                check_var_name(name, task.loc)
-                self.registered[name] = render_value(value, variables, where=task.loc,
-                                                     env=scope.env)
-                self.awaited.pop(name, None)
+        variables = self._item_vars(task, scope, item)
+        value = item.value if isinstance(item, _LoopItem) else item
+        if not eval_condition(list(scope.when) + list(task.when), variables,
+                              where=task.loc, env=scope.env):
+            self.skipped.append(self._skipped_name(task, variables, scope, value))
+            return None
+        facts = {render_string(k, variables, where=task.loc, env=scope.env):
+                 render_value(v, variables, where=task.loc, env=scope.env)
+                 for k, v in task.args.items()}
+        for name in facts:
+            check_var_name(name, task.loc)
+        self.registered.update(facts)
+        for name in facts:
+            self.awaited.pop(name, None)
+        if task.register:  # known now: a pseudo id keeps its place among the items
+            self.next_id += 1
+            local[-self.next_id] = {"changed": False, "failed": False,
+                                    "ansible_facts": facts}
+            return {"id": -self.next_id, "_local": True}  # type: ignore[return-value]
+        return None
 
     def _register(self, task: Task, ran: list[tuple[Any, int | None]],
                   local: Mapping[int, dict[str, Any]]) -> None:

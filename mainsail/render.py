@@ -477,6 +477,8 @@ def _lk_subelements(env: Any, ctx: Any, terms: list[Any], opts: dict[str, Any]) 
     if not isinstance(flags, Mapping) or set(flags) - {"skip_missing"}:
         raise ValueError("the optional third item must be a mapping with the flag skip_missing")
     skip = _to_bool(flags.get("skip_missing", False))
+    if isinstance(elements, Mapping) and elements.get("skipped") is True:
+        return []  # the registered result of a skipped task
     if isinstance(elements, Mapping):
         elements = list(elements.values())
     if not isinstance(elements, list):

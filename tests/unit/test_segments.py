@@ -401,3 +401,24 @@ def test_an_include_of_a_missing_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(BadInput) as info:
         plan_tasks(tmp_path, "- include_tasks: gone.yml\n")
     assert "'gone.yml' not found" in info.value.what
+
+
+def test_a_task_that_cannot_render_with_ignore_errors_is_an_ignored_failure(tmp_path: Path) -> None:
+    plan = plan_tasks(tmp_path, """
+        - name: bad lookup
+          set_fact: {bad: "{{ lookup('dict', 1) }}"}
+          register: result
+          ignore_errors: yes
+        - debug: {msg: "{{ result is failed }}"}
+        - set_fact: {x: 1}
+          register: fact
+        - debug: {msg: "{{ fact.ansible_facts.x }}"}
+        """)
+    assert [(s["op"], s["ignore_errors"]) for s in plan.steps][0] == ("fail", True)
+    assert "with_dict expects a mapping" in plan.steps[0]["args"]["msg"]
+    assert steps_args(plan, "msg")[1:] == ["true", "1"]
+
+
+def test_a_task_that_cannot_render_without_ignore_errors_is_bad_input(tmp_path: Path) -> None:
+    with pytest.raises(BadInput):
+        plan_tasks(tmp_path, "- set_fact: {bad: \"{{ lookup('dict', 1) }}\"}\n")
