@@ -474,6 +474,8 @@ class _Builder:
                 step["register"] = task.register
             if task.until is not None:
                 step.update(until=task.until, retries=task.retries, delay=task.delay)
+            if task.judge:
+                step["judge"] = dict(task.judge)
             self.steps.append(step)
             if task.notify:
                 self.notify[step["id"]] = self._handler_names(task.notify)

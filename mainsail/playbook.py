@@ -85,6 +85,8 @@ class Task:
     listen: tuple[str, ...] = ()  # handlers only: extra names they answer to
     timeout: float | None = None  # seconds; None: the agent's default step timeout
     register: str | None = None  # the variable that receives the task's result
+    judge: Mapping[str, Any] = field(default_factory=lambda: EMPTY)  # changed_when /
+    # failed_when of an op that does not judge them itself: applied on the host after it
     loop_with: str | None = None  # with_<kind>: how the rendered loop value becomes items
     loop_control: Mapping[str, Any] = field(default_factory=lambda: EMPTY)
     until: str | None = None  # judged on the host over the step's result; retried till true
@@ -723,7 +725,9 @@ def parse_task(data: Any, where: str, role: str | None = None, *,
     else:
         spec = get_op(op_key, loc_of(data, op_key))
         op, args = spec.name, _task_args(data, op_key, spec.name, where)
+    judge = _judge(data, op)
     return Task(
+        judge=judge,
         op=op, args=args, loc=where, role=role,
         name=_task_name(data), when=_when(data.get("when"), loc_of(data, "when")),
         notify=_names(data.get("notify"), loc_of(data, "notify"), "notify"),
@@ -903,16 +907,31 @@ def _task_args(data: Mapping[str, Any], op_key: str, op: str, where: str) -> Map
         raise BadInput("args must be a mapping", loc_of(data, "args"))
     merged = _merged(extra or {}, raw or {})
     for key in RESULT_CONDITIONS:
-        if key in data:
-            if key not in spec.arg_map():
-                takers = " and ".join(n for n, s in OPS.items() if key in s.arg_map())
-                raise BadInput(f"{key} is only for {takers}", loc_of(data, key),
-                               f"{op} reports changed/failed itself")
+        if key in data and key in spec.arg_map():  # the others: judged after the op (_judge)
             _put(merged, key, _bound(data[key], data.get("register")), data)
     args = _canonical(spec, merged, here)
     check_required(spec, args, here)
     check_static_values(spec, args, here)
     return args
+
+
+def _judge(data: Mapping[str, Any], op: str) -> Mapping[str, Any]:
+    """changed_when / failed_when on an op that does not take them as arguments: the host
+    judges the op's result with them (Ansible allows them on every task)."""
+    out: dict[str, Any] = {}
+    taken = OPS[op].arg_map() if op in OPS else {}
+    for key in RESULT_CONDITIONS:
+        if key not in data or key in taken:
+            continue
+        value = _bound(data[key], data.get("register"))
+        if isinstance(value, list):
+            value = " and ".join(f"({v})" for v in value) or "True"
+        if not isinstance(value, (bool, str)):
+            raise BadInput(f"{key} must be an expression or true/false", loc_of(data, key))
+        if isinstance(value, str):
+            check_condition(value, key, loc_of(data, key))
+        out[key] = value
+    return out
 
 
 def _bound(condition: Any, register: Any) -> Any:

@@ -331,6 +331,7 @@ def run_recorded(ctx: Context, step: Mapping[str, Any], pending: handlers.Pendin
 def run_step(ctx: Context, step: Mapping[str, Any]) -> Dict[str, Any]:
     started = time.monotonic()
     outcome, attempts = run_until(ctx, step)
+    outcome = judged(step, outcome)
     result = {
         "id": step.get("id"), "status": outcome.status, "msg": outcome.msg,
         "diff": outcome.diff if ctx.diff else "", "rc": outcome.rc,
@@ -342,6 +343,29 @@ def run_step(ctx: Context, step: Mapping[str, Any]) -> Dict[str, Any]:
     if step.get("no_log"):
         hide(result)
     return result
+
+
+def judged(step: Mapping[str, Any], outcome: Outcome) -> Outcome:
+    """changed_when / failed_when of an op that does not judge them itself, over its result
+    (a handler, a check or a step that was not run is left as it is)."""
+    judge = step.get("judge")
+    if not isinstance(judge, dict) or not judge:
+        return outcome
+    values = safeexpr.result_values(outcome.rc, outcome.stdout or "", outcome.stderr or "",
+                                    changed=outcome.status == CHANGED,
+                                    failed=outcome.status == FAILED, msg=outcome.msg)
+    status = outcome.status
+    try:
+        if "changed_when" in judge and status != FAILED:
+            status = CHANGED if safeexpr.evaluate(judge["changed_when"], values) else OK
+        if "failed_when" in judge:
+            if safeexpr.evaluate(judge["failed_when"], values):
+                status = FAILED
+            elif status == FAILED:
+                status = OK
+    except OpError as exc:
+        return dataclasses.replace(outcome, status=FAILED, msg=str(exc))
+    return dataclasses.replace(outcome, status=status)
 
 
 def run_until(ctx: Context, step: Mapping[str, Any]) -> Tuple[Outcome, int]:
@@ -358,7 +382,7 @@ def run_until(ctx: Context, step: Mapping[str, Any]) -> Tuple[Outcome, int]:
         outcome = deadline.run_limited(step, lambda: execute_step(ctx, step))
         values = safeexpr.result_values(outcome.rc, outcome.stdout or "", outcome.stderr or "",
                                         changed=outcome.status == CHANGED,
-                                        failed=outcome.status == FAILED)
+                                        failed=outcome.status == FAILED, msg=outcome.msg)
         values["result"]["attempts"] = attempts
         try:
             if safeexpr.evaluate(until, values):

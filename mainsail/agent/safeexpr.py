@@ -42,11 +42,13 @@ ALLOWED_NODES = (ast.Expression, ast.BoolOp, ast.And, ast.Or, ast.UnaryOp, ast.N
 
 
 def result_values(rc: Any, stdout: str, stderr: str, changed: bool = False,
-                  failed: bool = False) -> Dict[str, Any]:
-    """The names a condition may use, for one command's outcome."""
+                  failed: bool = False, msg: str = "") -> Dict[str, Any]:
+    """The names a condition may use, for one step's outcome (``result`` has rc, stdout and
+    stderr only when the op ran a program, as Ansible's results do)."""
     fields = {"rc": rc, "stdout": stdout, "stderr": stderr,
               "stdout_lines": stdout.splitlines(), "stderr_lines": stderr.splitlines()}
-    result = dict(fields, changed=changed, failed=failed, skipped=False)
+    result = dict(fields if rc is not None else {}, changed=changed, failed=failed,
+                  skipped=False, msg=msg)
     return dict(fields, result=result)
 
 

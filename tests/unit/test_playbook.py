@@ -302,9 +302,17 @@ def test_args_keyword_merges_under_the_operation(tmp_path: Path) -> None:
     assert dict(play.tasks[0].args) == {"chdir": "/srv", "cmd": "make"}
 
 
-def test_changed_when_is_only_for_command_and_shell(tmp_path: Path) -> None:
-    err = task_error(tmp_path, "- apt: {name: x}\n  changed_when: false\n")
-    assert "only for command and shell" in err.what
+def test_changed_when_on_other_ops_is_judged_after_the_op(tmp_path: Path) -> None:
+    play = load_tasks(tmp_path, "- apt: {name: x}\n  changed_when: false\n"
+                                "  failed_when: [out.rc is defined]\n  register: out\n")
+    assert play.tasks[0].judge == {"changed_when": False,
+                                   "failed_when": "(result.rc is defined)"}
+    assert "changed_when" not in play.tasks[0].args
+
+
+def test_changed_when_on_other_ops_is_checked_at_load(tmp_path: Path) -> None:
+    err = task_error(tmp_path, "- apt: {name: x}\n  changed_when: __import__('os')\n")
+    assert "changed_when" in err.what
 
 
 def test_changed_when_may_only_use_rc_stdout_stderr_and_the_result(tmp_path: Path) -> None:

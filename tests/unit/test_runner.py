@@ -544,3 +544,25 @@ def test_until_retries_the_step_on_the_host_and_registers_the_attempts(tmp_path)
     record, _ = run(root)
     assert record.hosts["a"].state == "ok"
     assert (tmp_path / "out" / "attempts").read_text() == "3 3 True\n"
+
+
+def test_changed_when_and_failed_when_judge_any_operation(tmp_path):
+    root = project(tmp_path, """
+        - hosts: all
+          tasks:
+            - name: written, but said unchanged
+              copy: {content: "x\\n", dest: "{{ out }}/{{ inventory_hostname }}.x"}
+              changed_when: false
+            - name: a failure judged acceptable
+              file: {path: /nonexistent/dir/file, state: file}
+              register: missing
+              failed_when: missing.rc is defined
+            - name: forced failure
+              debug: {msg: hi}
+              failed_when: true
+              ignore_errors: true
+    """, hosts=("a",))
+    record, _ = run(root)
+    statuses = [s.status for s in record.hosts["a"].steps]
+    assert statuses == ["ok", "ok", "ignored"]
+    assert (tmp_path / "out" / "a.x").exists()
