@@ -38,7 +38,7 @@ from .render import (OMIT, Environment, broken, eval_condition, has_template, ma
                      referenced_names, render_string, render_template, render_value, run_lookup,
                      to_plain)
 from .vault import MIN_SECRET_LENGTH, Vault, secret_texts
-from .yamlio import YDict, display_path, loc_of
+from .yamlio import YDict, display_path, load_yaml, loc_of
 
 MAX_BLOB_BYTES = 100 * 1024 * 1024
 ANSIBLE_MANAGED = "Managed by Mainsail: local changes will be overwritten."
@@ -511,9 +511,12 @@ class _Builder:
                               where=task.loc, env=scope.env):
             self.skipped.append(self._skipped_name(task, variables, scope, value))
             return None
-        facts = {render_string(k, variables, where=task.loc, env=scope.env):
-                 render_value(v, variables, where=task.loc, env=scope.env)
-                 for k, v in task.args.items()}
+        if task.op == "include_vars":
+            facts = self._included_vars(task, scope, variables)
+        else:
+            facts = {render_string(k, variables, where=task.loc, env=scope.env):
+                     render_value(v, variables, where=task.loc, env=scope.env)
+                     for k, v in task.args.items()}
         for name in facts:
             check_var_name(name, task.loc)
         self.registered.update(facts)
@@ -525,6 +528,37 @@ class _Builder:
                                     "ansible_facts": facts}
             return {"id": -self.next_id, "_local": True}  # type: ignore[return-value]
         return None
+
+    def _included_vars(self, task: Task, scope: _Scope,
+                       variables: Mapping[str, Any]) -> dict[str, Any]:
+        """``include_vars``: a file (looked up in the role's vars/, then the including
+        folders, then the project) or a folder of them, read when the plan is built."""
+        args = render_value(dict(task.args), variables, where=task.loc, env=scope.env)
+        role = scope.use.role.path if scope.use is not None else None
+        bases = ([role / "vars", role / "tasks", role] if role else []) + \
+            [self.root / "playbooks" / "vars", self.root / "playbooks", self.root / "vars",
+             self.root]
+        if args.get("file"):
+            files = [_first_existing(str(args["file"]), bases, task.loc, self.root)]
+        else:
+            folder = _first_existing(str(args["dir"]), bases, task.loc, self.root)
+            extensions = args.get("extensions") or ["yaml", "yml", "json"]
+            pattern = re.compile(str(args.get("files_matching") or ".*"))
+            ignored = set(args.get("ignore_files") or [])
+            depth = int(args.get("depth") or 0)
+            files = sorted(p for p in folder.rglob("*") if p.is_file()
+                           and p.suffix.lstrip(".") in extensions and pattern.search(p.name)
+                           and p.name not in ignored
+                           and (not depth or len(p.relative_to(folder).parts) <= depth))
+        loaded: dict[str, Any] = {}
+        for path in files:
+            data = load_yaml(path, self.root, vars_file=True, secrets=self.vault) or {}
+            if not isinstance(data, Mapping):
+                raise BadInput(f"include_vars: {display_path(path, self.root)} is not a "
+                               "mapping of variables", task.loc)
+            self._add_secrets(secret_texts(data))
+            loaded.update(data)
+        return {str(args["name"]): loaded} if args.get("name") else loaded
 
     def _register(self, task: Task, ran: list[tuple[Any, int | None]],
                   local: Mapping[int, dict[str, Any]]) -> None:
@@ -1080,6 +1114,17 @@ def _find_source(name: str, folders: Iterable[Path], what: str, where: str, root
              if p.is_file()]
     raise BadInput(f"{what} {name!r} not found (looked in {looked})", where,
                    did_you_mean(name, known))
+
+
+def _first_existing(name: str, bases: Sequence[Path], where: str, root: Path) -> Path:
+    path = Path(name)
+    if path.is_absolute() and path.exists():
+        return path
+    for base in bases:
+        if (base / path).exists():
+            return base / path
+    raise BadInput(f"include_vars: {name!r} not found (looked in "
+                   f"{_looked_in(bases, root)})", where)
 
 
 def _build_junk(path: Path) -> bool:

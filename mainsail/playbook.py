@@ -51,7 +51,6 @@ UNSUPPORTED: Mapping[str, str] = MappingProxyType({
     "include_role": "list the role under the play's roles: (or in meta/main.yml dependencies)",
     "import_role": "list the role under the play's roles: (or in meta/main.yml dependencies)",
     "import_playbook": "run each playbook with its own command",
-    "include_vars": "use vars_files: on the play, or role vars/",
     "delegate_to": "tasks run on their own host only",
     "local_action": "tasks run on their own host only",
     "run_once": "not supported; run the task on one host with --host",
@@ -721,7 +720,9 @@ def parse_task(data: Any, where: str, role: str | None = None, *,
     keywords = HANDLER_KEYWORDS if handler else TASK_KEYWORDS
     op_key = _operation_key(data, keywords, where, handler)
     if _controller_op(op_key):
-        op, args = _controller_op(op_key), _set_fact_args(data, op_key)
+        op = _controller_op(op_key)
+        args = _set_fact_args(data, op_key) if op == "set_fact" else \
+            _include_vars_args(data, op_key)
     else:
         spec = get_op(op_key, loc_of(data, op_key))
         op, args = spec.name, _task_args(data, op_key, spec.name, where)
@@ -779,7 +780,9 @@ def _register(data: Mapping[str, Any]) -> str | None:
 
 
 # Tasks the controller carries out itself while it builds the plan: no step on the host.
-CONTROLLER_OPS = ("set_fact",)
+CONTROLLER_OPS = ("set_fact", "include_vars")
+INCLUDE_VARS_KEYS = ("file", "dir", "name", "files_matching", "ignore_files", "extensions",
+                     "depth", "free-form", "hash_behaviour")
 _FQCN = ("ansible.builtin.", "ansible.legacy.")
 
 
@@ -807,6 +810,28 @@ def _set_fact_args(data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
         if not has_template(name):
             check_var_name(name, loc_of(raw, name) or here)
     return facts
+
+
+def _include_vars_args(data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    """``include_vars: file.yml``, or ``{file: ..., name: ...}``, or ``{dir: ...}``."""
+    raw = data.get(key)
+    here = loc_of(data, key)
+    if isinstance(raw, str):
+        raw = kv_args(raw, here) if "=" in raw and not has_template(raw.split("=")[0]) \
+            else {"file": raw}
+    if raw is None and isinstance(data.get("args"), dict):
+        raw = data["args"]
+    if not isinstance(raw, dict):
+        raise BadInput("include_vars needs a file or a dir", here, "include_vars: vars/os.yml")
+    if "free-form" in raw:
+        raw = {**{k: v for k, v in raw.items() if k != "free-form"}, "file": raw["free-form"]}
+    for name in raw:
+        if name not in INCLUDE_VARS_KEYS:
+            raise BadInput(f"unknown include_vars argument {name!r}", loc_of(raw, name) or here,
+                           did_you_mean(str(name), INCLUDE_VARS_KEYS))
+    if bool(raw.get("file")) == bool(raw.get("dir")):
+        raise BadInput("include_vars needs exactly one of file or dir", here)
+    return raw
 
 
 def kv_args(text: str, where: str) -> dict[str, Any]:

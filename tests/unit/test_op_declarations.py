@@ -30,8 +30,8 @@ ALSO_MEANS_SOMETHING_ELSE = {
     "dest", "src", "owner", "directory", "files",
     # Command-line flags and testbed settings with the same word.
     "timeout", "stdin", "enabled", "var",
-    # A debconf value type; a Jinja test; a type's name in the docs.
-    "password", "regex",
+    # A debconf value type; Jinja tests and lookups; a type's name in the docs.
+    "password", "regex", "contains", "env",
     # A result's message (every op reports one).
     "msg",
 }

@@ -422,3 +422,19 @@ def test_a_task_that_cannot_render_with_ignore_errors_is_an_ignored_failure(tmp_
 def test_a_task_that_cannot_render_without_ignore_errors_is_bad_input(tmp_path: Path) -> None:
     with pytest.raises(BadInput):
         plan_tasks(tmp_path, "- set_fact: {bad: \"{{ lookup('dict', 1) }}\"}\n")
+
+
+def test_include_vars_reads_a_file_or_a_folder_when_the_plan_is_built(tmp_path: Path) -> None:
+    plan = plan_tasks(tmp_path, """
+        - include_vars: "{{ 'common' }}.yml"
+        - ansible.builtin.include_vars: {dir: extra, name: more}
+        - debug: {msg: "{{ greeting }} {{ more.a }} {{ more.b }}"}
+        """, files={"playbooks/vars/common.yml": "greeting: hi\n",
+                    "vars/extra/1.yml": "a: 1\n", "vars/extra/2.yml": "b: 2\n"})
+    assert steps_args(plan, "msg") == ["hi 1 2"]
+
+
+def test_include_vars_of_a_missing_file_is_named(tmp_path: Path) -> None:
+    with pytest.raises(BadInput) as info:
+        plan_tasks(tmp_path, "- include_vars: nope.yml\n")
+    assert "'nope.yml' not found" in info.value.what
