@@ -9,7 +9,8 @@ under 0.5 s of engine time on 1 host and under 1.0 s on 4, with one SSH channel 
 Builds a throwaway project (files, templates, lines, guarded commands under
 /tmp/mainsail-bench on each host), deploys it once, then times no-op re-deploys: the engine's
 own seconds, the whole `inv deploy` process, and the channels and round trips per host from the
-JSON report. Needs the testbed up (`inv testbed.up`).
+JSON report. Logs in as `deploy` and escalates with sudo (`become: true`), as the testbed
+wants. Needs the testbed up (`inv testbed.up`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -53,10 +55,22 @@ def make_project(folder: Path, hosts: list[str]) -> None:
     (folder / "playbooks/site.yml").write_text(
         "- name: twenty tasks\n  hosts: all\n  tasks:\n" +
         "\n".join("    " + line for line in TASKS.strip().splitlines()) + "\n")
-    lines = ["all:", "  vars:", "    ssh_key: %s" % (ROOT / ".testbed/id_ed25519"),
+    # As on the testbed's production-like hosts: log in as deploy, escalate with sudo (root
+    # cannot log in over SSH).
+    lines = ["all:", "  vars:", "    user: deploy", "    become: true",
+             "    ssh_key: %s" % (ROOT / ".testbed/id_ed25519"),
              "    known_hosts: %s" % (ROOT / "inventory/known_hosts"), "  hosts:"]
     lines += ["    %s: {address: %s}" % (h, ADDRESSES[h]) for h in hosts]
     (folder / "inventory/hosts.yml").write_text("\n".join(lines) + "\n")
+    # A host whose sudo asks for a password (mail1) has its encrypted become_password in the
+    # checkout's host_vars, readable with the testbed's vault password.
+    for h in hosts:
+        if (ROOT / "inventory/host_vars" / h).is_dir():
+            shutil.copytree(ROOT / "inventory/host_vars" / h, folder / "inventory/host_vars" / h)
+    vault_password = ROOT / ".testbed/vault-password"
+    if vault_password.is_file():
+        (folder / "invoke.yaml").write_text("mainsail:\n  vault_password_file: %s\n"
+                                            % vault_password)
 
 
 def deploy(folder: Path, report: Path) -> tuple[float, dict]:

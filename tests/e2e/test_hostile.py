@@ -144,11 +144,12 @@ def test_planted_paths_are_refused_and_root_files_stay_untouched(project):
     report = run_playbook(project, "hostile")
     done = steps(report)
     for task, words in REFUSED.items():
-        assert done[task]["status"] == "failed", (task, done[task])
+        # Each hostile task has ignore_errors, so the run goes on: its failure is "ignored".
+        assert done[task]["status"] == "ignored", (task, done[task])
         assert words in done[task]["msg"], (task, done[task]["msg"])
     assert done["fifo"]["elapsed"] < 10  # refused at once, never opened
     hard = done["hard link"]
-    assert hard["status"] == "failed" and ("hard link" in hard["msg"] or "refused" in hard["msg"])
+    assert hard["status"] == "ignored" and ("hard link" in hard["msg"] or "refused" in hard["msg"])
     assert done["look-alike temp names"]["status"] == "changed"
 
     assert canaries(project) == before
@@ -159,6 +160,6 @@ def test_a_second_deploy_is_refused_the_same_way(project):
     """Nothing the first attempt did made the planted paths acceptable."""
     before = canaries(project)
     done = steps(run_playbook(project, "hostile"))
-    assert all(done[task]["status"] == "failed" for task in REFUSED)
+    assert all(done[task]["status"] == "ignored" for task in REFUSED)
     assert canaries(project) == before
 

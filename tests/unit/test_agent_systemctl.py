@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from mainsail.agent import facts, systemctl
+from mainsail.agent import facts
+from mainsail.agent.ops import _systemctl as systemctl
 from test_agent_support import calls, fake_command, make_bindir, run_op
 
 
@@ -73,3 +74,58 @@ def test_a_unit_nobody_installed_is_a_missing_prerequisite(bindir):
     assert outcome.status == "failed" and "no such unit: ghost" in outcome.msg
     assert run_op("service", {"name": "ghost", "state": "started"}, check=True).status == \
         "changed"
+
+
+# ---- the systemd operation ------------------------------------------------------------
+
+def test_systemd_starts_enables_and_reloads_a_changed_unit_file_first(bindir):
+    fake_systemctl(bindir, "LoadState=loaded\nActiveState=inactive\nUnitFileState=disabled\n"
+                           "NeedDaemonReload=yes\n")
+    outcome = run_op("systemd", {"name": "app", "state": "started", "enabled": True})
+    assert outcome.status == "changed"
+    assert "daemon-reload (the unit file changed on disk)" in outcome.msg
+    assert calls(bindir)[1:] == ["systemctl daemon-reload", "systemctl enable -- app",
+                                 "systemctl start -- app"]
+
+
+def test_systemd_does_nothing_when_the_unit_is_as_asked(bindir):
+    fake_systemctl(bindir, "LoadState=loaded\nActiveState=active\nUnitFileState=enabled\n")
+    assert run_op("systemd", {"name": "app", "state": "started", "enabled": True}).status == "ok"
+    assert len(calls(bindir)) == 1  # one systemctl show, nothing else
+
+
+def test_systemd_masks_and_unmasks(bindir):
+    fake_systemctl(bindir, "LoadState=loaded\nActiveState=active\nUnitFileState=enabled\n")
+    assert run_op("systemd", {"name": "old", "state": "stopped", "masked": True}).status == \
+        "changed"
+    assert calls(bindir)[1:] == ["systemctl stop -- old", "systemctl mask -- old"]
+
+
+def test_a_masked_unit_is_not_started_without_masked_false(bindir):
+    fake_systemctl(bindir, "LoadState=masked\nActiveState=inactive\nUnitFileState=masked\n")
+    outcome = run_op("systemd", {"name": "old", "state": "started"})
+    assert outcome.status == "failed" and "masked" in outcome.msg and "masked: false" in outcome.msg
+    assert run_op("systemd", {"name": "old", "state": "started", "masked": False}).status == \
+        "changed"
+    assert calls(bindir)[-2:] == ["systemctl unmask -- old", "systemctl start -- old"]
+
+
+def test_daemon_reload_alone_and_check_mode(bindir):
+    fake_systemctl(bindir, "LoadState=loaded\n")
+    assert run_op("systemd", {"daemon_reload": True}, check=True).status == "changed"
+    assert calls(bindir) == []
+    assert run_op("systemd", {"daemon_reload": True}).status == "changed"
+    assert calls(bindir) == ["systemctl daemon-reload"]
+
+
+def test_a_host_without_systemd_is_told_to_use_service(tmp_path, monkeypatch):
+    monkeypatch.setattr(facts, "SYSTEMD_MARKER", str(tmp_path / "absent"))
+    outcome = run_op("systemd", {"name": "app", "state": "started"})
+    assert outcome.status == "failed" and "use the service operation" in outcome.msg
+
+
+def test_systemd_needs_something_to_do():
+    from mainsail.errors import BadInput
+    from mainsail.opspec import OPS, coerce_args
+    with pytest.raises(BadInput, match="nothing to do"):
+        coerce_args(OPS["systemd"], {"name": "app"}, "site.yml:3")

@@ -34,6 +34,8 @@ ALSO_MEANS_SOMETHING_ELSE = {
     "password", "regex", "contains", "env",
     # A result's message (every op reports one).
     "msg",
+    # systemd's own word for its system manager (the systemd op's scope), also user's flag.
+    "system",
 }
 EXEMPT = ALSO_MEANS_SOMETHING_ELSE | set(TASK_KEYWORDS) | set(UNSUPPORTED)
 

@@ -9,7 +9,8 @@ import glob
 import os
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
-from .. import facts, proc, systemctl
+from .. import facts, proc
+from . import _systemctl as systemctl
 from ..core import Context, MissingPrerequisite, OpError, Outcome, as_bool, accept, operand, settle
 from ..spec import Arg, OpSpec
 
@@ -55,7 +56,7 @@ def lsb_running(rc: int) -> bool:
 
 
 class Systemd:
-    """systemctl, through agent/systemctl.py: one `systemctl show` per unit, daemon-reload
+    """systemctl, through ops/_systemctl.py: one `systemctl show` per unit, daemon-reload
     when its unit file changed on disk, systemd's verdict and journal when it fails."""
 
     def __init__(self) -> None:

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Dict, List, Optional
 
-from . import proc
-from .core import MissingPrerequisite, OpError
+from .. import proc
+from ..core import MissingPrerequisite, OpError
 
 PROPERTIES = ("Id", "LoadState", "ActiveState", "SubState", "UnitFileState",
               "NeedDaemonReload", "Result", "MainPID")
