@@ -438,3 +438,22 @@ def test_include_vars_of_a_missing_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(BadInput) as info:
         plan_tasks(tmp_path, "- include_vars: nope.yml\n")
     assert "'nope.yml' not found" in info.value.what
+
+
+# ---------------------------------------------------------------------------- facts under Ansible's names
+
+def test_facts_are_also_under_ansible_s_names(tmp_path: Path) -> None:
+    body = textwrap.indent(textwrap.dedent("""
+        - debug:
+            msg: "{{ ansible_distribution }} {{ ansible_facts.os_family }}
+              {{ ansible_distribution_major_version }} {{ ansible_distribution_release }}
+              {{ ansible_python.version.major }} {{ ansible_pkg_mgr }} {{ ansible_architecture }}
+              {{ ansible_default_ipv4.address }} {{ facts.os.id }}"
+        """).lstrip("\n"), "    ")
+    root = project(tmp_path, {"playbooks/site.yml": "- hosts: all\n  tasks:\n" + body})
+    facts = {"os": {"id": "debian", "version_id": "12", "codename": "bookworm"},
+             "python": {"version": "3.11.2", "path": "/usr/bin/python3"}, "arch": "x86_64",
+             "addresses": ["10.0.0.5"], "hostname": "web1", "init": "systemd"}
+    plan = build_plan(root, load_playbook(root)[0], Host("web1"), facts, {})
+    assert plan.steps[0]["args"]["msg"] == \
+        "Debian Debian 12 bookworm 3 apt x86_64 10.0.0.5 debian"
