@@ -56,7 +56,12 @@ if digest(path) != sha:
             missing.append(top)
             top = os.path.dirname(top)
         for made in reversed(missing):
-            os.mkdir(made, 0o700)
+            try:
+                os.mkdir(made, 0o700)
+            except FileExistsError:  # another agent starting at the same time made it
+                if not os.path.isdir(made):
+                    raise
+                continue
             os.chmod(made, 0o700)
     except OSError as exc:
         sys.stderr.write("mainsail bootstrap: cannot create %s: %s\n" % (folder, exc.strerror))

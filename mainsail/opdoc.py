@@ -26,7 +26,7 @@ TYPE_WORDS: Mapping[str, str] = {
     "bool": "boolean", "octal": "mode", "names": "names", "words": "list", "cmdline": "string",
     "variables": "mapping", "text": "text", "checker": "command", "pattern": "regex",
     "condition": "condition", "restart": "`true` \\| `false` \\| `unexpected`",
-    "debconf_value": "text or list",
+    "debconf_value": "text or list", "any": "any value",
 }
 
 

@@ -13,6 +13,7 @@ import shlex
 from types import MappingProxyType
 from typing import Any, Callable, Mapping
 
+from .agent import safeexpr
 from .agent.ops import SPECS
 from .agent.spec import OpSpec
 from .errors import BadInput, did_you_mean
@@ -22,12 +23,11 @@ _TRUE = frozenset({"yes", "true", "on", "1", "y"})
 _FALSE = frozenset({"no", "false", "off", "0", "n", ""})
 _MODE_OCTAL = re.compile(r"0?[0-7]{3,4}")
 _JINJA_MARKERS = ("{{", "{%", "{#")
-CONDITION_NAMES = frozenset({"rc", "stdout", "stderr", "true", "false", "True", "False",
-                             "none", "None"})
-_CONDITION_NODES = (ast.Expression, ast.BoolOp, ast.And, ast.Or, ast.UnaryOp, ast.Not, ast.USub,
-                    ast.Compare, ast.cmpop, ast.Name, ast.Load, ast.Constant, ast.List,
-                    ast.Tuple)
-_CONDITION_HINT = "compare rc, stdout or stderr, e.g. rc == 2 or 'exists' in stdout"
+CONDITION_NAMES = frozenset(safeexpr.VARIABLES) | frozenset(safeexpr.CONSTANT_NAMES) | \
+    frozenset(safeexpr.FILTERS)
+_CONDITION_NODES = safeexpr.ALLOWED_NODES
+_CONDITION_HINT = ("compare rc, stdout, stderr or the registered result's fields, e.g. rc == 2, "
+                   "'exists' in stdout or out.stdout_lines | length > 0")
 
 
 # The declarations live beside each operation's code (mainsail/agent/ops/<op>.py); this
@@ -313,11 +313,11 @@ def _as_condition(value: Any, label: str, where: str) -> bool | str:
     if isinstance(value, list):  # Ansible: a list means all of them
         value = " and ".join(f"({_as_str(v, label, where)})" for v in value) or "True"
     text = _as_str(value, label, where)
-    _check_condition(text, label, where)
+    check_condition(text, label, where)
     return text
 
 
-def _check_condition(text: str, label: str, where: str) -> None:
+def check_condition(text: str, label: str, where: str) -> None:
     """The host judges these with a tiny evaluator: refuse early what it would refuse late."""
     try:
         tree = ast.parse(text.strip(), mode="eval")
@@ -329,7 +329,8 @@ def _check_condition(text: str, label: str, where: str) -> None:
             raise BadInput(f"{label} {text!r} uses {type(node).__name__}, which is not allowed",
                            where, _CONDITION_HINT)
         if isinstance(node, ast.Name) and node.id not in CONDITION_NAMES:
-            raise BadInput(f"{label} can only use rc, stdout and stderr, not {node.id!r}", where,
+            raise BadInput(f"{label} can only use rc, stdout, stderr and the task's registered "
+                           f"result, not {node.id!r}", where,
                            "insert a variable's value with '{{ var }}'")
 
 
@@ -349,6 +350,7 @@ _COERCERS: Mapping[str, Callable[[Any, str, str], Any]] = MappingProxyType({
     "text": _as_content, "checker": _as_validate, "pattern": _as_regex,
     "restart": _as_autorestart, "debconf_value": _as_debconf_value,
     "condition": _as_condition,
+    "any": lambda value, label, where: value,
 })
 
 

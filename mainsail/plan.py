@@ -17,25 +17,29 @@ Variables, lowest precedence first:
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import jinja2
 
+from .agent.ops import OPS as RUNNERS
 from .agent.spec import Ships
 from .errors import BadInput, did_you_mean
 from .inventory import Host, Inventory, check_var_name
 from . import taint
 from .masking import MASK, Masker
 from .opspec import OPS, coerce_args
-from .playbook import Play, Role, RoleUse, Task, load_vars_file
+from .playbook import CONTROLLER_OPS, Play, Role, RoleUse, Task, load_vars_file
 from .render import (OMIT, Environment, broken, eval_condition, has_template, make_env,
-                     referenced_names, render_string, render_template, render_value, to_plain)
+                     referenced_names, render_string, render_template, render_value, run_lookup,
+                     to_plain)
 from .vault import MIN_SECRET_LENGTH, Vault, secret_texts
-from .yamlio import YDict, display_path, loc_of
+from .yamlio import YDict, display_path, load_yaml, loc_of
 
 MAX_BLOB_BYTES = 100 * 1024 * 1024
 ANSIBLE_MANAGED = "Managed by Mainsail: local changes will be overwritten."
@@ -64,6 +68,16 @@ class HostPlan:
     secrets: tuple[str, ...] = ()  # values the report must mask (no_log names, vault files)
     check: bool = False
     checks: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # txn -> probes
+    segment: int = 1  # which request of the host's play this is (1 = the first)
+    deferred: tuple[str, ...] = ()  # tasks left for later segments (they need a result)
+    cursor: Any = field(default=None, compare=False, repr=False)  # renders what follows
+
+    def following(self, results: Sequence[Mapping[str, Any]]) -> "HostPlan | None":
+        """The next segment, rendered with the registered results of this one's ``results``;
+        None when the play is done on this host."""
+        if self.cursor is None or not self.deferred:
+            return None
+        return self.cursor.resume(results)
 
     def as_dict(self, *, masked: bool = True) -> dict[str, Any]:
         """JSON-ready view for `plan` output: blobs by size, no_log arguments masked, and
@@ -73,7 +87,8 @@ class HostPlan:
                  "steps": [show(s) for s in self.steps],
                  "handlers": {n: [show(s) for s in steps] for n, steps in self.handlers.items()},
                  "notify": {str(k): v for k, v in self.notify.items()},
-                 "skipped": list(self.skipped),
+                 "skipped": list(self.skipped), "segment": self.segment,
+                 "deferred": list(self.deferred),
                  "blobs": {sha: len(data) for sha, data in self.blobs.items()}}
         return _mask_all(shown, Masker().with_secrets(self.secrets)) if masked else shown
 
@@ -101,29 +116,28 @@ def build_plan(project_root: Path | str, play: Play, host: Host, facts: Mapping[
 
     ``inventory`` provides ``groups`` and ``hostvars`` for templates; without it they
     describe this host alone. ``secrets``: the run's vault, for vars files named by a template.
+
+    The plan is the host's first *segment*: the tasks up to the first one that reads a result
+    registered by a task of the same segment. ``HostPlan.following(results)`` renders the next
+    segment once those results are known; the tasks it holds were checked here already.
     """
     builder = _Builder(Path(project_root), play, host, dict(facts or {}), dict(extra_vars or {}),
                        inventory, check, _TagFilter(tuple(tags), tuple(skip_tags)), secrets)
-    try:
-        with taint.collecting(builder._add_secrets):  # values computed from secrets
-            _build(builder, play)
-    except BadInput as exc:  # rendering errors may quote values: mask the secrets among them
-        raise Masker().with_secrets(builder.secrets).error(exc) from None
-    return builder.finish()
+    return builder.segment(first=True)
 
 
-def _build(builder: "_Builder", play: Play) -> None:
-    """The play's roles, then its own tasks, checks and handlers, into ``builder``."""
+# A unit of a play's run order: a task, or a role's (or the play's) checks.
+_TASK, _CHECKS = "task", "checks"
+
+
+def _units(play: Play) -> list[tuple[str, Any, RoleUse | None]]:
+    units: list[tuple[str, Any, RoleUse | None]] = []
     for use in play.roles:
-        scope = builder.scope(use)
-        for task in use.role.tasks:
-            builder.add_task(task, scope)
-        builder.add_checks(use.role.checks, scope)
-    scope = builder.scope(None)
-    for task in play.tasks:
-        builder.add_task(task, scope)
-    builder.add_checks(play.checks, scope)
-    builder.add_handlers()
+        units += [(_TASK, task, use) for task in use.role.tasks]
+        units.append((_CHECKS, use.role.checks, use))
+    units += [(_TASK, task, None) for task in play.tasks]
+    units.append((_CHECKS, play.checks, None))
+    return units
 
 
 def role_vars(project_root: Path | str, play: Play, host: Host,
@@ -195,13 +209,13 @@ class _Scope:
 
 
 class _Builder:
-    """Accumulates one host's plan; lives for a single build_plan call."""
+    """Builds one host's plan, segment by segment; lives as long as the host's play."""
 
     def __init__(self, root: Path, play: Play, host: Host, facts: dict[str, Any],
                  extra: dict[str, Any], inventory: Inventory | None, check: bool,
                  tag_filter: _TagFilter, secrets: Vault | None = None) -> None:
         self.root, self.play, self.host, self.facts = root, play, host, facts
-        self.secrets = secrets
+        self.vault = secrets
         self.extra, self.inventory, self.check = extra, inventory, check
         self.tag_filter = tag_filter
         for name in extra:
@@ -215,6 +229,12 @@ class _Builder:
         self.secrets: list[str] = []
         self.scopes: dict[str | None, _Scope] = {}
         self.next_id = 0
+        self.units = _units(play)
+        self.pos = 0  # the next unit to render
+        self.number = 0  # segments rendered so far
+        self.registered: dict[str, Any] = {}  # results known on the controller
+        self.awaited: dict[str, list[tuple[Any, int | None]]] = {}  # name -> (item, step id)
+        self.looped: set[str] = set()  # awaited names registered by a loop
         self._add_secrets(inventory.secrets if inventory else secret_texts(host.vars))
 
     # -- scopes and variables
@@ -230,6 +250,7 @@ class _Builder:
         templates = [r.templates for r in chain[-1:]] + [self.root / "templates"]
         files = tuple([r.files for r in chain[-1:]] + [self.root / "files"])
         env = make_env(templates, self.root)
+        env.files_path = files
         raw, sources = self._layers(use, chain, env)
         variables = _resolve_vars(raw, sources, env, self._magic(use))
         self._collect_secrets(self.play.no_log, variables)
@@ -297,19 +318,22 @@ class _Builder:
                              env: Environment) -> Mapping[str, Any]:
         context = {**so_far, **self.extra, **self._magic(None)}
         name = render_string(path, context, where=where, env=env)
-        return load_vars_file(self.root, name, where, self.secrets)
+        return load_vars_file(self.root, name, where, self.vault)
 
     def _magic(self, use: RoleUse | None) -> dict[str, Any]:
         host, inv = self.host, self.inventory
+        named = ansible_facts(self.facts)
         magic = {"inventory_hostname": host.name,
                  "inventory_hostname_short": host.name.split(".")[0],
                  "group_names": [g for g in host.groups if g not in ("all", "ungrouped")],
                  "groups": _GroupsView(inv) if inv else {g: [host.name] for g in host.groups},
                  "hostvars": _HostVarsView(inv) if inv else {host.name: host.vars},
-                 "facts": self.facts, "ansible_facts": self.facts,
+                 "facts": self.facts, "ansible_facts": {**self.facts, **named},
+                 **{"ansible_" + k: v for k, v in named.items()},
                  "ansible_check_mode": self.check, "playbook_dir": str(self.root / "playbooks")}
         if use is not None:
             magic["role_name"] = use.role.name
+            magic["role_path"] = str(use.role.path)
         return magic
 
     def _add_secrets(self, texts: Iterable[str]) -> None:
@@ -327,26 +351,249 @@ class _Builder:
                 if text and text not in self.secrets:
                     self.secrets.append(text)
 
+    # -- segments
+
+    def segment(self, first: bool = False) -> HostPlan:
+        """Render units from where the last segment stopped up to the first task that reads
+        a result this segment registers; on the first segment, check the rest too."""
+        self.number += 1
+        self.steps, self.blobs, self.handlers, self.notify = [], {}, {}, {}
+        self.checks, self.skipped = {}, []
+        try:
+            with taint.collecting(self._add_secrets):  # values computed from secrets
+                self._render_segment(first)
+        except BadInput as exc:  # rendering errors may quote values: mask the secrets among them
+            raise Masker().with_secrets(self.secrets).error(exc) from None
+        return self.finish()
+
+    def _render_segment(self, first: bool) -> None:
+        while self.pos < len(self.units):
+            kind, what, use = self.units[self.pos]
+            scope = self.scope(use)
+            if kind == _TASK and self._waits(what, scope):
+                break
+            self.pos += 1
+            if kind == _TASK:
+                self.add_task(what, scope)
+            else:
+                self.add_checks(what, scope)
+        self.add_handlers()
+        if first:
+            self._check_deferred()
+
+    def resume(self, results: Sequence[Mapping[str, Any]]) -> HostPlan:
+        """The next segment, once the results of the one before are in."""
+        by_id = {r.get("id"): r for r in results}
+        for name, entries in self.awaited.items():
+            self.registered[name] = _registered(entries, by_id, name in self.looped)
+        self.awaited, self.looped = {}, set()
+        return self.segment()
+
+    def _deps(self, task: Task, scope: _Scope) -> set[str]:
+        """The variable names a task's templates read (when, loop, arguments, name, ...)."""
+        texts = [task.title, task.loop, task.args, task.become_user, task.ignore_errors,
+                 dict(task.vars),
+                 [w for w in list(scope.when) + list(task.when) if isinstance(w, str)]]
+        names: set[str] = set()
+        for text in _strings(texts):
+            if has_template(text):
+                names |= referenced_names(text, scope.env)
+        bare = list(scope.when) + list(task.when)
+        if task.op in _JUDGED_HERE:
+            bare += _JUDGED_HERE[task.op].expressions(task.args)
+        for cond in bare:
+            if isinstance(cond, str) and not has_template(cond):
+                names |= referenced_names("{{ %s }}" % cond, scope.env)
+        return names
+
+    def _waits(self, task: Task, scope: _Scope) -> bool:
+        """Whether ``task`` reads a result registered earlier in this segment."""
+        return bool(self._deps(task, scope) & (self.awaited.keys() - self.extra.keys()))
+
+    def _check_deferred(self) -> None:
+        """What later segments hold is checked before anything runs: each task renders with
+        every result it may read standing in as a sample result (ok, rc 0, no output)."""
+        if self.pos >= len(self.units):
+            return
+        saved = (self.steps, self.blobs, self.notify, self.checks, self.skipped, self.next_id,
+                 self.registered, self.handlers, self.awaited, self.looped)
+        self.steps, self.blobs, self.notify, self.checks, self.skipped = [], {}, {}, {}, []
+        self.registered = {**self.registered, **_sample_results(self.play)}
+        self.awaited, self.looped = {}, set()
+        try:
+            for kind, what, use in self.units[self.pos:]:
+                scope = self.scope(use)
+                if kind == _TASK:
+                    self._check_task(what, scope)
+        finally:
+            (self.steps, self.blobs, self.notify, self.checks, self.skipped, self.next_id,
+             self.registered, self.handlers, self.awaited, self.looped) = saved
+
+    def _check_task(self, task: Task, scope: _Scope) -> None:
+        """Render a deferred task with sample results: an undefined variable that is not a
+        registered result, a missing template or a bad argument is bad input now."""
+        results = _sample_results(self.play).keys()
+        if any(referenced_names("{{ %s }}" % w if not has_template(w) else w, scope.env)
+               & results for w in task.when if isinstance(w, str)):
+            task = dataclasses.replace(task, when=())  # checked as if its result says run
+        try:
+            self.add_task(task, scope)
+        except BadInput as exc:
+            if not (self._deps(task, scope) & _sample_results(self.play).keys()
+                    and _about_results(exc, self.play)):
+                raise
+
+    def _vars(self, scope: _Scope) -> Mapping[str, Any]:
+        """A scope's variables with the registered results (extra vars still win)."""
+        if not self.registered:
+            return scope.vars
+        return {**scope.vars, **self.registered,
+                **{k: scope.vars[k] for k in self.extra if k in scope.vars}}
+
     # -- tasks
 
     def add_task(self, task: Task, scope: _Scope) -> None:
         if not self.tag_filter.wants(set(scope.tags) | set(task.tags)):
             return
-        for item in self._items(task, scope, self.skipped):
-            step = self._step_for(task, scope, item, self.skipped)
-            if step is None:
+        ran: list[tuple[Any, int | None]] = []
+        local: dict[int, dict[str, Any]] = {}  # results known here (debug, assert, fail, ...)
+        try:
+            items = self._items(task, scope, self.skipped)
+        except BadInput as exc:
+            items = [self._failed_render(task, scope, exc, _NO_ITEM, ran, local)]
+        for item in items:
+            if item is None:
                 continue
+            try:
+                step = self._set_fact(task, scope, item, local) if task.op in CONTROLLER_OPS \
+                    else self._step_for(task, scope, item, self.skipped)
+            except BadInput as exc:
+                self._failed_render(task, scope, exc, item, ran, local)
+                continue
+            ran.append((item.value if isinstance(item, _LoopItem) else item,
+                        None if step is None else step["id"]))
+            if step is None or step.get("_local"):
+                continue
+            if task.op in _JUDGED_HERE:
+                local[step["id"]] = _JUDGED_HERE[task.op].registered(step["args"])
             step["txn"] = self.txn_name(scope)
+            if task.register:
+                step["register"] = task.register
+            if task.until is not None:
+                step.update(until=task.until, retries=task.retries, delay=task.delay)
+            if task.judge:
+                step["judge"] = dict(task.judge)
             self.steps.append(step)
             if task.notify:
                 self.notify[step["id"]] = self._handler_names(task.notify)
                 step["notify"] = list(self.notify[step["id"]])  # recorded on the host
+        if task.register:
+            self._register(task, ran, local)
+
+    def _failed_render(self, task: Task, scope: _Scope, exc: BadInput, item: Any,
+                       ran: list[tuple[Any, int | None]],
+                       local: dict[int, dict[str, Any]]) -> None:
+        """A task that cannot be rendered is bad input, unless it has ``ignore_errors: true``:
+        then, as in Ansible, it is a failed (ignored) task, reported in its place."""
+        if task.ignore_errors is not True:
+            raise exc
+        self.next_id += 1
+        msg = str(exc)
+        step = {"id": self.next_id, "op": "fail", "name": task.title, "args": {"msg": msg},
+                "no_log": task.no_log is True, "ignore_errors": True, "where": task.loc,
+                "action": task.op, "role": task.role, "become": False, "timeout": None,
+                "become_user": None, "tags": sorted(set(scope.tags) | set(task.tags)),
+                "txn": self.txn_name(scope)}
+        self.steps.append(step)
+        local[step["id"]] = {"changed": False, "failed": True, "msg": msg}
+        ran.append((item.value if isinstance(item, _LoopItem) else item, step["id"]))
+        return None
+
+    def _set_fact(self, task: Task, scope: _Scope, item: Any,
+                  local: dict[int, dict[str, Any]]) -> None:
+        """``set_fact``: the variables are set now, for the tasks after it on this host."""
+        variables = self._item_vars(task, scope, item)
+        value = item.value if isinstance(item, _LoopItem) else item
+        if not eval_condition(list(scope.when) + list(task.when), variables,
+                              where=task.loc, env=scope.env):
+            self.skipped.append(self._skipped_name(task, variables, scope, value))
+            return None
+        if task.op == "include_vars":
+            facts = self._included_vars(task, scope, variables)
+        else:
+            facts = {render_string(k, variables, where=task.loc, env=scope.env):
+                     render_value(v, variables, where=task.loc, env=scope.env)
+                     for k, v in task.args.items()}
+        for name in facts:
+            check_var_name(name, task.loc)
+        self.registered.update(facts)
+        for name in facts:
+            self.awaited.pop(name, None)
+        if task.register:  # known now: a pseudo id keeps its place among the items
+            self.next_id += 1
+            local[-self.next_id] = {"changed": False, "failed": False,
+                                    "ansible_facts": facts}
+            return {"id": -self.next_id, "_local": True}  # type: ignore[return-value]
+        return None
+
+    def _included_vars(self, task: Task, scope: _Scope,
+                       variables: Mapping[str, Any]) -> dict[str, Any]:
+        """``include_vars``: a file (looked up in the role's vars/, then the including
+        folders, then the project) or a folder of them, read when the plan is built."""
+        args = render_value(dict(task.args), variables, where=task.loc, env=scope.env)
+        role = scope.use.role.path if scope.use is not None else None
+        bases = ([role / "vars", role / "tasks", role] if role else []) + \
+            [self.root / "playbooks" / "vars", self.root / "playbooks", self.root / "vars",
+             self.root]
+        if args.get("file"):
+            files = [_first_existing(str(args["file"]), bases, task.loc, self.root)]
+        else:
+            folder = _first_existing(str(args["dir"]), bases, task.loc, self.root)
+            extensions = args.get("extensions") or ["yaml", "yml", "json"]
+            pattern = re.compile(str(args.get("files_matching") or ".*"))
+            ignored = set(args.get("ignore_files") or [])
+            depth = int(args.get("depth") or 0)
+            files = sorted(p for p in folder.rglob("*") if p.is_file()
+                           and p.suffix.lstrip(".") in extensions and pattern.search(p.name)
+                           and p.name not in ignored
+                           and (not depth or len(p.relative_to(folder).parts) <= depth))
+        loaded: dict[str, Any] = {}
+        for path in files:
+            data = load_yaml(path, self.root, vars_file=True, secrets=self.vault) or {}
+            if not isinstance(data, Mapping):
+                raise BadInput(f"include_vars: {display_path(path, self.root)} is not a "
+                               "mapping of variables", task.loc)
+            self._add_secrets(secret_texts(data))
+            loaded.update(data)
+        return {str(args["name"]): loaded} if args.get("name") else loaded
+
+    def _register(self, task: Task, ran: list[tuple[Any, int | None]],
+                  local: Mapping[int, dict[str, Any]]) -> None:
+        """A task whose every item was skipped here, or whose result the controller judged
+        itself, has its result now; one with a step on the host waits for it."""
+        name = str(task.register)
+        looped = task.loop is not None
+        if local:
+            self.awaited.pop(name, None)
+            self.registered[name] = _registered(ran, local, looped, fields=dict)
+            return
+        if any(step_id is not None for _, step_id in ran):
+            self.awaited[name] = ran
+            self.looped.discard(name)
+            if looped:
+                self.looped.add(name)
+            self.registered.pop(name, None)
+        else:
+            self.awaited.pop(name, None)
+            self.registered[name] = _registered(ran, {}, looped)
 
     def _items(self, task: Task, scope: _Scope, skipped: list[str]) -> list[Any]:
         if task.loop is None:
             return [_NO_ITEM]
         try:
-            items = render_value(task.loop, scope.vars, where=task.loc, env=scope.env)
+            items = render_value(task.loop, self._vars(scope), where=task.loc, env=scope.env)
+            if task.loop_with is not None:
+                items = self._with_items(task, items, scope)
         except BadInput:
             # A loop over something undefined is fine when the task would be skipped anyway.
             if self._when_false_without_item(task, scope):
@@ -356,11 +603,22 @@ class _Builder:
         if not isinstance(items, list):
             raise BadInput(f"loop must give a list, not {type(items).__name__}", task.loc,
                            "loop over a mapping with | dict2items")
-        return items
+        return [_LoopItem(value, index, tuple(items)) for index, value in enumerate(items)]
+
+    def _with_items(self, task: Task, value: Any, scope: _Scope) -> list[Any]:
+        """``with_<kind>: value``: the items Ansible's lookup of that kind gives."""
+        terms = [value] if task.loop_with in ("dict", "sequence") or \
+            not isinstance(value, list) else value
+        if task.loop_with == "subelements":
+            terms = value if isinstance(value, list) else [value]
+        try:
+            return run_lookup(scope.env, None, str(task.loop_with), terms, {})
+        except (ValueError, TypeError) as exc:
+            raise BadInput(f"with_{task.loop_with}: {exc}", task.loc) from None
 
     def _when_false_without_item(self, task: Task, scope: _Scope) -> bool:
         try:
-            return not eval_condition(list(scope.when) + list(task.when), scope.vars,
+            return not eval_condition(list(scope.when) + list(task.when), self._vars(scope),
                                       where=task.loc, env=scope.env)
         except BadInput:
             return False
@@ -368,15 +626,24 @@ class _Builder:
     def _step_for(self, task: Task, scope: _Scope, item: Any,
                   skipped: list[str]) -> dict[str, Any] | None:
         """The step for one task (and loop item), or None (recorded in ``skipped``)."""
-        variables = scope.vars if item is _NO_ITEM else {**scope.vars, "item": item}
+        variables = self._item_vars(task, scope, item)
+        item = item.value if isinstance(item, _LoopItem) else item
         if not eval_condition(list(scope.when) + list(task.when), variables, where=task.loc,
                               env=scope.env):
             skipped.append(self._skipped_name(task, variables, scope, item))
             return None
         name = self._name(task, variables, scope, item)
         self._collect_secrets(task.no_log, variables)
-        rendered = render_value(task.args, variables, where=task.loc, env=scope.env)
+        if task.op in _JUDGED_HERE:
+            rendered = self._judge(task, variables, scope)
+            if rendered is None:
+                return None
+        else:
+            rendered = render_value(task.args, variables, where=task.loc, env=scope.env)
+        internal = {k: rendered.pop(k) for k in OPS[task.op].internal if k in rendered} \
+            if task.op in _JUDGED_HERE else {}
         args = coerce_args(OPS[task.op], _without_omitted(rendered), task.loc)
+        args.update(internal)  # the plan's verdict, which the host reports
         refuse_option_names(task.op, args, task.loc)
         no_log = self._no_log(task, args)
         ships = OPS[task.op].ships
@@ -394,10 +661,64 @@ class _Builder:
                 "become_user": self._run_as(task, scope, variables),
                 "tags": sorted(set(scope.tags) | set(task.tags))}
 
+    def _item_vars(self, task: Task, scope: _Scope, item: Any) -> Mapping[str, Any]:
+        """The task's variables with the loop's: ``item`` (or loop_control's loop_var), the
+        index_var, and with ``extended`` Ansible's ``ansible_loop``."""
+        known = self._vars(scope)
+        if task.vars:  # the task's own vars (and its blocks'), over everything but extra vars
+            own = render_value(dict(task.vars), known, where=task.loc, env=scope.env)
+            known = {**known, **own, **{k: known[k] for k in self.extra if k in known}}
+        if not isinstance(item, _LoopItem):
+            return known
+        control = task.loop_control
+        loop_var = str(control.get("loop_var") or "item")
+        extra: dict[str, Any] = {loop_var: item.value, "ansible_loop_var": loop_var}
+        if control.get("index_var"):
+            extra[str(control["index_var"])] = item.index
+        if control.get("extended"):
+            i, items = item.index, item.items
+            extra["ansible_loop"] = {
+                "index": i + 1, "index0": i, "revindex": len(items) - i,
+                "revindex0": len(items) - i - 1, "first": i == 0, "last": i == len(items) - 1,
+                "length": len(items), "previtem": items[i - 1] if i else None,
+                "nextitem": items[i + 1] if i + 1 < len(items) else None,
+                **({"allitems": list(items)} if control.get("extended_allitems", True)
+                   else {})}
+        return {**known, **extra}
+
+    def _judge(self, task: Task, variables: Mapping[str, Any],
+               scope: _Scope) -> YDict | None:
+        """Ops decided here, with the host's variables (debug, assert, fail: their module's
+        ``prepare``); the step only reports the verdict in its place. None: no step."""
+        def render(value: Any) -> Any:
+            try:
+                return render_value(value, variables, where=task.loc, env=scope.env)
+            except BadInput as exc:
+                if "undefined" in exc.what:
+                    raise ValueError(exc.what) from None
+                raise
+
+        def judge(condition: Any) -> bool:
+            return eval_condition(condition, variables, where=task.loc, env=scope.env)
+
+        try:
+            prepared = _JUDGED_HERE[task.op].prepare(task.args, render, judge)
+        except ValueError as exc:
+            raise BadInput(str(exc), task.loc) from None
+        if prepared is None:
+            return None
+        out = YDict(prepared)
+        out.pos, out.key_pos = getattr(task.args, "pos", None), {}
+        return out
+
     def _name(self, task: Task, variables: Mapping[str, Any], scope: _Scope, item: Any) -> str:
         name = render_string(task.title, variables, where=task.loc, env=scope.env)
-        if item is _NO_ITEM or "item" in referenced_names(task.title, scope.env):
+        loop_var = str(task.loop_control.get("loop_var") or "item")
+        if item is _NO_ITEM or loop_var in referenced_names(task.title, scope.env):
             return name
+        if task.loop_control.get("label") is not None:
+            item = render_value(task.loop_control["label"], variables, where=task.loc,
+                                env=scope.env)
         # A label is cut at 60 characters and JSON-escaped: the report's masking could no
         # longer find a secret in it, so an item holding one is masked whole here.
         secret = any(self._has_secret(text) for text in _strings(item))
@@ -523,6 +844,8 @@ class _Builder:
         for role, handler in self.play.all_handlers():
             use = next((u for u in self.play.roles if role is not None and u.role is role), None)
             scope = self.scope(use)
+            if self._waits(handler, scope):
+                continue  # reads a result not in yet: sent with a later segment
             steps: list[dict[str, Any]] = []
             self.handlers[handler.title] = steps  # a later handler of the same name wins
             not_recorded: list[str] = []  # a handler's skip only matters if it is notified
@@ -536,7 +859,10 @@ class _Builder:
         return HostPlan(host=self.host.name, play=self.play.name, steps=self.steps,
                         blobs=self.blobs, handlers=self.handlers, notify=self.notify,
                         skipped=self.skipped, secrets=tuple(self.secrets), check=self.check,
-                        checks={k: v for k, v in self.checks.items() if v})
+                        checks={k: v for k, v in self.checks.items() if v},
+                        segment=self.number, cursor=self,
+                        deferred=tuple(u[1].title for u in self.units[self.pos:]
+                                       if u[0] == _TASK))
 
 
 def refuse_option_names(op: str, args: Mapping[str, Any], where: str) -> None:
@@ -556,6 +882,15 @@ def refuse_option_names(op: str, args: Mapping[str, Any], where: str) -> None:
 
 
 _NO_ITEM = object()  # a sentinel: None is a legitimate loop item
+
+
+@dataclass(frozen=True)
+class _LoopItem:
+    """One item of a task's loop, with its place (for index_var and ansible_loop)."""
+
+    value: Any
+    index: int
+    items: tuple[Any, ...]
 
 
 class _GroupsView(Mapping[str, list[str]]):
@@ -588,6 +923,135 @@ class _HostVarsView(Mapping[str, Mapping[str, Any]]):
 
     def __len__(self) -> int:
         return len(self._inventory.hosts)
+
+
+# ---------------------------------------------------------------------------- facts
+
+_FAMILIES = {"debian": "Debian", "ubuntu": "Debian", "raspbian": "Debian", "rhel": "RedHat",
+             "centos": "RedHat", "fedora": "RedHat", "rocky": "RedHat", "almalinux": "RedHat",
+             "alpine": "Alpine", "arch": "Archlinux", "opensuse-leap": "Suse"}
+_PKG_MGRS = {"Debian": "apt", "RedHat": "dnf", "Alpine": "apk", "Archlinux": "pacman",
+             "Suse": "zypper"}
+
+
+def ansible_facts(facts: Mapping[str, Any]) -> dict[str, Any]:
+    """The host's facts under Ansible's names (``distribution``, ``os_family``, ...), from
+    what the agent gathers; each is also ``ansible_<name>`` at the top level."""
+    if not facts:
+        return {}
+    os_info = facts.get("os") or {}
+    os_id = str(os_info.get("id") or "")
+    version = str(os_info.get("version_id") or "")
+    family = _FAMILIES.get(os_id, os_id.capitalize())
+    python = facts.get("python") or {}
+    py_version = str(python.get("version") or "")
+    parts = (py_version.split(".") + ["0", "0", "0"])[:3]
+    addresses = list(facts.get("addresses") or [])
+    named: dict[str, Any] = {
+        "distribution": {"debian": "Debian", "ubuntu": "Ubuntu"}.get(os_id, os_id.capitalize()),
+        "os_family": family, "distribution_release": os_info.get("codename", ""),
+        "distribution_version": version, "distribution_major_version": version.split(".")[0],
+        "hostname": facts.get("hostname", ""), "fqdn": facts.get("fqdn", ""),
+        "nodename": facts.get("fqdn") or facts.get("hostname", ""),
+        "kernel": facts.get("kernel", ""), "architecture": facts.get("arch", ""),
+        "machine": facts.get("arch", ""), "processor_vcpus": facts.get("cpus"),
+        "processor_cores": facts.get("cpus"), "memtotal_mb": facts.get("memory_mb"),
+        "service_mgr": facts.get("init", ""), "pkg_mgr": _PKG_MGRS.get(family, "unknown"),
+        "user_id": facts.get("user", ""), "user_uid": facts.get("uid"),
+        "all_ipv4_addresses": addresses, "python_version": py_version,
+        "python": {"executable": python.get("path", ""),
+                   "version": {"major": int(parts[0]) if parts[0].isdigit() else 0,
+                               "minor": int(parts[1]) if parts[1].isdigit() else 0,
+                               "micro": int(parts[2]) if parts[2].isdigit() else 0}},
+        "lsb": {"id": os_id.capitalize(), "release": version,
+                "codename": os_info.get("codename", ""),
+                "description": os_info.get("pretty", "")},
+    }
+    if addresses:
+        named["default_ipv4"] = {"address": addresses[0]}
+    return named
+
+
+# ---------------------------------------------------------------------------- results
+
+SKIPPED_RESULT: Mapping[str, Any] = {"changed": False, "failed": False, "skipped": True,
+                                     "skip_reason": "Conditional result was False"}
+
+
+def result_fields(result: Mapping[str, Any]) -> dict[str, Any]:
+    """A step's result under Ansible's names: changed, failed, skipped, msg, and for
+    commands rc, stdout(_lines), stderr(_lines), cmd; the op's own fields (``data``) too."""
+    status = str(result.get("status") or "")
+    fields: dict[str, Any] = {"changed": status == "changed",
+                              "failed": status in ("failed", "ignored"),
+                              "skipped": status == "skipped", "msg": result.get("msg") or ""}
+    if result.get("rc") is not None or result.get("cmd") is not None:
+        stdout, stderr = str(result.get("stdout") or ""), str(result.get("stderr") or "")
+        fields.update(rc=result.get("rc"), stdout=stdout, stdout_lines=stdout.splitlines(),
+                      stderr=stderr, stderr_lines=stderr.splitlines(), cmd=result.get("cmd"))
+    if result.get("diff"):
+        fields["diff"] = result["diff"]
+    data = result.get("data")
+    if isinstance(data, Mapping):
+        fields.update({k: v for k, v in data.items() if k not in fields})
+    return fields
+
+
+# Ops whose module prepares the step on the controller (``prepare``) and says what
+# ``register`` keeps of it (``registered``): their verdict is known when the plan is built.
+_JUDGED_HERE = {name: module for name, module in RUNNERS.items()
+                if hasattr(module, "prepare") and hasattr(module, "registered")}
+
+
+def _registered(entries: Sequence[tuple[Any, int | None]], by_id: Mapping[Any, Mapping[str, Any]],
+                looped: bool, fields: Any = None) -> dict[str, Any]:
+    """The value ``register:`` gives: one result, or for a loop Ansible's ``results`` list."""
+    def one(step_id: int | None) -> dict[str, Any]:
+        if step_id is None:
+            return dict(SKIPPED_RESULT)
+        if step_id not in by_id:  # the host stopped before this step
+            return {"changed": False, "failed": False, "skipped": True,
+                    "skip_reason": "not run"}
+        return (fields or result_fields)(by_id[step_id])
+
+    if not looped:
+        return one(entries[0][1]) if entries else dict(SKIPPED_RESULT)
+    results = [{**one(step_id), "item": item, "ansible_loop_var": "item"}
+               for item, step_id in entries]
+    return {"changed": any(r["changed"] for r in results),
+            "failed": any(r["failed"] for r in results),
+            "skipped": all(r.get("skipped") for r in results),
+            "msg": "All items completed" if results else "No items in the list",
+            "results": results}
+
+
+_SAMPLE = {"changed": False, "failed": False, "skipped": False, "msg": "", "rc": 0,
+           "stdout": "", "stdout_lines": [], "stderr": "", "stderr_lines": [], "cmd": "",
+           "results": []}
+
+
+def _sample_results(play: Play) -> dict[str, Any]:
+    """A stand-in result for every name the play registers (for checking deferred tasks)."""
+    tasks = [t for use in play.roles for t in use.role.tasks] + list(play.tasks)
+    return {t.register: dict(_SAMPLE) for t in tasks if t.register}
+
+
+def _about_results(exc: BadInput, play: Play) -> bool:
+    """Whether a deferred task's render failure may come from the sample results (a field a
+    real result has, a value a real result makes valid) rather than from the task."""
+    names = set(_sample_results(play))
+    text = f"{exc.what} {exc.hint}"
+    if "has no attribute" in text:
+        return True  # an op's own result field (e.g. stat.exists), absent from the sample
+    undefined = [m.group("name") or m.group("other") for m in _UNDEFINED.finditer(text)]
+    if undefined:
+        return all(n in names for n in undefined)
+    # A value problem (e.g. from_json of ''): judged when the real result is in; a missing
+    # file is not one.
+    return "not found" not in text
+
+
+_UNDEFINED = re.compile(r"undefined variable '(?P<name>[^']+)'|'(?P<other>[^']+)' is undefined")
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -704,6 +1168,17 @@ def _find_source(name: str, folders: Iterable[Path], what: str, where: str, root
              if p.is_file()]
     raise BadInput(f"{what} {name!r} not found (looked in {looked})", where,
                    did_you_mean(name, known))
+
+
+def _first_existing(name: str, bases: Sequence[Path], where: str, root: Path) -> Path:
+    path = Path(name)
+    if path.is_absolute() and path.exists():
+        return path
+    for base in bases:
+        if (base / path).exists():
+            return base / path
+    raise BadInput(f"include_vars: {name!r} not found (looked in "
+                   f"{_looked_in(bases, root)})", where)
 
 
 def _build_junk(path: Path) -> bool:

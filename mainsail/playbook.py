@@ -8,16 +8,19 @@ host, by plan.py.
 
 from __future__ import annotations
 
+import contextvars
+import dataclasses
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Iterable, Mapping
 
+from .agent.safeexpr import bind_register
 from .errors import BadInput, did_you_mean
 from .inventory import check_var_name
 from .opspec import (OPS, OpSpec, alias_map, as_bool, canonical_args, canonical_op, check_required,
-                     check_static_values, free_form_args, get_op)
+                     check_condition, check_static_values, free_form_args, get_op)
 from .render import check_expression, has_template
 from .vault import Vault
 from .yamlio import YDict, display_path, load_yaml, loc_of
@@ -29,7 +32,11 @@ PLAY_KEYWORDS = ("name", "hosts", "vars", "vars_files", "roles", "tasks", "handl
 TRANSACTION_MODES = ("role", "play")
 TASK_KEYWORDS = ("name", "when", "notify", "loop", "tags", "become", "become_user",
                  "become_method", "ignore_errors", "no_log", "changed_when", "failed_when", "args",
-                 "timeout")
+                 "timeout", "register", "loop_control", "vars", "until", "retries", "delay") + tuple(f"with_{k}" for k in (
+                     "items", "list", "dict", "together", "subelements", "sequence", "fileglob",
+                     "first_found", "nested", "indexed_items", "cartesian", "flattened"))
+LOOP_CONTROL_KEYS = ("loop_var", "index_var", "label", "pause", "extended",
+                     "extended_allitems")
 HANDLER_KEYWORDS = tuple(k for k in TASK_KEYWORDS if k != "notify") + ("listen",)
 ROLE_ENTRY_KEYS = ("role", "name", "vars", "tags", "when", "become", "become_user",
                    "become_method")
@@ -38,24 +45,16 @@ META_KEYS = ("dependencies", "galaxy_info", "allow_duplicates", "collections", "
 RESULT_CONDITIONS = ("changed_when", "failed_when")
 # Ansible keywords Mainsail deliberately does not have, and what to do instead.
 UNSUPPORTED: Mapping[str, str] = MappingProxyType({
-    "register": "register is not supported: tasks do not pass results to each other; use "
-                "changed_when/failed_when, or creates/removes/unless on command",
-    "block": "blocks are not supported; put when/become/tags on each task",
-    "include_tasks": "split work into roles instead of included task files",
-    "import_tasks": "split work into roles instead of imported task files",
+    "rescue": "rescue is not supported yet: a failed task fails the host (and rolls its "
+              "transaction back)",
+    "always": "always is not supported yet: put those tasks after the block",
     "include_role": "list the role under the play's roles: (or in meta/main.yml dependencies)",
     "import_role": "list the role under the play's roles: (or in meta/main.yml dependencies)",
     "import_playbook": "run each playbook with its own command",
-    "include_vars": "use vars_files: on the play, or role vars/",
-    "set_fact": "compute the value in vars: with a template instead",
     "delegate_to": "tasks run on their own host only",
     "local_action": "tasks run on their own host only",
     "run_once": "not supported; run the task on one host with --host",
-    "with_items": "use loop:", "with_list": "use loop:", "with_dict": "use loop: with dict2items",
-    "loop_control": "not supported; the loop variable is always item",
-    "until": "retries are not supported", "retries": "retries are not supported",
-    "async": "async tasks are not supported", "vars": "task vars are not supported; use the "
-                                                       "play's or role's vars",
+    "async": "async tasks are not supported",
     "environment": "give environment: as an argument of command or shell",
     "pre_tasks": "put these tasks first under tasks:", "post_tasks": "put these under tasks:",
     "vars_prompt": "pass values with --var name=value",
@@ -84,16 +83,28 @@ class Task:
     role: str | None = None
     listen: tuple[str, ...] = ()  # handlers only: extra names they answer to
     timeout: float | None = None  # seconds; None: the agent's default step timeout
+    register: str | None = None  # the variable that receives the task's result
+    judge: Mapping[str, Any] = field(default_factory=lambda: EMPTY)  # changed_when /
+    # failed_when of an op that does not judge them itself: applied on the host after it
+    loop_with: str | None = None  # with_<kind>: how the rendered loop value becomes items
+    loop_control: Mapping[str, Any] = field(default_factory=lambda: EMPTY)
+    until: str | None = None  # judged on the host over the step's result; retried till true
+    retries: int | None = None  # with until: how many more times (3)
+    delay: float | None = None  # with until: seconds between attempts (5)
+    vars: Mapping[str, Any] = field(default_factory=lambda: EMPTY)  # the task's own (and its
+    # blocks' and includes'), rendered with the task
 
     @property
     def agent_op(self) -> str:
-        return OPS[self.op].agent_op
+        return OPS[self.op].agent_op if self.op in OPS else self.op
 
     @property
     def title(self) -> str:
         """The task's name, or ``op first-argument`` when it has none."""
         if self.name:
             return self.name
+        if self.op not in OPS:
+            return self.op
         first = next((self.args.get(n) for g in OPS[self.op].required for n in g
                       if self.args.get(n) is not None), "")
         return f"{self.op} {first}".strip()
@@ -279,6 +290,7 @@ def _parse_play(data: Any, index: int, shown: str, project: Project,
                        "- hosts: web\n  roles: [common]")
     _check_keys(data, PLAY_KEYWORDS, "play")
     hosts = _hosts(data)
+    _SOURCE.set((project.root, project.playbooks))
     play = Play(
         name=str(data.get("name") or hosts), hosts=hosts, loc=where,
         vars=_vars_block(data.get("vars"), loc_of(data, "vars"), "play vars"),
@@ -539,6 +551,13 @@ class _RoleLoader:
             raise BadInput(f"role {ref.name!r} not found (looked in roles/)", ref.loc,
                            did_you_mean(ref.name, self.project.role_names()))
         part = _RolePart(self.project.root, path, self.project.secrets)
+        token = _SOURCE.set((self.project.root, path / "tasks"))
+        try:
+            return self._role(ref, path, part)
+        finally:
+            _SOURCE.reset(token)
+
+    def _role(self, ref: RoleRef, path: Path, part: "_RolePart") -> Role:
         return Role(
             name=ref.name, path=path, loc=display_path(path, self.project.root),
             defaults=_vars_block(part.load("defaults"), part.where("defaults"), "role defaults"),
@@ -588,6 +607,17 @@ def _dependencies(meta: Any, where: str) -> tuple[RoleRef, ...]:
 
 # ---------------------------------------------------------------------------- tasks
 
+# Where the task list being read lives (its folder, and the project root for positions):
+# include_tasks / import_tasks name files relative to it.
+_SOURCE: contextvars.ContextVar[tuple[Path, Path] | None] = contextvars.ContextVar(
+    "task_source", default=None)
+BLOCK_KEYWORDS = ("block", "name", "when", "tags", "become", "become_user", "become_method",
+                  "vars", "ignore_errors", "no_log", "rescue", "always")
+INCLUDE_KEYS = tuple(f"{p}{k}" for p in ("", "ansible.builtin.", "ansible.legacy.")
+                     for k in ("include_tasks", "import_tasks"))
+_MAX_INCLUDE_DEPTH = 20
+
+
 def _tasks(data: Any, where: str, role: str | None, *, handlers: bool) -> tuple[Task, ...]:
     if data is None:
         return ()
@@ -595,8 +625,91 @@ def _tasks(data: Any, where: str, role: str | None, *, handlers: bool) -> tuple[
     if not isinstance(data, list):
         raise BadInput(f"{what} must be a list", loc_of(data) or where,
                        "start each entry with `- name: ...`")
-    return tuple(parse_task(item, loc_of(data, i, col=False) or where, role, handler=handlers)
-                 for i, item in enumerate(data))
+    out: list[Task] = []
+    for i, item in enumerate(data):
+        here = loc_of(data, i, col=False) or where
+        if isinstance(item, dict) and "block" in item:
+            out += _block(item, here, role, handlers)
+        elif isinstance(item, dict) and any(k in item for k in INCLUDE_KEYS):
+            out += _included(item, here, role, handlers)
+        else:
+            out.append(parse_task(item, here, role, handler=handlers))
+    return tuple(out)
+
+
+def _block(data: Mapping[str, Any], where: str, role: str | None,
+           handlers: bool) -> list[Task]:
+    """A block's tasks, each inheriting its when, tags, become, vars, ignore_errors."""
+    _check_keys(data, BLOCK_KEYWORDS, "block")
+    for key in ("rescue", "always"):
+        if data.get(key):
+            raise BadInput(f"block keyword {key!r} is not supported", loc_of(data, key),
+                           UNSUPPORTED[key])
+    inner = _tasks(data.get("block") or [], loc_of(data, "block") or where, role,
+                   handlers=handlers)
+    return [_inherit(t, data) for t in inner]
+
+
+def _inherit(task: Task, parent: Mapping[str, Any]) -> Task:
+    """``task`` with what its block (or include) sets: their when first, tags added, become
+    and vars where the task sets none."""
+    changes: dict[str, Any] = {}
+    if parent.get("when") is not None:
+        changes["when"] = _when(parent.get("when"), loc_of(parent, "when")) + task.when
+    if parent.get("tags") is not None:
+        changes["tags"] = tuple(dict.fromkeys(_tags(parent["tags"], loc_of(parent, "tags"))
+                                              + task.tags))
+    if task.become is None and _opt_bool(parent, "become") is not None:
+        changes["become"] = _opt_bool(parent, "become")
+    if task.become_user is None and _become_user(parent):
+        changes["become_user"] = _become_user(parent)
+    if parent.get("vars"):
+        changes["vars"] = {**_vars_block(parent["vars"], loc_of(parent, "vars"), "vars"),
+                           **task.vars}
+    if parent.get("ignore_errors") is not None and task.ignore_errors is False:
+        changes["ignore_errors"] = _ignore_errors(parent)
+    if parent.get("no_log") is not None and task.no_log is False:
+        changes["no_log"] = _no_log(parent.get("no_log"), loc_of(parent, "no_log"))
+    return dataclasses.replace(task, **changes) if changes else task
+
+
+def _included(data: Mapping[str, Any], where: str, role: str | None,
+              handlers: bool) -> list[Task]:
+    """include_tasks / import_tasks: the file's tasks, read now (relative to the including
+    file's folder), each inheriting the include's when, tags, become and vars."""
+    key = next(k for k in INCLUDE_KEYS if k in data)
+    allowed = (key, "name", "when", "tags", "become", "become_user", "vars", "args",
+               "ignore_errors", "no_log", "apply")
+    _check_keys(data, allowed, key.rsplit(".", 1)[-1])
+    spec = data[key]
+    if isinstance(spec, dict):
+        spec = spec.get("file")
+    if not isinstance(spec, str) and isinstance(data.get("args"), dict):
+        spec = data["args"].get("file")
+    if not isinstance(spec, str) or not spec.strip():
+        raise BadInput(f"{key} needs a file name", loc_of(data, key), f"{key}: other.yml")
+    if has_template(spec):
+        raise BadInput(f"{key}: a file name with a template is not supported yet",
+                       loc_of(data, key), "name the file itself")
+    source = _SOURCE.get()
+    if source is None:
+        raise BadInput(f"{key} is not available here", where)
+    root, folder = source
+    path = (folder / spec).resolve()
+    if not path.is_file() and role is not None and (folder.parent / "tasks" / spec).is_file():
+        path = folder.parent / "tasks" / spec
+    if not path.is_file():
+        raise BadInput(f"{key}: file {spec!r} not found (looked in "
+                       f"{display_path(folder, root)}/)", loc_of(data, key))
+    if len(where.split("<")) > _MAX_INCLUDE_DEPTH:
+        raise BadInput(f"{key}: includes nested too deep", where)
+    token = _SOURCE.set((root, path.parent))
+    try:
+        inner = _tasks(load_yaml(path, root), display_path(path, root), role,
+                       handlers=handlers)
+    finally:
+        _SOURCE.reset(token)
+    return [_inherit(t, data) for t in inner]
 
 
 def parse_task(data: Any, where: str, role: str | None = None, *,
@@ -606,18 +719,170 @@ def parse_task(data: Any, where: str, role: str | None = None, *,
         raise BadInput("a task must be a mapping (name:, an operation and its arguments)", where)
     keywords = HANDLER_KEYWORDS if handler else TASK_KEYWORDS
     op_key = _operation_key(data, keywords, where, handler)
-    spec = get_op(op_key, loc_of(data, op_key))
-    args = _task_args(data, op_key, spec.name, where)
+    if _controller_op(op_key):
+        op = _controller_op(op_key)
+        args = _set_fact_args(data, op_key) if op == "set_fact" else \
+            _include_vars_args(data, op_key)
+    else:
+        spec = get_op(op_key, loc_of(data, op_key))
+        op, args = spec.name, _task_args(data, op_key, spec.name, where)
+    judge = _judge(data, op)
     return Task(
-        op=spec.name, args=args, loc=where, role=role,
+        judge=judge,
+        op=op, args=args, loc=where, role=role,
         name=_task_name(data), when=_when(data.get("when"), loc_of(data, "when")),
         notify=_names(data.get("notify"), loc_of(data, "notify"), "notify"),
-        loop=_loop(data, "loop"), tags=_tags(data.get("tags"), loc_of(data, "tags")),
+        loop=_loop_value(data), loop_with=_loop_with(data),
+        loop_control=_loop_control(data),
+        vars=_vars_block(data.get("vars"), loc_of(data, "vars"), "task vars"), tags=_tags(data.get("tags"), loc_of(data, "tags")),
         become=_opt_bool(data, "become"), become_user=_become_user(data),
         ignore_errors=_ignore_errors(data),
         no_log=_no_log(data.get("no_log"), loc_of(data, "no_log")),
         listen=_names(data.get("listen"), loc_of(data, "listen"), "listen"),
-        timeout=_timeout(data))
+        timeout=_timeout(data), register=_register(data), **_until(data))
+
+
+def _until(data: Mapping[str, Any]) -> dict[str, Any]:
+    """until / retries / delay: the host runs the step again until the condition (over its
+    own result, as changed_when reads it) holds."""
+    out: dict[str, Any] = {}
+    if data.get("until") is not None:
+        cond = data["until"]
+        if isinstance(cond, list):
+            cond = " and ".join(f"({c})" for c in cond)
+        if isinstance(cond, bool):
+            cond = str(cond)
+        if not isinstance(cond, str):
+            raise BadInput("until must be an expression", loc_of(data, "until"))
+        out["until"] = bind_register(cond, data.get("register") or "")
+        check_condition(out["until"], "until", loc_of(data, "until"))
+    for key, kind in (("retries", int), ("delay", float)):
+        value = data.get(key)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            raise BadInput(f"{key} must be a number of at least 0, not {value!r}",
+                           loc_of(data, key))
+        out[key] = kind(value)
+    return out
+
+
+def _register(data: Mapping[str, Any]) -> str | None:
+    """``register: name``: the variable later tasks read the result from."""
+    value = data.get("register")
+    if value is None:
+        return None
+    if not isinstance(value, str) or has_template(value):
+        raise BadInput("register must be a variable name", loc_of(data, "register"),
+                       "e.g. register: result")
+    try:
+        check_var_name(value, loc_of(data, "register"))
+    except BadInput as exc:
+        raise BadInput("register: %s" % exc.what, exc.where, exc.hint) from None
+    return value
+
+
+# Tasks the controller carries out itself while it builds the plan: no step on the host.
+CONTROLLER_OPS = ("set_fact", "include_vars")
+INCLUDE_VARS_KEYS = ("file", "dir", "name", "files_matching", "ignore_files", "extensions",
+                     "depth", "free-form", "hash_behaviour")
+_FQCN = ("ansible.builtin.", "ansible.legacy.")
+
+
+def _controller_op(key: Any) -> str:
+    """``set_fact`` (or its FQCN), else ''."""
+    name = str(key)
+    for prefix in _FQCN:
+        if name.startswith(prefix):
+            name = name[len(prefix):]
+    return name if name in CONTROLLER_OPS else ""
+
+
+def _set_fact_args(data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    """``set_fact``: variable names to values (``k=v`` text too); ``cacheable`` is accepted
+    (facts live for the run: there is no fact cache to keep them in)."""
+    raw = data.get(key)
+    here = loc_of(data, key)
+    if isinstance(raw, str):
+        raw = kv_args(raw, here)
+    if not isinstance(raw, dict) or not raw:
+        raise BadInput("set_fact needs variable names and values", here,
+                       "set_fact: {name: value}")
+    facts = {k: v for k, v in raw.items() if k != "cacheable"}
+    for name in facts:
+        if not has_template(name):
+            check_var_name(name, loc_of(raw, name) or here)
+    return facts
+
+
+def _include_vars_args(data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    """``include_vars: file.yml``, or ``{file: ..., name: ...}``, or ``{dir: ...}``."""
+    raw = data.get(key)
+    here = loc_of(data, key)
+    if isinstance(raw, str):
+        raw = kv_args(raw, here) if "=" in raw and not has_template(raw.split("=")[0]) \
+            else {"file": raw}
+    if raw is None and isinstance(data.get("args"), dict):
+        raw = data["args"]
+    if not isinstance(raw, dict):
+        raise BadInput("include_vars needs a file or a dir", here, "include_vars: vars/os.yml")
+    if "free-form" in raw:
+        raw = {**{k: v for k, v in raw.items() if k != "free-form"}, "file": raw["free-form"]}
+    for name in raw:
+        if name not in INCLUDE_VARS_KEYS:
+            raise BadInput(f"unknown include_vars argument {name!r}", loc_of(raw, name) or here,
+                           did_you_mean(str(name), INCLUDE_VARS_KEYS))
+    if bool(raw.get("file")) == bool(raw.get("dir")):
+        raise BadInput("include_vars needs exactly one of file or dir", here)
+    return raw
+
+
+def kv_args(text: str, where: str) -> dict[str, Any]:
+    """Ansible's one-line ``k=v k2="v 2"`` arguments; a ``{{ }}`` may hold spaces."""
+    args: dict[str, Any] = {}
+    for word in _kv_words(text, where):
+        key, sep, value = word.partition("=")
+        if not sep or not key:
+            raise BadInput(f"{word!r} is not name=value", where,
+                           "write the arguments as a mapping, or each as name=value")
+        args[key] = _unquote(value)
+    return args
+
+
+def _kv_words(text: str, where: str) -> list[str]:
+    words, current, quote, depth, i = [], "", "", 0, 0
+    while i < len(text):
+        ch, pair = text[i], text[i:i + 2]
+        if pair in ("{{", "{%") and not quote:
+            depth += 1
+        elif pair in ("}}", "%}") and depth and not quote:
+            depth -= 1
+        if quote:
+            if ch == "\\" and i + 1 < len(text):
+                current += text[i:i + 2]
+                i += 2
+                continue
+            if ch == quote:
+                quote = ""
+        elif ch in "'\"" and not depth:
+            quote = ch
+        elif ch.isspace() and not depth:
+            if current:
+                words.append(current)
+            current = ""
+            i += 1
+            continue
+        current += ch
+        i += 1
+    if quote:
+        raise BadInput(f"unclosed quote in {text!r}", where)
+    return words + ([current] if current else [])
+
+
+def _unquote(value: str) -> str:
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+        return value[1:-1].replace("\\" + value[0], value[0])
+    return value
 
 
 def _timeout(data: Mapping[str, Any]) -> float | None:
@@ -643,7 +908,7 @@ def _operation_key(data: Mapping[str, Any], keywords: tuple[str, ...], where: st
         if key in UNSUPPORTED:
             raise BadInput(f"task keyword {key!r} is not supported", loc_of(data, key),
                            UNSUPPORTED[key])
-        if not isinstance(key, str) or canonical_op(key) is None:
+        if not isinstance(key, str) or (canonical_op(key) is None and not _controller_op(key)):
             raise BadInput(f"unknown task keyword or operation {key!r}", loc_of(data, key),
                            did_you_mean(str(key), [*keywords, *OPS]))
         ops.append(key)
@@ -659,7 +924,9 @@ def _task_args(data: Mapping[str, Any], op_key: str, op: str, where: str) -> Map
     spec = OPS[op]
     raw = data.get(op_key)
     here = loc_of(data, op_key)
-    if isinstance(raw, str):
+    if isinstance(raw, str) and not spec.free_form:
+        raw = kv_args(raw, here)  # Ansible's one-line form: `copy: dest=/x mode=0644`
+    elif isinstance(raw, str):
         raw = free_form_args(spec, raw, here)
     elif raw is not None and not isinstance(raw, dict):
         raise BadInput(f"{op}: arguments must be a mapping", here)
@@ -668,16 +935,41 @@ def _task_args(data: Mapping[str, Any], op_key: str, op: str, where: str) -> Map
         raise BadInput("args must be a mapping", loc_of(data, "args"))
     merged = _merged(extra or {}, raw or {})
     for key in RESULT_CONDITIONS:
-        if key in data:
-            if key not in spec.arg_map():
-                takers = " and ".join(n for n, s in OPS.items() if key in s.arg_map())
-                raise BadInput(f"{key} is only for {takers}", loc_of(data, key),
-                               f"{op} reports changed/failed itself")
-            _put(merged, key, data[key], data)
+        if key in data and key in spec.arg_map():  # the others: judged after the op (_judge)
+            _put(merged, key, _bound(data[key], data.get("register")), data)
     args = _canonical(spec, merged, here)
     check_required(spec, args, here)
     check_static_values(spec, args, here)
     return args
+
+
+def _judge(data: Mapping[str, Any], op: str) -> Mapping[str, Any]:
+    """changed_when / failed_when on an op that does not take them as arguments: the host
+    judges the op's result with them (Ansible allows them on every task)."""
+    out: dict[str, Any] = {}
+    taken = OPS[op].arg_map() if op in OPS else {}
+    for key in RESULT_CONDITIONS:
+        if key not in data or key in taken:
+            continue
+        value = _bound(data[key], data.get("register"))
+        if isinstance(value, list):
+            value = " and ".join(f"({v})" for v in value) or "True"
+        if not isinstance(value, (bool, str)):
+            raise BadInput(f"{key} must be an expression or true/false", loc_of(data, key))
+        if isinstance(value, str):
+            check_condition(value, key, loc_of(data, key))
+        out[key] = value
+    return out
+
+
+def _bound(condition: Any, register: Any) -> Any:
+    """A condition naming the task's own registered result: the host knows it as
+    ``result``."""
+    if not isinstance(register, str):
+        return condition
+    if isinstance(condition, list):
+        return [bind_register(c, register) for c in condition]
+    return bind_register(condition, register)
 
 
 def _merged(first: Mapping[str, Any], second: Mapping[str, Any]) -> YDict:
@@ -736,6 +1028,49 @@ def _loop(data: Mapping[str, Any], key: str) -> Any:
         return value
     raise BadInput("loop must be a list or a '{{ expression }}' giving a list",
                    loc_of(data, key), 'for example loop: "{{ users }}" or loop: [a, b]')
+
+
+def _loop_keys(data: Mapping[str, Any]) -> list[str]:
+    keys = [k for k in data if k == "loop" or str(k).startswith("with_")]
+    if len(keys) > 1:
+        raise BadInput(f"a task has one loop, not {' and '.join(keys)}", loc_of(data, keys[1]))
+    return keys
+
+
+def _loop_with(data: Mapping[str, Any]) -> str | None:
+    keys = _loop_keys(data)
+    return keys[0][len("with_"):] if keys and keys[0] != "loop" else None
+
+
+def _loop_value(data: Mapping[str, Any]) -> Any:
+    """``loop:`` (a list or an expression), or a ``with_<kind>:`` value (also a string, a
+    mapping: what its kind takes)."""
+    keys = _loop_keys(data)
+    if not keys:
+        return None
+    if keys[0] == "loop":
+        return _loop(data, "loop")
+    value = data[keys[0]]
+    if isinstance(value, str) and has_template(value):
+        check_expression(value, where=loc_of(data, keys[0]))
+    return value
+
+
+def _loop_control(data: Mapping[str, Any]) -> Mapping[str, Any]:
+    value = data.get("loop_control")
+    if value is None:
+        return EMPTY
+    if not isinstance(value, dict):
+        raise BadInput("loop_control must be a mapping", loc_of(data, "loop_control"),
+                       "loop_control: {loop_var: user}")
+    for key in value:
+        if key not in LOOP_CONTROL_KEYS:
+            raise BadInput(f"unknown loop_control keyword {key!r}", loc_of(value, key),
+                           did_you_mean(str(key), LOOP_CONTROL_KEYS))
+    for key in ("loop_var", "index_var"):
+        if key in value:
+            check_var_name(value[key], loc_of(value, key))
+    return value
 
 
 def _ignore_errors(data: Mapping[str, Any]) -> bool | str:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import itertools
+import math
 import json
 import os
 import re
@@ -59,6 +61,25 @@ class Environment(SandboxedEnvironment):
         self.filters = taint.watched({**self.filters, **FILTERS})
         self.tests.update(TESTS)
         self.globals["omit"] = OMIT
+        self.files_path: tuple[Path, ...] = ()  # where file lookups look (role files/, ...)
+        self.globals["lookup"] = self._lookup
+        self.globals["query"] = self.globals["q"] = self._query
+
+    @jinja2.pass_context
+    def _lookup(self, context: Any, name: str, *terms: Any, **options: Any) -> Any:
+        """Ansible's ``lookup``: a comma-joined string, unless ``wantlist=True``."""
+        wantlist = bool(options.pop("wantlist", False))
+        found = run_lookup(self, context, name, list(terms), options)
+        if wantlist:
+            return found
+        if all(isinstance(f, str) for f in found):
+            return ",".join(found)
+        return found[0] if len(found) == 1 else found
+
+    @jinja2.pass_context
+    def _query(self, context: Any, name: str, *terms: Any, **options: Any) -> list[Any]:
+        options.pop("wantlist", None)
+        return run_lookup(self, context, name, list(terms), options)
 
     def getitem(self, obj: Any, argument: Any) -> Any:
         return taint.read(super().getitem(obj, argument))
@@ -303,8 +324,6 @@ def _undefined_error(exc: jinja2.UndefinedError, vars: Mapping[str, Any], where:
 
 
 def _undefined_hint(name: str, vars: Mapping[str, Any]) -> str:
-    if name in ("lookup", "query", "q"):
-        return "lookups are not supported; put the value in a variable"
     close = did_you_mean(name, [k for k in vars if isinstance(k, str)])
     if close.startswith("did you mean"):
         return close
@@ -407,6 +426,296 @@ def _flatten(value: Sequence[Any], levels: int | None = None) -> list[Any]:
     return out
 
 
+# ---------------------------------------------------------------------------- lookups and with_*
+
+def run_lookup(env: "Environment", context: Any, name: str, terms: list[Any],
+               options: Mapping[str, Any]) -> list[Any]:
+    """One of Ansible's lookups (also what ``with_<name>`` loops over): always a list."""
+    if name not in LOOKUPS:
+        raise ValueError(f"lookup {name!r} is not available (known: {', '.join(sorted(LOOKUPS))})")
+    return LOOKUPS[name](env, context, terms, dict(options))
+
+
+def _lk_items(env: Any, ctx: Any, terms: list[Any], opts: dict[str, Any]) -> list[Any]:
+    return _flatten(terms, 1)
+
+
+def _lk_list(env: Any, ctx: Any, terms: list[Any], opts: dict[str, Any]) -> list[Any]:
+    return terms[0] if len(terms) == 1 and isinstance(terms[0], list) else list(terms)
+
+
+def _lk_dict(env: Any, ctx: Any, terms: list[Any], opts: dict[str, Any]) -> list[Any]:
+    out = []
+    for term in terms:
+        if not isinstance(term, Mapping):
+            raise ValueError(f"with_dict expects a mapping, got {type(term).__name__}")
+        out += [{"key": k, "value": v} for k, v in term.items()]
+    return out
+
+
+def _lists(terms: list[Any]) -> list[list[Any]]:
+    if len(terms) == 1 and isinstance(terms[0], list) and all(isinstance(t, list)
+                                                                 for t in terms[0]):
+        terms = terms[0]
+    return [t if isinstance(t, list) else [t] for t in terms]
+
+
+def _lk_together(env: Any, ctx: Any, terms: list[Any], opts: dict[str, Any]) -> list[Any]:
+    lists = _lists(terms)
+    if not lists:
+        raise ValueError("with_together requires at least one element in each list")
+    return [list(t) for t in itertools.zip_longest(*lists)]
+
+
+def _lk_nested(env: Any, ctx: Any, terms: list[Any], opts: dict[str, Any]) -> list[Any]:
+    lists = _lists(terms)
+    if not lists:
+        raise ValueError("with_nested requires at least one element in the nested list")
+    return [list(t) for t in itertools.product(*lists)]
+
+
+def _lk_indexed(env: Any, ctx: Any, terms: list[Any], opts: dict[str, Any]) -> list[Any]:
+    items = _lk_list(env, ctx, terms, opts)
+    return [[i, x] for i, x in enumerate(items)]
+
+
+def _lk_flattened(env: Any, ctx: Any, terms: list[Any], opts: dict[str, Any]) -> list[Any]:
+    return _flatten(terms)
+
+
+def _lk_subelements(env: Any, ctx: Any, terms: list[Any], opts: dict[str, Any]) -> list[Any]:
+    if len(terms) == 1 and isinstance(terms[0], list) and 2 <= len(terms[0]) <= 3 and \
+            isinstance(terms[0][1], str):
+        terms = terms[0]
+    if not 2 <= len(terms) <= 3 or not isinstance(terms[1], str):
+        raise ValueError("subelements lookup expects a list of two or three items: a list of "
+                         "mappings, a key, and optionally {skip_missing: true}")
+    elements, key = terms[0], terms[1]
+    flags = terms[2] if len(terms) == 3 else {}
+    if not isinstance(flags, Mapping) or set(flags) - {"skip_missing"}:
+        raise ValueError("the optional third item must be a mapping with the flag skip_missing")
+    skip = _to_bool(flags.get("skip_missing", False))
+    if isinstance(elements, Mapping) and elements.get("skipped") is True:
+        return []  # the registered result of a skipped task
+    if isinstance(elements, Mapping):
+        elements = list(elements.values())
+    if not isinstance(elements, list):
+        raise ValueError("subelements lookup expects a list of mappings or a mapping")
+    out = []
+    for element in elements:
+        if not isinstance(element, Mapping):
+            raise ValueError("subelements lookup: each element must be a mapping")
+        if element.get("skipped") is True:
+            continue
+        value: Any = element
+        missing = False
+        for part in key.split("."):
+            if not isinstance(value, Mapping) or part not in value:
+                missing = True
+                break
+            value = value[part]
+        if missing:
+            if skip:
+                continue
+            raise ValueError(f"could not find {key!r} key in iterated item {dict(element)!r}")
+        if not isinstance(value, list):
+            raise ValueError(f"the key {key} should point to a list, got {value!r}")
+        out += [[element, sub] for sub in value]
+    return out
+
+
+_SEQ_SHORT = re.compile(r"^(?:(?P<start>-?[0-9a-fA-Fx]+)-)?(?P<end>-?[0-9a-fA-Fx]+)"
+                        r"(?:/(?P<stride>-?[0-9a-fA-Fx]+))?(?::(?P<format>.+))?$")
+
+
+def _seq_int(text: Any, what: str) -> int:
+    try:
+        return int(str(text), 0)
+    except ValueError:
+        raise ValueError(f"can't parse {what}={text} as an integer") from None
+
+
+def _sequence_one(term: str, opts: Mapping[str, Any]) -> list[str]:
+    fields: dict[str, Any] = {"start": 1, "stride": 1, "format": "%d", "end": None,
+                              "count": None}
+    fields.update({k: v for k, v in opts.items() if k in fields})
+    term = str(term).strip()
+    if term:
+        if "=" in term:
+            for word in shlex.split(term):
+                key, _, value = word.partition("=")
+                if key not in fields:
+                    raise ValueError(f"unrecognized arguments to with_sequence: {key}")
+                fields[key] = value
+        else:
+            match = _SEQ_SHORT.match(term)
+            if not match:
+                raise ValueError(f"can't parse arg {term!r} as a sequence shortcut")
+            fields.update({k: v for k, v in match.groupdict().items() if v is not None})
+    start = _seq_int(fields["start"], "start")
+    stride = _seq_int(fields["stride"], "stride")
+    if fields["count"] is not None and fields["end"] is not None:
+        raise ValueError("can't specify both count and end in with_sequence")
+    if fields["count"] is not None:
+        count = _seq_int(fields["count"], "count")
+        end = start + (count - 1) * stride if count else start - stride
+        if count == 0:
+            return []
+    elif fields["end"] is not None:
+        end = _seq_int(fields["end"], "end")
+    else:
+        raise ValueError("must specify count or end in with_sequence")
+    if stride == 0:
+        return [] if start == end else _raise(ValueError("stride 0 never reaches the end"))
+    if (stride > 0 and end < start) or (stride < 0 and end > start):
+        raise ValueError("to count backwards make stride negative")
+    fmt = str(fields["format"])
+    numbers = range(start, end + (1 if stride > 0 else -1), stride)
+    try:
+        return [fmt % n for n in numbers]
+    except (TypeError, ValueError):
+        raise ValueError(f"bad formatting string: {fmt}") from None
+
+
+def _raise(exc: Exception) -> Any:
+    raise exc
+
+
+def _lk_sequence(env: Any, ctx: Any, terms: list[Any], opts: dict[str, Any]) -> list[Any]:
+    out: list[Any] = []
+    for term in terms or [""]:
+        out += _sequence_one(term, opts)
+    return out
+
+
+def _search_dirs(env: Any, ctx: Any, subdir: str) -> list[Path]:
+    """Where a relative path in a lookup is looked for: the role's files/ (or templates/,
+    vars/), then the role itself, then the project's folder of that kind."""
+    dirs: list[Path] = []
+    role_path = ctx.get("role_path") if ctx is not None else None
+    if role_path:
+        dirs += [Path(role_path) / subdir, Path(role_path)]
+    dirs += list(getattr(env, "files_path", ()))
+    if env.root is not None:
+        dirs += [env.root / subdir, env.root / "playbooks" / subdir, env.root / "playbooks",
+                 env.root]
+    return dirs
+
+
+def _find_file(env: Any, ctx: Any, name: str, subdir: str = "files") -> Path | None:
+    path = Path(os.path.expanduser(str(name)))
+    if path.is_absolute():
+        return path if path.exists() else None
+    for base in _search_dirs(env, ctx, subdir):
+        if (base / path).exists():
+            return base / path
+    return None
+
+
+def _lk_file(env: Any, ctx: Any, terms: list[Any], opts: dict[str, Any]) -> list[Any]:
+    out = []
+    for term in terms:
+        found = _find_file(env, ctx, str(term))
+        if found is None or not found.is_file():
+            raise ValueError(f"could not locate file in lookup: {term}")
+        text = found.read_text(encoding="utf-8")
+        if _to_bool(opts.get("rstrip", True)):
+            text = text.rstrip()
+        if _to_bool(opts.get("lstrip", False)):
+            text = text.lstrip()
+        out.append(text)
+    return out
+
+
+def _lk_lines(env: Any, ctx: Any, terms: list[Any], opts: dict[str, Any]) -> list[Any]:
+    out: list[Any] = []
+    for term in terms:
+        out += _lk_file(env, ctx, [term], {"rstrip": True})[0].splitlines()
+    return out
+
+
+def _lk_fileglob(env: Any, ctx: Any, terms: list[Any], opts: dict[str, Any]) -> list[Any]:
+    out: list[Any] = []
+    for term in terms:
+        pattern = os.path.expanduser(str(term))
+        bases = [Path("/")] if os.path.isabs(pattern) else _search_dirs(env, ctx, "files")
+        for base in bases:
+            found = sorted(str(p) for p in base.glob(pattern.lstrip("/") if base == Path("/")
+                                                     else pattern) if p.is_file())
+            if found:
+                out += found
+                break
+    return out
+
+
+def _lk_first_found(env: Any, ctx: Any, terms: list[Any], opts: dict[str, Any]) -> list[Any]:
+    files: list[str] = []
+    paths: list[str] = []
+    skip = _to_bool(opts.get("skip", False))
+    for term in _flatten(terms):
+        if isinstance(term, Mapping):
+            got = term.get("files", [])
+            files += got if isinstance(got, list) else re.split(r"[,;:]", str(got))
+            where = term.get("paths", [])
+            paths += where if isinstance(where, list) else re.split(r"[,:;]", str(where))
+            skip = skip or _to_bool(term.get("skip", False))
+        else:
+            files.append(str(term))
+    files += opts.get("files", []) if isinstance(opts.get("files"), list) else []
+    paths += opts.get("paths", []) if isinstance(opts.get("paths"), list) else []
+    candidates = [str(Path(p) / f) for p in paths for f in files] if paths else files
+    for name in candidates:
+        for subdir in ("files", "templates", "vars", "tasks"):
+            found = _find_file(env, ctx, name, subdir)
+            if found is not None and found.is_file():
+                return [str(found)]
+    if skip:
+        return []
+    raise ValueError("no file was found when using first_found: " + ", ".join(candidates))
+
+
+def _lk_env(env: Any, ctx: Any, terms: list[Any], opts: dict[str, Any]) -> list[Any]:
+    default = opts.get("default", "")
+    return [os.environ.get(str(t), default) for t in terms]
+
+
+def _lk_vars(env: Any, ctx: Any, terms: list[Any], opts: dict[str, Any]) -> list[Any]:
+    out = []
+    for term in terms:
+        if not isinstance(term, str):
+            raise ValueError(f"invalid variable name {term!r}: a string is needed")
+        value = ctx.resolve_or_missing(term) if ctx is not None else jinja2.utils.missing
+        if value is jinja2.utils.missing or isinstance(value, jinja2.Undefined):
+            if "default" in opts:
+                out.append(opts["default"])
+                continue
+            raise jinja2.UndefinedError(f"'{term}' is undefined")
+        out.append(value)
+    return out
+
+
+def _lk_template(env: Any, ctx: Any, terms: list[Any], opts: dict[str, Any]) -> list[Any]:
+    out = []
+    for term in terms:
+        found = _find_file(env, ctx, str(term), "templates")
+        if found is None:
+            raise ValueError(f"the template file {term} could not be found for the lookup")
+        variables = dict(ctx.get_all()) if ctx is not None else {}
+        variables.update(opts.get("template_vars") or {})
+        out.append(env.from_string(found.read_text(encoding="utf-8")).render(variables))
+    return out
+
+
+LOOKUPS: Mapping[str, Callable[..., list[Any]]] = MappingProxyType({
+    "items": _lk_items, "list": _lk_list, "dict": _lk_dict, "together": _lk_together,
+    "nested": _lk_nested, "cartesian": _lk_nested, "indexed_items": _lk_indexed,
+    "flattened": _lk_flattened, "subelements": _lk_subelements, "sequence": _lk_sequence,
+    "file": _lk_file, "lines": _lk_lines, "fileglob": _lk_fileglob,
+    "first_found": _lk_first_found, "env": _lk_env, "vars": _lk_vars,
+    "template": _lk_template,
+})
+
+
 def _to_nice_yaml(value: Any, indent: int = 2) -> str:
     return str(yaml.safe_dump(_plain(value), default_flow_style=False, indent=indent,
                               sort_keys=False, allow_unicode=True))
@@ -476,7 +785,68 @@ FILTERS: Mapping[str, Callable[..., Any]] = MappingProxyType({
     "type_debug": lambda v: type(v).__name__,
 })
 
+def _result(value: Any, test: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise TypeError(f"the {test!r} test needs a registered result, not "
+                        f"{type(value).__name__}")
+    return value
+
+
+def _result_test(field: str, negate: bool = False) -> Callable[[Any], bool]:
+    """Ansible's tests on a registered result: ``result is changed``, ``is succeeded``..."""
+    def test(value: Any) -> bool:
+        return bool(_result(value, field).get(field, False)) != negate
+    return test
+
+
+RESULT_TESTS: Mapping[str, Callable[[Any], bool]] = MappingProxyType({
+    **{name: _result_test("changed") for name in ("changed", "change")},
+    **{name: _result_test("failed") for name in ("failed", "failure")},
+    **{name: _result_test("failed", negate=True) for name in ("succeeded", "success",
+                                                               "successful")},
+    **{name: _result_test("skipped") for name in ("skipped", "skip")},
+    "finished": lambda value: bool(_result(value, "finished").get("finished", True)),
+    "reachable": lambda value: not _result(value, "reachable").get("unreachable", False),
+    "unreachable": lambda value: bool(_result(value, "unreachable").get("unreachable", False)),
+})
+
+def _is_nan(value: Any) -> bool:
+    try:
+        return math.isnan(value)
+    except TypeError:
+        return False
+
+
+def _version_test(value: Any, other: Any, operator: str = "eq", strict: bool = False) -> bool:
+    def key(text: Any) -> list[Any]:
+        return [(0, int(p)) if p.isdigit() else (1, p)
+                for p in re.split(r"[.\-+~_]", str(text)) if p]
+    ops = {"eq": "==", "==": "==", "ne": "!=", "!=": "!=", "<>": "!=", "lt": "<", "<": "<",
+           "le": "<=", "<=": "<=", "gt": ">", ">": ">", "ge": ">=", ">=": ">="}
+    if operator not in ops:
+        raise ValueError(f"invalid operator type ({operator})")
+    a, b = key(value), key(other)
+    return {"==": a == b, "!=": a != b, "<": a < b, "<=": a <= b, ">": a > b,
+            ">=": a >= b}[ops[operator]]
+
+
 TESTS: Mapping[str, Callable[..., bool]] = MappingProxyType({
+    **RESULT_TESTS,
+    **{name: (lambda a, b: all(x in b for x in a)) for name in ("subset", "issubset")},
+    **{name: (lambda a, b: all(x in a for x in b)) for name in ("superset", "issuperset")},
+    "contains": lambda seq, value: value in seq,
+    **{name: _is_nan for name in ("nan", "isnan")},
+    "any": lambda seq: any(seq), "all": lambda seq: all(seq),
+    "truthy": lambda v, convert_bool=False: bool(_to_bool(v) if convert_bool else v),
+    "falsy": lambda v, convert_bool=False: not (_to_bool(v) if convert_bool else v),
+    **{name: _version_test for name in ("version", "version_compare")},
+    "abs": lambda path: os.path.isabs(str(path)),
+    "exists": lambda path: os.path.exists(os.path.expanduser(str(path))),
+    **{name: (lambda path: os.path.isfile(str(path))) for name in ("file", "is_file")},
+    **{name: (lambda path: os.path.isdir(str(path))) for name in ("directory", "is_dir")},
+    **{name: (lambda path: os.path.islink(str(path))) for name in ("link", "is_link")},
+    "same_file": lambda a, b: os.path.samefile(str(a), str(b)),
+    "mount": lambda path: os.path.ismount(str(path)),
     "match": lambda v, p, ignorecase=False: bool(re.match(p, str(v), _flags(ignorecase))),
     "search": lambda v, p, ignorecase=False: bool(re.search(p, str(v), _flags(ignorecase))),
     "regex": lambda v, p, ignorecase=False: bool(re.search(p, str(v), _flags(ignorecase))),

@@ -209,15 +209,14 @@ def transaction_request(plan: HostPlan, opts: RunOptions) -> dict[str, Any]:
 
 def apply_host(play: Play, host: Host, plan: HostPlan, state: RunState, opts: RunOptions,
                progress: Progress) -> bool:
-    """Run one host's plan in one request: the agent applies each transaction (steps, notified
-    handlers, checks) and rolls it back on failure. True when the host is still healthy."""
+    """Run one host's plan, one request per segment (most plays are one segment: a new one
+    starts only where a task reads a result registered in the segment before). The agent
+    applies each transaction (steps, notified handlers, checks) of a request and rolls it
+    back on failure. True when the host is still healthy."""
     session = state.sessions[host.name]
     rec = state.record.host(host.name)
     started = time.monotonic()
-    for name in plan.skipped:
-        rec.add(StepRecord(play=play.name, task=name, where="", status="skipped",
-                           msg="when: false"))
-    by_id = {s["id"]: s for s in all_steps(plan)}
+    by_id: dict[Any, dict[str, Any]] = {}
 
     def on_result(result: Mapping[str, Any]) -> None:
         step = by_id.get(result.get("id"), {})
@@ -226,19 +225,32 @@ def apply_host(play: Play, host: Host, plan: HostPlan, state: RunState, opts: Ru
         progress.step(host.name, record, step_args(step))
 
     progress.start_host(host.name, len(plan.steps))
+    segment: HostPlan | None = plan
+    healthy = True
     try:
-        if state.stop.is_set():
-            return False
-        session.run(plan.steps, plan.blobs, opts.check, opts.diff, on_result,
-                    lock=lock_spec(host, opts, session.as_root),
-                    state_dir=host_state_dir(host, session.as_root),
-                    transaction=transaction_request(plan, opts))
-        note_lock_and_rollbacks(host, session, rec, progress)
-        # done.failed: a step, handler or check failed without ignore_errors (or the lock
-        # was held); the agent has judged it already.
-        healthy = not session.client.last_failed
+        while segment is not None:
+            if state.stop.is_set():
+                return False
+            for name in segment.skipped:
+                rec.add(StepRecord(play=play.name, task=name, where="", status="skipped",
+                                   msg="when: false"))
+            by_id.update({s["id"]: s for s in all_steps(segment)})
+            results = session.run(segment.steps, segment.blobs, opts.check, opts.diff,
+                                  on_result, lock=lock_spec(host, opts, session.as_root),
+                                  state_dir=host_state_dir(host, session.as_root),
+                                  transaction=transaction_request(segment, opts))
+            note_lock_and_rollbacks(host, session, rec, progress)
+            # done.failed: a step, handler or check failed without ignore_errors (or the lock
+            # was held); the agent has judged it already.
+            healthy = not session.client.last_failed
+            if not healthy or session.client.last_stopped:
+                break
+            segment = next_segment(segment, results, host, rec, progress)
+            healthy = segment is not _FAILED_SEGMENT
+            if not healthy:
+                break
         if rec.verdict not in ("failed", "rolled back"):  # an earlier play's failure stays
-            rec.verdict = session.client.last_verdict
+            rec.verdict = session.client.last_verdict if healthy else "failed"
     except LockHeld as exc:
         rec.locked = True
         rec.error = str(exc)
@@ -250,6 +262,24 @@ def apply_host(play: Play, host: Host, plan: HostPlan, state: RunState, opts: Ru
         healthy = False
     rec.seconds += time.monotonic() - started
     return healthy
+
+
+_FAILED_SEGMENT: Any = object()
+
+
+def next_segment(segment: HostPlan, results: list[dict[str, Any]], host: Host, rec: HostRecord,
+                 progress: Progress) -> Any:
+    """The host's next segment, rendered with the results just in; a render failure (a value
+    a result gave that a template cannot use) fails this host only, as a failed task would."""
+    try:
+        following = segment.following(results)
+    except BadInput as exc:
+        rec.error = str(exc)
+        progress.event(host.name, "failed", str(exc))
+        return _FAILED_SEGMENT
+    if following is not None:
+        progress.mask = progress.mask.with_secrets(following.secrets)
+    return following
 
 
 def all_steps(plan: HostPlan) -> list[dict[str, Any]]:

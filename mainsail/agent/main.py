@@ -10,7 +10,7 @@ import sys
 import time
 from typing import IO, Any, Callable, Dict, List, Mapping, Optional, Tuple
 
-from . import deadline, facts, fileio, handlers, journal, lock, protocol, runas, txn
+from . import deadline, facts, fileio, handlers, journal, lock, protocol, runas, safeexpr, txn
 from .core import (CHANGED, FAILED, HOST_FAILED, HOST_OK, HOST_ROLLED_BACK, HOST_STOPPED, OK,
                    BlobStore, Context, MissingPrerequisite, OpError, Outcome)
 from .ops import OPS
@@ -338,7 +338,8 @@ def run_recorded(ctx: Context, step: Mapping[str, Any], pending: handlers.Pendin
 
 def run_step(ctx: Context, step: Mapping[str, Any]) -> Dict[str, Any]:
     started = time.monotonic()
-    outcome = deadline.run_limited(step, lambda: execute_step(ctx, step))
+    outcome, attempts = run_until(ctx, step)
+    outcome = judged(step, outcome)
     result = {
         "id": step.get("id"), "status": outcome.status, "msg": outcome.msg,
         "diff": outcome.diff if ctx.diff else "", "rc": outcome.rc,
@@ -350,9 +351,64 @@ def run_step(ctx: Context, step: Mapping[str, Any]) -> Dict[str, Any]:
         result.update(status=FAILED, msg="%s: %s" % (step.get("op"), problem))
     elif data:
         result["data"] = data
+    if attempts:
+        result.setdefault("data", {})["attempts"] = attempts
     if step.get("no_log"):
         hide(result)
     return result
+
+
+def judged(step: Mapping[str, Any], outcome: Outcome) -> Outcome:
+    """changed_when / failed_when of an op that does not judge them itself, over its result
+    (a handler, a check or a step that was not run is left as it is)."""
+    judge = step.get("judge")
+    if not isinstance(judge, dict) or not judge:
+        return outcome
+    values = safeexpr.result_values(outcome.rc, outcome.stdout or "", outcome.stderr or "",
+                                    changed=outcome.status == CHANGED,
+                                    failed=outcome.status == FAILED, msg=outcome.msg)
+    status = outcome.status
+    try:
+        if "changed_when" in judge and status != FAILED:
+            status = CHANGED if safeexpr.evaluate(judge["changed_when"], values) else OK
+        if "failed_when" in judge:
+            if safeexpr.evaluate(judge["failed_when"], values):
+                status = FAILED
+            elif status == FAILED:
+                status = OK
+    except OpError as exc:
+        return dataclasses.replace(outcome, status=FAILED, msg=str(exc))
+    return dataclasses.replace(outcome, status=status)
+
+
+def run_until(ctx: Context, step: Mapping[str, Any]) -> Tuple[Outcome, int]:
+    """The step, and with ``until`` run again (``delay`` seconds apart, ``retries`` more
+    times at most) until the condition holds over its result; 0 attempts without until."""
+    until = step.get("until")
+    if until is None:
+        return deadline.run_limited(step, lambda: execute_step(ctx, step)), 0
+    retries = max(0, int(step.get("retries") if step.get("retries") is not None else 3))
+    delay = max(0.0, float(step.get("delay") if step.get("delay") is not None else 5))
+    attempts = 0
+    while True:
+        attempts += 1
+        outcome = deadline.run_limited(step, lambda: execute_step(ctx, step))
+        values = safeexpr.result_values(outcome.rc, outcome.stdout or "", outcome.stderr or "",
+                                        changed=outcome.status == CHANGED,
+                                        failed=outcome.status == FAILED, msg=outcome.msg)
+        values["result"]["attempts"] = attempts
+        try:
+            if safeexpr.evaluate(until, values):
+                return outcome, attempts
+        except OpError as exc:
+            return Outcome(FAILED, "until: %s" % exc, rc=outcome.rc, stdout=outcome.stdout,
+                           stderr=outcome.stderr, cmd=outcome.cmd), attempts
+        if attempts > retries:
+            return Outcome(FAILED, "until %r still false after %d attempts%s"
+                           % (until, attempts, ": " + outcome.msg if outcome.msg else ""),
+                           rc=outcome.rc, stdout=outcome.stdout, stderr=outcome.stderr,
+                           cmd=outcome.cmd), attempts
+        time.sleep(delay)  # a retried step is one step: Ctrl-C waits for its end
 
 
 def execute_step(ctx: Context, step: Mapping[str, Any]) -> Outcome:

@@ -230,7 +230,8 @@ class StepResult:
                    cmd=_field(data, "cmd", str, None, what),
                    elapsed=float(_field(data, "elapsed", (int, float), 0.0, what) or 0.0),
                    rollback=bool(_field(data, "rollback", bool, False, what)),
-                   data=_object(data.get("data") or {}, what + " data"))
+                   data=_object({} if data.get("data") is None else data["data"],
+                                what + " data"))
 
     def to_wire(self) -> Dict[str, Any]:
         out = {"id": self.id, "status": self.status, "msg": self.msg, "diff": self.diff,
@@ -239,7 +240,7 @@ class StepResult:
         if self.rollback:
             out["rollback"] = True
         if self.data:
-            out["data"] = self.data
+            out["data"] = dict(self.data)
         return out
 
 

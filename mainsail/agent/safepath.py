@@ -362,8 +362,35 @@ def temp_name(name: str) -> str:
     return ".%s.%s%s" % (name[:100], secrets.token_hex(8), TMP_SUFFIX)
 
 
+def sweep_temps(loc: Loc) -> List[str]:
+    """Remove temp files an agent killed mid-write left beside loc's entry (our own names,
+    regular files owned by the agent's user: a look-alike another user planted stays). The
+    run lock keeps every other writer of ours away."""
+    prefix = ".%s." % loc.name[:100]
+    removed = []
+    try:
+        names = os.listdir(loc.dir_fd)
+    except OSError:
+        return removed
+    for name in names:
+        middle = name[len(prefix):-len(TMP_SUFFIX)] if name.endswith(TMP_SUFFIX) else ""
+        if not name.startswith(prefix) or len(middle) != 16 or \
+                any(c not in "0123456789abcdef" for c in middle):
+            continue
+        try:
+            st = os.stat(name, dir_fd=loc.dir_fd, follow_symlinks=False)
+            if stat.S_ISREG(st.st_mode) and st.st_uid == os.geteuid():
+                os.unlink(name, dir_fd=loc.dir_fd)
+                removed.append(name)
+        except OSError:
+            continue
+    return removed
+
+
 def create_temp(loc: Loc) -> Tuple[int, str]:
-    """A new, empty file under a random name beside loc's entry (O_EXCL|O_NOFOLLOW)."""
+    """A new, empty file under a random name beside loc's entry (O_EXCL|O_NOFOLLOW); temp
+    files a killed run left for the same entry are removed first."""
+    sweep_temps(loc)
     while True:
         tmp = temp_name(loc.name)
         try:

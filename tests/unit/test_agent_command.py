@@ -193,12 +193,41 @@ def test_safe_evaluator_accepts_simple_expressions(expr: str, expected: bool) ->
 
 @pytest.mark.parametrize("expr", [
     "__import__('os')", "__import__('os').system('touch /tmp/pwned')", "open('/etc/shadow')",
-    "stdout.upper()", "stdout[0]", "(lambda: 1)()", "[x for x in stdout]", "rc + 1 == 3",
+    "stdout.upper()", "result.__class__", "result['__class__']", "stdout | upper()",
+    "stdout | system", "(lambda: 1)()", "[x for x in stdout]", "rc + 1 == 3",
     "os", "globals()", "rc.__class__", "f'{rc}'", "x := 1",
 ])
 def test_safe_evaluator_refuses_anything_else(expr: str) -> None:
     with pytest.raises(OpError):
         safeexpr.evaluate(expr, VALUES)
+
+
+@pytest.mark.parametrize("expr,expected", [
+    ("result.rc == 2", True), ("result['stdout'] == stdout", True),
+    ("stdout_lines | length == 2", True), ("result.stdout_lines[1] == 'up to date'", True),
+    ("'already' in result.stdout_lines[0]", True), ("result.failed", True),
+    ("result.changed", False), ("stderr_lines | length > 0", False),
+    ("result.rc | string == '2'", True),
+])
+def test_safe_evaluator_reads_the_result_under_ansible_s_names(expr: str, expected: bool) -> None:
+    values = safeexpr.result_values(2, "already\nup to date", "", failed=True)
+    assert safeexpr.evaluate(expr, values) is expected
+
+
+def test_a_missing_result_field_is_named() -> None:
+    with pytest.raises(OpError) as info:
+        safeexpr.evaluate("result.status == 0", safeexpr.result_values(0, "", ""))
+    assert "no field 'status'" in str(info.value)
+
+
+@pytest.mark.parametrize("expr,name,bound", [
+    ("out.rc != 0 and 'out' in out.stdout", "out", "result.rc != 0 and 'out' in result.stdout"),
+    ("x.out == 1 or out['rc'] == 2", "out", "x.out == 1 or result['rc'] == 2"),
+    ("rc == 0", "out", "rc == 0"),
+])
+def test_a_registered_name_is_bound_to_the_step_s_own_result(expr: str, name: str,
+                                                            bound: str) -> None:
+    assert safeexpr.bind_register(expr, name) == bound
 
 
 def test_safe_evaluator_never_runs_a_call(tmp_path: Path) -> None:

@@ -157,3 +157,22 @@ def test_unified_diff_is_capped() -> None:
     before = "".join("line %d\n" % i for i in range(5000)).encode()
     diff = fileio.unified_diff(before, b"", "/x", cap=1000)
     assert len(diff) < 1100 and "diff truncated" in diff
+
+
+def test_temp_files_a_killed_run_left_are_removed_by_the_next_write(tmp_path):
+    """An agent killed between creating its temp file and the rename leaves the temp file;
+    the next write of the same file removes it. A look-alike owned by another user stays."""
+    import os
+    from mainsail.agent import fileio
+    target = tmp_path / "app.conf"
+    target.write_text("old\n")
+    left = tmp_path / ".app.conf.0123456789abcdef.mainsail-tmp"
+    left.write_text("half")
+    planted = tmp_path / ".app.conf.fedcba9876543210.mainsail-tmp"
+    planted.write_text("someone else's")
+    os.chown(planted, 65534, 65534)
+    other = tmp_path / ".other.conf.0123456789abcdef.mainsail-tmp"
+    other.write_text("another file's")
+    fileio.atomic_write(str(target), b"new\n")
+    assert target.read_text() == "new\n"
+    assert not left.exists() and planted.exists() and other.exists()

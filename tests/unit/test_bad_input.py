@@ -83,7 +83,7 @@ CASES = {
                         "- name: x\n  line: {path: /tmp/x, line: a, insertafter: BOF}\n", [],
                         "insertbefore: BOF"),
     "register": ("roles/r/tasks/main.yml",
-                 "- name: x\n  command: {cmd: 'true'}\n  register: out\n", [], "register"),
+                 "- name: x\n  command: {cmd: 'true'}\n  register: 1out\n", [], "register"),
     "missing role": ("playbooks/site.yml", "- hosts: all\n  roles: [nosuchrole]\n", [],
                      "nosuchrole"),
     "dependency cycle": ("roles/r/meta/main.yml", "dependencies: [r]\n", [], "cycle"),

@@ -29,9 +29,11 @@ ALSO_MEANS_SOMETHING_ELSE = {
     # the project's files/ folder.
     "dest", "src", "owner", "directory", "files",
     # Command-line flags and testbed settings with the same word.
-    "timeout", "stdin", "enabled",
-    # A debconf value type; a Jinja test; a type's name in the docs.
-    "password", "regex",
+    "timeout", "stdin", "enabled", "var",
+    # A debconf value type; Jinja tests and lookups; a type's name in the docs.
+    "password", "regex", "contains", "env",
+    # A result's message (every op reports one).
+    "msg",
     # systemd's own word for its system manager (the systemd op's scope), also user's flag.
     "system",
     # Ansible's return fields, which a module reports under these names (Outcome.data) and a
@@ -48,6 +50,9 @@ ALSO_MEANS_SOMETHING_ELSE = {
     "before", "after", "purge",
     # The command line's --limit.
     "limit",
+    # The block keyword (blockinfile's block); a nesting depth the loader and plan bound
+    # (find's depth); the first_found lookup's own option (find's paths).
+    "block", "depth", "paths",
 }
 EXEMPT = ALSO_MEANS_SOMETHING_ELSE | set(TASK_KEYWORDS) | set(UNSUPPORTED)
 

@@ -235,12 +235,12 @@ def test_one_of_src_or_content(tmp_path: Path) -> None:
     assert "only one of 'src' or 'content'" in err.what
 
 
-def test_register_is_refused_with_a_hint(tmp_path: Path) -> None:
+def test_register_must_name_a_variable(tmp_path: Path) -> None:
     err = task_error(tmp_path, """
         - command: uptime
-          register: up
+          register: "{{ up }}"
         """)
-    assert "'register' is not supported" in err.what and "changed_when" in err.hint
+    assert "register must be a variable name" in err.what
     assert err.where == "playbooks/site.yml:4:7"
 
 
@@ -284,9 +284,14 @@ def test_command_short_form_becomes_cmd_with_leading_options(tmp_path: Path) -> 
     assert dict(play.tasks[1].args) == {"cmd": "echo hi | tee /tmp/x"}
 
 
-def test_short_form_is_refused_for_other_operations(tmp_path: Path) -> None:
-    err = task_error(tmp_path, "- apt: name=nginx state=present\n")
-    assert "must be a mapping" in err.what and "{name: nginx, state: present}" in err.hint
+def test_short_form_works_for_other_operations(tmp_path: Path) -> None:
+    play = load_tasks(tmp_path, "- apt: name=nginx state=present\n")
+    assert dict(play.tasks[0].args) == {"name": "nginx", "state": "present"}
+
+
+def test_short_form_words_must_be_name_value(tmp_path: Path) -> None:
+    err = task_error(tmp_path, "- apt: nginx state=present\n")
+    assert "'nginx' is not name=value" in err.what
 
 
 def test_args_keyword_merges_under_the_operation(tmp_path: Path) -> None:
@@ -297,14 +302,36 @@ def test_args_keyword_merges_under_the_operation(tmp_path: Path) -> None:
     assert dict(play.tasks[0].args) == {"chdir": "/srv", "cmd": "make"}
 
 
-def test_changed_when_is_only_for_command_and_shell(tmp_path: Path) -> None:
-    err = task_error(tmp_path, "- apt: {name: x}\n  changed_when: false\n")
-    assert "only for command and shell" in err.what
+def test_changed_when_on_other_ops_is_judged_after_the_op(tmp_path: Path) -> None:
+    play = load_tasks(tmp_path, "- apt: {name: x}\n  changed_when: false\n"
+                                "  failed_when: [out.rc is defined]\n  register: out\n")
+    assert play.tasks[0].judge == {"changed_when": False,
+                                   "failed_when": "(result.rc is defined)"}
+    assert "changed_when" not in play.tasks[0].args
 
 
-def test_changed_when_may_only_use_rc_stdout_stderr(tmp_path: Path) -> None:
-    err = task_error(tmp_path, "- command: x\n  failed_when: result != 0\n")
-    assert "can only use rc, stdout and stderr, not 'result'" in err.what
+def test_changed_when_on_other_ops_is_checked_at_load(tmp_path: Path) -> None:
+    err = task_error(tmp_path, "- apt: {name: x}\n  changed_when: __import__('os')\n")
+    assert "changed_when" in err.what
+
+
+def test_changed_when_may_only_use_rc_stdout_stderr_and_the_result(tmp_path: Path) -> None:
+    err = task_error(tmp_path, "- command: x\n  failed_when: exit_code != 0\n")
+    assert "can only use rc, stdout, stderr and the task's registered result, not " \
+           "'exit_code'" in err.what
+
+
+def test_changed_when_reads_the_task_s_own_registered_result(tmp_path: Path) -> None:
+    play = load_tasks(tmp_path, """
+        - command: x
+          register: out
+          changed_when: "out.rc == 0 and 'done' in out.stdout"
+          failed_when: [out.stdout_lines | length > 2]
+        """)
+    task = play.tasks[0]
+    assert task.register == "out"
+    assert task.args["changed_when"] == "result.rc == 0 and 'done' in result.stdout"
+    assert task.args["failed_when"] == ["result.stdout_lines | length > 2"]
 
 
 def test_when_syntax_is_checked_at_load(tmp_path: Path) -> None:

@@ -158,8 +158,16 @@ def test_runtime_errors_become_bad_input() -> None:
     assert "ZeroDivisionError" in err.what and err.where == "x.yml:1"
 
 
-def test_lookups_get_a_hint() -> None:
-    assert "lookups are not supported" in bad(lambda: render_value("{{ lookup('env', 'X') }}", {})).hint
+def test_lookups_unknown_are_named_with_the_known_ones() -> None:
+    err = bad(lambda: render_value("{{ lookup('password', '/x') }}", {}))
+    assert "lookup 'password' is not available" in err.what and "first_found" in err.what
+
+
+def test_lookup_env_and_vars(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MAINSAIL_TEST_X", "42")
+    assert render_value("{{ lookup('env', 'MAINSAIL_TEST_X') }}", {}) == "42"
+    assert render_value("{{ lookup('vars', 'a', default=1) }} {{ q('vars', 'b') }}",
+                        {"b": 2}) == "1 [2]"
 
 
 def test_binary_templates_are_refused(templates: Path) -> None:

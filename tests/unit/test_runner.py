@@ -422,3 +422,147 @@ def test_a_failure_with_ignore_errors_leaves_its_host_ok_and_the_run_exits_0(tmp
     assert run_exit_code(record) == 0
     assert "ignored" in out and "false" in out  # the failure is still shown
     assert (tmp_path / "out" / "a.done").exists()
+
+
+REGISTER_PLAY = """
+    - hosts: all
+      tasks:
+        - name: which host
+          command: {cmd: "echo {{ inventory_hostname }}-ok"}
+          register: said
+          changed_when: false
+        - name: a second step in the same request
+          copy: {content: "x\\n", dest: "{{ out }}/{{ inventory_hostname }}.x"}
+        - name: write what it said
+          copy: {content: "{{ said.stdout }} {{ said.stdout_lines | length }}\\n",
+                 dest: "{{ out }}/{{ inventory_hostname }}.said"}
+          when: said is succeeded and said is not changed
+        - name: judged by its own result
+          command: {cmd: "echo skip-me"}
+          register: own
+          changed_when: "'skip' not in own.stdout"
+"""
+
+
+def test_register_passes_a_result_to_a_later_task_in_a_second_request(tmp_path):
+    root = project(tmp_path, REGISTER_PLAY, hosts=("a", "b"))
+    record, _ = run(root)
+    assert {h: r.state for h, r in record.hosts.items()} == {"a": "ok", "b": "ok"}
+    assert (tmp_path / "out" / "a.said").read_text() == "a-ok 1\n"
+    assert (tmp_path / "out" / "b.said").read_text() == "b-ok 1\n"
+    statuses = {s.task: s.status for s in record.hosts["a"].steps}
+    assert statuses["judged by its own result"] == "ok"  # changed_when over `own` held false
+
+
+def test_a_no_op_rerun_costs_one_more_round_trip_per_dependency_point(tmp_path):
+    plain = project(tmp_path / "plain", "- hosts: all\n  tasks:\n" + textwrap.indent(
+        textwrap.dedent(MARK), "  "), hosts=("a",))
+    registering = project(tmp_path / "reg", REGISTER_PLAY, hosts=("a",))
+    for root in (plain, registering):
+        run(root)  # converge first: blobs asked for, files written
+    plain_again, _ = run(plain)
+    again, _ = run(registering)
+    assert [s.status for s in again.hosts["a"].steps] == ["ok", "ok", "ok", "ok"]
+    # One dependency point (`said` read by the third task): one request more.
+    assert again.hosts["a"].round_trips == plain_again.hosts["a"].round_trips + 1
+
+
+def test_a_failed_registered_task_stops_the_host_before_the_next_segment(tmp_path):
+    root = project(tmp_path, """
+        - hosts: all
+          tasks:
+            - name: fails
+              command: {cmd: "false"}
+              register: r
+            - name: never
+              copy: {content: "{{ r.rc }}", dest: "{{ out }}/{{ inventory_hostname }}.never"}
+    """, hosts=("a",))
+    record, _ = run(root)
+    assert record.hosts["a"].state == "failed"
+    assert not (tmp_path / "out" / "a.never").exists()
+
+
+def test_ignore_errors_lets_a_later_task_read_the_failure(tmp_path):
+    root = project(tmp_path, """
+        - hosts: all
+          tasks:
+            - name: fails
+              command: {cmd: "sh -c 'echo oops >&2; exit 3'"}
+              register: r
+              ignore_errors: true
+            - name: records it
+              copy: {content: "{{ r.rc }} {{ r.stderr }} {{ r is failed }}\\n",
+                     dest: "{{ out }}/{{ inventory_hostname }}.rc"}
+    """, hosts=("a",))
+    record, _ = run(root)
+    assert record.hosts["a"].state == "ok"
+    assert (tmp_path / "out" / "a.rc").read_text() == "3 oops True\n"
+
+
+def test_assert_debug_and_fail_report_in_place_and_a_false_assert_stops_the_host(tmp_path):
+    root = project(tmp_path, """
+        - hosts: all
+          tasks:
+            - set_fact: {expected: "{{ inventory_hostname }}-ok"}
+            - command: {cmd: "echo {{ inventory_hostname }}-ok"}
+              register: said
+              changed_when: false
+            - debug: var=said.stdout
+            - name: said what was expected
+              assert:
+                that: [said.stdout == expected, inventory_hostname != 'b']
+                fail_msg: "{{ inventory_hostname }} is refused"
+    """ + MARK, hosts=("a", "b"))
+    record, _ = run(root)
+    assert {h: r.state for h, r in record.hosts.items()} == {"a": "ok", "b": "failed"}
+    steps = {s.task: (s.status, s.msg) for s in record.hosts["b"].steps}
+    assert steps["debug"] == ("ok", "said.stdout: b-ok")
+    assert steps["said what was expected"] == ("failed", "b is refused")
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.done"]
+
+
+def test_until_retries_the_step_on_the_host_and_registers_the_attempts(tmp_path):
+    root = project(tmp_path, """
+        - hosts: all
+          tasks:
+            - name: count to three
+              shell: echo run >> {{ out }}/runs && wc -l < {{ out }}/runs
+              register: runcount
+              until: runcount.stdout | int == 3
+              delay: 0.01
+            - name: never holds
+              command: "true"
+              register: never
+              until: never is failed
+              retries: 2
+              delay: 0
+              ignore_errors: true
+            - copy:
+                content: "{{ runcount.attempts }} {{ never.attempts }} {{ never is failed }}\\n"
+                dest: "{{ out }}/attempts"
+    """, hosts=("a",))
+    record, _ = run(root)
+    assert record.hosts["a"].state == "ok"
+    assert (tmp_path / "out" / "attempts").read_text() == "3 3 True\n"
+
+
+def test_changed_when_and_failed_when_judge_any_operation(tmp_path):
+    root = project(tmp_path, """
+        - hosts: all
+          tasks:
+            - name: written, but said unchanged
+              copy: {content: "x\\n", dest: "{{ out }}/{{ inventory_hostname }}.x"}
+              changed_when: false
+            - name: a failure judged acceptable
+              file: {path: /nonexistent/dir/file, state: file}
+              register: missing
+              failed_when: missing.rc is defined
+            - name: forced failure
+              debug: {msg: hi}
+              failed_when: true
+              ignore_errors: true
+    """, hosts=("a",))
+    record, _ = run(root)
+    statuses = [s.status for s in record.hosts["a"].steps]
+    assert statuses == ["ok", "ok", "ignored"]
+    assert (tmp_path / "out" / "a.x").exists()

@@ -97,7 +97,9 @@ def test_inv_hosts_does_not_print_an_encrypted_number(
     monkeypatch.setenv(vault.ENV_PASSWORD, PASSWORD)
     root = project(tmp_path, "- command: {cmd: 'true'}\n")
     inv = load_inventory(root / "inventory/hosts.yml", root=root)
-    monkeypatch.setattr(tasks, "selected", lambda *a: list(inv.hosts.values()))
+    from types import SimpleNamespace
+    monkeypatch.setattr(tasks, "target",
+                        lambda *a, **k: SimpleNamespace(hosts=list(inv.hosts.values())))
     from invoke import Context
     tasks.hosts.body(Context())
     shown = capsys.readouterr().out

@@ -69,11 +69,11 @@ def _validate_conditions(args: Mapping[str, Any]) -> None:
     """Refuse a bad condition up front, so check mode reports it as a real run would."""
     for key in ("changed_when", "failed_when"):
         if args.get(key) is not None:
-            safeexpr.evaluate(args[key], {"rc": 0, "stdout": "", "stderr": ""})
+            safeexpr.evaluate(args[key], safeexpr.result_values(0, "", ""))
 
 
 def classify(args: Mapping[str, Any], rc: int, stdout: str, stderr: str, display: str) -> Outcome:
-    values = {"rc": rc, "stdout": stdout, "stderr": stderr}
+    values = safeexpr.result_values(rc, stdout, stderr, failed=rc != 0)
     failed_when = args.get("failed_when")
     changed_when = args.get("changed_when")
     is_failed = safeexpr.evaluate(failed_when, values) if failed_when is not None else rc != 0
@@ -83,6 +83,7 @@ def classify(args: Mapping[str, Any], rc: int, stdout: str, stderr: str, display
         tail = "\n".join(stderr.splitlines()[-5:])
         msg = why + (": " + tail if tail else "")
         return Outcome(FAILED, msg, rc=rc, stdout=stdout, stderr=stderr, cmd=display)
+    values["result"]["failed"] = False
     is_changed = safeexpr.evaluate(changed_when, values) if changed_when is not None else True
     return Outcome(CHANGED if is_changed else OK, "", rc=rc, stdout=stdout, stderr=stderr,
                    cmd=display)

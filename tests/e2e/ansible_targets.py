@@ -1,0 +1,105 @@
+"""Ansible's own integration targets, run as Ansible's test runner runs them.
+
+The ansible-core source distribution is fetched at test time (cached outside the repository,
+never committed). A target runs as a play ``hosts: <one host>``, ``gather_facts: true``,
+``roles: [<target>]`` with the targets folder as the roles folder; it passes when every task
+succeeds. ``python -m tests.e2e.ansible_targets TARGET...`` runs targets on a local host
+(``connection: local``) and prints the tasks passed and failed per target.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path
+
+ANSIBLE_CORE = "2.19.4"
+CACHE = Path(os.environ.get("MAINSAIL_ANSIBLE_SDIST", "/var/cache/mainsail/ansible-sdist"))
+TARGETS = ("assert", "loops", "changed_when", "failed_when", "until", "tempfile",
+           "lookup_first_found", "lookup_file", "lookup_items", "lookup_dict",
+           "lookup_subelements", "lookup_sequence", "lookup_template", "lookup_vars",
+           "test_files", "test_mathstuff")
+
+
+def targets_folder(cache: Path = CACHE) -> Path:
+    """test/integration/targets of ansible-core, downloaded once with pip and unpacked."""
+    unpacked = cache / f"ansible_core-{ANSIBLE_CORE}"
+    folder = unpacked / "test" / "integration" / "targets"
+    if folder.is_dir():
+        return folder
+    cache.mkdir(parents=True, exist_ok=True)
+    sdist = cache / f"ansible_core-{ANSIBLE_CORE}.tar.gz"
+    if not sdist.exists():
+        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary",
+                        ":all:", f"ansible-core=={ANSIBLE_CORE}", "-d", str(cache)], check=True,
+                       capture_output=True, timeout=900)
+    with tarfile.open(sdist) as archive:
+        members = [m for m in archive.getmembers()
+                   if "/test/integration/targets/" in m.name and not m.issym() and not m.islnk()]
+        archive.extractall(cache, members=members, filter="data")
+    return folder
+
+
+def make_project(root: Path, targets: Path, target: str, inventory: str,
+                 hosts: str) -> Path:
+    """A project whose roles/ is the targets folder and whose one play runs ``target``."""
+    (root / "playbooks").mkdir(parents=True, exist_ok=True)
+    (root / "inventory").mkdir(exist_ok=True)
+    if not (root / "roles").exists():
+        (root / "roles").symlink_to(targets)
+    (root / "playbooks" / "site.yml").write_text(
+        f"- hosts: {hosts}\n  gather_facts: true\n  roles: [{target}]\n")
+    (root / "inventory" / "hosts.yml").write_text(inventory)
+    return root
+
+
+@dataclass(frozen=True)
+class Outcome:
+    target: str
+    passed: int
+    failed: int
+    error: str  # a load/plan error (nothing ran), or the first failed task and its message
+
+
+def run_local(target: str, workdir: Path) -> Outcome:
+    """``target`` on a local host (the agent as a local process), counted per task."""
+    from rich.console import Console
+
+    from mainsail.errors import MainsailError
+    from mainsail.inventory import load_inventory, select_hosts
+    from mainsail.playbook import load_playbook
+    from mainsail.report import Masker, Progress
+    from mainsail.runner import RunOptions, run_playbook
+
+    out = workdir / "output"
+    out.mkdir(parents=True, exist_ok=True)
+    inventory = ("all:\n  vars:\n    output_dir: %s\n    remote_tmp_dir: %s\n  hosts:\n"
+                 "    testhost: {connection: local, mainsail_state_dir: %s}\n"
+                 % (out, out, workdir / "state"))
+    root = make_project(workdir / "proj", targets_folder(), target, inventory, "testhost")
+    try:
+        inv = load_inventory(root / "inventory" / "hosts.yml")
+        plays = load_playbook(root)
+        progress = Progress(Console(file=io.StringIO(), width=200), Masker(), False)
+        record = run_playbook(root, inv, plays, select_hosts(inv), RunOptions(), progress)
+    except MainsailError as exc:
+        return Outcome(target, 0, 0, str(exc).splitlines()[0])
+    host = record.hosts["testhost"]
+    failed = [s for s in host.steps if s.status == "failed"]
+    passed = [s for s in host.steps if s.status in ("ok", "changed", "ignored", "skipped")]
+    first = failed[0] if failed else None
+    error = host.error or (f"{first.task} ({first.where}): {first.msg}" if first else "")
+    return Outcome(target, len(passed), len(failed), error.splitlines()[0] if error else "")
+
+
+if __name__ == "__main__":
+    import tempfile
+    for name in sys.argv[1:] or TARGETS:
+        with tempfile.TemporaryDirectory() as tmp:
+            got = run_local(name, Path(tmp))
+        print(f"{got.target}: passed {got.passed}, failed {got.failed}"
+              + (f" -- {got.error}" if got.error else ""), flush=True)
