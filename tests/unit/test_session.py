@@ -178,3 +178,40 @@ def test_proxyjump_gateways_get_their_own_pinned_keys(tmp_path, monkeypatch):
     assert gateway.client.get_host_keys().lookup("[127.0.0.6]:2222")[
         gateway_key.get_name()] == gateway_key
     assert len(gateway.gateway.client.get_host_keys()) == 0, "127.0.0.7 has no pinned key"
+
+
+def test_a_direct_connection_has_nagles_algorithm_off_before_the_key_exchange(monkeypatch):
+    """With Nagle's algorithm each SSH round trip on loopback waited ~40 ms for a delayed ACK."""
+    import socket
+    from fabric import Connection
+    from mainsail.session import connect
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    port = listener.getsockname()[1]
+    seen = {}
+
+    def fake_open(conn):
+        sock = conn.connect_kwargs["sock"]
+        seen["nodelay"] = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+        seen["peer"] = sock.getpeername()
+    monkeypatch.setattr(Connection, "open", fake_open)
+    try:
+        connect(Host("web1", address="127.0.0.1", port=port, user="root"))
+    finally:
+        listener.close()
+    assert seen["nodelay"] != 0
+    assert seen["peer"] == ("127.0.0.1", port)
+
+
+def test_a_refused_connection_is_unreachable_and_names_the_address():
+    import socket
+    from mainsail.errors import Unreachable
+    from mainsail.session import connect
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()  # nothing listens there now
+    with pytest.raises(Unreachable) as caught:
+        connect(Host("web1", address="127.0.0.1", port=port, user="root"), timeout=5)
+    assert "cannot connect to 127.0.0.1:%d" % port in str(caught.value)
