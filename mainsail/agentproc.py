@@ -33,22 +33,41 @@ ZIP_MAIN = (
     "sys.exit(main(sys.argv[1:]))\n" % AGENT_PACKAGE
 )
 
-# Runs on the host with python3 >= 3.8. argv: SHA [STATE_DIR]. Uses the cached
-# <sha>.pyz when its digest checks out; otherwise asks for it ({"need_agent": true},
-# then a length line and the bytes), checks, stores atomically (0600, every folder it makes
-# 0700), and runs it in this same process, so stdin/stdout pass straight to the agent.
+# Runs on the host with python3 >= 3.8. argv: SHA [STATE_DIR]. The cache folder must be
+# the running user's own and writable by nobody else (else exit 3). Uses the cached <sha>.pyz
+# when its digest checks out; otherwise asks for it ({"need_agent": true}, then a length line
+# and the bytes), checks, stores atomically (0600, every folder it makes 0700). The verified zipapp is
+# unpacked once into the folder <sha>/ with its bytecode compiled (hash-checked .pyc, so
+# Python compares each against its source): a zipapp never caches bytecode, and compiling
+# the agent's source at every start was most of its start-up. Unpacked into a temporary
+# folder and renamed, so <sha>/ is complete or absent; no link is ever followed. The agent
+# runs in this same process, so stdin/stdout pass straight to it.
 BOOTSTRAP = r"""
-import hashlib, os, runpy, sys
+import hashlib, os, runpy, stat, sys
 sha = sys.argv[1]
 folder = os.path.expanduser(sys.argv[2]) if len(sys.argv) > 2 else "/var/lib/mainsail/agent"
 path = os.path.join(folder, sha + ".pyz")
+tree = os.path.join(folder, sha)
+NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+def fail(text):
+    sys.stderr.write("mainsail bootstrap: %s\n" % text)
+    sys.exit(3)
+def own(p, kind):
+    try:
+        st = os.lstat(p)
+    except OSError:
+        return False
+    if stat.S_IFMT(st.st_mode) != kind or st.st_uid != os.geteuid() or st.st_mode & 0o022:
+        fail("%s is not a folder of this user's that only it can write: refused" % p)
+    return True
 def digest(p):
     try:
-        with open(p, "rb") as fh:
-            return hashlib.sha256(fh.read()).hexdigest()
+        fd = os.open(p, os.O_RDONLY | NOFOLLOW)
     except OSError:
         return None
-if digest(path) != sha:
+    with os.fdopen(fd, "rb") as fh:
+        return hashlib.sha256(fh.read()).hexdigest()
+if not os.path.isdir(folder) and not os.path.islink(folder):
     try:
         missing = []
         top = os.path.abspath(folder)
@@ -64,25 +83,41 @@ if digest(path) != sha:
                 continue
             os.chmod(made, 0o700)
     except OSError as exc:
-        sys.stderr.write("mainsail bootstrap: cannot create %s: %s\n" % (folder, exc.strerror))
-        sys.exit(3)
+        fail("cannot create %s: %s" % (folder, exc.strerror))
+own(folder, stat.S_IFDIR)
+if digest(path) != sha:
     out, inp = sys.stdout.buffer, sys.stdin.buffer
     out.write(b'{"need_agent": true}\n')
     out.flush()
     size = int(inp.readline())
     data = inp.read(size)
     if len(data) != size or hashlib.sha256(data).hexdigest() != sha:
-        sys.stderr.write("mainsail bootstrap: agent bytes do not match %s\n" % sha)
-        sys.exit(3)
+        fail("agent bytes do not match %s" % sha)
     tmp = "%s.%d.tmp" % (path, os.getpid())
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | NOFOLLOW, 0o600)
     with os.fdopen(fd, "wb") as fh:
         fh.write(data)
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
-sys.argv = [path, sha, folder]
-runpy.run_path(path, run_name="__main__")
+if not own(tree, stat.S_IFDIR):
+    import compileall, py_compile, shutil, tempfile, zipfile
+    tmp = tempfile.mkdtemp(prefix=sha + ".", suffix=".tmp", dir=folder)
+    try:
+        with zipfile.ZipFile(path) as zf:
+            for name in zf.namelist():
+                if name.startswith("/") or ".." in name.split("/"):
+                    fail("unsafe name %r in the agent" % name)
+            zf.extractall(tmp)
+        compileall.compile_dir(tmp, quiet=2, invalidation_mode=py_compile.PycInvalidationMode.CHECKED_HASH)
+        os.chmod(tmp, 0o700)
+        os.rename(tmp, tree)
+    except OSError:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if not own(tree, stat.S_IFDIR):
+            raise
+sys.argv = [tree, sha, folder]
+runpy.run_path(tree, run_name="__main__")
 """
 
 

@@ -7,6 +7,8 @@ import functools
 import logging
 import os
 import shlex
+import socket
+import threading
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
@@ -61,20 +63,80 @@ def build_connection(host: Host, timeout: float = DEFAULT_CONNECT_TIMEOUT) -> Co
                       connect_timeout=timeout, connect_kwargs=connect_kwargs)
     # Fabric's default policy would accept any key, and a ProxyJump in ~/.ssh/config makes
     # gateway connections with that default: every hop gets the target's policy and keys.
+    pinned = pinned_keys(known_hosts_files(host))
     hop: Any = conn
     while isinstance(hop, Connection):
         hop.client.set_missing_host_key_policy(RefuseUnknownHost())
-        for path in known_hosts_files(host):
-            hop.client.get_host_keys().load(str(path))
+        pin(hop.client, pinned, hop.host, int(hop.port))
         hop = hop.gateway
     return conn
+
+
+_PARSED: dict[tuple[tuple[str, int, int], ...], paramiko.HostKeys] = {}
+_PARSED_LOCK = threading.Lock()
+
+
+def pinned_keys(files: list[Path]) -> paramiko.HostKeys:
+    """The keys pinned in files, parsed once per run rather than once per connection (a
+    known_hosts of N hosts parsed for each of N hosts grows with the square of the fleet).
+    Parsed again when a file changes (its size or modification time)."""
+    stamp = []
+    for path in files:
+        st = path.stat()
+        stamp.append((str(path), st.st_mtime_ns, st.st_size))
+    key = tuple(stamp)
+    with _PARSED_LOCK:
+        if key not in _PARSED:
+            keys = paramiko.HostKeys()
+            for path in files:
+                keys.load(str(path))
+            _PARSED[key] = keys
+        return _PARSED[key]
+
+
+def pin(client: paramiko.SSHClient, pinned: paramiko.HostKeys, hostname: str, port: int) -> None:
+    """Give client the pinned keys of hostname:port, under the name paramiko looks them up by
+    (hashed entries included): the same keys, and the same refusals, as loading the files."""
+    name = hostname if port == 22 else "[%s]:%d" % (hostname, port)
+    found = pinned.lookup(name)
+    if not found:
+        return
+    target = client.get_host_keys()
+    for keytype in found.keys():
+        target.add(name, keytype, found[keytype])
+
+
+def open_socket(address: str, port: int, timeout: float) -> socket.socket:
+    """A TCP connection with Nagle's algorithm off: SSH writes each packet whole, and waiting
+    to merge small ones only delays the next round trip."""
+    sock = socket.create_connection((address, port), timeout=timeout)
+    try:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    except OSError:
+        pass  # not TCP (cannot happen here), or refused: still a working connection
+    return sock
+
+
+def open_connection(conn: Connection, timeout: float) -> None:
+    """Open conn; a direct one over our own socket, so TCP_NODELAY is set before the key
+    exchange (with Nagle's algorithm a channel open on loopback waited ~40 ms for an ACK)."""
+    if conn.gateway is not None:
+        conn.open()
+        return
+    sock = open_socket(conn.host, int(conn.port), timeout)
+    conn.connect_kwargs["sock"] = sock
+    try:
+        conn.open()
+    except BaseException:
+        sock.close()
+        raise
 
 
 def connect(host: Host, timeout: float = DEFAULT_CONNECT_TIMEOUT) -> Connection:
     """An open Fabric connection whose host key matched a pinned key, or Unreachable."""
     conn = build_connection(host, timeout)
     try:
-        conn.open()
+        open_connection(conn, timeout)
     except UnknownHostKey as exc:
         gateway = "" if exc.hostname.strip("[]").split("]:")[0] in (host.address, host.name) \
             else " (gateway %s)" % exc.hostname

@@ -418,6 +418,7 @@ def execute_step(ctx: Context, step: Mapping[str, Any]) -> Outcome:
     if runas.needs_switch(user):
         # Not journalled: the child cannot write the root-owned journal (agent/runas.py).
         unjournalled = dataclasses.replace(ctx, journal=None)
+        OPS.get(str(step.get("op")))  # imported here: the child may not read the agent's cache
         return runas.run_as(str(user), lambda: call_op(unjournalled, step))
     return call_op(ctx, step)
 

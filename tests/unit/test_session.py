@@ -109,3 +109,109 @@ def test_an_unknown_gateway_key_is_refused_over_a_real_connection(tmp_path, monk
         thread.join(10)
         listener.close()
     assert "host key not known (gateway" in str(caught.value)
+
+
+def known_hosts_with(tmp_path, lines):
+    path = tmp_path / "known_hosts"
+    path.write_text("".join(line + "\n" for line in lines))
+    return path
+
+
+def test_known_hosts_is_parsed_once_for_every_connection_of_a_run(tmp_path, monkeypatch):
+    from mainsail.session import build_connection
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.ssh/known_hosts of the machine's
+    keys = [paramiko.ECDSAKey.generate() for _ in range(3)]
+    path = known_hosts_with(tmp_path, ["127.0.0.%d %s %s" % (i + 1, k.get_name(), k.get_base64())
+                                       for i, k in enumerate(keys)])
+    loads = []
+    real_load = paramiko.HostKeys.load
+    monkeypatch.setattr(paramiko.HostKeys, "load",
+                        lambda self, name: (loads.append(name), real_load(self, name))[1])
+    conns = [build_connection(Host("web%d" % i, address="127.0.0.%d" % (i + 1), user="root",
+                                   known_hosts=str(path))) for i in range(3)]
+    assert loads == [str(path)]
+    for conn, key in zip(conns, keys):
+        pinned = conn.client.get_host_keys()
+        assert len(pinned) == 1, "each client holds its own host's keys only"
+        assert pinned.lookup(conn.host)[key.get_name()] == key
+
+
+def test_a_changed_known_hosts_is_parsed_again(tmp_path, monkeypatch):
+    import os
+    from mainsail.session import build_connection
+    monkeypatch.setenv("HOME", str(tmp_path))
+    old, new = paramiko.ECDSAKey.generate(), paramiko.ECDSAKey.generate()
+    path = known_hosts_with(tmp_path, ["127.0.0.1 %s %s" % (old.get_name(), old.get_base64())])
+    host = Host("web1", address="127.0.0.1", user="root", known_hosts=str(path))
+    build_connection(host)
+    path.write_text("127.0.0.1 %s %s\n" % (new.get_name(), new.get_base64()))
+    os.utime(path, ns=(1, 1))
+    pinned = build_connection(host).client.get_host_keys()
+    assert pinned.lookup("127.0.0.1")[new.get_name()] == new
+
+
+def test_hashed_entries_and_other_ports_are_pinned_as_before(tmp_path, monkeypatch):
+    from mainsail.session import build_connection
+    monkeypatch.setenv("HOME", str(tmp_path))
+    key, other = paramiko.ECDSAKey.generate(), paramiko.ECDSAKey.generate()
+    hashed = paramiko.HostKeys.hash_host("[127.0.0.9]:2222")
+    path = known_hosts_with(tmp_path, ["%s %s %s" % (hashed, key.get_name(), key.get_base64()),
+                                       "127.0.0.9 %s %s" % (other.get_name(), other.get_base64())])
+    conn = build_connection(Host("web9", address="127.0.0.9", port=2222, user="root",
+                                 known_hosts=str(path)))
+    pinned = conn.client.get_host_keys()
+    assert pinned.lookup("[127.0.0.9]:2222")[key.get_name()] == key
+    assert pinned.lookup("127.0.0.9") is None, "port 22's key does not pin port 2222"
+
+
+def test_proxyjump_gateways_get_their_own_pinned_keys(tmp_path, monkeypatch):
+    from mainsail.session import build_connection
+    home = proxyjump_home(tmp_path, monkeypatch)
+    gateway_key, target_key = paramiko.ECDSAKey.generate(), paramiko.ECDSAKey.generate()
+    (home / ".ssh" / "known_hosts").write_text(
+        "[127.0.0.6]:2222 %s %s\n127.0.0.5 %s %s\n" % (
+            gateway_key.get_name(), gateway_key.get_base64(),
+            target_key.get_name(), target_key.get_base64()))
+    conn = build_connection(Host("web1", address="127.0.0.5", user="root"))
+    assert conn.client.get_host_keys().lookup("127.0.0.5")[target_key.get_name()] == target_key
+    gateway = conn.gateway
+    assert gateway.client.get_host_keys().lookup("[127.0.0.6]:2222")[
+        gateway_key.get_name()] == gateway_key
+    assert len(gateway.gateway.client.get_host_keys()) == 0, "127.0.0.7 has no pinned key"
+
+
+def test_a_direct_connection_has_nagles_algorithm_off_before_the_key_exchange(monkeypatch):
+    """With Nagle's algorithm each SSH round trip on loopback waited ~40 ms for a delayed ACK."""
+    import socket
+    from fabric import Connection
+    from mainsail.session import connect
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    port = listener.getsockname()[1]
+    seen = {}
+
+    def fake_open(conn):
+        sock = conn.connect_kwargs["sock"]
+        seen["nodelay"] = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+        seen["peer"] = sock.getpeername()
+    monkeypatch.setattr(Connection, "open", fake_open)
+    try:
+        connect(Host("web1", address="127.0.0.1", port=port, user="root"))
+    finally:
+        listener.close()
+    assert seen["nodelay"] != 0
+    assert seen["peer"] == ("127.0.0.1", port)
+
+
+def test_a_refused_connection_is_unreachable_and_names_the_address():
+    import socket
+    from mainsail.errors import Unreachable
+    from mainsail.session import connect
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()  # nothing listens there now
+    with pytest.raises(Unreachable) as caught:
+        connect(Host("web1", address="127.0.0.1", port=port, user="root"), timeout=5)
+    assert "cannot connect to 127.0.0.1:%d" % port in str(caught.value)
