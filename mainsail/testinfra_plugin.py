@@ -29,10 +29,13 @@ def pytest_configure(config: pytest.Config) -> None:
         return self.quote("sudo %s -u %%s /bin/sh -c %%s" % prompt, sudo_user, command)
 
     def run_local(self: Any, command: str, *args: str) -> Any:
+        import shlex
         import subprocess
-        cmd = self.encode(self.quote(command, *args))
-        proc = subprocess.Popen(cmd, shell=True, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE)
+        line = self.quote(command, *args)  # testinfra's ssh command, every argument quoted
+        cmd = self.encode(line)
+        # Split here rather than hand the line to a shell: nothing in it is run by one.
+        proc = subprocess.Popen(shlex.split(line), stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         stdout, stderr = proc.communicate(password if self.sudo else None)
         return self.result(proc.returncode, cmd, stdout, stderr)
 

@@ -27,15 +27,25 @@ def private_dirs(path: str) -> None:
             os.mkdir(folder, PRIVATE)
         except FileExistsError:
             pass  # made meanwhile by another run
-        os.chmod(folder, PRIVATE)
+        _close(folder, made=True)
     _close(path)
     parent = os.path.dirname(path)
     if os.path.basename(parent) == "mainsail":
         _close(parent)
 
 
-def _close(folder: str) -> None:
-    """chmod 0700 a folder we own that others may enter (never through a link)."""
-    st = os.lstat(folder)
-    if stat.S_ISDIR(st.st_mode) and st.st_uid == os.geteuid() and st.st_mode & 0o077:
-        os.chmod(folder, PRIVATE)
+def _close(folder: str, made: bool = False) -> None:
+    """chmod 0700 a folder we own that others may enter (``made``: one we just made, whatever
+    the umask left). Done on a descriptor opened without following a link."""
+    try:
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError:
+        if made:
+            raise
+        return  # not a folder (a link, say): nothing of ours to close
+    try:
+        st = os.fstat(fd)
+        if st.st_uid == os.geteuid() and (made or st.st_mode & 0o077):
+            os.fchmod(fd, PRIVATE)
+    finally:
+        os.close(fd)

@@ -51,9 +51,11 @@ def test_any_line_from_a_host_is_a_message_or_a_protocol_error(line: bytes) -> N
 def test_during_a_run_a_bad_message_is_an_agent_error_never_a_crash(line: bytes) -> None:
     client = client_reading(line, b'{"done": {"failed": false}}\n')
     try:
-        client.run([], {})
-    except AgentError:
-        pass
+        results = client.run([], {})
+    except AgentError as exc:  # the host fails, with a reason; nothing else escapes
+        assert str(exc)
+        return
+    assert isinstance(results, list)
 
 
 # ---------------------------------------------------------------------------- bounds
