@@ -92,6 +92,17 @@ def reference(name: str) -> str:
     return section(OPS[canonical])
 
 
-if __name__ == "__main__":  # python -m mainsail.opdoc [PATH]: rewrite docs/operations.md
-    target = Path(sys.argv[1]) if len(sys.argv) > 1 else PAGE
+def main(argv: "list[str]") -> int:
+    """python -m mainsail.opdoc [PATH]: rewrite docs/operations.md (or PATH)."""
+    if argv and argv[0].startswith("-"):
+        # A flag is never a path: `--help` once became a file named "--help".
+        print("usage: python -m mainsail.opdoc [PATH]\n"
+              "rewrites docs/operations.md (or PATH) from the operations' declarations")
+        return 0 if argv[0] in ("-h", "--help") else 4
+    target = Path(argv[0]) if argv else PAGE
     target.write_text(page(), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -178,3 +178,12 @@ def test_doc_names_the_closest_operation_for_a_typo() -> None:
 def test_table_reader_reads_escaped_bars() -> None:
     assert _cells("| `state` | `a` \\| `b` | `a` | | x |") == \
         ["`state`", "`a` | `b`", "`a`", "", "x"]
+
+
+def test_the_page_writer_takes_no_flag_for_a_path(tmp_path, monkeypatch, capsys):
+    from mainsail import opdoc
+    monkeypatch.chdir(tmp_path)
+    assert opdoc.main(["--help"]) == 0
+    assert opdoc.main(["--bogus"]) == 4
+    assert list(tmp_path.iterdir()) == []
+    assert "usage" in capsys.readouterr().out
