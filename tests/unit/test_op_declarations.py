@@ -53,6 +53,9 @@ ALSO_MEANS_SOMETHING_ELSE = {
     # The block keyword (blockinfile's block); a nesting depth the loader and plan bound
     # (find's depth); the first_found lookup's own option (find's paths).
     "block", "depth", "paths",
+    # deb822's field words, which the testbed also writes into its images' apt sources; a
+    # release's codename among the facts; deb822_repository's `repo` return field (Ansible's).
+    "types", "uris", "suites", "components", "codename", "repo",
 }
 EXEMPT = ALSO_MEANS_SOMETHING_ELSE | set(TASK_KEYWORDS) | set(UNSUPPORTED)
 
