@@ -56,6 +56,8 @@ ALSO_MEANS_SOMETHING_ELSE = {
     # deb822's field words, which the testbed also writes into its images' apt sources; a
     # release's codename among the facts; deb822_repository's `repo` return field (Ansible's).
     "types", "uris", "suites", "components", "codename", "repo",
+    # pip's `version`: also a fact's, the vault format's and the tool's own version.
+    "version",
 }
 EXEMPT = ALSO_MEANS_SOMETHING_ELSE | set(TASK_KEYWORDS) | set(UNSUPPORTED)
 
