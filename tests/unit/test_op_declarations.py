@@ -58,6 +58,9 @@ ALSO_MEANS_SOMETHING_ELSE = {
     "types", "uris", "suites", "components", "codename", "repo",
     # pip's `version`: also a fact's, the vault format's and the tool's own version.
     "version",
+    # apt_key's `data`, `file` and `id`: a step's result data, the file op's state and the
+    # lookup, and the protocol's step ids.
+    "data", "file", "id",
 }
 EXEMPT = ALSO_MEANS_SOMETHING_ELSE | set(TASK_KEYWORDS) | set(UNSUPPORTED)
 
