@@ -75,6 +75,11 @@ def test_a_virtualenv_is_made_then_packages_kept_as_asked(tmp_path: Path, wheels
     assert latest.status == "changed" and listed()["mainsailprobe"] == "2.0"
     assert run_op("pip", args(venv, wheels, name=["mainsailprobe"], state="latest")
                   ).status == "ok"
+    # a wheel's path: pip decides, and a second run finds nothing to do
+    path = str(wheels / "mainsailprobe-1.5-py3-none-any.whl")
+    assert run_op("pip", args(venv, wheels, name=[path])).status == "changed"
+    assert listed()["mainsailprobe"] == "1.5"
+    assert run_op("pip", args(venv, wheels, name=[path])).status == "ok"
     gone = run_op("pip", args(venv, wheels, name=["mainsailprobe"], state="absent"))
     assert gone.status == "changed", gone.msg
     assert "mainsailprobe" not in listed()

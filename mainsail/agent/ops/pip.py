@@ -150,6 +150,7 @@ def run(ctx: Context, args: Mapping[str, Any]) -> Outcome:
         raise OpError("pip: %s" % problem[0], hint=problem[1])
     state = args["state"]
     cwd = args.get("chdir")
+    opaque: List[str] = []
     names = [operand("pip", "requirement", n) for n in as_list(args.get("name"))]
     if args.get("version") and names:
         names = ["%s==%s" % (names[0], args["version"])]
@@ -178,7 +179,9 @@ def run(ctx: Context, args: Mapping[str, Any]) -> Outcome:
                          [parse_requirement(n)[0] for n in gone])  # type: ignore[index]
     else:
         missing = [w for w in wanted if _needs_install(w, have, state)]
-        if missing or state in ("latest", "forcereinstall"):
+        # Paths, archives and URLs: only pip can tell whether they are installed already.
+        opaque = [w for w in wanted if parse_requirement(w) is None and not w.startswith("-")]
+        if missing or opaque or state in ("latest", "forcereinstall"):
             argv = pip + ["install"] + extra
             if state == "latest":
                 argv.append("--upgrade")
@@ -200,8 +203,9 @@ def run(ctx: Context, args: Mapping[str, Any]) -> Outcome:
             results.append(result)
             if result.rc != 0:
                 raise result.failure(" ".join(argv[:4]), hint=_hint(result.stderr))
-    if not changes and state in ("latest", "forcereinstall") and steps:
-        # Whether an upgrade changes anything is known after pip ran: compare what pip lists.
+    if not changes and steps and (opaque or state in ("latest", "forcereinstall")):
+        # Whether an upgrade (or a path pip reads) changes anything is known after pip ran:
+        # compare what pip lists before and after.
         if ctx.check:
             outcome = settle(ctx, ["%s of %s" % (state, ", ".join(wanted))], apply)
         else:
@@ -224,9 +228,7 @@ def run(ctx: Context, args: Mapping[str, Any]) -> Outcome:
 def _needs_install(requirement: str, have: Mapping[str, str], state: str) -> bool:
     parsed = parse_requirement(requirement)
     if parsed is None:
-        # A path, URL or archive: pip decides; installing what is there is a no-op for it,
-        # but only a run can tell, so it counts as a change (Ansible does the same).
-        return not requirement.startswith("-")
+        return False  # a path, URL or archive: decided by running pip (see run)
     name, clauses = parsed
     return name not in have or not satisfies(have[name], clauses)
 
@@ -285,10 +287,10 @@ SPEC = OpSpec(
 Installs and removes Python packages with pip, as Ansible's `pip`. What is installed is read
 once with `pip list --format=json`; a plain requirement (`name`, `name==1.2`, `name>=1,<2`)
 that is installed at a satisfying version is left alone, so a second run is `ok` without
-asking the package index. Paths, archives and URLs are handed to pip, which decides. With
-`virtualenv`, pip is that environment's, and the environment is made first when its
-`bin/python` is missing. `latest` runs `pip install --upgrade` and is `changed` only when
-pip's list differs afterwards. The result has `cmd`, `name`, `requirements`, `version`,
+asking the package index. Paths, archives and URLs are handed to pip, which decides, and
+`latest` runs `pip install --upgrade`: these are `changed` only when pip's list differs
+afterwards (in check mode they count as changes). With `virtualenv`, pip is that
+environment's, and the environment is made first when its `bin/python` is missing. The result has `cmd`, `name`, `requirements`, `version`,
 `virtualenv`, `stdout` and `stderr`.
 """,
     notes="""\
