@@ -149,7 +149,8 @@ def run(ctx: Context, args: Mapping[str, Any]) -> Outcome:
 
 
 def _make_point(ctx: Context, path: str) -> None:
-    ctx.keep(path)
+    # Not journalled: a rollback could not remove it while the step's mount sits on it
+    # (EBUSY), and the mount itself is not undone either; the empty folder stays.
     safepath.makedirs(path, 0o755)
 
 
@@ -236,7 +237,7 @@ of a mounted path remounts it. The step is `changed` when fstab or the mount cha
 Notes:
 
 * A rollback restores the fstab, not the mount: a filesystem mounted by the step stays
-  mounted until the next run or a reboot.
+  mounted (on the mount point the step made) until the next run or a reboot.
 * Containers may not be allowed to mount some filesystems; the error says so.
 """,
 )
