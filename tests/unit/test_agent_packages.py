@@ -33,6 +33,24 @@ def test_package_removed_means_apt_absent(tmp_path: Path, monkeypatch: pytest.Mo
     assert not any(c.startswith("apt-get") for c in calls(bindir))
 
 
+def test_package_passes_apts_own_arguments_and_refuses_anothers(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    bindir = make_bindir(tmp_path, monkeypatch)
+    fake_command(bindir, "apt-get")
+    fake_command(bindir, "dpkg-query", INSTALLED)
+    monkeypatch.setattr(package.shutil, "which",
+                        lambda tool: "/x" if tool == "apt-get" else None)
+    # a Red Hat task loads (a `when:` skips it on Debian) ...
+    args = coerce_args(OPS["package"], {"name": "git", "enablerepo": "epel"}, "main.yml:6")
+    assert args["enablerepo"] == ["epel"]
+    # ... and fails clearly if it runs
+    out = run_op("package", args)
+    assert out.status == "failed" and "apt does not take enablerepo" in out.msg
+    assert calls(bindir) == []
+    out = run_op("package", coerce_args(OPS["package"], {"name": "curl", "update_cache": True}))
+    assert out.status == "ok" and calls(bindir)[0].startswith("apt-get update")
+
+
 def test_package_detects_the_manager(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(package.shutil, "which", lambda tool: "/x" if tool == "dnf" else None)
     assert package.detect() == "dnf"
@@ -95,5 +113,5 @@ def test_apt_default_release_and_cache_valid_time(tmp_path: Path,
 
 def test_apt_needs_something_to_do() -> None:
     from mainsail.errors import BadInput
-    with pytest.raises(BadInput, match="missing required argument 'name' or 'deb'"):
+    with pytest.raises(BadInput, match="nothing to do: give name, deb"):
         coerce_args(OPS["apt"], {"state": "present"}, "site.yml:4")

@@ -11,6 +11,8 @@ import pytest
 from mainsail.agent import facts
 from mainsail.agent.ops import apt, debconf, service, supervisor
 from test_agent_support import calls, fake_command, make_bindir, run_op
+from mainsail.errors import BadInput
+from mainsail.opspec import OPS, coerce_args
 
 
 @pytest.fixture
@@ -386,3 +388,26 @@ def test_debconf_never_shows_a_password(fake_debconf: Path, monkeypatch: pytest.
     outcome = run_op("debconf", {"name": "mysql-server", "question": "mysql-server/root_password",
                                  "vtype": "password", "value": "hunter2"})
     assert outcome.status == "changed" and "hunter2" not in outcome.msg
+
+
+def test_apt_update_cache_alone_is_a_task_of_its_own(fake_apt: Path) -> None:
+    # Ansible's `apt: update_cache=yes` with no package (geerlingguy roles do this)
+    args = coerce_args(OPS["apt"], {"update_cache": True}, "main.yml:13")
+    out = run_op("apt", args)
+    assert out.status == "ok" and out.msg == "cache updated"
+    assert [c.split()[:2] for c in calls(fake_apt)] == [["apt-get", "update"]]
+    with pytest.raises(BadInput, match="nothing to do"):
+        coerce_args(OPS["apt"], {"state": "present"}, "main.yml:14")
+    with pytest.raises(BadInput, match="only one of name and deb"):
+        coerce_args(OPS["apt"], {"name": "x", "deb": "/x.deb"})
+
+
+def test_apt_upgrade_runs_when_the_simulation_installs_something(bindir: Path) -> None:
+    fake_command(bindir, "apt-get", '[ "$1" = "-s" ] && echo "Inst libc6 [2.36-9] (2.36-9+deb12u9 Debian:12)"; exit 0')
+    out = run_op("apt", coerce_args(OPS["apt"], {"upgrade": "dist"}))
+    assert out.status == "changed" and out.msg == "dist-upgrade libc6"
+    assert calls(bindir)[-1].startswith("apt-get dist-upgrade -y")
+    fake_command(bindir, "apt-get", "exit 0")
+    assert run_op("apt", coerce_args(OPS["apt"], {"upgrade": True})).status == "ok"
+    with pytest.raises(BadInput, match="upgrade: sideways"):
+        coerce_args(OPS["apt"], {"upgrade": "sideways"})

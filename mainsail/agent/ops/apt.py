@@ -42,6 +42,9 @@ def run(ctx: Context, args: Mapping[str, Any]) -> Outcome:
             outcomes.append(_present(ctx, specs, installed, state == "latest",
                                      flag(args, "install_recommends"),
                                      args.get("default_release")))
+    upgrade = _upgrade_mode(args.get("upgrade"))
+    if upgrade:
+        outcomes.append(_upgrade(ctx, upgrade))
     if flag(args, "autoremove"):
         outcomes.append(_autoremove(ctx, flag(args, "purge")))
     outcome = ok()
@@ -51,9 +54,31 @@ def run(ctx: Context, args: Mapping[str, Any]) -> Outcome:
     return outcome
 
 
+UPGRADES = {"safe": "upgrade", "yes": "upgrade", "true": "upgrade", "full": "dist-upgrade",
+            "dist": "dist-upgrade"}
+
+
+def _upgrade_mode(value: Any) -> str:
+    """apt-get's verb for Ansible's `upgrade` (yes/safe, full, dist); '' for no."""
+    text = str(value).strip().lower() if value not in (None, "") else "no"
+    return UPGRADES.get(text, "")
+
+
 def _rule(args: Mapping[str, Any]) -> Optional[Tuple[str, str]]:
     if args.get("deb") and args.get("state", "present") == "absent":
         return "deb installs a file: state absent goes with name", "name the package instead"
+    upgrade = args.get("upgrade")
+    if upgrade not in (None, "") and str(upgrade).strip().lower() not in \
+            tuple(UPGRADES) + ("no", "false"):
+        return "upgrade: %s is not one of no, yes, safe, full, dist" % upgrade, "upgrade: dist"
+    given = [n for n in ("name", "deb", "update_cache", "upgrade", "autoremove")
+             if args.get(n) not in (None, "", [])]
+    if not given and args.get("cache_valid_time") in (None, ""):
+        return "nothing to do: give name, deb, update_cache, upgrade or autoremove", \
+            "add name: ..."
+    both = [n for n in ("name", "deb") if args.get(n) not in (None, "", [])]
+    if len(both) > 1:
+        return "give only one of name and deb", "one task each"
     return None
 
 
@@ -210,6 +235,19 @@ def _autoremove(ctx: Context, purge: bool) -> Outcome:
         ["apt-get", "autoremove"] + APT_OPTIONS + (["--purge"] if purge else [])))
 
 
+def _upgrade(ctx: Context, verb: str) -> Outcome:
+    """`apt-get upgrade`/`dist-upgrade`, when its simulation says it would install anything."""
+    text = proc.check_output(["apt-get", "-s", verb] + APT_OPTIONS, "apt-get -s " + verb,
+                             extra_env=APT_ENV).stdout
+    names = [line.split()[1] for line in text.splitlines()
+             if line.startswith("Inst ") and len(line.split()) > 1]
+    if not names:
+        return settle(ctx, [], nothing)
+    extra = ["--with-new-pkgs"] if verb == "upgrade" else []
+    return settle(ctx, ["%s %s" % (verb, " ".join(names))],
+                  lambda: _apt(["apt-get", verb] + APT_OPTIONS + extra))
+
+
 def _apt(argv: List[str]) -> None:
     proc.check_output(argv, " ".join(argv[:2]), extra_env=APT_ENV)
 
@@ -227,11 +265,11 @@ SPEC = OpSpec(
         Arg('purge', 'bool', doc='with `state: absent`: purge the configuration files too, also of packages removed earlier that left them behind'),
         Arg('deb', 'abspath', doc='a `.deb` file on the host to install (unless its package is installed at its version)'),
         Arg('autoremove', 'bool', doc='remove the packages nothing depends on any more (`apt-get autoremove`)'),
+        Arg('upgrade', 'any', doc='upgrade every package: `yes`/`safe` (`apt-get upgrade --with-new-pkgs`), `full`/`dist` (`apt-get dist-upgrade`), `no`'),
         Arg('default_release', aliases=('default-release',), doc='install from this release (`-t`): `bookworm-backports`'),
         Arg('force_apt_get', 'bool', doc='accepted for Ansible\'s tasks: apt-get is always used'),
         Arg('lock_timeout', 'int', doc='accepted for Ansible\'s tasks: apt waits up to two minutes for the lock'),
     ),
-    required=(('name', 'deb'),),
     rule=_rule,
     doc="""\
 Installs, upgrades and removes Debian packages with `apt-get`. The installed packages are read

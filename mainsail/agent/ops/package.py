@@ -7,6 +7,7 @@ from typing import Any, Mapping, Optional, Tuple
 from ..core import Context, OpError, Outcome, accept
 from ..spec import Arg, OpSpec
 from . import apt
+from ._foreign import rpm_spec
 
 STATES = {"present": "present", "installed": "present", "latest": "latest",
           "absent": "absent", "removed": "absent"}
@@ -23,7 +24,18 @@ def run(ctx: Context, args: Mapping[str, Any]) -> Outcome:
     if manager != "apt":
         raise OpError("package: this host has no package manager Mainsail drives (%s)"
                       % (manager or "none found"), hint="Mainsail manages packages with apt")
-    return apt.run(ctx, {"name": args["name"], "state": STATES[str(args["state"])]})
+    # Ansible hands every other argument to the backend module, which refuses what it does
+    # not take; here the backend is apt.
+    apt_names = set(a.name for a in apt.SPEC.args)
+    foreign = sorted(k for k, v in args.items()
+                     if k not in OWN and k not in apt_names and v not in (None, False, ""))
+    if foreign:
+        raise OpError("package: apt does not take %s" % ", ".join(foreign),
+                      hint="these are another package manager's arguments; give the task a "
+                           "`when:` for that distribution")
+    passed = dict((k, v) for k, v in args.items() if k in apt_names and k not in OWN)
+    passed.update(name=args["name"], state=STATES[str(args["state"])])
+    return apt.run(ctx, passed)
 
 
 def detect() -> str:
@@ -42,6 +54,24 @@ def _rule(args: Mapping[str, Any]) -> Optional[Tuple[str, str]]:
     return None
 
 
+OWN = ("name", "state", "use")
+
+
+def _backend_args() -> Tuple[Arg, ...]:
+    """The backends' own arguments, accepted as Ansible's `package` accepts them (it passes
+    them on): apt's, then yum/dnf's that apt lacks. Defaults are left to the backend."""
+    seen = set(OWN)
+    out = []
+    for arg in apt.SPEC.args + rpm_spec("dnf").args:
+        if arg.name in seen:
+            continue
+        seen.add(arg.name)
+        out.append(Arg(arg.name, arg.type, aliases=tuple(a for a in arg.aliases
+                                                         if a not in seen),
+                       doc="passed to the backend: " + arg.doc))
+    return tuple(out)
+
+
 SPEC = OpSpec(
     name="package",
     summary="packages through the host's own package manager",
@@ -53,14 +83,16 @@ SPEC = OpSpec(
             doc="installed (`present`/`installed`); at the newest version (`latest`); removed "
                 "(`absent`/`removed`)"),
         Arg("use", default="auto", doc="the package manager: `auto` (the host's) or `apt`"),
-    ),
+    ) + _backend_args(),
     required=(("name",),),
     rule=_rule,
     doc="""\
 Installs or removes packages through the host's package manager: Ansible's `package`. On the
 Debian hosts Mainsail manages that is [`apt`](#apt), run with the same code: the step is
 `changed` when a package had to be installed or removed. A host with another package manager
-fails the step with its name.
+fails the step with its name. As in Ansible, the backend's own arguments are accepted and
+passed on (apt's `update_cache`, `install_recommends`, ...); another manager's
+(`enablerepo`) load, so that a task `when:` skips on Debian is skipped, and fail if run.
 """,
     notes="""\
 ```yaml
