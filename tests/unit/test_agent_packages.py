@@ -115,3 +115,44 @@ def test_apt_needs_something_to_do() -> None:
     from mainsail.errors import BadInput
     with pytest.raises(BadInput, match="nothing to do: give name, deb"):
         coerce_args(OPS["apt"], {"state": "present"}, "site.yml:4")
+
+
+@pytest.mark.parametrize("tool", ["pacman", "zypper"])
+def test_arch_and_suse_tasks_load_and_fail_clearly_when_run(tool: str,
+                                                            monkeypatch: pytest.MonkeyPatch
+                                                            ) -> None:
+    args = coerce_args(OPS[tool], {"name": "redis", "state": "present", "update_cache": True},
+                       "setup-Archlinux.yml:3")
+    monkeypatch.setattr("shutil.which", lambda name: None)
+    out = run_op(tool, args)
+    assert out.status == "failed" and "this host has no %s" % tool in out.msg
+
+
+def test_service_facts_reads_both_systemd_listings(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from mainsail.agent.ops import service_facts
+    bindir = make_bindir(tmp_path, monkeypatch)
+    fake_command(bindir, "systemctl", """case "$1" in
+list-units) printf 'ssh.service loaded active running OpenBSD Secure Shell server\\n'
+            printf 'apache2.service loaded failed failed The Apache HTTP Server\\n'
+            printf 'gone.service not-found inactive dead gone.service\\n' ;;
+list-unit-files) printf 'ssh.service enabled enabled\\napache2.service enabled enabled\\n'
+                 printf 'cron.service disabled enabled\\n' ;;
+esac""")
+    monkeypatch.setattr(service_facts, "SYSTEMD_RUNNING", str(tmp_path))
+    out = run_op("service_facts", {})
+    services = out.data["ansible_facts"]["services"]
+    assert out.status == "ok" and set(services) == {"ssh.service", "apache2.service",
+                                                    "cron.service"}
+    assert services["ssh.service"] == {"name": "ssh.service", "state": "running",
+                                       "status": "enabled", "source": "systemd"}
+    assert services["apache2.service"]["state"] == "failed"
+    assert services["cron.service"]["state"] == "stopped"
+    assert services["cron.service"]["status"] == "disabled"
+    monkeypatch.setattr(service_facts, "SYSTEMD_RUNNING", str(tmp_path / "none"))
+    (tmp_path / "init.d").mkdir()
+    (tmp_path / "init.d" / "supervisor").write_text("#!/bin/sh\n")
+    monkeypatch.setattr(service_facts, "INIT_D", str(tmp_path / "init.d"))
+    assert run_op("service_facts", {}).data["ansible_facts"]["services"] == {
+        "supervisor": {"name": "supervisor", "state": "unknown", "status": "unknown",
+                       "source": "sysv"}}

@@ -65,3 +65,44 @@ def rpm_spec(tool: str) -> OpSpec:
         doc=RPM_DOC.format(tool=tool),
         notes=RPM_NOTES.format(tool=tool),
     )
+
+
+# Arch's pacman and SUSE's zypper (community.general): the arguments roles use with them.
+OTHER_ARGS = {
+    "pacman": (("update_cache", "bool", "refresh the package databases"),
+               ("upgrade", "bool", "upgrade every installed package"),
+               ("extra_args", "str", "more pacman options"),
+               ("force", "bool", "remove even when others depend on it")),
+    "zypper": (("update_cache", "bool", "refresh the repositories"),
+               ("type", "str", "package, patch, pattern, product or application"),
+               ("disable_recommends", "bool", "leave recommended packages out"),
+               ("extra_args", "str", "more zypper options")),
+}
+OTHER_FAMILY = {"pacman": "Archlinux", "zypper": "Suse"}
+
+
+def other_spec(tool: str) -> OpSpec:
+    """pacman and zypper: one declaration shape for both."""
+    family = OTHER_FAMILY[tool]
+    return OpSpec(
+        name=tool,
+        summary="%s packages: accepted when a playbook loads, refused when run" % family,
+        ansible="`%s` (community.general)" % tool,
+        args=(Arg("name", "names", aliases=("pkg", "package"), doc="the packages"),
+              Arg("state", choices=STATES + ("dist-upgrade",),
+                  doc="what Ansible's `%s` would make of them" % tool)) +
+        tuple(Arg(n, t, doc=d) for n, t, d in OTHER_ARGS[tool]),
+        doc="""\
+Ansible's `{tool}`, so that roles written for {family} and Debian load: a task that `when:`
+skips on a Debian host is simply skipped. When one does run, it fails with "this host has no
+{tool}" and a hint; Mainsail manages packages with [`apt`](#apt) and [`package`](#package).
+""".format(tool=tool, family=family),
+        notes="""\
+```yaml
+- name: the web server ({family})
+  {tool}:
+    name: nginx
+  when: ansible_facts.os_family == '{family}'
+```
+""".format(tool=tool, family=family),
+    )

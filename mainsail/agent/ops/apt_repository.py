@@ -14,7 +14,7 @@ SOURCES_DIR = "/etc/apt/sources.list.d"
 TYPES = ("deb", "deb-src")
 APT_ENV = {"DEBIAN_FRONTEND": "noninteractive", "LC_ALL": "C", "LANG": "C"}
 # "[# ]deb [opt=v opt2=v] uri suite comp..." ; the comment mark is what `enabled` means
-_LINE = re.compile(r"^(?P<hash>#\s*)?(?P<type>deb|deb-src)\s+(?P<rest>\S.*?)\s*(?:#.*)?$")
+_LINE = re.compile(r"^(?P<hash>#\s*)?(?P<kind>deb|deb-src)\s+(?P<rest>\S.*?)\s*(?:#.*)?$")
 
 
 def normalize(line: str) -> Optional[str]:
@@ -34,7 +34,7 @@ def normalize(line: str) -> Optional[str]:
     words = rest.split()
     if len(words) < 2:
         return None
-    head = match.group("type") + (" [%s]" % options if options else "")
+    head = match.group("kind") + (" [%s]" % options if options else "")
     return " ".join([head] + words)
 
 

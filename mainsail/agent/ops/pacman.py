@@ -1,0 +1,14 @@
+"""pacman: loads for roles written for several distributions; fails clearly when run."""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from ..core import Context, Outcome, accept
+from ._foreign import other_spec, refuse
+
+
+def run(ctx: Context, args: Mapping[str, Any]) -> Outcome:
+    return refuse("pacman", accept(SPEC, args))
+
+
+SPEC = other_spec("pacman")
