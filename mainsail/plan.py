@@ -612,7 +612,9 @@ class _Builder:
         if task.loop_with == "subelements":
             terms = value if isinstance(value, list) else [value]
         try:
-            return run_lookup(scope.env, None, str(task.loop_with), terms, {})
+            # the task's variables: role_path makes first_found search the role's vars/,
+            # files/ and templates/ as Ansible's does
+            return run_lookup(scope.env, self._vars(scope), str(task.loop_with), terms, {})
         except (ValueError, TypeError) as exc:
             raise BadInput(f"with_{task.loop_with}: {exc}", task.loc) from None
 

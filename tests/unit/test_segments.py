@@ -337,6 +337,23 @@ def test_with_fileglob_and_first_found_look_in_the_files_folder(tmp_path: Path) 
     assert steps_args(plan, "msg") == ["a.conf", "b.conf", "b.conf", "alpha"]
 
 
+def test_first_found_in_a_role_searches_the_roles_own_vars(tmp_path: Path) -> None:
+    # The pattern public roles open with: include_vars of the first OS-specific file.
+    root = project(tmp_path, {
+        "playbooks/site.yml": "- hosts: all\n  roles: [osvars]\n",
+        "roles/osvars/tasks/main.yml": """
+            - include_vars: "{{ item }}"
+              with_first_found:
+                - "Debian-99.yml"
+                - "Debian.yml"
+            - debug: {msg: "{{ item | basename }}"}
+              with_first_found: [Debian.yml]
+            """,
+        "roles/osvars/vars/Debian.yml": "pkg: apache2\n"})
+    plan = build_plan(root, load_playbook(root)[0], Host("web1"), {}, {})
+    assert steps_args(plan, "msg") == ["Debian.yml"]
+
+
 def test_loop_control_names_the_variables(tmp_path: Path) -> None:
     plan = plan_tasks(tmp_path, """
         - name: user
