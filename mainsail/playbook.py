@@ -105,8 +105,11 @@ class Task:
             return self.name
         if self.op not in OPS:
             return self.op
-        first = next((self.args.get(n) for g in OPS[self.op].required for n in g
-                      if self.args.get(n) is not None), "")
+        spec = OPS[self.op]
+        # the first required argument given; else `name` (apt's name is optional beside
+        # update_cache or upgrade, but still what names the task)
+        candidates = [n for g in spec.required for n in g] + ["name"]
+        first = next((self.args.get(n) for n in candidates if self.args.get(n) is not None), "")
         return f"{self.op} {first}".strip()
 
 
