@@ -289,6 +289,31 @@ def test_json_and_junit_reports(project, tmp_path):
     assert (tmp_path / "r.xml").read_text().startswith("<?xml")
 
 
+def test_json_report_steps_carry_the_ops_return_data_masked(project, tmp_path, monkeypatch):
+    from mainsail import vault
+    (project / "inventory/group_vars").mkdir()
+    (project / "inventory/group_vars/all.yml").write_text(vault.encrypt(
+        b"token: s3cr3t-t0ken\n", b"pw", vault.KdfParams(n=2 ** 10, r=8, p=1)))
+    monkeypatch.setenv(vault.ENV_PASSWORD, "pw")
+    target = tmp_path / "statme"
+    target.write_text("x")
+    (project / "playbooks/site.yml").write_text(
+        "- hosts: h1\n  tasks:\n"
+        "    - name: look\n      stat: {path: %s}\n"
+        "    - name: echo\n      command: echo hello\n"
+        "    - name: secret\n      command: echo {{ token }}\n"
+        "    - name: hidden\n      stat: {path: %s}\n      no_log: true\n"
+        % (target, target))
+    code, _, err = mainsail("deploy", "--json", str(tmp_path / "r.json"))
+    assert code == 0, err
+    text = (tmp_path / "r.json").read_text()
+    look, echo, secret, hidden = json.loads(text)["hosts"]["h1"]["steps"]
+    assert look["data"]["stat"]["exists"] is True and look["data"]["stat"]["size"] == 1
+    assert echo["data"]["stdout_lines"] == ["hello"]
+    assert "s3cr3t-t0ken" not in text and "stdout_lines" not in secret["data"]
+    assert "stat" not in hidden["data"]
+
+
 # ---------------------------------------------------------------- syntax check
 
 def test_syntax_check_with_every_host_down_reports_bad_input(project, tmp_path):
