@@ -4,15 +4,20 @@ fanned out by mainsail.fleet, so every command gathers the same outcomes and exi
 from __future__ import annotations
 
 import hashlib
+import shlex
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .agent.ops import copy as copy_op
-from .errors import HostFailed
+from .errors import BadInput, HostFailed, did_you_mean
 from .fleet import FleetResult, fan_out
 from .inventory import Host
+from .opspec import OPS, canonical_op
+from .playbook import CONTROLLER_OPS, Play, plays_from_data
 from .session import DEFAULT_CONNECT_TIMEOUT, connect, open_session
+from .yamlio import Pos, YDict, YList
 
 
 def ping(hosts: list[Host], forks: int = 20, timeout: float = DEFAULT_CONNECT_TIMEOUT
@@ -110,3 +115,86 @@ def run(hosts: list[Host], command: str, forks: int = 20,
                              type(r)(r.host, "failed", r.value, "exit %d" % r.value[0])
                              for r in outcome.results))
 
+
+
+# ---------------------------------------------------------------------------- -m OP -a ARGS
+
+@dataclass(frozen=True)
+class _Label(Pos):
+    """A position that is a phrase of the command line, not a file's line and column."""
+
+    def __str__(self) -> str:
+        return self.file
+
+    @property
+    def short(self) -> str:
+        return self.file
+
+
+def _located(data: dict[str, Any], where: str) -> YDict:
+    """``data`` as a mapping that names ``where`` in every error about it."""
+    out = YDict(data)
+    out.pos = _Label(where, 0, 0)
+    out.key_pos = {key: out.pos for key in data}
+    return out
+
+
+# Ansible's ad hoc habits with no operation of that name here, and what to use instead.
+OTHER_COMMANDS = {"setup": "mainsail facts (--filter 'ansible_distribution*')",
+                  "gather_facts": "mainsail facts", "ping": "mainsail ping",
+                  "fetch": "mainsail get REMOTE LOCAL_DIR", "raw": "mainsail run -- CMD"}
+
+
+def operation_name(name: str) -> str:
+    """The operation ``-m NAME`` names (``ansible.builtin.apt`` -> ``apt``); bad input with
+    the closest names when there is none."""
+    op = canonical_op(name) or (name if name in CONTROLLER_OPS else None)
+    if op is None:
+        hint = OTHER_COMMANDS.get(name.split(".")[-1])
+        raise BadInput("unknown operation %r" % name, "command line: -m",
+                       "use %s" % hint if hint else
+                       did_you_mean(name, [*OPS, *CONTROLLER_OPS]) +
+                       " (every operation: mainsail doc operations)")
+    return op
+
+
+def operation_args(text: str | None) -> Any:
+    """``-a``: Ansible's ``k=v k2='v 2'`` line (or a free-form op's command), or a YAML/JSON
+    mapping (``-a '{"name": "tree"}'`` or ``-a 'name: tree'``). The playbook loader reads the
+    string forms exactly as it reads them in a task."""
+    import yaml
+    text = (text or "").strip()
+    if not text:
+        return None
+    if text.startswith("{") or (":" in text and "=" not in text and "\n" not in text
+                                and text.split(":", 1)[0].strip().isidentifier()
+                                and text.split(":", 1)[1][:1] in (" ", "")):
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise BadInput("-a %r is not valid YAML/JSON: %s" % (text, str(exc).splitlines()[0]),
+                           "command line: -a", "e.g. -a 'name=tree' or -a '{\"name\": \"tree\"}'"
+                           ) from None
+        if not isinstance(data, dict):
+            raise BadInput("-a %r is not a mapping of argument names to values" % text,
+                           "command line: -a", "e.g. -a 'name=tree state=present'")
+        return data
+    return text
+
+
+def operation_play(root: Path, op: str, args: str | None, become: bool,
+                   secrets: Any = None) -> Play:
+    """``-m OP -a ARGS`` as a one-task play over every selected host, validated and then run
+    like any playbook (check, diff, become, -e and the reports all apply)."""
+    name = operation_name(op)
+    where = "command line: -m %s%s" % (op, " -a %s" % shlex.quote(args) if args else "")
+    value = operation_args(args)
+    if isinstance(value, dict):
+        value = _located(value, where)
+    task = _located({"name": ("%s %s" % (op, args or "")).strip(), name: value}, where)
+    play = {"name": "ad hoc", "hosts": "all", "tasks": YList([task])}
+    if become:
+        play["become"] = True
+    tasks = play["tasks"]
+    tasks.pos, tasks.item_pos = task.pos, [task.pos]
+    return plays_from_data(root, [_located(play, where)], where, secrets)[0]

@@ -92,7 +92,8 @@ def test_an_unknown_flag_exits_4_with_one_line(project, name):
 def test_short_flags_are_the_same_everywhere():
     wanted = {"extra_vars": "-e", "verbose": "-v", "limit": "-l", "inventory": "-i",
               "tags": "-t", "check": "-C", "diff": "-D", "forks": "-f", "user": "-u",
-              "become": "-b", "ask_become_pass": "-K", "timeout": "-T"}
+              "become": "-b", "ask_become_pass": "-K", "timeout": "-T", "module": "-m",
+              "args": "-a"}
     for task_name in ("deploy", "plan", "run", "put", "get", "facts", "hosts", "verify",
                       "rollback"):
         for arg in ns[task_name].get_arguments():
