@@ -3,12 +3,13 @@ fanned out by mainsail.fleet, so every command gathers the same outcomes and exi
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import shlex
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping, Sequence
 
 from .agent.ops import copy as copy_op
 from .errors import BadInput, HostFailed, did_you_mean
@@ -198,3 +199,26 @@ def operation_play(root: Path, op: str, args: str | None, become: bool,
     tasks = play["tasks"]
     tasks.pos, tasks.item_pos = task.pos, [task.pos]
     return plays_from_data(root, [_located(play, where)], where, secrets)[0]
+
+
+# ---------------------------------------------------------------------------- facts --filter
+
+def fact_names(facts: Mapping[str, Any]) -> dict[str, Any]:
+    """Every fact a filter can name: the agent's own (``hostname``, ``os``, ...) as templates
+    see them under ``facts``, and Ansible's as ``ansible_<name>`` (``ansible_distribution``)."""
+    from .plan import ansible_facts
+    return {**facts, **{"ansible_" + k: v for k, v in ansible_facts(facts).items()}}
+
+
+def filter_facts(facts: Mapping[str, Any], patterns: Sequence[str]) -> dict[str, Any]:
+    """The facts whose name matches any of the shell-style ``patterns``, as Ansible's setup
+    ``filter`` picks them: a pattern not starting with ``ansible_`` also matches with that
+    prefix (``distribution*`` finds ``ansible_distribution_version``). No pattern: all."""
+    named = fact_names(facts)
+    if not patterns:
+        return dict(facts)
+    wanted = [p for p in patterns if p] or ["*"]
+    return {name: value for name, value in sorted(named.items())
+            if any(fnmatch.fnmatchcase(name, p) or
+                   (not p.startswith("ansible_") and fnmatch.fnmatchcase(name, "ansible_" + p))
+                   for p in wanted)}

@@ -575,15 +575,22 @@ def get(c: Context, remote: str, local_dir: str, limit: str | None = None,
     finish(result)
 
 
-@command(help=helps(*SELECT, *REACH, "list_hosts"))
+@command(help=helps(*SELECT, *REACH, "list_hosts",
+                    filter="only facts whose name matches this shell pattern, as Ansible's "
+                           "setup filter: 'ansible_distribution*', 'os*' (also matched with "
+                           "ansible_ in front); comma separated or repeated"),
+         iterable=["filter"])
 @clean_errors
 def facts(c: Context, limit: str | None = None, inventory: str | None = None,
           user: str | None = None, become: bool = False, ask_become_pass: bool = False,
           timeout: float | None = None, forks: int | None = None, verbose: int = 0,
-          list_hosts: bool = False, host: str | None = None, group: str | None = None) -> None:
-    """Print the facts each host reports (as JSON), as templates see them in `facts`."""
+          list_hosts: bool = False, filter: list[str] | None = None, host: str | None = None,
+          group: str | None = None) -> None:
+    """Print the facts each host reports (as JSON), as templates see them in `facts`;
+    --filter picks facts by name, Ansible's names (ansible_distribution, ...) included."""
     import json as jsonlib
     flags.log_protocol(verbose)
+    patterns = [p for given in filter or () for p in split_list(given)]
     t = target(c, inventory=inventory, host=host, group=group, limit=limit, user=user,
                become=become, ask_become_pass=ask_become_pass, forks=forks, timeout=timeout)
     if list_hosts:
@@ -592,8 +599,12 @@ def facts(c: Context, limit: str | None = None, inventory: str | None = None,
     for r in result.results:
         if not r.ok:
             print("error: %s" % r.error, file=sys.stderr)
-    say(jsonlib.dumps({r.host.name: r.value for r in result.results if r.ok}, indent=2,
-                      sort_keys=True))
+    shown = {r.host.name: adhoc.filter_facts(r.value, patterns)
+             for r in result.results if r.ok}
+    if patterns and shown and not any(shown.values()):
+        flags.warn("--filter %s matched no fact (mainsail facts --filter 'ansible_*' lists "
+                   "Ansible's names)" % ",".join(patterns))
+    say(jsonlib.dumps(shown, indent=2, sort_keys=True))
     finish(result)
 
 

@@ -114,3 +114,40 @@ def test_args_forms(text, expected):
 def test_args_that_are_broken_yaml_are_bad_input():
     with pytest.raises(BadInput, match="not valid YAML/JSON"):
         adhoc.operation_args("{name: [tree")
+
+
+# ---------------------------------------------------------------- facts --filter
+
+FACTS = {"hostname": "web1", "os": {"id": "debian", "version_id": "12", "codename": "bookworm"},
+         "memory_mb": 512, "cpus": 2, "python": {"version": "3.11.2"}}
+
+
+def test_a_filter_matches_ansible_names_with_or_without_the_prefix():
+    found = adhoc.filter_facts(FACTS, ["ansible_distribution*"])
+    assert found == {"ansible_distribution": "Debian", "ansible_distribution_major_version": "12",
+                     "ansible_distribution_release": "bookworm",
+                     "ansible_distribution_version": "12"}
+    assert adhoc.filter_facts(FACTS, ["distribution_r*"]) == {
+        "ansible_distribution_release": "bookworm"}
+
+
+def test_several_filters_are_a_union_and_match_the_agents_own_names_too():
+    found = adhoc.filter_facts(FACTS, ["memory_mb", "os_family", "hostname"])
+    assert found == {"memory_mb": 512, "ansible_os_family": "Debian", "hostname": "web1",
+                     "ansible_hostname": "web1"}
+
+
+def test_no_filter_is_every_fact_as_before_and_matching_is_case_sensitive():
+    assert adhoc.filter_facts(FACTS, []) == FACTS
+    assert adhoc.filter_facts(FACTS, ["HOSTNAME"]) == {}
+
+
+def test_facts_filter_on_the_command_line(project):
+    code, out, err = mainsail("facts", "-l", "h1", "--filter", "ansible_distribution*,os",
+                              "--filter", "hostname")
+    assert code == 0, err
+    shown = json.loads(out)["h1"]
+    assert "ansible_distribution" in shown and "os" in shown and "hostname" in shown
+    assert "memory_mb" not in shown and "ansible_os_family" not in shown
+    code, out, err = mainsail("facts", "-l", "h1", "--filter", "no_such_fact*")
+    assert code == 0 and json.loads(out) == {"h1": {}} and "matched no fact" in err
