@@ -335,6 +335,7 @@ def engine_run(c: Context, f: EngineFlags, *, quiet_ok: bool) -> tuple[RunRecord
         for line in listing:
             say(line)
         return None
+    show_lint(root, t.inv, plays, run_vault(c))
     if f.syntax_check:
         count = preflight.syntax_check(root, t.inv, plays, t.hosts, extra, split_list(f.tags),
                                        split_list(f.skip_tags), run_vault(c))
@@ -361,6 +362,18 @@ def engine_run(c: Context, f: EngineFlags, *, quiet_ok: bool) -> tuple[RunRecord
     if f.junit:
         write_junit(record, Path(f.junit), progress.mask)
     return record, progress.mask
+
+
+def show_lint(root: Path, inv: Inventory, plays: Sequence[Any], secrets: vault.Vault) -> None:
+    """Warnings about the project's variables (mainsail/lint.py says how they are decided),
+    once per run. They never stop it: a file the check cannot read is the run's to report."""
+    from . import lint
+    try:
+        notes = lint.warnings(root, inv, plays, secrets)
+    except MainsailError:
+        return
+    for text in notes:
+        flags.warn(text)
 
 
 def run_exit_code(record: RunRecord) -> int:
