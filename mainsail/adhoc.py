@@ -49,14 +49,15 @@ def facts(hosts: list[Host], forks: int = 20, timeout: float = DEFAULT_CONNECT_T
 
 def put(hosts: list[Host], data: bytes, remote: str, forks: int = 20,
         timeout: float = DEFAULT_CONNECT_TIMEOUT, *, check: bool = False, diff: bool = False
-        ) -> FleetResult[tuple[str, str]]:
-    """The file at ``remote`` on every host, atomically; (status, message) per host. With
-    ``check`` nothing is written: the status says what would happen."""
+        ) -> FleetResult[tuple[str, str, str]]:
+    """The file at ``remote`` on every host, atomically; (status, message, diff) per host
+    (the diff when ``diff`` is asked). With ``check`` nothing is written: the status says
+    what would happen."""
     sha = hashlib.sha256(data).hexdigest()
     step = {"id": 1, "op": copy_op.SPEC.name, "name": "put " + remote,
             "args": copy_op.args_for(remote, sha)}
 
-    def one(h: Host) -> tuple[str, str]:
+    def one(h: Host) -> tuple[str, str, str]:
         session = open_session(h, timeout)
         try:
             results = session.run([step], {sha: data}, check, diff)
@@ -65,7 +66,8 @@ def put(hosts: list[Host], data: bytes, remote: str, forks: int = 20,
         result = results[0] if results else {"status": "failed", "msg": "no result"}
         if result.get("status") == "failed":
             raise HostFailed(str(result.get("msg") or "failed"), where="host %s" % h.name)
-        return str(result.get("status")), str(result.get("msg") or "")
+        return (str(result.get("status")), str(result.get("msg") or ""),
+                str(result.get("diff") or ""))
 
     return fan_out(hosts, one, forks)
 
@@ -78,6 +80,8 @@ def get(hosts: list[Host], remote: str, local_dir: Path, forks: int = 20,
         target = local_dir / h.name / Path(remote).name
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name("." + target.name + ".part")
+        if h.connection == "local":
+            return _get_local(h, remote, tmp, target)
         conn = connect(h, timeout)
         try:
             conn.get(remote, local=str(tmp))
@@ -100,6 +104,8 @@ def run(hosts: list[Host], command: str, forks: int = 20,
     that host's failure. ``become`` (-b): through sudo, as the host's become_user."""
 
     def one(h: Host) -> tuple[int, str, str]:
+        if h.connection == "local":
+            return _run_local(h, command, become)
         conn = connect(h, timeout)
         try:
             if become:
@@ -116,6 +122,32 @@ def run(hosts: list[Host], command: str, forks: int = 20,
                              type(r)(r.host, "failed", r.value, "exit %d" % r.value[0])
                              for r in outcome.results))
 
+
+
+def _run_local(h: Host, command: str, become: bool) -> tuple[int, str, str]:
+    """A `connection: local` host's command: this machine's shell, as its login shell would
+    run it; with become, through sudo unless this process is already the become user."""
+    import os
+    import pwd
+    import subprocess
+    argv = ["/bin/sh", "-c", command]
+    if become and pwd.getpwuid(os.geteuid()).pw_name != h.become_user:
+        argv = ["sudo", "-n", "-u", h.become_user, "--", *argv]
+    done = subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL,
+                          errors="replace")
+    return done.returncode, done.stdout, done.stderr
+
+
+def _get_local(h: Host, remote: str, tmp: Path, target: Path) -> Path:
+    import shutil
+    try:
+        shutil.copyfile(remote, tmp)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise HostFailed("%s: %s" % (remote, exc.strerror or exc),
+                         where="host %s" % h.name) from None
+    tmp.replace(target)
+    return target
 
 
 # ---------------------------------------------------------------------------- -m OP -a ARGS

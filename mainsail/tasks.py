@@ -562,8 +562,10 @@ def put(c: Context, local: str, remote: str, limit: str | None = None,
     result = adhoc.put(t.hosts, path.read_bytes(), remote, t.forks, t.timeout, check=check,
                        diff=diff)
     for r in result.results:
-        status, msg = r.value if r.value is not None else (r.state, r.error)
+        status, msg, changes = r.value if r.value is not None else (r.state, r.error, "")
         say("%-8s %-11s %s %s" % (r.host.name, status, remote, msg))
+        if changes:
+            sys.stdout.write(prefixed(r.host.name, changes))
     finish(result)
 
 
