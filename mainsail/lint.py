@@ -126,11 +126,15 @@ def words_read(root: Path, inventory_dir: Path, secrets: vault.Vault | None = No
 
 
 def _template_files(root: Path) -> Iterator[Path]:
-    folders = [root / "templates", *sorted((root / "roles").glob("*/templates")),
+    """Files read whole: templates, the roles' testinfra checks, and the files beside the
+    playbooks that are not YAML (templates kept next to a playbook, as Ansible allows)."""
+    folders = [root / "templates", root / "playbooks",
+               *sorted((root / "roles").glob("*/templates")),
                *sorted((root / "roles").glob("*/tests"))]
     for folder in folders:
         for path in sorted(folder.rglob("*")):
-            if path.is_file() and "__pycache__" not in path.parts:
+            if path.is_file() and "__pycache__" not in path.parts and \
+                    not (folder.name == "playbooks" and path.suffix in _YAML):
                 yield path
 
 

@@ -55,7 +55,7 @@ def test_a_role_default_nothing_reads_is_reported_with_the_closest_name(project)
 
 def test_every_kind_of_read_counts(project):
     defined = ["in_when", "in_loop", "in_hostvars", "in_other_var", "in_check", "in_meta",
-               "in_template_dir"]
+               "in_template_dir", "in_playbook_template"]
     write(project / "inventory/group_vars/all.yml",
           "".join("%s: 1\n" % name for name in defined) + "combined: '{{ in_other_var }}'\n"
           "ansible_python_interpreter: /usr/bin/python3\nmainsail_future_knob: 1\n"
@@ -70,6 +70,7 @@ def test_every_kind_of_read_counts(project):
     write(project / "roles/r/meta/main.yml", "dependencies: []\n# in_meta is documented\n"
                                              "galaxy_info: {description: in_meta}\n")
     write(project / "templates/shared.conf", "{{ in_template_dir }}\n")
+    write(project / "playbooks/templates/motd.j2", "{{ in_playbook_template }}\n")
     assert notes(project) == []
 
 
