@@ -3,7 +3,8 @@ no host ever sees the value. They never stop a run; each is printed once, with i
 
 **Never read.** A variable defined in the inventory (inline, ``group_vars/``, ``host_vars/``)
 or in the ``defaults/`` of a role the playbook applies is reported when its name appears nowhere the project reads
-names: templates (every word of every file under ``templates/`` and ``roles/*/templates/``),
+names: templates (every word of every file under ``templates/`` and ``roles/*/templates/``,
+and of the files beside the playbooks that are not YAML),
 the values of every YAML file of playbooks, roles (tasks, handlers, meta, vars, defaults,
 checks) and the inventory (so ``when:``, ``loop:``, ``hostvars[h]['x']`` and a var built from
 another all count; a mapping key does not), and the roles' testinfra files. The test is by
