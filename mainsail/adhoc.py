@@ -191,15 +191,17 @@ def operation_name(name: str) -> str:
     return op
 
 
-def operation_args(text: str | None) -> Any:
+def operation_args(text: str | None, free_form: bool = False) -> Any:
     """``-a``: Ansible's ``k=v k2='v 2'`` line (or a free-form op's command), or a YAML/JSON
-    mapping (``-a '{"name": "tree"}'`` or ``-a 'name: tree'``). The playbook loader reads the
-    string forms exactly as it reads them in a task."""
+    mapping (``-a '{"name": "tree"}'``, or ``-a 'name: tree'`` for an op that takes no
+    command: `-m shell -a 'echo: hi'` stays a command). The playbook loader reads the string
+    forms exactly as it reads them in a task."""
     import yaml
     text = (text or "").strip()
     if not text:
         return None
-    if text.startswith("{") or (":" in text and "=" not in text and "\n" not in text
+    if text.startswith("{") or (not free_form and ":" in text and "=" not in text
+                                and "\n" not in text
                                 and text.split(":", 1)[0].strip().isidentifier()
                                 and text.split(":", 1)[1][:1] in (" ", "")):
         try:
@@ -221,7 +223,7 @@ def operation_play(root: Path, op: str, args: str | None, become: bool,
     like any playbook (check, diff, become, -e and the reports all apply)."""
     name = operation_name(op)
     where = "command line: -m %s%s" % (op, " -a %s" % shlex.quote(args) if args else "")
-    value = operation_args(args)
+    value = operation_args(args, bool(name in OPS and OPS[name].free_form))
     if isinstance(value, dict):
         value = _located(value, where)
     task = _located({"name": ("%s %s" % (op, args or "")).strip(), name: value}, where)

@@ -111,6 +111,11 @@ def test_args_forms(text, expected):
     assert adhoc.operation_args(text) == expected
 
 
+def test_a_free_form_operations_command_is_never_read_as_yaml():
+    assert adhoc.operation_args("echo: hi", free_form=True) == "echo: hi"
+    assert adhoc.operation_args("echo: hi") == {"echo": "hi"}
+
+
 def test_args_that_are_broken_yaml_are_bad_input():
     with pytest.raises(BadInput, match="not valid YAML/JSON"):
         adhoc.operation_args("{name: [tree")
