@@ -32,8 +32,9 @@ def sh(*argv: str, cwd: Path, env: dict, timeout: float = 600) -> subprocess.Com
 
 
 @pytest.fixture(scope="module")
-def installed(tmp_path_factory) -> tuple[Path, dict]:
-    """(the venv's bin folder, an environment that knows nothing of this checkout)."""
+def installed(tmp_path_factory) -> tuple[Path, dict, Path]:
+    """(the venv's bin folder, an environment that knows nothing of this checkout, the
+    wheel)."""
     work = tmp_path_factory.mktemp("wheel")
     source = work / "source"
     shutil.copytree(REPO, source, ignore=LEFT_OUT, symlinks=True)
@@ -50,11 +51,11 @@ def installed(tmp_path_factory) -> tuple[Path, dict]:
        env=env)
     env["PATH"] = "%s:%s" % (venv / "bin", env.get("PATH", ""))
     env["VIRTUAL_ENV"] = str(venv)
-    return venv / "bin", {**env, "_WHEEL": str(wheels[0])}
+    return venv / "bin", env, wheels[0]
 
 
 def test_the_wheel_holds_the_agent_the_docs_and_the_type_marker(installed):
-    names = zipfile.ZipFile(installed[1]["_WHEEL"]).namelist()
+    names = zipfile.ZipFile(installed[2]).namelist()
     for name in ("mainsail/py.typed", "mainsail/agent/main.py", "mainsail/agent/ops/copy.py",
                  "mainsail/docs/commands.md", "mainsail/docs/vault.md",
                  "mainsail/opdoc_intro.md"):
@@ -63,7 +64,7 @@ def test_the_wheel_holds_the_agent_the_docs_and_the_type_marker(installed):
 
 
 def test_the_installed_command_runs_outside_the_checkout(installed, tmp_path):
-    bin_dir, env = installed
+    bin_dir, env, _ = installed
     where = sh(str(bin_dir / "python"), "-c", "import mainsail; print(mainsail.__file__)",
                cwd=tmp_path, env=env).stdout
     assert where.startswith(str(bin_dir.parent)), where  # the wheel's copy, not the checkout
@@ -73,7 +74,7 @@ def test_the_installed_command_runs_outside_the_checkout(installed, tmp_path):
 
 
 def test_init_then_hosts_from_a_subfolder_then_a_deploy(installed, tmp_path):
-    bin_dir, env = installed
+    _, env, _ = installed
     sh("mainsail", "init", str(tmp_path / "x"), cwd=tmp_path, env=env)
     hosts = sh("mainsail", "hosts", cwd=tmp_path / "x/roles", env=env).stdout
     assert "example1" in hosts
