@@ -60,3 +60,12 @@ def test_an_operation_through_the_agent_with_check_become_and_diff(project):
     assert refused.returncode == 2 and "web2 | FAILED" in refused.stdout
     inv("run", "-l", "web2", "-b", "-m", "file", "-a", "path=/etc/motd-mainsail state=absent",
         cwd=project)
+
+
+def test_facts_filter_picks_ansible_names_on_a_real_host(project):
+    import json
+    done = inv("facts", "-l", "web2", "--filter", "ansible_distribution*,os_family", cwd=project)
+    shown = json.loads(done.stdout)["web2"]
+    assert shown["ansible_distribution"] == "Debian"
+    assert shown["ansible_distribution_release"] == "trixie"
+    assert shown["ansible_os_family"] == "Debian" and "hostname" not in shown
