@@ -1,5 +1,7 @@
 """The command line's flags against real hosts: -b, -u, -T, -vvv, --syntax-check, run -m."""
 
+import json
+
 import pytest
 
 from tests.conftest import inv
@@ -63,7 +65,6 @@ def test_an_operation_through_the_agent_with_check_become_and_diff(project):
 
 
 def test_facts_filter_picks_ansible_names_on_a_real_host(project):
-    import json
     done = inv("facts", "-l", "web2", "--filter", "ansible_distribution*,os_family", cwd=project)
     shown = json.loads(done.stdout)["web2"]
     assert shown["ansible_distribution"] == "Debian"
