@@ -28,7 +28,7 @@ from .inventory import Host, Inventory
 SHORT: Mapping[str, str] = MappingProxyType({
     "extra_vars": "e", "verbose": "v", "limit": "l", "inventory": "i", "tags": "t",
     "check": "C", "diff": "D", "forks": "f", "user": "u", "become": "b",
-    "ask_become_pass": "K", "timeout": "T"})
+    "ask_become_pass": "K", "timeout": "T", "module": "m", "args": "a"})
 
 CLI = "command line"
 

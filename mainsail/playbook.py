@@ -283,6 +283,14 @@ def load_playbook(root: Path | str, name: str = "site",
     return [_parse_play(play, i, shown, project, roles) for i, play in enumerate(data)]
 
 
+def plays_from_data(root: Path | str, data: list[Any], shown: str,
+                    secrets: Vault | None = None) -> list[Play]:
+    """Plays given as data, not read from a file (`mainsail run -m OP`), validated the same."""
+    project = load_project(root, secrets)
+    roles = _RoleLoader(project)
+    return [_parse_play(play, i, shown, project, roles) for i, play in enumerate(data)]
+
+
 # ---------------------------------------------------------------------------- plays
 
 def _parse_play(data: Any, index: int, shown: str, project: Project,

@@ -35,6 +35,7 @@ class StepRecord:
     handler: bool = False
     op: str = ""  # the operation as written (template, ansible.builtin.copy)
     role: str = ""  # the role the task comes from; "" for a play's own tasks
+    data: dict[str, Any] = field(default_factory=dict)  # the op's own return values (stat, ...)
 
 
 WOULD_RUN = "would run"  # a notified handler in check mode: not skipped, just not run

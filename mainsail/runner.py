@@ -192,7 +192,8 @@ def step_record(play: Play, step: Mapping[str, Any], result: Mapping[str, Any],
                       stderr=str(result.get("stderr") or ""), cmd=result.get("cmd"),
                       elapsed=float(result.get("elapsed") or 0.0), handler=handler,
                       op=str(step.get("action") or step.get("op") or ""),
-                      role=str(step.get("role") or ""))
+                      role=str(step.get("role") or ""),
+                      data=dict(result.get("data") or {}))
 
 
 def step_args(step: Mapping[str, Any]) -> Mapping[str, Any] | None:

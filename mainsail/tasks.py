@@ -335,6 +335,7 @@ def engine_run(c: Context, f: EngineFlags, *, quiet_ok: bool) -> tuple[RunRecord
         for line in listing:
             say(line)
         return None
+    show_lint(root, t.inv, plays, run_vault(c))
     if f.syntax_check:
         count = preflight.syntax_check(root, t.inv, plays, t.hosts, extra, split_list(f.tags),
                                        split_list(f.skip_tags), run_vault(c))
@@ -361,6 +362,18 @@ def engine_run(c: Context, f: EngineFlags, *, quiet_ok: bool) -> tuple[RunRecord
     if f.junit:
         write_junit(record, Path(f.junit), progress.mask)
     return record, progress.mask
+
+
+def show_lint(root: Path, inv: Inventory, plays: Sequence[Any], secrets: vault.Vault) -> None:
+    """Warnings about the project's variables (mainsail/lint.py says how they are decided),
+    once per run. They never stop it: a file the check cannot read is the run's to report."""
+    from . import lint
+    try:
+        notes = lint.warnings(root, inv, plays, secrets)
+    except MainsailError:
+        return
+    for text in notes:
+        flags.warn(text)
 
 
 def run_exit_code(record: RunRecord) -> int:
@@ -437,20 +450,39 @@ def prefixed(name: str, text: str) -> str:
     return "".join("%-8s | %s\n" % (name, line) for line in sanitize(text).splitlines())
 
 
-@command(help=helps(*SELECT, *REACH, "check", "list_hosts",
-                    cmd="the command (or put it after --)"))
+@command(help=helps(*SELECT, *REACH, "check", "diff", "extra_vars", "list_hosts", "json",
+                    "junit", "vault_password_file", "ask_vault_pass",
+                    cmd="the command (or put it after --)",
+                    module="run this operation through the agent instead of a shell command "
+                           "(apt, copy, service, ...: mainsail doc operations)",
+                    args="the operation's arguments: k=v k2='v 2', or a YAML/JSON mapping"))
 @clean_errors
 def run(c: Context, limit: str | None = None, inventory: str | None = None,
         user: str | None = None, become: bool = False, ask_become_pass: bool = False,
         timeout: float | None = None, forks: int | None = None, verbose: int = 0,
-        check: bool = False, list_hosts: bool = False, cmd: str | None = None,
+        check: bool = False, diff: bool = False, extra_vars: list[str] | None = None,
+        list_hosts: bool = False, cmd: str | None = None, module: str | None = None,
+        args: str | None = None, json: str | None = None, junit: str | None = None,
+        vault_password_file: str | None = None, ask_vault_pass: bool = False,
         host: str | None = None, group: str | None = None) -> None:
-    """Run a shell command on the selected hosts in parallel: mainsail run -l 'web*' -- uptime."""
+    """Run a shell command on the selected hosts in parallel: mainsail run -l 'web*' -- uptime;
+    or one operation through the agent: mainsail run -l web1 -m apt -a 'name=tree'."""
     flags.log_protocol(verbose)
     command_text = cmd or remainder_command()
+    if module:
+        if command_text.strip():
+            raise BadInput("-m %s and a shell command were both given" % module, where=flags.CLI,
+                           hint="give the command as the operation's arguments: "
+                                "-m shell -a %s" % adhoc.shlex.quote(command_text))
+        return run_operation(c, module, args, engine_flags(locals()))
+    for flag, given in (("-a", args), ("-e", extra_vars), ("--json", json), ("--junit", junit),
+                        ("-D", diff)):
+        if given:
+            raise BadInput("%s applies to operations (-m OP), not to a shell command" % flag,
+                           where=flags.CLI, hint="mainsail run -m shell -a 'CMD' %s ..." % flag)
     if not command_text.strip():
         raise BadInput("no command given", where="command line",
-                       hint="mainsail run -l web1 -- uptime")
+                       hint="mainsail run -l web1 -- uptime, or -m OP -a ARGS")
     t = target(c, inventory=inventory, host=host, group=group, limit=limit, user=user,
                become=become, ask_become_pass=ask_become_pass, forks=forks, timeout=timeout)
     if list_hosts or check:
@@ -465,6 +497,46 @@ def run(c: Context, limit: str | None = None, inventory: str | None = None,
         sys.stderr.write(prefixed(r.host.name, err))
         say("%-8s = %s" % (r.host.name, "UNREACHABLE" if code < 0 else "exit %d" % code))
     finish(result)
+
+
+def run_operation(c: Context, module: str, args: str | None, f: EngineFlags) -> None:
+    """`run -m OP -a ARGS`: a one-task play, run like `deploy` (check, diff, become, -e,
+    reports), then each host's outcome with the operation's return values, as `ansible -m`
+    shows them."""
+    import json as jsonlib
+    flags.log_protocol(f.verbose)
+    t = target(c, inventory=f.inventory, host=f.host, group=f.group, limit=f.limit,
+               user=f.user, become=f.become, ask_become_pass=f.ask_become_pass, forks=f.forks,
+               timeout=f.timeout)
+    play = adhoc.operation_play(project_root(), module, args, f.become, run_vault(c))
+    if f.list_hosts:
+        say("operation: %s" % play.tasks[0].name)
+        return print_hosts(t.hosts)
+    extra = flags.parse_extra_vars(f.extra_vars, Path.cwd())
+    opts = RunOptions(check=f.check, diff=f.diff, forks=t.forks, extra_vars=extra,
+                      connect_timeout=t.timeout,
+                      holder=holder_identity("run -m %s" % module), secrets=run_vault(c))
+    console = make_console()
+    progress = Progress(console, Masker().with_secrets(run_vault(c).secrets()),
+                        show_diff=f.diff, verbose=True, level=f.verbose)
+    with progress:
+        record = run_playbook(project_root(), t.inv, [play], t.hosts, opts, progress,
+                              playbook="ad hoc")
+    for h in record.hosts.values():
+        for s in h.steps:
+            shown = {"status": s.status, "msg": s.msg, "rc": s.rc, "stdout": s.stdout,
+                     "stderr": s.stderr, **s.data}
+            shown = {k: v for k, v in shown.items() if v not in ("", None)}
+            say("%s | %s => %s" % (h.name, s.status.upper(),
+                                   sanitize(progress.mask(jsonlib.dumps(shown, indent=2,
+                                                                        default=str)))))
+    if f.json:
+        write_json(record, Path(f.json), progress.mask)
+    if f.junit:
+        write_junit(record, Path(f.junit), progress.mask)
+    code = run_exit_code(record)
+    if code:
+        raise Exit(code=code)
 
 
 @command(help=helps(*SELECT, *REACH, "check", "diff", "list_hosts",
@@ -490,8 +562,10 @@ def put(c: Context, local: str, remote: str, limit: str | None = None,
     result = adhoc.put(t.hosts, path.read_bytes(), remote, t.forks, t.timeout, check=check,
                        diff=diff)
     for r in result.results:
-        status, msg = r.value if r.value is not None else (r.state, r.error)
+        status, msg, changes = r.value if r.value is not None else (r.state, r.error, "")
         say("%-8s %-11s %s %s" % (r.host.name, status, remote, msg))
+        if changes:
+            sys.stdout.write(prefixed(r.host.name, changes))
     finish(result)
 
 
@@ -516,15 +590,22 @@ def get(c: Context, remote: str, local_dir: str, limit: str | None = None,
     finish(result)
 
 
-@command(help=helps(*SELECT, *REACH, "list_hosts"))
+@command(help=helps(*SELECT, *REACH, "list_hosts",
+                    filter="only facts whose name matches this shell pattern, as Ansible's "
+                           "setup filter: 'ansible_distribution*', 'os*' (also matched with "
+                           "ansible_ in front); comma separated or repeated"),
+         iterable=["filter"])
 @clean_errors
 def facts(c: Context, limit: str | None = None, inventory: str | None = None,
           user: str | None = None, become: bool = False, ask_become_pass: bool = False,
           timeout: float | None = None, forks: int | None = None, verbose: int = 0,
-          list_hosts: bool = False, host: str | None = None, group: str | None = None) -> None:
-    """Print the facts each host reports (as JSON), as templates see them in `facts`."""
+          list_hosts: bool = False, filter: list[str] | None = None, host: str | None = None,
+          group: str | None = None) -> None:
+    """Print the facts each host reports (as JSON), as templates see them in `facts`;
+    --filter picks facts by name, Ansible's names (ansible_distribution, ...) included."""
     import json as jsonlib
     flags.log_protocol(verbose)
+    patterns = [p for given in filter or () for p in split_list(given)]
     t = target(c, inventory=inventory, host=host, group=group, limit=limit, user=user,
                become=become, ask_become_pass=ask_become_pass, forks=forks, timeout=timeout)
     if list_hosts:
@@ -533,8 +614,12 @@ def facts(c: Context, limit: str | None = None, inventory: str | None = None,
     for r in result.results:
         if not r.ok:
             print("error: %s" % r.error, file=sys.stderr)
-    say(jsonlib.dumps({r.host.name: r.value for r in result.results if r.ok}, indent=2,
-                      sort_keys=True))
+    shown = {r.host.name: adhoc.filter_facts(r.value, patterns)
+             for r in result.results if r.ok}
+    if patterns and shown and not any(shown.values()):
+        flags.warn("--filter %s matched no fact (mainsail facts --filter 'ansible_*' lists "
+                   "Ansible's names)" % ",".join(patterns))
+    say(jsonlib.dumps(shown, indent=2, sort_keys=True))
     finish(result)
 
 

@@ -307,7 +307,7 @@ def _construct_unsafe(loader: _Loader, node: Node) -> Unsafe:
 
 def _refuse_vault(loader: _Loader, node: Node) -> None:
     raise BadInput("encrypted !vault values are not supported", str(loader.pos(node)),
-                   "encrypt the whole variables file with inv vault.encrypt (docs/vault.md)")
+                   "encrypt the whole variables file with inv vault.encrypt (mainsail doc vault)")
 
 
 _Loader.add_constructor("tag:yaml.org,2002:map", _construct_map)

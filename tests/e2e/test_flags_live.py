@@ -1,4 +1,6 @@
-"""The command line's flags against real hosts: -b, -u, -T, -vvv, --syntax-check."""
+"""The command line's flags against real hosts: -b, -u, -T, -vvv, --syntax-check, run -m."""
+
+import json
 
 import pytest
 
@@ -32,3 +34,39 @@ def test_syntax_check_connects_to_nothing_and_agrees_with_plan(project):
     assert "syntax ok" in checked.stdout
     planned = inv("plan", "--playbook=every_op", cwd=project, check=False)
     assert planned.returncode in (0, 8), planned.stdout + planned.stderr
+
+
+def test_an_operation_through_the_agent_with_check_become_and_diff(project):
+    # tree: a package no role installs. -C first: nothing changes on the host.
+    checked = inv("run", "-l", "web2", "-b", "-C", "-m", "apt", "-a",
+                  "name=tree update_cache=true", cwd=project)
+    assert "web2 | CHANGED" in checked.stdout
+    assert inv("run", "-l", "web2", "--", "command", "-v", "tree", cwd=project,
+               check=False).returncode == 2
+    try:
+        inv("run", "-l", "web2", "-b", "-m", "ansible.builtin.apt", "-a",
+            "name=tree update_cache=true", cwd=project)
+        assert "/usr/bin/tree" in inv("run", "-l", "web2", "--", "command", "-v", "tree",
+                                      cwd=project).stdout
+        again = inv("run", "-l", "web2", "-b", "-m", "apt", "-a", "name=tree", cwd=project)
+        assert "web2 | OK" in again.stdout
+    finally:
+        inv("run", "-l", "web2", "-b", "-m", "apt", "-a", "name=tree state=absent",
+            cwd=project)
+    motd = inv("run", "-l", "web2", "-b", "-D", "-m", "copy", "-a",
+               "dest=/etc/motd-mainsail content={{ banner }}", "-e", "banner=hello",
+               cwd=project)
+    assert "+hello" in motd.stdout and "web2 | CHANGED" in motd.stdout
+    refused = inv("run", "-l", "web2", "-m", "copy", "-a", "dest=/etc/motd-mainsail content=x",
+                  cwd=project, check=False)
+    assert refused.returncode == 2 and "web2 | FAILED" in refused.stdout
+    inv("run", "-l", "web2", "-b", "-m", "file", "-a", "path=/etc/motd-mainsail state=absent",
+        cwd=project)
+
+
+def test_facts_filter_picks_ansible_names_on_a_real_host(project):
+    done = inv("facts", "-l", "web2", "--filter", "ansible_distribution*,os_family", cwd=project)
+    shown = json.loads(done.stdout)["web2"]
+    assert shown["ansible_distribution"] == "Debian"
+    assert shown["ansible_distribution_release"] == "trixie"
+    assert shown["ansible_os_family"] == "Debian" and "hostname" not in shown

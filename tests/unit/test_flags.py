@@ -92,7 +92,8 @@ def test_an_unknown_flag_exits_4_with_one_line(project, name):
 def test_short_flags_are_the_same_everywhere():
     wanted = {"extra_vars": "-e", "verbose": "-v", "limit": "-l", "inventory": "-i",
               "tags": "-t", "check": "-C", "diff": "-D", "forks": "-f", "user": "-u",
-              "become": "-b", "ask_become_pass": "-K", "timeout": "-T"}
+              "become": "-b", "ask_become_pass": "-K", "timeout": "-T", "module": "-m",
+              "args": "-a"}
     for task_name in ("deploy", "plan", "run", "put", "get", "facts", "hosts", "verify",
                       "rollback"):
         for arg in ns[task_name].get_arguments():
@@ -287,6 +288,31 @@ def test_json_and_junit_reports(project, tmp_path):
     assert code == 0, err
     assert json.loads((tmp_path / "r.json").read_text())["hosts"]["h1"]
     assert (tmp_path / "r.xml").read_text().startswith("<?xml")
+
+
+def test_json_report_steps_carry_the_ops_return_data_masked(project, tmp_path, monkeypatch):
+    from mainsail import vault
+    (project / "inventory/group_vars").mkdir()
+    (project / "inventory/group_vars/all.yml").write_text(vault.encrypt(
+        b"token: s3cr3t-t0ken\n", b"pw", vault.KdfParams(n=2 ** 10, r=8, p=1)))
+    monkeypatch.setenv(vault.ENV_PASSWORD, "pw")
+    target = tmp_path / "statme"
+    target.write_text("x")
+    (project / "playbooks/site.yml").write_text(
+        "- hosts: h1\n  tasks:\n"
+        "    - name: look\n      stat: {path: %s}\n"
+        "    - name: echo\n      command: echo hello\n"
+        "    - name: secret\n      command: echo {{ token }}\n"
+        "    - name: hidden\n      stat: {path: %s}\n      no_log: true\n"
+        % (target, target))
+    code, _, err = mainsail("deploy", "--json", str(tmp_path / "r.json"))
+    assert code == 0, err
+    text = (tmp_path / "r.json").read_text()
+    look, echo, secret, hidden = json.loads(text)["hosts"]["h1"]["steps"]
+    assert look["data"]["stat"]["exists"] is True and look["data"]["stat"]["size"] == 1
+    assert echo["data"]["stdout_lines"] == ["hello"]
+    assert "s3cr3t-t0ken" not in text and "stdout_lines" not in secret["data"]
+    assert "stat" not in hidden["data"]
 
 
 # ---------------------------------------------------------------- syntax check

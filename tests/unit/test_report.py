@@ -32,6 +32,15 @@ def test_json_report_has_counts_states_and_masked_values(tmp_path):
     assert "s3cr3t" not in text and "***" in text
 
 
+def test_json_report_steps_keep_the_ops_data_masked(tmp_path):
+    run = RunRecord(playbook="site", check=False)
+    run.host("web1").add(StepRecord("p", "read", "t.yml:1", "ok",
+                                    data={"content": "key=s3cr3t", "lines": ["s3cr3t"]}))
+    write_json(run, tmp_path / "r.json", Masker(("s3cr3t",)))
+    step = json.loads((tmp_path / "r.json").read_text())["hosts"]["web1"]["steps"][0]
+    assert step["data"] == {"content": "key=***", "lines": ["***"]}
+
+
 def test_junit_has_a_suite_per_host_and_a_case_per_step(tmp_path):
     write_junit(record(), tmp_path / "r.xml", Masker(("s3cr3t",)))
     text = (tmp_path / "r.xml").read_text()
