@@ -647,6 +647,8 @@ class _Builder:
         refuse_option_names(task.op, args, task.loc)
         no_log = self._no_log(task, args)
         ships = OPS[task.op].ships
+        if ships is not None and ships.unless and args.get(ships.unless):
+            ships = None  # e.g. unarchive's remote_src: the source is on the host
         if ships is not None and ships.kind == "folder":
             args = self._release_args(task, ships, args, scope)
         elif ships is not None:

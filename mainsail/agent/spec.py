@@ -37,13 +37,15 @@ class Ships:
     ``kind`` is ``file`` (a file under files/), ``template`` (a template rendered per host) or
     ``folder`` (every file under a folder). ``source`` names the argument holding the project
     path, ``inline`` one holding the content itself; the plan replaces them with ``digest``
-    (one sha256) or ``manifest`` (relative path -> sha256 and mode)."""
+    (one sha256) or ``manifest`` (relative path -> sha256 and mode). ``unless`` names a
+    boolean argument that, when true, says the source is on the host: nothing ships."""
 
     kind: str
     source: str
     inline: str = ""
     digest: str = ""
     manifest: str = ""
+    unless: str = ""
 
 
 @dataclass(frozen=True)
