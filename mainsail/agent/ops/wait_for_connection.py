@@ -7,10 +7,26 @@ in a play the agent is already answering; the step then only waits ``delay``.
 from __future__ import annotations
 
 import time
-from typing import Any, Mapping
+from typing import Any, Mapping, NamedTuple
 
 from ..core import SKIPPED, Context, Outcome, accept, ok
 from ..spec import Arg, OpSpec
+
+
+class Waiting(NamedTuple):
+    """How the controller waits for a connection, in seconds."""
+
+    delay: float
+    sleep: float
+    timeout: float
+    connect_timeout: float
+
+
+def waiting(args: Mapping[str, Any]) -> Waiting:
+    """The step's arguments (defaults filled in) as the controller's waiting plan."""
+    full = SPEC.with_defaults(args)
+    return Waiting(float(full["delay"]), float(full["sleep"]), float(full["timeout"]),
+                   float(full["connect_timeout"]))
 
 
 def run(ctx: Context, args: Mapping[str, Any]) -> Outcome:
