@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from .agent.ops import OPS as AGENT_OPS
 from .errors import BadInput, LockHeld, MainsailError
 from .fleet import parallel
 from .inventory import Host, Inventory, select_hosts
@@ -254,8 +255,12 @@ def apply_host(play: Play, host: Host, plan: HostPlan, state: RunState, opts: Ru
     started = time.monotonic()
     by_id: dict[Any, dict[str, Any]] = {}
 
-    def on_result(result: Mapping[str, Any]) -> None:
+    def on_result(result: dict[str, Any]) -> None:
         step = by_id.get(result.get("id"), {})
+        problem = finish_on_controller(step, result)
+        if problem:
+            result.update(status="failed", msg=problem)
+            rec.error = rec.error or problem
         record = step_record(play, step, result, handler=bool(step.get("handler")))
         rec.add(record)
         progress.step(host.name, record, step_args(step))
@@ -301,6 +306,13 @@ def apply_host(play: Play, host: Host, plan: HostPlan, state: RunState, opts: Ru
 
 
 _FAILED_SEGMENT: Any = object()
+
+
+def finish_on_controller(step: Mapping[str, Any], result: dict[str, Any]) -> str:
+    """An op's own last part, run here as its result arrives (fetch writes the file it got);
+    '' when done, else why it failed."""
+    hook = getattr(AGENT_OPS.get(str(step.get("op"))), "on_controller", None)
+    return str(hook(step, result) or "") if hook is not None else ""
 
 
 def next_segment(segment: HostPlan, results: list[dict[str, Any]], host: Host, rec: HostRecord,

@@ -38,7 +38,9 @@ class Ships:
     ``folder`` (every file under a folder). ``source`` names the argument holding the project
     path, ``inline`` one holding the content itself; the plan replaces them with ``digest``
     (one sha256) or ``manifest`` (relative path -> sha256 and mode). ``unless`` names a
-    boolean argument that, when true, says the source is on the host: nothing ships."""
+    boolean argument that, when true, says the source is on the host: nothing ships.
+    ``split``: the source is a command line whose first word names the file (``script``);
+    the argument keeps the whole line."""
 
     kind: str
     source: str
@@ -46,6 +48,7 @@ class Ships:
     digest: str = ""
     manifest: str = ""
     unless: str = ""
+    split: bool = False
 
 
 @dataclass(frozen=True)

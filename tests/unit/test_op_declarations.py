@@ -53,6 +53,8 @@ ALSO_MEANS_SOMETHING_ELSE = {
     # The block keyword (blockinfile's block); a nesting depth the loader and plan bound
     # (find's depth); the first_found lookup's own option (find's paths).
     "block", "depth", "paths",
+    # fetch's return field (the host file's SHA-1), get_url's argument.
+    "checksum",
 }
 EXEMPT = ALSO_MEANS_SOMETHING_ELSE | set(TASK_KEYWORDS) | set(UNSUPPORTED)
 
