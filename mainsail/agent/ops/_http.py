@@ -155,7 +155,7 @@ def digest(data: bytes, algorithm: str) -> str:
     return hashlib.new(algorithm, data).hexdigest()
 
 
-def file_digest(path: str, algorithm: str) -> Optional[str]:
+def digest_of_file(path: str, algorithm: str) -> Optional[str]:
     chunks = safepath.iter_chunks(path)
     if chunks is None:
         return None

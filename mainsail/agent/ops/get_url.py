@@ -11,7 +11,7 @@ from .. import fileio, safepath
 from ..core import Context, MissingPrerequisite, OpError, Outcome, accept, flag, settle
 from ..spec import Arg, OpSpec
 from ._backup import keep_copy
-from ._http import (Response, check_url, fetch, file_details, file_digest, request_args,
+from ._http import (Response, check_url, digest_of_file, fetch, file_details, request_args,
                     url_filename)
 
 
@@ -82,7 +82,7 @@ def _already_there(dest: str, args: Mapping[str, Any], algorithm: str, wanted: s
         return ""
     if algorithm:
         return "file already exists and matches the checksum" \
-            if file_digest(dest, algorithm) == wanted else ""
+            if digest_of_file(dest, algorithm) == wanted else ""
     return "" if flag(args, "force") else "file already exists"
 
 
