@@ -21,6 +21,7 @@ import dataclasses
 import hashlib
 import json
 import re
+import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
@@ -28,6 +29,7 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 import jinja2
 
 from .agent.ops import OPS as RUNNERS
+from .agent.core import OpError
 from .agent.spec import Ships
 from .errors import BadInput, did_you_mean
 from .inventory import Host, Inventory, check_var_name
@@ -647,8 +649,16 @@ class _Builder:
         args = coerce_args(OPS[task.op], _without_omitted(rendered), task.loc)
         args.update(internal)  # the plan's verdict, which the host reports
         refuse_option_names(task.op, args, task.loc)
+        local = getattr(RUNNERS.get(task.op), "controller_args", None)
+        if local is not None:  # what only the controller knows (fetch: its own copy)
+            try:
+                args.update(local(args, self.host.name, str(self.root)))
+            except OpError as exc:
+                raise BadInput(exc.msg, task.loc, exc.hint) from None
         no_log = self._no_log(task, args)
         ships = OPS[task.op].ships
+        if ships is not None and ships.unless and args.get(ships.unless):
+            ships = None  # e.g. unarchive's remote_src: the source is on the host
         if ships is not None and ships.kind == "folder":
             args = self._release_args(task, ships, args, scope)
         elif ships is not None:
@@ -779,6 +789,8 @@ class _Builder:
         sha = hashlib.sha256(data).hexdigest()
         self.blobs[sha] = data
         kept = {k: v for k, v in args.items() if k not in (ships.source, ships.inline)}
+        if ships.split:  # a command line naming the file: its arguments stay
+            shown = str(args[ships.source])
         return {**kept, ships.digest: sha, **({ships.source: shown} if shown else {})}
 
     def _content(self, task: Task, ships: Ships, args: Mapping[str, Any],
@@ -790,6 +802,8 @@ class _Builder:
             return text.encode("utf-8"), display_path(path, self.root)
         if ships.inline and ships.inline in args:
             return str(args[ships.inline]).encode("utf-8"), ""
+        if ships.split:
+            source = _first_word(str(source), task.loc)
         path = _find_source(source, scope.files, "file", task.loc, self.root)
         return _read_blob(path, task.loc, self.root), display_path(path, self.root)
 
@@ -1139,6 +1153,16 @@ def _without_omitted(args: Mapping[str, Any]) -> YDict:
 def _label(item: Any) -> str:
     text = item if isinstance(item, str) else json.dumps(item, sort_keys=True, default=str)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _first_word(line: str, where: str) -> str:
+    try:
+        words = shlex.split(line)
+    except ValueError as exc:
+        raise BadInput(f"cannot split {line!r}: {exc}", where) from None
+    if not words:
+        raise BadInput("no file named", where, "e.g. setup.sh --fast")
+    return words[0]
 
 
 def _relative_src(name: str, what: str, where: str) -> Path:

@@ -16,11 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from .agent.ops import OPS as AGENT_OPS
 from .errors import BadInput, LockHeld, MainsailError
 from .fleet import parallel
 from .inventory import Host, Inventory, select_hosts
 from .plan import HostPlan, build_plan
 from .playbook import Play
+from .prelude import Head, HeadFailed, find_heads, run_head, without_head
 from .report import HostRecord, Progress, RunRecord, StepRecord
 from .session import HostSession, describe_holder, open_session
 from .vault import Vault
@@ -88,6 +90,7 @@ class RunState:
     sessions: dict[str, HostSession] = field(default_factory=dict)
     dead: set[str] = field(default_factory=set)
     stop: threading.Event = field(default_factory=threading.Event)
+    head_vars: dict[str, dict[str, Any]] = field(default_factory=dict)  # registered by heads
 
 
 def play_hosts(inv: Inventory, play: Play, chosen: Sequence[Host]) -> list[Host]:
@@ -127,11 +130,18 @@ def needs_become(host: Host, plays: Sequence[Play]) -> bool:
 
 
 def connect_all(state: RunState, hosts: list[Host], become: Mapping[str, bool],
-                opts: RunOptions, progress: Progress) -> None:
+                opts: RunOptions, progress: Progress,
+                heads: Mapping[str, tuple[Play, Head]] | None = None) -> None:
+    """Connect and start each host's agent; a host whose first play opens with raw /
+    wait_for_connection steps runs them first, over the same connection (prelude.py)."""
     def one(host: Host) -> tuple[Host, HostSession | MainsailError]:
         started = time.monotonic()
         try:
-            session = open_session(host, timeout=opts.connect_timeout, become=become[host.name])
+            conn = None
+            if heads and host.name in heads:
+                conn = run_play_head(host, *heads[host.name], state, opts, progress)
+            session = open_session(host, timeout=opts.connect_timeout, become=become[host.name],
+                                   conn=conn)
         except MainsailError as exc:
             return host, exc
         state.record.host(host.name).seconds += time.monotonic() - started
@@ -139,7 +149,11 @@ def connect_all(state: RunState, hosts: list[Host], become: Mapping[str, bool],
 
     for host, outcome in parallel(one, hosts, opts.forks):
         rec = state.record.host(host.name)
-        if isinstance(outcome, MainsailError):
+        if isinstance(outcome, HeadFailed):  # a failed step, reported as such already
+            rec.error = str(outcome)
+            rec.verdict = "failed"
+            state.dead.add(host.name)
+        elif isinstance(outcome, MainsailError):
             rec.unreachable = True
             rec.error = str(outcome)
             state.dead.add(host.name)
@@ -148,18 +162,41 @@ def connect_all(state: RunState, hosts: list[Host], become: Mapping[str, bool],
             state.sessions[host.name] = outcome
 
 
+def run_play_head(host: Host, play: Play, head: Head, state: RunState, opts: RunOptions,
+                  progress: Progress) -> Any:
+    """The head's steps, recorded like any step; the connection they opened (or None)."""
+    rec = state.record.host(host.name)
+    by_id = {s["id"]: s for s in head.plan.steps}
+
+    def on_result(result: Mapping[str, Any]) -> None:
+        record = step_record(play, by_id.get(result.get("id"), {}), result)
+        rec.add(record)
+        progress.step(host.name, record, step_args(by_id.get(result.get("id"), {})))
+
+    ran = run_head(host, head, opts.check, on_result, opts.connect_timeout)
+    state.head_vars[host.name] = ran.registered
+    return ran.conn
+
+
 # ---------------------------------------------------------------------------- phase 2: plan
 
 def plan_all(root: Path, inv: Inventory, plays: Sequence[Play], play_targets: list[list[Host]],
-             state: RunState, opts: RunOptions) -> dict[tuple[int, str], HostPlan]:
+             state: RunState, opts: RunOptions,
+             heads: Mapping[str, tuple[Play, Head]] | None = None
+             ) -> dict[tuple[int, str], HostPlan]:
     jobs = [(i, h) for i, hosts in enumerate(play_targets) for h in hosts
             if h.name in state.sessions]
 
     def one(job: tuple[int, Host]) -> tuple[tuple[int, str], HostPlan | BadInput]:
         index, host = job
+        play, extra = plays[index], opts.extra_vars
+        head = (heads or {}).get(host.name)
+        if head is not None and head[1].play == index:  # its head ran already
+            play = without_head(play, head[1].count)
+            extra = {**state.head_vars.get(host.name, {}), **opts.extra_vars}
         try:
-            plan = build_plan(root, plays[index], host, state.sessions[host.name].facts,
-                              opts.extra_vars, tags=opts.tags, skip_tags=opts.skip_tags,
+            plan = build_plan(root, play, host, state.sessions[host.name].facts,
+                              extra, tags=opts.tags, skip_tags=opts.skip_tags,
                               check=opts.check, inventory=inv, secrets=opts.secrets)
         except BadInput as exc:
             return (index, host.name), exc
@@ -219,8 +256,12 @@ def apply_host(play: Play, host: Host, plan: HostPlan, state: RunState, opts: Ru
     started = time.monotonic()
     by_id: dict[Any, dict[str, Any]] = {}
 
-    def on_result(result: Mapping[str, Any]) -> None:
+    def on_result(result: dict[str, Any]) -> None:
         step = by_id.get(result.get("id"), {})
+        problem = finish_on_controller(step, result)
+        if problem:
+            result.update(status="failed", msg=problem)
+            rec.error = rec.error or problem
         record = step_record(play, step, result, handler=bool(step.get("handler")))
         rec.add(record)
         progress.step(host.name, record, step_args(step))
@@ -266,6 +307,13 @@ def apply_host(play: Play, host: Host, plan: HostPlan, state: RunState, opts: Ru
 
 
 _FAILED_SEGMENT: Any = object()
+
+
+def finish_on_controller(step: Mapping[str, Any], result: dict[str, Any]) -> str:
+    """An op's own last part, run here as its result arrives (fetch writes the file it got);
+    '' when done, else why it failed."""
+    hook = getattr(AGENT_OPS.get(str(step.get("op"))), "on_controller", None)
+    return str(hook(step, result) or "") if hook is not None else ""
 
 
 def next_segment(segment: HostPlan, results: list[dict[str, Any]], host: Host, rec: HostRecord,
@@ -370,8 +418,11 @@ def run_playbook(root: Path, inv: Inventory, plays: Sequence[Play], chosen: Sequ
     try:
         become = {h.name: needs_become(h, [p for p, t in zip(plays, targets) if h in t])
                   for h in involved}
-        connect_all(state, involved, become, opts, progress)
-        plans = plan_all(root, inv, plays, targets, state, opts)
+        heads = {name: (plays[head.play], head) for name, head in find_heads(
+            root, inv, plays, targets, extra_vars=opts.extra_vars, check=opts.check,
+            tags=opts.tags, skip_tags=opts.skip_tags, secrets=opts.secrets).items()}
+        connect_all(state, involved, become, opts, progress, heads)
+        plans = plan_all(root, inv, plays, targets, state, opts, heads)
         progress.mask = progress.mask.with_secrets(
             secret for plan in plans.values() for secret in plan.secrets)
         for index, play in enumerate(plays):

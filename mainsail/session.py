@@ -364,7 +364,9 @@ def start_agent(host: Host, client: AgentClient) -> dict[str, Any]:
 
 
 def open_session(host: Host, timeout: float = DEFAULT_CONNECT_TIMEOUT,
-                 become: bool | None = None) -> HostSession:
+                 become: bool | None = None, conn: Connection | None = None) -> HostSession:
+    """The host's session: its agent started over ``conn`` (already open, e.g. by the steps
+    of a play's head: prelude.py) or over a new connection."""
     if host.connection == "local":
         stack = contextlib.ExitStack()
         # a host with its own state folder keeps the agent's cache there too
@@ -373,7 +375,7 @@ def open_session(host: Host, timeout: float = DEFAULT_CONNECT_TIMEOUT,
                                                  if state else None))
         return HostSession(host, client, client.facts_at_start, stack.close, 0, 0,
                            runs_as_root(host, False))
-    conn = connect(host, timeout)
+    conn = conn or connect(host, timeout)
     try:
         channel = conn.client.get_transport().open_session(timeout=timeout)
         escalate = host.become if become is None else become

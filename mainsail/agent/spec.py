@@ -37,13 +37,18 @@ class Ships:
     ``kind`` is ``file`` (a file under files/), ``template`` (a template rendered per host) or
     ``folder`` (every file under a folder). ``source`` names the argument holding the project
     path, ``inline`` one holding the content itself; the plan replaces them with ``digest``
-    (one sha256) or ``manifest`` (relative path -> sha256 and mode)."""
+    (one sha256) or ``manifest`` (relative path -> sha256 and mode). ``unless`` names a
+    boolean argument that, when true, says the source is on the host: nothing ships.
+    ``split``: the source is a command line whose first word names the file (``script``);
+    the argument keeps the whole line."""
 
     kind: str
     source: str
     inline: str = ""
     digest: str = ""
     manifest: str = ""
+    unless: str = ""
+    split: bool = False
 
 
 @dataclass(frozen=True)

@@ -61,6 +61,8 @@ ALSO_MEANS_SOMETHING_ELSE = {
     # apt_key's `data`, `file` and `id`: a step's result data, the file op's state and the
     # lookup, and the protocol's step ids.
     "data", "file", "id",
+    # fetch's return field (the host file's SHA-1), get_url's argument.
+    "checksum",
 }
 EXEMPT = ALSO_MEANS_SOMETHING_ELSE | set(TASK_KEYWORDS) | set(UNSUPPORTED)
 
