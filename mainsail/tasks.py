@@ -17,7 +17,8 @@ from . import adhoc, flags, opdoc, preflight, vault
 from .errors import EXIT_CODES, BadInput, MainsailError, with_reference
 from .flags import command, helps
 from .fleet import FleetResult, exit_code
-from .inventory import Host, Inventory, load_inventory, select_hosts
+from .inventory import Host, Inventory, ansible_list, load_inventory, select_hosts
+from .inventory_formats import is_host_list
 from .playbook import load_playbook
 from .report import (WOULD_RUN, Masker, Progress, RunRecord, make_console, recap, sanitize,
                      write_json, write_junit)
@@ -69,8 +70,13 @@ def project_root(start: Path | None = None) -> Path:
     return find_root(start or Path.cwd())
 
 
-def inventory_path(c: Context, inventory: str | None) -> Path:
-    return project_root() / flags.setting(c, "inventory", inventory, DEFAULT_INVENTORY)
+def inventory_path(c: Context, inventory: str | None) -> Path | str:
+    """The inventory to read: a path (relative to the project root), or a host list as
+    given (``-i 'web1,web2,'``)."""
+    given = str(flags.setting(c, "inventory", inventory, DEFAULT_INVENTORY))
+    if is_host_list(given):
+        return given
+    return project_root() / given
 
 
 def open_inventory(c: Context, inventory: str | None) -> Inventory:
@@ -538,16 +544,22 @@ def facts(c: Context, limit: str | None = None, inventory: str | None = None,
     finish(result)
 
 
-@command(help=helps(*SELECT, "user", "become", "list_hosts", "verbose"))
+@command(help=helps(*SELECT, "user", "become", "list_hosts", "verbose",
+                    json="print the inventory as JSON in ansible-inventory --list's shape"))
 @clean_errors
 def hosts(c: Context, limit: str | None = None, inventory: str | None = None,
           user: str | None = None, become: bool = False, list_hosts: bool = False,
-          verbose: int = 0, host: str | None = None, group: str | None = None) -> None:
+          verbose: int = 0, host: str | None = None, group: str | None = None,
+          json: bool = False) -> None:
     """Show the inventory as resolved: each host's groups and each var with where it came from."""
     t = target(c, inventory=inventory, host=host, group=group, limit=limit, user=user,
                become=become)
     if list_hosts:
         return print_hosts(t.hosts)
+    if json:
+        import json as jsonlib
+        say(jsonlib.dumps(ansible_list(t.inv, t.hosts), indent=2, default=str))
+        return
     for h in t.hosts:
         say("%s  (%s@%s:%s, groups: %s%s)" % (h.name, h.user, h.address, h.port,
                                               ", ".join(h.groups),
