@@ -604,6 +604,12 @@ _CHECKS = MappingProxyType({"address": _check_address, "port": _check_port, "use
                             "python": _check_python})
 
 
+def check_connection_value(setting: str, value: Any, label: str, where: str) -> Any:
+    """A connection setting given outside the inventory (ansible.cfg), checked as the
+    inventory's own are (paths are absolute there already)."""
+    return _CHECKS[setting](value, label, where, Path("/"))
+
+
 # ---------------------------------------------------------------------------- selection
 
 def select_hosts(inv: Inventory, host: str | None = None, group: str | None = None,

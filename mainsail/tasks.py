@@ -17,6 +17,7 @@ from . import adhoc, flags, opdoc, preflight, vault
 from .errors import EXIT_CODES, BadInput, MainsailError, with_reference
 from .flags import command, helps
 from .fleet import FleetResult, exit_code
+from .ansiblecfg import with_host_defaults
 from .inventory import Host, Inventory, ansible_list, load_inventory, select_hosts
 from .inventory_formats import is_host_list
 from .playbook import load_playbook
@@ -42,7 +43,8 @@ def clean_errors(fn: F) -> F:
     @functools.wraps(fn)
     def wrapper(c: Context, *args: Any, **kwargs: Any) -> Any:
         # The run's vault: its password sources, and every value it decrypts.
-        secrets = vault.Vault(kwargs.get("vault_password_file"), configured_password_file(c))
+        secrets = vault.Vault(kwargs.get("vault_password_file"),
+                              lambda: configured_password_file(c))
         c.config[RUN_VAULT] = secrets
         try:
             if kwargs.get("ask_vault_pass"):
@@ -80,15 +82,27 @@ def inventory_path(c: Context, inventory: str | None) -> Path | str:
 
 
 def open_inventory(c: Context, inventory: str | None) -> Inventory:
-    inv = load_inventory(inventory_path(c, inventory), secrets=run_vault(c))
+    cfg = flags.ansible_cfg(c)  # first: it may refuse to run (host_key_checking = False)
+    inv = with_host_defaults(load_inventory(inventory_path(c, inventory), secrets=run_vault(c)),
+                             cfg)
     for text in inv.warnings:  # e.g. group_vars/wbe.yml names no group (did you mean web?)
         flags.warn(text)
     return inv
 
 
 def configured_password_file(c: Context) -> str | None:
-    configured = c.config.get("mainsail", {}).get("vault_password_file")
+    """invoke.yaml's mainsail.vault_password_file, else ansible.cfg's vault_password_file."""
+    configured = c.config.get("mainsail", {}).get("vault_password_file") or \
+        flags.ansible_cfg(c).get("vault_password_file")
     return str(configured) if configured else None
+
+
+def roles_path(c: Context) -> tuple[Path, ...]:
+    """Folders searched for roles after the project's roles/: mainsail.roles_path in
+    invoke.yaml (a list, or folders joined by ':'), else ansible.cfg's roles_path."""
+    given = flags.setting(c, "roles_path", None, ())
+    folders = given.split(":") if isinstance(given, str) else list(given)
+    return tuple(project_root() / Path(f).expanduser() for f in folders if str(f).strip())
 
 
 def run_vault(c: Context) -> vault.Vault:
@@ -179,6 +193,7 @@ def target(c: Context, *, inventory: str | None, host: str | None = None,
     forks_n = flags.number(flags.setting(c, "forks", forks, 20), "--forks", int, 1)
     timeout_s = flags.number(flags.setting(c, "timeout", timeout, 10.0), "--timeout", float,
                              0.001)
+    ask_become_pass = ask_become_pass or bool(flags.ansible_cfg(c).get("ask_become_pass"))
     password = flags.ask("BECOME password: ", "--ask-become-pass") if ask_become_pass else None
     inv = flags.with_overrides(open_inventory(c, inventory),
                                flags.setting(c, "user", user, None), become, password)
@@ -329,7 +344,7 @@ def engine_run(c: Context, f: EngineFlags, *, quiet_ok: bool) -> tuple[RunRecord
     name = flags.setting(c, "playbook", f.playbook, "site")
     extra = {**parse_vars(f.var), **flags.parse_extra_vars(f.extra_vars, Path.cwd())}
     lock_wait = flags.number(f.lock_wait or 0, "--lock-wait", float, 0)
-    plays = load_playbook(root, name, run_vault(c))
+    plays = load_playbook(root, name, run_vault(c), roles_path=roles_path(c))
     if f.start_at_task:
         plays = preflight.start_at_task(plays, f.start_at_task)
     listing = (preflight.list_hosts(t.inv, plays, t.hosts) if f.list_hosts else []) + \
@@ -602,7 +617,7 @@ def verify(c: Context, limit: str | None = None, inventory: str | None = None,
     verify_needs()
     from .verify import verify as run_verify
     plays = load_playbook(project_root(), flags.setting(c, "playbook", playbook, "site"),
-                          run_vault(c))
+                          run_vault(c), roles_path=roles_path(c))
     config = "\n".join(ssh_config_block(h) for h in t.inv.hosts.values())
     finish(run_verify(project_root(), t.inv, plays, t.hosts, config, say, min(t.forks, 4)))
 
@@ -684,7 +699,8 @@ def rollback(c: Context, limit: str | None = None, inventory: str | None = None,
     if list_hosts:
         return print_hosts(t.hosts)
     name = flags.setting(c, "playbook", playbook, "site")
-    plays = load_playbook(project_root(), name, run_vault(c)) if release else []
+    plays = load_playbook(project_root(), name, run_vault(c), roles_path=roles_path(c)) \
+        if release else []
     opts = RunOptions(lock_wait=flags.number(lock_wait or 0, "--lock-wait", float, 0),
                       holder=holder_identity("rollback"), secrets=run_vault(c),
                       forks=t.forks, connect_timeout=t.timeout)
@@ -725,5 +741,6 @@ def doc(c: Context, topic: str) -> None:
 
 ns = Collection(init, doc, deploy, plan, rollback, run, put, get, ping, facts, hosts, verify,
                 ssh_config, testbed, vault_tasks)
-ns.configure({"mainsail": {"inventory": DEFAULT_INVENTORY}})
+# The defaults live in flags.setting's callers, so that ansible.cfg can come before them.
+ns.configure({"mainsail": {}})
 flags.strict_inv()

@@ -268,8 +268,9 @@ class Keyring:
     """
 
     def __init__(self, password_file: str | None = None,
-                 configured_file: str | None = None) -> None:
+                 configured_file: str | Callable[[], str | None] | None = None) -> None:
         self.password_file = password_file
+        # The settings' file, or how to find it (read only when a password is needed).
         self.configured_file = configured_file
         self._password: Password | None = None
         self._keys: dict[tuple[bytes, KdfParams], bytes] = {}
@@ -296,8 +297,10 @@ class Keyring:
             return _from_file(os.environ[ENV_PASSWORD_FILE], ENV_PASSWORD_FILE)
         if os.environ.get(ENV_PASSWORD):
             return Password(os.environ[ENV_PASSWORD].encode("utf-8"), ENV_PASSWORD)
-        if self.configured_file:
-            return _from_file(self.configured_file, "mainsail.vault_password_file")
+        configured = self.configured_file() if callable(self.configured_file) else \
+            self.configured_file
+        if configured:
+            return _from_file(configured, "mainsail.vault_password_file or ansible.cfg")
         if _interactive():
             return _prompt(confirm)
         raise BadInput(f"{shown} needs the vault password and none was given",
@@ -372,7 +375,7 @@ class Vault:
     """
 
     def __init__(self, password_file: str | None = None,
-                 configured_file: str | None = None) -> None:
+                 configured_file: str | Callable[[], str | None] | None = None) -> None:
         self.keyring = Keyring(password_file, configured_file)
         self._secrets: set[str] = set()
         self._lock = threading.Lock()
