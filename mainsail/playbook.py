@@ -274,7 +274,7 @@ def load_playbook(root: Path | str, name: str = "site",
     searched for roles after roles/."""
     project = load_project(root, secrets, roles_path)
     path = playbook_path(root, name)
-    data = load_yaml(path, project.root)
+    data = load_yaml(path, project.root, secrets=secrets)  # inline !vault values
     shown = display_path(path, project.root)
     if not isinstance(data, list) or not data:
         raise BadInput("a playbook must be a list of plays", loc_of(data) or shown,

@@ -24,6 +24,7 @@ from .playbook import load_playbook
 from .report import (WOULD_RUN, Masker, Progress, RunRecord, make_console, recap, sanitize,
                      write_json, write_junit)
 from .runner import RunOptions, holder_identity, run_playbook
+from .yamlio import display_path
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -679,6 +680,35 @@ def vault_edit(c: Context, file: str, vault_password_file: str | None = None) ->
         print("warning: %s (run inv vault.edit %s to fix it)" % (exc, file), file=sys.stderr)
 
 
+@command(name="import", help=VAULT_HELP)
+@clean_errors
+def vault_import(c: Context, file: str, vault_password_file: str | None = None) -> None:
+    """Re-encrypt an Ansible Vault file in Mainsail's format, with the same password."""
+    vault.import_file(Path(file), file, run_vault(c), check_yaml(file))
+    say("imported %s (now in Mainsail's vault format)" % file)
+
+
+@command(name="rekey", iterable=["file"], help={
+    "file": "a vault file to rekey (repeatable; default: every vault file in the project)",
+    "vault_password_file": "file holding the current vault password",
+    "new_vault_password_file": "file holding the new password (else typed twice)"})
+@clean_errors
+def vault_rekey(c: Context, file: list[str] | None = None,
+                vault_password_file: str | None = None,
+                new_vault_password_file: str | None = None) -> None:
+    """Change the password of the project's vault files: all of them or none."""
+    root = project_root()
+    paths = [Path(f) for f in file] if file else vault.project_vault_files(root)
+    if not paths:
+        raise BadInput("no vault files to rekey", str(root),
+                       "inv vault.encrypt FILE makes one; --file FILE names one")
+    shown = [(p, f if file else display_path(p, root)) for p, f in
+             zip(paths, file or [str(p) for p in paths])]
+    vault.rekey_files(shown, run_vault(c), vault.new_password(new_vault_password_file))
+    for _, name in shown:
+        say("rekeyed %s" % name)
+
+
 @command(help=helps(*SELECT, *REACH, "list_hosts", "lock_wait", "vault_password_file",
                     "ask_vault_pass", release="switch each release of the playbook back to "
                     "the one before it, instead of restoring the last run's journal",
@@ -719,7 +749,8 @@ def init(c: Context, directory: str) -> None:
 
 
 testbed = Collection("testbed", up, down, status, reset, reboot)
-vault_tasks = Collection("vault", vault_encrypt, vault_decrypt, vault_view, vault_edit)
+vault_tasks = Collection("vault", vault_encrypt, vault_decrypt, vault_view, vault_edit,
+                         vault_import, vault_rekey)
 @command(help={"topic": "a documentation page (commands, inventory, playbooks, vault, "
                          "reports, api, ...) or an operation (cron, ansible.builtin.copy)"})
 @clean_errors
