@@ -76,10 +76,11 @@ def test_a_wrong_password_or_a_changed_byte_is_refused_naming_the_file() -> None
                                "file was altered")
     assert info.value.exit_code == 4 and "MAINSAIL_VAULT_PASSWORD" in info.value.hint
     lines = text.splitlines()
-    flipped = lines[1][:-1] + ("0" if lines[1][-1] != "0" else "1")
+    salt, mac, body = binascii.unhexlify("".join(lines[1:])).split(b"\n")
+    body = (b"1" if body[:1] != b"1" else b"2") + body[1:]  # one ciphertext byte changed
+    altered = binascii.hexlify(b"\n".join([salt, mac, body])).decode()
     with pytest.raises(BadInput, match="wrong vault password or the file was altered"):
-        ansible_vault.unseal(ansible_vault.parse("\n".join([lines[0], flipped, *lines[2:]]),
-                                                 "f"), b"right", "f")
+        ansible_vault.unseal(ansible_vault.parse(lines[0] + "\n" + altered, "f"), b"right", "f")
 
 
 @pytest.mark.parametrize("text, message", [
