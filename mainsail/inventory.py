@@ -48,6 +48,16 @@ CONNECTION_VARS: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "python": ("ansible_python_interpreter",),
 })
 PRIORITY_VAR = "ansible_group_priority"  # orders sibling groups; not a variable itself
+# Ansible connection variables Mainsail has no use for: said once, so nobody wonders why a
+# password login or an SSH option has no effect.
+UNUSED_ANSIBLE_VARS: Mapping[str, str] = MappingProxyType({
+    "ansible_password": "Mainsail logs in with SSH keys (ssh_key), never a password",
+    "ansible_ssh_pass": "Mainsail logs in with SSH keys (ssh_key), never a password",
+    "ansible_ssh_common_args": "SSH options are not passed; use ~/.ssh/config for proxies",
+    "ansible_ssh_extra_args": "SSH options are not passed; use ~/.ssh/config for proxies",
+    "ansible_become_exe": "become runs sudo from the host's PATH",
+    "ansible_become_flags": "become runs sudo with Mainsail's own flags",
+})
 BECOME_METHODS = ("sudo",)
 CONNECTIONS = ("ssh", "local")
 # Ansible's other names for an SSH connection: Mainsail has one SSH transport.
@@ -502,6 +512,8 @@ def _build_host(name: str, draft: _Draft, groups: Mapping[str, Group],
     layers += [group_files[g] for g in ordered]
     layers += [draft.host_vars.get(name, []), dirs.load("host_vars", name)]
     merged, sources = _merge(layers)
+    for key in UNUSED_ANSIBLE_VARS.keys() & merged.keys():
+        draft.warn(f"{sources[key]}: {key} is not used: {UNUSED_ANSIBLE_VARS[key]}")
     ranks = {key: i for i, layer in enumerate(layers) for key, _, _ in layer}
     conn = _connection(name, merged, sources, ranks, dirs.base)
     return Host(name=name, groups=ordered, vars=MappingProxyType(merged),

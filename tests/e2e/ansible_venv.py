@@ -39,16 +39,19 @@ def _has_ansible(python: Path) -> bool:
 
 
 def ansible(tool: str, *args: str, cwd: Path, stdin: str | None = None,
-            env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+            env: dict[str, str] | None = None,
+            project_cfg: bool = False) -> subprocess.CompletedProcess[str]:
     """``ansible-<tool> ARGS`` (inventory, vault, config) run from the venv in ``cwd``, with a
-    home of its own there so no user or system ansible.cfg is read."""
+    home of its own there so no user ansible.cfg is read; no ansible.cfg at all unless
+    ``project_cfg``, when Ansible looks for one itself (``cwd``'s comes first)."""
     home = cwd / ".ansible-home"
     home.mkdir(exist_ok=True)
     (home / "empty.cfg").write_text("[defaults]\n")  # no /etc/ansible/ansible.cfg either
     clean = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
-    clean.update({"HOME": str(home), "ANSIBLE_CONFIG": str(home / "empty.cfg"),
-                  "ANSIBLE_HOME": str(home / ".ansible"), "ANSIBLE_NOCOLOR": "1",
-                  **(env or {})})
+    clean.update({"HOME": str(home), "ANSIBLE_HOME": str(home / ".ansible"),
+                  "ANSIBLE_NOCOLOR": "1", **(env or {})})
+    if not project_cfg:
+        clean["ANSIBLE_CONFIG"] = str(home / "empty.cfg")
     return subprocess.run([str(ansible_python()), "-m", f"ansible.cli.{tool}", *args],
                           cwd=cwd, env=clean, input=stdin, capture_output=True, text=True,
                           timeout=300, check=False)

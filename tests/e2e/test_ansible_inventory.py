@@ -192,3 +192,27 @@ def test_an_inventory_script_resolves_as_ansible_does(tmp_path: Path, meta: str)
     script.chmod(0o755)
     ours = ansible_list(load_inventory(script, root=tmp_path))
     assert ours == ansible_inventory_list(tmp_path, "inventory.sh")
+
+
+def test_the_inventory_named_in_the_projects_ansible_cfg_is_the_one_ansible_reads(
+        tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+    (tmp_path / "tasks.py").write_text("from mainsail.tasks import ns\n")
+    (tmp_path / "ansible.cfg").write_text("[defaults]\ninventory = inv/groups.ini\n")
+    (tmp_path / "inv").mkdir()
+    (tmp_path / "inv" / "groups.ini").write_text(textwrap.dedent(EXAMPLES["groups.ini"]))
+    tmp_path.chmod(0o755)
+    done = ansible("inventory", "--list", cwd=tmp_path, project_cfg=True)
+    assert done.returncode == 0, done.stderr
+    theirs = json.loads(done.stdout)
+    theirs["_meta"].pop("profile", None)
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("ANSIBLE_", "MAINSAIL_INVENTORY"))}
+    ours = subprocess.run([sys.executable, "-m", "mainsail", "hosts", "--json"], cwd=tmp_path,
+                          env={**env, "HOME": str(tmp_path / ".ansible-home"),
+                               "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert ours.returncode == 0, ours.stderr
+    assert json.loads(ours.stdout) == theirs

@@ -268,3 +268,18 @@ def test_hosts_json_prints_the_list_shape(tmp_path, monkeypatch):
     assert data["_meta"]["hostvars"]["web1"] == {"http_port": 80}
     code, out, _ = mainsail("hosts", "--json", "-i", "h1,h2,")
     assert code == 0 and json.loads(out)["ungrouped"] == {"hosts": ["h1", "h2"]}
+
+
+def test_ansible_connection_variables_mainsail_does_not_use_are_warned_about(tmp_path):
+    inv = load(tmp_path, "hosts.ini", """
+        [web]
+        web1 ansible_password=hunter2
+        web2 ansible_password=hunter2 ansible_ssh_common_args='-o ProxyJump=bastion'
+        """)
+    notes = [w for w in inv.warnings if "is not used" in w]
+    assert notes == ["hosts.ini:2: ansible_password is not used: Mainsail logs in with SSH "
+                     "keys (ssh_key), never a password",
+                     "hosts.ini:3: ansible_password is not used: Mainsail logs in with SSH "
+                     "keys (ssh_key), never a password",
+                     "hosts.ini:3: ansible_ssh_common_args is not used: SSH options are not "
+                     "passed; use ~/.ssh/config for proxies"]
