@@ -45,7 +45,7 @@ CONNECTION_VARS: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "become_user": ("ansible_become_user",),
     "become_method": ("ansible_become_method",),
     "become_password": ("ansible_become_password", "ansible_become_pass"),
-    "python": ("ansible_python_interpreter",),
+    "python_interpreter": ("ansible_python_interpreter",),
 })
 PRIORITY_VAR = "ansible_group_priority"  # orders sibling groups; not a variable itself
 # Ansible connection variables Mainsail has no use for: said once, so nobody wonders why a
@@ -94,7 +94,7 @@ class Host:
     become_method: str = "sudo"
     # sudo's password, when sudo asks for one (a vault Secret: printed as ***).
     become_password: str | None = field(default=None, repr=False)
-    python: str = "python3"  # the interpreter that runs the agent on the host
+    python_interpreter: str = "python3"  # the interpreter that runs the agent on the host
     groups: tuple[str, ...] = ()
     vars: Mapping[str, Any] = field(default_factory=lambda: EMPTY)
     var_sources: Mapping[str, str] = field(default_factory=lambda: EMPTY)
@@ -512,7 +512,7 @@ def _build_host(name: str, draft: _Draft, groups: Mapping[str, Group],
     layers += [group_files[g] for g in ordered]
     layers += [draft.host_vars.get(name, []), dirs.load("host_vars", name)]
     merged, sources = _merge(layers)
-    for key in UNUSED_ANSIBLE_VARS.keys() & merged.keys():
+    for key in sorted(UNUSED_ANSIBLE_VARS.keys() & merged.keys()):
         draft.warn(f"{sources[key]}: {key} is not used: {UNUSED_ANSIBLE_VARS[key]}")
     ranks = {key: i for i, layer in enumerate(layers) for key, _, _ in layer}
     conn = _connection(name, merged, sources, ranks, dirs.base)
@@ -613,7 +613,7 @@ _CHECKS = MappingProxyType({"address": _check_address, "port": _check_port, "use
                             "connection": _check_connection, "become": _check_become,
                             "become_user": _check_user, "become_method": _check_become_method,
                             "become_password": _check_become_password,
-                            "python": _check_python})
+                            "python_interpreter": _check_python})
 
 
 def check_connection_value(setting: str, value: Any, label: str, where: str) -> Any:

@@ -237,7 +237,7 @@ def test_ansible_connection_variables_map_to_mainsails(tmp_path):
         w3 ansible_connection=smart
         """).hosts
     web1 = h["web1"]
-    assert (web1.address, web1.port, web1.user, web1.become, web1.become_user, web1.python) == \
+    assert (web1.address, web1.port, web1.user, web1.become, web1.become_user, web1.python_interpreter) == \
         ("192.0.2.7", 2200, "deploy", True, "app", "/usr/bin/python3.11")
     assert web1.ssh_key == str(tmp_path / "id_web")
     assert h["here"].connection == "local" and h["w3"].connection == "ssh"

@@ -218,6 +218,6 @@ def test_a_refused_connection_is_unreachable_and_names_the_address():
 
 
 def test_ansible_python_interpreter_picks_the_agents_python():
-    command = agent_command(Host("web1", user="root", python="/opt/py 3/bin/python3"), "abc",
+    command = agent_command(Host("web1", user="root", python_interpreter="/opt/py 3/bin/python3"), "abc",
                             become=False)
     assert shlex.split(command)[3:5] == ["/opt/py 3/bin/python3", "-I"]
