@@ -437,6 +437,9 @@ def read_sealed(path: Path, shown: str) -> str:
     except (OSError, UnicodeDecodeError) as exc:
         raise BadInput(f"cannot read the file ({getattr(exc, 'strerror', None) or exc})",
                        shown) from None
+    if text.startswith(ANSIBLE_PREFIX):
+        raise BadInput("this is an Ansible Vault file", shown,
+                       "inv vault.import FILE re-encrypts it in Mainsail's format first")
     if not is_encrypted(text):
         raise BadInput("file is not encrypted", shown, "inv vault.encrypt FILE encrypts it")
     return text
@@ -465,6 +468,14 @@ def decrypt_file(path: Path, shown: str, vault: Vault) -> None:
 
 
 def view_file(path: Path, shown: str, vault: Vault) -> str:
+    """The plaintext of a Mainsail or an Ansible Vault file."""
+    from . import ansible_vault
+    try:
+        text = path.read_text("utf-8")
+    except (OSError, UnicodeDecodeError):
+        text = ""  # read_sealed names the problem
+    if ansible_vault.is_ansible_vault(text):
+        return ansible_vault.decrypt_text(text, shown, vault)
     return decrypt_text(read_sealed(path, shown), shown, vault)
 
 

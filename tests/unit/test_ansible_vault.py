@@ -225,3 +225,12 @@ def test_a_rename_that_fails_puts_back_the_files_already_rekeyed(
         vault.rekey_files([(f, f.name) for f in files], Vault(), b"new")
     assert [f.read_text() for f in files] == before
     assert not [p for p in project.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_vault_view_shows_an_ansible_vault_file_and_edit_points_to_import(
+        project: Path) -> None:
+    write(project / "v.yml", ansible_vault.encrypt(b"a: 1\n", PASSWORD.encode()))
+    code, out, err = mainsail("vault.view", "v.yml")
+    assert (code, out) == (0, "a: 1\n"), err
+    code, _, err = mainsail("vault.decrypt", "v.yml")
+    assert code == 4 and "Ansible Vault file" in err and "vault.import" in err
