@@ -16,6 +16,7 @@ import binascii
 import hmac
 import os
 from dataclasses import dataclass
+from typing import Any
 
 from .errors import BadInput
 from .vault import Vault
@@ -123,6 +124,40 @@ def encrypt(plain: bytes, password: bytes, vault_id: str = "", salt: bytes | Non
         else f"{PREFIX}1.1;{CIPHER}"
     lines = [body[i:i + LINE_WIDTH] for i in range(0, len(body), LINE_WIDTH)]
     return "\n".join([header, *lines]) + "\n"
+
+
+def open_inline_values(text: str, shown: str, vault: Vault) -> str | None:
+    """``text`` with each inline ``!vault`` value replaced by its plaintext as a quoted YAML
+    string (the rest of the text as it was); None when it holds no such value."""
+    import json
+
+    import yaml
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        raise BadInput(f"{shown} is not valid YAML ({str(exc).splitlines()[0]})", shown) \
+            from None
+    spans = sorted(_vault_nodes(root), key=lambda n: n.start_mark.index, reverse=True)
+    for node in spans:
+        where = f"{shown}:{node.start_mark.line + 1}:{node.start_mark.column + 1}"
+        plain = json.dumps(decrypt_text(node.value, where, vault), ensure_ascii=False)
+        start, end = node.start_mark.index, node.end_mark.index
+        tail = "\n" if text[start:end].endswith("\n") else ""
+        text = text[:start] + plain + tail + text[end:]
+    return text if spans else None
+
+
+def _vault_nodes(node: Any) -> list[Any]:
+    import yaml
+    if node is None:
+        return []
+    if isinstance(node, yaml.ScalarNode):
+        return [node] if node.tag == "!vault" else []
+    if isinstance(node, yaml.SequenceNode):
+        return [found for item in node.value for found in _vault_nodes(item)]
+    if isinstance(node, yaml.MappingNode):
+        return [found for key, value in node.value for found in _vault_nodes(value)]
+    return []
 
 
 def decrypt_text(text: str, shown: str, vault: Vault) -> str:

@@ -506,8 +506,8 @@ def edit_file(path: Path, shown: str, editor: str, vault: Vault) -> str | None:
 
 def import_file(path: Path, shown: str, vault: Vault,
                 validate: Callable[[str], None] | None = None) -> None:
-    """Re-encrypt an Ansible Vault file in Mainsail's format, in place, with the same password
-    (atomically, keeping its mode)."""
+    """Re-encrypt an Ansible Vault file, or a YAML file holding inline ``!vault`` values, in
+    Mainsail's format, in place, with the same password (atomically, keeping its mode)."""
     from . import ansible_vault
     try:
         text = path.read_text("utf-8")
@@ -515,11 +515,16 @@ def import_file(path: Path, shown: str, vault: Vault,
         raise BadInput("file not found", shown) from None
     except (OSError, UnicodeDecodeError):
         raise BadInput("cannot read the file as UTF-8 text", shown) from None
-    if not ansible_vault.is_ansible_vault(text):
-        raise BadInput("file is not an Ansible Vault file", shown,
-                       "inline !vault values are read as they are; inv vault.encrypt FILE "
-                       "encrypts a plaintext file")
-    plain = ansible_vault.decrypt_text(text, shown, vault)
+    if is_encrypted(text):
+        raise BadInput("file is already in Mainsail's vault format", shown,
+                       "inv vault.rekey changes its password")
+    if ansible_vault.is_ansible_vault(text):
+        plain = ansible_vault.decrypt_text(text, shown, vault)
+    else:
+        plain = ansible_vault.open_inline_values(text, shown, vault)
+    if plain is None:
+        raise BadInput("file is neither an Ansible Vault file nor holds !vault values", shown,
+                       "inv vault.encrypt FILE encrypts a plaintext file")
     if validate:
         validate(plain)
     write_atomic(path, encrypt_text(plain, shown, vault).encode("ascii"), shown)

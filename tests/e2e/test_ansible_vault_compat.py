@@ -78,3 +78,20 @@ def test_ansible_vault_reads_what_our_encryptor_writes(folder: Path, vault_id: s
                                                            vault_id))
     shown = ansible_vault_cli(folder, "view", "--vault-password-file", "pass", "ours.yml")
     assert shown == "made: here\n"
+
+
+def test_vault_import_converts_ansible_vault_output_to_mainsails_format(folder: Path) -> None:
+    from mainsail.tasks import check_yaml
+    whole = folder / "whole.yml"
+    whole.write_text(f"db_password: {SECRET}\n")
+    ansible_vault_cli(folder, "encrypt", "--vault-password-file", "pass", "whole.yml")
+    values = folder / "values.yml"
+    values.write_text("plain: 1\n" + ansible_vault_cli(
+        folder, "encrypt_string", "--vault-password-file", "pass", SECRET, "--name", "token"))
+    for path in (whole, values):
+        vault.import_file(path, path.name, Vault(), check_yaml(path.name))
+        assert vault.is_encrypted(path.read_text())
+    assert vault.decrypt(whole.read_text(), PASSWORD.encode()) == \
+        f"db_password: {SECRET}\n".encode()
+    assert vault.decrypt(values.read_text(), PASSWORD.encode()) == \
+        f'plain: 1\ntoken: "{SECRET}"\n'.encode()

@@ -167,7 +167,10 @@ def test_vault_import_re_encrypts_an_ansible_vault_file_in_mainsails_format(
     assert path.stat().st_mode & 0o777 == 0o640
     assert vault.decrypt(text, PASSWORD.encode()) == f"db_password: {DB_PASSWORD}\n".encode()
     code, _, err = mainsail("vault.import", str(path))
-    assert code == 4 and "not an Ansible Vault file" in err
+    assert code == 4 and "already in Mainsail's vault format" in err
+    write(project / "plain.yml", "a: 1\n")
+    code, _, err = mainsail("vault.import", "plain.yml")
+    assert code == 4 and "neither an Ansible Vault file nor holds !vault values" in err
 
 
 def test_vault_import_with_a_wrong_password_changes_nothing(
@@ -234,3 +237,17 @@ def test_vault_view_shows_an_ansible_vault_file_and_edit_points_to_import(
     assert (code, out) == (0, "a: 1\n"), err
     code, _, err = mainsail("vault.decrypt", "v.yml")
     assert code == 4 and "Ansible Vault file" in err and "vault.import" in err
+
+
+def test_vault_import_turns_inline_values_into_one_mainsail_vault_file(project: Path) -> None:
+    path = write(project / "vars.yml", "# db settings\ndb_user: app\ndb_password: " +
+                 inline(DB_PASSWORD) + "api:\n  token: " + inline('to"k\n2', indent=4) +
+                 "port: 5432\n")
+    code, _, err = mainsail("vault.import", "vars.yml")
+    assert code == 0, err
+    plain = vault.decrypt(path.read_text(), PASSWORD.encode()).decode()
+    assert plain == ('# db settings\ndb_user: app\ndb_password: "%s"\napi:\n  token: "to\\"k\\n2"\n'
+                     'port: 5432\n' % DB_PASSWORD)
+    data = load_yaml(path, project, vars_file=True, secrets=Vault())
+    assert data == {"db_user": "app", "db_password": DB_PASSWORD, "api": {"token": 'to"k\n2'},
+                    "port": 5432}
