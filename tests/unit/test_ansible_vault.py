@@ -251,3 +251,21 @@ def test_vault_import_turns_inline_values_into_one_mainsail_vault_file(project: 
     data = load_yaml(path, project, vars_file=True, secrets=Vault())
     assert data == {"db_user": "app", "db_password": DB_PASSWORD, "api": {"token": 'to"k\n2'},
                     "port": 5432}
+
+
+def test_a_step_quoting_an_inline_vault_value_of_the_playbook_is_no_log(tmp_path: Path) -> None:
+    from mainsail.plan import build_plan
+    from mainsail.playbook import load_playbook
+    write(tmp_path / "inventory" / "hosts.yml", "all:\n  hosts: {a: {connection: local}}\n")
+    write(tmp_path / "playbooks" / "site.yml",
+          "- hosts: all\n  vars:\n    token: " + inline("tok-in-playbook", indent=6) +
+          "  tasks:\n"
+          "    - copy: {content: 'open', dest: /tmp/x}\n"
+          "    - copy:\n        dest: /tmp/y\n        content: " +
+          inline("inline-arg-secret", indent=10))
+    run = Vault()
+    inv = load_inventory(tmp_path / "inventory" / "hosts.yml", root=tmp_path, secrets=run)
+    play = load_playbook(tmp_path, "site", run)[0]
+    plan = build_plan(tmp_path, play, inv.hosts["a"], {}, {}, inventory=inv, secrets=run)
+    assert [s["no_log"] for s in plan.steps] == [False, True]
+    assert {"tok-in-playbook", "inline-arg-secret"} <= set(plan.secrets)
