@@ -93,18 +93,24 @@ def load(root: Path, env: Mapping[str, str] | None = None,
     env = os.environ if env is None else env
     _refuse_unchecked_keys(env.get("ANSIBLE_HOST_KEY_CHECKING"), "ANSIBLE_HOST_KEY_CHECKING")
     path, warnings = find(root, env, home)
-    if path is None:
-        return AnsibleConfig(warnings=warnings)
-    parser = _parse(path)
-    if parser.has_option("defaults", "host_key_checking"):
-        _refuse_unchecked_keys(parser.get("defaults", "host_key_checking", raw=True),
-                               f"{path}: [defaults] host_key_checking")
     settings: dict[str, Any] = {}
-    for section, keys in (("defaults", DEFAULTS_KEYS), ("privilege_escalation", PRIVILEGE_KEYS)):
-        for key, name in keys.items():
-            if parser.has_option(section, key):
-                settings[name] = _value(name, parser.get(section, key, raw=True).strip(),
-                                        path, section, key)
+    if path is not None:
+        parser = _parse(path)
+        if parser.has_option("defaults", "host_key_checking"):
+            _refuse_unchecked_keys(parser.get("defaults", "host_key_checking", raw=True),
+                                   f"{path}: [defaults] host_key_checking")
+        for section, keys in (("defaults", DEFAULTS_KEYS),
+                              ("privilege_escalation", PRIVILEGE_KEYS)):
+            for key, name in keys.items():
+                if parser.has_option(section, key):
+                    settings[name] = _value(name, parser.get(section, key, raw=True).strip(),
+                                            path, section, key)
+    # Ansible's environment variables for the same keys beat its file, as in Ansible.
+    for key, name in DEFAULTS_KEYS.items():
+        variable = "ANSIBLE_" + key.upper()
+        if env.get(variable, "").strip():
+            settings[name] = _value(name, env[variable].strip(), Path.cwd() / variable,
+                                    "environment", variable)
     return AnsibleConfig(path, MappingProxyType(settings), warnings)
 
 
@@ -134,20 +140,24 @@ def is_true(text: str) -> bool:
 
 
 def _value(name: str, text: str, path: Path, section: str, key: str) -> Any:
+    """A setting's value from ``path`` (for the environment: a name in the current folder,
+    so relative paths are taken from there)."""
+    where = key if section == "environment" else str(path)
+    what = key if section == "environment" else f"[{section}] {key}"
     if name in BOOL_SETTINGS:
         return is_true(text)
     if name in ("forks", "timeout"):
         if not text.isdigit() or int(text) < 1:
-            raise BadInput(f"[{section}] {key} = {text!r} is not a positive whole number",
-                           str(path), f"e.g. {key} = {20 if key == 'forks' else 10}")
+            raise BadInput(f"{what} = {text!r} is not a positive whole number", where,
+                           f"e.g. {key} = {20 if key.endswith('forks') else 10}")
         return int(text)
     if name == "roles_path":
         return tuple(str(_relative(p, path)) for p in text.split(os.pathsep) if p.strip())
     if name == "inventory":
         parts = [p.strip() for p in text.split(",") if p.strip()]
         if len(parts) != 1:
-            raise BadInput(f"[defaults] inventory names {len(parts)} sources; Mainsail reads one",
-                           str(path), "put the sources in one folder and name the folder")
+            raise BadInput(f"{what} names {len(parts)} sources; Mainsail reads one", where,
+                           "put the sources in one folder and name the folder")
         return str(_relative(parts[0], path))
     if name in PATH_SETTINGS:
         return str(_relative(text, path))

@@ -209,3 +209,17 @@ def test_the_vault_password_file_from_ansible_cfg_comes_after_mainsails(project:
     assert configured_password_file(Context()) == str(project / "pass")
     assert Vault(None, lambda: configured_password_file(Context())).keyring.password(
         "x").value == b"from-cfg"
+
+
+def test_ansibles_environment_variables_beat_its_file(root: Path, home: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg(root, "[defaults]\nforks = 3\nremote_user = fromfile\n")
+    monkeypatch.chdir(root)
+    got = ansiblecfg.load(root, {"ANSIBLE_FORKS": "9", "ANSIBLE_INVENTORY": "inv.ini",
+                                 "ANSIBLE_BECOME_ASK_PASS": "true"}, home).settings
+    assert (got["forks"], got["remote_user"], got["ask_become_pass"]) == (9, "fromfile", True)
+    assert got["inventory"] == str(root / "inv.ini")
+    with pytest.raises(BadInput) as info:
+        ansiblecfg.load(root, {"ANSIBLE_TIMEOUT": "soon"}, home)
+    assert info.value.where == "ANSIBLE_TIMEOUT" and "not a positive whole number" in \
+        info.value.what
