@@ -98,14 +98,34 @@ def helps(*names: str, **extra: str) -> dict[str, str]:
 
 def setting(c: Context, name: str, given: Any, default: Any) -> Any:
     """A setting's value: the flag, else ``MAINSAIL_<NAME>``, else ``mainsail.<name>`` in the
-    project's invoke.yaml, else the default."""
+    project's invoke.yaml, else the project's ansible.cfg, else the default."""
     if given is not None:
         return given
     env = os.environ.get("MAINSAIL_" + name.upper())
     if env:
         return env
     configured = c.config.get("mainsail", {}).get(name)
-    return default if configured is None else configured
+    if configured is not None:
+        return configured
+    from_cfg = ansible_cfg(c).get(name)
+    return default if from_cfg is None else from_cfg
+
+
+ANSIBLE_CFG = "mainsail_ansible_cfg"  # where the command's ansible.cfg is kept once read
+
+
+def ansible_cfg(c: Context) -> Any:
+    """The project's ansible.cfg (mainsail/ansiblecfg.py), read once per command; its
+    warnings printed then. BadInput when it turns host key checking off."""
+    found = c.config.get(ANSIBLE_CFG)
+    if found is None:
+        from . import ansiblecfg
+        from .api import find_root
+        found = ansiblecfg.load(find_root(Path.cwd()))
+        for text in found.warnings:
+            warn(text)
+        c.config[ANSIBLE_CFG] = found
+    return found
 
 
 def number(text: Any, flag: str, kind: type, minimum: float) -> Any:

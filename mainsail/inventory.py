@@ -23,11 +23,12 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Iterable, Mapping
 
+from . import inventory_formats as formats
 from .errors import BadInput, did_you_mean
 from .masking import Masker
 from .opspec import as_bool
 from .render import has_template, render_value
-from .vault import MIN_SECRET_LENGTH, Vault, secret_texts
+from .vault import MIN_SECRET_LENGTH, SECRET_TYPES, Vault, secret_texts
 from .yamlio import display_path, load_yaml, loc_of
 
 EMPTY: Mapping[str, Any] = MappingProxyType({})
@@ -44,9 +45,23 @@ CONNECTION_VARS: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "become_user": ("ansible_become_user",),
     "become_method": ("ansible_become_method",),
     "become_password": ("ansible_become_password", "ansible_become_pass"),
+    "python_interpreter": ("ansible_python_interpreter",),
+})
+PRIORITY_VAR = "ansible_group_priority"  # orders sibling groups; not a variable itself
+# Ansible connection variables Mainsail has no use for: said once, so nobody wonders why a
+# password login or an SSH option has no effect.
+UNUSED_ANSIBLE_VARS: Mapping[str, str] = MappingProxyType({
+    "ansible_password": "Mainsail logs in with SSH keys (ssh_key), never a password",
+    "ansible_ssh_pass": "Mainsail logs in with SSH keys (ssh_key), never a password",
+    "ansible_ssh_common_args": "SSH options are not passed; use ~/.ssh/config for proxies",
+    "ansible_ssh_extra_args": "SSH options are not passed; use ~/.ssh/config for proxies",
+    "ansible_become_exe": "become runs sudo from the host's PATH",
+    "ansible_become_flags": "become runs sudo with Mainsail's own flags",
 })
 BECOME_METHODS = ("sudo",)
 CONNECTIONS = ("ssh", "local")
+# Ansible's other names for an SSH connection: Mainsail has one SSH transport.
+SSH_ALIASES = ("smart", "paramiko", "paramiko_ssh")
 # Names the plan sets itself; defining them would be silently ignored, so refuse it.
 RESERVED_VARS = frozenset({"inventory_hostname", "inventory_hostname_short", "groups",
                            "group_names", "hostvars", "facts", "ansible_facts", "item",
@@ -54,10 +69,13 @@ RESERVED_VARS = frozenset({"inventory_hostname", "inventory_hostname_short", "gr
 _HOST_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,252}")
 _GROUP_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}")
 _ADDRESS = re.compile(r"[A-Za-z0-9_.:%\-]{1,253}")
+# Names Ansible accepts with a warning (INI and YAML keys hold little else); refused beyond
+# these, because names end up in logs, reports and file names.
+_LOOSE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-@]{0,127}")
+_PYTHON = re.compile(r"[A-Za-z0-9_./+\-]{1,255}")
 _USER = re.compile(r"[A-Za-z0-9_.][A-Za-z0-9_.@\-]{0,63}")
 _RANGE = re.compile(r"\[([0-9]+|[a-z]):([0-9]+|[a-z])(?::([0-9]+))?\]")
 _GLOB = re.compile(r"[*?\[]")
-INVENTORY_NAMES = ("hosts.yml", "hosts.yaml", "inventory.yml", "inventory.yaml")
 
 
 @dataclass(frozen=True)
@@ -76,6 +94,7 @@ class Host:
     become_method: str = "sudo"
     # sudo's password, when sudo asks for one (a vault Secret: printed as ***).
     become_password: str | None = field(default=None, repr=False)
+    python_interpreter: str = "python3"  # the interpreter that runs the agent on the host
     groups: tuple[str, ...] = ()
     vars: Mapping[str, Any] = field(default_factory=lambda: EMPTY)
     var_sources: Mapping[str, str] = field(default_factory=lambda: EMPTY)
@@ -102,6 +121,8 @@ class Group:
     vars: Mapping[str, Any] = field(default_factory=lambda: EMPTY)  # inline, then group_vars/
     var_sources: Mapping[str, str] = field(default_factory=lambda: EMPTY)
     loc: str = ""
+    priority: int = 1  # ansible_group_priority: among groups of one depth, higher wins
+    listed: tuple[str, ...] = ()  # the children in the order the sources name them
 
     def __hash__(self) -> int:
         return hash(("Group", self.name))
@@ -109,7 +130,10 @@ class Group:
 
 @dataclass(frozen=True)
 class Inventory:
-    """A loaded inventory; ``hosts`` and ``groups`` keep the file's order."""
+    """A loaded inventory; ``hosts`` and ``groups`` keep the file's order.
+
+    ``path`` is the inventory file; for a folder of sources, its first source (so
+    ``path.parent`` is the folder); for a host list, a name in the project root."""
 
     path: Path
     hosts: Mapping[str, Host]
@@ -133,41 +157,55 @@ class _Draft:
     group_vars: dict[str, list[tuple[str, Any, str]]] = field(default_factory=dict)
     host_locs: dict[str, str] = field(default_factory=dict)
     host_vars: dict[str, list[tuple[str, Any, str]]] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    links: list[tuple[str, str]] = field(default_factory=list)  # (parent, child) as read
+
+    def warn(self, text: str) -> None:
+        if text not in self.warnings:
+            self.warnings.append(text)
 
 
 def find_inventory(path: Path | str) -> Path:
-    """``path`` itself, or for a folder the first of hosts.yml, inventory.yml (and .yaml) in it."""
+    """The inventory file ``path`` names: itself, or for a folder its first source."""
     p = Path(path)
     if not p.is_dir():
         return p
-    for name in INVENTORY_NAMES:
-        if (p / name).is_file():
-            return p / name
-    raise BadInput("no inventory file in this folder", str(p),
-                   f"create {p / 'hosts.yml'} (Ansible YAML inventory)")
+    found = formats.sources(p, p)
+    return found[0].path or p
 
 
 def load_inventory(path: Path | str, root: Path | str | None = None,
                    secrets: Vault | None = None) -> Inventory:
-    """Load an inventory file with the group_vars/ and host_vars/ beside it.
+    """Load an inventory: a YAML or INI file, an inventory script, a folder of such sources,
+    or a host list (``"web1,web2,"``), with the group_vars/ and host_vars/ beside it.
 
     Positions in errors and ``var_sources`` are shown relative to ``root`` (default: the
     current folder, normally the project root). ``secrets``: the run's vault.
     """
-    file = find_inventory(path)
     root_dir = Path(root) if root is not None else Path.cwd()
-    _refuse_ini(file, root_dir)
-    draft = _Draft(display_path(file, root_dir))
-    _read_top(load_yaml(file, root_dir), draft)
-    _ungrouped(draft)
+    given = path if isinstance(path, str) and formats.is_host_list(path) else Path(path)
+    found = formats.sources(given, root_dir)
+    first = found[0].path or root_dir / "hosts"
+    base = Path(given) if isinstance(given, Path) and given.is_dir() else first.parent
+    draft = _Draft(display_path(first, root_dir) if found[0].path else "-i host list")
+    for source in found:
+        if source.kind == "yaml":
+            assert source.path is not None
+            data, shown = load_yaml(source.path, root_dir), display_path(source.path, root_dir)
+        else:
+            data, shown = formats.read_source(source, root_dir)
+        _read_top(data, draft, shown)
+    _reconcile(draft)
     depths = _depths(draft)
-    vars_dir = _VarsDirs(file.parent, root_dir, secrets)
+    vars_dir = _VarsDirs(base, root_dir, secrets, draft)
     group_files = {g: vars_dir.load("group_vars", g) for g in draft.parents}
     groups = _build_groups(draft, depths, group_files)
     hosts = {name: _build_host(name, draft, groups, group_files, vars_dir)
              for name in draft.host_locs}
-    warnings = vars_dir.unused(groups, hosts)
-    return Inventory(file, MappingProxyType(hosts), MappingProxyType(groups), warnings,
+    warnings = (*draft.warnings, *vars_dir.unused(groups, hosts),
+                *(f"{draft.group_locs[n]}: {n!r} is both a group and a host"
+                  for n in groups if n in hosts))
+    return Inventory(first, MappingProxyType(hosts), MappingProxyType(groups), warnings,
                      _secrets([*groups.values(), *hosts.values()]))
 
 
@@ -176,31 +214,38 @@ def _secrets(owners: Iterable[Group | Host]) -> tuple[str, ...]:
     return tuple(sorted(found))
 
 
-def _refuse_ini(file: Path, root: Path) -> None:
-    try:
-        head = file.read_text(errors="replace")[:4096]
-    except OSError:
-        return  # load_yaml reports missing or unreadable files properly
-    first = next((ln.strip() for ln in head.splitlines()
-                  if ln.strip() and not ln.lstrip().startswith(("#", ";"))), "")
-    if re.fullmatch(r"\[[^\]]+\]", first):
-        raise BadInput("this looks like an INI inventory; only the YAML format is read",
-                       display_path(file, root),
-                       "convert it: ansible-inventory -i FILE --list --yaml > hosts.yml")
-
-
-def _read_top(data: Any, draft: _Draft) -> None:
+def _read_top(data: Any, draft: _Draft, shown: str) -> None:
     if data is None:
-        raise BadInput("inventory is empty", draft.display, "start with: all: {hosts: {web1: }}")
+        raise BadInput("inventory is empty", shown, "start with: all: {hosts: {web1: }}")
     if not isinstance(data, dict):
         raise BadInput("inventory must be a mapping of group names (all: ...)",
-                       loc_of(data) or draft.display)
-    draft.group_locs.setdefault("all", loc_of(data, "all") or draft.display)
+                       loc_of(data) or shown)
+    if "plugin" in data and isinstance(data.get("plugin"), str):
+        raise BadInput("inventory plugin configurations are not read", loc_of(data, "plugin"),
+                       "list the hosts in a YAML or INI inventory, or use an inventory "
+                       "script that prints --list JSON")
+    draft.group_locs.setdefault("all", loc_of(data, "all") or shown)
     draft.parents.setdefault("all", [])
     for name, body in data.items():
-        # Top-level groups other than `all` are children of `all`, as in Ansible.
-        _read_group(_group_name(name, loc_of(data, name)), body, "" if name == "all" else "all",
+        # Groups nobody lists as a child become children of `all` (see _reconcile).
+        _read_group(_group_name(name, loc_of(data, name), draft), body, "",
                     loc_of(data, name), draft)
+
+
+def _reconcile(draft: _Draft) -> None:
+    """Ansible's last pass: a group without a parent is a child of `all`; a host in no group
+    but `all` is in `ungrouped`, and only there (`ungrouped` always exists)."""
+    draft.group_locs.setdefault("ungrouped", draft.group_locs["all"])
+    draft.parents.setdefault("ungrouped", [])
+    for name, parents in draft.parents.items():
+        if name != "all" and not parents:
+            parents.append("all")
+            draft.links.append(("all", name))
+    grouped = {h for g, members in draft.members.items() if g not in ("all", "ungrouped")
+               for h in members}
+    ungrouped = draft.members.setdefault("ungrouped", [])
+    ungrouped[:] = [h for h in ungrouped if h not in grouped]
+    ungrouped += [h for h in draft.host_locs if h not in grouped and h not in ungrouped]
 
 
 def _read_group(name: str, body: Any, parent: str, where: str, draft: _Draft) -> None:
@@ -208,11 +253,15 @@ def _read_group(name: str, body: Any, parent: str, where: str, draft: _Draft) ->
     draft.parents.setdefault(name, [])
     if parent and parent not in draft.parents[name]:
         draft.parents[name].append(parent)
+        draft.links.append((parent, name))
     if body is None:
         return
     if not isinstance(body, dict):
         raise BadInput(f"group {name!r} must be a mapping with hosts, vars or children", where,
                        "write an empty group as `name:` with nothing after it")
+    for key in ("hosts", "children"):
+        if isinstance(body.get(key), str):  # `hosts: test5`, as in Ansible's docs: one host
+            body[key] = {body[key]: None}
     for key in body:
         if key not in GROUP_KEYS:
             raise BadInput(f"unknown key {key!r} in group {name!r}", loc_of(body, key),
@@ -220,7 +269,7 @@ def _read_group(name: str, body: Any, parent: str, where: str, draft: _Draft) ->
                            "vars and children)")
     _read_group_hosts(name, body.get("hosts"), loc_of(body, "hosts"), draft)
     _add_vars(draft.group_vars.setdefault(name, []), body.get("vars"), loc_of(body, "vars"),
-              f"vars of group {name!r}")
+              f"vars of group {name!r}", draft)
     _read_children(name, body.get("children"), loc_of(body, "children"), draft)
 
 
@@ -232,14 +281,17 @@ def _read_group_hosts(group: str, hosts: Any, where: str, draft: _Draft) -> None
                        "write each host as `web1:` on its own line, not as a list item")
     for raw, host_vars in hosts.items():
         here = loc_of(hosts, raw)
-        for name in _expand_ranges(str(raw), here):
+        pattern, port = formats.split_port(str(raw))
+        for name in _expand_ranges(pattern, here):
             _host_name(name, here)
             draft.host_locs.setdefault(name, here)
             members = draft.members.setdefault(group, [])
             if name not in members:
                 members.append(name)
+            if port is not None:  # `web1:2222`, as Ansible reads it
+                draft.host_vars.setdefault(name, []).append(("ansible_port", port, here))
             _add_vars(draft.host_vars.setdefault(name, []), host_vars, here,
-                      f"vars of host {name!r}")
+                      f"vars of host {name!r}", draft)
 
 
 def _read_children(group: str, children: Any, where: str, draft: _Draft) -> None:
@@ -250,18 +302,29 @@ def _read_children(group: str, children: Any, where: str, draft: _Draft) -> None
                        "children: {web: {hosts: {web1: {}}}}")
     for raw, body in children.items():
         here = loc_of(children, raw)
-        _read_group(_group_name(raw, here), body, group, here, draft)
+        _read_group(_group_name(raw, here, draft), body, group, here, draft)
 
 
-def _add_vars(into: list[tuple[str, Any, str]], data: Any, where: str, what: str) -> None:
+def _add_vars(into: list[tuple[str, Any, str]], data: Any, where: str, what: str,
+              draft: _Draft) -> None:
     if data is None:
         return
     if not isinstance(data, dict):
         raise BadInput(f"{what} must be a mapping of variable names to values", where,
                        "vars: {http_port: 80}")
     for key, value in data.items():
-        check_var_name(key, loc_of(data, key) or where)
+        _inventory_var_name(key, loc_of(data, key) or where, draft)
         into.append((key, value, loc_of(data, key, col=False) or where))
+
+
+def _inventory_var_name(key: Any, where: str, draft: _Draft) -> None:
+    """Inventory variables may have names Ansible accepts with a warning (``http-port``):
+    kept, with a warning, since templates can reach them only as ``vars['http-port']``."""
+    if isinstance(key, str) and not key.isidentifier() and _LOOSE_NAME.fullmatch(key):
+        draft.warn(f"{where}: variable name {key!r} is not an identifier; templates can use it "
+                   f"only as vars[{key!r}] (Ansible warns about it too)")
+        return
+    check_var_name(key, where)
 
 
 def check_var_name(key: Any, where: str) -> None:
@@ -282,10 +345,13 @@ def _host_name(name: str, where: str) -> str:
     return name
 
 
-def _group_name(name: Any, where: str) -> str:
+def _group_name(name: Any, where: str, draft: _Draft) -> str:
     if not isinstance(name, str) or not _GROUP_NAME.fullmatch(name):
         raise BadInput(f"group name {name!r} is not allowed", where,
                        "use letters, digits, '.', '-' and '_'")
+    if not name.isidentifier():
+        draft.warn(f"{where}: group name {name!r} is not an identifier; templates must write "
+                   f"groups[{name!r}] (Ansible warns about it too)")
     return name
 
 
@@ -308,17 +374,6 @@ def _range_items(start: str, end: str, step: int, where: str) -> list[str]:
         width = len(start) if start.startswith("0") else 0
         return [str(i).zfill(width) for i in range(int(start), int(end) + 1, step)]
     return [chr(c) for c in range(ord(start), ord(end) + 1, step)]
-
-
-def _ungrouped(draft: _Draft) -> None:
-    """Hosts listed only under `all` form the `ungrouped` group, as in Ansible."""
-    grouped = {h for g, members in draft.members.items() if g != "all" for h in members}
-    lonely = [h for h in draft.members.get("all", []) if h not in grouped]
-    if lonely or "ungrouped" in draft.parents:
-        draft.group_locs.setdefault("ungrouped", draft.group_locs["all"])
-        draft.parents.setdefault("ungrouped", ["all"])
-        draft.members.setdefault("ungrouped", []).extend(
-            h for h in lonely if h not in draft.members.get("ungrouped", []))
 
 
 def _depths(draft: _Draft) -> dict[str, int]:
@@ -348,8 +403,8 @@ def _depth(name: str, draft: _Draft, depths: dict[str, int], chain: list[str]) -
 class _VarsDirs:
     """group_vars/ and host_vars/ beside the inventory file."""
 
-    def __init__(self, base: Path, root: Path, secrets: Vault | None) -> None:
-        self.base, self.root, self.secrets = base, root, secrets
+    def __init__(self, base: Path, root: Path, secrets: Vault | None, draft: _Draft) -> None:
+        self.base, self.root, self.secrets, self.draft = base, root, secrets, draft
 
     def files(self, kind: str, name: str) -> list[Path]:
         folder = self.base / kind
@@ -366,7 +421,7 @@ class _VarsDirs:
         for path in self.files(kind, name):
             data = load_yaml(path, self.root, vars_file=True, secrets=self.secrets)
             _add_vars(entries, data, display_path(path, self.root),
-                      f"{kind}/{path.name}")
+                      f"{kind}/{path.name}", self.draft)
         return entries
 
     def unused(self, groups: Mapping[str, Group], hosts: Mapping[str, Host]) -> tuple[str, ...]:
@@ -395,7 +450,10 @@ def _build_groups(draft: _Draft, depths: dict[str, int],
     host_order = {h: i for i, h in enumerate(draft.host_locs)}
     groups = {}
     for name in draft.parents:
-        merged, sources = _merge([draft.group_vars.get(name, []), group_files[name]])
+        inline = draft.group_vars.get(name, [])
+        priority = _priority(name, inline)
+        merged, sources = _merge([[v for v in inline if v[0] != PRIORITY_VAR],
+                                  group_files[name]])
         everyone = _descendant_hosts(name, children, draft)
         groups[name] = Group(
             name=name, depth=depths[name], parents=tuple(draft.parents[name]),
@@ -403,8 +461,21 @@ def _build_groups(draft: _Draft, depths: dict[str, int],
             hosts=tuple(draft.members.get(name, [])),
             all_hosts=tuple(sorted(everyone, key=host_order.__getitem__)),
             vars=MappingProxyType(merged), var_sources=MappingProxyType(sources),
-            loc=draft.group_locs[name])
+            loc=draft.group_locs[name], priority=priority,
+            listed=tuple(child for parent, child in draft.links if parent == name))
     return groups
+
+
+def _priority(name: str, inline: list[tuple[str, Any, str]]) -> int:
+    """ansible_group_priority, set in the inventory source itself (as in Ansible)."""
+    given = [(value, where) for key, value, where in inline if key == PRIORITY_VAR]
+    if not given:
+        return 1
+    value, where = given[-1]
+    if isinstance(value, bool) or not str(value).lstrip("-").isdigit():
+        raise BadInput(f"{PRIORITY_VAR} of group {name!r} must be a whole number, not "
+                       f"{value!r}", where, f"{PRIORITY_VAR}: 10 (higher wins among siblings)")
+    return int(value)
 
 
 def _descendant_hosts(name: str, children: dict[str, list[str]], draft: _Draft) -> set[str]:
@@ -431,16 +502,18 @@ def _merge(layers: Iterable[list[tuple[str, Any, str]]]) -> tuple[dict[str, Any]
 
 def _host_groups(name: str, groups: Mapping[str, Group]) -> tuple[str, ...]:
     member_of = [g for g in groups.values() if name in g.all_hosts]
-    return tuple(g.name for g in sorted(member_of, key=lambda g: (g.depth, g.name)))
+    return tuple(g.name for g in sorted(member_of, key=lambda g: (g.depth, g.priority, g.name)))
 
 
 def _build_host(name: str, draft: _Draft, groups: Mapping[str, Group],
                 group_files: Mapping[str, list[tuple[str, Any, str]]], dirs: _VarsDirs) -> Host:
     ordered = _host_groups(name, groups)
-    layers = [draft.group_vars.get(g, []) for g in ordered]
+    layers = [[v for v in draft.group_vars.get(g, []) if v[0] != PRIORITY_VAR] for g in ordered]
     layers += [group_files[g] for g in ordered]
     layers += [draft.host_vars.get(name, []), dirs.load("host_vars", name)]
     merged, sources = _merge(layers)
+    for key in sorted(UNUSED_ANSIBLE_VARS.keys() & merged.keys()):
+        draft.warn(f"{sources[key]}: {key} is not used: {UNUSED_ANSIBLE_VARS[key]}")
     ranks = {key: i for i, layer in enumerate(layers) for key, _, _ in layer}
     conn = _connection(name, merged, sources, ranks, dirs.base)
     return Host(name=name, groups=ordered, vars=MappingProxyType(merged),
@@ -501,6 +574,8 @@ def _check_path(value: Any, label: str, where: str, base: Path) -> str:
 
 
 def _check_connection(value: Any, label: str, where: str, base: Path) -> str:
+    if value in SSH_ALIASES:
+        return "ssh"
     if value not in CONNECTIONS:
         raise BadInput(f"{label} must be ssh or local, not {value!r}", where,
                        did_you_mean(str(value), CONNECTIONS))
@@ -526,11 +601,25 @@ def _check_become_password(value: Any, label: str, where: str, base: Path) -> st
     return value if isinstance(value, str) else str(value)
 
 
+def _check_python(value: Any, label: str, where: str, base: Path) -> str:
+    if not isinstance(value, str) or not _PYTHON.fullmatch(value):
+        raise BadInput(f"{label} {value!r} is not an interpreter path", where,
+                       "e.g. ansible_python_interpreter: /usr/bin/python3")
+    return value
+
+
 _CHECKS = MappingProxyType({"address": _check_address, "port": _check_port, "user": _check_user,
                             "ssh_key": _check_path, "known_hosts": _check_path,
                             "connection": _check_connection, "become": _check_become,
                             "become_user": _check_user, "become_method": _check_become_method,
-                            "become_password": _check_become_password})
+                            "become_password": _check_become_password,
+                            "python_interpreter": _check_python})
+
+
+def check_connection_value(setting: str, value: Any, label: str, where: str) -> Any:
+    """A connection setting given outside the inventory (ansible.cfg), checked as the
+    inventory's own are (paths are absolute there already)."""
+    return _CHECKS[setting](value, label, where, Path("/"))
 
 
 # ---------------------------------------------------------------------------- selection
@@ -642,3 +731,48 @@ def _regex_term(inv: Inventory, regex: str, pattern: str) -> set[str]:
     if not found:
         raise BadInput(f"~{regex} matches no group or host", f"pattern {pattern!r}")
     return found
+
+
+# ---------------------------------------------------------------------------- export
+
+def ansible_list(inv: Inventory, hosts: Iterable[Host] | None = None) -> dict[str, Any]:
+    """The inventory in ``ansible-inventory --list``'s shape: each group's direct hosts and
+    children (empty ones left out, `all` without hosts), and every host's merged variables
+    under ``_meta.hostvars``. Values from encrypted files are shown as ``***``."""
+    chosen = [h.name for h in (hosts if hosts is not None else inv.hosts.values())]
+    wanted = set(chosen)
+    out: dict[str, Any] = {}
+    for group in inv.groups.values():
+        entry: dict[str, Any] = {}
+        members = [h for h in group.hosts if h in wanted]
+        if members and group.name != "all":
+            entry["hosts"] = members
+        children = _children_in_order(inv, group)
+        if children:
+            entry["children"] = children
+        if entry:
+            out[group.name] = entry
+    out["_meta"] = {"hostvars": {name: _shown(dict(inv.hosts[name].vars)) for name in chosen
+                                 if inv.hosts[name].vars}}
+    return out
+
+
+def _children_in_order(inv: Inventory, group: Group) -> list[str]:
+    """A group's children in the order the inventory names them (``ungrouped`` first under
+    `all`, as Ansible lists it, then the groups listed under `all`, then those without a
+    parent)."""
+    kids = list(group.listed)
+    if "ungrouped" in kids:
+        kids.remove("ungrouped")
+        kids.insert(0, "ungrouped")
+    return kids
+
+
+def _shown(value: Any) -> Any:
+    if isinstance(value, SECRET_TYPES):
+        return "***"
+    if isinstance(value, Mapping):
+        return {str(k): _shown(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_shown(v) for v in value]
+    return value

@@ -238,6 +238,9 @@ class _Builder:
         self.awaited: dict[str, list[tuple[Any, int | None]]] = {}  # name -> (item, step id)
         self.looped: set[str] = set()  # awaited names registered by a loop
         self._add_secrets(inventory.secrets if inventory else secret_texts(host.vars))
+        # Values the run's vault decrypted while loading (inline !vault in a playbook or task
+        # file): a step quoting one is no_log like a step quoting a vars file's secret.
+        self._add_secrets(secrets.secrets() if secrets is not None else ())
 
     # -- scopes and variables
 

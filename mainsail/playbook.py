@@ -219,6 +219,7 @@ class Project:
 
     root: Path
     secrets: Vault | None = field(default=None, compare=False)
+    roles_path: tuple[Path, ...] = ()  # searched after roles/ (ansible.cfg's roles_path)
 
     @property
     def playbooks(self) -> Path:
@@ -247,12 +248,13 @@ class Project:
         return sorted(p.name for p in self.roles.iterdir() if p.is_dir())
 
 
-def load_project(root: Path | str, secrets: Vault | None = None) -> Project:
+def load_project(root: Path | str, secrets: Vault | None = None,
+                 roles_path: tuple[Path, ...] = ()) -> Project:
     """The project at ``root``; BadInput when it is not a folder."""
     path = Path(root)
     if not path.is_dir():
         raise BadInput("project folder not found", str(path))
-    return Project(path, secrets)
+    return Project(path, secrets, tuple(roles_path))
 
 
 def playbook_path(root: Path | str, name: str = "site") -> Path:
@@ -269,12 +271,13 @@ def playbook_path(root: Path | str, name: str = "site") -> Path:
 
 
 def load_playbook(root: Path | str, name: str = "site",
-                  secrets: Vault | None = None) -> list[Play]:
+                  secrets: Vault | None = None, roles_path: tuple[Path, ...] = ()) -> list[Play]:
     """The plays of ``playbooks/NAME.yml``, with roles loaded and everything validated;
-    ``secrets`` is the run's vault for encrypted vars files."""
-    project = load_project(root, secrets)
+    ``secrets`` is the run's vault for encrypted vars files; ``roles_path``: more folders
+    searched for roles after roles/."""
+    project = load_project(root, secrets, roles_path)
     path = playbook_path(root, name)
-    data = load_yaml(path, project.root)
+    data = load_yaml(path, project.root, secrets=secrets)  # inline !vault values
     shown = display_path(path, project.root)
     if not isinstance(data, list) or not data:
         raise BadInput("a playbook must be a list of plays", loc_of(data) or shown,
@@ -557,9 +560,11 @@ class _RoleLoader:
         return self.loaded[ref.name]
 
     def _read(self, ref: RoleRef) -> Role:
-        path = self.project.roles / ref.name
+        path = next((d / ref.name for d in (self.project.roles, *self.project.roles_path)
+                     if (d / ref.name).is_dir()), self.project.roles / ref.name)
         if not path.is_dir():
-            raise BadInput(f"role {ref.name!r} not found (looked in roles/)", ref.loc,
+            raise BadInput(f"role {ref.name!r} not found (looked in roles/"
+                           + "".join(f", {d}" for d in self.project.roles_path) + ")", ref.loc,
                            did_you_mean(ref.name, self.project.role_names()))
         part = _RolePart(self.project.root, path, self.project.secrets)
         token = _SOURCE.set((self.project.root, path / "tasks"))

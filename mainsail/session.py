@@ -188,7 +188,8 @@ def agent_command(host: Host, sha: str, become: bool) -> str:
 
     Python starts isolated (-I: no current folder or user site folder on sys.path, no
     PYTHON* variables) from /, so a hashlib.py left in the login folder is never imported."""
-    command = "python3 -I -c %s %s" % (shlex.quote(BOOTSTRAP), shlex.quote(sha))
+    command = "%s -I -c %s %s" % (shlex.quote(host.python_interpreter),
+                                  shlex.quote(BOOTSTRAP), shlex.quote(sha))
     if not runs_as_root(host, become):
         # The agent's cache in the login user's home (the bootstrap expands ~ there).
         command += " " + shlex.quote(USER_AGENT_DIR)

@@ -17,11 +17,14 @@ from . import adhoc, flags, opdoc, preflight, vault
 from .errors import EXIT_CODES, BadInput, MainsailError, with_reference
 from .flags import command, helps
 from .fleet import FleetResult, exit_code
-from .inventory import Host, Inventory, load_inventory, select_hosts
+from .ansiblecfg import with_host_defaults
+from .inventory import Host, Inventory, ansible_list, load_inventory, select_hosts
+from .inventory_formats import is_host_list
 from .playbook import load_playbook
 from .report import (WOULD_RUN, Masker, Progress, RunRecord, make_console, recap, sanitize,
                      write_json, write_junit)
 from .runner import RunOptions, holder_identity, run_playbook
+from .yamlio import display_path
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -41,7 +44,8 @@ def clean_errors(fn: F) -> F:
     @functools.wraps(fn)
     def wrapper(c: Context, *args: Any, **kwargs: Any) -> Any:
         # The run's vault: its password sources, and every value it decrypts.
-        secrets = vault.Vault(kwargs.get("vault_password_file"), configured_password_file(c))
+        secrets = vault.Vault(kwargs.get("vault_password_file"),
+                              lambda: configured_password_file(c))
         c.config[RUN_VAULT] = secrets
         try:
             if kwargs.get("ask_vault_pass"):
@@ -69,20 +73,37 @@ def project_root(start: Path | None = None) -> Path:
     return find_root(start or Path.cwd())
 
 
-def inventory_path(c: Context, inventory: str | None) -> Path:
-    return project_root() / flags.setting(c, "inventory", inventory, DEFAULT_INVENTORY)
+def inventory_path(c: Context, inventory: str | None) -> Path | str:
+    """The inventory to read: a path (relative to the project root), or a host list as
+    given (``-i 'web1,web2,'``)."""
+    given = str(flags.setting(c, "inventory", inventory, DEFAULT_INVENTORY))
+    if is_host_list(given):
+        return given
+    return project_root() / given
 
 
 def open_inventory(c: Context, inventory: str | None) -> Inventory:
-    inv = load_inventory(inventory_path(c, inventory), secrets=run_vault(c))
+    cfg = flags.ansible_cfg(c)  # first: it may refuse to run (host_key_checking = False)
+    inv = with_host_defaults(load_inventory(inventory_path(c, inventory), secrets=run_vault(c)),
+                             cfg)
     for text in inv.warnings:  # e.g. group_vars/wbe.yml names no group (did you mean web?)
         flags.warn(text)
     return inv
 
 
 def configured_password_file(c: Context) -> str | None:
-    configured = c.config.get("mainsail", {}).get("vault_password_file")
+    """invoke.yaml's mainsail.vault_password_file, else ansible.cfg's vault_password_file."""
+    configured = c.config.get("mainsail", {}).get("vault_password_file") or \
+        flags.ansible_cfg(c).get("vault_password_file")
     return str(configured) if configured else None
+
+
+def roles_path(c: Context) -> tuple[Path, ...]:
+    """Folders searched for roles after the project's roles/: mainsail.roles_path in
+    invoke.yaml (a list, or folders joined by ':'), else ansible.cfg's roles_path."""
+    given = flags.setting(c, "roles_path", None, ())
+    folders = given.split(":") if isinstance(given, str) else list(given)
+    return tuple(project_root() / Path(f).expanduser() for f in folders if str(f).strip())
 
 
 def run_vault(c: Context) -> vault.Vault:
@@ -173,6 +194,7 @@ def target(c: Context, *, inventory: str | None, host: str | None = None,
     forks_n = flags.number(flags.setting(c, "forks", forks, 20), "--forks", int, 1)
     timeout_s = flags.number(flags.setting(c, "timeout", timeout, 10.0), "--timeout", float,
                              0.001)
+    ask_become_pass = ask_become_pass or bool(flags.ansible_cfg(c).get("ask_become_pass"))
     password = flags.ask("BECOME password: ", "--ask-become-pass") if ask_become_pass else None
     inv = flags.with_overrides(open_inventory(c, inventory),
                                flags.setting(c, "user", user, None), become, password)
@@ -323,7 +345,7 @@ def engine_run(c: Context, f: EngineFlags, *, quiet_ok: bool) -> tuple[RunRecord
     name = flags.setting(c, "playbook", f.playbook, "site")
     extra = {**parse_vars(f.var), **flags.parse_extra_vars(f.extra_vars, Path.cwd())}
     lock_wait = flags.number(f.lock_wait or 0, "--lock-wait", float, 0)
-    plays = load_playbook(root, name, run_vault(c))
+    plays = load_playbook(root, name, run_vault(c), roles_path=roles_path(c))
     if f.start_at_task:
         plays = preflight.start_at_task(plays, f.start_at_task)
     listing = (preflight.list_hosts(t.inv, plays, t.hosts) if f.list_hosts else []) + \
@@ -623,16 +645,22 @@ def facts(c: Context, limit: str | None = None, inventory: str | None = None,
     finish(result)
 
 
-@command(help=helps(*SELECT, "user", "become", "list_hosts", "verbose"))
+@command(help=helps(*SELECT, "user", "become", "list_hosts", "verbose",
+                    json="print the inventory as JSON in ansible-inventory --list's shape"))
 @clean_errors
 def hosts(c: Context, limit: str | None = None, inventory: str | None = None,
           user: str | None = None, become: bool = False, list_hosts: bool = False,
-          verbose: int = 0, host: str | None = None, group: str | None = None) -> None:
+          verbose: int = 0, host: str | None = None, group: str | None = None,
+          json: bool = False) -> None:
     """Show the inventory as resolved: each host's groups and each var with where it came from."""
     t = target(c, inventory=inventory, host=host, group=group, limit=limit, user=user,
                become=become)
     if list_hosts:
         return print_hosts(t.hosts)
+    if json:
+        import json as jsonlib
+        say(jsonlib.dumps(ansible_list(t.inv, t.hosts), indent=2, default=str))
+        return
     for h in t.hosts:
         say("%s  (%s@%s:%s, groups: %s%s)" % (h.name, h.user, h.address, h.port,
                                               ", ".join(h.groups),
@@ -675,7 +703,7 @@ def verify(c: Context, limit: str | None = None, inventory: str | None = None,
     verify_needs()
     from .verify import verify as run_verify
     plays = load_playbook(project_root(), flags.setting(c, "playbook", playbook, "site"),
-                          run_vault(c))
+                          run_vault(c), roles_path=roles_path(c))
     config = "\n".join(ssh_config_block(h) for h in t.inv.hosts.values())
     finish(run_verify(project_root(), t.inv, plays, t.hosts, config, say, min(t.forks, 4)))
 
@@ -737,6 +765,35 @@ def vault_edit(c: Context, file: str, vault_password_file: str | None = None) ->
         print("warning: %s (run inv vault.edit %s to fix it)" % (exc, file), file=sys.stderr)
 
 
+@command(name="import", help=VAULT_HELP)
+@clean_errors
+def vault_import(c: Context, file: str, vault_password_file: str | None = None) -> None:
+    """Re-encrypt an Ansible Vault file in Mainsail's format, with the same password."""
+    vault.import_file(Path(file), file, run_vault(c), check_yaml(file))
+    say("imported %s (now in Mainsail's vault format)" % file)
+
+
+@command(name="rekey", iterable=["file"], help={
+    "file": "a vault file to rekey (repeatable; default: every vault file in the project)",
+    "vault_password_file": "file holding the current vault password",
+    "new_vault_password_file": "file holding the new password (else typed twice)"})
+@clean_errors
+def vault_rekey(c: Context, file: list[str] | None = None,
+                vault_password_file: str | None = None,
+                new_vault_password_file: str | None = None) -> None:
+    """Change the password of the project's vault files: all of them or none."""
+    root = project_root()
+    paths = [Path(f) for f in file] if file else vault.project_vault_files(root)
+    if not paths:
+        raise BadInput("no vault files to rekey", str(root),
+                       "inv vault.encrypt FILE makes one; --file FILE names one")
+    shown = [(p, f if file else display_path(p, root)) for p, f in
+             zip(paths, file or [str(p) for p in paths])]
+    vault.rekey_files(shown, run_vault(c), vault.new_password(new_vault_password_file))
+    for _, name in shown:
+        say("rekeyed %s" % name)
+
+
 @command(help=helps(*SELECT, *REACH, "list_hosts", "lock_wait", "vault_password_file",
                     "ask_vault_pass", release="switch each release of the playbook back to "
                     "the one before it, instead of restoring the last run's journal",
@@ -757,7 +814,8 @@ def rollback(c: Context, limit: str | None = None, inventory: str | None = None,
     if list_hosts:
         return print_hosts(t.hosts)
     name = flags.setting(c, "playbook", playbook, "site")
-    plays = load_playbook(project_root(), name, run_vault(c)) if release else []
+    plays = load_playbook(project_root(), name, run_vault(c), roles_path=roles_path(c)) \
+        if release else []
     opts = RunOptions(lock_wait=flags.number(lock_wait or 0, "--lock-wait", float, 0),
                       holder=holder_identity("rollback"), secrets=run_vault(c),
                       forks=t.forks, connect_timeout=t.timeout)
@@ -776,7 +834,8 @@ def init(c: Context, directory: str) -> None:
 
 
 testbed = Collection("testbed", up, down, status, reset, reboot)
-vault_tasks = Collection("vault", vault_encrypt, vault_decrypt, vault_view, vault_edit)
+vault_tasks = Collection("vault", vault_encrypt, vault_decrypt, vault_view, vault_edit,
+                         vault_import, vault_rekey)
 @command(help={"topic": "a documentation page (commands, inventory, playbooks, vault, "
                          "reports, api, ...) or an operation (cron, ansible.builtin.copy)"})
 @clean_errors
@@ -798,5 +857,6 @@ def doc(c: Context, topic: str) -> None:
 
 ns = Collection(init, doc, deploy, plan, rollback, run, put, get, ping, facts, hosts, verify,
                 ssh_config, testbed, vault_tasks)
-ns.configure({"mainsail": {"inventory": DEFAULT_INVENTORY}})
+# The defaults live in flags.setting's callers, so that ansible.cfg can come before them.
+ns.configure({"mainsail": {}})
 flags.strict_inv()

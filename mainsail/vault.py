@@ -167,8 +167,8 @@ def is_encrypted(text: str) -> bool:
 
 def refuse_ansible_vault(text: str, shown: str) -> None:
     if text.startswith(ANSIBLE_PREFIX):
-        raise BadInput("this is an Ansible Vault file; Mainsail reads its own vault format",
-                       shown, "ansible-vault decrypt it, then inv vault.encrypt it")
+        raise BadInput("this is an Ansible Vault file; it is read as it is", shown,
+                       "inv vault.import FILE re-encrypts it in Mainsail's format")
 
 
 def parse(text: str, shown: str) -> Sealed:
@@ -268,8 +268,9 @@ class Keyring:
     """
 
     def __init__(self, password_file: str | None = None,
-                 configured_file: str | None = None) -> None:
+                 configured_file: str | Callable[[], str | None] | None = None) -> None:
         self.password_file = password_file
+        # The settings' file, or how to find it (read only when a password is needed).
         self.configured_file = configured_file
         self._password: Password | None = None
         self._keys: dict[tuple[bytes, KdfParams], bytes] = {}
@@ -296,8 +297,10 @@ class Keyring:
             return _from_file(os.environ[ENV_PASSWORD_FILE], ENV_PASSWORD_FILE)
         if os.environ.get(ENV_PASSWORD):
             return Password(os.environ[ENV_PASSWORD].encode("utf-8"), ENV_PASSWORD)
-        if self.configured_file:
-            return _from_file(self.configured_file, "mainsail.vault_password_file")
+        configured = self.configured_file() if callable(self.configured_file) else \
+            self.configured_file
+        if configured:
+            return _from_file(configured, "mainsail.vault_password_file or ansible.cfg")
         if _interactive():
             return _prompt(confirm)
         raise BadInput(f"{shown} needs the vault password and none was given",
@@ -372,7 +375,7 @@ class Vault:
     """
 
     def __init__(self, password_file: str | None = None,
-                 configured_file: str | None = None) -> None:
+                 configured_file: str | Callable[[], str | None] | None = None) -> None:
         self.keyring = Keyring(password_file, configured_file)
         self._secrets: set[str] = set()
         self._lock = threading.Lock()
@@ -434,6 +437,9 @@ def read_sealed(path: Path, shown: str) -> str:
     except (OSError, UnicodeDecodeError) as exc:
         raise BadInput(f"cannot read the file ({getattr(exc, 'strerror', None) or exc})",
                        shown) from None
+    if text.startswith(ANSIBLE_PREFIX):
+        raise BadInput("this is an Ansible Vault file", shown,
+                       "inv vault.import FILE re-encrypts it in Mainsail's format first")
     if not is_encrypted(text):
         raise BadInput("file is not encrypted", shown, "inv vault.encrypt FILE encrypts it")
     return text
@@ -462,6 +468,14 @@ def decrypt_file(path: Path, shown: str, vault: Vault) -> None:
 
 
 def view_file(path: Path, shown: str, vault: Vault) -> str:
+    """The plaintext of a Mainsail or an Ansible Vault file."""
+    from . import ansible_vault
+    try:
+        text = path.read_text("utf-8")
+    except (OSError, UnicodeDecodeError):
+        text = ""  # read_sealed names the problem
+    if ansible_vault.is_ansible_vault(text):
+        return ansible_vault.decrypt_text(text, shown, vault)
     return decrypt_text(read_sealed(path, shown), shown, vault)
 
 
@@ -488,6 +502,121 @@ def edit_file(path: Path, shown: str, editor: str, vault: Vault) -> str | None:
     write_atomic(path, encrypt_text(after, shown, vault, params=params, confirm=sealed is None)
                  .encode("ascii"), shown)
     return after
+
+
+def import_file(path: Path, shown: str, vault: Vault,
+                validate: Callable[[str], None] | None = None) -> None:
+    """Re-encrypt an Ansible Vault file, or a YAML file holding inline ``!vault`` values, in
+    Mainsail's format, in place, with the same password (atomically, keeping its mode)."""
+    from . import ansible_vault
+    try:
+        text = path.read_text("utf-8")
+    except FileNotFoundError:
+        raise BadInput("file not found", shown) from None
+    except (OSError, UnicodeDecodeError):
+        raise BadInput("cannot read the file as UTF-8 text", shown) from None
+    if is_encrypted(text):
+        raise BadInput("file is already in Mainsail's vault format", shown,
+                       "inv vault.rekey changes its password")
+    if ansible_vault.is_ansible_vault(text):
+        plain = ansible_vault.decrypt_text(text, shown, vault)
+    else:
+        plain = ansible_vault.open_inline_values(text, shown, vault)
+    if plain is None:
+        raise BadInput("file is neither an Ansible Vault file nor holds !vault values", shown,
+                       "inv vault.encrypt FILE encrypts a plaintext file")
+    if validate:
+        validate(plain)
+    write_atomic(path, encrypt_text(plain, shown, vault).encode("ascii"), shown)
+
+
+# Folders never searched for vault files to rekey.
+_SKIPPED_DIRS = frozenset({".git", ".venv", "venv", "node_modules", "__pycache__", ".tox",
+                           ".testbed", ".mypy_cache", ".pytest_cache"})
+
+
+def project_vault_files(root: Path) -> list[Path]:
+    """Every file under ``root`` in Mainsail's vault format (hidden and tool folders skipped)."""
+    found = []
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if d not in _SKIPPED_DIRS and not d.startswith("."))
+        for name in sorted(files):
+            path = Path(folder) / name
+            try:
+                with open(path, "rb") as handle:
+                    head = handle.read(len(HEADER_PREFIX))
+            except OSError:
+                continue
+            if head == HEADER_PREFIX.encode("ascii"):
+                found.append(path)
+    return found
+
+
+def new_password(password_file: str | None) -> bytes:
+    """The password rekey changes to: from a file, else typed twice on a terminal."""
+    if password_file:
+        return _from_file(password_file, "--new-vault-password-file").value
+    if not _interactive():
+        raise BadInput("vault.rekey needs the new password and none was given",
+                       hint="give --new-vault-password-file FILE, or run in a terminal")
+    first = getpass.getpass("New vault password: ")
+    if not first:
+        raise BadInput("the new vault password is empty", "prompt")
+    if getpass.getpass("New vault password (again): ") != first:
+        raise BadInput("the two new vault passwords differ", "prompt", "type the same one twice")
+    return first.encode("utf-8")
+
+
+def rekey_files(files: list[tuple[Path, str]], vault: Vault, password: bytes) -> None:
+    """Re-encrypt every file with ``password``, all or none: each is decrypted with the old
+    password and its new text written beside it first; only then are they renamed into
+    place, and a rename that fails puts back the files already renamed."""
+    texts = []
+    for path, shown in files:
+        old = read_sealed(path, shown)
+        params = parse(old, shown).params.at_least(DEFAULT_KDF)
+        plain = decrypt_text(old, shown, vault).encode("utf-8")
+        salt = os.urandom(SALT_BYTES)
+        texts.append((path, shown, old, seal(plain, derive_key(password, salt, params), salt,
+                                             params)))
+    staged: list[tuple[Path, str, str, str]] = []
+    try:
+        for path, shown, old, new in texts:
+            staged.append((path, shown, old, _stage(path, new.encode("ascii"), shown)))
+        _swap_all(staged)
+    finally:
+        for _, _, _, tmp in staged:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+
+
+def _stage(path: Path, data: bytes, shown: str) -> str:
+    """``data`` in a synced temp file beside ``path``, with its mode; the temp file's name."""
+    try:
+        mode = path.stat().st_mode & 0o7777
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(tmp, mode)
+        return tmp
+    except OSError as exc:
+        raise BadInput(f"cannot write beside the file ({exc.strerror or exc}); no file was "
+                       "changed", shown) from None
+
+
+def _swap_all(staged: list[tuple[Path, str, str, str]]) -> None:
+    done: list[tuple[Path, str, str]] = []
+    for path, shown, old, tmp in staged:
+        try:
+            os.replace(tmp, path)
+        except OSError as exc:
+            for back, back_shown, back_old in reversed(done):
+                write_atomic(back, back_old.encode("ascii"), back_shown)
+            raise BadInput(f"cannot replace the file ({exc.strerror or exc}); the files "
+                           "already rekeyed were put back, none changed", shown) from None
+        done.append((path, shown, old))
 
 
 def private_dir_base() -> str | None:

@@ -18,7 +18,7 @@ from typing import Any, Iterator
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from . import vault
+from . import ansible_vault, vault
 from .errors import BadInput
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
@@ -155,17 +155,54 @@ def load_yaml(path: Path | str, root: Path | str | None = None, *,
     """
     shown = display_path(path, root)
     text = read_text(path, root, what="YAML file")
-    vault.refuse_ansible_vault(text, shown)
-    if not vault.is_encrypted(text):
-        return load_yaml_text(text, shown)
+    whole_ansible = ansible_vault.is_ansible_vault(text)
+    if not (vault.is_encrypted(text) or whole_ansible):
+        data = load_yaml_text(text, shown)
+        return _open_inline(data, secrets) if _has_inline(data) else data
     if not vars_file:
         raise BadInput("this file is encrypted; only variables files may be", shown,
                        "keep secrets in group_vars/, host_vars/, a role's defaults/ or vars/, "
                        "or a play's vars_files, and use the variables here")
     secrets = secrets if secrets is not None else vault.Vault()
-    data = as_secrets(load_yaml_text(vault.decrypt_text(text, shown, secrets), shown), set())
+    plain = (ansible_vault.decrypt_text if whole_ansible else vault.decrypt_text)(
+        text, shown, secrets)
+    data = as_secrets(_open_inline(load_yaml_text(plain, shown), secrets), set())
     secrets.remember(vault.secret_texts(data))
     return data
+
+
+@dataclass(frozen=True)
+class Vaulted:
+    """An inline ``!vault`` value as loaded: its Ansible Vault text, not yet decrypted."""
+
+    text: str
+    pos: Pos
+
+
+def _has_inline(value: Any) -> bool:
+    if isinstance(value, Vaulted):
+        return True
+    if isinstance(value, dict):
+        return any(_has_inline(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_inline(v) for v in value)
+    return False
+
+
+def _open_inline(value: Any, secrets: vault.Vault | None) -> Any:
+    """Every inline ``!vault`` value decrypted (in place) into a secret, with the run's
+    password; positions of the mappings and lists holding them stay."""
+    if isinstance(value, Vaulted):
+        secrets = secrets if secrets is not None else vault.Vault()
+        plain = vault.Secret(ansible_vault.decrypt_text(value.text, str(value.pos), secrets))
+        secrets.remember([plain])
+        return plain
+    if isinstance(value, dict):
+        for key, item in value.items():
+            value[key] = _open_inline(item, secrets)
+    elif isinstance(value, list):
+        value[:] = [_open_inline(item, secrets) for item in value]
+    return value
 
 
 def as_secrets(value: Any, seen: set[int]) -> Any:
@@ -305,9 +342,13 @@ def _construct_unsafe(loader: _Loader, node: Node) -> Unsafe:
     return Unsafe(loader.construct_scalar(node))
 
 
-def _refuse_vault(loader: _Loader, node: Node) -> None:
-    raise BadInput("encrypted !vault values are not supported", str(loader.pos(node)),
-                   "encrypt the whole variables file with inv vault.encrypt (mainsail doc vault)")
+def _construct_vault(loader: _Loader, node: Node) -> Vaulted:
+    """``!vault |`` and an Ansible Vault text: decrypted by load_yaml, with the password."""
+    text = loader.construct_scalar(node) if isinstance(node, ScalarNode) else None
+    if not isinstance(text, str) or not ansible_vault.is_ansible_vault(text):
+        raise BadInput("!vault must tag an Ansible Vault text ($ANSIBLE_VAULT;1.1;AES256 ...)",
+                       str(loader.pos(node)), "make it with: ansible-vault encrypt_string")
+    return Vaulted(text, loader.pos(node))
 
 
 _Loader.add_constructor("tag:yaml.org,2002:map", _construct_map)
@@ -316,7 +357,7 @@ _Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)
 # Dates stay strings: variables must be JSON-serialisable and Ansible users expect text.
 _Loader.add_constructor("tag:yaml.org,2002:timestamp", yaml.SafeLoader.construct_yaml_str)
 _Loader.add_constructor("!unsafe", _construct_unsafe)
-_Loader.add_constructor("!vault", _refuse_vault)
+_Loader.add_constructor("!vault", _construct_vault)
 
 
 def _check_expansion(root: Node, display: str) -> None:

@@ -110,9 +110,9 @@ def test_an_empty_inventory_is_bad_input(tmp_path: Path) -> None:
     assert "empty" in error_of(tmp_path, "# nothing\n").what
 
 
-def test_an_ini_inventory_is_refused_with_a_conversion_hint(tmp_path: Path) -> None:
-    err = error_of(tmp_path, "[web]\nweb1 ansible_host=10.0.0.1\n")
-    assert "INI" in err.what and "ansible-inventory" in err.hint
+def test_ini_text_in_a_yml_file_is_read_as_ini_as_ansible_does(tmp_path: Path) -> None:
+    inv = load_text(tmp_path, "[web]\nweb1 ansible_host=10.0.0.1\n")
+    assert inv.groups["web"].hosts == ("web1",) and inv.hosts["web1"].address == "10.0.0.1"
 
 
 def test_a_cycle_of_groups_is_bad_input(tmp_path: Path) -> None:
@@ -135,9 +135,17 @@ def test_hostile_host_names_are_refused_with_the_line(tmp_path: Path, name: str)
     assert err.where == "hosts.yml:4:5" and "not allowed" in err.what
 
 
-def test_invalid_variable_names_are_refused(tmp_path: Path) -> None:
-    err = error_of(tmp_path, "all:\n  vars:\n    my-var: 1\n  hosts: {web1: }\n")
-    assert err.where == "hosts.yml:3:5" and "'my-var' is not a valid variable name" in err.what
+def test_variable_names_ansible_warns_about_are_kept_with_a_warning(tmp_path: Path) -> None:
+    inv = load_text(tmp_path, "all:\n  vars:\n    my-var: 1\n  hosts: {web1: }\n")
+    assert inv.hosts["web1"].vars["my-var"] == 1
+    assert any("hosts.yml:3:5" in w and "'my-var'" in w and "vars['my-var']" in w
+               for w in inv.warnings)
+
+
+@pytest.mark.parametrize("name", ["my var", "$(id)", "a;b", "x{{y}}"])
+def test_variable_names_beyond_those_are_refused(tmp_path: Path, name: str) -> None:
+    err = error_of(tmp_path, 'all:\n  vars:\n    "%s": 1\n  hosts: {web1: }\n' % name)
+    assert err.where == "hosts.yml:3:5" and "is not a valid variable name" in err.what
 
 
 def test_reserved_variable_names_are_refused(tmp_path: Path) -> None:
@@ -196,7 +204,7 @@ def test_connection_vars_may_use_templates(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("setting, value, message", [
     ("port", "ssh", "not a port number"), ("port", "70000", "not a port number"),
-    ("connection", "paramiko", "must be ssh or local"), ("user", "root;id", "not a user name"),
+    ("connection", "winrm", "must be ssh or local"), ("user", "root;id", "not a user name"),
     ("address", "10.0.0.1 -oProxyCommand=x", "not a host name"), ("become", "maybe", "true or false"),
 ])
 def test_bad_connection_values_name_their_line(tmp_path: Path, setting: str, value: str,

@@ -215,3 +215,9 @@ def test_a_refused_connection_is_unreachable_and_names_the_address():
     with pytest.raises(Unreachable) as caught:
         connect(Host("web1", address="127.0.0.1", port=port, user="root"), timeout=5)
     assert "cannot connect to 127.0.0.1:%d" % port in str(caught.value)
+
+
+def test_ansible_python_interpreter_picks_the_agents_python():
+    command = agent_command(Host("web1", user="root", python_interpreter="/opt/py 3/bin/python3"), "abc",
+                            become=False)
+    assert shlex.split(command)[3:5] == ["/opt/py 3/bin/python3", "-I"]

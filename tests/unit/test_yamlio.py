@@ -119,9 +119,16 @@ def test_python_tags_are_refused() -> None:
     assert "constructor for the tag" in err.what
 
 
-def test_vault_values_are_refused_with_a_hint() -> None:
-    err = error_of("password: !vault |\n  $ANSIBLE_VAULT;1.1;AES256\n")
-    assert "vault" in err.what and err.hint
+def test_vault_values_load_undecrypted_with_their_position() -> None:
+    from mainsail.yamlio import Vaulted
+    data = load_yaml_text("a: 1\npassword: !vault |\n  $ANSIBLE_VAULT;1.1;AES256\n  6162\n", "v.yml")
+    assert isinstance(data["password"], Vaulted) and str(data["password"].pos) == "v.yml:2:11"
+    assert data["password"].text.startswith("$ANSIBLE_VAULT;1.1;AES256\n")
+
+
+def test_vault_on_anything_but_a_vault_text_is_refused_with_a_hint() -> None:
+    err = error_of("password: !vault [1]\n")
+    assert "!vault must tag an Ansible Vault text" in err.what and "encrypt_string" in err.hint
 
 
 def test_a_mapping_key_that_is_a_list_is_refused() -> None:
