@@ -9,6 +9,7 @@ for inline strings) and the variable involved.
 
 from __future__ import annotations
 
+import ast
 import base64
 import hashlib
 import itertools
@@ -25,6 +26,7 @@ from typing import Any, Callable, Mapping, Sequence
 import jinja2
 import jinja2.meta
 import yaml
+from jinja2.lexer import Token, TokenStream
 from jinja2.loaders import split_template_path
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
@@ -53,7 +55,7 @@ class Environment(SandboxedEnvironment):
     context_class = taint.TaintContext
 
     def __init__(self, search_path: Sequence[Path], root: Path | None) -> None:
-        super().__init__(undefined=jinja2.StrictUndefined, autoescape=False,
+        super().__init__(undefined=jinja2.StrictUndefined, autoescape=False, trim_blocks=True,
                          keep_trailing_newline=True, loader=_TemplateLoader(search_path),
                          finalize=taint.finalize)
         self.root = root
@@ -80,6 +82,16 @@ class Environment(SandboxedEnvironment):
     def _query(self, context: Any, name: str, *terms: Any, **options: Any) -> list[Any]:
         options.pop("wantlist", None)
         return run_lookup(self, context, name, list(terms), options)
+
+    line_offset = 0  # lines before the source that were taken off (a ``#jinja2:`` header)
+
+    def _tokenize(self, source: str, name: str | None, filename: str | None = None,
+                  state: str | None = None) -> TokenStream:
+        stream = super()._tokenize(source, name, filename, state)
+        if not self.line_offset:
+            return stream
+        shifted = (Token(t.lineno + self.line_offset, t.type, t.value) for t in stream)
+        return TokenStream(shifted, name, filename)
 
     def getitem(self, obj: Any, argument: Any) -> Any:
         return taint.read(super().getitem(obj, argument))
@@ -268,9 +280,74 @@ def _word_to_bool(rendered: str, text: str, where: str) -> bool:
 
 def _load(env: Environment, name: str, where: str) -> jinja2.Template:
     try:
-        return env.get_template(name)
+        source, filename, uptodate = env.loader.get_source(env, name)  # type: ignore[union-attr]
     except jinja2.TemplateNotFound as exc:
         raise _not_found(env, str(exc.name or name), where) from None
+    if not source.startswith(HEADER):
+        return env.get_template(name)
+    place = f"{display_path(filename, env.root)}:1"
+    return compile_with_header(env, source, place, name=name, filename=filename)
+
+
+#: Ansible's first-line override of a template's Jinja settings: ``#jinja2:key:value,...``.
+HEADER = "#jinja2:"
+_HEADER_KEYS = ("block_start_string", "block_end_string", "variable_start_string",
+                "variable_end_string", "comment_start_string", "comment_end_string",
+                "line_statement_prefix", "line_comment_prefix", "trim_blocks", "lstrip_blocks",
+                "newline_sequence", "keep_trailing_newline")
+_HEADER_STRINGS = frozenset(k for k in _HEADER_KEYS if k.endswith(("_string", "_prefix")))
+_NEWLINES = ("\n", "\r\n", "\r")
+
+
+def header_overrides(line: str, where: str) -> dict[str, Any]:
+    """The settings a ``#jinja2:`` line (without its marker) asks for, checked as Ansible
+    checks them: known keys, Python literals of the right type, distinct start strings."""
+    overrides: dict[str, Any] = {}
+    for pair in line.split(","):
+        key, sep, raw = pair.partition(":")
+        key = key.strip()
+        if not sep or key not in _HEADER_KEYS:
+            raise BadInput(f"bad {HEADER} override {pair.strip()!r}", where,
+                           f"write {HEADER}key:value,... with keys among {', '.join(_HEADER_KEYS)}")
+        try:
+            value = ast.literal_eval(raw.strip())
+        except (ValueError, SyntaxError):
+            raise BadInput(f"{HEADER} override {key}: {raw.strip()!r} is not a Python literal",
+                           where, "quote strings: variable_start_string:'[%'") from None
+        wanted: Any = (str, type(None)) if key.endswith("_prefix") else \
+            str if key in _HEADER_STRINGS or key == "newline_sequence" else bool
+        if not isinstance(value, wanted) or (key == "newline_sequence"
+                                                             and value not in _NEWLINES):
+            raise BadInput(f"{HEADER} override {key}: {value!r} is not allowed", where,
+                           "newline_sequence is '\\n', '\\r\\n' or '\\r'; the *_blocks "
+                           "keys True or False; the others strings")
+        overrides[key] = value
+    starts = [overrides.get(k, default) for k, default in (
+        ("block_start_string", "{%"), ("variable_start_string", "{{"),
+        ("comment_start_string", "{#"))]
+    if len(set(starts)) != 3:
+        raise BadInput(f"{HEADER} block, variable and comment start strings must differ",
+                       where)
+    return overrides
+
+
+def compile_with_header(env: Environment, source: str, where: str, *, name: str | None = None,
+                        filename: str | None = None,
+                        base: Mapping[str, Any] | None = None) -> jinja2.Template:
+    """A template whose first line may be a ``#jinja2:`` header, compiled in an overlay of
+    ``env`` with those settings (on top of ``base``)."""
+    settings = dict(base or {})
+    offset = 0
+    if source.startswith(HEADER):
+        line, newline, source = source[len(HEADER):].partition("\n")
+        if not newline:
+            raise BadInput(f"a {HEADER} header needs a newline after it", where)
+        settings.update(header_overrides(line, where))
+        offset = 1
+    target = env.overlay(**settings) if settings or offset else env
+    target.line_offset = offset  # the header line is gone: errors still name the file's lines
+    code = target.compile(source, name, filename)
+    return target.template_class.from_code(target, code, target.make_globals(None))
 
 
 def _not_found(env: Environment, name: str, where: str) -> BadInput:
@@ -694,15 +771,34 @@ def _lk_vars(env: Any, ctx: Any, terms: list[Any], opts: dict[str, Any]) -> list
     return out
 
 
+_LOOKUP_TEMPLATE_OPTIONS = ("variable_start_string", "variable_end_string",
+                            "comment_start_string", "comment_end_string", "trim_blocks")
+
+
 def _lk_template(env: Any, ctx: Any, terms: list[Any], opts: dict[str, Any]) -> list[Any]:
+    """Ansible's template lookup: the file rendered with the task's variables (and
+    ``template_vars``); includes are looked for beside it first. A template that renders
+    to nothing gives None."""
+    unknown = set(opts) - {*_LOOKUP_TEMPLATE_OPTIONS, "template_vars", "convert_data",
+                           "jinja2_native"}
+    if unknown:
+        raise ValueError(f"unknown option(s) for the template lookup: {', '.join(sorted(unknown))}")
+    settings = {k: opts[k] for k in _LOOKUP_TEMPLATE_OPTIONS if k in opts}
+    if "trim_blocks" in settings:
+        settings["trim_blocks"] = _to_bool(settings["trim_blocks"])
     out = []
     for term in terms:
         found = _find_file(env, ctx, str(term), "templates")
-        if found is None:
+        if found is None or not found.is_file():
             raise ValueError(f"the template file {term} could not be found for the lookup")
         variables = dict(ctx.get_all()) if ctx is not None else {}
         variables.update(opts.get("template_vars") or {})
-        out.append(env.from_string(found.read_text(encoding="utf-8")).render(variables))
+        loader = _TemplateLoader([found.parent, *env.search_path])
+        source = read_text(found, env.root, what="template")
+        template = compile_with_header(env, source, f"{display_path(found, env.root)}:1",
+                                       filename=str(found), base={**settings, "loader": loader})
+        text = template.render(variables)
+        out.append(text if text else None)
     return out
 
 
