@@ -111,18 +111,25 @@ def _masked_step(step: Mapping[str, Any]) -> dict[str, Any]:
 def build_plan(project_root: Path | str, play: Play, host: Host, facts: Mapping[str, Any] | None,
                extra_vars: Mapping[str, Any] | None, *, tags: Sequence[str] = (),
                skip_tags: Sequence[str] = (), check: bool = False,
-               inventory: Inventory | None = None, secrets: Vault | None = None) -> HostPlan:
+               inventory: Inventory | None = None, secrets: Vault | None = None,
+               play_hosts: Sequence[str] = (),
+               host_facts: Mapping[str, Mapping[str, Any]] | None = None) -> HostPlan:
     """Render ``play`` for ``host``: ordered steps, content blobs, handlers, notifications.
 
     ``inventory`` provides ``groups`` and ``hostvars`` for templates; without it they
     describe this host alone. ``secrets``: the run's vault, for vars files named by a template.
+    ``play_hosts``: the hosts the play runs on (``ansible_play_hosts``); ``host_facts``: every
+    connected host's facts (in ``hostvars``). A play with ``gather_facts: false`` sees no facts.
 
     The plan is the host's first *segment*: the tasks up to the first one that reads a result
     registered by a task of the same segment. ``HostPlan.following(results)`` renders the next
     segment once those results are known; the tasks it holds were checked here already.
     """
-    builder = _Builder(Path(project_root), play, host, dict(facts or {}), dict(extra_vars or {}),
+    builder = _Builder(Path(project_root), play, host,
+                       dict(facts or {}) if play.gather_facts else {}, dict(extra_vars or {}),
                        inventory, check, _TagFilter(tuple(tags), tuple(skip_tags)), secrets)
+    builder.play_hosts = list(play_hosts) or [host.name]
+    builder.host_facts = {} if host_facts is None or not play.gather_facts else host_facts
     return builder.segment(first=True)
 
 
@@ -235,6 +242,8 @@ class _Builder:
         self.registered: dict[str, Any] = {}  # results known on the controller
         self.awaited: dict[str, list[tuple[Any, int | None]]] = {}  # name -> (item, step id)
         self.looped: set[str] = set()  # awaited names registered by a loop
+        self.play_hosts: list[str] = [host.name]
+        self.host_facts: Mapping[str, Mapping[str, Any]] = {}
         self._add_secrets(inventory.secrets if inventory else secret_texts(host.vars))
 
     # -- scopes and variables
@@ -322,14 +331,16 @@ class _Builder:
 
     def _magic(self, use: RoleUse | None) -> dict[str, Any]:
         host, inv = self.host, self.inventory
-        named = ansible_facts(self.facts)
         magic = {"inventory_hostname": host.name,
                  "inventory_hostname_short": host.name.split(".")[0],
                  "group_names": [g for g in host.groups if g not in ("all", "ungrouped")],
                  "groups": _GroupsView(inv) if inv else {g: [host.name] for g in host.groups},
-                 "hostvars": _HostVarsView(inv) if inv else {host.name: host.vars},
-                 "facts": self.facts, "ansible_facts": {**self.facts, **named},
-                 **{"ansible_" + k: v for k, v in named.items()},
+                 "hostvars": _HostVarsView(inv, {**self.host_facts, host.name: self.facts})
+                 if inv else {host.name: {**host.vars, **fact_vars(self.facts)}},
+                 **fact_vars(self.facts), "play_hosts": list(self.play_hosts),
+                 "ansible_play_hosts": list(self.play_hosts),
+                 "ansible_play_batch": list(self.play_hosts),
+                 "ansible_play_hosts_all": list(self.play_hosts),
                  "ansible_check_mode": self.check, "playbook_dir": str(self.root / "playbooks")}
         if use is not None:
             magic["role_name"] = use.role.name
@@ -910,13 +921,20 @@ class _GroupsView(Mapping[str, list[str]]):
 
 
 class _HostVarsView(Mapping[str, Mapping[str, Any]]):
-    """``hostvars`` for templates: each host's inventory variables, as loaded."""
+    """``hostvars`` for templates, in Ansible's shape: each host's inventory variables (as
+    loaded), its names (``inventory_hostname``, ``group_names``) and its facts when known."""
 
-    def __init__(self, inventory: Inventory) -> None:
+    def __init__(self, inventory: Inventory,
+                 facts: Mapping[str, Mapping[str, Any]] | None = None) -> None:
         self._inventory = inventory
+        self._facts = facts or {}
 
     def __getitem__(self, name: str) -> Mapping[str, Any]:
-        return self._inventory.hosts[name].vars
+        host = self._inventory.hosts[name]
+        return {**host.vars, "inventory_hostname": name,
+                "inventory_hostname_short": name.split(".")[0],
+                "group_names": [g for g in host.groups if g not in ("all", "ungrouped")],
+                **fact_vars(self._facts.get(name) or {})}
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._inventory.hosts)
@@ -932,6 +950,14 @@ _FAMILIES = {"debian": "Debian", "ubuntu": "Debian", "raspbian": "Debian", "rhel
              "alpine": "Alpine", "arch": "Archlinux", "opensuse-leap": "Suse"}
 _PKG_MGRS = {"Debian": "apt", "RedHat": "dnf", "Alpine": "apk", "Archlinux": "pacman",
              "Suse": "zypper"}
+
+
+def fact_vars(facts: Mapping[str, Any]) -> dict[str, Any]:
+    """The variables a host's facts give: ``facts`` as gathered, ``ansible_facts`` (those
+    plus Ansible's names) and each Ansible name as ``ansible_<name>``."""
+    named = ansible_facts(facts)
+    return {"facts": facts, "ansible_facts": {**facts, **named},
+            **{"ansible_" + k: v for k, v in named.items()}}
 
 
 def ansible_facts(facts: Mapping[str, Any]) -> dict[str, Any]:

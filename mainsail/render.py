@@ -10,14 +10,15 @@ for inline strings) and the variable involved.
 from __future__ import annotations
 
 import ast
-import base64
 import hashlib
 import itertools
 import math
 import json
 import os
 import re
+import random
 import shlex
+import string
 import traceback
 from pathlib import Path
 from types import MappingProxyType
@@ -32,6 +33,8 @@ from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
 from . import taint
+from .ansible_filters import make_filters, version_compare
+from .shacrypt import new_salt
 from .errors import BadInput, did_you_mean
 from .yamlio import Unsafe, YDict, YList, display_path, read_text
 
@@ -467,24 +470,29 @@ def _regex_replace(value: Any, pattern: str, replacement: str = "",
     return re.sub(pattern, replacement, str(value), flags=flags)
 
 
-def _regex_search(value: Any, pattern: str, ignorecase: bool = False) -> str | None:
-    found = re.search(pattern, str(value), flags=re.I if ignorecase else 0)
-    return found.group(0) if found else None
+def _regex_search(value: Any, pattern: str, *groups: str, ignorecase: bool = False,
+                  multiline: bool = False) -> Any:
+    """The first match, or with group arguments (``'\\1'``, ``'\\g<name>'``) the list of
+    those groups of it; None when nothing matches."""
+    flags = (re.I if ignorecase else 0) | (re.M if multiline else 0)
+    found = re.search(pattern, str(value), flags=flags)
+    if not groups:
+        return found.group(0) if found else None
+    wanted: list[Any] = []
+    for group in groups:
+        number = re.fullmatch(r"\\(\d+)", str(group))
+        name = re.fullmatch(r"\\g<(\w+)>", str(group))
+        if not (number or name):
+            raise ValueError(f"regex_search: unknown argument {group!r} "
+                             "(give '\\\\N' or '\\\\g<name>')")
+        wanted.append(int(number.group(1)) if number else name.group(1))  # type: ignore[union-attr]
+    return [found.group(g) for g in wanted] if found else None
 
 
 def _ternary(value: Any, true_value: Any, false_value: Any, none_value: Any = None) -> Any:
     if value is None and none_value is not None:
         return none_value
     return true_value if value else false_value
-
-
-def _combine(*dicts: Mapping[str, Any], recursive: bool = False) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for d in dicts:
-        for key, value in d.items():
-            both = isinstance(out.get(key), Mapping) and isinstance(value, Mapping)
-            out[key] = _combine(out[key], value, recursive=True) if recursive and both else value
-    return out
 
 
 def _hash(value: Any, algorithm: str = "sha1") -> str:
@@ -802,13 +810,94 @@ def _lk_template(env: Any, ctx: Any, terms: list[Any], opts: dict[str, Any]) -> 
     return out
 
 
+_PASSWORD_CHARSETS = {"ascii_letters": string.ascii_letters, "letters": string.ascii_letters,
+                      "ascii_lowercase": string.ascii_lowercase,
+                      "ascii_uppercase": string.ascii_uppercase, "digits": string.digits,
+                      "hexdigits": string.hexdigits, "octdigits": string.octdigits,
+                      "punctuation": string.punctuation}
+_PASSWORD_PARAMS = ("length", "encrypt", "chars", "ident", "seed")
+
+
+def _password_term(term: str, opts: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """``PATH key=value ...`` (Ansible's spelling) into the path and its parameters."""
+    path, _, rest = term.strip().partition(" ")
+    params: dict[str, Any] = {k: v for k, v in opts.items() if k in _PASSWORD_PARAMS}
+    for word in rest.split():
+        key, sep, value = word.partition("=")
+        if not sep:
+            raise ValueError(f"password lookup: {word!r} is not key=value")
+        params[key] = value
+    unknown = set(params) - set(_PASSWORD_PARAMS) | (set(opts) - set(_PASSWORD_PARAMS))
+    if unknown:
+        raise ValueError(f"password lookup: unknown parameter(s) {', '.join(sorted(unknown))} "
+                         f"(known: {', '.join(_PASSWORD_PARAMS)})")
+    return path, params
+
+
+def _password_chars(chars: Any) -> str:
+    """``ascii_letters,digits,,`` -> the letters, the digits and a comma (``,,`` is one)."""
+    if isinstance(chars, list):
+        names = [str(c) for c in chars]
+    else:
+        parts, names = str(chars).split(","), []
+        while parts:
+            part = parts.pop(0)
+            if part:
+                names.append(part)
+            elif parts and parts[0] == "":
+                names.append(",")
+                parts.pop(0)
+    return "".join(_PASSWORD_CHARSETS.get(name, name) for name in names)
+
+
+def _lk_password(env: Any, ctx: Any, terms: list[Any], opts: dict[str, Any]) -> list[Any]:
+    """Ansible's password lookup: the password kept in a file on the controller, made (random,
+    0600) on first use; ``/dev/null`` keeps nothing. A lookup without a file is refused: its
+    value would change on every run."""
+    if not terms:
+        raise ValueError("the password lookup needs a file to keep the password in: "
+                         "lookup('password', 'credentials/NAME length=20')")
+    out = []
+    for term in terms:
+        name, params = _password_term(str(term), opts)
+        if not name or "=" in name:
+            raise ValueError(f"the password lookup needs a file path first, not {term!r}")
+        base = Path(str(ctx.get("playbook_dir"))) if ctx is not None and \
+            ctx.get("playbook_dir") else (env.root or Path.cwd())
+        path = Path(os.path.expanduser(name))
+        path = path if path.is_absolute() else base / path
+        chars = _password_chars(params.get("chars", ["ascii_letters", "digits", ".,:-_"]))
+        stored = path.read_text(encoding="utf-8").rstrip("\n") if path.is_file() else ""
+        password, _, salt_part = stored.partition(" salt=")
+        if not stored:
+            chooser = random.Random(str(params["seed"])) if params.get("seed") else \
+                random.SystemRandom()
+            password = "".join(chooser.choice(chars) for _ in range(int(params.get("length", 20))))
+        encrypt = params.get("encrypt")
+        salt = salt_part or (new_salt() if encrypt else "")
+        if str(path) != os.devnull and (not stored or (encrypt and not salt_part)):
+            _write_private(path, password + (f" salt={salt}" if encrypt else "") + "\n")
+        out.append(FILTERS["password_hash"](password, str(encrypt), salt=salt)
+                   if encrypt else password)
+    return out
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` readable by its owner only (folders made as needed)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.chmod(path, 0o600)
+
+
 LOOKUPS: Mapping[str, Callable[..., list[Any]]] = MappingProxyType({
     "items": _lk_items, "list": _lk_list, "dict": _lk_dict, "together": _lk_together,
     "nested": _lk_nested, "cartesian": _lk_nested, "indexed_items": _lk_indexed,
     "flattened": _lk_flattened, "subelements": _lk_subelements, "sequence": _lk_sequence,
     "file": _lk_file, "lines": _lk_lines, "fileglob": _lk_fileglob,
     "first_found": _lk_first_found, "env": _lk_env, "vars": _lk_vars,
-    "template": _lk_template,
+    "template": _lk_template, "password": _lk_password,
 })
 
 
@@ -863,22 +952,17 @@ FILTERS: Mapping[str, Callable[..., Any]] = MappingProxyType({
     "regex_search": _regex_search,
     "regex_findall": lambda v, p, ignorecase=False: re.findall(p, str(v), _flags(ignorecase)),
     "regex_escape": lambda v: re.escape(str(v)),
-    "b64encode": lambda v: base64.b64encode(str(v).encode()).decode(),
-    "b64decode": lambda v: base64.b64decode(str(v)).decode(),
     "basename": lambda v: os.path.basename(str(v)),
     "dirname": lambda v: os.path.dirname(str(v)),
     "quote": lambda v: shlex.quote(str(v)),
     "ternary": _ternary,
-    "combine": _combine,
     "dict2items": lambda d: [{"key": k, "value": v} for k, v in d.items()],
     "items2dict": lambda items: {i["key"]: i["value"] for i in items},
     "hash": _hash,
     "flatten": _flatten,
     "split": lambda v, sep=None, maxsplit=-1: str(v).split(sep, maxsplit),
-    "difference": lambda a, b: [x for x in a if x not in b],
-    "intersect": lambda a, b: [x for x in a if x in b],
-    "union": lambda a, b: list(a) + [x for x in b if x not in a],
     "type_debug": lambda v: type(v).__name__,
+    **make_filters(),
 })
 
 def _result(value: Any, test: str) -> Mapping[str, Any]:
@@ -913,19 +997,6 @@ def _is_nan(value: Any) -> bool:
         return False
 
 
-def _version_test(value: Any, other: Any, operator: str = "eq", strict: bool = False) -> bool:
-    def key(text: Any) -> list[Any]:
-        return [(0, int(p)) if p.isdigit() else (1, p)
-                for p in re.split(r"[.\-+~_]", str(text)) if p]
-    ops = {"eq": "==", "==": "==", "ne": "!=", "!=": "!=", "<>": "!=", "lt": "<", "<": "<",
-           "le": "<=", "<=": "<=", "gt": ">", ">": ">", "ge": ">=", ">=": ">="}
-    if operator not in ops:
-        raise ValueError(f"invalid operator type ({operator})")
-    a, b = key(value), key(other)
-    return {"==": a == b, "!=": a != b, "<": a < b, "<=": a <= b, ">": a > b,
-            ">=": a >= b}[ops[operator]]
-
-
 TESTS: Mapping[str, Callable[..., bool]] = MappingProxyType({
     **RESULT_TESTS,
     **{name: (lambda a, b: all(x in b for x in a)) for name in ("subset", "issubset")},
@@ -935,7 +1006,7 @@ TESTS: Mapping[str, Callable[..., bool]] = MappingProxyType({
     "any": lambda seq: any(seq), "all": lambda seq: all(seq),
     "truthy": lambda v, convert_bool=False: bool(_to_bool(v) if convert_bool else v),
     "falsy": lambda v, convert_bool=False: not (_to_bool(v) if convert_bool else v),
-    **{name: _version_test for name in ("version", "version_compare")},
+    **{name: version_compare for name in ("version", "version_compare")},
     "abs": lambda path: os.path.isabs(str(path)),
     "exists": lambda path: os.path.exists(os.path.expanduser(str(path))),
     **{name: (lambda path: os.path.isfile(str(path))) for name in ("file", "is_file")},

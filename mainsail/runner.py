@@ -160,7 +160,10 @@ def plan_all(root: Path, inv: Inventory, plays: Sequence[Play], play_targets: li
         try:
             plan = build_plan(root, plays[index], host, state.sessions[host.name].facts,
                               opts.extra_vars, tags=opts.tags, skip_tags=opts.skip_tags,
-                              check=opts.check, inventory=inv, secrets=opts.secrets)
+                              check=opts.check, inventory=inv, secrets=opts.secrets,
+                              play_hosts=[h.name for h in play_targets[index]
+                                          if h.name in state.sessions],
+                              host_facts={n: s.facts for n, s in state.sessions.items()})
         except BadInput as exc:
             return (index, host.name), exc
         return (index, host.name), plan
