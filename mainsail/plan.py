@@ -27,6 +27,7 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import jinja2
 
+from .agent.facts import ansible_names as ansible_facts
 from .agent.ops import OPS as RUNNERS
 from .agent.spec import Ships
 from .errors import BadInput, did_you_mean
@@ -945,13 +946,6 @@ class _HostVarsView(Mapping[str, Mapping[str, Any]]):
 
 # ---------------------------------------------------------------------------- facts
 
-_FAMILIES = {"debian": "Debian", "ubuntu": "Debian", "raspbian": "Debian", "rhel": "RedHat",
-             "centos": "RedHat", "fedora": "RedHat", "rocky": "RedHat", "almalinux": "RedHat",
-             "alpine": "Alpine", "arch": "Archlinux", "opensuse-leap": "Suse"}
-_PKG_MGRS = {"Debian": "apt", "RedHat": "dnf", "Alpine": "apk", "Archlinux": "pacman",
-             "Suse": "zypper"}
-
-
 def fact_vars(facts: Mapping[str, Any]) -> dict[str, Any]:
     """The variables a host's facts give: ``facts`` as gathered, ``ansible_facts`` (those
     plus Ansible's names) and each Ansible name as ``ansible_<name>``."""
@@ -959,43 +953,6 @@ def fact_vars(facts: Mapping[str, Any]) -> dict[str, Any]:
     return {"facts": facts, "ansible_facts": {**facts, **named},
             **{"ansible_" + k: v for k, v in named.items()}}
 
-
-def ansible_facts(facts: Mapping[str, Any]) -> dict[str, Any]:
-    """The host's facts under Ansible's names (``distribution``, ``os_family``, ...), from
-    what the agent gathers; each is also ``ansible_<name>`` at the top level."""
-    if not facts:
-        return {}
-    os_info = facts.get("os") or {}
-    os_id = str(os_info.get("id") or "")
-    version = str(os_info.get("version_id") or "")
-    family = _FAMILIES.get(os_id, os_id.capitalize())
-    python = facts.get("python") or {}
-    py_version = str(python.get("version") or "")
-    parts = (py_version.split(".") + ["0", "0", "0"])[:3]
-    addresses = list(facts.get("addresses") or [])
-    named: dict[str, Any] = {
-        "distribution": {"debian": "Debian", "ubuntu": "Ubuntu"}.get(os_id, os_id.capitalize()),
-        "os_family": family, "distribution_release": os_info.get("codename", ""),
-        "distribution_version": version, "distribution_major_version": version.split(".")[0],
-        "hostname": facts.get("hostname", ""), "fqdn": facts.get("fqdn", ""),
-        "nodename": facts.get("fqdn") or facts.get("hostname", ""),
-        "kernel": facts.get("kernel", ""), "architecture": facts.get("arch", ""),
-        "machine": facts.get("arch", ""), "processor_vcpus": facts.get("cpus"),
-        "processor_cores": facts.get("cpus"), "memtotal_mb": facts.get("memory_mb"),
-        "service_mgr": facts.get("init", ""), "pkg_mgr": _PKG_MGRS.get(family, "unknown"),
-        "user_id": facts.get("user", ""), "user_uid": facts.get("uid"),
-        "all_ipv4_addresses": addresses, "python_version": py_version,
-        "python": {"executable": python.get("path", ""),
-                   "version": {"major": int(parts[0]) if parts[0].isdigit() else 0,
-                               "minor": int(parts[1]) if parts[1].isdigit() else 0,
-                               "micro": int(parts[2]) if parts[2].isdigit() else 0}},
-        "lsb": {"id": os_id.capitalize(), "release": version,
-                "codename": os_info.get("codename", ""),
-                "description": os_info.get("pretty", "")},
-    }
-    if addresses:
-        named["default_ipv4"] = {"address": addresses[0]}
-    return named
 
 
 # ---------------------------------------------------------------------------- results
