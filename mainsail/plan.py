@@ -129,6 +129,7 @@ def build_plan(project_root: Path | str, play: Play, host: Host, facts: Mapping[
     builder = _Builder(Path(project_root), play, host,
                        dict(facts or {}) if play.gather_facts else {}, dict(extra_vars or {}),
                        inventory, check, _TagFilter(tuple(tags), tuple(skip_tags)), secrets)
+    builder.hello_facts = dict(facts or {})
     builder.play_hosts = list(play_hosts) or [host.name]
     builder.host_facts = {} if host_facts is None or not play.gather_facts else host_facts
     return builder.segment(first=True)
@@ -166,6 +167,11 @@ def role_vars(project_root: Path | str, play: Play, host: Host,
                 continue  # not plain data
     return merged
 
+
+# Names that read a host's facts (besides ansible_<fact>), and ansible_ names that are not facts.
+_FACT_NAMES = frozenset({"ansible_facts", "facts", "hostvars"})
+_NOT_FACTS = frozenset({"ansible_check_mode", "ansible_play_hosts", "ansible_play_batch",
+                        "ansible_play_hosts_all", "ansible_managed"})
 
 # Views and objects among the names Mainsail sets: templates use them, checks need not.
 _MAGIC_OBJECTS = frozenset({"groups", "hostvars", "facts", "ansible_facts"})
@@ -245,6 +251,8 @@ class _Builder:
         self.looped: set[str] = set()  # awaited names registered by a loop
         self.play_hosts: list[str] = [host.name]
         self.host_facts: Mapping[str, Mapping[str, Any]] = {}
+        self.hello_facts: dict[str, Any] = {}  # what the host sent, even under gather_facts: false
+        self.added_facts: dict[str, Any] = {}  # Ansible-named facts from setup (and the like)
         self._add_secrets(inventory.secrets if inventory else secret_texts(host.vars))
 
     # -- scopes and variables
@@ -336,9 +344,11 @@ class _Builder:
                  "inventory_hostname_short": host.name.split(".")[0],
                  "group_names": [g for g in host.groups if g not in ("all", "ungrouped")],
                  "groups": _GroupsView(inv) if inv else {g: [host.name] for g in host.groups},
-                 "hostvars": _HostVarsView(inv, {**self.host_facts, host.name: self.facts})
-                 if inv else {host.name: {**host.vars, **fact_vars(self.facts)}},
-                 **fact_vars(self.facts), "play_hosts": list(self.play_hosts),
+                 "hostvars": _HostVarsView(inv, {**self.host_facts, host.name: self.facts},
+                                           {host.name: self.added_facts})
+                 if inv else {host.name: {**host.vars,
+                                          **fact_vars(self.facts, self.added_facts)}},
+                 **fact_vars(self.facts, self.added_facts), "play_hosts": list(self.play_hosts),
                  "ansible_play_hosts": list(self.play_hosts),
                  "ansible_play_batch": list(self.play_hosts),
                  "ansible_play_hosts_all": list(self.play_hosts),
@@ -396,10 +406,31 @@ class _Builder:
     def resume(self, results: Sequence[Mapping[str, Any]]) -> HostPlan:
         """The next segment, once the results of the one before are in."""
         by_id = {r.get("id"): r for r in results}
+        self._take_facts(results)
         for name, entries in self.awaited.items():
             self.registered[name] = _registered(entries, by_id, name in self.looped)
         self.awaited, self.looped = {}, set()
         return self.segment()
+
+    def _take_facts(self, results: Sequence[Mapping[str, Any]]) -> None:
+        """Facts a step returned (``setup``, ``hostname``...) are the host's facts from now
+        on, as in Ansible; the scopes are rendered again with them."""
+        for result in results:
+            data = result.get("data")
+            returned = data.get("ansible_facts") if isinstance(data, Mapping) else None
+            if isinstance(returned, Mapping) and returned:
+                self.added_facts.update({k[len("ansible_"):] if k.startswith("ansible_") else k:
+                                         v for k, v in returned.items()})
+                self.scopes = {}
+
+    def _reads_facts(self, task: Task, scope: _Scope) -> bool:
+        """Whether ``task`` reads facts while a ``setup`` step of this segment may change
+        them: then it waits for the next segment."""
+        if not any(step.get("op") == "setup" for step in self.steps):
+            return False
+        return any(name in _FACT_NAMES or (name.startswith("ansible_")
+                                           and name not in _NOT_FACTS)
+                   for name in self._deps(task, scope))
 
     def _deps(self, task: Task, scope: _Scope) -> set[str]:
         """The variable names a task's templates read (when, loop, arguments, name, ...)."""
@@ -420,7 +451,8 @@ class _Builder:
 
     def _waits(self, task: Task, scope: _Scope) -> bool:
         """Whether ``task`` reads a result registered earlier in this segment."""
-        return bool(self._deps(task, scope) & (self.awaited.keys() - self.extra.keys()))
+        return bool(self._deps(task, scope) & (self.awaited.keys() - self.extra.keys())) or \
+            self._reads_facts(task, scope)
 
     def _check_deferred(self) -> None:
         """What later segments hold is checked before anything runs: each task renders with
@@ -428,7 +460,13 @@ class _Builder:
         if self.pos >= len(self.units):
             return
         saved = (self.steps, self.blobs, self.notify, self.checks, self.skipped, self.next_id,
-                 self.registered, self.handlers, self.awaited, self.looped)
+                 self.registered, self.handlers, self.awaited, self.looped, self.added_facts,
+                 self.scopes)
+        if any(step.get("op") == "setup" for step in self.steps) or \
+                any(kind == _TASK and what.op == "setup" for kind, what, _ in self.units[self.pos:]):
+            # What setup will return is not known yet: the facts the host sent stand in.
+            self.added_facts = {**ansible_facts(self.hello_facts), **self.added_facts}
+            self.scopes = {}
         self.steps, self.blobs, self.notify, self.checks, self.skipped = [], {}, {}, {}, []
         self.registered = {**self.registered, **_sample_results(self.play)}
         self.awaited, self.looped = {}, set()
@@ -439,7 +477,8 @@ class _Builder:
                     self._check_task(what, scope)
         finally:
             (self.steps, self.blobs, self.notify, self.checks, self.skipped, self.next_id,
-             self.registered, self.handlers, self.awaited, self.looped) = saved
+             self.registered, self.handlers, self.awaited, self.looped, self.added_facts,
+             self.scopes) = saved
 
     def _check_task(self, task: Task, scope: _Scope) -> None:
         """Render a deferred task with sample results: an undefined variable that is not a
@@ -926,16 +965,18 @@ class _HostVarsView(Mapping[str, Mapping[str, Any]]):
     loaded), its names (``inventory_hostname``, ``group_names``) and its facts when known."""
 
     def __init__(self, inventory: Inventory,
-                 facts: Mapping[str, Mapping[str, Any]] | None = None) -> None:
+                 facts: Mapping[str, Mapping[str, Any]] | None = None,
+                 added: Mapping[str, Mapping[str, Any]] | None = None) -> None:
         self._inventory = inventory
         self._facts = facts or {}
+        self._added = added or {}
 
     def __getitem__(self, name: str) -> Mapping[str, Any]:
         host = self._inventory.hosts[name]
         return {**host.vars, "inventory_hostname": name,
                 "inventory_hostname_short": name.split(".")[0],
                 "group_names": [g for g in host.groups if g not in ("all", "ungrouped")],
-                **fact_vars(self._facts.get(name) or {})}
+                **fact_vars(self._facts.get(name) or {}, self._added.get(name))}
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._inventory.hosts)
@@ -946,10 +987,12 @@ class _HostVarsView(Mapping[str, Mapping[str, Any]]):
 
 # ---------------------------------------------------------------------------- facts
 
-def fact_vars(facts: Mapping[str, Any]) -> dict[str, Any]:
+def fact_vars(facts: Mapping[str, Any],
+              added: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The variables a host's facts give: ``facts`` as gathered, ``ansible_facts`` (those
-    plus Ansible's names) and each Ansible name as ``ansible_<name>``."""
-    named = ansible_facts(facts)
+    plus Ansible's names, plus ``added`` ones a task such as ``setup`` returned) and each
+    Ansible name as ``ansible_<name>``."""
+    named = {**ansible_facts(dict(facts)), **(added or {})}
     return {"facts": facts, "ansible_facts": {**facts, **named},
             **{"ansible_" + k: v for k, v in named.items()}}
 

@@ -396,16 +396,19 @@ def date_time(now: Optional[float] = None) -> Dict[str, str]:
 
 
 def _account() -> Dict[str, Any]:
+    """The login's passwd entry under Ansible's fact names."""
     try:
         entry = pwd.getpwuid(os.geteuid())
     except KeyError:
-        return {"name": str(os.geteuid()), "uid": os.geteuid(), "gid": os.getegid(),
-                "gecos": "", "dir": os.environ.get("HOME", ""), "shell": ""}
-    return {"name": entry.pw_name, "uid": entry.pw_uid, "gid": entry.pw_gid,
-            "gecos": entry.pw_gecos, "dir": entry.pw_dir, "shell": entry.pw_shell}
+        return {"user_id": str(os.geteuid()), "user_uid": os.geteuid(),
+                "user_gid": os.getegid(), "user_gecos": "",
+                "user_dir": os.environ.get("HOME", ""), "user_shell": ""}
+    return {"user_id": entry.pw_name, "user_uid": entry.pw_uid, "user_gid": entry.pw_gid,
+            "user_gecos": entry.pw_gecos, "user_dir": entry.pw_dir,
+            "user_shell": entry.pw_shell}
 
 
-def security() -> Dict[str, Any]:
+def selinux_apparmor() -> Dict[str, Any]:
     enforce = read_text("/sys/fs/selinux/enforce").strip()
     selinux = {"status": "enabled", "mode": "enforcing" if enforce == "1" else "permissive"} \
         if enforce else False  # type: Any
@@ -416,7 +419,7 @@ def security() -> Dict[str, Any]:
 def minimal() -> Dict[str, Any]:
     hostname = socket.gethostname()
     uname = os.uname()
-    return {
+    out = {
         "hostname": hostname.split(".")[0],
         "fqdn": fqdn_from_hosts(hostname, read_text("/etc/hosts")),
         "nodename": uname.nodename,
@@ -435,13 +438,14 @@ def minimal() -> Dict[str, Any]:
         "dns": parse_resolv_conf(read_text("/etc/resolv.conf")),
         "machine_id": read_text("/etc/machine-id").strip(),
         "cmdline": read_text("/proc/cmdline").strip(),
-    }
+    }  # type: Dict[str, Any]
+    out.update(selinux_apparmor())
+    return out
 
 
 #: Ansible's gather_subset names and what each reads; ``min`` is always read.
 SUBSETS = {"network": network, "hardware": hardware,
-           "virtual": lambda: {"virtualization": virtualization()},
-           "security": security}  # type: Dict[str, Callable[[], Dict[str, Any]]]
+           "virtual": lambda: {"virtualization": virtualization()}}  # type: Dict[str, Callable[[], Dict[str, Any]]]
 
 
 def gather(subsets: Optional[List[str]] = None) -> Dict[str, Any]:
@@ -501,11 +505,11 @@ def _names_min(facts: Dict[str, Any]) -> Dict[str, Any]:
         "lsb": lsb,
     }  # type: Dict[str, Any]
     if account:
-        named.update(user_id=account.get("name", ""), user_uid=account.get("uid"),
-                     user_gid=account.get("gid"), user_gecos=account.get("gecos", ""),
-                     user_dir=account.get("dir", ""), user_shell=account.get("shell", ""),
-                     real_user_id=account.get("uid"), effective_user_id=account.get("uid"),
-                     real_group_id=account.get("gid"), effective_group_id=account.get("gid"))
+        named.update(account)
+        named.update(real_user_id=account.get("user_uid"),
+                     effective_user_id=account.get("user_uid"),
+                     real_group_id=account.get("user_gid"),
+                     effective_group_id=account.get("user_gid"))
     for key in ("kernel_version", "env", "date_time", "dns", "machine_id", "cmdline",
                 "uptime_seconds", "mounts", "selinux", "apparmor"):
         if key in facts:
