@@ -59,7 +59,7 @@ class Environment(SandboxedEnvironment):
 
     def __init__(self, search_path: Sequence[Path], root: Path | None) -> None:
         super().__init__(undefined=jinja2.StrictUndefined, autoescape=False, trim_blocks=True,
-                         keep_trailing_newline=True, loader=_TemplateLoader(search_path),
+                         loader=_TemplateLoader(search_path),
                          finalize=taint.finalize)
         self.root = root
         self.search_path = tuple(Path(p) for p in search_path)
@@ -181,7 +181,8 @@ def render_string(text: str, vars: Mapping[str, Any], *, where: str = "",
     if not has_template(text):
         return str(text)
     env = env or make_env()
-    return _text(_guard(lambda: env.from_string(text).render(vars), vars, where, env))
+    return _text(_guard(lambda: keep_newlines(text, env.from_string(text).render(vars)),
+                        vars, where, env))
 
 
 def eval_condition(expr: Any, vars: Mapping[str, Any], *, where: str = "",
@@ -209,7 +210,23 @@ def render_template(name: str, vars: Mapping[str, Any], *, search_path: Sequence
                     root: Path | None = None) -> str:
     """The template file ``name`` (looked up in ``search_path``) rendered with ``vars``."""
     env = env or make_env(search_path, root)
-    return _text(_guard(lambda: _load(env, name, where).render(vars), vars, where, env))
+
+    def run() -> str:
+        template = _load(env, name, where)
+        return keep_newlines(template.trailing_newlines,  # type: ignore[attr-defined]
+                             template.render(vars), template.environment.newline_sequence)
+
+    return _text(_guard(run, vars, where, env))
+
+
+def keep_newlines(source: str | int, rendered: str, newline: str = "\n") -> str:
+    """Ansible's rule for trailing newlines: Jinja drops one at the end of every template
+    (so an included file's last newline goes), and the outermost template gets back as many
+    as its source ends with (in its ``newline`` sequence). ``source``: the source, or how
+    many newlines it ends with."""
+    wanted = source if isinstance(source, int) else len(source) - len(source.rstrip("\n"))
+    has = len(rendered) - len(rendered.rstrip("\n"))
+    return rendered + newline * (wanted - has) if wanted > has else rendered
 
 
 def check_expression(expr: str, *, where: str = "", env: Environment | None = None) -> None:
@@ -287,9 +304,12 @@ def _load(env: Environment, name: str, where: str) -> jinja2.Template:
     except jinja2.TemplateNotFound as exc:
         raise _not_found(env, str(exc.name or name), where) from None
     if not source.startswith(HEADER):
-        return env.get_template(name)
-    place = f"{display_path(filename, env.root)}:1"
-    return compile_with_header(env, source, place, name=name, filename=filename)
+        template = env.get_template(name)
+    else:
+        place = f"{display_path(filename, env.root)}:1"
+        template = compile_with_header(env, source, place, name=name, filename=filename)
+    template.trailing_newlines = len(source) - len(source.rstrip("\n"))  # type: ignore[attr-defined]
+    return template
 
 
 #: Ansible's first-line override of a template's Jinja settings: ``#jinja2:key:value,...``.
@@ -805,7 +825,8 @@ def _lk_template(env: Any, ctx: Any, terms: list[Any], opts: dict[str, Any]) -> 
         source = read_text(found, env.root, what="template")
         template = compile_with_header(env, source, f"{display_path(found, env.root)}:1",
                                        filename=str(found), base={**settings, "loader": loader})
-        text = template.render(variables)
+        text = keep_newlines(source, template.render(variables),
+                             template.environment.newline_sequence)
         out.append(text if text else None)
     return out
 

@@ -87,7 +87,7 @@ def test_the_template_lookup_takes_ansibles_options(folder: Path) -> None:
         "Hello [% who %]\n"
     assert render_value("{{ lookup('template', 't.j2', trim_blocks=False, "
                         "variable_start_string='[%', variable_end_string='%]') }}",
-                        {"who": "x"}, env=env) == "\nHello x\n\n"
+                        {"who": "x"}, env=env) == "\nHello x\n"
     assert render_value("{{ lookup('template', 'c.j2', comment_start_string='[#', "
                         "comment_end_string='#]') }}", {}, env=env) == "Hello\n"
     assert render_value("{{ lookup('template', 't.j2', template_vars={'who': 'y'}, "
@@ -101,7 +101,7 @@ def test_the_template_lookup_reads_the_header_and_includes_beside_it(folder: Pat
     (folder / "sub" / "h.j2").write_text("#jinja2:trim_blocks:False\n{% if 1 %}\n"
                                          "{% include 'w.txt' %}\n{% endif %}\n")
     (folder / "sub" / "w.txt").write_text("world")
-    assert render_value("{{ lookup('template', 'sub/h.j2') }}", {}, env=env) == "\nworld\n\n"
+    assert render_value("{{ lookup('template', 'sub/h.j2') }}", {}, env=env) == "\nworld\n"
 
 
 def test_a_template_lookup_that_renders_nothing_gives_none(folder: Path) -> None:
@@ -328,3 +328,11 @@ def test_an_argument_set_to_omit_is_left_out(tmp_path: Path) -> None:
             - file: {path: /tmp/x, state: directory, mode: "{{ nothing | default(omit) }}"}
         """)
     assert "mode" not in steps[0]
+
+
+def test_trailing_newlines_are_kept_at_the_top_and_dropped_from_an_include(
+        folder: Path) -> None:
+    (folder / "world.txt").write_text("world\n")
+    assert render_file(folder, "Hello {% include 'world.txt' %}!\n\n") == "Hello world!\n\n"
+    assert render_file(folder, "{% if 1 %}\nx\n{% endif %}\n") == "x\n"
+    assert render_value("{{ 1 }} {{ 2 }}\n", {}) == "1 2\n"
