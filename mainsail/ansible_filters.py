@@ -7,16 +7,20 @@ from __future__ import annotations
 import base64
 import datetime
 import hashlib
+import glob
 import itertools
 import math
+import ntpath
 import os
 import random as _random
 import re
 import time
 import urllib.parse
+import uuid
 from typing import Any, Callable, Iterable, Mapping
 
 import jinja2
+import yaml
 from jinja2.filters import do_unique
 
 from .shacrypt import new_salt, sha_crypt
@@ -351,6 +355,64 @@ def version_compare(value: Any, other: Any, operator: str = "eq", strict: bool =
             ">=": a >= b}[ops[operator]]
 
 
+# ---------------------------------------------------------------------------- more of Ansible's
+
+#: The namespace Ansible's to_uuid uses by default, so the same name gives the same UUID.
+ANSIBLE_UUID_NAMESPACE = "361E6D51-FAEC-444A-9079-341386DA8E2E"
+
+
+def to_uuid(value: Any, namespace: str = ANSIBLE_UUID_NAMESPACE) -> str:
+    return str(uuid.uuid5(uuid.UUID(str(namespace)), str(value)))
+
+
+def path_join(paths: Any) -> str:
+    if isinstance(paths, str):
+        return paths
+    return os.path.join(*[str(p) for p in paths])
+
+
+def fileglob(pattern: Any) -> list[str]:
+    """The controller's regular files matching ``pattern``."""
+    return [p for p in glob.glob(str(pattern)) if os.path.isfile(p)]
+
+
+def from_yaml_all(text: Any) -> list[Any]:
+    return [] if text is None else list(yaml.safe_load_all(str(text)))
+
+
+@jinja2.pass_environment
+def extract(environment: Any, item: Any, container: Any, morekeys: Any = None) -> Any:
+    """``container[item]``, then each of ``morekeys`` in turn."""
+    keys = [item] + (morekeys if isinstance(morekeys, list) else
+                     [] if morekeys is None else [morekeys])
+    value = container
+    for key in keys:
+        value = environment.getitem(value, key)
+    return value
+
+
+def rekey_on_member(data: Any, key: str, duplicates: str = "error") -> dict[Any, Any]:
+    """A mapping of mappings (or a list of them) keyed by each one's ``key``."""
+    if duplicates not in ("error", "overwrite"):
+        raise ValueError(f"rekey_on_member: duplicates must be error or overwrite, "
+                         f"not {duplicates!r}")
+    items = data.values() if isinstance(data, Mapping) else data
+    out: dict[Any, Any] = {}
+    for item in items:
+        if not isinstance(item, Mapping) or key not in item:
+            raise KeyError(f"rekey_on_member: {key!r} is not in {item!r}")
+        if item[key] in out and duplicates == "error":
+            raise ValueError(f"rekey_on_member: the key {item[key]!r} is duplicated")
+        out[item[key]] = item
+    return out
+
+
+def _sequences(kind: Callable[..., Any]) -> Callable[..., list[list[Any]]]:
+    def run(*args: Any, **kwargs: Any) -> list[list[Any]]:
+        return [list(t) for t in kind(*args, **kwargs)]
+    return run
+
+
 def make_filters() -> dict[str, Callable[..., Any]]:
     return {
         "unique": unique, "union": union, "intersect": intersect, "difference": difference,
@@ -363,5 +425,19 @@ def make_filters() -> dict[str, Callable[..., Any]]:
         "human_to_bytes": human_to_bytes, "urlsplit": urlsplit, "strftime": strftime,
         "to_datetime": to_datetime, "subelements": subelements, "version": version_compare,
         "version_compare": version_compare,
+        "md5": lambda v: hashlib.md5(str(v).encode("utf-8")).hexdigest(),
+        "sha1": checksum, "to_uuid": to_uuid, "path_join": path_join, "fileglob": fileglob,
+        "expandvars": lambda p: os.path.expandvars(str(p)),
+        "relpath": lambda p, start=os.curdir: os.path.relpath(str(p), str(start)),
+        "normpath": lambda p: os.path.normpath(str(p)),
+        "commonpath": lambda paths: os.path.commonpath([str(p) for p in paths]),
+        "win_basename": lambda p: ntpath.basename(str(p)),
+        "win_dirname": lambda p: ntpath.dirname(str(p)),
+        "win_splitdrive": lambda p: ntpath.splitdrive(str(p)),
+        "from_yaml_all": from_yaml_all, "extract": extract,
+        "rekey_on_member": rekey_on_member, "product": _sequences(itertools.product),
+        "permutations": _sequences(itertools.permutations),
+        "combinations": _sequences(itertools.combinations),
+        "urldecode": lambda v: urllib.parse.unquote_plus(str(v)),
     }
 

@@ -336,3 +336,35 @@ def test_trailing_newlines_are_kept_at_the_top_and_dropped_from_an_include(
     assert render_file(folder, "Hello {% include 'world.txt' %}!\n\n") == "Hello world!\n\n"
     assert render_file(folder, "{% if 1 %}\nx\n{% endif %}\n") == "x\n"
     assert render_value("{{ 1 }} {{ 2 }}\n", {}) == "1 2\n"
+
+
+def test_more_of_ansibles_filters() -> None:
+    assert r("'abc' | md5") == "900150983cd24fb0d6963f7d28e17f72"
+    assert r("'abc' | sha1") == r("'abc' | checksum")
+    # uuid5 in the DNS namespace, Python's documented example; Ansible's own namespace else.
+    assert r("'python.org' | to_uuid('6ba7b810-9dad-11d1-80b4-00c04fd430c8')") == \
+        "886313e1-3b8a-5372-9b90-0c9aee199e5d"
+    assert r("'python.org' | to_uuid") not in ("886313e1-3b8a-5372-9b90-0c9aee199e5d", "")
+    assert r("['/etc', 'app', 'x.conf'] | path_join") == "/etc/app/x.conf"
+    assert r("'/a/b/../c' | normpath") == "/a/c"
+    assert r("'/a/b/c' | relpath('/a')") == "b/c"
+    assert r("['/a/b/c', '/a/b/d'] | commonpath") == "/a/b"
+    assert r("'C:\\\\x\\\\y.txt' | win_basename") == "y.txt"
+    assert r("'a: 1\n---\nb: 2\n' | from_yaml_all") == [{"a": 1}, {"b": 2}]
+    assert r("[0, 2] | map('extract', ['x', 'y', 'z']) | list") == ["x", "z"]
+    assert r("'a' | extract(d, 'b')", {"d": {"a": {"b": 1}}}) == 1
+    assert r("[{'n': 'a', 'v': 1}] | rekey_on_member('n')") == {"a": {"n": "a", "v": 1}}
+    assert "duplicated" in str(bad(lambda: r("[{'n': 1}, {'n': 1}] | rekey_on_member('n')")))
+    assert r("[1, 2] | product(['a']) | list") == [[1, "a"], [2, "a"]]
+    assert r("[1, 2, 3] | combinations(2) | list") == [[1, 2], [1, 3], [2, 3]]
+    assert r("[1, 2] | permutations | list") == [[1, 2], [2, 1]]
+    assert r("'a%20b+c' | urldecode") == "a b c"
+
+
+def test_ansibles_old_path_test_names(tmp_path: Path) -> None:
+    link = tmp_path / "dangling"
+    link.symlink_to(tmp_path / "nowhere")
+    v = {"link": str(link), "none": str(tmp_path / "nothing")}
+    assert r("link is link_exists and link is not exists", v) is True
+    assert r("none is not link_exists", v) is True
+    assert r("'/' is is_abs and '/' is is_mount and '/' is is_same_file('/')") is True
