@@ -180,29 +180,46 @@ def parse_ipv6_route(text: str) -> Dict[str, str]:
     return {}
 
 
+_SIOCGIFFLAGS, _SIOCGIFMTU, _SIOCGIFHWADDR = 0x8913, 0x8921, 0x8927
+_IFF_RUNNING = 0x40
+
+
+def _ifreq(sock: Any, request: int, name: str) -> bytes:
+    return fcntl.ioctl(sock.fileno(), request, struct.pack("256s", name.encode("utf-8")[:15]))
+
+
+def _link_of(sock: Any, name: str) -> Dict[str, Any]:
+    """An interface's state, MTU, hardware type and address, asked of the kernel with one
+    ioctl each on an open socket (much cheaper than reading four files of /sys per interface)."""
+    flags = struct.unpack("H", _ifreq(sock, _SIOCGIFFLAGS, name)[16:18])[0]
+    mtu = struct.unpack("i", _ifreq(sock, _SIOCGIFMTU, name)[16:20])[0]
+    hw = _ifreq(sock, _SIOCGIFHWADDR, name)[16:24]
+    family = struct.unpack("H", hw[:2])[0]
+    link = {"device": name, "active": bool(flags & _IFF_RUNNING),
+            "type": _IFACE_TYPES.get(str(family), "unknown"), "mtu": mtu}  # type: Dict[str, Any]
+    mac = ":".join("%02x" % b for b in bytearray(hw[2:8]))
+    if family == 1 and mac != "00:00:00:00:00:00":
+        link["macaddress"] = mac
+    return link
+
+
 def interfaces(root: str = SYS_NET) -> Dict[str, Dict[str, Any]]:
     """Each network interface as Ansible describes it: device, macaddress, mtu, active,
     type, ipv4 (the primary address) and ipv6 (a list)."""
     v6 = parse_if_inet6(read_text("/proc/net/if_inet6"))
     out = {}  # type: Dict[str, Dict[str, Any]]
     try:
-        names = sorted(os.listdir(root))
+        names = sorted(name for _, name in socket.if_nameindex())
     except OSError:
         return out
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     try:
         for name in names:
-            path = os.path.join(root, name)
-            mtu = read_text(os.path.join(path, "mtu")).strip()
-            iface = {"device": name, "active": read_text(
-                os.path.join(path, "operstate")).strip() != "down",
-                "type": _IFACE_TYPES.get(read_text(os.path.join(path, "type")).strip(),
-                                         "unknown"),
-                "mtu": int(mtu) if mtu.isdigit() else 0}  # type: Dict[str, Any]
-            mac = read_text(os.path.join(path, "address")).strip()
-            if mac and mac != "00:00:00:00:00:00":
-                iface["macaddress"] = mac
-            if os.path.isdir(os.path.join(path, "bridge")):
+            try:
+                iface = _link_of(sock, name)
+            except OSError:
+                continue  # gone since it was listed
+            if os.path.isdir(os.path.join(root, name, "bridge")):
                 iface["type"] = "bridge"
             ipv4 = _ipv4_of(sock, name)
             if ipv4:
