@@ -970,13 +970,17 @@ class _HostVarsView(Mapping[str, Mapping[str, Any]]):
         self._inventory = inventory
         self._facts = facts or {}
         self._added = added or {}
+        self._seen: dict[str, Mapping[str, Any]] = {}  # a loop over groups reads each often
 
     def __getitem__(self, name: str) -> Mapping[str, Any]:
-        host = self._inventory.hosts[name]
-        return {**host.vars, "inventory_hostname": name,
+        if name not in self._seen:
+            host = self._inventory.hosts[name]
+            self._seen[name] = {
+                **host.vars, "inventory_hostname": name,
                 "inventory_hostname_short": name.split(".")[0],
                 "group_names": [g for g in host.groups if g not in ("all", "ungrouped")],
                 **fact_vars(self._facts.get(name) or {}, self._added.get(name))}
+        return self._seen[name]
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._inventory.hosts)
