@@ -5,8 +5,10 @@ millisecond. ``gather(subsets)`` reads only some groups of them (the ``setup`` o
 ``gather_subset``)."""
 from __future__ import annotations
 
+import configparser
 import datetime
 import fcntl
+import json
 import os
 import platform
 import pwd
@@ -457,6 +459,40 @@ def minimal() -> Dict[str, Any]:
         "cmdline": read_text("/proc/cmdline").strip(),
     }  # type: Dict[str, Any]
     out.update(selinux_apparmor())
+    out["local"] = local_facts(FACT_PATH)
+    return out
+
+
+FACT_PATH = "/etc/ansible/facts.d"
+
+
+def local_facts(folder: str) -> Dict[str, Any]:
+    """``*.fact`` files (JSON, else INI) under ``folder``: Ansible's ``ansible_local``.
+    Executable fact files are not run; their entry says so."""
+    out = {}  # type: Dict[str, Any]
+    try:
+        names = sorted(n for n in os.listdir(folder) if n.endswith(".fact"))
+    except OSError:
+        return out
+    for name in names:
+        path = os.path.join(folder, name)
+        key = name[:-len(".fact")]
+        if os.access(path, os.X_OK):
+            out[key] = "error loading facts: executable fact files are not run"
+            continue
+        text = read_text(path)
+        try:
+            out[key] = json.loads(text)
+            continue
+        except ValueError:
+            pass
+        parser = configparser.ConfigParser()
+        try:
+            parser.read_string(text)
+        except configparser.Error as exc:
+            out[key] = "error loading facts as JSON or ini: %s" % exc
+            continue
+        out[key] = dict((section, dict(parser.items(section))) for section in parser.sections())
     return out
 
 
@@ -527,7 +563,7 @@ def _names_min(facts: Dict[str, Any]) -> Dict[str, Any]:
                      effective_user_id=account.get("user_uid"),
                      real_group_id=account.get("user_gid"),
                      effective_group_id=account.get("user_gid"))
-    for key in ("kernel_version", "env", "date_time", "dns", "machine_id", "cmdline",
+    for key in ("kernel_version", "env", "date_time", "dns", "machine_id", "cmdline", "local",
                 "uptime_seconds", "mounts", "selinux", "apparmor"):
         if key in facts:
             named[key] = facts[key]

@@ -158,3 +158,11 @@ def test_ansible_names_from_a_sample_host() -> None:
     assert named["all_ipv6_addresses"] == ["fd00::5"]
     assert named["default_ipv4"]["interface"] == "eth-0" and named["default_ipv6"] == {}
     assert named["lsb"]["id"] == "Debian"  # no /etc/lsb-release: from os-release
+
+
+def test_local_facts_come_with_the_hello(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "app.fact").write_text('{"release": 7}')
+    monkeypatch.setattr(facts, "FACT_PATH", str(tmp_path))
+    assert facts.ansible_names(facts.gather([]))["local"] == {"app": {"release": 7}}
+    monkeypatch.setattr(facts, "FACT_PATH", str(tmp_path / "none"))
+    assert facts.ansible_names(facts.gather([]))["local"] == {}

@@ -5,11 +5,8 @@ the host's facts for the tasks after it.
 """
 from __future__ import annotations
 
-import configparser
 import fnmatch
-import json
-import os
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any, List, Mapping, Optional, Tuple
 
 from .. import facts
 from ..core import Context, OpError, Outcome, accept, ok
@@ -29,9 +26,7 @@ def run(ctx: Context, args: Mapping[str, Any]) -> Outcome:
         raise OpError("setup: %s" % problem[0], hint=problem[1])
     raw = facts.gather(wanted)
     named = dict(("ansible_" + k, v) for k, v in facts.ansible_names(raw).items())
-    local = local_facts(str(args["fact_path"]))
-    if local:
-        named["ansible_local"] = local
+    named["ansible_local"] = facts.local_facts(str(args["fact_path"]))
     patterns = list(args["filter"] or [])
     if patterns:
         named = dict((k, v) for k, v in named.items()
@@ -78,36 +73,6 @@ def subsets(items: List[str]) -> Tuple[List[str], Optional[Tuple[str, str]]]:
     return sorted(chosen - excluded), None
 
 
-def local_facts(folder: str) -> Dict[str, Any]:
-    """``*.fact`` files (JSON, else INI) under ``folder``: Ansible's ``ansible_local``.
-    Executable fact files are not run; their entry says so."""
-    out = {}  # type: Dict[str, Any]
-    try:
-        names = sorted(n for n in os.listdir(folder) if n.endswith(".fact"))
-    except OSError:
-        return out
-    for name in names:
-        path = os.path.join(folder, name)
-        key = name[:-len(".fact")]
-        if os.access(path, os.X_OK):
-            out[key] = "error loading facts: executable fact files are not run"
-            continue
-        text = facts.read_text(path)
-        try:
-            out[key] = json.loads(text)
-            continue
-        except ValueError:
-            pass
-        parser = configparser.ConfigParser()
-        try:
-            parser.read_string(text)
-        except configparser.Error as exc:
-            out[key] = "error loading facts as JSON or ini: %s" % exc
-            continue
-        out[key] = dict((section, dict(parser.items(section))) for section in parser.sections())
-    return out
-
-
 SPEC = OpSpec(
     name='setup',
     summary="gather the host's facts again: some subsets, some names, local facts",
@@ -115,7 +80,7 @@ SPEC = OpSpec(
     args=(
         Arg('gather_subset', 'names', default=['all'], doc='`all`, `min`, `hardware`, `network`, `virtual`, and `!NAME` to leave one out (`min` is always read)'),
         Arg('filter', 'names', default=[], doc='glob patterns of fact names to keep (`ansible_eth*`, `ansible_distribution*`)'),
-        Arg('fact_path', default='/etc/ansible/facts.d', doc='a folder of `*.fact` files (JSON or INI) read into `ansible_local`'),
+        Arg('fact_path', default=facts.FACT_PATH, doc='a folder of `*.fact` files (JSON or INI) read into `ansible_local`'),
         Arg('gather_timeout', 'int', default=10, doc="accepted for Ansible's sake; reading facts takes milliseconds"),
     ),
     doc="""\
