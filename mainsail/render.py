@@ -300,7 +300,7 @@ def _word_to_bool(rendered: str, text: str, where: str) -> bool:
 
 def _load(env: Environment, name: str, where: str) -> jinja2.Template:
     try:
-        source, filename, uptodate = env.loader.get_source(env, name)  # type: ignore[union-attr]
+        source, filename, _ = env.loader.get_source(env, name)  # type: ignore[union-attr]
     except jinja2.TemplateNotFound as exc:
         raise _not_found(env, str(exc.name or name), where) from None
     if not source.startswith(HEADER):
@@ -339,8 +339,8 @@ def header_overrides(line: str, where: str) -> dict[str, Any]:
                            where, "quote strings: variable_start_string:'[%'") from None
         wanted: Any = (str, type(None)) if key.endswith("_prefix") else \
             str if key in _HEADER_STRINGS or key == "newline_sequence" else bool
-        if not isinstance(value, wanted) or (key == "newline_sequence"
-                                                             and value not in _NEWLINES):
+        bad_newline = key == "newline_sequence" and value not in _NEWLINES
+        if not isinstance(value, wanted) or bad_newline:
             raise BadInput(f"{HEADER} override {key}: {value!r} is not allowed", where,
                            "newline_sequence is '\\n', '\\r\\n' or '\\r'; the *_blocks "
                            "keys True or False; the others strings")
