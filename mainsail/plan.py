@@ -623,7 +623,8 @@ class _Builder:
         """A task whose every item was skipped here, or whose result the controller judged
         itself, has its result now; one with a step on the host waits for it."""
         name = str(task.register)
-        looped = task.loop is not None
+        # A loop that could not be rendered failed as a whole, without per-item results.
+        looped = task.loop is not None and not any(item is _NO_ITEM for item, _ in ran)
         if local:
             self.awaited.pop(name, None)
             self.registered[name] = _registered(ran, local, looped, fields=dict)

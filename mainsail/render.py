@@ -588,45 +588,60 @@ def _lk_flattened(env: Any, ctx: Any, terms: list[Any], opts: dict[str, Any]) ->
     return _flatten(terms)
 
 
+_SUBELEMENTS_TERMS = "subelements lookup expects a list of two or three items, "
+
+
 def _lk_subelements(env: Any, ctx: Any, terms: list[Any], opts: dict[str, Any]) -> list[Any]:
-    if len(terms) == 1 and isinstance(terms[0], list) and 2 <= len(terms[0]) <= 3 and \
-            isinstance(terms[0][1], str):
+    """Each element paired with each item of its list under a (dotted) key; the errors say
+    what Ansible's say, since playbooks test for their wording."""
+    if len(terms) == 1 and isinstance(terms[0], list) and 2 <= len(terms[0]) <= 3:
         terms = terms[0]
-    if not 2 <= len(terms) <= 3 or not isinstance(terms[1], str):
-        raise ValueError("subelements lookup expects a list of two or three items: a list of "
-                         "mappings, a key, and optionally {skip_missing: true}")
+    if not 2 <= len(terms) <= 3:
+        raise ValueError(_SUBELEMENTS_TERMS.rstrip(", "))
     elements, key = terms[0], terms[1]
+    if not isinstance(elements, (list, Mapping)) or not isinstance(key, str):
+        raise ValueError(_SUBELEMENTS_TERMS + "first a dict or a list, second a string "
+                         "pointing to the subkey")
     flags = terms[2] if len(terms) == 3 else {}
     if not isinstance(flags, Mapping) or set(flags) - {"skip_missing"}:
-        raise ValueError("the optional third item must be a mapping with the flag skip_missing")
+        raise ValueError(_SUBELEMENTS_TERMS + "the optional third item must be a dict with "
+                         "flags skip_missing")
     skip = _to_bool(flags.get("skip_missing", False))
-    if isinstance(elements, Mapping) and elements.get("skipped") is True:
-        return []  # the registered result of a skipped task
     if isinstance(elements, Mapping):
+        if elements.get("skipped") is True:
+            return []  # the registered result of a skipped task
         elements = list(elements.values())
-    if not isinstance(elements, list):
-        raise ValueError("subelements lookup expects a list of mappings or a mapping")
     out = []
     for element in elements:
         if not isinstance(element, Mapping):
-            raise ValueError("subelements lookup: each element must be a mapping")
+            raise ValueError(f"subelements lookup: each element must be a dict, got "
+                             f"{element!r}")
         if element.get("skipped") is True:
             continue
-        value: Any = element
-        missing = False
-        for part in key.split("."):
-            if not isinstance(value, Mapping) or part not in value:
-                missing = True
-                break
-            value = value[part]
-        if missing:
-            if skip:
-                continue
-            raise ValueError(f"could not find {key!r} key in iterated item {dict(element)!r}")
-        if not isinstance(value, list):
-            raise ValueError(f"the key {key} should point to a list, got {value!r}")
-        out += [[element, sub] for sub in value]
+        found = _subelement(element, key.split("."), skip)
+        if found is None:
+            continue
+        out += [[element, sub] for sub in found]
     return out
+
+
+def _subelement(element: Mapping[str, Any], parts: list[str], skip: bool) -> list[Any] | None:
+    """The list under ``parts`` in ``element``; None when it is missing and ``skip``."""
+    value: Any = element
+    for depth, part in enumerate(parts):
+        if not isinstance(value, Mapping) or part not in value:
+            if skip:
+                return None
+            raise ValueError(f"could not find {part!r} key in iterated item {value!r}")
+        value = value[part]
+        last = depth == len(parts) - 1
+        if not last and not isinstance(value, Mapping):
+            if skip:
+                return None
+            raise ValueError(f"the key {part} should point to a dictionary, got {value!r}")
+        if last and not isinstance(value, list):
+            raise ValueError(f"the key {part} should point to a list, got {value!r}")
+    return value
 
 
 _SEQ_SHORT = re.compile(r"^(?:(?P<start>-?[0-9a-fA-Fx]+)-)?(?P<end>-?[0-9a-fA-Fx]+)"

@@ -368,3 +368,43 @@ def test_ansibles_old_path_test_names(tmp_path: Path) -> None:
     assert r("link is link_exists and link is not exists", v) is True
     assert r("none is not link_exists", v) is True
     assert r("'/' is is_abs and '/' is is_mount and '/' is is_same_file('/')") is True
+
+
+# ---------------------------------------------------------------------------- subelements
+
+USERS = [{"name": "a", "mysql": {"password": "x", "hosts": ["h1", "h2"]}},
+         {"name": "b", "mysql": {"password": "y"}}]
+
+
+@pytest.mark.parametrize("expr, words", [
+    ("lookup('subelements', 9001, 'groups')", "first a dict or a list"),
+    ("lookup('subelements', users, true)", "second a string"),
+    ("lookup('subelements', users, 'mysql.password')", "should point to a list"),
+    ("lookup('subelements', users, 'mysql.hosts.x')", "should point to a dictionary"),
+    ("lookup('subelements', users, 'mysql.monkey')", "could not find 'monkey' key"),
+    ("lookup('subelements', users, 'mysql.hosts', 'wolves')",
+     "the optional third item must be a dict"),
+])
+def test_subelements_errors_say_what_ansibles_say(expr: str, words: str) -> None:
+    assert words in str(bad(lambda: r(expr, {"users": USERS})))
+
+
+def test_subelements_skip_missing_and_a_skipped_result() -> None:
+    got = r("lookup('subelements', users, 'mysql.hosts', {'skip_missing': true}, "
+            "wantlist=true)", {"users": USERS})
+    assert [(u["name"], h) for u, h in got] == [("a", "h1"), ("a", "h2")]  # type: ignore[union-attr]
+    assert r("lookup('subelements', {'skipped': true}, 'x', wantlist=true)") == []
+
+
+def test_a_loop_that_cannot_be_rendered_registers_one_failed_result(tmp_path: Path) -> None:
+    steps = play_plan(tmp_path, """
+        - hosts: all
+          tasks:
+            - set_fact: {x: 1}
+              with_subelements: [[{a: [1]}], a, wolves]
+              ignore_errors: true
+              register: out
+            - debug:
+                msg: "{{ out.failed }} {{ out.results is defined }} {{ 'must be a dict' in out.msg }}"
+        """)
+    assert steps[-1]["msg"] == "True False True"
