@@ -113,13 +113,14 @@ def build_plan(project_root: Path | str, play: Play, host: Host, facts: Mapping[
                extra_vars: Mapping[str, Any] | None, *, tags: Sequence[str] = (),
                skip_tags: Sequence[str] = (), check: bool = False,
                inventory: Inventory | None = None, secrets: Vault | None = None,
-               play_hosts: Sequence[str] = (),
+               play_hosts: Sequence[str] = (), play_batch: Sequence[str] = (),
                host_facts: Mapping[str, Mapping[str, Any]] | None = None) -> HostPlan:
     """Render ``play`` for ``host``: ordered steps, content blobs, handlers, notifications.
 
     ``inventory`` provides ``groups`` and ``hostvars`` for templates; without it they
     describe this host alone. ``secrets``: the run's vault, for vars files named by a template.
-    ``play_hosts``: the hosts the play runs on (``ansible_play_hosts``); ``host_facts``: every
+    ``play_hosts``: the hosts the play runs on (``ansible_play_hosts``), ``play_batch`` those
+    of this host's ``serial`` batch (``ansible_play_batch``); ``host_facts``: every
     connected host's facts (in ``hostvars``). A play with ``gather_facts: false`` sees no facts.
 
     The plan is the host's first *segment*: the tasks up to the first one that reads a result
@@ -131,6 +132,7 @@ def build_plan(project_root: Path | str, play: Play, host: Host, facts: Mapping[
                        inventory, check, _TagFilter(tuple(tags), tuple(skip_tags)), secrets)
     builder.hello_facts = dict(facts or {})
     builder.play_hosts = list(play_hosts) or [host.name]
+    builder.play_batch = list(play_batch) or builder.play_hosts
     builder.host_facts = {} if host_facts is None or not play.gather_facts else host_facts
     return builder.segment(first=True)
 
@@ -250,6 +252,7 @@ class _Builder:
         self.awaited: dict[str, list[tuple[Any, int | None]]] = {}  # name -> (item, step id)
         self.looped: set[str] = set()  # awaited names registered by a loop
         self.play_hosts: list[str] = [host.name]
+        self.play_batch: list[str] = [host.name]
         self.host_facts: Mapping[str, Mapping[str, Any]] = {}
         self.hello_facts: dict[str, Any] = {}  # what the host sent, even under gather_facts: false
         self.added_facts: dict[str, Any] = {}  # Ansible-named facts from setup (and the like)
@@ -348,9 +351,9 @@ class _Builder:
                                            {host.name: self.added_facts})
                  if inv else {host.name: {**host.vars,
                                           **fact_vars(self.facts, self.added_facts)}},
-                 **fact_vars(self.facts, self.added_facts), "play_hosts": list(self.play_hosts),
+                 **fact_vars(self.facts, self.added_facts), "play_hosts": list(self.play_batch),
                  "ansible_play_hosts": list(self.play_hosts),
-                 "ansible_play_batch": list(self.play_hosts),
+                 "ansible_play_batch": list(self.play_batch),
                  "ansible_play_hosts_all": list(self.play_hosts),
                  "ansible_check_mode": self.check, "playbook_dir": str(self.root / "playbooks")}
         if use is not None:

@@ -408,3 +408,19 @@ def test_a_loop_that_cannot_be_rendered_registers_one_failed_result(tmp_path: Pa
                 msg: "{{ out.failed }} {{ out.results is defined }} {{ 'must be a dict' in out.msg }}"
         """)
     assert steps[-1]["msg"] == "True False True"
+
+
+def test_the_batch_is_the_hosts_serial_batch(tmp_path: Path) -> None:
+    from mainsail.inventory import Host
+    from mainsail.runner import batch_of
+    hosts = [Host(f"h{i}") for i in range(5)]
+    assert batch_of(hosts[3], hosts, 2) == ["h2", "h3"]
+    assert batch_of(hosts[4], hosts, "40%") == ["h4"]
+    assert batch_of(hosts[0], hosts, None) == [h.name for h in hosts]
+    steps = play_plan(tmp_path, """
+        - hosts: all
+          tasks:
+            - debug: {msg: "{{ ansible_play_batch }} {{ play_hosts }} {{ ansible_play_hosts }}"}
+        """, play_hosts=["web1.example.org", "web2"], play_batch=["web1.example.org"])
+    assert steps[0]["msg"] == "['web1.example.org'] ['web1.example.org'] " \
+                              "['web1.example.org', 'web2']"
