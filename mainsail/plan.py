@@ -28,6 +28,7 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import jinja2
 
+from .agent.facts import ansible_names as ansible_facts
 from .agent.ops import OPS as RUNNERS
 from .agent.core import OpError
 from .agent.spec import Ships
@@ -113,18 +114,28 @@ def _masked_step(step: Mapping[str, Any]) -> dict[str, Any]:
 def build_plan(project_root: Path | str, play: Play, host: Host, facts: Mapping[str, Any] | None,
                extra_vars: Mapping[str, Any] | None, *, tags: Sequence[str] = (),
                skip_tags: Sequence[str] = (), check: bool = False,
-               inventory: Inventory | None = None, secrets: Vault | None = None) -> HostPlan:
+               inventory: Inventory | None = None, secrets: Vault | None = None,
+               play_hosts: Sequence[str] = (), play_batch: Sequence[str] = (),
+               host_facts: Mapping[str, Mapping[str, Any]] | None = None) -> HostPlan:
     """Render ``play`` for ``host``: ordered steps, content blobs, handlers, notifications.
 
     ``inventory`` provides ``groups`` and ``hostvars`` for templates; without it they
     describe this host alone. ``secrets``: the run's vault, for vars files named by a template.
+    ``play_hosts``: the hosts the play runs on (``ansible_play_hosts``), ``play_batch`` those
+    of this host's ``serial`` batch (``ansible_play_batch``); ``host_facts``: every
+    connected host's facts (in ``hostvars``). A play with ``gather_facts: false`` sees no facts.
 
     The plan is the host's first *segment*: the tasks up to the first one that reads a result
     registered by a task of the same segment. ``HostPlan.following(results)`` renders the next
     segment once those results are known; the tasks it holds were checked here already.
     """
-    builder = _Builder(Path(project_root), play, host, dict(facts or {}), dict(extra_vars or {}),
+    builder = _Builder(Path(project_root), play, host,
+                       dict(facts or {}) if play.gather_facts else {}, dict(extra_vars or {}),
                        inventory, check, _TagFilter(tuple(tags), tuple(skip_tags)), secrets)
+    builder.hello_facts = dict(facts or {})
+    builder.play_hosts = list(play_hosts) or [host.name]
+    builder.play_batch = list(play_batch) or builder.play_hosts
+    builder.host_facts = {} if host_facts is None or not play.gather_facts else host_facts
     return builder.segment(first=True)
 
 
@@ -160,6 +171,11 @@ def role_vars(project_root: Path | str, play: Play, host: Host,
                 continue  # not plain data
     return merged
 
+
+# Names that read a host's facts (besides ansible_<fact>), and ansible_ names that are not facts.
+_FACT_NAMES = frozenset({"ansible_facts", "facts", "hostvars"})
+_NOT_FACTS = frozenset({"ansible_check_mode", "ansible_play_hosts", "ansible_play_batch",
+                        "ansible_play_hosts_all", "ansible_managed"})
 
 # Views and objects among the names Mainsail sets: templates use them, checks need not.
 _MAGIC_OBJECTS = frozenset({"groups", "hostvars", "facts", "ansible_facts"})
@@ -237,6 +253,11 @@ class _Builder:
         self.registered: dict[str, Any] = {}  # results known on the controller
         self.awaited: dict[str, list[tuple[Any, int | None]]] = {}  # name -> (item, step id)
         self.looped: set[str] = set()  # awaited names registered by a loop
+        self.play_hosts: list[str] = [host.name]
+        self.play_batch: list[str] = [host.name]
+        self.host_facts: Mapping[str, Mapping[str, Any]] = {}
+        self.hello_facts: dict[str, Any] = {}  # what the host sent, even under gather_facts: false
+        self.added_facts: dict[str, Any] = {}  # Ansible-named facts from setup (and the like)
         self._add_secrets(inventory.secrets if inventory else secret_texts(host.vars))
         # Values the run's vault decrypted while loading (inline !vault in a playbook or task
         # file): a step quoting one is no_log like a step quoting a vars file's secret.
@@ -327,14 +348,18 @@ class _Builder:
 
     def _magic(self, use: RoleUse | None) -> dict[str, Any]:
         host, inv = self.host, self.inventory
-        named = ansible_facts(self.facts)
         magic = {"inventory_hostname": host.name,
                  "inventory_hostname_short": host.name.split(".")[0],
                  "group_names": [g for g in host.groups if g not in ("all", "ungrouped")],
                  "groups": _GroupsView(inv) if inv else {g: [host.name] for g in host.groups},
-                 "hostvars": _HostVarsView(inv) if inv else {host.name: host.vars},
-                 "facts": self.facts, "ansible_facts": {**self.facts, **named},
-                 **{"ansible_" + k: v for k, v in named.items()},
+                 "hostvars": _HostVarsView(inv, {**self.host_facts, host.name: self.facts},
+                                           {host.name: self.added_facts})
+                 if inv else {host.name: {**host.vars,
+                                          **fact_vars(self.facts, self.added_facts)}},
+                 **fact_vars(self.facts, self.added_facts), "play_hosts": list(self.play_batch),
+                 "ansible_play_hosts": list(self.play_hosts),
+                 "ansible_play_batch": list(self.play_batch),
+                 "ansible_play_hosts_all": list(self.play_hosts),
                  "ansible_check_mode": self.check, "playbook_dir": str(self.root / "playbooks")}
         if use is not None:
             magic["role_name"] = use.role.name
@@ -389,10 +414,31 @@ class _Builder:
     def resume(self, results: Sequence[Mapping[str, Any]]) -> HostPlan:
         """The next segment, once the results of the one before are in."""
         by_id = {r.get("id"): r for r in results}
+        self._take_facts(results)
         for name, entries in self.awaited.items():
             self.registered[name] = _registered(entries, by_id, name in self.looped)
         self.awaited, self.looped = {}, set()
         return self.segment()
+
+    def _take_facts(self, results: Sequence[Mapping[str, Any]]) -> None:
+        """Facts a step returned (``setup``, ``hostname``...) are the host's facts from now
+        on, as in Ansible; the scopes are rendered again with them."""
+        for result in results:
+            data = result.get("data")
+            returned = data.get("ansible_facts") if isinstance(data, Mapping) else None
+            if isinstance(returned, Mapping) and returned:
+                self.added_facts.update({k[len("ansible_"):] if k.startswith("ansible_") else k:
+                                         v for k, v in returned.items()})
+                self.scopes = {}
+
+    def _reads_facts(self, task: Task, scope: _Scope) -> bool:
+        """Whether ``task`` reads facts while a ``setup`` step of this segment may change
+        them: then it waits for the next segment."""
+        if not any(step.get("op") == "setup" for step in self.steps):
+            return False
+        return any(name in _FACT_NAMES or (name.startswith("ansible_")
+                                           and name not in _NOT_FACTS)
+                   for name in self._deps(task, scope))
 
     def _deps(self, task: Task, scope: _Scope) -> set[str]:
         """The variable names a task's templates read (when, loop, arguments, name, ...)."""
@@ -413,7 +459,8 @@ class _Builder:
 
     def _waits(self, task: Task, scope: _Scope) -> bool:
         """Whether ``task`` reads a result registered earlier in this segment."""
-        return bool(self._deps(task, scope) & (self.awaited.keys() - self.extra.keys()))
+        return bool(self._deps(task, scope) & (self.awaited.keys() - self.extra.keys())) or \
+            self._reads_facts(task, scope)
 
     def _check_deferred(self) -> None:
         """What later segments hold is checked before anything runs: each task renders with
@@ -421,7 +468,13 @@ class _Builder:
         if self.pos >= len(self.units):
             return
         saved = (self.steps, self.blobs, self.notify, self.checks, self.skipped, self.next_id,
-                 self.registered, self.handlers, self.awaited, self.looped)
+                 self.registered, self.handlers, self.awaited, self.looped, self.added_facts,
+                 self.scopes)
+        if any(step.get("op") == "setup" for step in self.steps) or \
+                any(kind == _TASK and what.op == "setup" for kind, what, _ in self.units[self.pos:]):
+            # What setup will return is not known yet: the facts the host sent stand in.
+            self.added_facts = {**ansible_facts(self.hello_facts), **self.added_facts}
+            self.scopes = {}
         self.steps, self.blobs, self.notify, self.checks, self.skipped = [], {}, {}, {}, []
         self.registered = {**self.registered, **_sample_results(self.play)}
         self.awaited, self.looped = {}, set()
@@ -432,7 +485,8 @@ class _Builder:
                     self._check_task(what, scope)
         finally:
             (self.steps, self.blobs, self.notify, self.checks, self.skipped, self.next_id,
-             self.registered, self.handlers, self.awaited, self.looped) = saved
+             self.registered, self.handlers, self.awaited, self.looped, self.added_facts,
+             self.scopes) = saved
 
     def _check_task(self, task: Task, scope: _Scope) -> None:
         """Render a deferred task with sample results: an undefined variable that is not a
@@ -577,7 +631,8 @@ class _Builder:
         """A task whose every item was skipped here, or whose result the controller judged
         itself, has its result now; one with a step on the host waits for it."""
         name = str(task.register)
-        looped = task.loop is not None
+        # A loop that could not be rendered failed as a whole, without per-item results.
+        looped = task.loop is not None and not any(item is _NO_ITEM for item, _ in ran)
         if local:
             self.awaited.pop(name, None)
             self.registered[name] = _registered(ran, local, looped, fields=dict)
@@ -929,13 +984,26 @@ class _GroupsView(Mapping[str, list[str]]):
 
 
 class _HostVarsView(Mapping[str, Mapping[str, Any]]):
-    """``hostvars`` for templates: each host's inventory variables, as loaded."""
+    """``hostvars`` for templates, in Ansible's shape: each host's inventory variables (as
+    loaded), its names (``inventory_hostname``, ``group_names``) and its facts when known."""
 
-    def __init__(self, inventory: Inventory) -> None:
+    def __init__(self, inventory: Inventory,
+                 facts: Mapping[str, Mapping[str, Any]] | None = None,
+                 added: Mapping[str, Mapping[str, Any]] | None = None) -> None:
         self._inventory = inventory
+        self._facts = facts or {}
+        self._added = added or {}
+        self._seen: dict[str, Mapping[str, Any]] = {}  # a loop over groups reads each often
 
     def __getitem__(self, name: str) -> Mapping[str, Any]:
-        return self._inventory.hosts[name].vars
+        if name not in self._seen:
+            host = self._inventory.hosts[name]
+            self._seen[name] = {
+                **host.vars, "inventory_hostname": name,
+                "inventory_hostname_short": name.split(".")[0],
+                "group_names": [g for g in host.groups if g not in ("all", "ungrouped")],
+                **fact_vars(self._facts.get(name) or {}, self._added.get(name))}
+        return self._seen[name]
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._inventory.hosts)
@@ -946,49 +1014,15 @@ class _HostVarsView(Mapping[str, Mapping[str, Any]]):
 
 # ---------------------------------------------------------------------------- facts
 
-_FAMILIES = {"debian": "Debian", "ubuntu": "Debian", "raspbian": "Debian", "rhel": "RedHat",
-             "centos": "RedHat", "fedora": "RedHat", "rocky": "RedHat", "almalinux": "RedHat",
-             "alpine": "Alpine", "arch": "Archlinux", "opensuse-leap": "Suse"}
-_PKG_MGRS = {"Debian": "apt", "RedHat": "dnf", "Alpine": "apk", "Archlinux": "pacman",
-             "Suse": "zypper"}
+def fact_vars(facts: Mapping[str, Any],
+              added: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The variables a host's facts give: ``facts`` as gathered, ``ansible_facts`` (those
+    plus Ansible's names, plus ``added`` ones a task such as ``setup`` returned) and each
+    Ansible name as ``ansible_<name>``."""
+    named = {**ansible_facts(dict(facts)), **(added or {})}
+    return {"facts": facts, "ansible_facts": {**facts, **named},
+            **{"ansible_" + k: v for k, v in named.items()}}
 
-
-def ansible_facts(facts: Mapping[str, Any]) -> dict[str, Any]:
-    """The host's facts under Ansible's names (``distribution``, ``os_family``, ...), from
-    what the agent gathers; each is also ``ansible_<name>`` at the top level."""
-    if not facts:
-        return {}
-    os_info = facts.get("os") or {}
-    os_id = str(os_info.get("id") or "")
-    version = str(os_info.get("version_id") or "")
-    family = _FAMILIES.get(os_id, os_id.capitalize())
-    python = facts.get("python") or {}
-    py_version = str(python.get("version") or "")
-    parts = (py_version.split(".") + ["0", "0", "0"])[:3]
-    addresses = list(facts.get("addresses") or [])
-    named: dict[str, Any] = {
-        "distribution": {"debian": "Debian", "ubuntu": "Ubuntu"}.get(os_id, os_id.capitalize()),
-        "os_family": family, "distribution_release": os_info.get("codename", ""),
-        "distribution_version": version, "distribution_major_version": version.split(".")[0],
-        "hostname": facts.get("hostname", ""), "fqdn": facts.get("fqdn", ""),
-        "nodename": facts.get("fqdn") or facts.get("hostname", ""),
-        "kernel": facts.get("kernel", ""), "architecture": facts.get("arch", ""),
-        "machine": facts.get("arch", ""), "processor_vcpus": facts.get("cpus"),
-        "processor_cores": facts.get("cpus"), "memtotal_mb": facts.get("memory_mb"),
-        "service_mgr": facts.get("init", ""), "pkg_mgr": _PKG_MGRS.get(family, "unknown"),
-        "user_id": facts.get("user", ""), "user_uid": facts.get("uid"),
-        "all_ipv4_addresses": addresses, "python_version": py_version,
-        "python": {"executable": python.get("path", ""),
-                   "version": {"major": int(parts[0]) if parts[0].isdigit() else 0,
-                               "minor": int(parts[1]) if parts[1].isdigit() else 0,
-                               "micro": int(parts[2]) if parts[2].isdigit() else 0}},
-        "lsb": {"id": os_id.capitalize(), "release": version,
-                "codename": os_info.get("codename", ""),
-                "description": os_info.get("pretty", "")},
-    }
-    if addresses:
-        named["default_ipv4"] = {"address": addresses[0]}
-    return named
 
 
 # ---------------------------------------------------------------------------- results

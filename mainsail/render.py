@@ -9,14 +9,16 @@ for inline strings) and the variable involved.
 
 from __future__ import annotations
 
-import base64
+import ast
 import hashlib
 import itertools
 import math
 import json
 import os
 import re
+import random
 import shlex
+import string
 import traceback
 from pathlib import Path
 from types import MappingProxyType
@@ -25,11 +27,14 @@ from typing import Any, Callable, Mapping, Sequence
 import jinja2
 import jinja2.meta
 import yaml
+from jinja2.lexer import Token, TokenStream
 from jinja2.loaders import split_template_path
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
 from . import taint
+from .ansible_filters import make_filters, version_compare
+from .shacrypt import new_salt
 from .errors import BadInput, did_you_mean
 from .yamlio import Unsafe, YDict, YList, display_path, read_text
 
@@ -53,8 +58,8 @@ class Environment(SandboxedEnvironment):
     context_class = taint.TaintContext
 
     def __init__(self, search_path: Sequence[Path], root: Path | None) -> None:
-        super().__init__(undefined=jinja2.StrictUndefined, autoescape=False,
-                         keep_trailing_newline=True, loader=_TemplateLoader(search_path),
+        super().__init__(undefined=jinja2.StrictUndefined, autoescape=False, trim_blocks=True,
+                         loader=_TemplateLoader(search_path),
                          finalize=taint.finalize)
         self.root = root
         self.search_path = tuple(Path(p) for p in search_path)
@@ -80,6 +85,16 @@ class Environment(SandboxedEnvironment):
     def _query(self, context: Any, name: str, *terms: Any, **options: Any) -> list[Any]:
         options.pop("wantlist", None)
         return run_lookup(self, context, name, list(terms), options)
+
+    line_offset = 0  # lines before the source that were taken off (a ``#jinja2:`` header)
+
+    def _tokenize(self, source: str, name: str | None, filename: str | None = None,
+                  state: str | None = None) -> TokenStream:
+        stream = super()._tokenize(source, name, filename, state)
+        if not self.line_offset:
+            return stream
+        shifted = (Token(t.lineno + self.line_offset, t.type, t.value) for t in stream)
+        return TokenStream(shifted, name, filename)
 
     def getitem(self, obj: Any, argument: Any) -> Any:
         return taint.read(super().getitem(obj, argument))
@@ -166,7 +181,8 @@ def render_string(text: str, vars: Mapping[str, Any], *, where: str = "",
     if not has_template(text):
         return str(text)
     env = env or make_env()
-    return _text(_guard(lambda: env.from_string(text).render(vars), vars, where, env))
+    return _text(_guard(lambda: keep_newlines(text, env.from_string(text).render(vars)),
+                        vars, where, env))
 
 
 def eval_condition(expr: Any, vars: Mapping[str, Any], *, where: str = "",
@@ -194,7 +210,23 @@ def render_template(name: str, vars: Mapping[str, Any], *, search_path: Sequence
                     root: Path | None = None) -> str:
     """The template file ``name`` (looked up in ``search_path``) rendered with ``vars``."""
     env = env or make_env(search_path, root)
-    return _text(_guard(lambda: _load(env, name, where).render(vars), vars, where, env))
+
+    def run() -> str:
+        template = _load(env, name, where)
+        return keep_newlines(template.trailing_newlines,  # type: ignore[attr-defined]
+                             template.render(vars), template.environment.newline_sequence)
+
+    return _text(_guard(run, vars, where, env))
+
+
+def keep_newlines(source: str | int, rendered: str, newline: str = "\n") -> str:
+    """Ansible's rule for trailing newlines: Jinja drops one at the end of every template
+    (so an included file's last newline goes), and the outermost template gets back as many
+    as its source ends with (in its ``newline`` sequence). ``source``: the source, or how
+    many newlines it ends with."""
+    wanted = source if isinstance(source, int) else len(source) - len(source.rstrip("\n"))
+    has = len(rendered) - len(rendered.rstrip("\n"))
+    return rendered + newline * (wanted - has) if wanted > has else rendered
 
 
 def check_expression(expr: str, *, where: str = "", env: Environment | None = None) -> None:
@@ -268,9 +300,77 @@ def _word_to_bool(rendered: str, text: str, where: str) -> bool:
 
 def _load(env: Environment, name: str, where: str) -> jinja2.Template:
     try:
-        return env.get_template(name)
+        source, filename, _ = env.loader.get_source(env, name)  # type: ignore[union-attr]
     except jinja2.TemplateNotFound as exc:
         raise _not_found(env, str(exc.name or name), where) from None
+    if not source.startswith(HEADER):
+        template = env.get_template(name)
+    else:
+        place = f"{display_path(filename, env.root)}:1"
+        template = compile_with_header(env, source, place, name=name, filename=filename)
+    template.trailing_newlines = len(source) - len(source.rstrip("\n"))  # type: ignore[attr-defined]
+    return template
+
+
+#: Ansible's first-line override of a template's Jinja settings: ``#jinja2:key:value,...``.
+HEADER = "#jinja2:"
+_HEADER_KEYS = ("block_start_string", "block_end_string", "variable_start_string",
+                "variable_end_string", "comment_start_string", "comment_end_string",
+                "line_statement_prefix", "line_comment_prefix", "trim_blocks", "lstrip_blocks",
+                "newline_sequence", "keep_trailing_newline")
+_HEADER_STRINGS = frozenset(k for k in _HEADER_KEYS if k.endswith(("_string", "_prefix")))
+_NEWLINES = ("\n", "\r\n", "\r")
+
+
+def header_overrides(line: str, where: str) -> dict[str, Any]:
+    """The settings a ``#jinja2:`` line (without its marker) asks for, checked as Ansible
+    checks them: known keys, Python literals of the right type, distinct start strings."""
+    overrides: dict[str, Any] = {}
+    for pair in line.split(","):
+        key, sep, raw = pair.partition(":")
+        key = key.strip()
+        if not sep or key not in _HEADER_KEYS:
+            raise BadInput(f"bad {HEADER} override {pair.strip()!r}", where,
+                           f"write {HEADER}key:value,... with keys among {', '.join(_HEADER_KEYS)}")
+        try:
+            value = ast.literal_eval(raw.strip())
+        except (ValueError, SyntaxError):
+            raise BadInput(f"{HEADER} override {key}: {raw.strip()!r} is not a Python literal",
+                           where, "quote strings: variable_start_string:'[%'") from None
+        wanted: Any = (str, type(None)) if key.endswith("_prefix") else \
+            str if key in _HEADER_STRINGS or key == "newline_sequence" else bool
+        bad_newline = key == "newline_sequence" and value not in _NEWLINES
+        if not isinstance(value, wanted) or bad_newline:
+            raise BadInput(f"{HEADER} override {key}: {value!r} is not allowed", where,
+                           "newline_sequence is '\\n', '\\r\\n' or '\\r'; the *_blocks "
+                           "keys True or False; the others strings")
+        overrides[key] = value
+    starts = [overrides.get(k, default) for k, default in (
+        ("block_start_string", "{%"), ("variable_start_string", "{{"),
+        ("comment_start_string", "{#"))]
+    if len(set(starts)) != 3:
+        raise BadInput(f"{HEADER} block, variable and comment start strings must differ",
+                       where)
+    return overrides
+
+
+def compile_with_header(env: Environment, source: str, where: str, *, name: str | None = None,
+                        filename: str | None = None,
+                        base: Mapping[str, Any] | None = None) -> jinja2.Template:
+    """A template whose first line may be a ``#jinja2:`` header, compiled in an overlay of
+    ``env`` with those settings (on top of ``base``)."""
+    settings = dict(base or {})
+    offset = 0
+    if source.startswith(HEADER):
+        line, newline, source = source[len(HEADER):].partition("\n")
+        if not newline:
+            raise BadInput(f"a {HEADER} header needs a newline after it", where)
+        settings.update(header_overrides(line, where))
+        offset = 1
+    target = env.overlay(**settings) if settings or offset else env
+    target.line_offset = offset  # the header line is gone: errors still name the file's lines
+    code = target.compile(source, name, filename)
+    return target.template_class.from_code(target, code, target.make_globals(None))
 
 
 def _not_found(env: Environment, name: str, where: str) -> BadInput:
@@ -390,24 +490,29 @@ def _regex_replace(value: Any, pattern: str, replacement: str = "",
     return re.sub(pattern, replacement, str(value), flags=flags)
 
 
-def _regex_search(value: Any, pattern: str, ignorecase: bool = False) -> str | None:
-    found = re.search(pattern, str(value), flags=re.I if ignorecase else 0)
-    return found.group(0) if found else None
+def _regex_search(value: Any, pattern: str, *groups: str, ignorecase: bool = False,
+                  multiline: bool = False) -> Any:
+    """The first match, or with group arguments (``'\\1'``, ``'\\g<name>'``) the list of
+    those groups of it; None when nothing matches."""
+    flags = (re.I if ignorecase else 0) | (re.M if multiline else 0)
+    found = re.search(pattern, str(value), flags=flags)
+    if not groups:
+        return found.group(0) if found else None
+    wanted: list[Any] = []
+    for group in groups:
+        number = re.fullmatch(r"\\(\d+)", str(group))
+        name = re.fullmatch(r"\\g<(\w+)>", str(group))
+        if not (number or name):
+            raise ValueError(f"regex_search: unknown argument {group!r} "
+                             "(give '\\\\N' or '\\\\g<name>')")
+        wanted.append(int(number.group(1)) if number else name.group(1))  # type: ignore[union-attr]
+    return [found.group(g) for g in wanted] if found else None
 
 
 def _ternary(value: Any, true_value: Any, false_value: Any, none_value: Any = None) -> Any:
     if value is None and none_value is not None:
         return none_value
     return true_value if value else false_value
-
-
-def _combine(*dicts: Mapping[str, Any], recursive: bool = False) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for d in dicts:
-        for key, value in d.items():
-            both = isinstance(out.get(key), Mapping) and isinstance(value, Mapping)
-            out[key] = _combine(out[key], value, recursive=True) if recursive and both else value
-    return out
 
 
 def _hash(value: Any, algorithm: str = "sha1") -> str:
@@ -483,45 +588,60 @@ def _lk_flattened(env: Any, ctx: Any, terms: list[Any], opts: dict[str, Any]) ->
     return _flatten(terms)
 
 
+_SUBELEMENTS_TERMS = "subelements lookup expects a list of two or three items, "
+
+
 def _lk_subelements(env: Any, ctx: Any, terms: list[Any], opts: dict[str, Any]) -> list[Any]:
-    if len(terms) == 1 and isinstance(terms[0], list) and 2 <= len(terms[0]) <= 3 and \
-            isinstance(terms[0][1], str):
+    """Each element paired with each item of its list under a (dotted) key; the errors say
+    what Ansible's say, since playbooks test for their wording."""
+    if len(terms) == 1 and isinstance(terms[0], list) and 2 <= len(terms[0]) <= 3:
         terms = terms[0]
-    if not 2 <= len(terms) <= 3 or not isinstance(terms[1], str):
-        raise ValueError("subelements lookup expects a list of two or three items: a list of "
-                         "mappings, a key, and optionally {skip_missing: true}")
+    if not 2 <= len(terms) <= 3:
+        raise ValueError(_SUBELEMENTS_TERMS.rstrip(", "))
     elements, key = terms[0], terms[1]
+    if not isinstance(elements, (list, Mapping)) or not isinstance(key, str):
+        raise ValueError(_SUBELEMENTS_TERMS + "first a dict or a list, second a string "
+                         "pointing to the subkey")
     flags = terms[2] if len(terms) == 3 else {}
     if not isinstance(flags, Mapping) or set(flags) - {"skip_missing"}:
-        raise ValueError("the optional third item must be a mapping with the flag skip_missing")
+        raise ValueError(_SUBELEMENTS_TERMS + "the optional third item must be a dict with "
+                         "flags skip_missing")
     skip = _to_bool(flags.get("skip_missing", False))
-    if isinstance(elements, Mapping) and elements.get("skipped") is True:
-        return []  # the registered result of a skipped task
     if isinstance(elements, Mapping):
+        if elements.get("skipped") is True:
+            return []  # the registered result of a skipped task
         elements = list(elements.values())
-    if not isinstance(elements, list):
-        raise ValueError("subelements lookup expects a list of mappings or a mapping")
     out = []
     for element in elements:
         if not isinstance(element, Mapping):
-            raise ValueError("subelements lookup: each element must be a mapping")
+            raise ValueError(f"subelements lookup: each element must be a dict, got "
+                             f"{element!r}")
         if element.get("skipped") is True:
             continue
-        value: Any = element
-        missing = False
-        for part in key.split("."):
-            if not isinstance(value, Mapping) or part not in value:
-                missing = True
-                break
-            value = value[part]
-        if missing:
-            if skip:
-                continue
-            raise ValueError(f"could not find {key!r} key in iterated item {dict(element)!r}")
-        if not isinstance(value, list):
-            raise ValueError(f"the key {key} should point to a list, got {value!r}")
-        out += [[element, sub] for sub in value]
+        found = _subelement(element, key.split("."), skip)
+        if found is None:
+            continue
+        out += [[element, sub] for sub in found]
     return out
+
+
+def _subelement(element: Mapping[str, Any], parts: list[str], skip: bool) -> list[Any] | None:
+    """The list under ``parts`` in ``element``; None when it is missing and ``skip``."""
+    value: Any = element
+    for depth, part in enumerate(parts):
+        if not isinstance(value, Mapping) or part not in value:
+            if skip:
+                return None
+            raise ValueError(f"could not find {part!r} key in iterated item {value!r}")
+        value = value[part]
+        last = depth == len(parts) - 1
+        if not last and not isinstance(value, Mapping):
+            if skip:
+                return None
+            raise ValueError(f"the key {part} should point to a dictionary, got {value!r}")
+        if last and not isinstance(value, list):
+            raise ValueError(f"the key {part} should point to a list, got {value!r}")
+    return value
 
 
 _SEQ_SHORT = re.compile(r"^(?:(?P<start>-?[0-9a-fA-Fx]+)-)?(?P<end>-?[0-9a-fA-Fx]+)"
@@ -694,16 +814,117 @@ def _lk_vars(env: Any, ctx: Any, terms: list[Any], opts: dict[str, Any]) -> list
     return out
 
 
+_LOOKUP_TEMPLATE_OPTIONS = ("variable_start_string", "variable_end_string",
+                            "comment_start_string", "comment_end_string", "trim_blocks")
+
+
 def _lk_template(env: Any, ctx: Any, terms: list[Any], opts: dict[str, Any]) -> list[Any]:
+    """Ansible's template lookup: the file rendered with the task's variables (and
+    ``template_vars``); includes are looked for beside it first. A template that renders
+    to nothing gives None."""
+    unknown = set(opts) - {*_LOOKUP_TEMPLATE_OPTIONS, "template_vars", "convert_data",
+                           "jinja2_native"}
+    if unknown:
+        raise ValueError(f"unknown option(s) for the template lookup: {', '.join(sorted(unknown))}")
+    settings = {k: opts[k] for k in _LOOKUP_TEMPLATE_OPTIONS if k in opts}
+    if "trim_blocks" in settings:
+        settings["trim_blocks"] = _to_bool(settings["trim_blocks"])
     out = []
     for term in terms:
         found = _find_file(env, ctx, str(term), "templates")
-        if found is None:
+        if found is None or not found.is_file():
             raise ValueError(f"the template file {term} could not be found for the lookup")
         variables = dict(ctx.get_all()) if ctx is not None else {}
         variables.update(opts.get("template_vars") or {})
-        out.append(env.from_string(found.read_text(encoding="utf-8")).render(variables))
+        loader = _TemplateLoader([found.parent, *env.search_path])
+        source = read_text(found, env.root, what="template")
+        template = compile_with_header(env, source, f"{display_path(found, env.root)}:1",
+                                       filename=str(found), base={**settings, "loader": loader})
+        text = keep_newlines(source, template.render(variables),
+                             template.environment.newline_sequence)
+        out.append(text if text else None)
     return out
+
+
+_PASSWORD_CHARSETS = {"ascii_letters": string.ascii_letters, "letters": string.ascii_letters,
+                      "ascii_lowercase": string.ascii_lowercase,
+                      "ascii_uppercase": string.ascii_uppercase, "digits": string.digits,
+                      "hexdigits": string.hexdigits, "octdigits": string.octdigits,
+                      "punctuation": string.punctuation}
+_PASSWORD_PARAMS = ("length", "encrypt", "chars", "ident", "seed")
+
+
+def _password_term(term: str, opts: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """``PATH key=value ...`` (Ansible's spelling) into the path and its parameters."""
+    path, _, rest = term.strip().partition(" ")
+    params: dict[str, Any] = {k: v for k, v in opts.items() if k in _PASSWORD_PARAMS}
+    for word in rest.split():
+        key, sep, value = word.partition("=")
+        if not sep:
+            raise ValueError(f"password lookup: {word!r} is not key=value")
+        params[key] = value
+    unknown = set(params) - set(_PASSWORD_PARAMS) | (set(opts) - set(_PASSWORD_PARAMS))
+    if unknown:
+        raise ValueError(f"password lookup: unknown parameter(s) {', '.join(sorted(unknown))} "
+                         f"(known: {', '.join(_PASSWORD_PARAMS)})")
+    return path, params
+
+
+def _password_chars(chars: Any) -> str:
+    """``ascii_letters,digits,,`` -> the letters, the digits and a comma (``,,`` is one)."""
+    if isinstance(chars, list):
+        names = [str(c) for c in chars]
+    else:
+        parts, names = str(chars).split(","), []
+        while parts:
+            part = parts.pop(0)
+            if part:
+                names.append(part)
+            elif parts and parts[0] == "":
+                names.append(",")
+                parts.pop(0)
+    return "".join(_PASSWORD_CHARSETS.get(name, name) for name in names)
+
+
+def _lk_password(env: Any, ctx: Any, terms: list[Any], opts: dict[str, Any]) -> list[Any]:
+    """Ansible's password lookup: the password kept in a file on the controller, made (random,
+    0600) on first use; ``/dev/null`` keeps nothing. A lookup without a file is refused: its
+    value would change on every run."""
+    if not terms:
+        raise ValueError("the password lookup needs a file to keep the password in: "
+                         "lookup('password', 'credentials/NAME length=20')")
+    out = []
+    for term in terms:
+        name, params = _password_term(str(term), opts)
+        if not name or "=" in name:
+            raise ValueError(f"the password lookup needs a file path first, not {term!r}")
+        base = Path(str(ctx.get("playbook_dir"))) if ctx is not None and \
+            ctx.get("playbook_dir") else (env.root or Path.cwd())
+        path = Path(os.path.expanduser(name))
+        path = path if path.is_absolute() else base / path
+        chars = _password_chars(params.get("chars", ["ascii_letters", "digits", ".,:-_"]))
+        stored = path.read_text(encoding="utf-8").rstrip("\n") if path.is_file() else ""
+        password, _, salt_part = stored.partition(" salt=")
+        if not stored:
+            chooser = random.Random(str(params["seed"])) if params.get("seed") else \
+                random.SystemRandom()
+            password = "".join(chooser.choice(chars) for _ in range(int(params.get("length", 20))))
+        encrypt = params.get("encrypt")
+        salt = salt_part or (new_salt() if encrypt else "")
+        if str(path) != os.devnull and (not stored or (encrypt and not salt_part)):
+            _write_private(path, password + (f" salt={salt}" if encrypt else "") + "\n")
+        out.append(FILTERS["password_hash"](password, str(encrypt), salt=salt)
+                   if encrypt else password)
+    return out
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` readable by its owner only (folders made as needed)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.chmod(path, 0o600)
 
 
 LOOKUPS: Mapping[str, Callable[..., list[Any]]] = MappingProxyType({
@@ -712,7 +933,7 @@ LOOKUPS: Mapping[str, Callable[..., list[Any]]] = MappingProxyType({
     "flattened": _lk_flattened, "subelements": _lk_subelements, "sequence": _lk_sequence,
     "file": _lk_file, "lines": _lk_lines, "fileglob": _lk_fileglob,
     "first_found": _lk_first_found, "env": _lk_env, "vars": _lk_vars,
-    "template": _lk_template,
+    "template": _lk_template, "password": _lk_password,
 })
 
 
@@ -767,22 +988,17 @@ FILTERS: Mapping[str, Callable[..., Any]] = MappingProxyType({
     "regex_search": _regex_search,
     "regex_findall": lambda v, p, ignorecase=False: re.findall(p, str(v), _flags(ignorecase)),
     "regex_escape": lambda v: re.escape(str(v)),
-    "b64encode": lambda v: base64.b64encode(str(v).encode()).decode(),
-    "b64decode": lambda v: base64.b64decode(str(v)).decode(),
     "basename": lambda v: os.path.basename(str(v)),
     "dirname": lambda v: os.path.dirname(str(v)),
     "quote": lambda v: shlex.quote(str(v)),
     "ternary": _ternary,
-    "combine": _combine,
     "dict2items": lambda d: [{"key": k, "value": v} for k, v in d.items()],
     "items2dict": lambda items: {i["key"]: i["value"] for i in items},
     "hash": _hash,
     "flatten": _flatten,
     "split": lambda v, sep=None, maxsplit=-1: str(v).split(sep, maxsplit),
-    "difference": lambda a, b: [x for x in a if x not in b],
-    "intersect": lambda a, b: [x for x in a if x in b],
-    "union": lambda a, b: list(a) + [x for x in b if x not in a],
     "type_debug": lambda v: type(v).__name__,
+    **make_filters(),
 })
 
 def _result(value: Any, test: str) -> Mapping[str, Any]:
@@ -817,19 +1033,6 @@ def _is_nan(value: Any) -> bool:
         return False
 
 
-def _version_test(value: Any, other: Any, operator: str = "eq", strict: bool = False) -> bool:
-    def key(text: Any) -> list[Any]:
-        return [(0, int(p)) if p.isdigit() else (1, p)
-                for p in re.split(r"[.\-+~_]", str(text)) if p]
-    ops = {"eq": "==", "==": "==", "ne": "!=", "!=": "!=", "<>": "!=", "lt": "<", "<": "<",
-           "le": "<=", "<=": "<=", "gt": ">", ">": ">", "ge": ">=", ">=": ">="}
-    if operator not in ops:
-        raise ValueError(f"invalid operator type ({operator})")
-    a, b = key(value), key(other)
-    return {"==": a == b, "!=": a != b, "<": a < b, "<=": a <= b, ">": a > b,
-            ">=": a >= b}[ops[operator]]
-
-
 TESTS: Mapping[str, Callable[..., bool]] = MappingProxyType({
     **RESULT_TESTS,
     **{name: (lambda a, b: all(x in b for x in a)) for name in ("subset", "issubset")},
@@ -839,14 +1042,16 @@ TESTS: Mapping[str, Callable[..., bool]] = MappingProxyType({
     "any": lambda seq: any(seq), "all": lambda seq: all(seq),
     "truthy": lambda v, convert_bool=False: bool(_to_bool(v) if convert_bool else v),
     "falsy": lambda v, convert_bool=False: not (_to_bool(v) if convert_bool else v),
-    **{name: _version_test for name in ("version", "version_compare")},
-    "abs": lambda path: os.path.isabs(str(path)),
+    **{name: version_compare for name in ("version", "version_compare")},
+    **{name: (lambda path: os.path.isabs(str(path))) for name in ("abs", "is_abs")},
+    "link_exists": lambda path: os.path.lexists(os.path.expanduser(str(path))),
     "exists": lambda path: os.path.exists(os.path.expanduser(str(path))),
     **{name: (lambda path: os.path.isfile(str(path))) for name in ("file", "is_file")},
     **{name: (lambda path: os.path.isdir(str(path))) for name in ("directory", "is_dir")},
     **{name: (lambda path: os.path.islink(str(path))) for name in ("link", "is_link")},
-    "same_file": lambda a, b: os.path.samefile(str(a), str(b)),
-    "mount": lambda path: os.path.ismount(str(path)),
+    **{name: (lambda a, b: os.path.samefile(str(a), str(b)))
+       for name in ("same_file", "is_same_file")},
+    **{name: (lambda path: os.path.ismount(str(path))) for name in ("mount", "is_mount")},
     "match": lambda v, p, ignorecase=False: bool(re.match(p, str(v), _flags(ignorecase))),
     "search": lambda v, p, ignorecase=False: bool(re.search(p, str(v), _flags(ignorecase))),
     "regex": lambda v, p, ignorecase=False: bool(re.search(p, str(v), _flags(ignorecase))),

@@ -180,12 +180,19 @@ def run_play_head(host: Host, play: Play, head: Head, state: RunState, opts: Run
 
 # ---------------------------------------------------------------------------- phase 2: plan
 
+def batch_of(host: Host, hosts: list[Host], serial: int | str | None) -> list[str]:
+    """The names of the hosts in ``host``'s serial batch (``ansible_play_batch``)."""
+    return next(([h.name for h in batch] for batch in batches(hosts, serial) if host in batch),
+                [host.name])
+
+
 def plan_all(root: Path, inv: Inventory, plays: Sequence[Play], play_targets: list[list[Host]],
              state: RunState, opts: RunOptions,
              heads: Mapping[str, tuple[Play, Head]] | None = None
              ) -> dict[tuple[int, str], HostPlan]:
     jobs = [(i, h) for i, hosts in enumerate(play_targets) for h in hosts
             if h.name in state.sessions]
+    reachable = [[h for h in hosts if h.name in state.sessions] for hosts in play_targets]
 
     def one(job: tuple[int, Host]) -> tuple[tuple[int, str], HostPlan | BadInput]:
         index, host = job
@@ -197,7 +204,10 @@ def plan_all(root: Path, inv: Inventory, plays: Sequence[Play], play_targets: li
         try:
             plan = build_plan(root, play, host, state.sessions[host.name].facts,
                               extra, tags=opts.tags, skip_tags=opts.skip_tags,
-                              check=opts.check, inventory=inv, secrets=opts.secrets)
+                              check=opts.check, inventory=inv, secrets=opts.secrets,
+                              play_hosts=[h.name for h in reachable[index]],
+                              play_batch=batch_of(host, reachable[index], plays[index].serial),
+                              host_facts={n: s.facts for n, s in state.sessions.items()})
         except BadInput as exc:
             return (index, host.name), exc
         return (index, host.name), plan
