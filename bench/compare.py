@@ -1,7 +1,7 @@
 """Benchmark: Mainsail against Ansible, pyinfra, a naive Fabric script and the bare SSH floor.
 
     python bench/compare.py [--hosts 1,20] [--runs 5] [--tools mainsail,ansible,pyinfra,fabric,floor]
-                            [--scale 50,100] [--quick]
+                            [--scale 50,100] [--quick] [--profile]
 
 Every tool applies the same 7-step workload to light testbed hosts (``testbed_init: none``,
 sshd only, at 127.0.2.x), logging in as ``deploy`` and escalating with sudo, as a real user
@@ -669,8 +669,22 @@ def run_tool(tool: str, bed: Bed, count: int) -> Sample:
                   changed)
 
 
+def profile_mainsail(bed: Bed, count: int) -> list[str]:
+    """One more no-op of Mainsail with --profile: its profile, as deploy prints it."""
+    sys.path.insert(0, str(ROOT))
+    from mainsail.profile import lines
+    report = bed.folder / "mainsail-profile.json"
+    argv = [sys.executable, "-m", "invoke", "deploy", "--limit", ",".join(bed.names[:count]),
+            "--profile", "--json", str(report)]
+    _, out, rc = run_process(argv, bed.folder / "mainsail", dict(os.environ, PYTHONPATH=str(ROOT)))
+    if rc != 0:
+        raise SystemExit("mainsail --profile failed (rc %d):\n%s" % (rc, out[-3000:]))
+    return ["mainsail --profile, no-op, %d hosts:" % count] + \
+        lines(json.loads(report.read_text())["profile"])
+
+
 def measure(tools: Sequence[str], bed: Bed, count: int, runs: int, first: bool,
-            cross: bool, notes: list[str]) -> list[Cell]:
+            cross: bool, notes: list[str], profiles: list[str] | None = None) -> list[Cell]:
     """First apply and no-op of each tool on `count` hosts; the cross-convergence check after
     each tool (the next tool runs once on the hosts it converged and must change nothing)."""
     cells: list[Cell] = []
@@ -698,6 +712,8 @@ def measure(tools: Sequence[str], bed: Bed, count: int, runs: int, first: bool,
                 break
         cells.append(summarize(tool, "noop", count, samples))
         print("  %s no-op, %d hosts: %.2f s" % (tool, count, cells[-1].wall), flush=True)
+        if tool == "mainsail" and profiles is not None:
+            profiles += profile_mainsail(bed, count) + [""]
         if cross and len(workers) > 1:
             other = workers[(index + 1) % len(workers)]
             changed = run_tool(other, bed, count).changed
@@ -731,6 +747,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--scale", type=parse_counts, default=[],
                         help="no-op only, at these host counts (Ansible left out: minutes)")
     parser.add_argument("--quick", action="store_true", help="1 run, 1 and 3 hosts")
+    parser.add_argument("--profile", action="store_true",
+                        help="after Mainsail's no-op runs, one more with --profile, printed")
     args = parser.parse_args(argv)
     if args.quick:
         args.runs, args.hosts = 1, [1, 3]
@@ -739,6 +757,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     count = max(args.hosts + args.scale)
     notes: list[str] = []
     cells: list[Cell] = []
+    profiles: list[str] | None = [] if args.profile else None
     with tempfile.TemporaryDirectory(prefix="mainsail-compare-") as tmp, machine_lock():
         bed = make_bed(Path(tmp), count)
         inventory = str(bed.folder / "mainsail/inventory/hosts.yml")
@@ -750,7 +769,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             for i, n in enumerate(sorted(args.hosts)):
                 cells += measure(args.tools, bed, n, args.runs, first=True, cross=(i == 0),
-                                 notes=notes)
+                                 notes=notes, profiles=profiles)
             for n in args.scale:
                 tools = [t for t in args.tools if t != "ansible"]
                 cells += measure(tools, bed, n, args.runs, first=False, cross=False, notes=notes)
@@ -767,6 +786,8 @@ def main(argv: Sequence[str] | None = None) -> int:
           "and to the fastest other tool." % (args.runs, versions or "no peers"))
     print(format_table(cells))
     print()
+    for line in profiles or ():
+        print(line)
     for note in notes:
         print(note)
     print("\nTargets:")

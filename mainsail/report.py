@@ -289,9 +289,13 @@ def iso_time(seconds: float) -> str:
         ".%03dZ" % int(seconds % 1 * 1000)
 
 
-def write_json(run: RunRecord, path: Path, mask: Masker) -> None:
+def write_json(run: RunRecord, path: Path, mask: Masker,
+               extra: Optional[Mapping[str, Any]] = None) -> None:
+    """The report; ``extra`` adds top-level keys (``profile`` with --profile)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(masked_dict(run, mask), indent=2) + "\n")
+    data = masked_dict(run, mask)
+    data.update(extra or {})
+    path.write_text(json.dumps(data, indent=2) + "\n")
 
 
 def write_junit(run: RunRecord, path: Path, mask: Masker) -> None:

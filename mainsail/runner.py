@@ -6,6 +6,7 @@ variable, a missing template) stops the run with nothing changed on any host.
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import math
 import os
@@ -21,6 +22,7 @@ from .fleet import parallel
 from .inventory import Host, Inventory, select_hosts
 from .plan import HostPlan, build_plan
 from .playbook import Play
+from .profile import Profile
 from .report import HostRecord, Progress, RunRecord, StepRecord
 from .session import HostSession, describe_holder, open_session
 from .vault import Vault
@@ -70,6 +72,17 @@ class RunOptions:
     run_id: str = field(default_factory=lambda: new_run_id())
     holder: Mapping[str, Any] = field(default_factory=lambda: holder_identity("deploy"))
     secrets: Vault | None = field(default=None, compare=False)  # the run's vault
+    profile: Profile | None = field(default=None, compare=False)  # --profile: timings go here
+
+
+def stage(opts: RunOptions, name: str) -> Any:
+    """The run's stage, timed when profiling."""
+    return opts.profile.stage(name) if opts.profile else contextlib.nullcontext()
+
+
+def timed(opts: RunOptions, host: str, phase: str) -> Any:
+    """One host's phase, timed when profiling (wall, and the calling thread's CPU)."""
+    return opts.profile.host(host).timed(phase) if opts.profile else contextlib.nullcontext()
 
 
 def lock_spec(host: Host, opts: RunOptions, as_root: bool = True) -> dict[str, Any] | None:
@@ -131,7 +144,8 @@ def connect_all(state: RunState, hosts: list[Host], become: Mapping[str, bool],
     def one(host: Host) -> tuple[Host, HostSession | MainsailError]:
         started = time.monotonic()
         try:
-            session = open_session(host, timeout=opts.connect_timeout, become=become[host.name])
+            session = open_session(host, timeout=opts.connect_timeout, become=become[host.name],
+                                   timings=opts.profile.host(host.name) if opts.profile else None)
         except MainsailError as exc:
             return host, exc
         state.record.host(host.name).seconds += time.monotonic() - started
@@ -158,9 +172,10 @@ def plan_all(root: Path, inv: Inventory, plays: Sequence[Play], play_targets: li
     def one(job: tuple[int, Host]) -> tuple[tuple[int, str], HostPlan | BadInput]:
         index, host = job
         try:
-            plan = build_plan(root, plays[index], host, state.sessions[host.name].facts,
-                              opts.extra_vars, tags=opts.tags, skip_tags=opts.skip_tags,
-                              check=opts.check, inventory=inv, secrets=opts.secrets)
+            with timed(opts, host.name, "plan"):
+                plan = build_plan(root, plays[index], host, state.sessions[host.name].facts,
+                                  opts.extra_vars, tags=opts.tags, skip_tags=opts.skip_tags,
+                                  check=opts.check, inventory=inv, secrets=opts.secrets)
         except BadInput as exc:
             return (index, host.name), exc
         return (index, host.name), plan
@@ -222,7 +237,8 @@ def apply_host(play: Play, host: Host, plan: HostPlan, state: RunState, opts: Ru
         step = by_id.get(result.get("id"), {})
         record = step_record(play, step, result, handler=bool(step.get("handler")))
         rec.add(record)
-        progress.step(host.name, record, step_args(step))
+        with timed(opts, host.name, "output"):
+            progress.step(host.name, record, step_args(step))
 
     progress.start_host(host.name, len(plan.steps))
     segment: HostPlan | None = plan
@@ -235,10 +251,11 @@ def apply_host(play: Play, host: Host, plan: HostPlan, state: RunState, opts: Ru
                 rec.add(StepRecord(play=play.name, task=name, where="", status="skipped",
                                    msg="when: false"))
             by_id.update({s["id"]: s for s in all_steps(segment)})
-            results = session.run(segment.steps, segment.blobs, opts.check, opts.diff,
-                                  on_result, lock=lock_spec(host, opts, session.as_root),
-                                  state_dir=host_state_dir(host, session.as_root),
-                                  transaction=transaction_request(segment, opts))
+            with timed(opts, host.name, "apply"):
+                results = session.run(segment.steps, segment.blobs, opts.check, opts.diff,
+                                      on_result, lock=lock_spec(host, opts, session.as_root),
+                                      state_dir=host_state_dir(host, session.as_root),
+                                      transaction=transaction_request(segment, opts))
             note_lock_and_rollbacks(host, session, rec, progress)
             # done.failed: a step, handler or check failed without ignore_errors (or the lock
             # was held); the agent has judged it already.
@@ -369,27 +386,35 @@ def run_playbook(root: Path, inv: Inventory, plays: Sequence[Play], chosen: Sequ
     try:
         become = {h.name: needs_become(h, [p for p, t in zip(plays, targets) if h in t])
                   for h in involved}
-        connect_all(state, involved, become, opts, progress)
-        plans = plan_all(root, inv, plays, targets, state, opts)
+        with stage(opts, "connect"):
+            connect_all(state, involved, become, opts, progress)
+        with stage(opts, "plan"):
+            plans = plan_all(root, inv, plays, targets, state, opts)
         progress.mask = progress.mask.with_secrets(
             secret for plan in plans.values() for secret in plan.secrets)
-        for index, play in enumerate(plays):
-            if state.stop.is_set():
-                break
-            apply_play(play, index, targets[index], plans, state, opts, progress)
+        with stage(opts, "apply"):
+            for index, play in enumerate(plays):
+                if state.stop.is_set():
+                    break
+                apply_play(play, index, targets[index], plans, state, opts, progress)
     except KeyboardInterrupt:
         # Before anything was applied (connecting, planning) or on a second Ctrl-C.
         state.stop.set()
         state.record.aborted = "interrupted"
     finally:
-        close_all(state)
+        with stage(opts, "close"):
+            close_all(state, opts)
         state.record.seconds = time.monotonic() - started
         state.record.ended = time.time()
     return state.record
 
 
-def close_all(state: RunState) -> None:
+def close_all(state: RunState, opts: RunOptions | None = None) -> None:
+    opts = opts or RunOptions()
     for name, session in state.sessions.items():
         rec = state.record.host(name)
         rec.channels, rec.round_trips, rec.bytes_sent = session.counters()
-        session.close()
+        with timed(opts, name, "close"):
+            session.close()
+        if opts.profile:
+            opts.profile.host(name).round_trips = rec.round_trips

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import sys
@@ -21,6 +22,8 @@ from .inventory import Host, Inventory, load_inventory, select_hosts
 from .playbook import load_playbook
 from .report import (WOULD_RUN, Masker, Progress, RunRecord, make_console, recap, sanitize,
                      write_json, write_junit)
+from .profile import Profile
+from .profile import lines as profile_lines
 from .runner import RunOptions, holder_identity, run_playbook
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -252,7 +255,8 @@ def finish(result: FleetResult[Any]) -> None:
 
 ENGINE = (*SELECT, *REACH, "extra_vars", "var", "tags", "skip_tags", "check", "diff",
           "vault_password_file", "ask_vault_pass", "list_hosts", "list_tasks", "list_tags",
-          "syntax_check", "start_at_task", "step", "playbook", "json", "junit", "lock_wait")
+          "syntax_check", "start_at_task", "step", "playbook", "json", "junit", "lock_wait",
+          "profile")
 split_list = flags.split_list
 
 
@@ -302,6 +306,7 @@ class EngineFlags:
     json: str | None = None
     junit: str | None = None
     lock_wait: Any = None
+    profile: bool = False
 
 
 def engine_flags(values: dict[str, Any]) -> EngineFlags:
@@ -316,6 +321,7 @@ def engine_run(c: Context, f: EngineFlags, *, quiet_ok: bool) -> tuple[RunRecord
     """deploy and plan: flags checked, playbook loaded, then either a listing or an offline
     check (None: nothing ran), or the run and its report."""
     flags.log_protocol(f.verbose)
+    profile = Profile() if f.profile else None  # counts the process's start-up as "start"
     root = project_root()
     t = target(c, inventory=f.inventory, host=f.host, group=f.group, limit=f.limit,
                user=f.user, become=f.become, ask_become_pass=f.ask_become_pass, forks=f.forks,
@@ -348,16 +354,27 @@ def engine_run(c: Context, f: EngineFlags, *, quiet_ok: bool) -> tuple[RunRecord
     opts = RunOptions(check=f.check, diff=f.diff, tags=split_list(f.tags),
                       skip_tags=split_list(f.skip_tags), forks=t.forks, extra_vars=extra,
                       connect_timeout=t.timeout, lock_wait=lock_wait,
-                      holder=holder_identity("deploy playbook=%s" % name), secrets=run_vault(c))
+                      holder=holder_identity("deploy playbook=%s" % name), secrets=run_vault(c),
+                      profile=profile)
+    if profile:
+        profile.lap("load")  # inventory, playbook, vault, command line
     console = make_console()
     masker = Masker().with_secrets(run_vault(c).secrets())  # the plans add theirs
     progress = Progress(console, masker, show_diff=f.diff, verbose=not quiet_ok,
                         level=f.verbose)
     with progress:
         record = run_playbook(root, t.inv, plays, t.hosts, opts, progress, playbook=name)
-    recap(console, record, progress.mask)
+    with profile.stage("report") if profile else contextlib.nullcontext():
+        recap(console, record, progress.mask)
+    extra = {}
+    if profile:
+        extra["profile"] = profile.to_dict({name: [(progress.mask(s.task), s.elapsed)
+                                                   for s in h.steps if s.status != "skipped"]
+                                            for name, h in record.hosts.items()})
+        for line in profile_lines(extra["profile"]):
+            console.print(line, markup=False, highlight=False)
     if f.json:
-        write_json(record, Path(f.json), progress.mask)
+        write_json(record, Path(f.json), progress.mask, extra)
     if f.junit:
         write_junit(record, Path(f.junit), progress.mask)
     return record, progress.mask
@@ -381,7 +398,7 @@ def deploy(c: Context, limit: str | None = None, inventory: str | None = None,
            syntax_check: bool = False, start_at_task: str | None = None, step: bool = False,
            playbook: str | None = None, json: str | None = None, junit: str | None = None,
            lock_wait: float | None = None, host: str | None = None, group: str | None = None,
-           var: list[str] | None = None) -> None:
+           var: list[str] | None = None, profile: bool = False) -> None:
     """Apply a playbook (default: site) to the selected hosts; only what differs changes."""
     done = engine_run(c, engine_flags(locals()), quiet_ok=False)
     if done is not None:
@@ -403,7 +420,7 @@ def plan(c: Context, limit: str | None = None, inventory: str | None = None,
          syntax_check: bool = False, start_at_task: str | None = None, step: bool = False,
          playbook: str | None = None, json: str | None = None, junit: str | None = None,
          host: str | None = None, group: str | None = None,
-         var: list[str] | None = None) -> None:
+         var: list[str] | None = None, profile: bool = False) -> None:
     """Show what a deploy would change, changing nothing; exit 8 when anything would change."""
     values = {**locals(), "check": True}
     done = engine_run(c, engine_flags(values), quiet_ok=True)
@@ -437,16 +454,17 @@ def prefixed(name: str, text: str) -> str:
     return "".join("%-8s | %s\n" % (name, line) for line in sanitize(text).splitlines())
 
 
-@command(help=helps(*SELECT, *REACH, "check", "list_hosts",
+@command(help=helps(*SELECT, *REACH, "check", "list_hosts", "profile",
                     cmd="the command (or put it after --)"))
 @clean_errors
 def run(c: Context, limit: str | None = None, inventory: str | None = None,
         user: str | None = None, become: bool = False, ask_become_pass: bool = False,
         timeout: float | None = None, forks: int | None = None, verbose: int = 0,
         check: bool = False, list_hosts: bool = False, cmd: str | None = None,
-        host: str | None = None, group: str | None = None) -> None:
+        host: str | None = None, group: str | None = None, profile: bool = False) -> None:
     """Run a shell command on the selected hosts in parallel: mainsail run -l 'web*' -- uptime."""
     flags.log_protocol(verbose)
+    timings = Profile() if profile else None
     command_text = cmd or remainder_command()
     if not command_text.strip():
         raise BadInput("no command given", where="command line",
@@ -458,12 +476,18 @@ def run(c: Context, limit: str | None = None, inventory: str | None = None,
         return print_hosts(t.hosts)
     if verbose:
         say("running on %d hosts: %s" % (len(t.hosts), command_text))
-    result = adhoc.run(t.hosts, command_text, t.forks, t.timeout, become=become)
+    if timings:
+        timings.lap("load")
+    with timings.stage("apply") if timings else contextlib.nullcontext():
+        result = adhoc.run(t.hosts, command_text, t.forks, t.timeout, become=become,
+                           profile=timings)
     for r in result.results:
         code, out, err = r.value if r.value is not None else (-1, "", r.error)
         sys.stdout.write(prefixed(r.host.name, out))
         sys.stderr.write(prefixed(r.host.name, err))
         say("%-8s = %s" % (r.host.name, "UNREACHABLE" if code < 0 else "exit %d" % code))
+    for line in profile_lines(timings.to_dict()) if timings else ():
+        say(line)
     finish(result)
 
 
