@@ -22,6 +22,7 @@ from .fleet import parallel
 from .inventory import Host, Inventory, select_hosts
 from .plan import HostPlan, build_plan
 from .playbook import Play
+from .playwaves import waves
 from .profile import Profile
 from .report import HostRecord, Progress, RunRecord, StepRecord
 from .session import HostSession, describe_holder, open_session
@@ -374,6 +375,26 @@ def apply_play(play: Play, index: int, hosts: list[Host], plans: Mapping[tuple[i
             return
 
 
+def apply_plays(plays: Sequence[Play], targets: list[list[Host]],
+                plans: Mapping[tuple[int, str], HostPlan], state: RunState, opts: RunOptions,
+                progress: Progress) -> None:
+    """The plays, in waves: plays that share no host run at the same time, each host runs its
+    plays in the playbook's order (mainsail.playwaves)."""
+    for wave in waves(plays, [[h.name for h in hosts] for hosts in targets], opts.forks):
+        if state.stop.is_set():
+            break
+        if wave.alone and progress.level:
+            progress.console.print("play %r runs on its own (it has %s)"
+                                   % (plays[wave.plays[0]].name, wave.alone),
+                                   markup=False, highlight=False)
+        if len(wave.plays) == 1:
+            index = wave.plays[0]
+            apply_play(plays[index], index, targets[index], plans, state, opts, progress)
+            continue
+        parallel(lambda i: apply_play(plays[i], i, targets[i], plans, state, opts, progress),
+                 wave.plays, len(wave.plays), on_interrupt=lambda: interrupt(state, progress))
+
+
 def run_playbook(root: Path, inv: Inventory, plays: Sequence[Play], chosen: Sequence[Host],
                  opts: RunOptions, progress: Progress, playbook: str = "site") -> RunRecord:
     state = RunState(RunRecord(playbook=playbook, check=opts.check))
@@ -393,10 +414,7 @@ def run_playbook(root: Path, inv: Inventory, plays: Sequence[Play], chosen: Sequ
         progress.mask = progress.mask.with_secrets(
             secret for plan in plans.values() for secret in plan.secrets)
         with stage(opts, "apply"):
-            for index, play in enumerate(plays):
-                if state.stop.is_set():
-                    break
-                apply_play(play, index, targets[index], plans, state, opts, progress)
+            apply_plays(plays, targets, plans, state, opts, progress)
     except KeyboardInterrupt:
         # Before anything was applied (connecting, planning) or on a second Ctrl-C.
         state.stop.set()
