@@ -8,7 +8,7 @@ the 7-step workload of bench/compare.py. Measured: a no-op `inv deploy` of the w
 (all 4 hosts), and a no-op of each host alone (`-l HOST`: that host's plays only); medians of
 whole-process runs. The target (issue 14): the whole playbook within 1.3x its slowest single
 host. ``--code DIR`` runs the Mainsail checkout in DIR instead of this one (for a before and
-after pair, back to back).
+after pair, back to back); either runs from a compiled copy, as bench/compare.py does.
 
 Takes the machine-wide lock /tmp/mainsail-testbed.lock while its hosts are up (well under a
 minute at the default runs), and stops them at the end. Exits 1 when the target is missed.
@@ -57,13 +57,14 @@ def main(argv: list[str] | None = None) -> int:
     names = [h for _, hosts in PLAYS for h in hosts]
     with tempfile.TemporaryDirectory(prefix="mainsail-plays-") as tmp, compare.machine_lock():
         bed = compare.make_bed(Path(tmp), len(names))
+        code = compare.compiled_copy(args.code.resolve(), Path(tmp))
         write_playbook(bed)
         inventory = str(bed.folder / "mainsail/inventory/hosts.yml")
         compare.inv("testbed.up", "--inventory", inventory)
         try:
-            deploy(bed, args.code, "all")  # converge
-            whole = statistics.median(deploy(bed, args.code, "all") for _ in range(args.runs))
-            single = {h: statistics.median(deploy(bed, args.code, h) for _ in range(args.runs))
+            deploy(bed, code, "all")  # converge
+            whole = statistics.median(deploy(bed, code, "all") for _ in range(args.runs))
+            single = {h: statistics.median(deploy(bed, code, h) for _ in range(args.runs))
                       for h in names}
         finally:
             compare.inv("testbed.down", "--inventory", inventory)

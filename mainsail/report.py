@@ -6,7 +6,6 @@ import json
 import sys
 import threading
 import time
-import xml.etree.ElementTree as ET
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Optional
@@ -300,6 +299,7 @@ def write_json(run: RunRecord, path: Path, mask: Masker,
 
 def write_junit(run: RunRecord, path: Path, mask: Masker) -> None:
     """One testsuite per host, one testcase per step: CI systems show failures per task."""
+    import xml.etree.ElementTree as ET  # only for --junit: not every run pays for it
     suites = ET.Element("testsuites", name=xml_text("mainsail " + run.playbook))
     totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
     stamp = iso_time(run.started)[:19]  # JUnit's timestamp: ISO 8601 without a zone

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+import importlib
 import sys
 import time
 from dataclasses import dataclass
@@ -13,7 +14,6 @@ from typing import Any, Callable, Sequence, TypeVar
 
 from invoke import Collection, Context, Exit, task
 
-from . import testbed as tb
 from . import adhoc, flags, opdoc, preflight, vault
 from .errors import EXIT_CODES, BadInput, MainsailError, with_reference
 from .flags import command, helps
@@ -29,6 +29,20 @@ from .runner import RunOptions, holder_identity, run_playbook
 F = TypeVar("F", bound=Callable[..., Any])
 
 DEFAULT_INVENTORY = "inventory/hosts.yml"
+
+
+class _OnUse:
+    """A module imported when first used: the testbed's code is not needed by most commands,
+    and every command pays for what it imports at start-up."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(importlib.import_module(self._name, __package__), attr)
+
+
+tb: Any = _OnUse(".testbed")
 
 
 def say(line: str) -> None:
