@@ -24,7 +24,8 @@ from .report import (WOULD_RUN, Masker, Progress, RunRecord, make_console, recap
                      write_json, write_junit)
 from .profile import Profile
 from .profile import lines as profile_lines
-from .runner import RunOptions, holder_identity, run_playbook
+from .runner import RunOptions, holder_identity, play_hosts, run_playbook
+from .shard import in_shard, parse_shard
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -270,7 +271,7 @@ def finish(result: FleetResult[Any]) -> None:
 ENGINE = (*SELECT, *REACH, "extra_vars", "var", "tags", "skip_tags", "check", "diff",
           "vault_password_file", "ask_vault_pass", "list_hosts", "list_tasks", "list_tags",
           "syntax_check", "start_at_task", "step", "playbook", "json", "junit", "lock_wait",
-          "profile")
+          "profile", "shard")
 split_list = flags.split_list
 
 
@@ -321,6 +322,7 @@ class EngineFlags:
     junit: str | None = None
     lock_wait: Any = None
     profile: bool = False
+    shard: str | None = None
 
 
 def engine_flags(values: dict[str, Any]) -> EngineFlags:
@@ -340,6 +342,8 @@ def engine_run(c: Context, f: EngineFlags, *, quiet_ok: bool) -> tuple[RunRecord
     t = target(c, inventory=f.inventory, host=f.host, group=f.group, limit=f.limit,
                user=f.user, become=f.become, ask_become_pass=f.ask_become_pass, forks=f.forks,
                timeout=f.timeout)
+    if f.shard:
+        t = dataclasses.replace(t, hosts=in_shard(t.hosts, parse_shard(f.shard)))
     name = flags.setting(c, "playbook", f.playbook, "site")
     extra = {**parse_vars(f.var), **flags.parse_extra_vars(f.extra_vars, Path.cwd())}
     lock_wait = flags.number(f.lock_wait or 0, "--lock-wait", float, 0)
@@ -365,6 +369,14 @@ def engine_run(c: Context, f: EngineFlags, *, quiet_ok: bool) -> tuple[RunRecord
             raise BadInput("--step needs a terminal to ask on", where=flags.CLI,
                            hint="use --tags/--skip-tags or --start-at-task to choose tasks")
         plays = preflight.step_through(plays, input)
+    if f.shard and not any(play_hosts(t.inv, p, t.hosts) for p in plays):
+        # A shard may hold none of the plays' hosts: nothing to do is a success for its job.
+        say("shard %s: no host of the selection in this shard is in a play" % f.shard)
+        record = RunRecord(playbook=name, check=f.check)
+        record.ended = record.started
+        if f.json:
+            write_json(record, Path(f.json), Masker())
+        return record, Masker()
     opts = RunOptions(check=f.check, diff=f.diff, tags=split_list(f.tags),
                       skip_tags=split_list(f.skip_tags), forks=t.forks, extra_vars=extra,
                       connect_timeout=t.timeout, lock_wait=lock_wait,
@@ -412,7 +424,8 @@ def deploy(c: Context, limit: str | None = None, inventory: str | None = None,
            syntax_check: bool = False, start_at_task: str | None = None, step: bool = False,
            playbook: str | None = None, json: str | None = None, junit: str | None = None,
            lock_wait: float | None = None, host: str | None = None, group: str | None = None,
-           var: list[str] | None = None, profile: bool = False) -> None:
+           var: list[str] | None = None, profile: bool = False,
+           shard: str | None = None) -> None:
     """Apply a playbook (default: site) to the selected hosts; only what differs changes."""
     done = engine_run(c, engine_flags(locals()), quiet_ok=False)
     if done is not None:
@@ -434,7 +447,8 @@ def plan(c: Context, limit: str | None = None, inventory: str | None = None,
          syntax_check: bool = False, start_at_task: str | None = None, step: bool = False,
          playbook: str | None = None, json: str | None = None, junit: str | None = None,
          host: str | None = None, group: str | None = None,
-         var: list[str] | None = None, profile: bool = False) -> None:
+         var: list[str] | None = None, profile: bool = False,
+         shard: str | None = None) -> None:
     """Show what a deploy would change, changing nothing; exit 8 when anything would change."""
     values = {**locals(), "check": True}
     done = engine_run(c, engine_flags(values), quiet_ok=True)
@@ -468,14 +482,15 @@ def prefixed(name: str, text: str) -> str:
     return "".join("%-8s | %s\n" % (name, line) for line in sanitize(text).splitlines())
 
 
-@command(help=helps(*SELECT, *REACH, "check", "list_hosts", "profile",
+@command(help=helps(*SELECT, *REACH, "check", "list_hosts", "profile", "shard",
                     cmd="the command (or put it after --)"))
 @clean_errors
 def run(c: Context, limit: str | None = None, inventory: str | None = None,
         user: str | None = None, become: bool = False, ask_become_pass: bool = False,
         timeout: float | None = None, forks: int | None = None, verbose: int = 0,
         check: bool = False, list_hosts: bool = False, cmd: str | None = None,
-        host: str | None = None, group: str | None = None, profile: bool = False) -> None:
+        host: str | None = None, group: str | None = None, profile: bool = False,
+        shard: str | None = None) -> None:
     """Run a shell command on the selected hosts in parallel: mainsail run -l 'web*' -- uptime."""
     flags.log_protocol(verbose)
     timings = Profile() if profile else None
@@ -485,6 +500,8 @@ def run(c: Context, limit: str | None = None, inventory: str | None = None,
                        hint="mainsail run -l web1 -- uptime")
     t = target(c, inventory=inventory, host=host, group=group, limit=limit, user=user,
                become=become, ask_become_pass=ask_become_pass, forks=forks, timeout=timeout)
+    if shard:
+        t = dataclasses.replace(t, hosts=in_shard(t.hosts, parse_shard(shard)))
     if list_hosts or check:
         say("would run: %s" % command_text if check else "command: %s" % command_text)
         return print_hosts(t.hosts)
@@ -749,7 +766,36 @@ def doc(c: Context, topic: str) -> None:
     sys.stdout.write(text)
 
 
+@command(name="merge", positional=["reports"], help={
+    "reports": "the shard jobs' JSON reports: files or globs, comma separated "
+               "('reports/shard-*.json')",
+    "json": "write the merged report to this file"})
+@clean_errors
+def report_merge(c: Context, reports: str | None = None, json: str | None = None) -> None:
+    """Merge the JSON reports of a sharded run into one; exit as the merged run would (docs/ci.md)."""
+    import glob
+    import json as jsonlib
+    from . import reportmerge
+    names = [n for part in split_list(reports) for n in (sorted(glob.glob(part)) or [part])]
+    data = reportmerge.merge_files([Path(n) for n in names])
+    text = jsonlib.dumps(data, indent=2) + "\n"
+    if json:
+        Path(json).parent.mkdir(parents=True, exist_ok=True)
+        Path(json).write_text(text)
+    else:
+        sys.stdout.write(text)
+    states = [h.get("state", "ok") for h in data["hosts"].values()]
+    print("merged %d reports: %d hosts (%s)" % (
+        len(names), len(states), ", ".join("%s %d" % (s, states.count(s))
+                                           for s in sorted(set(states))) or "none"),
+          file=sys.stdout if json else sys.stderr, flush=True)
+    code = exit_code(states, data["aborted"])
+    if code:
+        raise Exit(code=code)
+
+
+report_tasks = Collection("report", report_merge)
 ns = Collection(init, doc, deploy, plan, rollback, run, put, get, ping, facts, hosts, verify,
-                ssh_config, testbed, vault_tasks)
+                ssh_config, testbed, vault_tasks, report_tasks)
 ns.configure({"mainsail": {"inventory": DEFAULT_INVENTORY}})
 flags.strict_inv()
