@@ -212,8 +212,10 @@ def agent_command(host: Host, sha: str, become: bool) -> str:
     ask for one (-n); with one, sudo reads it from the channel (-S), never from an argv.
 
     Python starts isolated (-I: no current folder or user site folder on sys.path, no
-    PYTHON* variables) from /, so a hashlib.py left in the login folder is never imported."""
-    command = "python3 -I -c %s %s" % (shlex.quote(BOOTSTRAP), shlex.quote(sha))
+    PYTHON* variables) from /, so a hashlib.py left in the login folder is never imported;
+    and without the site module (-S): the agent is stdlib-only, and site's work at every start
+    (site-packages folders, their .pth files, sitecustomize) is start-up time on every host."""
+    command = "python3 -I -S -c %s %s" % (shlex.quote(BOOTSTRAP), shlex.quote(sha))
     if not runs_as_root(host, become):
         # The agent's cache in the login user's home (the bootstrap expands ~ there).
         command += " " + shlex.quote(USER_AGENT_DIR)

@@ -12,12 +12,13 @@ from mainsail.session import RefuseUnknownHost, UnknownHostKey, agent_command
 
 def test_the_agent_command_is_one_quoted_python3_call():
     command = agent_command(Host("web1", user="root"), "abc123", become=True)
-    assert shlex.split(command) == ["cd", "/", "&&", "python3", "-I", "-c", BOOTSTRAP, "abc123"]
+    assert shlex.split(command) == ["cd", "/", "&&", "python3", "-I", "-S", "-c", BOOTSTRAP,
+                                    "abc123"]
 
 
 def test_become_runs_the_agent_under_sudo_without_a_password_prompt():
     command = agent_command(Host("web1", user="deploy"), "abc123", become=True)
-    assert shlex.split(command)[3:9] == ["sudo", "-n", "-H", "--", "python3", "-I"]
+    assert shlex.split(command)[3:10] == ["sudo", "-n", "-H", "--", "python3", "-I", "-S"]
     assert "sudo" not in agent_command(Host("web1", user="deploy"), "abc", become=False)
 
 
