@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping, Sequence
 
 # A host's phases, in the order they happen (docs/performance.md says what each includes).
-HOST_PHASES = ("tcp", "kex", "auth", "channel", "agent", "plan", "apply", "close")
+HOST_PHASES = ("tcp_connect", "kex", "auth", "channel", "agent", "plan", "apply", "close")
 # The controller's stages, in the order they happen.
 STAGES = ("start", "load", "connect", "plan", "apply", "close", "report")
 
@@ -92,7 +92,7 @@ class Profile:
             return round(value * 1000, 1)
 
         return {
-            "unit": "ms",
+            "time_unit": "ms",
             "controller": {name: {"wall": ms(s.wall), "cpu": ms(s.cpu)}
                            for name, s in sorted(self.stages.items(), key=_stage_order)},
             "hosts": {name: {"wall": {p: ms(v) for p, v in h.wall.items()},
@@ -137,7 +137,8 @@ def lines(data: Mapping[str, Any], width: int = 28) -> list[str]:
     if not hosts:
         return out
     phases = [p for p in HOST_PHASES if any(p in h["wall"] for h in hosts.values())]
-    header = "  %-*s" % (width, "host") + "".join("%9s" % p for p in phases) + \
+    header = "  %-*s" % (width, "host") + "".join("%9s" % p.replace("tcp_connect", "connect")
+                                                   for p in phases) + \
         "%9s%11s%8s" % ("plan cpu", "output cpu", "trips")
     out.append(header)
 

@@ -91,7 +91,7 @@ def merge(reports: Sequence[tuple[str, Mapping[str, Any]]]) -> dict[str, Any]:
     }
     profiles = [r["profile"] for _, r in reports if isinstance(r.get("profile"), dict)]
     if profiles:
-        merged["profile"] = {"unit": "ms",
+        merged["profile"] = {"time_unit": "ms",
                              "hosts": {h: p for prof in profiles
                                        for h, p in (prof.get("hosts") or {}).items()},
                              "controllers": [prof.get("controller", {}) for prof in profiles]}

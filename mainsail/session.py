@@ -143,7 +143,7 @@ def open_connection(conn: Connection, timeout: float,
     started = time.monotonic()
     sock = open_socket(conn.host, int(conn.port), timeout)
     if timings is not None:
-        timings.add("tcp", time.monotonic() - started)
+        timings.add("tcp_connect", time.monotonic() - started)
         conn.connect_kwargs["transport_factory"] = timed_transport(timings)
     conn.connect_kwargs["sock"] = sock
     try:

@@ -43,7 +43,7 @@ def profiled_run(root: Path) -> tuple[Profile, dict]:
 
 def test_a_profiled_run_times_each_host_phase_and_each_controller_stage(tmp_path):
     _, data = profiled_run(project(tmp_path))
-    assert data["unit"] == "ms"
+    assert data["time_unit"] == "ms"
     assert list(data["controller"]) == ["start", "connect", "plan", "apply", "close"]
     for stage in data["controller"].values():
         assert set(stage) == {"wall", "cpu"} and stage["wall"] >= 0 and stage["cpu"] >= 0

@@ -59,7 +59,7 @@ def test_merging_joins_the_hosts_and_spans_the_shards_times():
 
 
 def test_profiles_are_merged_per_host_with_each_controllers_stages():
-    prof = {"unit": "ms", "controller": {"start": {"wall": 1, "cpu": 1}},
+    prof = {"time_unit": "ms", "controller": {"start": {"wall": 1, "cpu": 1}},
             "hosts": {"web1": {"wall": {"kex": 3}}}}
     merged = merge([("a.json", report({"web1": "ok"}, profile=prof)),
                     ("b.json", report({"mail1": "ok"}))])
