@@ -1,7 +1,7 @@
 """Benchmark: Mainsail against Ansible, pyinfra, a naive Fabric script and the bare SSH floor.
 
     python bench/compare.py [--hosts 1,20] [--runs 5] [--tools mainsail,ansible,pyinfra,fabric,floor]
-                            [--scale 50,100] [--quick]
+                            [--scale 50,100] [--quick] [--profile] [--code DIR]
 
 Every tool applies the same 7-step workload to light testbed hosts (``testbed_init: none``,
 sshd only, at 127.0.2.x), logging in as ``deploy`` and escalating with sudo, as a real user
@@ -38,12 +38,14 @@ hosts are up, and stops them at the end. Exits 1 when a target below is missed.
 from __future__ import annotations
 
 import argparse
+import compileall
 import contextlib
 import fcntl
 import json
 import os
 import re
 import shlex
+import shutil
 import statistics
 import subprocess
 import sys
@@ -54,6 +56,8 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 ROOT = Path(__file__).resolve().parent.parent
+# Where the measured Mainsail is imported from: a compiled copy (see compiled_copy), set by main.
+MAINSAIL_PATH = ROOT
 VENV = Path(os.environ.get("MAINSAIL_BENCH_VENV", "/var/cache/mainsail/bench-venv"))
 PEER_PACKAGES = ["ansible-core", "pyinfra", "fabric"]
 LOCK = Path("/tmp/mainsail-testbed.lock")
@@ -610,6 +614,20 @@ RESET = ("sudo -n rm -rf {dir} /var/lib/mainsail; sudo -n userdel -r {user} 2>/d
          "sudo -n rm -f /tmp/bench-upload; true").format(dir=BENCH_DIR, user=BENCH_USER)
 
 
+def compiled_copy(code: Path, into: Path) -> Path:
+    """The mainsail package of checkout ``code`` copied under ``into`` with its bytecode
+    compiled, as an installed package has it (installers compile it). Run from a bare checkout
+    with PYTHONDONTWRITEBYTECODE set (as on this machine) every run compiled Mainsail's ~80
+    modules from source, about 0.35 s of CPU per process, while the peers and the floor import
+    compiled packages. A copy, so that a checkout given with --code is left untouched."""
+    target = into / "code"
+    shutil.copytree(code / "mainsail", target / "mainsail",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    if not compileall.compile_dir(str(target / "mainsail"), quiet=1):
+        raise SystemExit("compiling %s failed" % (code / "mainsail"))
+    return target
+
+
 def reset_hosts(bed: Bed, count: int) -> None:
     """Back to the base state: no workload files, no user, no Mainsail agent cache."""
     done = subprocess.run([sys.executable, str(bed.folder / "floor.py"), RESET],
@@ -624,7 +642,7 @@ def run_tool(tool: str, bed: Bed, count: int) -> Sample:
     env = dict(os.environ)
     vbin = VENV / "bin"
     if tool == "mainsail":
-        env["PYTHONPATH"] = str(ROOT)
+        env["PYTHONPATH"] = str(MAINSAIL_PATH)
         report = bed.folder / "mainsail-report.json"
         argv = [sys.executable, "-m", "invoke", "deploy", "--limit", limit, "--json", str(report)]
         sample, out, rc = run_process(argv, bed.folder / "mainsail", env)
@@ -669,8 +687,23 @@ def run_tool(tool: str, bed: Bed, count: int) -> Sample:
                   changed)
 
 
+def profile_mainsail(bed: Bed, count: int) -> list[str]:
+    """One more no-op of Mainsail with --profile: its profile, as deploy prints it."""
+    sys.path.insert(0, str(ROOT))
+    from mainsail.profile import lines
+    report = bed.folder / "mainsail-profile.json"
+    argv = [sys.executable, "-m", "invoke", "deploy", "--limit", ",".join(bed.names[:count]),
+            "--profile", "--json", str(report)]
+    _, out, rc = run_process(argv, bed.folder / "mainsail",
+                             dict(os.environ, PYTHONPATH=str(MAINSAIL_PATH)))
+    if rc != 0:
+        raise SystemExit("mainsail --profile failed (rc %d):\n%s" % (rc, out[-3000:]))
+    return ["mainsail --profile, no-op, %d hosts:" % count] + \
+        lines(json.loads(report.read_text())["profile"])
+
+
 def measure(tools: Sequence[str], bed: Bed, count: int, runs: int, first: bool,
-            cross: bool, notes: list[str]) -> list[Cell]:
+            cross: bool, notes: list[str], profiles: list[str] | None = None) -> list[Cell]:
     """First apply and no-op of each tool on `count` hosts; the cross-convergence check after
     each tool (the next tool runs once on the hosts it converged and must change nothing)."""
     cells: list[Cell] = []
@@ -698,6 +731,8 @@ def measure(tools: Sequence[str], bed: Bed, count: int, runs: int, first: bool,
                 break
         cells.append(summarize(tool, "noop", count, samples))
         print("  %s no-op, %d hosts: %.2f s" % (tool, count, cells[-1].wall), flush=True)
+        if tool == "mainsail" and profiles is not None:
+            profiles += profile_mainsail(bed, count) + [""]
         if cross and len(workers) > 1:
             other = workers[(index + 1) % len(workers)]
             changed = run_tool(other, bed, count).changed
@@ -731,6 +766,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--scale", type=parse_counts, default=[],
                         help="no-op only, at these host counts (Ansible left out: minutes)")
     parser.add_argument("--quick", action="store_true", help="1 run, 1 and 3 hosts")
+    parser.add_argument("--code", type=Path, default=ROOT,
+                        help="the Mainsail checkout to measure (default: this one; for a "
+                             "before/after pair, back to back)")
+    parser.add_argument("--profile", action="store_true",
+                        help="after Mainsail's no-op runs, one more with --profile, printed")
     args = parser.parse_args(argv)
     if args.quick:
         args.runs, args.hosts = 1, [1, 3]
@@ -739,8 +779,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     count = max(args.hosts + args.scale)
     notes: list[str] = []
     cells: list[Cell] = []
+    profiles: list[str] | None = [] if args.profile else None
     with tempfile.TemporaryDirectory(prefix="mainsail-compare-") as tmp, machine_lock():
         bed = make_bed(Path(tmp), count)
+        global MAINSAIL_PATH
+        MAINSAIL_PATH = compiled_copy(args.code.resolve(), Path(tmp))
         inventory = str(bed.folder / "mainsail/inventory/hosts.yml")
         started = time.monotonic()
         inv("testbed.up", "--inventory", inventory)
@@ -750,7 +793,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             for i, n in enumerate(sorted(args.hosts)):
                 cells += measure(args.tools, bed, n, args.runs, first=True, cross=(i == 0),
-                                 notes=notes)
+                                 notes=notes, profiles=profiles)
             for n in args.scale:
                 tools = [t for t in args.tools if t != "ansible"]
                 cells += measure(tools, bed, n, args.runs, first=False, cross=False, notes=notes)
@@ -763,10 +806,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                          if any(p.startswith(t) for t in args.tools))
     print()
     print("load average at the end: %s" % Path("/proc/loadavg").read_text().strip())
-    print("Medians of %d whole-process runs; %s. Ratios: to the floor of the same host count, "
-          "and to the fastest other tool." % (args.runs, versions or "no peers"))
+    print("Medians of %d whole-process runs; %s; Mainsail from %s. Ratios: to the floor of the "
+          "same host count, and to the fastest other tool."
+          % (args.runs, versions or "no peers", args.code))
     print(format_table(cells))
     print()
+    for line in profiles or ():
+        print(line)
     for note in notes:
         print(note)
     print("\nTargets:")

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
-import shutil
 import statistics
 import subprocess
 import sys
@@ -27,6 +27,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+CODE = ROOT  # where the measured Mainsail is imported from (a compiled copy, set in measure)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import compare  # noqa: E402  (its compiled copy of the checkout)
 ADDRESSES = {"web1": "127.0.0.11", "web2": "127.0.0.12", "mail1": "127.0.0.21",
              "echo1": "127.0.0.31"}
 
@@ -63,20 +66,35 @@ def make_project(folder: Path, hosts: list[str]) -> None:
     lines += ["    %s: {address: %s}" % (h, ADDRESSES[h]) for h in hosts]
     (folder / "inventory/hosts.yml").write_text("\n".join(lines) + "\n")
     # A host whose sudo asks for a password (mail1) has its encrypted become_password in the
-    # checkout's host_vars, readable with the testbed's vault password.
+    # checkout's host_vars, readable with the testbed's vault password. The benchmark decrypts
+    # it here, once, into its private throwaway project: the measured deploy then derives no
+    # vault key (scrypt: 128 MiB and ~0.4 s of CPU per process, by design), which would
+    # otherwise dominate the controller's memory and a 1-host run's CPU (docs/vault.md).
     for h in hosts:
         if (ROOT / "inventory/host_vars" / h).is_dir():
-            shutil.copytree(ROOT / "inventory/host_vars" / h, folder / "inventory/host_vars" / h)
-    vault_password = ROOT / ".testbed/vault-password"
-    if vault_password.is_file():
-        (folder / "invoke.yaml").write_text("mainsail:\n  vault_password_file: %s\n"
-                                            % vault_password)
+            copy_vars(ROOT / "inventory/host_vars" / h, folder / "inventory/host_vars" / h)
+
+
+def copy_vars(source: Path, target: Path) -> None:
+    """A host_vars folder, its encrypted files decrypted (0600, in the temp project)."""
+    sys.path.insert(0, str(ROOT))
+    from mainsail import vault
+    target.mkdir(parents=True)
+    target.chmod(0o700)
+    for path in sorted(source.iterdir()):
+        text = path.read_text()
+        if vault.is_encrypted(text):
+            password = (ROOT / ".testbed/vault-password").read_bytes().removesuffix(b"\n")
+            text = vault.decrypt(text, password, str(path)).decode()
+        (target / path.name).write_text(text)
+        (target / path.name).chmod(0o600)
 
 
 def deploy(folder: Path, report: Path) -> tuple[float, dict]:
     started = time.monotonic()
     done = subprocess.run([sys.executable, "-m", "invoke", "deploy", "--json", str(report)],
-                          cwd=folder, capture_output=True, text=True)
+                          cwd=folder, capture_output=True, text=True,
+                          env=dict(os.environ, PYTHONPATH=str(CODE)))
     wall = time.monotonic() - started
     if done.returncode != 0:
         sys.exit("deploy failed:\n" + done.stdout + done.stderr)
@@ -84,7 +102,10 @@ def deploy(folder: Path, report: Path) -> tuple[float, dict]:
 
 
 def measure(hosts: list[str], runs: int) -> dict:
+    global CODE
     with tempfile.TemporaryDirectory() as tmp:
+        # this checkout's Mainsail, with its bytecode compiled (bench/compare.py says why)
+        CODE = compare.compiled_copy(ROOT, Path(tmp))
         folder = Path(tmp) / "bench"
         make_project(folder, hosts)
         report = Path(tmp) / "report.json"

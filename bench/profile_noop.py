@@ -117,7 +117,7 @@ HOST_PROBES = (
     ("import json, hashlib, zipfile, subprocess, pwd, grp",
      "python3 -I -c 'import json, hashlib, zipfile, subprocess, pwd, grp'"),
     ("agent start: bootstrap + imports + facts (hello), as root",
-     "sudo -n python3 -I -c \"$(cat /tmp/bench-bootstrap.py)\" {sha} </dev/null"),
+     "sudo -n python3 -I -S -c \"$(cat /tmp/bench-bootstrap.py)\" {sha} </dev/null"),
 )
 
 

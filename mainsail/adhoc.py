@@ -3,6 +3,7 @@ fanned out by mainsail.fleet, so every command gathers the same outcomes and exi
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import hashlib
 import shlex
@@ -17,6 +18,7 @@ from .fleet import FleetResult, fan_out
 from .inventory import Host
 from .opspec import OPS, canonical_op
 from .playbook import CONTROLLER_OPS, Play, plays_from_data
+from .profile import Profile
 from .session import DEFAULT_CONNECT_TIMEOUT, connect, open_session
 from .yamlio import Pos, YDict, YList
 
@@ -98,23 +100,28 @@ def get(hosts: list[Host], remote: str, local_dir: Path, forks: int = 20,
 
 
 def run(hosts: list[Host], command: str, forks: int = 20,
-        timeout: float = DEFAULT_CONNECT_TIMEOUT, become: bool = False
-        ) -> FleetResult[tuple[int, str, str]]:
+        timeout: float = DEFAULT_CONNECT_TIMEOUT, become: bool = False,
+        profile: Profile | None = None) -> FleetResult[tuple[int, str, str]]:
     """``command`` through each host's shell: (exit code, stdout, stderr); a non-zero exit is
-    that host's failure. ``become`` (-b): through sudo, as the host's become_user."""
+    that host's failure. ``become`` (-b): through sudo, as the host's become_user. With
+    ``profile``: each host's connection phases and its command's wall time ("apply")."""
 
     def one(h: Host) -> tuple[int, str, str]:
         if h.connection == "local":
             return _run_local(h, command, become)
-        conn = connect(h, timeout)
+        timings = profile.host(h.name) if profile else None
+        timed = timings.timed if timings else lambda phase: contextlib.nullcontext()
+        conn = connect(h, timeout, timings)
         try:
-            if become:
-                result = conn.sudo(command, hide=True, warn=True, in_stream=False,
-                                   user=h.become_user, password=h.become_password or "")
-            else:
-                result = conn.run(command, hide=True, warn=True, in_stream=False)
+            with timed("apply"):
+                if become:
+                    result = conn.sudo(command, hide=True, warn=True, in_stream=False,
+                                       user=h.become_user, password=h.become_password or "")
+                else:
+                    result = conn.run(command, hide=True, warn=True, in_stream=False)
         finally:
-            conn.close()
+            with timed("close"):
+                conn.close()
         return result.exited, result.stdout, result.stderr
 
     outcome = fan_out(hosts, one, forks)
@@ -173,9 +180,8 @@ def _located(data: dict[str, Any], where: str) -> YDict:
 
 
 # Ansible's ad hoc habits with no operation of that name here, and what to use instead.
-OTHER_COMMANDS = {"setup": "mainsail facts (--filter 'ansible_distribution*')",
-                  "gather_facts": "mainsail facts", "ping": "mainsail ping",
-                  "fetch": "mainsail get REMOTE LOCAL_DIR", "raw": "mainsail run -- CMD"}
+OTHER_COMMANDS = {"gather_facts": "mainsail facts (--filter 'ansible_distribution*')",
+                  "ping": "mainsail ping"}
 
 
 def operation_name(name: str) -> str:

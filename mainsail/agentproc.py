@@ -1,7 +1,7 @@
 """Controller side of the agent protocol (docs/architecture.md).
 
 * ``build_agent_zip()`` packs mainsail/agent as a deterministic zipapp.
-* ``BOOTSTRAP`` is run on the host as ``python3 -I -c BOOTSTRAP SHA [STATE_DIR]`` from ``/``.
+* ``BOOTSTRAP`` is run on the host as ``python3 -I -S -c BOOTSTRAP SHA [STATE_DIR]`` from ``/``.
 * ``AgentClient`` speaks JSON lines over any pair of binary streams (a local
   pipe, an SSH channel).
 * ``local_agent()`` runs the agent as a local subprocess (``connection: local``,
@@ -407,7 +407,7 @@ LOCAL_AGENT_DIR = DEFAULT_STATE_DIR  # the agent cache of local agents started w
 def local_agent(state_dir: Optional[str] = None, python: str = "python3") -> Iterator[AgentClient]:
     """Run the bootstrap in a local subprocess; yield a started AgentClient."""
     zip_bytes, sha = build_agent_zip()
-    argv = [python, "-I", "-c", BOOTSTRAP, sha, state_dir or LOCAL_AGENT_DIR]
+    argv = [python, "-I", "-S", "-c", BOOTSTRAP, sha, state_dir or LOCAL_AGENT_DIR]
     child = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, cwd="/",  # as over SSH: see agent_command
                              env=agent_environment(os.environ))

@@ -87,6 +87,11 @@ HELP: Mapping[str, str] = MappingProxyType({
     "junit": "write a JUnit XML report to this file",
     "lock_wait": "seconds to wait for another run's lock on a host (default 0: fail at "
                  "once, exit 5)",
+    "shard": "only this share of the selected hosts, I/N (1 <= I <= N): each host is in one "
+             "shard, by a hash of its name (docs/ci.md)",
+    "profile": "after the recap, where the time went: per host connect, key exchange, "
+               "authentication, agent start, plan, apply; the controller's CPU per stage "
+               "(in --json under profile)",
 })
 
 

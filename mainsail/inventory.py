@@ -183,6 +183,23 @@ def load_inventory(path: Path | str, root: Path | str | None = None,
     current folder, normally the project root). ``secrets``: the run's vault.
     """
     root_dir = Path(root) if root is not None else Path.cwd()
+    draft, first, base = read_sources(path, root_dir)
+    depths = _depths(draft)
+    vars_dir = _VarsDirs(base, root_dir, secrets, draft)
+    group_files = {g: vars_dir.load("group_vars", g) for g in draft.parents}
+    groups = _build_groups(draft, depths, group_files)
+    hosts = {name: _build_host(name, draft, groups, group_files, vars_dir)
+             for name in draft.host_locs}
+    warnings = (*draft.warnings, *vars_dir.unused(groups, hosts),
+                *(f"{draft.group_locs[n]}: {n!r} is both a group and a host"
+                  for n in groups if n in hosts))
+    return Inventory(first, MappingProxyType(hosts), MappingProxyType(groups), warnings,
+                     _secrets([*groups.values(), *hosts.values()]))
+
+
+def read_sources(path: Path | str, root_dir: Path) -> tuple[_Draft, Path, Path]:
+    """What the inventory's sources say, before group_vars/host_vars are read: the draft, the
+    first source's path and the folder group_vars/ and host_vars/ are looked for in."""
     given = path if isinstance(path, str) and formats.is_host_list(path) else Path(path)
     found = formats.sources(given, root_dir)
     first = found[0].path or root_dir / "hosts"
@@ -196,17 +213,7 @@ def load_inventory(path: Path | str, root: Path | str | None = None,
             data, shown = formats.read_source(source, root_dir)
         _read_top(data, draft, shown)
     _reconcile(draft)
-    depths = _depths(draft)
-    vars_dir = _VarsDirs(base, root_dir, secrets, draft)
-    group_files = {g: vars_dir.load("group_vars", g) for g in draft.parents}
-    groups = _build_groups(draft, depths, group_files)
-    hosts = {name: _build_host(name, draft, groups, group_files, vars_dir)
-             for name in draft.host_locs}
-    warnings = (*draft.warnings, *vars_dir.unused(groups, hosts),
-                *(f"{draft.group_locs[n]}: {n!r} is both a group and a host"
-                  for n in groups if n in hosts))
-    return Inventory(first, MappingProxyType(hosts), MappingProxyType(groups), warnings,
-                     _secrets([*groups.values(), *hosts.values()]))
+    return draft, first, base
 
 
 def _secrets(owners: Iterable[Group | Host]) -> tuple[str, ...]:

@@ -57,10 +57,10 @@ def warnings(root: Path, inv: Inventory, plays: Sequence[Play] = (),
     """Every warning about the project's variables (the inventory's, and the defaults of the
     roles ``plays`` apply), each once, in a stable order."""
     try:
-        inline = _inline_definitions(inv, root)
+        inline, base = inventory_mod.read_sources(inv.path, root)[::2]
     except (MainsailError, OSError):
-        inline = None  # an inventory this reader does not know: no inventory checks
-    dirs = inventory_mod._VarsDirs(inv.path.parent, root, secrets)
+        inline, base = None, inv.path.parent  # a source that cannot be read again: no checks
+    dirs = inventory_mod._VarsDirs(base, root, secrets, inline) if inline is not None else None
     layers = _host_layers(inv, inline, dirs) if inline is not None else {}
     defined = _unique([d for stack in layers.values() for layer in stack for d in layer] +
                       list(_role_defaults(plays)))
@@ -71,13 +71,6 @@ def warnings(root: Path, inv: Inventory, plays: Sequence[Play] = (),
 
 
 # ---------------------------------------------------------------------------- definitions
-
-def _inline_definitions(inv: Inventory, root: Path) -> Any:
-    """The inventory file's own group and host vars, each with its file:line."""
-    draft = inventory_mod._Draft(display_path(inv.path, root))
-    inventory_mod._read_top(load_yaml(inv.path, root), draft)
-    return draft
-
 
 def _entries(items: Iterable[tuple[str, Any, str]]) -> list[Definition]:
     return [Definition(name, where) for name, _, where in items]

@@ -25,7 +25,10 @@ from types import MappingProxyType
 from typing import Any, Callable, Mapping, Sequence
 
 import jinja2
+import jinja2.environment
 import jinja2.meta
+import jinja2.nodes
+import jinja2.parser
 import yaml
 from jinja2.lexer import Token, TokenStream
 from jinja2.loaders import split_template_path
@@ -63,7 +66,7 @@ class Environment(SandboxedEnvironment):
                          finalize=taint.finalize)
         self.root = root
         self.search_path = tuple(Path(p) for p in search_path)
-        self.filters = taint.watched({**self.filters, **FILTERS})
+        self.filters = dict(_watched_filters(self.filters))
         self.tests.update(TESTS)
         self.globals["omit"] = OMIT
         self.files_path: tuple[Path, ...] = ()  # where file lookups look (role files/, ...)
@@ -99,8 +102,61 @@ class Environment(SandboxedEnvironment):
     def getitem(self, obj: Any, argument: Any) -> Any:
         return taint.read(super().getitem(obj, argument))
 
+    # Every plan has an environment of its own, all configured alike: a template or an
+    # expression compiled for one host is the same code for the next, so the code is kept
+    # (by source text) for the whole process instead of compiled again for every host.
+    def compile(self, source: Any, name: str | None = None, filename: str | None = None,
+                raw: bool = False, defer_init: bool = False) -> Any:
+        if raw or not isinstance(source, str):
+            return super().compile(source, name, filename, raw, defer_init)
+        key = (type(self), source, name, filename, defer_init)
+        code = _COMPILED.get(key)
+        if code is None:
+            code = _keep(key, super().compile(source, name, filename, raw, defer_init))
+        return code
+
+    def compile_expression(self, source: str, undefined_to_none: bool = True) -> Any:
+        key = (type(self), "expression", source)
+        code = _COMPILED.get(key)
+        if code is None:
+            parser = jinja2.parser.Parser(self, source, state="variable")
+            try:
+                expr = parser.parse_expression()
+                if not parser.stream.eos:
+                    raise jinja2.TemplateSyntaxError("chunk after expression",
+                                                     parser.stream.current.lineno, None, None)
+                expr.set_environment(self)
+            except jinja2.TemplateSyntaxError:
+                self.handle_exception(source=source)
+            body = [jinja2.nodes.Assign(jinja2.nodes.Name("result", "store"), expr, lineno=1)]
+            code = _keep(key, super().compile(jinja2.nodes.Template(body, lineno=1)))
+        template = self.template_class.from_code(self, code, self.make_globals(None))
+        return jinja2.environment.TemplateExpression(template, undefined_to_none)
+
     def getattr(self, obj: Any, attribute: str) -> Any:
         return taint.read(super().getattr(obj, attribute))
+
+
+_WATCHED: dict[str, Callable[..., Any]] = {}
+
+
+def _watched_filters(base: Mapping[str, Callable[..., Any]]) -> Mapping[str, Callable[..., Any]]:
+    """Jinja's filters and ours, each watched for secrets (taint.py): the same wrappers for
+    every environment (they hold no environment), made once rather than once per host."""
+    if not _WATCHED:
+        _WATCHED.update(taint.watched({**base, **FILTERS}))
+    return _WATCHED
+
+
+_COMPILED: dict[tuple[Any, ...], Any] = {}
+_COMPILED_MAX = 20000  # distinct sources kept; a run past it starts again (memory bound)
+
+
+def _keep(key: tuple[Any, ...], code: Any) -> Any:
+    if len(_COMPILED) >= _COMPILED_MAX:
+        _COMPILED.clear()
+    _COMPILED[key] = code
+    return code
 
 
 class _TemplateLoader(jinja2.FileSystemLoader):

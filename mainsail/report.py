@@ -6,7 +6,6 @@ import json
 import sys
 import threading
 import time
-import xml.etree.ElementTree as ET
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Optional
@@ -290,13 +289,18 @@ def iso_time(seconds: float) -> str:
         ".%03dZ" % int(seconds % 1 * 1000)
 
 
-def write_json(run: RunRecord, path: Path, mask: Masker) -> None:
+def write_json(run: RunRecord, path: Path, mask: Masker,
+               extra: Optional[Mapping[str, Any]] = None) -> None:
+    """The report; ``extra`` adds top-level keys (``profile`` with --profile)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(masked_dict(run, mask), indent=2) + "\n")
+    data = masked_dict(run, mask)
+    data.update(extra or {})
+    path.write_text(json.dumps(data, indent=2) + "\n")
 
 
 def write_junit(run: RunRecord, path: Path, mask: Masker) -> None:
     """One testsuite per host, one testcase per step: CI systems show failures per task."""
+    import xml.etree.ElementTree as ET  # only for --junit: not every run pays for it
     suites = ET.Element("testsuites", name=xml_text("mainsail " + run.playbook))
     totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
     stamp = iso_time(run.started)[:19]  # JUnit's timestamp: ISO 8601 without a zone

@@ -6,6 +6,7 @@ variable, a missing template) stops the run with nothing changed on any host.
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import math
 import os
@@ -23,6 +24,8 @@ from .inventory import Host, Inventory, select_hosts
 from .plan import HostPlan, build_plan
 from .playbook import Play
 from .prelude import Head, HeadFailed, find_heads, run_head, without_head
+from .playwaves import waves
+from .profile import Profile
 from .report import HostRecord, Progress, RunRecord, StepRecord
 from .session import HostSession, describe_holder, open_session
 from .vault import Vault
@@ -72,6 +75,17 @@ class RunOptions:
     run_id: str = field(default_factory=lambda: new_run_id())
     holder: Mapping[str, Any] = field(default_factory=lambda: holder_identity("deploy"))
     secrets: Vault | None = field(default=None, compare=False)  # the run's vault
+    profile: Profile | None = field(default=None, compare=False)  # --profile: timings go here
+
+
+def stage(opts: RunOptions, name: str) -> Any:
+    """The run's stage, timed when profiling."""
+    return opts.profile.stage(name) if opts.profile else contextlib.nullcontext()
+
+
+def timed(opts: RunOptions, host: str, phase: str) -> Any:
+    """One host's phase, timed when profiling (wall, and the calling thread's CPU)."""
+    return opts.profile.host(host).timed(phase) if opts.profile else contextlib.nullcontext()
 
 
 def lock_spec(host: Host, opts: RunOptions, as_root: bool = True) -> dict[str, Any] | None:
@@ -141,7 +155,8 @@ def connect_all(state: RunState, hosts: list[Host], become: Mapping[str, bool],
             if heads and host.name in heads:
                 conn = run_play_head(host, *heads[host.name], state, opts, progress)
             session = open_session(host, timeout=opts.connect_timeout, become=become[host.name],
-                                   conn=conn)
+                                   conn=conn,
+                                   timings=opts.profile.host(host.name) if opts.profile else None)
         except MainsailError as exc:
             return host, exc
         state.record.host(host.name).seconds += time.monotonic() - started
@@ -202,12 +217,14 @@ def plan_all(root: Path, inv: Inventory, plays: Sequence[Play], play_targets: li
             play = without_head(play, head[1].count)
             extra = {**state.head_vars.get(host.name, {}), **opts.extra_vars}
         try:
-            plan = build_plan(root, play, host, state.sessions[host.name].facts,
-                              extra, tags=opts.tags, skip_tags=opts.skip_tags,
-                              check=opts.check, inventory=inv, secrets=opts.secrets,
-                              play_hosts=[h.name for h in reachable[index]],
-                              play_batch=batch_of(host, reachable[index], plays[index].serial),
-                              host_facts={n: s.facts for n, s in state.sessions.items()})
+            with timed(opts, host.name, "plan"):
+                plan = build_plan(root, play, host, state.sessions[host.name].facts,
+                                  extra, tags=opts.tags, skip_tags=opts.skip_tags,
+                                  check=opts.check, inventory=inv, secrets=opts.secrets,
+                                  play_hosts=[h.name for h in reachable[index]],
+                                  play_batch=batch_of(host, reachable[index],
+                                                      plays[index].serial),
+                                  host_facts={n: s.facts for n, s in state.sessions.items()})
         except BadInput as exc:
             return (index, host.name), exc
         return (index, host.name), plan
@@ -274,7 +291,8 @@ def apply_host(play: Play, host: Host, plan: HostPlan, state: RunState, opts: Ru
             rec.error = rec.error or problem
         record = step_record(play, step, result, handler=bool(step.get("handler")))
         rec.add(record)
-        progress.step(host.name, record, step_args(step))
+        with timed(opts, host.name, "output"):
+            progress.step(host.name, record, step_args(step))
 
     progress.start_host(host.name, len(plan.steps))
     segment: HostPlan | None = plan
@@ -287,10 +305,11 @@ def apply_host(play: Play, host: Host, plan: HostPlan, state: RunState, opts: Ru
                 rec.add(StepRecord(play=play.name, task=name, where="", status="skipped",
                                    msg="when: false"))
             by_id.update({s["id"]: s for s in all_steps(segment)})
-            results = session.run(segment.steps, segment.blobs, opts.check, opts.diff,
-                                  on_result, lock=lock_spec(host, opts, session.as_root),
-                                  state_dir=host_state_dir(host, session.as_root),
-                                  transaction=transaction_request(segment, opts))
+            with timed(opts, host.name, "apply"):
+                results = session.run(segment.steps, segment.blobs, opts.check, opts.diff,
+                                      on_result, lock=lock_spec(host, opts, session.as_root),
+                                      state_dir=host_state_dir(host, session.as_root),
+                                      transaction=transaction_request(segment, opts))
             note_lock_and_rollbacks(host, session, rec, progress)
             # done.failed: a step, handler or check failed without ignore_errors (or the lock
             # was held); the agent has judged it already.
@@ -416,6 +435,26 @@ def apply_play(play: Play, index: int, hosts: list[Host], plans: Mapping[tuple[i
             return
 
 
+def apply_plays(plays: Sequence[Play], targets: list[list[Host]],
+                plans: Mapping[tuple[int, str], HostPlan], state: RunState, opts: RunOptions,
+                progress: Progress) -> None:
+    """The plays, in waves: plays that share no host run at the same time, each host runs its
+    plays in the playbook's order (mainsail.playwaves)."""
+    for wave in waves(plays, [[h.name for h in hosts] for hosts in targets], opts.forks):
+        if state.stop.is_set():
+            break
+        if wave.alone and progress.level:
+            progress.console.print("play %r runs on its own (it has %s)"
+                                   % (plays[wave.plays[0]].name, wave.alone),
+                                   markup=False, highlight=False)
+        if len(wave.plays) == 1:
+            index = wave.plays[0]
+            apply_play(plays[index], index, targets[index], plans, state, opts, progress)
+            continue
+        parallel(lambda i: apply_play(plays[i], i, targets[i], plans, state, opts, progress),
+                 wave.plays, len(wave.plays), on_interrupt=lambda: interrupt(state, progress))
+
+
 def run_playbook(root: Path, inv: Inventory, plays: Sequence[Play], chosen: Sequence[Host],
                  opts: RunOptions, progress: Progress, playbook: str = "site") -> RunRecord:
     state = RunState(RunRecord(playbook=playbook, check=opts.check))
@@ -431,27 +470,32 @@ def run_playbook(root: Path, inv: Inventory, plays: Sequence[Play], chosen: Sequ
         heads = {name: (plays[head.play], head) for name, head in find_heads(
             root, inv, plays, targets, extra_vars=opts.extra_vars, check=opts.check,
             tags=opts.tags, skip_tags=opts.skip_tags, secrets=opts.secrets).items()}
-        connect_all(state, involved, become, opts, progress, heads)
-        plans = plan_all(root, inv, plays, targets, state, opts, heads)
+        with stage(opts, "connect"):
+            connect_all(state, involved, become, opts, progress, heads)
+        with stage(opts, "plan"):
+            plans = plan_all(root, inv, plays, targets, state, opts, heads)
         progress.mask = progress.mask.with_secrets(
             secret for plan in plans.values() for secret in plan.secrets)
-        for index, play in enumerate(plays):
-            if state.stop.is_set():
-                break
-            apply_play(play, index, targets[index], plans, state, opts, progress)
+        with stage(opts, "apply"):
+            apply_plays(plays, targets, plans, state, opts, progress)
     except KeyboardInterrupt:
         # Before anything was applied (connecting, planning) or on a second Ctrl-C.
         state.stop.set()
         state.record.aborted = "interrupted"
     finally:
-        close_all(state)
+        with stage(opts, "close"):
+            close_all(state, opts)
         state.record.seconds = time.monotonic() - started
         state.record.ended = time.time()
     return state.record
 
 
-def close_all(state: RunState) -> None:
+def close_all(state: RunState, opts: RunOptions | None = None) -> None:
+    opts = opts or RunOptions()
     for name, session in state.sessions.items():
         rec = state.record.host(name)
         rec.channels, rec.round_trips, rec.bytes_sent = session.counters()
-        session.close()
+        with timed(opts, name, "close"):
+            session.close()
+        if opts.profile:
+            opts.profile.host(name).round_trips = rec.round_trips

@@ -20,6 +20,7 @@ from .agentproc import (BOOTSTRAP, AgentClient, AgentError, AgentLocked, build_a
                         local_agent)
 from .errors import LockHeld, Unreachable
 from .inventory import Host
+from .profile import HostProfile
 
 DEFAULT_CONNECT_TIMEOUT = 10.0
 
@@ -117,26 +118,50 @@ def open_socket(address: str, port: int, timeout: float) -> socket.socket:
     return sock
 
 
-def open_connection(conn: Connection, timeout: float) -> None:
+def timed_transport(timings: HostProfile) -> type[paramiko.Transport]:
+    """A Transport that adds its key exchange's wall time to timings (for --profile)."""
+
+    class TimedTransport(paramiko.Transport):
+        def start_client(self, *args: Any, **kwargs: Any) -> Any:
+            started = time.monotonic()
+            try:
+                return super().start_client(*args, **kwargs)
+            finally:
+                timings.add("kex", time.monotonic() - started)
+
+    return TimedTransport
+
+
+def open_connection(conn: Connection, timeout: float,
+                    timings: HostProfile | None = None) -> None:
     """Open conn; a direct one over our own socket, so TCP_NODELAY is set before the key
-    exchange (with Nagle's algorithm a channel open on loopback waited ~40 ms for an ACK)."""
+    exchange (with Nagle's algorithm a channel open on loopback waited ~40 ms for an ACK).
+    With timings: the TCP connect, the key exchange, and the rest of opening (authentication)."""
     if conn.gateway is not None:
         conn.open()
         return
+    started = time.monotonic()
     sock = open_socket(conn.host, int(conn.port), timeout)
+    if timings is not None:
+        timings.add("tcp_connect", time.monotonic() - started)
+        conn.connect_kwargs["transport_factory"] = timed_transport(timings)
     conn.connect_kwargs["sock"] = sock
     try:
+        opened = time.monotonic()
         conn.open()
+        if timings is not None:
+            timings.add("auth", time.monotonic() - opened - timings.wall.get("kex", 0.0))
     except BaseException:
         sock.close()
         raise
 
 
-def connect(host: Host, timeout: float = DEFAULT_CONNECT_TIMEOUT) -> Connection:
+def connect(host: Host, timeout: float = DEFAULT_CONNECT_TIMEOUT,
+            timings: HostProfile | None = None) -> Connection:
     """An open Fabric connection whose host key matched a pinned key, or Unreachable."""
     conn = build_connection(host, timeout)
     try:
-        open_connection(conn, timeout)
+        open_connection(conn, timeout, timings)
     except UnknownHostKey as exc:
         gateway = "" if exc.hostname.strip("[]").split("]:")[0] in (host.address, host.name) \
             else " (gateway %s)" % exc.hostname
@@ -187,9 +212,11 @@ def agent_command(host: Host, sha: str, become: bool) -> str:
     ask for one (-n); with one, sudo reads it from the channel (-S), never from an argv.
 
     Python starts isolated (-I: no current folder or user site folder on sys.path, no
-    PYTHON* variables) from /, so a hashlib.py left in the login folder is never imported."""
-    command = "%s -I -c %s %s" % (shlex.quote(host.python_interpreter),
-                                  shlex.quote(BOOTSTRAP), shlex.quote(sha))
+    PYTHON* variables) from /, so a hashlib.py left in the login folder is never imported;
+    and without the site module (-S): the agent is stdlib-only, and site's work at every start
+    (site-packages folders, their .pth files, sitecustomize) is start-up time on every host."""
+    command = "%s -I -S -c %s %s" % (shlex.quote(host.python_interpreter),
+                                     shlex.quote(BOOTSTRAP), shlex.quote(sha))
     if not runs_as_root(host, become):
         # The agent's cache in the login user's home (the bootstrap expands ~ there).
         command += " " + shlex.quote(USER_AGENT_DIR)
@@ -364,28 +391,39 @@ def start_agent(host: Host, client: AgentClient) -> dict[str, Any]:
                           ) from None
 
 
+@contextlib.contextmanager
+def _untimed(phase: str) -> Iterator[None]:
+    yield
+
+
 def open_session(host: Host, timeout: float = DEFAULT_CONNECT_TIMEOUT,
-                 become: bool | None = None, conn: Connection | None = None) -> HostSession:
+                 become: bool | None = None, conn: Connection | None = None,
+                 timings: HostProfile | None = None) -> HostSession:
     """The host's session: its agent started over ``conn`` (already open, e.g. by the steps
-    of a play's head: prelude.py) or over a new connection."""
+    of a play's head: prelude.py) or over a new connection; with timings, each phase's wall
+    time."""
+    timed = timings.timed if timings is not None else _untimed
     if host.connection == "local":
         stack = contextlib.ExitStack()
         # a host with its own state folder keeps the agent's cache there too
         state = host.vars.get("mainsail_state_dir")
-        client = stack.enter_context(local_agent(os.path.join(str(state), "agent")
-                                                 if state else None))
+        with timed("agent"):
+            client = stack.enter_context(local_agent(os.path.join(str(state), "agent")
+                                                     if state else None))
         return HostSession(host, client, client.facts_at_start, stack.close, 0, 0,
                            runs_as_root(host, False))
-    conn = conn or connect(host, timeout)
+    conn = conn or connect(host, timeout, timings)
     try:
-        channel = conn.client.get_transport().open_session(timeout=timeout)
-        escalate = host.become if become is None else become
-        channel.exec_command(agent_command(host, agent_bundle()[1], escalate))
-        if escalate and host.user != "root" and host.become_password is not None:
-            answer_sudo(channel, host, timeout)
-        stream = ChannelStream(channel)
-        client = AgentClient(stream, stream, channel_stderr(channel))
-        facts = start_agent(host, client)
+        with timed("channel"):
+            channel = conn.client.get_transport().open_session(timeout=timeout)
+        with timed("agent"):
+            escalate = host.become if become is None else become
+            channel.exec_command(agent_command(host, agent_bundle()[1], escalate))
+            if escalate and host.user != "root" and host.become_password is not None:
+                answer_sudo(channel, host, timeout)
+            stream = ChannelStream(channel)
+            client = AgentClient(stream, stream, channel_stderr(channel))
+            facts = start_agent(host, client)
     except BaseException:
         conn.close()
         raise

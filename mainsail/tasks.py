@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
+import importlib
 import sys
 import time
 from dataclasses import dataclass
@@ -12,7 +14,6 @@ from typing import Any, Callable, Sequence, TypeVar
 
 from invoke import Collection, Context, Exit, task
 
-from . import testbed as tb
 from . import adhoc, flags, opdoc, preflight, vault
 from .errors import EXIT_CODES, BadInput, MainsailError, with_reference
 from .flags import command, helps
@@ -23,12 +24,29 @@ from .inventory_formats import is_host_list
 from .playbook import load_playbook
 from .report import (WOULD_RUN, Masker, Progress, RunRecord, make_console, recap, sanitize,
                      write_json, write_junit)
-from .runner import RunOptions, holder_identity, run_playbook
+from .profile import Profile
+from .profile import lines as profile_lines
+from .runner import RunOptions, holder_identity, play_hosts, run_playbook
+from .shard import in_shard, parse_shard
 from .yamlio import display_path
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 DEFAULT_INVENTORY = "inventory/hosts.yml"
+
+
+class _OnUse:
+    """A module imported when first used: the testbed's code is not needed by most commands,
+    and every command pays for what it imports at start-up."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(importlib.import_module(self._name, __package__), attr)
+
+
+tb: Any = _OnUse(".testbed")
 
 
 def say(line: str) -> None:
@@ -274,7 +292,8 @@ def finish(result: FleetResult[Any]) -> None:
 
 ENGINE = (*SELECT, *REACH, "extra_vars", "var", "tags", "skip_tags", "check", "diff",
           "vault_password_file", "ask_vault_pass", "list_hosts", "list_tasks", "list_tags",
-          "syntax_check", "start_at_task", "step", "playbook", "json", "junit", "lock_wait")
+          "syntax_check", "start_at_task", "step", "playbook", "json", "junit", "lock_wait",
+          "profile", "shard")
 split_list = flags.split_list
 
 
@@ -324,6 +343,8 @@ class EngineFlags:
     json: str | None = None
     junit: str | None = None
     lock_wait: Any = None
+    profile: bool = False
+    shard: str | None = None
 
 
 def engine_flags(values: dict[str, Any]) -> EngineFlags:
@@ -338,10 +359,13 @@ def engine_run(c: Context, f: EngineFlags, *, quiet_ok: bool) -> tuple[RunRecord
     """deploy and plan: flags checked, playbook loaded, then either a listing or an offline
     check (None: nothing ran), or the run and its report."""
     flags.log_protocol(f.verbose)
+    profile = Profile() if f.profile else None  # counts the process's start-up as "start"
     root = project_root()
     t = target(c, inventory=f.inventory, host=f.host, group=f.group, limit=f.limit,
                user=f.user, become=f.become, ask_become_pass=f.ask_become_pass, forks=f.forks,
                timeout=f.timeout)
+    if f.shard:
+        t = dataclasses.replace(t, hosts=in_shard(t.hosts, parse_shard(f.shard)))
     name = flags.setting(c, "playbook", f.playbook, "site")
     extra = {**parse_vars(f.var), **flags.parse_extra_vars(f.extra_vars, Path.cwd())}
     lock_wait = flags.number(f.lock_wait or 0, "--lock-wait", float, 0)
@@ -368,19 +392,38 @@ def engine_run(c: Context, f: EngineFlags, *, quiet_ok: bool) -> tuple[RunRecord
             raise BadInput("--step needs a terminal to ask on", where=flags.CLI,
                            hint="use --tags/--skip-tags or --start-at-task to choose tasks")
         plays = preflight.step_through(plays, input)
+    if f.shard and not any(play_hosts(t.inv, p, t.hosts) for p in plays):
+        # A shard may hold none of the plays' hosts: nothing to do is a success for its job.
+        say("shard %s: no host of the selection in this shard is in a play" % f.shard)
+        record = RunRecord(playbook=name, check=f.check)
+        record.ended = record.started
+        if f.json:
+            write_json(record, Path(f.json), Masker())
+        return record, Masker()
     opts = RunOptions(check=f.check, diff=f.diff, tags=split_list(f.tags),
                       skip_tags=split_list(f.skip_tags), forks=t.forks, extra_vars=extra,
                       connect_timeout=t.timeout, lock_wait=lock_wait,
-                      holder=holder_identity("deploy playbook=%s" % name), secrets=run_vault(c))
+                      holder=holder_identity("deploy playbook=%s" % name), secrets=run_vault(c),
+                      profile=profile)
+    if profile:
+        profile.lap("load")  # inventory, playbook, vault, command line
     console = make_console()
     masker = Masker().with_secrets(run_vault(c).secrets())  # the plans add theirs
     progress = Progress(console, masker, show_diff=f.diff, verbose=not quiet_ok,
                         level=f.verbose)
     with progress:
         record = run_playbook(root, t.inv, plays, t.hosts, opts, progress, playbook=name)
-    recap(console, record, progress.mask)
+    with profile.stage("report") if profile else contextlib.nullcontext():
+        recap(console, record, progress.mask)
+    extra = {}
+    if profile:
+        extra["profile"] = profile.to_dict({name: [(progress.mask(s.task), s.elapsed)
+                                                   for s in h.steps if s.status != "skipped"]
+                                            for name, h in record.hosts.items()})
+        for line in profile_lines(extra["profile"]):
+            console.print(line, markup=False, highlight=False)
     if f.json:
-        write_json(record, Path(f.json), progress.mask)
+        write_json(record, Path(f.json), progress.mask, extra)
     if f.junit:
         write_junit(record, Path(f.junit), progress.mask)
     return record, progress.mask
@@ -416,7 +459,8 @@ def deploy(c: Context, limit: str | None = None, inventory: str | None = None,
            syntax_check: bool = False, start_at_task: str | None = None, step: bool = False,
            playbook: str | None = None, json: str | None = None, junit: str | None = None,
            lock_wait: float | None = None, host: str | None = None, group: str | None = None,
-           var: list[str] | None = None) -> None:
+           var: list[str] | None = None, profile: bool = False,
+           shard: str | None = None) -> None:
     """Apply a playbook (default: site) to the selected hosts; only what differs changes."""
     done = engine_run(c, engine_flags(locals()), quiet_ok=False)
     if done is not None:
@@ -438,7 +482,8 @@ def plan(c: Context, limit: str | None = None, inventory: str | None = None,
          syntax_check: bool = False, start_at_task: str | None = None, step: bool = False,
          playbook: str | None = None, json: str | None = None, junit: str | None = None,
          host: str | None = None, group: str | None = None,
-         var: list[str] | None = None) -> None:
+         var: list[str] | None = None, profile: bool = False,
+         shard: str | None = None) -> None:
     """Show what a deploy would change, changing nothing; exit 8 when anything would change."""
     values = {**locals(), "check": True}
     done = engine_run(c, engine_flags(values), quiet_ok=True)
@@ -473,7 +518,7 @@ def prefixed(name: str, text: str) -> str:
 
 
 @command(help=helps(*SELECT, *REACH, "check", "diff", "extra_vars", "list_hosts", "json",
-                    "junit", "vault_password_file", "ask_vault_pass",
+                    "junit", "vault_password_file", "ask_vault_pass", "profile", "shard",
                     cmd="the command (or put it after --)",
                     module="run this operation through the agent instead of a shell command "
                            "(apt, copy, service, ...: mainsail doc operations)",
@@ -486,10 +531,12 @@ def run(c: Context, limit: str | None = None, inventory: str | None = None,
         list_hosts: bool = False, cmd: str | None = None, module: str | None = None,
         args: str | None = None, json: str | None = None, junit: str | None = None,
         vault_password_file: str | None = None, ask_vault_pass: bool = False,
-        host: str | None = None, group: str | None = None) -> None:
+        host: str | None = None, group: str | None = None, profile: bool = False,
+        shard: str | None = None) -> None:
     """Run a shell command on the selected hosts in parallel: mainsail run -l 'web*' -- uptime;
     or one operation through the agent: mainsail run -l web1 -m apt -a 'name=tree'."""
     flags.log_protocol(verbose)
+    timings = Profile() if profile else None
     command_text = cmd or remainder_command()
     if module:
         if command_text.strip():
@@ -507,17 +554,25 @@ def run(c: Context, limit: str | None = None, inventory: str | None = None,
                        hint="mainsail run -l web1 -- uptime, or -m OP -a ARGS")
     t = target(c, inventory=inventory, host=host, group=group, limit=limit, user=user,
                become=become, ask_become_pass=ask_become_pass, forks=forks, timeout=timeout)
+    if shard:
+        t = dataclasses.replace(t, hosts=in_shard(t.hosts, parse_shard(shard)))
     if list_hosts or check:
         say("would run: %s" % command_text if check else "command: %s" % command_text)
         return print_hosts(t.hosts)
     if verbose:
         say("running on %d hosts: %s" % (len(t.hosts), command_text))
-    result = adhoc.run(t.hosts, command_text, t.forks, t.timeout, become=become)
+    if timings:
+        timings.lap("load")
+    with timings.stage("apply") if timings else contextlib.nullcontext():
+        result = adhoc.run(t.hosts, command_text, t.forks, t.timeout, become=become,
+                           profile=timings)
     for r in result.results:
         code, out, err = r.value if r.value is not None else (-1, "", r.error)
         sys.stdout.write(prefixed(r.host.name, out))
         sys.stderr.write(prefixed(r.host.name, err))
         say("%-8s = %s" % (r.host.name, "UNREACHABLE" if code < 0 else "exit %d" % code))
+    for line in profile_lines(timings.to_dict()) if timings else ():
+        say(line)
     finish(result)
 
 
@@ -855,8 +910,37 @@ def doc(c: Context, topic: str) -> None:
     sys.stdout.write(text)
 
 
+@command(name="merge", positional=["reports"], help={
+    "reports": "the shard jobs' JSON reports: files or globs, comma separated "
+               "('reports/shard-*.json')",
+    "json": "write the merged report to this file"})
+@clean_errors
+def report_merge(c: Context, reports: str | None = None, json: str | None = None) -> None:
+    """Merge the JSON reports of a sharded run into one; exit as the merged run would (docs/ci.md)."""
+    import glob
+    import json as jsonlib
+    from . import reportmerge
+    names = [n for part in split_list(reports) for n in (sorted(glob.glob(part)) or [part])]
+    data = reportmerge.merge_files([Path(n) for n in names])
+    text = jsonlib.dumps(data, indent=2) + "\n"
+    if json:
+        Path(json).parent.mkdir(parents=True, exist_ok=True)
+        Path(json).write_text(text)
+    else:
+        sys.stdout.write(text)
+    states = [h.get("state", "ok") for h in data["hosts"].values()]
+    print("merged %d reports: %d hosts (%s)" % (
+        len(names), len(states), ", ".join("%s %d" % (s, states.count(s))
+                                           for s in sorted(set(states))) or "none"),
+          file=sys.stdout if json else sys.stderr, flush=True)
+    code = exit_code(states, data["aborted"])
+    if code:
+        raise Exit(code=code)
+
+
+report_tasks = Collection("report", report_merge)
 ns = Collection(init, doc, deploy, plan, rollback, run, put, get, ping, facts, hosts, verify,
-                ssh_config, testbed, vault_tasks)
+                ssh_config, testbed, vault_tasks, report_tasks)
 # The defaults live in flags.setting's callers, so that ansible.cfg can come before them.
 ns.configure({"mainsail": {}})
 flags.strict_inv()

@@ -12,12 +12,13 @@ from mainsail.session import RefuseUnknownHost, UnknownHostKey, agent_command
 
 def test_the_agent_command_is_one_quoted_python3_call():
     command = agent_command(Host("web1", user="root"), "abc123", become=True)
-    assert shlex.split(command) == ["cd", "/", "&&", "python3", "-I", "-c", BOOTSTRAP, "abc123"]
+    assert shlex.split(command) == ["cd", "/", "&&", "python3", "-I", "-S", "-c", BOOTSTRAP,
+                                    "abc123"]
 
 
 def test_become_runs_the_agent_under_sudo_without_a_password_prompt():
     command = agent_command(Host("web1", user="deploy"), "abc123", become=True)
-    assert shlex.split(command)[3:9] == ["sudo", "-n", "-H", "--", "python3", "-I"]
+    assert shlex.split(command)[3:10] == ["sudo", "-n", "-H", "--", "python3", "-I", "-S"]
     assert "sudo" not in agent_command(Host("web1", user="deploy"), "abc", become=False)
 
 
@@ -221,3 +222,53 @@ def test_ansible_python_interpreter_picks_the_agents_python():
     command = agent_command(Host("web1", user="root", python_interpreter="/opt/py 3/bin/python3"), "abc",
                             become=False)
     assert shlex.split(command)[3:5] == ["/opt/py 3/bin/python3", "-I"]
+def test_a_profiled_connection_times_tcp_key_exchange_and_authentication(tmp_path):
+    """A tiny SSH server on loopback that accepts the client's key; --profile's phases."""
+    import socket
+    import threading
+    from mainsail.profile import HostProfile
+    from mainsail.session import connect
+    server_key, client_key = paramiko.RSAKey.generate(1024), paramiko.RSAKey.generate(1024)
+    client_key.write_private_key_file(str(tmp_path / "id_rsa"))
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    port = listener.getsockname()[1]
+    (tmp_path / "known_hosts").write_text("[127.0.0.1]:%d %s %s\n" % (
+        port, server_key.get_name(), server_key.get_base64()))
+
+    class AcceptsTheKey(paramiko.ServerInterface):
+        def get_allowed_auths(self, username):
+            return "publickey"
+
+        def check_auth_publickey(self, username, key):
+            return paramiko.AUTH_SUCCESSFUL if key == client_key else paramiko.AUTH_FAILED
+
+    done = threading.Event()
+
+    def serve():
+        sock, _ = listener.accept()
+        transport = paramiko.Transport(sock)
+        transport.add_server_key(server_key)
+        try:
+            transport.start_server(server=AcceptsTheKey())
+            done.wait(10)
+        finally:
+            transport.close()
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    timings = HostProfile()
+    try:
+        conn = connect(Host("web1", address="127.0.0.1", port=port, user="deploy",
+                            ssh_key=str(tmp_path / "id_rsa"),
+                            known_hosts=str(tmp_path / "known_hosts")), timeout=5,
+                       timings=timings)
+        assert conn.is_connected
+        conn.close()
+    finally:
+        done.set()
+        thread.join(10)
+        listener.close()
+    assert set(timings.wall) == {"tcp_connect", "kex", "auth"}
+    assert all(value >= 0 for value in timings.wall.values())
+    assert timings.wall["kex"] > 0 and timings.wall["auth"] > 0
