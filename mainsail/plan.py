@@ -23,7 +23,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import jinja2
 
@@ -34,7 +34,7 @@ from .inventory import Host, Inventory, check_var_name
 from . import taint
 from .masking import MASK, Masker
 from .opspec import OPS, coerce_args
-from .playbook import CONTROLLER_OPS, Play, Role, RoleUse, Task, load_vars_file
+from .playbook import CONTROLLER_OPS, BlockRef, Play, Role, RoleUse, Task, load_vars_file
 from .render import (OMIT, Environment, broken, eval_condition, has_template, make_env,
                      referenced_names, render_string, render_template, render_value, run_lookup,
                      to_plain)
@@ -163,6 +163,96 @@ def role_vars(project_root: Path | str, play: Play, host: Host,
 _MAGIC_OBJECTS = frozenset({"groups", "hostvars", "facts", "ansible_facts"})
 
 
+# ---------------------------------------------------------------------------- blocks
+
+_Failure = tuple  # (order, task, result): the earliest failure of a block's section
+
+
+class _Flow:
+    """block / rescue / always on one host, as the plan is built.
+
+    Tasks carry their blocks (playbook.BlockRef, outermost first). A section's first failure
+    is recorded; the block's later tasks are then skipped, its rescue runs (and clears the
+    failure unless a rescue task fails), its always runs in every case. When the next task is
+    outside a block, a failure still standing goes to the enclosing block, or fails the host.
+
+    A failure known on the controller (a template that cannot render, a false assert) costs
+    no round trip. A step run on the host may fail: it is sent ``caught``, and the plan is cut
+    where the outcome matters (before the block's next section, or a task the controller
+    carries out itself), so a block of host steps costs one more request, not one per step.
+    """
+
+    def __init__(self) -> None:
+        self.failures: dict[str, dict[str, _Failure]] = {}  # block id -> section -> failure
+        self.open: tuple[BlockRef, ...] = ()  # the blocks of the last task planned
+        self.caught: dict[int, Task] = {}  # step id -> its task: sent, outcome not in yet
+        self.halted = False  # a failure no block cleared: nothing more is planned
+
+    def copy(self) -> "_Flow":
+        other = _Flow()
+        other.failures = {k: dict(v) for k, v in self.failures.items()}
+        other.open, other.caught, other.halted = self.open, dict(self.caught), self.halted
+        return other
+
+    def skips(self, task: Task) -> bool:
+        """Whether the task's section is not to run: after a failure in it, or a rescue
+        whose block did not fail."""
+        for ref in task.blocks:
+            failed = self.failures.get(ref.id, {})
+            if ref.section in failed or (ref.section == "rescue" and "block" not in failed):
+                return True
+        return False
+
+    def must_wait(self, task: Task) -> bool:
+        """Whether ``task`` needs the outcome of the caught steps sent: it is outside their
+        section, or the controller carries it out (its effect would stand even if they
+        failed)."""
+        if task.op in CONTROLLER_OPS or (task.register and task.op in _JUDGED_HERE):
+            return True
+        sections = [(r.id, r.section) for r in task.blocks]
+        for sent in self.caught.values():
+            chain = [(r.id, r.section) for r in sent.blocks]
+            if sections[:len(chain)] != chain:
+                return True
+        return False
+
+    def record(self, ref: BlockRef, order: int, task: Task, result: Mapping[str, Any]) -> bool:
+        """The failure of ``ref``'s section, if it is the earliest; True when recorded."""
+        failed = self.failures.setdefault(ref.id, {})
+        if ref.section in failed and failed[ref.section][0] <= order:
+            return False
+        failed[ref.section] = (order, task, result)
+        return True
+
+    def leave(self, chain: Sequence[BlockRef],
+              fails: Callable[[tuple[BlockRef, ...], _Failure], None]) -> _Failure | None:
+        """Close the open blocks ``chain`` is not in, innermost first; a failure that still
+        stands goes to ``fails`` with the blocks around it (which take it before they close
+        in turn). The failure that leaves the outermost block, if any: the host's."""
+        ids = {r.id for r in chain}
+        opened, self.open = self.open, tuple(chain)
+        for depth in range(len(opened) - 1, -1, -1):
+            ref = opened[depth]
+            if ref.id in ids:
+                continue
+            failed = self.failures.pop(ref.id, {})
+            standing = next((failed[s] for s in ("always", "rescue", "block")
+                             if s in failed and (s != "block" or not ref.rescue)), None)
+            if standing is None:
+                continue
+            if depth == 0:
+                return standing
+            fails(opened[:depth], standing)
+        return None
+
+
+def _caught(task: Task) -> bool:
+    """Whether a block section around the task takes its failure: a block (which has a rescue
+    or an always), or a rescue followed by an always."""
+    return any(r.section == "block" or (r.section == "rescue" and r.always)
+               for r in task.blocks)
+
+
 # ---------------------------------------------------------------------------- tags
 
 @dataclass(frozen=True)
@@ -235,6 +325,8 @@ class _Builder:
         self.registered: dict[str, Any] = {}  # results known on the controller
         self.awaited: dict[str, list[tuple[Any, int | None]]] = {}  # name -> (item, step id)
         self.looped: set[str] = set()  # awaited names registered by a loop
+        # block / rescue / always (see _Flow): how each open block is going on this host
+        self.flow = _Flow()
         self._add_secrets(inventory.secrets if inventory else secret_texts(host.vars))
 
     # -- scopes and variables
@@ -373,10 +465,17 @@ class _Builder:
             if kind == _TASK and self._waits(what, scope):
                 break
             self.pos += 1
+            self._enter_blocks(what.blocks if kind == _TASK else (), scope)
+            if self.flow.halted:
+                self.pos = len(self.units)
+                break
             if kind == _TASK:
-                self.add_task(what, scope)
+                if not self.flow.skips(what):
+                    self.add_task(what, scope)
             else:
                 self.add_checks(what, scope)
+        if self.pos >= len(self.units) and not self.flow.caught and not self.flow.halted:
+            self._enter_blocks((), self.scope(None))
         self.add_handlers()
         if first:
             self._check_deferred()
@@ -384,6 +483,12 @@ class _Builder:
     def resume(self, results: Sequence[Mapping[str, Any]]) -> HostPlan:
         """The next segment, once the results of the one before are in."""
         by_id = {r.get("id"): r for r in results}
+        failed = sorted(i for i in self.flow.caught if by_id.get(i, {}).get("status") == "failed")
+        if failed:  # the host stopped there: the block's rescue / always decide what follows
+            task = self.flow.caught[failed[0]]
+            self._block_failed(task.blocks, failed[0], task,
+                               {**result_fields(by_id[failed[0]]), "failed": True})
+        self.flow.caught = {}
         for name, entries in self.awaited.items():
             self.registered[name] = _registered(entries, by_id, name in self.looped)
         self.awaited, self.looped = {}, set()
@@ -407,7 +512,10 @@ class _Builder:
         return names
 
     def _waits(self, task: Task, scope: _Scope) -> bool:
-        """Whether ``task`` reads a result registered earlier in this segment."""
+        """Whether ``task`` reads a result registered earlier in this segment, or must wait
+        for whether a step of a block with rescue/always failed on the host."""
+        if self.flow.caught and self.flow.must_wait(task):
+            return True
         return bool(self._deps(task, scope) & (self.awaited.keys() - self.extra.keys()))
 
     def _check_deferred(self) -> None:
@@ -416,7 +524,8 @@ class _Builder:
         if self.pos >= len(self.units):
             return
         saved = (self.steps, self.blobs, self.notify, self.checks, self.skipped, self.next_id,
-                 self.registered, self.handlers, self.awaited, self.looped)
+                 self.registered, self.handlers, self.awaited, self.looped, self.flow)
+        self.flow = self.flow.copy()
         self.steps, self.blobs, self.notify, self.checks, self.skipped = [], {}, {}, {}, []
         self.registered = {**self.registered, **_sample_results(self.play)}
         self.awaited, self.looped = {}, set()
@@ -427,7 +536,7 @@ class _Builder:
                     self._check_task(what, scope)
         finally:
             (self.steps, self.blobs, self.notify, self.checks, self.skipped, self.next_id,
-             self.registered, self.handlers, self.awaited, self.looped) = saved
+             self.registered, self.handlers, self.awaited, self.looped, self.flow) = saved
 
     def _check_task(self, task: Task, scope: _Scope) -> None:
         """Render a deferred task with sample results: an undefined variable that is not a
@@ -469,6 +578,8 @@ class _Builder:
                     else self._step_for(task, scope, item, self.skipped)
             except BadInput as exc:
                 self._failed_render(task, scope, exc, item, ran, local)
+                if _caught(task) and task.ignore_errors is not True:
+                    break  # failed: the block's rescue / always take over
                 continue
             ran.append((item.value if isinstance(item, _LoopItem) else item,
                         None if step is None else step["id"]))
@@ -477,6 +588,7 @@ class _Builder:
             if task.op in _JUDGED_HERE:
                 local[step["id"]] = _JUDGED_HERE[task.op].registered(step["args"])
             step["txn"] = self.txn_name(scope)
+            stop = self._mind_block(task, step, local.get(step["id"]))
             if task.register:
                 step["register"] = task.register
             if task.until is not None:
@@ -487,15 +599,19 @@ class _Builder:
             if task.notify:
                 self.notify[step["id"]] = self._handler_names(task.notify)
                 step["notify"] = list(self.notify[step["id"]])  # recorded on the host
+            if stop:
+                break
         if task.register:
             self._register(task, ran, local)
 
     def _failed_render(self, task: Task, scope: _Scope, exc: BadInput, item: Any,
                        ran: list[tuple[Any, int | None]],
                        local: dict[int, dict[str, Any]]) -> None:
-        """A task that cannot be rendered is bad input, unless it has ``ignore_errors: true``:
-        then, as in Ansible, it is a failed (ignored) task, reported in its place."""
-        if task.ignore_errors is not True:
+        """A task that cannot be rendered is bad input, unless it has ``ignore_errors: true``
+        or a block's rescue/always catch it: then, as in Ansible, it is a failed task, reported
+        in its place (as ignored: the host goes on)."""
+        caught = _caught(task) and task.ignore_errors is not True
+        if task.ignore_errors is not True and not caught:
             raise exc
         self.next_id += 1
         msg = str(exc)
@@ -507,7 +623,70 @@ class _Builder:
         self.steps.append(step)
         local[step["id"]] = {"changed": False, "failed": True, "msg": msg}
         ran.append((item.value if isinstance(item, _LoopItem) else item, step["id"]))
+        if caught:
+            self._block_failed(task.blocks, step["id"], task,
+                               {"changed": False, "failed": True, "msg": exc.what})
         return None
+
+    # -- block / rescue / always
+
+    def _mind_block(self, task: Task, step: dict[str, Any],
+                    verdict: Mapping[str, Any] | None) -> bool:
+        """A step of a task inside a block with rescue/always. A verdict known here (assert,
+        fail) fails the block now; the step only reports it (as ignored). A step run on the
+        host is marked ``caught``: if it fails, the agent ends the request there without
+        failing the host, and the next segment starts with the block's rescue / always.
+        True when the task failed here (its other items are not run)."""
+        if not _caught(task) or step["ignore_errors"]:
+            return False
+        if verdict is not None:
+            if not verdict.get("failed"):
+                return False
+            step["ignore_errors"] = True
+            self._block_failed(task.blocks, step["id"], task, dict(verdict))
+            return True
+        step["caught"] = True
+        self.flow.caught[step["id"]] = task
+        return False
+
+    def _block_failed(self, chain: Sequence[BlockRef], order: int, task: Task,
+                      result: Mapping[str, Any]) -> None:
+        """A failure inside the block sections ``chain``: the innermost one takes it; a block
+        section's failure is what its rescue tasks see as ansible_failed_task/_result."""
+        if not chain:
+            return
+        ref = chain[-1]
+        if not self.flow.record(ref, order, task, result):
+            return
+        if ref.section == "block":
+            self.registered["ansible_failed_task"] = {
+                "name": task.name or task.title, "action": task.op, "loc": task.loc}
+            self.registered["ansible_failed_result"] = dict(result)
+
+    def _enter_blocks(self, chain: Sequence[BlockRef], scope: _Scope) -> None:
+        """Close the blocks the next unit is outside of, innermost first: a failure that no
+        rescue cleared goes to the enclosing block, or fails the host."""
+        def fails(parents: tuple[BlockRef, ...], failure: _Failure) -> None:
+            self._block_failed(parents, failure[0], failure[1], failure[2])
+
+        outermost = self.flow.open[:1]
+        standing = self.flow.leave(chain, fails)
+        if standing is not None:
+            self._host_fails(standing[1], scope, standing[2], outermost[0])
+
+    def _host_fails(self, task: Task, scope: _Scope, result: Mapping[str, Any],
+                    ref: BlockRef) -> None:
+        """A block's failure no rescue cleared: the host fails here (after the always tasks),
+        with the failed task's message; nothing after it is planned."""
+        self.next_id += 1
+        msg = str(result.get("msg") or "failed")
+        self.steps.append({
+            "id": self.next_id, "op": "fail", "name": task.name or task.title,
+            "args": {"msg": msg}, "no_log": task.no_log is True, "ignore_errors": False,
+            "where": ref.loc, "action": "block", "role": task.role, "become": False,
+            "timeout": None, "become_user": None, "tags": sorted(scope.tags),
+            "txn": self.txn_name(scope)})
+        self.flow.halted = True
 
     def _set_fact(self, task: Task, scope: _Scope, item: Any,
                   local: dict[int, dict[str, Any]]) -> None:

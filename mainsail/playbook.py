@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextvars
 import dataclasses
+import itertools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,9 +46,8 @@ META_KEYS = ("dependencies", "galaxy_info", "allow_duplicates", "collections", "
 RESULT_CONDITIONS = ("changed_when", "failed_when")
 # Ansible keywords Mainsail deliberately does not have, and what to do instead.
 UNSUPPORTED: Mapping[str, str] = MappingProxyType({
-    "rescue": "rescue is not supported yet: a failed task fails the host (and rolls its "
-              "transaction back)",
-    "always": "always is not supported yet: put those tasks after the block",
+    "rescue": "rescue belongs to a block: `- block: [...]` with `rescue: [...]`",
+    "always": "always belongs to a block: `- block: [...]` with `always: [...]`",
     "include_role": "list the role under the play's roles: (or in meta/main.yml dependencies)",
     "import_role": "list the role under the play's roles: (or in meta/main.yml dependencies)",
     "import_playbook": "run each playbook with its own command",
@@ -93,6 +93,8 @@ class Task:
     delay: float | None = None  # with until: seconds between attempts (5)
     vars: Mapping[str, Any] = field(default_factory=lambda: EMPTY)  # the task's own (and its
     # blocks' and includes'), rendered with the task
+    blocks: tuple["BlockRef", ...] = ()  # the blocks with rescue/always around it, outermost
+    # first: where a failure of this task goes (plan.py runs the sections)
 
     @property
     def agent_op(self) -> str:
@@ -108,6 +110,18 @@ class Task:
         first = next((self.args.get(n) for g in OPS[self.op].required for n in g
                       if self.args.get(n) is not None), "")
         return f"{self.op} {first}".strip()
+
+
+@dataclass(frozen=True)
+class BlockRef:
+    """A task's place in a block that has ``rescue`` or ``always``: which block (``id``, unique
+    per block in the playbook as loaded), which of its sections, and which sections it has."""
+
+    id: str
+    section: str  # "block", "rescue" or "always"
+    rescue: bool
+    always: bool
+    loc: str
 
 
 @dataclass(frozen=True)
@@ -616,6 +630,7 @@ BLOCK_KEYWORDS = ("block", "name", "when", "tags", "become", "become_user", "bec
 INCLUDE_KEYS = tuple(f"{p}{k}" for p in ("", "ansible.builtin.", "ansible.legacy.")
                      for k in ("include_tasks", "import_tasks"))
 _MAX_INCLUDE_DEPTH = 20
+_BLOCK_IDS = itertools.count(1)
 
 
 def _tasks(data: Any, where: str, role: str | None, *, handlers: bool) -> tuple[Task, ...]:
@@ -639,15 +654,24 @@ def _tasks(data: Any, where: str, role: str | None, *, handlers: bool) -> tuple[
 
 def _block(data: Mapping[str, Any], where: str, role: str | None,
            handlers: bool) -> list[Task]:
-    """A block's tasks, each inheriting its when, tags, become, vars, ignore_errors."""
+    """A block's tasks, each inheriting its when, tags, become, vars, ignore_errors; with
+    ``rescue``/``always``, those sections' tasks follow, each task marked with its section
+    (plan.py decides, per host, which sections run)."""
     _check_keys(data, BLOCK_KEYWORDS, "block")
-    for key in ("rescue", "always"):
-        if data.get(key):
-            raise BadInput(f"block keyword {key!r} is not supported", loc_of(data, key),
-                           UNSUPPORTED[key])
-    inner = _tasks(data.get("block") or [], loc_of(data, "block") or where, role,
-                   handlers=handlers)
-    return [_inherit(t, data) for t in inner]
+    sections = [key for key in ("rescue", "always") if data.get(key)]
+    if handlers and sections:
+        raise BadInput(f"block keyword {sections[0]!r} is not supported in handlers",
+                       loc_of(data, sections[0]), "a handler's block runs its tasks in order")
+    out: list[Task] = []
+    ident = f"{where}#{next(_BLOCK_IDS)}"
+    for section in ("block", *sections):
+        inner = _tasks(data.get(section) or [], loc_of(data, section) or where, role,
+                       handlers=handlers)
+        if sections:
+            ref = BlockRef(ident, section, "rescue" in sections, "always" in sections, where)
+            inner = tuple(dataclasses.replace(t, blocks=(ref, *t.blocks)) for t in inner)
+        out += [_inherit(t, data) for t in inner]
+    return out
 
 
 def _inherit(task: Task, parent: Mapping[str, Any]) -> Task:

@@ -263,8 +263,8 @@ def run_request(chan: Channel, store: BlobStore, message: Mapping[str, Any]) -> 
         if current.failure:
             failed = True
             break  # later transactions build on this one
-        if current.stopped:
-            break
+        if current.stopped or current.caught:
+            break  # caught: the steps after it were for a block the failure ended
     if state_dir and not ctx.check:
         journal.prune(state_dir)
     if chan.lost and not ctx.check:  # a check run changed nothing: nothing to report

@@ -152,10 +152,12 @@ class Step:
     become: Optional[bool] = None
     become_user: Optional[str] = None
     timeout: Optional[float] = None
+    caught: bool = False  # a block's rescue/always handles its failure: the request ends
+    # there, the host does not fail, nothing is rolled back
     extra: Dict[str, Any] = field(default_factory=dict)  # display fields (action, role, tags)
 
     KNOWN = ("id", "op", "args", "name", "txn", "notify", "no_log", "ignore_errors", "where",
-             "handler", "check", "become", "become_user", "timeout")
+             "handler", "check", "become", "become_user", "timeout", "caught")
 
     @classmethod
     def from_wire(cls, data: Any) -> "Step":
@@ -179,6 +181,7 @@ class Step:
             become=_field(data, "become", bool, None, what),
             become_user=_field(data, "become_user", str, None, what),
             timeout=None if timeout is None else float(timeout),
+            caught=bool(_field(data, "caught", bool, False, what)),
             extra={k: v for k, v in data.items() if k not in cls.KNOWN})
 
     def to_wire(self) -> Dict[str, Any]:
@@ -191,6 +194,8 @@ class Step:
                 out[key] = getattr(self, key)
         if self.check:
             out["check"] = True
+        if self.caught:
+            out["caught"] = True
         return out
 
 
