@@ -34,7 +34,7 @@ from .inventory import Host, Inventory, check_var_name
 from . import taint
 from .masking import MASK, Masker
 from .opspec import OPS, coerce_args
-from .playbook import CONTROLLER_OPS, BlockRef, Play, Role, RoleUse, Task, load_vars_file
+from .playbook import CONTROLLER_OPS, PUBLISH_OP, BlockRef, Play, Role, RoleUse, Task, load_vars_file
 from .render import (OMIT, Environment, broken, eval_condition, has_template, make_env,
                      referenced_names, render_string, render_template, render_value, run_lookup,
                      to_plain)
@@ -133,9 +133,9 @@ _TASK, _CHECKS = "task", "checks"
 def _units(play: Play) -> list[tuple[str, Any, RoleUse | None]]:
     units: list[tuple[str, Any, RoleUse | None]] = []
     for use in play.roles:
-        units += [(_TASK, task, use) for task in use.role.tasks]
+        units += [(_TASK, task, task.included or use) for task in use.role.tasks]
         units.append((_CHECKS, use.role.checks, use))
-    units += [(_TASK, task, None) for task in play.tasks]
+    units += [(_TASK, task, task.included) for task in play.tasks]
     units.append((_CHECKS, play.checks, None))
     return units
 
@@ -207,7 +207,8 @@ class _Flow:
         """Whether ``task`` needs the outcome of the caught steps sent: it is outside their
         section, or the controller carries it out (its effect would stand even if they
         failed)."""
-        if task.op in CONTROLLER_OPS or (task.register and task.op in _JUDGED_HERE):
+        if task.op in CONTROLLER_OPS or task.op == PUBLISH_OP or (
+                task.register and task.op in _JUDGED_HERE):
             return True
         sections = [(r.id, r.section) for r in task.blocks]
         for sent in self.caught.values():
@@ -317,7 +318,7 @@ class _Builder:
         self.checks: dict[str, list[dict[str, Any]]] = {}
         self.skipped: list[str] = []
         self.secrets: list[str] = []
-        self.scopes: dict[str | None, _Scope] = {}
+        self.scopes: dict[tuple[str, str] | None, _Scope] = {}
         self.next_id = 0
         self.units = _units(play)
         self.pos = 0  # the next unit to render
@@ -332,7 +333,7 @@ class _Builder:
     # -- scopes and variables
 
     def scope(self, use: RoleUse | None) -> _Scope:
-        key = use.role.name if use else None
+        key = (use.role.name, use.ref.loc) if use else None  # a role included twice: its own
         if key not in self.scopes:
             self.scopes[key] = self._new_scope(use)
         return self.scopes[key]
@@ -360,7 +361,8 @@ class _Builder:
         """The role and its dependencies, dependencies first, each once."""
         if use is None:
             return []
-        by_name = {u.role.name: u.role for u in self.play.roles}
+        by_name = {u.role.name: u.role for u in reversed(self.play.role_uses())}
+        by_name[use.role.name] = use.role  # an included role may read other files than main
         ordered: list[Role] = []
 
         def visit(role: Role) -> None:
@@ -377,7 +379,7 @@ class _Builder:
         """The role entries that brought this role in: outermost first, then its own."""
         if use is None:
             return []
-        by_name = {u.role.name: u.ref for u in self.play.roles}
+        by_name = {u.role.name: u.ref for u in reversed(self.play.role_uses())}
         return [by_name[n] for n in use.via if n in by_name] + [use.ref]
 
     def _layers(self, use: RoleUse | None, chain: list[Role],
@@ -564,6 +566,9 @@ class _Builder:
     def add_task(self, task: Task, scope: _Scope) -> None:
         if not self.tag_filter.wants(set(scope.tags) | set(task.tags)):
             return
+        if task.op == PUBLISH_OP:
+            self._publish(task, scope)
+            return
         ran: list[tuple[Any, int | None]] = []
         local: dict[int, dict[str, Any]] = {}  # results known here (debug, assert, fail, ...)
         try:
@@ -627,6 +632,23 @@ class _Builder:
             self._block_failed(task.blocks, step["id"], task,
                                {"changed": False, "failed": True, "msg": exc.what})
         return None
+
+    def _publish(self, task: Task, scope: _Scope) -> None:
+        """A public include_role / import_role ends: its role's vars, and its defaults that
+        nothing else set, are seen by the tasks after it (as values: already rendered)."""
+        if scope.use is None or not eval_condition(list(scope.when) + list(task.when),
+                                                   self._vars(scope), where=task.loc,
+                                                   env=scope.env):
+            return
+        outer = self.scope(None).vars
+        for role in self._role_chain(scope.use):
+            for name in [*role.defaults, *role.vars]:
+                value = scope.vars.get(name)
+                if isinstance(value, jinja2.Undefined) or (
+                        name in role.defaults and name not in role.vars
+                        and (name in outer or name in self.registered)):
+                    continue  # broken (unused so far), or a default something else sets
+                self.registered[name] = value
 
     # -- block / rescue / always
 
@@ -1021,7 +1043,8 @@ class _Builder:
 
     def add_handlers(self) -> None:
         for role, handler in self.play.all_handlers():
-            use = next((u for u in self.play.roles if role is not None and u.role is role), None)
+            use = next((u for u in self.play.role_uses() if role is not None and u.role is role),
+                       None)
             scope = self.scope(use)
             if self._waits(handler, scope):
                 continue  # reads a result not in yet: sent with a later segment

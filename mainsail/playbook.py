@@ -48,8 +48,6 @@ RESULT_CONDITIONS = ("changed_when", "failed_when")
 UNSUPPORTED: Mapping[str, str] = MappingProxyType({
     "rescue": "rescue belongs to a block: `- block: [...]` with `rescue: [...]`",
     "always": "always belongs to a block: `- block: [...]` with `always: [...]`",
-    "include_role": "list the role under the play's roles: (or in meta/main.yml dependencies)",
-    "import_role": "list the role under the play's roles: (or in meta/main.yml dependencies)",
     "import_playbook": "run each playbook with its own command",
     "delegate_to": "tasks run on their own host only",
     "local_action": "tasks run on their own host only",
@@ -95,6 +93,8 @@ class Task:
     # blocks' and includes'), rendered with the task
     blocks: tuple["BlockRef", ...] = ()  # the blocks with rescue/always around it, outermost
     # first: where a failure of this task goes (plan.py runs the sections)
+    included: "RoleUse | None" = field(default=None, compare=False, repr=False)  # the role an
+    # include_role / import_role brought this task in with: its variables, files, templates
 
     @property
     def agent_op(self) -> str:
@@ -200,6 +200,11 @@ class Play:
     gather_facts: bool = True
     transaction: str = "role"  # what commits or rolls back together: each role, or the play
     checks: tuple[Task, ...] = ()  # the play's own checks, after its handlers
+    included: tuple[RoleUse, ...] = ()  # roles brought in by include_role / import_role
+
+    def role_uses(self) -> tuple[RoleUse, ...]:
+        """The play's roles, then those its tasks include."""
+        return self.roles + self.included
 
     def handler_names(self) -> set[str]:
         """Every name a task may notify: handler names, their listen topics, `role : name`."""
@@ -210,8 +215,9 @@ class Play:
 
     def all_handlers(self) -> list[tuple[Role | None, Task]]:
         """Role handlers (in role order), then the play's own, as Ansible loads them."""
-        pairs: list[tuple[Role | None, Task]] = [(use.role, h) for use in self.roles
-                                                 for h in use.role.handlers]
+        roles = list({id(use.role): use.role for use in self.role_uses()}.values())
+        pairs: list[tuple[Role | None, Task]] = [(role, h) for role in roles
+                                                 for h in role.handlers]
         return pairs + [(None, h) for h in self.handlers]
 
 
@@ -305,6 +311,7 @@ def _parse_play(data: Any, index: int, shown: str, project: Project,
     _check_keys(data, PLAY_KEYWORDS, "play")
     hosts = _hosts(data)
     _SOURCE.set((project.root, project.playbooks))
+    _ROLES.set((roles, ()))
     play = Play(
         name=str(data.get("name") or hosts), hosts=hosts, loc=where,
         vars=_vars_block(data.get("vars"), loc_of(data, "vars"), "play vars"),
@@ -320,6 +327,9 @@ def _parse_play(data: Any, index: int, shown: str, project: Project,
         gather_facts=_opt_bool(data, "gather_facts") is not False,
         transaction=_transaction(data),
         checks=_tasks(data.get("checks"), loc_of(data, "checks"), None, handlers=False))
+    tasks = [*play.tasks, *(t for use in play.roles for t in use.role.tasks)]
+    play = dataclasses.replace(play, included=tuple(
+        {id(t.included): t.included for t in tasks if t.included is not None}.values()))
     _check_notify(play)
     return play
 
@@ -554,17 +564,28 @@ class _RoleLoader:
         if ref.name not in uses:  # a role runs once, even when several roles depend on it
             uses[ref.name] = RoleUse(role, ref, chain)
 
-    def load(self, ref: RoleRef) -> Role:
-        if ref.name not in self.loaded:
-            self.loaded[ref.name] = self._read(ref)
-        return self.loaded[ref.name]
+    def load(self, ref: RoleRef, files: Mapping[str, str] = EMPTY) -> Role:
+        """The role, with ``files`` naming other files than main.yml for some of its parts
+        (include_role's tasks_from, vars_from, defaults_from, handlers_from)."""
+        key = ref.name + "".join(f"|{k}={v}" for k, v in sorted(files.items()))
+        if key not in self.loaded:
+            self.loaded[key] = self._read(ref, files)
+        return self.loaded[key]
 
-    def _read(self, ref: RoleRef) -> Role:
+    def included(self, ref: RoleRef, files: Mapping[str, str]) -> list[RoleUse]:
+        """An included role after its dependencies (each once in this include)."""
+        uses: dict[str, RoleUse] = {}
+        for dep in self.load(ref, files).dependencies:
+            self._add(dep, (ref.name,), uses)
+        uses[ref.name] = RoleUse(self.load(ref, files), ref)
+        return list(uses.values())
+
+    def _read(self, ref: RoleRef, files: Mapping[str, str] = EMPTY) -> Role:
         path = self.project.roles / ref.name
         if not path.is_dir():
             raise BadInput(f"role {ref.name!r} not found (looked in roles/)", ref.loc,
                            did_you_mean(ref.name, self.project.role_names()))
-        part = _RolePart(self.project.root, path, self.project.secrets)
+        part = _RolePart(self.project.root, path, self.project.secrets, files, ref.loc)
         token = _SOURCE.set((self.project.root, path / "tasks"))
         try:
             return self._role(ref, path, part)
@@ -586,13 +607,22 @@ class _RoleLoader:
 class _RolePart:
     """``roles/<name>/<part>/main.yml`` (or main.yaml) of one role."""
 
-    def __init__(self, root: Path, path: Path, secrets: Vault | None) -> None:
+    def __init__(self, root: Path, path: Path, secrets: Vault | None,
+                 files: Mapping[str, str] = EMPTY, loc: str = "") -> None:
         self.root, self.path, self.secrets = root, path, secrets
+        self.files, self.loc = files, loc
 
     def file(self, part: str) -> Path | None:
-        for name in ("main.yml", "main.yaml"):
-            if (self.path / part / name).is_file():
-                return self.path / part / name
+        stem = self.files.get(part, "main")
+        names = [stem] if stem.endswith((".yml", ".yaml", ".json")) else \
+            [f"{stem}.yml", f"{stem}.yaml", f"{stem}.json"]
+        for name in names:
+            path = self.path / part / name
+            if path.is_file() and (self.path / part).resolve() in path.resolve().parents:
+                return path
+        if part in self.files:  # named on purpose: a missing file is an error, not "none"
+            raise BadInput(f"role {self.path.name!r} has no {part}/{stem} (looked for "
+                           f"{', '.join(names)})", self.loc)
         return None
 
     def load(self, part: str) -> Any:
@@ -629,6 +659,16 @@ BLOCK_KEYWORDS = ("block", "name", "when", "tags", "become", "become_user", "bec
                   "vars", "ignore_errors", "no_log", "rescue", "always")
 INCLUDE_KEYS = tuple(f"{p}{k}" for p in ("", "ansible.builtin.", "ansible.legacy.")
                      for k in ("include_tasks", "import_tasks"))
+ROLE_INCLUDE_KEYS = tuple(f"{p}{k}" for p in ("", "ansible.builtin.", "ansible.legacy.")
+                          for k in ("include_role", "import_role"))
+ROLE_INCLUDE_ARGS = ("name", "tasks_from", "vars_from", "defaults_from", "handlers_from",
+                     "public", "apply", "allow_duplicates", "rolespec_validate")
+# The play's role loader, and the chain of includes being read (a role including itself is
+# refused).
+_ROLES: contextvars.ContextVar[tuple[Any, tuple[str, ...]] | None] = \
+    contextvars.ContextVar("role_includes", default=None)
+# A task standing for a public include's end: its role's defaults and vars become the play's.
+PUBLISH_OP = "include_role public"
 _MAX_INCLUDE_DEPTH = 20
 _BLOCK_IDS = itertools.count(1)
 
@@ -647,6 +687,8 @@ def _tasks(data: Any, where: str, role: str | None, *, handlers: bool) -> tuple[
             out += _block(item, here, role, handlers)
         elif isinstance(item, dict) and any(k in item for k in INCLUDE_KEYS):
             out += _included(item, here, role, handlers)
+        elif isinstance(item, dict) and any(k in item for k in ROLE_INCLUDE_KEYS):
+            out += _role_included(item, here, handlers)
         else:
             out.append(parse_task(item, here, role, handler=handlers))
     return tuple(out)
@@ -734,6 +776,72 @@ def _included(data: Mapping[str, Any], where: str, role: str | None,
     finally:
         _SOURCE.reset(token)
     return [_inherit(t, data) for t in inner]
+
+
+def _role_included(data: Mapping[str, Any], where: str, handlers: bool) -> list[Task]:
+    """include_role / import_role: the role's tasks (``tasks_from``, else main), read now and
+    run in the include's place with the role's variables, files and templates; its
+    dependencies' tasks first. ``public`` (import_role's default): its defaults and vars stay
+    visible to the tasks after it. ``apply`` and the include's when/tags/become pass to every
+    task, as import_tasks does."""
+    key = next(k for k in ROLE_INCLUDE_KEYS if k in data)
+    what = key.rsplit(".", 1)[-1]
+    _check_keys(data, (key, "name", "when", "tags", "become", "become_user", "become_method",
+                       "vars", "args", "ignore_errors", "no_log"), what)
+    if handlers:
+        raise BadInput(f"{what} is not supported in handlers", loc_of(data, key),
+                       "notify the role's own handlers instead")
+    spec = data[key]
+    spec = {"name": spec} if isinstance(spec, str) else spec
+    if isinstance(data.get("args"), dict):
+        spec = {**data["args"], **(spec or {})}
+    if not isinstance(spec, dict):
+        raise BadInput(f"{what} needs a role name", loc_of(data, key), f"{what}: {{name: web}}")
+    for name in spec:
+        if name not in ROLE_INCLUDE_ARGS:
+            raise BadInput(f"unknown {what} argument {name!r}", loc_of(spec, name) or where,
+                           did_you_mean(str(name), ROLE_INCLUDE_ARGS))
+    name = spec.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise BadInput(f"{what} needs name: the role", loc_of(data, key), f"{what}: {{name: web}}")
+    if has_template(name):
+        raise BadInput(f"{what}: a role name with a template is not supported",
+                       loc_of(data, key), "name the role itself (roles are read when the "
+                       "playbook loads)")
+    context = _ROLES.get()
+    if context is None:
+        raise BadInput(f"{what} is not available here", where)
+    loader, chain = context
+    name = _role_name(name.strip(), where)
+    if name in chain:
+        raise BadInput(f"{what}: role {name!r} includes itself ({' -> '.join(chain + (name,))})",
+                       loc_of(data, key))
+    files = {part: str(spec[f"{part}_from"]) for part in ("tasks", "vars", "defaults",
+                                                          "handlers") if spec.get(f"{part}_from")}
+    ref = RoleRef(name, where, vars=_vars_block(data.get("vars"), loc_of(data, "vars"),
+                                                "include vars"))
+    token = _ROLES.set((loader, chain + (name,)))
+    try:
+        uses = loader.included(ref, files)
+    finally:
+        _ROLES.reset(token)
+    apply = spec.get("apply") or {}
+    if not isinstance(apply, dict):
+        raise BadInput(f"{what}: apply must be a mapping of task keywords",
+                       loc_of(spec, "apply") or where)
+    _check_keys(apply, ("when", "tags", "become", "become_user", "become_method", "vars",
+                        "ignore_errors", "no_log"), "apply")
+    parent = {k: v for k, v in data.items() if k != "vars"}
+    if hasattr(data, "key_pos"):
+        parent = _merged({}, parent)
+    out = [_inherit(_inherit(t if t.included else dataclasses.replace(t, included=use), apply),
+                    parent)
+           for use in uses for t in use.role.tasks]
+    public = spec.get("public", key.endswith("import_role"))
+    if as_bool(public, "public", loc_of(spec, "public") or where):
+        out.append(_inherit(Task(op=PUBLISH_OP, args={}, loc=where, tags=("always",),
+                                 included=uses[-1]), parent))
+    return out
 
 
 def parse_task(data: Any, where: str, role: str | None = None, *,
