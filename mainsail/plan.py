@@ -131,13 +131,19 @@ _TASK, _CHECKS = "task", "checks"
 
 
 def _units(play: Play) -> list[tuple[str, Any, RoleUse | None]]:
-    units: list[tuple[str, Any, RoleUse | None]] = []
+    """The play's run order: pre_tasks, roles, tasks, the play's checks, post_tasks (each
+    phase its own transaction, so its notified handlers run at its end, as Ansible flushes
+    them between these sections)."""
+    def phase(name: str) -> list[tuple[str, Any, RoleUse | None]]:
+        return [(_TASK, task, task.included) for task in play.tasks if task.phase == name]
+
+    units = phase("pre_tasks")
     for use in play.roles:
         units += [(_TASK, task, task.included or use) for task in use.role.tasks]
         units.append((_CHECKS, use.role.checks, use))
-    units += [(_TASK, task, task.included) for task in play.tasks]
+    units += phase("")
     units.append((_CHECKS, play.checks, None))
-    return units
+    return units + phase("post_tasks")
 
 
 def role_vars(project_root: Path | str, play: Play, host: Host,
@@ -499,7 +505,7 @@ class _Builder:
     def _deps(self, task: Task, scope: _Scope) -> set[str]:
         """The variable names a task's templates read (when, loop, arguments, name, ...)."""
         texts = [task.title, task.loop, task.args, task.become_user, task.ignore_errors,
-                 dict(task.vars),
+                 dict(task.vars), dict(task.environment),
                  [w for w in list(scope.when) + list(task.when) if isinstance(w, str)]]
         names: set[str] = set()
         for text in _strings(texts):
@@ -592,7 +598,7 @@ class _Builder:
                 continue
             if task.op in _JUDGED_HERE:
                 local[step["id"]] = _JUDGED_HERE[task.op].registered(step["args"])
-            step["txn"] = self.txn_name(scope)
+            step["txn"] = self.txn_name(scope, task)
             stop = self._mind_block(task, step, local.get(step["id"]))
             if task.register:
                 step["register"] = task.register
@@ -624,7 +630,7 @@ class _Builder:
                 "no_log": task.no_log is True, "ignore_errors": True, "where": task.loc,
                 "action": task.op, "role": task.role, "become": False, "timeout": None,
                 "become_user": None, "tags": sorted(set(scope.tags) | set(task.tags)),
-                "txn": self.txn_name(scope)}
+                "txn": self.txn_name(scope, task)}
         self.steps.append(step)
         local[step["id"]] = {"changed": False, "failed": True, "msg": msg}
         ran.append((item.value if isinstance(item, _LoopItem) else item, step["id"]))
@@ -707,7 +713,7 @@ class _Builder:
             "args": {"msg": msg}, "no_log": task.no_log is True, "ignore_errors": False,
             "where": ref.loc, "action": "block", "role": task.role, "become": False,
             "timeout": None, "become_user": None, "tags": sorted(scope.tags),
-            "txn": self.txn_name(scope)})
+            "txn": self.txn_name(scope, task)})
         self.flow.halted = True
 
     def _set_fact(self, task: Task, scope: _Scope, item: Any,
@@ -843,7 +849,8 @@ class _Builder:
             rendered = render_value(task.args, variables, where=task.loc, env=scope.env)
         internal = {k: rendered.pop(k) for k in OPS[task.op].internal if k in rendered} \
             if task.op in _JUDGED_HERE else {}
-        args = coerce_args(OPS[task.op], _without_omitted(rendered), task.loc)
+        args = self._with_environment(task, scope, variables, _without_omitted(rendered))
+        args = coerce_args(OPS[task.op], args, task.loc)
         args.update(internal)  # the plan's verdict, which the host reports
         refuse_option_names(task.op, args, task.loc)
         no_log = self._no_log(task, args)
@@ -861,6 +868,32 @@ class _Builder:
                 "become": self._become(task, scope), "timeout": task.timeout,
                 "become_user": self._run_as(task, scope, variables),
                 "tags": sorted(set(scope.tags) | set(task.tags))}
+
+    def _with_environment(self, task: Task, scope: _Scope, variables: Mapping[str, Any],
+                          args: YDict) -> YDict:
+        """The play's, role entries' and task's (and its blocks') ``environment``, for an op
+        that runs commands with one (its own ``environment`` argument wins); other ops run
+        as they are."""
+        if "environment" not in OPS[task.op].arg_map():
+            return args
+        layers = [self.play.environment, *(r.environment for r in self._refs(scope.use)),
+                  task.environment]
+        merged: dict[str, Any] = {}
+        for layer in layers:
+            for name, value in layer.items():
+                value = render_value(value, variables, where=task.loc, env=scope.env)
+                if name == "":  # environment: "{{ mapping }}"
+                    if not isinstance(value, Mapping):
+                        raise BadInput(f"environment must give a mapping, not "
+                                       f"{type(value).__name__}", task.loc)
+                    merged.update(value)
+                else:
+                    merged[name] = value
+        if not merged:
+            return args
+        own = args.get("environment")
+        args["environment"] = {**merged, **(own if isinstance(own, Mapping) else {})}
+        return args
 
     def _item_vars(self, task: Task, scope: _Scope, item: Any) -> Mapping[str, Any]:
         """The task's variables with the loop's: ``item`` (or loop_control's loop_var), the
@@ -1023,10 +1056,13 @@ class _Builder:
                 names.append(key)
         return names
 
-    def txn_name(self, scope: _Scope) -> str:
-        """The transaction a step belongs to: its role's, or the play's."""
-        if self.play.transaction == "play" or scope.use is None:
+    def txn_name(self, scope: _Scope, task: Task | None = None) -> str:
+        """The transaction a step belongs to: its role's, or the play's (pre_tasks and
+        post_tasks each their own)."""
+        if self.play.transaction == "play":
             return "play"
+        if scope.use is None:
+            return task.phase if task is not None and task.phase else "play"
         return "role " + scope.use.role.name
 
     def add_checks(self, tasks: Iterable[Task], scope: _Scope) -> None:

@@ -29,18 +29,24 @@ from .yamlio import YDict, display_path, load_yaml, loc_of
 EMPTY: Mapping[str, Any] = MappingProxyType({})
 PLAY_KEYWORDS = ("name", "hosts", "vars", "vars_files", "roles", "tasks", "handlers", "become",
                  "become_user", "become_method", "serial", "max_fail_percentage",
-                 "any_errors_fatal", "tags", "no_log", "gather_facts", "transaction", "checks")
+                 "any_errors_fatal", "tags", "no_log", "gather_facts", "transaction", "checks",
+                 "pre_tasks", "post_tasks", "strategy", "order", "environment", "remote_user",
+                 "connection")
+STRATEGIES = ("linear", "free")
+HOST_ORDERS = ("inventory", "reverse_inventory", "sorted", "reverse_sorted", "shuffle")
+CONNECTIONS = ("ssh", "local", "smart", "paramiko")  # smart and paramiko: ssh here
 TRANSACTION_MODES = ("role", "play")
 TASK_KEYWORDS = ("name", "when", "notify", "loop", "tags", "become", "become_user",
                  "become_method", "ignore_errors", "no_log", "changed_when", "failed_when", "args",
-                 "timeout", "register", "loop_control", "vars", "until", "retries", "delay") + tuple(f"with_{k}" for k in (
+                 "timeout", "register", "loop_control", "vars", "until", "retries", "delay",
+                 "environment") + tuple(f"with_{k}" for k in (
                      "items", "list", "dict", "together", "subelements", "sequence", "fileglob",
                      "first_found", "nested", "indexed_items", "cartesian", "flattened"))
 LOOP_CONTROL_KEYS = ("loop_var", "index_var", "label", "pause", "extended",
                      "extended_allitems")
 HANDLER_KEYWORDS = tuple(k for k in TASK_KEYWORDS if k != "notify") + ("listen",)
 ROLE_ENTRY_KEYS = ("role", "name", "vars", "tags", "when", "become", "become_user",
-                   "become_method")
+                   "become_method", "environment")
 BECOME_METHODS = ("sudo",)
 META_KEYS = ("dependencies", "galaxy_info", "allow_duplicates", "collections", "argument_specs")
 RESULT_CONDITIONS = ("changed_when", "failed_when")
@@ -48,13 +54,10 @@ RESULT_CONDITIONS = ("changed_when", "failed_when")
 UNSUPPORTED: Mapping[str, str] = MappingProxyType({
     "rescue": "rescue belongs to a block: `- block: [...]` with `rescue: [...]`",
     "always": "always belongs to a block: `- block: [...]` with `always: [...]`",
-    "import_playbook": "run each playbook with its own command",
     "delegate_to": "tasks run on their own host only",
     "local_action": "tasks run on their own host only",
     "run_once": "not supported; run the task on one host with --host",
     "async": "async tasks are not supported",
-    "environment": "give environment: as an argument of command or shell",
-    "pre_tasks": "put these tasks first under tasks:", "post_tasks": "put these under tasks:",
     "vars_prompt": "pass values with --var name=value",
     "check_mode": "use the --check option", "delegate_facts": "tasks run on their own host only",
 })
@@ -93,6 +96,9 @@ class Task:
     # blocks' and includes'), rendered with the task
     blocks: tuple["BlockRef", ...] = ()  # the blocks with rescue/always around it, outermost
     # first: where a failure of this task goes (plan.py runs the sections)
+    environment: Mapping[str, Any] = field(default_factory=lambda: EMPTY)  # the task's own
+    # and its blocks' and includes': variables for the commands it runs
+    phase: str = ""  # a play's task: "pre_tasks" or "post_tasks", else "" (tasks)
     included: "RoleUse | None" = field(default=None, compare=False, repr=False)  # the role an
     # include_role / import_role brought this task in with: its variables, files, templates
 
@@ -135,6 +141,7 @@ class RoleRef:
     when: tuple[Any, ...] = ()
     become: bool | None = None
     become_user: str | None = None
+    environment: Mapping[str, Any] = field(default_factory=lambda: EMPTY)
 
 
 @dataclass(frozen=True)
@@ -201,6 +208,11 @@ class Play:
     transaction: str = "role"  # what commits or rolls back together: each role, or the play
     checks: tuple[Task, ...] = ()  # the play's own checks, after its handlers
     included: tuple[RoleUse, ...] = ()  # roles brought in by include_role / import_role
+    strategy: str = "linear"  # accepted; every host runs its play on its own either way
+    order: str = "inventory"  # the order hosts are taken in (and cut into serial batches)
+    environment: Mapping[str, Any] = field(default_factory=lambda: EMPTY)
+    remote_user: str | None = None  # the login user where the inventory names none
+    connection: str | None = None  # ssh or local, where the inventory names none
 
     def role_uses(self) -> tuple[RoleUse, ...]:
         """The play's roles, then those its tasks include."""
@@ -290,14 +302,54 @@ def load_playbook(root: Path | str, name: str = "site",
     """The plays of ``playbooks/NAME.yml``, with roles loaded and everything validated;
     ``secrets`` is the run's vault for encrypted vars files."""
     project = load_project(root, secrets)
-    path = playbook_path(root, name)
+    roles = _RoleLoader(project)
+    return _playbook_plays(playbook_path(root, name), project, roles, ())
+
+
+IMPORT_PLAYBOOK_KEYS = ("import_playbook", "ansible.builtin.import_playbook",
+                        "ansible.legacy.import_playbook")
+
+
+def _playbook_plays(path: Path, project: Project, roles: "_RoleLoader",
+                    chain: tuple[Path, ...]) -> list[Play]:
+    """A playbook file's plays; an ``import_playbook`` entry brings in the plays of the file
+    it names (relative to this one's folder), its vars and tags given to each."""
     data = load_yaml(path, project.root)
     shown = display_path(path, project.root)
     if not isinstance(data, list) or not data:
         raise BadInput("a playbook must be a list of plays", loc_of(data) or shown,
                        "start each play with `- name: ...` and `hosts: ...`")
-    roles = _RoleLoader(project)
-    return [_parse_play(play, i, shown, project, roles) for i, play in enumerate(data)]
+    plays: list[Play] = []
+    for i, entry in enumerate(data):
+        key = next((k for k in IMPORT_PLAYBOOK_KEYS if isinstance(entry, dict) and k in entry),
+                   None)
+        if key is None:
+            plays.append(_parse_play(entry, i, shown, project, roles))
+        else:
+            plays += _imported_plays(entry, key, path, project, roles, chain + (path,))
+    return plays
+
+
+def _imported_plays(entry: Mapping[str, Any], key: str, path: Path, project: Project,
+                    roles: "_RoleLoader", chain: tuple[Path, ...]) -> list[Play]:
+    where = loc_of(entry, key)
+    _check_keys(entry, (key, "name", "vars", "tags"), "import_playbook")
+    name = entry[key]
+    if not isinstance(name, str) or not name.strip() or has_template(name):
+        raise BadInput("import_playbook needs a playbook file name", where,
+                       "import_playbook: other.yml (a template is not supported)")
+    target = (path.parent / name.strip()).resolve()
+    if not target.is_file():
+        raise BadInput(f"import_playbook: {name!r} not found (looked in "
+                       f"{display_path(path.parent, project.root)}/)", where)
+    if target in chain:
+        raise BadInput(f"import_playbook: {name!r} imports itself", where)
+    imported = _playbook_plays(target, project, roles, chain)
+    extra = _vars_block(entry.get("vars"), loc_of(entry, "vars"), "import_playbook vars")
+    tags = _tags(entry.get("tags"), loc_of(entry, "tags"))
+    return [dataclasses.replace(play, vars={**extra, **play.vars},
+                                tags=tuple(dict.fromkeys(tags + play.tags)))
+            for play in imported]
 
 
 # ---------------------------------------------------------------------------- plays
@@ -317,7 +369,7 @@ def _parse_play(data: Any, index: int, shown: str, project: Project,
         vars=_vars_block(data.get("vars"), loc_of(data, "vars"), "play vars"),
         vars_files=tuple(_vars_files(data, project)),
         roles=roles.expand(_role_refs(data.get("roles"), loc_of(data, "roles"))),
-        tasks=_tasks(data.get("tasks"), loc_of(data, "tasks"), None, handlers=False),
+        tasks=_play_tasks(data),
         handlers=_tasks(data.get("handlers"), loc_of(data, "handlers"), None, handlers=True),
         become=_opt_bool(data, "become"), become_user=_become_user(data), serial=_serial(data),
         max_fail_percentage=_percentage(data), any_errors_fatal=bool(_opt_bool(data,
@@ -326,12 +378,63 @@ def _parse_play(data: Any, index: int, shown: str, project: Project,
         no_log=_no_log(data.get("no_log"), loc_of(data, "no_log")),
         gather_facts=_opt_bool(data, "gather_facts") is not False,
         transaction=_transaction(data),
+        strategy=_choice(data, "strategy", STRATEGIES, "linear"),
+        order=_choice(data, "order", HOST_ORDERS, "inventory"),
+        environment=_environment(data),
+        remote_user=_remote_user(data),
+        connection=_choice(data, "connection", CONNECTIONS, None),
         checks=_tasks(data.get("checks"), loc_of(data, "checks"), None, handlers=False))
     tasks = [*play.tasks, *(t for use in play.roles for t in use.role.tasks)]
     play = dataclasses.replace(play, included=tuple(
         {id(t.included): t.included for t in tasks if t.included is not None}.values()))
     _check_notify(play)
     return play
+
+
+def _play_tasks(data: Mapping[str, Any]) -> tuple[Task, ...]:
+    """pre_tasks, tasks and post_tasks in one list, each play task marked with its phase
+    (plan.py runs pre_tasks before the roles, post_tasks after the tasks)."""
+    out: list[Task] = []
+    for key, phase in (("pre_tasks", "pre_tasks"), ("tasks", ""), ("post_tasks", "post_tasks")):
+        tasks = _tasks(data.get(key), loc_of(data, key), None, handlers=False)
+        out += [dataclasses.replace(t, phase=phase) if phase else t for t in tasks]
+    return tuple(out)
+
+
+def _choice(data: Mapping[str, Any], key: str, choices: tuple[str, ...],
+            default: str | None) -> Any:
+    value = data.get(key)
+    if value is None:
+        return default
+    if value not in choices:
+        raise BadInput(f"{key} must be one of {', '.join(choices)}, not {value!r}",
+                       loc_of(data, key), did_you_mean(str(value), choices))
+    return {"smart": "ssh", "paramiko": "ssh"}.get(str(value), str(value))
+
+
+def _environment(data: Mapping[str, Any]) -> Mapping[str, Any]:
+    """environment: names to values (templates allowed), or one '{{ mapping }}'."""
+    value = data.get("environment")
+    if value is None:
+        return EMPTY
+    if isinstance(value, str) and has_template(value):
+        check_expression(value, where=loc_of(data, "environment"))
+        return {"": value}  # the whole mapping, rendered with the task
+    if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+        raise BadInput("environment must be a mapping of variable names to values",
+                       loc_of(data, "environment"), "environment: {http_proxy: ...}")
+    return value
+
+
+def _remote_user(data: Mapping[str, Any]) -> str | None:
+    value = data.get("remote_user")
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip() or value.startswith("-") or \
+            has_template(value):
+        raise BadInput(f"remote_user must be a user name, not {value!r}",
+                       loc_of(data, "remote_user"), "e.g. remote_user: deploy")
+    return value.strip()
 
 
 def _transaction(data: Mapping[str, Any]) -> str:
@@ -530,7 +633,8 @@ def _role_ref(entry: Any, where: str) -> RoleRef:
                    vars=_vars_block(entry.get("vars"), loc_of(entry, "vars"), "role vars"),
                    tags=_tags(entry.get("tags"), loc_of(entry, "tags")),
                    when=_when(entry.get("when"), loc_of(entry, "when")),
-                   become=_opt_bool(entry, "become"), become_user=_become_user(entry))
+                   become=_opt_bool(entry, "become"), become_user=_become_user(entry),
+                   environment=_environment(entry))
 
 
 def _role_name(name: str, where: str) -> str:
@@ -656,7 +760,7 @@ def _dependencies(meta: Any, where: str) -> tuple[RoleRef, ...]:
 _SOURCE: contextvars.ContextVar[tuple[Path, Path] | None] = contextvars.ContextVar(
     "task_source", default=None)
 BLOCK_KEYWORDS = ("block", "name", "when", "tags", "become", "become_user", "become_method",
-                  "vars", "ignore_errors", "no_log", "rescue", "always")
+                  "vars", "ignore_errors", "no_log", "rescue", "always", "environment")
 INCLUDE_KEYS = tuple(f"{p}{k}" for p in ("", "ansible.builtin.", "ansible.legacy.")
                      for k in ("include_tasks", "import_tasks"))
 ROLE_INCLUDE_KEYS = tuple(f"{p}{k}" for p in ("", "ansible.builtin.", "ansible.legacy.")
@@ -734,6 +838,8 @@ def _inherit(task: Task, parent: Mapping[str, Any]) -> Task:
                            **task.vars}
     if parent.get("ignore_errors") is not None and task.ignore_errors is False:
         changes["ignore_errors"] = _ignore_errors(parent)
+    if parent.get("environment") is not None:
+        changes["environment"] = {**_environment(parent), **task.environment}
     if parent.get("no_log") is not None and task.no_log is False:
         changes["no_log"] = _no_log(parent.get("no_log"), loc_of(parent, "no_log"))
     return dataclasses.replace(task, **changes) if changes else task
@@ -745,7 +851,7 @@ def _included(data: Mapping[str, Any], where: str, role: str | None,
     file's folder), each inheriting the include's when, tags, become and vars."""
     key = next(k for k in INCLUDE_KEYS if k in data)
     allowed = (key, "name", "when", "tags", "become", "become_user", "vars", "args",
-               "ignore_errors", "no_log", "apply")
+               "ignore_errors", "no_log", "apply", "environment")
     _check_keys(data, allowed, key.rsplit(".", 1)[-1])
     spec = data[key]
     if isinstance(spec, dict):
@@ -787,7 +893,7 @@ def _role_included(data: Mapping[str, Any], where: str, handlers: bool) -> list[
     key = next(k for k in ROLE_INCLUDE_KEYS if k in data)
     what = key.rsplit(".", 1)[-1]
     _check_keys(data, (key, "name", "when", "tags", "become", "become_user", "become_method",
-                       "vars", "args", "ignore_errors", "no_log"), what)
+                       "vars", "args", "ignore_errors", "no_log", "environment"), what)
     if handlers:
         raise BadInput(f"{what} is not supported in handlers", loc_of(data, key),
                        "notify the role's own handlers instead")
@@ -830,7 +936,7 @@ def _role_included(data: Mapping[str, Any], where: str, handlers: bool) -> list[
         raise BadInput(f"{what}: apply must be a mapping of task keywords",
                        loc_of(spec, "apply") or where)
     _check_keys(apply, ("when", "tags", "become", "become_user", "become_method", "vars",
-                        "ignore_errors", "no_log"), "apply")
+                        "ignore_errors", "no_log", "environment"), "apply")
     parent = {k: v for k, v in data.items() if k != "vars"}
     if hasattr(data, "key_pos"):
         parent = _merged({}, parent)
@@ -871,7 +977,8 @@ def parse_task(data: Any, where: str, role: str | None = None, *,
         ignore_errors=_ignore_errors(data),
         no_log=_no_log(data.get("no_log"), loc_of(data, "no_log")),
         listen=_names(data.get("listen"), loc_of(data, "listen"), "listen"),
-        timeout=_timeout(data), register=_register(data), **_until(data))
+        timeout=_timeout(data), register=_register(data), environment=_environment(data),
+        **_until(data))
 
 
 def _until(data: Mapping[str, Any]) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from typing import Any, Mapping, Sequence
 from .errors import BadInput, LockHeld, MainsailError
 from .fleet import parallel
 from .inventory import Host, Inventory, select_hosts
+from . import playhosts
 from .plan import HostPlan, build_plan
 from .playbook import Play
 from .report import HostRecord, Progress, RunRecord, StepRecord
@@ -96,7 +97,7 @@ def play_hosts(inv: Inventory, play: Play, chosen: Sequence[Host]) -> list[Host]
         matched = select_hosts(inv, limit=play.hosts)
     except BadInput:
         return []  # a play whose pattern matches nothing here is simply not run
-    return [h for h in matched if h.name in names]
+    return playhosts.ordered(play, [h for h in matched if h.name in names])
 
 
 def batches(hosts: list[Host], serial: int | str | None) -> list[list[Host]]:
@@ -362,6 +363,10 @@ def run_playbook(root: Path, inv: Inventory, plays: Sequence[Play], chosen: Sequ
     state = RunState(RunRecord(playbook=playbook, check=opts.check))
     started = time.monotonic()
     targets = [play_hosts(inv, play, chosen) for play in plays]
+    settled = {h.name: playhosts.with_play_settings(h, [p for p, t in zip(plays, targets)
+                                                         if h in t])
+               for hosts in targets for h in hosts}  # a play's remote_user / connection
+    targets = [[settled[h.name] for h in hosts] for hosts in targets]
     involved = list({h.name: h for hosts in targets for h in hosts}.values())
     if not involved:
         raise BadInput("no host of the selection is in any play of playbook %r" % playbook,
