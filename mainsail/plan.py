@@ -30,7 +30,7 @@ import jinja2
 from .agent.ops import OPS as RUNNERS
 from .agent.spec import Ships
 from .errors import BadInput, did_you_mean
-from .inventory import Host, Inventory, check_var_name
+from .inventory import Host, Inventory, check_var_name, select_hosts
 from . import taint
 from .masking import MASK, Masker
 from .opspec import OPS, coerce_args
@@ -69,6 +69,7 @@ class HostPlan:
     check: bool = False
     checks: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # txn -> probes
     segment: int = 1  # which request of the host's play this is (1 = the first)
+    delegate: str | None = None  # "localhost": the segment runs on the controller
     deferred: tuple[str, ...] = ()  # tasks left for later segments (they need a result)
     cursor: Any = field(default=None, compare=False, repr=False)  # renders what follows
 
@@ -111,8 +112,12 @@ def _masked_step(step: Mapping[str, Any]) -> dict[str, Any]:
 def build_plan(project_root: Path | str, play: Play, host: Host, facts: Mapping[str, Any] | None,
                extra_vars: Mapping[str, Any] | None, *, tags: Sequence[str] = (),
                skip_tags: Sequence[str] = (), check: bool = False,
-               inventory: Inventory | None = None, secrets: Vault | None = None) -> HostPlan:
+               inventory: Inventory | None = None, secrets: Vault | None = None,
+               play_hosts: Sequence[str] | None = None) -> HostPlan:
     """Render ``play`` for ``host``: ordered steps, content blobs, handlers, notifications.
+
+    ``play_hosts``: the names of the hosts the play runs on, in order (``run_once`` tasks run
+    on the first); without it, the inventory's hosts matching the play's pattern.
 
     ``inventory`` provides ``groups`` and ``hostvars`` for templates; without it they
     describe this host alone. ``secrets``: the run's vault, for vars files named by a template.
@@ -123,7 +128,18 @@ def build_plan(project_root: Path | str, play: Play, host: Host, facts: Mapping[
     """
     builder = _Builder(Path(project_root), play, host, dict(facts or {}), dict(extra_vars or {}),
                        inventory, check, _TagFilter(tuple(tags), tuple(skip_tags)), secrets)
+    builder.play_hosts = list(play_hosts) if play_hosts is not None else \
+        _matching_hosts(play, host, inventory)
     return builder.segment(first=True)
+
+
+def _matching_hosts(play: Play, host: Host, inventory: Inventory | None) -> list[str]:
+    if inventory is None:
+        return [host.name]
+    try:
+        return [h.name for h in select_hosts(inventory, limit=play.hosts)]
+    except BadInput:
+        return [host.name]
 
 
 # A unit of a play's run order: a task, or a role's (or the play's) checks.
@@ -253,6 +269,16 @@ class _Flow:
         return None
 
 
+_UNSET: Any = object()  # a segment whose machine is not decided yet (no host step so far)
+
+
+def _runs_on_host(task: Task) -> bool:
+    """Whether the task's step does something on a machine (not a verdict the controller
+    reached, nor a variable it set)."""
+    return task.op not in CONTROLLER_OPS and task.op not in _JUDGED_HERE and \
+        task.op != PUBLISH_OP
+
+
 def _caught(task: Task) -> bool:
     """Whether a block section around the task takes its failure: a block (which has a rescue
     or an always), or a rescue followed by an always."""
@@ -334,6 +360,9 @@ class _Builder:
         self.looped: set[str] = set()  # awaited names registered by a loop
         # block / rescue / always (see _Flow): how each open block is going on this host
         self.flow = _Flow()
+        self.play_hosts: list[str] = [host.name]
+        self.flushes = 0  # meta: flush_handlers so far: each starts new transactions
+        self.delegate: str | None = None  # where this segment's steps run (None: the host)
         self._add_secrets(inventory.secrets if inventory else secret_texts(host.vars))
 
     # -- scopes and variables
@@ -459,6 +488,7 @@ class _Builder:
         self.number += 1
         self.steps, self.blobs, self.handlers, self.notify = [], {}, {}, {}
         self.checks, self.skipped = {}, []
+        self.delegate = _UNSET
         try:
             with taint.collecting(self._add_secrets):  # values computed from secrets
                 self._render_segment(first)
@@ -524,6 +554,9 @@ class _Builder:
         for whether a step of a block with rescue/always failed on the host."""
         if self.flow.caught and self.flow.must_wait(task):
             return True
+        if self.delegate is not _UNSET and _runs_on_host(task) and \
+                self._delegate(task, scope, self._vars(scope)) != self.delegate:
+            return True  # a request runs on one machine: the host, or the controller
         return bool(self._deps(task, scope) & (self.awaited.keys() - self.extra.keys()))
 
     def _check_deferred(self) -> None:
@@ -532,7 +565,8 @@ class _Builder:
         if self.pos >= len(self.units):
             return
         saved = (self.steps, self.blobs, self.notify, self.checks, self.skipped, self.next_id,
-                 self.registered, self.handlers, self.awaited, self.looped, self.flow)
+                 self.registered, self.handlers, self.awaited, self.looped, self.flow,
+                 self.delegate, self.flushes, self.facts, self.scopes)
         self.flow = self.flow.copy()
         self.steps, self.blobs, self.notify, self.checks, self.skipped = [], {}, {}, {}, []
         self.registered = {**self.registered, **_sample_results(self.play)}
@@ -544,7 +578,8 @@ class _Builder:
                     self._check_task(what, scope)
         finally:
             (self.steps, self.blobs, self.notify, self.checks, self.skipped, self.next_id,
-             self.registered, self.handlers, self.awaited, self.looped, self.flow) = saved
+             self.registered, self.handlers, self.awaited, self.looped, self.flow,
+             self.delegate, self.flushes, self.facts, self.scopes) = saved
 
     def _check_task(self, task: Task, scope: _Scope) -> None:
         """Render a deferred task with sample results: an undefined variable that is not a
@@ -574,6 +609,18 @@ class _Builder:
             return
         if task.op == PUBLISH_OP:
             self._publish(task, scope)
+            return
+        if task.op == "meta":
+            self._meta(task, scope)
+            return
+        if task.run_once is not False and task.op not in CONTROLLER_OPS and \
+                self.play_hosts[:1] != [self.host.name] and \
+                eval_condition([task.run_once], self._vars(scope), where=task.loc,
+                               env=scope.env):
+            self.skipped.append(task.title)  # the play's first host runs it
+            if task.register:
+                self.registered[task.register] = {**SKIPPED_RESULT,
+                                                  "skip_reason": "run_once: another host"}
             return
         ran: list[tuple[Any, int | None]] = []
         local: dict[int, dict[str, Any]] = {}  # results known here (debug, assert, fail, ...)
@@ -638,6 +685,36 @@ class _Builder:
             self._block_failed(task.blocks, step["id"], task,
                                {"changed": False, "failed": True, "msg": exc.what})
         return None
+
+    def _meta(self, task: Task, scope: _Scope) -> None:
+        """meta: flush_handlers starts new transactions (the handlers notified so far run at
+        the end of the current ones); end_play / end_host / end_batch end this host's play
+        here; clear_facts forgets the facts; noop and clear_host_errors change nothing (a
+        failed host has stopped before it gets here)."""
+        if not eval_condition(list(scope.when) + list(task.when), self._vars(scope),
+                              where=task.loc, env=scope.env):
+            return
+        action = task.args["action"]
+        if action == "flush_handlers":
+            self.flushes += 1
+        elif action in ("end_play", "end_host", "end_batch"):
+            self.flow.halted = True
+        elif action == "clear_facts":
+            self.facts = {}
+            self.scopes = {}  # built again without them
+
+    def _delegate(self, task: Task, scope: _Scope, variables: Mapping[str, Any]) -> str | None:
+        """Where the task runs: None for its own host, "localhost" for the controller."""
+        if task.delegate_to is None:
+            return None
+        name = render_string(task.delegate_to, variables, where=task.loc, env=scope.env)
+        if name in (self.host.name, self.host.address):
+            return None
+        if name in ("localhost", "127.0.0.1") and (self.inventory is None or
+                                                   name not in self.inventory.hosts):
+            return "localhost"
+        raise BadInput(f"delegate_to {name!r}: only localhost (the controller) is supported",
+                       task.loc, "run the task in a play for that host")
 
     def _publish(self, task: Task, scope: _Scope) -> None:
         """A public include_role / import_role ends: its role's vars, and its defaults that
@@ -861,13 +938,23 @@ class _Builder:
             args = self._content_args(task, ships, args, variables, scope)
             no_log = no_log or self._has_secret(self.blobs[args[ships.digest]])
         self.next_id += 1
-        return {"id": self.next_id, "op": task.agent_op, "name": name,
+        step = {"id": self.next_id, "op": task.agent_op, "name": name,
                 "args": to_plain(args, where=task.loc), "no_log": no_log,
                 "ignore_errors": self._ignore_errors(task, variables, scope),
                 "where": task.loc, "action": task.op, "role": task.role,
                 "become": self._become(task, scope), "timeout": task.timeout,
                 "become_user": self._run_as(task, scope, variables),
                 "tags": sorted(set(scope.tags) | set(task.tags))}
+        for key in ("check_mode", "diff"):
+            if getattr(task, key) is not None:
+                step[key] = getattr(task, key)
+        if _runs_on_host(task):
+            delegate = self._delegate(task, scope, variables)
+            if self.delegate is _UNSET:
+                self.delegate = delegate
+            if delegate is not None:  # the controller's own user, no become there
+                step.update(become=False, become_user=None)
+        return step
 
     def _with_environment(self, task: Task, scope: _Scope, variables: Mapping[str, Any],
                           args: YDict) -> YDict:
@@ -1058,12 +1145,13 @@ class _Builder:
 
     def txn_name(self, scope: _Scope, task: Task | None = None) -> str:
         """The transaction a step belongs to: its role's, or the play's (pre_tasks and
-        post_tasks each their own)."""
+        post_tasks each their own); after a meta: flush_handlers, new ones."""
+        flushed = f" #{self.flushes}" if self.flushes else ""
         if self.play.transaction == "play":
-            return "play"
+            return "play" + flushed
         if scope.use is None:
-            return task.phase if task is not None and task.phase else "play"
-        return "role " + scope.use.role.name
+            return (task.phase if task is not None and task.phase else "play") + flushed
+        return "role " + scope.use.role.name + flushed
 
     def add_checks(self, tasks: Iterable[Task], scope: _Scope) -> None:
         """A role's (or the play's) checks: probes run after its handlers, never skipped by
@@ -1094,9 +1182,13 @@ class _Builder:
                     steps.append(step)
 
     def finish(self) -> HostPlan:
+        delegate = None if self.delegate is _UNSET else self.delegate
+        if delegate is not None:  # the host's handlers and checks are not the controller's
+            self.handlers, self.checks = {}, {}
         return HostPlan(host=self.host.name, play=self.play.name, steps=self.steps,
                         blobs=self.blobs, handlers=self.handlers, notify=self.notify,
                         skipped=self.skipped, secrets=tuple(self.secrets), check=self.check,
+                        delegate=delegate,
                         checks={k: v for k, v in self.checks.items() if v},
                         segment=self.number, cursor=self,
                         deferred=tuple(u[1].title for u in self.units[self.pos:]

@@ -39,7 +39,8 @@ TRANSACTION_MODES = ("role", "play")
 TASK_KEYWORDS = ("name", "when", "notify", "loop", "tags", "become", "become_user",
                  "become_method", "ignore_errors", "no_log", "changed_when", "failed_when", "args",
                  "timeout", "register", "loop_control", "vars", "until", "retries", "delay",
-                 "environment") + tuple(f"with_{k}" for k in (
+                 "environment", "run_once", "delegate_to", "check_mode", "diff",
+                 "ignore_unreachable") + tuple(f"with_{k}" for k in (
                      "items", "list", "dict", "together", "subelements", "sequence", "fileglob",
                      "first_found", "nested", "indexed_items", "cartesian", "flattened"))
 LOOP_CONTROL_KEYS = ("loop_var", "index_var", "label", "pause", "extended",
@@ -54,12 +55,9 @@ RESULT_CONDITIONS = ("changed_when", "failed_when")
 UNSUPPORTED: Mapping[str, str] = MappingProxyType({
     "rescue": "rescue belongs to a block: `- block: [...]` with `rescue: [...]`",
     "always": "always belongs to a block: `- block: [...]` with `always: [...]`",
-    "delegate_to": "tasks run on their own host only",
-    "local_action": "tasks run on their own host only",
-    "run_once": "not supported; run the task on one host with --host",
     "async": "async tasks are not supported",
     "vars_prompt": "pass values with --var name=value",
-    "check_mode": "use the --check option", "delegate_facts": "tasks run on their own host only",
+    "delegate_facts": "facts stay with the host that gathered them",
 })
 _ROLE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*")
 _SERIAL_PERCENT = re.compile(r"(\d+(?:\.\d+)?)%")
@@ -99,6 +97,12 @@ class Task:
     environment: Mapping[str, Any] = field(default_factory=lambda: EMPTY)  # the task's own
     # and its blocks' and includes': variables for the commands it runs
     phase: str = ""  # a play's task: "pre_tasks" or "post_tasks", else "" (tasks)
+    run_once: bool | str = False  # only the play's first host runs it (a template: judged
+    # per host)
+    delegate_to: str | None = None  # "localhost" (or a template of it): runs on the controller
+    check_mode: bool | None = None  # True: only reports (even in a real run); False: runs
+    # (even with --check)
+    diff: bool | None = None  # shows (or hides) its changes whatever --diff says
     included: "RoleUse | None" = field(default=None, compare=False, repr=False)  # the role an
     # include_role / import_role brought this task in with: its variables, files, templates
 
@@ -955,12 +959,14 @@ def parse_task(data: Any, where: str, role: str | None = None, *,
     """One task mapping -> :class:`Task`, validated; ``where`` is its file:line."""
     if not isinstance(data, dict):
         raise BadInput("a task must be a mapping (name:, an operation and its arguments)", where)
+    if "local_action" in data:
+        data = _local_action(data, where)
     keywords = HANDLER_KEYWORDS if handler else TASK_KEYWORDS
     op_key = _operation_key(data, keywords, where, handler)
     if _controller_op(op_key):
         op = _controller_op(op_key)
         args = _set_fact_args(data, op_key) if op == "set_fact" else \
-            _include_vars_args(data, op_key)
+            _meta_args(data, op_key) if op == "meta" else _include_vars_args(data, op_key)
     else:
         spec = get_op(op_key, loc_of(data, op_key))
         op, args = spec.name, _task_args(data, op_key, spec.name, where)
@@ -978,6 +984,8 @@ def parse_task(data: Any, where: str, role: str | None = None, *,
         no_log=_no_log(data.get("no_log"), loc_of(data, "no_log")),
         listen=_names(data.get("listen"), loc_of(data, "listen"), "listen"),
         timeout=_timeout(data), register=_register(data), environment=_environment(data),
+        run_once=_template_or_bool(data, "run_once"), delegate_to=_delegate_to(data),
+        check_mode=_opt_bool(data, "check_mode"), diff=_opt_bool(data, "diff"),
         **_until(data))
 
 
@@ -1006,6 +1014,70 @@ def _until(data: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _meta_args(data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    """``meta: ACTION``: what the plan does at that point for the host."""
+    action = data.get(key)
+    if isinstance(action, dict):
+        action = action.get("free-form", action.get("_raw_params"))
+    here = loc_of(data, key)
+    if action in META_REFUSED:
+        raise BadInput(f"meta: {action} is not supported", here, META_REFUSED[action])
+    if action not in META_ACTIONS:
+        raise BadInput(f"unknown meta action {action!r}", here,
+                       did_you_mean(str(action), META_ACTIONS))
+    return {"action": action}
+
+
+def _template_or_bool(data: Mapping[str, Any], key: str) -> bool | str:
+    value = data.get(key)
+    if value is None:
+        return False
+    if isinstance(value, str) and has_template(value):
+        check_expression(value, where=loc_of(data, key))
+        return value
+    return as_bool(value, key, loc_of(data, key))
+
+
+def _delegate_to(data: Mapping[str, Any]) -> str | None:
+    """``delegate_to``: the controller (localhost), or a template giving it; another host of
+    the inventory is refused when the plan is built."""
+    value = data.get("delegate_to")
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise BadInput("delegate_to must be a host name", loc_of(data, "delegate_to"),
+                       "delegate_to: localhost")
+    if data.get("notify"):
+        raise BadInput("notify from a delegated task is not supported",
+                       loc_of(data, "notify"), "handlers run on the task's own host: notify "
+                       "them from a task that runs there")
+    return value.strip()
+
+
+def _local_action(data: Mapping[str, Any], where: str) -> Mapping[str, Any]:
+    """``local_action: MODULE ARGS`` (or a mapping with ``module:``): the task, delegated to
+    localhost."""
+    action = data["local_action"]
+    if isinstance(action, str):
+        module, _, rest = action.strip().partition(" ")
+        body: Any = rest.strip() or None
+    elif isinstance(action, dict) and isinstance(action.get("module"), str):
+        module = action["module"]
+        body = {k: v for k, v in action.items() if k != "module"}
+    else:
+        raise BadInput("local_action needs a module and its arguments",
+                       loc_of(data, "local_action") or where, "local_action: command hostname")
+    if "delegate_to" in data:
+        raise BadInput("local_action and delegate_to together", loc_of(data, "delegate_to"),
+                       "local_action already runs the task on localhost")
+    out = _merged({}, {k: v for k, v in data.items() if k != "local_action"})
+    out[module] = body
+    if getattr(data, "key_pos", {}).get("local_action") is not None:
+        out.key_pos[module] = data.key_pos["local_action"]
+    out["delegate_to"] = "localhost"
+    return out
+
+
 def _register(data: Mapping[str, Any]) -> str | None:
     """``register: name``: the variable later tasks read the result from."""
     value = data.get("register")
@@ -1022,7 +1094,17 @@ def _register(data: Mapping[str, Any]) -> str | None:
 
 
 # Tasks the controller carries out itself while it builds the plan: no step on the host.
-CONTROLLER_OPS = ("set_fact", "include_vars")
+CONTROLLER_OPS = ("set_fact", "include_vars", "meta")
+# meta: actions; each refused one with why.
+META_ACTIONS = ("flush_handlers", "noop", "end_play", "end_host", "end_batch", "clear_facts",
+                "clear_host_errors")
+META_REFUSED: Mapping[str, str] = MappingProxyType({
+    "refresh_inventory": "the inventory is read once, when the run starts: run again to use "
+                         "a changed one",
+    "reset_connection": "a run keeps one connection per host",
+    "end_role": "put the rest of the role under a when:",
+    "role_complete": "put the rest of the role under a when:",
+})
 INCLUDE_VARS_KEYS = ("file", "dir", "name", "files_matching", "ignore_files", "extensions",
                      "depth", "free-form", "hash_behaviour")
 _FQCN = ("ansible.builtin.", "ansible.legacy.")

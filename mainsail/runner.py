@@ -87,6 +87,8 @@ class RunState:
 
     record: RunRecord
     sessions: dict[str, HostSession] = field(default_factory=dict)
+    delegates: dict[str, HostSession] = field(default_factory=dict)  # host -> its session to
+    # the controller for delegate_to: localhost (one per host: a session is not shared)
     dead: set[str] = field(default_factory=set)
     stop: threading.Event = field(default_factory=threading.Event)
 
@@ -161,7 +163,8 @@ def plan_all(root: Path, inv: Inventory, plays: Sequence[Play], play_targets: li
         try:
             plan = build_plan(root, plays[index], host, state.sessions[host.name].facts,
                               opts.extra_vars, tags=opts.tags, skip_tags=opts.skip_tags,
-                              check=opts.check, inventory=inv, secrets=opts.secrets)
+                              check=opts.check, inventory=inv, secrets=opts.secrets,
+                              play_hosts=[h.name for h in play_targets[index]])
         except BadInput as exc:
             return (index, host.name), exc
         return (index, host.name), plan
@@ -222,6 +225,8 @@ def apply_host(play: Play, host: Host, plan: HostPlan, state: RunState, opts: Ru
     def on_result(result: Mapping[str, Any]) -> None:
         step = by_id.get(result.get("id"), {})
         record = step_record(play, step, result, handler=bool(step.get("handler")))
+        if step.get("caught") and record.status == "failed":
+            record.status = "ignored"  # a block's rescue/always took it; the host goes on
         rec.add(record)
         progress.step(host.name, record, step_args(step))
 
@@ -236,15 +241,19 @@ def apply_host(play: Play, host: Host, plan: HostPlan, state: RunState, opts: Ru
                 rec.add(StepRecord(play=play.name, task=name, where="", status="skipped",
                                    msg="when: false"))
             by_id.update({s["id"]: s for s in all_steps(segment)})
-            results = session.run(segment.steps, segment.blobs, opts.check, opts.diff,
-                                  on_result, lock=lock_spec(host, opts, session.as_root),
-                                  state_dir=host_state_dir(host, session.as_root),
-                                  transaction=transaction_request(segment, opts))
-            note_lock_and_rollbacks(host, session, rec, progress)
+            if segment.delegate:
+                results, ran_on = run_delegated(segment, host, state, opts, on_result)
+            else:
+                ran_on = session
+                results = session.run(segment.steps, segment.blobs, opts.check, opts.diff,
+                                      on_result, lock=lock_spec(host, opts, session.as_root),
+                                      state_dir=host_state_dir(host, session.as_root),
+                                      transaction=transaction_request(segment, opts))
+                note_lock_and_rollbacks(host, session, rec, progress)
             # done.failed: a step, handler or check failed without ignore_errors (or the lock
             # was held); the agent has judged it already.
-            healthy = not session.client.last_failed
-            if not healthy or session.client.last_stopped:
+            healthy = not ran_on.client.last_failed
+            if not healthy or ran_on.client.last_stopped:
                 break
             segment = next_segment(segment, results, host, rec, progress)
             healthy = segment is not _FAILED_SEGMENT
@@ -266,6 +275,22 @@ def apply_host(play: Play, host: Host, plan: HostPlan, state: RunState, opts: Ru
 
 
 _FAILED_SEGMENT: Any = object()
+
+
+def run_delegated(segment: HostPlan, host: Host, state: RunState, opts: RunOptions,
+                  on_result: Any) -> tuple[list[dict[str, Any]], HostSession]:
+    """A segment delegated to localhost: run by a local agent of the host's own (as the
+    controller's user, no run lock: the controller is not a managed host), its state kept
+    apart per delegating host."""
+    local = Host("localhost-for-" + host.name, address="localhost", connection="local")
+    session = state.delegates.get(host.name)
+    if session is None:
+        session = state.delegates[host.name] = open_session(
+            local, timeout=opts.connect_timeout, become=False)
+    results = session.run(segment.steps, segment.blobs, opts.check, opts.diff, on_result,
+                          lock=None, state_dir=host_state_dir(local, session.as_root),
+                          transaction=transaction_request(segment, opts))
+    return results, session
 
 
 def next_segment(segment: HostPlan, results: list[dict[str, Any]], host: Host, rec: HostRecord,
@@ -397,4 +422,10 @@ def close_all(state: RunState) -> None:
     for name, session in state.sessions.items():
         rec = state.record.host(name)
         rec.channels, rec.round_trips, rec.bytes_sent = session.counters()
+        session.close()
+    for name, session in state.delegates.items():
+        rec = state.record.host(name)
+        channels, trips, sent = session.counters()
+        rec.channels, rec.round_trips = rec.channels + channels, rec.round_trips + trips
+        rec.bytes_sent += sent
         session.close()
