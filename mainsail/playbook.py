@@ -642,6 +642,8 @@ def _role_ref(entry: Any, where: str) -> RoleRef:
 
 
 def _role_name(name: str, where: str) -> str:
+    if "/" in name and all(_ROLE_NAME.fullmatch(p) for p in name.strip("/").split("/")):
+        return name  # a role named by its folder
     if not _ROLE_NAME.fullmatch(name):
         raise BadInput(f"role name {name!r} is not allowed", where,
                        "a role is a folder name under roles/")
@@ -690,6 +692,9 @@ class _RoleLoader:
 
     def _read(self, ref: RoleRef, files: Mapping[str, str] = EMPTY) -> Role:
         path = self.project.roles / ref.name
+        if "/" in ref.name:  # a folder: absolute, else under roles/ or the project
+            path = next((p for p in (Path(ref.name), self.project.roles / ref.name,
+                                     self.project.root / ref.name) if p.is_dir()), path)
         if not path.is_dir():
             raise BadInput(f"role {ref.name!r} not found (looked in roles/)", ref.loc,
                            did_you_mean(ref.name, self.project.role_names()))
@@ -702,7 +707,8 @@ class _RoleLoader:
 
     def _role(self, ref: RoleRef, path: Path, part: "_RolePart") -> Role:
         return Role(
-            name=ref.name, path=path, loc=display_path(path, self.project.root),
+            name=path.name if "/" in ref.name else ref.name, path=path,
+            loc=display_path(path, self.project.root),
             defaults=_vars_block(part.load("defaults"), part.where("defaults"), "role defaults"),
             vars=_vars_block(part.load("vars"), part.where("vars"), "role vars"),
             tasks=_tasks(part.load("tasks"), part.where("tasks"), ref.name, handlers=False),
@@ -769,7 +775,7 @@ INCLUDE_KEYS = tuple(f"{p}{k}" for p in ("", "ansible.builtin.", "ansible.legacy
                      for k in ("include_tasks", "import_tasks"))
 ROLE_INCLUDE_KEYS = tuple(f"{p}{k}" for p in ("", "ansible.builtin.", "ansible.legacy.")
                           for k in ("include_role", "import_role"))
-ROLE_INCLUDE_ARGS = ("name", "tasks_from", "vars_from", "defaults_from", "handlers_from",
+ROLE_INCLUDE_ARGS = ("name", "role", "tasks_from", "vars_from", "defaults_from", "handlers_from",
                      "public", "apply", "allow_duplicates", "rolespec_validate")
 # The play's role loader, and the chain of includes being read (a role including itself is
 # refused).
@@ -796,7 +802,7 @@ def _tasks(data: Any, where: str, role: str | None, *, handlers: bool) -> tuple[
         elif isinstance(item, dict) and any(k in item for k in INCLUDE_KEYS):
             out += _included(item, here, role, handlers)
         elif isinstance(item, dict) and any(k in item for k in ROLE_INCLUDE_KEYS):
-            out += _role_included(item, here, handlers)
+            out += _role_included(item, here, role, handlers)
         else:
             out.append(parse_task(item, here, role, handler=handlers))
     return tuple(out)
@@ -888,7 +894,31 @@ def _included(data: Mapping[str, Any], where: str, role: str | None,
     return [_inherit(t, data) for t in inner]
 
 
-def _role_included(data: Mapping[str, Any], where: str, handlers: bool) -> list[Task]:
+def _role_path_name(name: str, project: Project, role: str | None, where: str) -> str:
+    """A role named by a path: ``{{ role_path }}`` (the including role's folder) and
+    ``{{ playbook_dir }}`` are known when the playbook loads; other templates are not."""
+    known = {"role_path": str(project.roles / role) if role else None,
+             "playbook_dir": str(project.playbooks)}
+
+    def refuse() -> BadInput:
+        return BadInput(f"a role name with a template is not supported ({name!r})", where,
+                        "name the role itself, or its folder (roles are read when the "
+                        "playbook loads); {{ role_path }} and {{ playbook_dir }} may be used")
+
+    def value(match: re.Match[str]) -> str:
+        found = known.get(match.group(1))
+        if found is None:
+            raise refuse()
+        return found
+
+    text = re.sub(r"\{\{\s*(\w+)\s*\}\}", value, name)
+    if has_template(text):
+        raise refuse()
+    return text
+
+
+def _role_included(data: Mapping[str, Any], where: str, role: str | None,
+                   handlers: bool) -> list[Task]:
     """include_role / import_role: the role's tasks (``tasks_from``, else main), read now and
     run in the include's place with the role's variables, files and templates; its
     dependencies' tasks first. ``public`` (import_role's default): its defaults and vars stay
@@ -911,18 +941,14 @@ def _role_included(data: Mapping[str, Any], where: str, handlers: bool) -> list[
         if name not in ROLE_INCLUDE_ARGS:
             raise BadInput(f"unknown {what} argument {name!r}", loc_of(spec, name) or where,
                            did_you_mean(str(name), ROLE_INCLUDE_ARGS))
-    name = spec.get("name")
+    name = spec.get("name", spec.get("role"))
     if not isinstance(name, str) or not name.strip():
         raise BadInput(f"{what} needs name: the role", loc_of(data, key), f"{what}: {{name: web}}")
-    if has_template(name):
-        raise BadInput(f"{what}: a role name with a template is not supported",
-                       loc_of(data, key), "name the role itself (roles are read when the "
-                       "playbook loads)")
     context = _ROLES.get()
     if context is None:
         raise BadInput(f"{what} is not available here", where)
     loader, chain = context
-    name = _role_name(name.strip(), where)
+    name = _role_name(_role_path_name(name.strip(), loader.project, role, where), where)
     if name in chain:
         raise BadInput(f"{what}: role {name!r} includes itself ({' -> '.join(chain + (name,))})",
                        loc_of(data, key))

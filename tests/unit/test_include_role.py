@@ -96,3 +96,12 @@ def test_a_role_including_itself_is_refused(tmp_path: Path) -> None:
         plan_tasks(tmp_path, "- include_role: {name: loop}",
                    files={"roles/loop/tasks/main.yml": "- include_role: {name: loop}\n"})
     assert "includes itself" in info.value.what
+
+
+def test_a_role_named_by_its_folder_under_role_path(tmp_path: Path) -> None:
+    plan = plan_tasks(tmp_path, "- include_role: {name: outer}\n", files={
+        "roles/outer/tasks/main.yml": "- include_role:\n    role: '{{ role_path }}/roles/a'\n",
+        "roles/outer/roles/a/tasks/main.yml": "- include_tasks: subdir/main.yml\n",
+        "roles/outer/roles/a/tasks/subdir/main.yml": "- {name: 'in {{ role_name }}', "
+                                                    "debug: {msg: x}}\n"})
+    assert names(plan) == ["in a"]
