@@ -1363,7 +1363,11 @@ _SAMPLE = {"changed": False, "failed": False, "skipped": False, "msg": "", "rc":
 def _sample_results(play: Play) -> dict[str, Any]:
     """A stand-in result for every name the play registers (for checking deferred tasks)."""
     tasks = [t for use in play.roles for t in use.role.tasks] + list(play.tasks)
-    return {t.register: dict(_SAMPLE) for t in tasks if t.register}
+    samples = {t.register: dict(_SAMPLE) for t in tasks if t.register}
+    if any(r.section == "rescue" for t in tasks for r in t.blocks):  # what a rescue reads
+        samples["ansible_failed_result"] = {**_SAMPLE, "failed": True}
+        samples["ansible_failed_task"] = {"name": "", "action": "", "loc": ""}
+    return samples
 
 
 def _about_results(exc: BadInput, play: Play) -> bool:

@@ -206,3 +206,19 @@ def test_the_agent_ends_the_request_at_a_caught_failure_without_rolling_back() -
 class _NoPending:
     def remove(self, names):  # pragma: no cover - nothing notified
         pass
+
+
+def test_a_later_rescue_reading_the_failed_result_is_checked_with_a_sample(
+        tmp_path: Path) -> None:
+    plan = plan_tasks(tmp_path, """
+        - block: [{name: cmd, command: "false"}]
+          rescue:
+            - {name: rescue, debug: {msg: "{{ ansible_failed_result.rc }} {{ ansible_failed_task.name }}"}}
+        """)
+    following = plan.following(ran(plan, cmd={"status": "failed", "rc": 3}))
+    assert following.steps[0]["args"]["msg"] == "3 cmd"
+    with pytest.raises(BadInput):  # what is not a failed result is still checked up front
+        plan_tasks(tmp_path / "bad", """
+            - block: [{name: cmd, command: "false"}]
+              rescue: [{debug: {msg: "{{ not_defined_anywhere }}"}}]
+            """)
