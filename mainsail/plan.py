@@ -554,9 +554,15 @@ class _Builder:
         for whether a step of a block with rescue/always failed on the host."""
         if self.flow.caught and self.flow.must_wait(task):
             return True
-        if self.delegate is not _UNSET and _runs_on_host(task) and \
-                self._delegate(task, scope, self._vars(scope)) != self.delegate:
-            return True  # a request runs on one machine: the host, or the controller
+        if self.delegate is not _UNSET and _runs_on_host(task) and task.delegate_to:
+            try:
+                elsewhere = self._delegate(task, scope, self._vars(scope)) != self.delegate
+            except BadInput:  # e.g. it reads the loop's item: rendered (or refused) with it
+                elsewhere = False
+            if elsewhere:
+                return True  # a request runs on one machine: the host, or the controller
+        elif self.delegate not in (_UNSET, None) and _runs_on_host(task):
+            return True  # back to the host
         return bool(self._deps(task, scope) & (self.awaited.keys() - self.extra.keys()))
 
     def _check_deferred(self) -> None:
@@ -575,6 +581,7 @@ class _Builder:
             for kind, what, use in self.units[self.pos:]:
                 scope = self.scope(use)
                 if kind == _TASK:
+                    self.delegate = _UNSET  # each checked as the first of its request
                     self._check_task(what, scope)
         finally:
             (self.steps, self.blobs, self.notify, self.checks, self.skipped, self.next_id,
@@ -952,6 +959,9 @@ class _Builder:
             delegate = self._delegate(task, scope, variables)
             if self.delegate is _UNSET:
                 self.delegate = delegate
+            elif delegate != self.delegate:
+                raise BadInput("delegate_to gives the controller for some items and the host "
+                               "for others", task.loc, "split the task in two")
             if delegate is not None:  # the controller's own user, no become there
                 step.update(become=False, become_user=None)
         return step

@@ -137,3 +137,19 @@ def test_check_mode_and_diff_per_task_reach_the_step_and_the_agent(tmp_path: Pat
     assert (looked.check, looked.diff) == (False, False)
     assert step_context(Context(check=False, diff=False, blobs=None), wire[1]).check is True
     assert step_context(run, wire[2]) is run
+
+
+def test_a_delegated_loop_goes_to_one_machine(tmp_path: Path) -> None:
+    plan = plan_tasks(tmp_path, """
+        - name: "to {{ item }}"
+          command: "true"
+          delegate_to: "{{ item }}"
+          loop: [localhost, localhost]
+        - {name: back, command: "true"}
+        """)
+    assert names(plan) == ["to localhost", "to localhost"] and plan.delegate == "localhost"
+    with pytest.raises(BadInput) as info:
+        plan_tasks(tmp_path / "mixed", """
+            - {command: "true", delegate_to: "{{ item }}", loop: [localhost, web1]}
+            """)
+    assert "some items" in info.value.what
