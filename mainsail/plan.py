@@ -91,6 +91,8 @@ class HostPlan:
                  "skipped": list(self.skipped), "segment": self.segment,
                  "deferred": list(self.deferred),
                  "blobs": {sha: len(data) for sha, data in self.blobs.items()}}
+        if self.delegate:
+            shown["delegate"] = self.delegate
         return _mask_all(shown, Masker().with_secrets(self.secrets)) if masked else shown
 
 
