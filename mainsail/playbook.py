@@ -985,6 +985,10 @@ def parse_task(data: Any, where: str, role: str | None = None, *,
     """One task mapping -> :class:`Task`, validated; ``where`` is its file:line."""
     if not isinstance(data, dict):
         raise BadInput("a task must be a mapping (name:, an operation and its arguments)", where)
+    for key in ("local_action", "delegate_to", "run_once") if handler else ():
+        if key in data:
+            raise BadInput(f"{key} is not supported in handlers", loc_of(data, key),
+                           "a handler runs on the host that notified it")
     if "local_action" in data:
         data = _local_action(data, where)
     keywords = HANDLER_KEYWORDS if handler else TASK_KEYWORDS

@@ -153,3 +153,14 @@ def test_a_delegated_loop_goes_to_one_machine(tmp_path: Path) -> None:
             - {command: "true", delegate_to: "{{ item }}", loop: [localhost, web1]}
             """)
     assert "some items" in info.value.what
+
+
+def test_delegation_and_run_once_in_handlers_are_refused(tmp_path: Path) -> None:
+    root = project(tmp_path, {"playbooks/site.yml": """
+        - hosts: all
+          tasks: [{command: "true", notify: h}]
+          handlers: [{name: h, command: "true", delegate_to: localhost}]
+        """})
+    with pytest.raises(BadInput) as info:
+        load_playbook(root)
+    assert "delegate_to is not supported in handlers" in info.value.what
