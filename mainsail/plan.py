@@ -24,7 +24,7 @@ import re
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import jinja2
 
@@ -33,11 +33,11 @@ from .agent.ops import OPS as RUNNERS
 from .agent.core import OpError
 from .agent.spec import Ships
 from .errors import BadInput, did_you_mean
-from .inventory import Host, Inventory, check_var_name
+from .inventory import Host, Inventory, check_var_name, select_hosts
 from . import taint
 from .masking import MASK, Masker
 from .opspec import OPS, coerce_args
-from .playbook import CONTROLLER_OPS, Play, Role, RoleUse, Task, load_vars_file
+from .playbook import CONTROLLER_OPS, PUBLISH_OP, BlockRef, Play, Role, RoleUse, Task, load_vars_file
 from .render import (OMIT, Environment, broken, eval_condition, has_template, make_env,
                      referenced_names, render_string, render_template, render_value, run_lookup,
                      to_plain)
@@ -72,6 +72,7 @@ class HostPlan:
     check: bool = False
     checks: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # txn -> probes
     segment: int = 1  # which request of the host's play this is (1 = the first)
+    delegate: str | None = None  # "localhost": the segment runs on the controller
     deferred: tuple[str, ...] = ()  # tasks left for later segments (they need a result)
     cursor: Any = field(default=None, compare=False, repr=False)  # renders what follows
 
@@ -93,6 +94,8 @@ class HostPlan:
                  "skipped": list(self.skipped), "segment": self.segment,
                  "deferred": list(self.deferred),
                  "blobs": {sha: len(data) for sha, data in self.blobs.items()}}
+        if self.delegate:
+            shown["delegate"] = self.delegate
         return _mask_all(shown, Masker().with_secrets(self.secrets)) if masked else shown
 
 
@@ -115,15 +118,19 @@ def build_plan(project_root: Path | str, play: Play, host: Host, facts: Mapping[
                extra_vars: Mapping[str, Any] | None, *, tags: Sequence[str] = (),
                skip_tags: Sequence[str] = (), check: bool = False,
                inventory: Inventory | None = None, secrets: Vault | None = None,
-               play_hosts: Sequence[str] = (), play_batch: Sequence[str] = (),
+               play_hosts: Sequence[str] | None = None, play_batch: Sequence[str] = (),
                host_facts: Mapping[str, Mapping[str, Any]] | None = None) -> HostPlan:
     """Render ``play`` for ``host``: ordered steps, content blobs, handlers, notifications.
 
+    ``play_hosts``: the names of the hosts the play runs on, in order (``run_once`` tasks run
+    on the first; ``ansible_play_hosts``); without it, the inventory's hosts matching the
+    play's pattern.
+
     ``inventory`` provides ``groups`` and ``hostvars`` for templates; without it they
     describe this host alone. ``secrets``: the run's vault, for vars files named by a template.
-    ``play_hosts``: the hosts the play runs on (``ansible_play_hosts``), ``play_batch`` those
-    of this host's ``serial`` batch (``ansible_play_batch``); ``host_facts``: every
-    connected host's facts (in ``hostvars``). A play with ``gather_facts: false`` sees no facts.
+    ``play_batch``: the hosts of this host's ``serial`` batch (``ansible_play_batch``);
+    ``host_facts``: every connected host's facts (in ``hostvars``). A play with
+    ``gather_facts: false`` sees no facts.
 
     The plan is the host's first *segment*: the tasks up to the first one that reads a result
     registered by a task of the same segment. ``HostPlan.following(results)`` renders the next
@@ -133,10 +140,20 @@ def build_plan(project_root: Path | str, play: Play, host: Host, facts: Mapping[
                        dict(facts or {}) if play.gather_facts else {}, dict(extra_vars or {}),
                        inventory, check, _TagFilter(tuple(tags), tuple(skip_tags)), secrets)
     builder.hello_facts = dict(facts or {})
-    builder.play_hosts = list(play_hosts) or [host.name]
+    builder.play_hosts = list(play_hosts) if play_hosts is not None else \
+        _matching_hosts(play, host, inventory)
     builder.play_batch = list(play_batch) or builder.play_hosts
     builder.host_facts = {} if host_facts is None or not play.gather_facts else host_facts
     return builder.segment(first=True)
+
+
+def _matching_hosts(play: Play, host: Host, inventory: Inventory | None) -> list[str]:
+    if inventory is None:
+        return [host.name]
+    try:
+        return [h.name for h in select_hosts(inventory, limit=play.hosts)]
+    except BadInput:
+        return [host.name]
 
 
 # A unit of a play's run order: a task, or a role's (or the play's) checks.
@@ -144,13 +161,19 @@ _TASK, _CHECKS = "task", "checks"
 
 
 def _units(play: Play) -> list[tuple[str, Any, RoleUse | None]]:
-    units: list[tuple[str, Any, RoleUse | None]] = []
+    """The play's run order: pre_tasks, roles, tasks, the play's checks, post_tasks (each
+    phase its own transaction, so its notified handlers run at its end, as Ansible flushes
+    them between these sections)."""
+    def phase(name: str) -> list[tuple[str, Any, RoleUse | None]]:
+        return [(_TASK, task, task.included) for task in play.tasks if task.phase == name]
+
+    units = phase("pre_tasks")
     for use in play.roles:
-        units += [(_TASK, task, use) for task in use.role.tasks]
+        units += [(_TASK, task, task.included or use) for task in use.role.tasks]
         units.append((_CHECKS, use.role.checks, use))
-    units += [(_TASK, task, None) for task in play.tasks]
+    units += phase("")
     units.append((_CHECKS, play.checks, None))
-    return units
+    return units + phase("post_tasks")
 
 
 def role_vars(project_root: Path | str, play: Play, host: Host,
@@ -179,6 +202,107 @@ _NOT_FACTS = frozenset({"ansible_check_mode", "ansible_play_hosts", "ansible_pla
 
 # Views and objects among the names Mainsail sets: templates use them, checks need not.
 _MAGIC_OBJECTS = frozenset({"groups", "hostvars", "facts", "ansible_facts"})
+
+
+# ---------------------------------------------------------------------------- blocks
+
+_Failure = tuple  # (order, task, result): the earliest failure of a block's section
+
+
+class _Flow:
+    """block / rescue / always on one host, as the plan is built.
+
+    Tasks carry their blocks (playbook.BlockRef, outermost first). A section's first failure
+    is recorded; the block's later tasks are then skipped, its rescue runs (and clears the
+    failure unless a rescue task fails), its always runs in every case. When the next task is
+    outside a block, a failure still standing goes to the enclosing block, or fails the host.
+
+    A failure known on the controller (a template that cannot render, a false assert) costs
+    no round trip. A step run on the host may fail: it is sent ``caught``, and the plan is cut
+    where the outcome matters (before the block's next section, or a task the controller
+    carries out itself), so a block of host steps costs one more request, not one per step.
+    """
+
+    def __init__(self) -> None:
+        self.failures: dict[str, dict[str, _Failure]] = {}  # block id -> section -> failure
+        self.open: tuple[BlockRef, ...] = ()  # the blocks of the last task planned
+        self.caught: dict[int, Task] = {}  # step id -> its task: sent, outcome not in yet
+        self.halted = False  # a failure no block cleared: nothing more is planned
+
+    def copy(self) -> "_Flow":
+        other = _Flow()
+        other.failures = {k: dict(v) for k, v in self.failures.items()}
+        other.open, other.caught, other.halted = self.open, dict(self.caught), self.halted
+        return other
+
+    def skips(self, task: Task) -> bool:
+        """Whether the task's section is not to run: after a failure in it, or a rescue
+        whose block did not fail."""
+        for ref in task.blocks:
+            failed = self.failures.get(ref.id, {})
+            if ref.section in failed or (ref.section == "rescue" and "block" not in failed):
+                return True
+        return False
+
+    def must_wait(self, task: Task) -> bool:
+        """Whether ``task`` needs the outcome of the caught steps sent: it is outside their
+        section, or the controller carries it out (its effect would stand even if they
+        failed)."""
+        if task.op in CONTROLLER_OPS or task.op == PUBLISH_OP or (
+                task.register and task.op in _JUDGED_HERE):
+            return True
+        sections = [(r.id, r.section) for r in task.blocks]
+        for sent in self.caught.values():
+            chain = [(r.id, r.section) for r in sent.blocks]
+            if sections[:len(chain)] != chain:
+                return True
+        return False
+
+    def record(self, ref: BlockRef, order: int, task: Task, result: Mapping[str, Any]) -> bool:
+        """The failure of ``ref``'s section, if it is the earliest; True when recorded."""
+        failed = self.failures.setdefault(ref.id, {})
+        if ref.section in failed and failed[ref.section][0] <= order:
+            return False
+        failed[ref.section] = (order, task, result)
+        return True
+
+    def leave(self, chain: Sequence[BlockRef],
+              fails: Callable[[tuple[BlockRef, ...], _Failure], None]) -> _Failure | None:
+        """Close the open blocks ``chain`` is not in, innermost first; a failure that still
+        stands goes to ``fails`` with the blocks around it (which take it before they close
+        in turn). The failure that leaves the outermost block, if any: the host's."""
+        ids = {r.id for r in chain}
+        opened, self.open = self.open, tuple(chain)
+        for depth in range(len(opened) - 1, -1, -1):
+            ref = opened[depth]
+            if ref.id in ids:
+                continue
+            failed = self.failures.pop(ref.id, {})
+            standing = next((failed[s] for s in ("always", "rescue", "block")
+                             if s in failed and (s != "block" or not ref.rescue)), None)
+            if standing is None:
+                continue
+            if depth == 0:
+                return standing
+            fails(opened[:depth], standing)
+        return None
+
+
+_UNSET: Any = object()  # a segment whose machine is not decided yet (no host step so far)
+
+
+def _runs_on_host(task: Task) -> bool:
+    """Whether the task's step does something on a machine (not a verdict the controller
+    reached, nor a variable it set)."""
+    return task.op not in CONTROLLER_OPS and task.op not in _JUDGED_HERE and \
+        task.op != PUBLISH_OP
+
+
+def _caught(task: Task) -> bool:
+    """Whether a block section around the task takes its failure: a block (which has a rescue
+    or an always), or a rescue followed by an always."""
+    return any(r.section == "block" or (r.section == "rescue" and r.always)
+               for r in task.blocks)
 
 
 # ---------------------------------------------------------------------------- tags
@@ -245,7 +369,7 @@ class _Builder:
         self.checks: dict[str, list[dict[str, Any]]] = {}
         self.skipped: list[str] = []
         self.secrets: list[str] = []
-        self.scopes: dict[str | None, _Scope] = {}
+        self.scopes: dict[tuple[str, str] | None, _Scope] = {}
         self.next_id = 0
         self.units = _units(play)
         self.pos = 0  # the next unit to render
@@ -253,11 +377,15 @@ class _Builder:
         self.registered: dict[str, Any] = {}  # results known on the controller
         self.awaited: dict[str, list[tuple[Any, int | None]]] = {}  # name -> (item, step id)
         self.looped: set[str] = set()  # awaited names registered by a loop
+        # block / rescue / always (see _Flow): how each open block is going on this host
+        self.flow = _Flow()
         self.play_hosts: list[str] = [host.name]
         self.play_batch: list[str] = [host.name]
         self.host_facts: Mapping[str, Mapping[str, Any]] = {}
         self.hello_facts: dict[str, Any] = {}  # what the host sent, even under gather_facts: false
         self.added_facts: dict[str, Any] = {}  # Ansible-named facts from setup (and the like)
+        self.flushes = 0  # meta: flush_handlers so far: each starts new transactions
+        self.delegate: str | None = None  # where this segment's steps run (None: the host)
         self._add_secrets(inventory.secrets if inventory else secret_texts(host.vars))
         # Values the run's vault decrypted while loading (inline !vault in a playbook or task
         # file): a step quoting one is no_log like a step quoting a vars file's secret.
@@ -266,7 +394,7 @@ class _Builder:
     # -- scopes and variables
 
     def scope(self, use: RoleUse | None) -> _Scope:
-        key = use.role.name if use else None
+        key = (use.role.name, use.ref.loc) if use else None  # a role included twice: its own
         if key not in self.scopes:
             self.scopes[key] = self._new_scope(use)
         return self.scopes[key]
@@ -294,7 +422,8 @@ class _Builder:
         """The role and its dependencies, dependencies first, each once."""
         if use is None:
             return []
-        by_name = {u.role.name: u.role for u in self.play.roles}
+        by_name = {u.role.name: u.role for u in reversed(self.play.role_uses())}
+        by_name[use.role.name] = use.role  # an included role may read other files than main
         ordered: list[Role] = []
 
         def visit(role: Role) -> None:
@@ -311,7 +440,7 @@ class _Builder:
         """The role entries that brought this role in: outermost first, then its own."""
         if use is None:
             return []
-        by_name = {u.role.name: u.ref for u in self.play.roles}
+        by_name = {u.role.name: u.ref for u in reversed(self.play.role_uses())}
         return [by_name[n] for n in use.via if n in by_name] + [use.ref]
 
     def _layers(self, use: RoleUse | None, chain: list[Role],
@@ -389,6 +518,7 @@ class _Builder:
         self.number += 1
         self.steps, self.blobs, self.handlers, self.notify = [], {}, {}, {}
         self.checks, self.skipped = {}, []
+        self.delegate = _UNSET
         try:
             with taint.collecting(self._add_secrets):  # values computed from secrets
                 self._render_segment(first)
@@ -403,10 +533,17 @@ class _Builder:
             if kind == _TASK and self._waits(what, scope):
                 break
             self.pos += 1
+            self._enter_blocks(what.blocks if kind == _TASK else (), scope)
+            if self.flow.halted:
+                self.pos = len(self.units)
+                break
             if kind == _TASK:
-                self.add_task(what, scope)
+                if not self.flow.skips(what):
+                    self.add_task(what, scope)
             else:
                 self.add_checks(what, scope)
+        if self.pos >= len(self.units) and not self.flow.caught and not self.flow.halted:
+            self._enter_blocks((), self.scope(None))
         self.add_handlers()
         if first:
             self._check_deferred()
@@ -415,6 +552,12 @@ class _Builder:
         """The next segment, once the results of the one before are in."""
         by_id = {r.get("id"): r for r in results}
         self._take_facts(results)
+        failed = sorted(i for i in self.flow.caught if by_id.get(i, {}).get("status") == "failed")
+        if failed:  # the host stopped there: the block's rescue / always decide what follows
+            task = self.flow.caught[failed[0]]
+            self._block_failed(task.blocks, failed[0], task,
+                               {**result_fields(by_id[failed[0]]), "failed": True})
+        self.flow.caught = {}
         for name, entries in self.awaited.items():
             self.registered[name] = _registered(entries, by_id, name in self.looped)
         self.awaited, self.looped = {}, set()
@@ -443,7 +586,7 @@ class _Builder:
     def _deps(self, task: Task, scope: _Scope) -> set[str]:
         """The variable names a task's templates read (when, loop, arguments, name, ...)."""
         texts = [task.title, task.loop, task.args, task.become_user, task.ignore_errors,
-                 dict(task.vars),
+                 dict(task.vars), dict(task.environment),
                  [w for w in list(scope.when) + list(task.when) if isinstance(w, str)]]
         names: set[str] = set()
         for text in _strings(texts):
@@ -458,7 +601,20 @@ class _Builder:
         return names
 
     def _waits(self, task: Task, scope: _Scope) -> bool:
-        """Whether ``task`` reads a result registered earlier in this segment."""
+        """Whether ``task`` reads a result registered earlier in this segment (or facts a
+        ``setup`` of this segment may change), or must wait for whether a step of a block
+        with rescue/always failed on the host."""
+        if self.flow.caught and self.flow.must_wait(task):
+            return True
+        if self.delegate is not _UNSET and _runs_on_host(task) and task.delegate_to:
+            try:
+                elsewhere = self._delegate(task, scope, self._vars(scope)) != self.delegate
+            except BadInput:  # e.g. it reads the loop's item: rendered (or refused) with it
+                elsewhere = False
+            if elsewhere:
+                return True  # a request runs on one machine: the host, or the controller
+        elif self.delegate not in (_UNSET, None) and _runs_on_host(task):
+            return True  # back to the host
         return bool(self._deps(task, scope) & (self.awaited.keys() - self.extra.keys())) or \
             self._reads_facts(task, scope)
 
@@ -468,8 +624,9 @@ class _Builder:
         if self.pos >= len(self.units):
             return
         saved = (self.steps, self.blobs, self.notify, self.checks, self.skipped, self.next_id,
-                 self.registered, self.handlers, self.awaited, self.looped, self.added_facts,
-                 self.scopes)
+                 self.registered, self.handlers, self.awaited, self.looped, self.flow,
+                 self.delegate, self.flushes, self.facts, self.added_facts, self.scopes)
+        self.flow = self.flow.copy()
         if any(step.get("op") == "setup" for step in self.steps) or \
                 any(kind == _TASK and what.op == "setup" for kind, what, _ in self.units[self.pos:]):
             # What setup will return is not known yet: the facts the host sent stand in.
@@ -482,11 +639,12 @@ class _Builder:
             for kind, what, use in self.units[self.pos:]:
                 scope = self.scope(use)
                 if kind == _TASK:
+                    self.delegate = _UNSET  # each checked as the first of its request
                     self._check_task(what, scope)
         finally:
             (self.steps, self.blobs, self.notify, self.checks, self.skipped, self.next_id,
-             self.registered, self.handlers, self.awaited, self.looped, self.added_facts,
-             self.scopes) = saved
+             self.registered, self.handlers, self.awaited, self.looped, self.flow,
+             self.delegate, self.flushes, self.facts, self.added_facts, self.scopes) = saved
 
     def _check_task(self, task: Task, scope: _Scope) -> None:
         """Render a deferred task with sample results: an undefined variable that is not a
@@ -514,6 +672,21 @@ class _Builder:
     def add_task(self, task: Task, scope: _Scope) -> None:
         if not self.tag_filter.wants(set(scope.tags) | set(task.tags)):
             return
+        if task.op == PUBLISH_OP:
+            self._publish(task, scope)
+            return
+        if task.op == "meta":
+            self._meta(task, scope)
+            return
+        if task.run_once is not False and task.op not in CONTROLLER_OPS and \
+                self.play_hosts[:1] != [self.host.name] and \
+                eval_condition([task.run_once], self._vars(scope), where=task.loc,
+                               env=scope.env):
+            self.skipped.append(task.title)  # the play's first host runs it
+            if task.register:
+                self.registered[task.register] = {**SKIPPED_RESULT,
+                                                  "skip_reason": "run_once: another host"}
+            return
         ran: list[tuple[Any, int | None]] = []
         local: dict[int, dict[str, Any]] = {}  # results known here (debug, assert, fail, ...)
         try:
@@ -528,6 +701,8 @@ class _Builder:
                     else self._step_for(task, scope, item, self.skipped)
             except BadInput as exc:
                 self._failed_render(task, scope, exc, item, ran, local)
+                if _caught(task) and task.ignore_errors is not True:
+                    break  # failed: the block's rescue / always take over
                 continue
             ran.append((item.value if isinstance(item, _LoopItem) else item,
                         None if step is None else step["id"]))
@@ -535,7 +710,8 @@ class _Builder:
                 continue
             if task.op in _JUDGED_HERE:
                 local[step["id"]] = _JUDGED_HERE[task.op].registered(step["args"])
-            step["txn"] = self.txn_name(scope)
+            step["txn"] = self.txn_name(scope, task)
+            stop = self._mind_block(task, step, local.get(step["id"]))
             if task.register:
                 step["register"] = task.register
             if task.until is not None:
@@ -546,15 +722,19 @@ class _Builder:
             if task.notify:
                 self.notify[step["id"]] = self._handler_names(task.notify)
                 step["notify"] = list(self.notify[step["id"]])  # recorded on the host
+            if stop:
+                break
         if task.register:
             self._register(task, ran, local)
 
     def _failed_render(self, task: Task, scope: _Scope, exc: BadInput, item: Any,
                        ran: list[tuple[Any, int | None]],
                        local: dict[int, dict[str, Any]]) -> None:
-        """A task that cannot be rendered is bad input, unless it has ``ignore_errors: true``:
-        then, as in Ansible, it is a failed (ignored) task, reported in its place."""
-        if task.ignore_errors is not True:
+        """A task that cannot be rendered is bad input, unless it has ``ignore_errors: true``
+        or a block's rescue/always catch it: then, as in Ansible, it is a failed task, reported
+        in its place (as ignored: the host goes on)."""
+        caught = _caught(task) and task.ignore_errors is not True
+        if task.ignore_errors is not True and not caught:
             raise exc
         self.next_id += 1
         msg = str(exc)
@@ -562,11 +742,121 @@ class _Builder:
                 "no_log": task.no_log is True, "ignore_errors": True, "where": task.loc,
                 "action": task.op, "role": task.role, "become": False, "timeout": None,
                 "become_user": None, "tags": sorted(set(scope.tags) | set(task.tags)),
-                "txn": self.txn_name(scope)}
+                "txn": self.txn_name(scope, task)}
         self.steps.append(step)
         local[step["id"]] = {"changed": False, "failed": True, "msg": msg}
         ran.append((item.value if isinstance(item, _LoopItem) else item, step["id"]))
+        if caught:
+            self._block_failed(task.blocks, step["id"], task,
+                               {"changed": False, "failed": True, "msg": exc.what})
         return None
+
+    def _meta(self, task: Task, scope: _Scope) -> None:
+        """meta: flush_handlers starts new transactions (the handlers notified so far run at
+        the end of the current ones); end_play / end_host / end_batch end this host's play
+        here; clear_facts forgets the facts; noop and clear_host_errors change nothing (a
+        failed host has stopped before it gets here)."""
+        if not eval_condition(list(scope.when) + list(task.when), self._vars(scope),
+                              where=task.loc, env=scope.env):
+            return
+        action = task.args["action"]
+        if action == "flush_handlers":
+            self.flushes += 1
+        elif action in ("end_play", "end_host", "end_batch"):
+            self.flow.halted = True
+        elif action == "clear_facts":
+            self.facts, self.added_facts = {}, {}  # what the host sent and what setup added
+            self.scopes = {}  # built again without them
+
+    def _delegate(self, task: Task, scope: _Scope, variables: Mapping[str, Any]) -> str | None:
+        """Where the task runs: None for its own host, "localhost" for the controller."""
+        if task.delegate_to is None:
+            return None
+        name = render_string(task.delegate_to, variables, where=task.loc, env=scope.env)
+        if name in (self.host.name, self.host.address):
+            return None
+        if name in ("localhost", "127.0.0.1") and (self.inventory is None or
+                                                   name not in self.inventory.hosts):
+            return "localhost"
+        raise BadInput(f"delegate_to {name!r}: only localhost (the controller) is supported",
+                       task.loc, "run the task in a play for that host")
+
+    def _publish(self, task: Task, scope: _Scope) -> None:
+        """A public include_role / import_role ends: its role's vars, and its defaults that
+        nothing else set, are seen by the tasks after it (as values: already rendered)."""
+        if scope.use is None or not eval_condition(list(scope.when) + list(task.when),
+                                                   self._vars(scope), where=task.loc,
+                                                   env=scope.env):
+            return
+        outer = self.scope(None).vars
+        for role in self._role_chain(scope.use):
+            for name in [*role.defaults, *role.vars]:
+                value = scope.vars.get(name)
+                if isinstance(value, jinja2.Undefined) or (
+                        name in role.defaults and name not in role.vars
+                        and (name in outer or name in self.registered)):
+                    continue  # broken (unused so far), or a default something else sets
+                self.registered[name] = value
+
+    # -- block / rescue / always
+
+    def _mind_block(self, task: Task, step: dict[str, Any],
+                    verdict: Mapping[str, Any] | None) -> bool:
+        """A step of a task inside a block with rescue/always. A verdict known here (assert,
+        fail) fails the block now; the step only reports it (as ignored). A step run on the
+        host is marked ``caught``: if it fails, the agent ends the request there without
+        failing the host, and the next segment starts with the block's rescue / always.
+        True when the task failed here (its other items are not run)."""
+        if not _caught(task) or step["ignore_errors"]:
+            return False
+        if verdict is not None:
+            if not verdict.get("failed"):
+                return False
+            step["ignore_errors"] = True
+            self._block_failed(task.blocks, step["id"], task, dict(verdict))
+            return True
+        step["caught"] = True
+        self.flow.caught[step["id"]] = task
+        return False
+
+    def _block_failed(self, chain: Sequence[BlockRef], order: int, task: Task,
+                      result: Mapping[str, Any]) -> None:
+        """A failure inside the block sections ``chain``: the innermost one takes it; a block
+        section's failure is what its rescue tasks see as ansible_failed_task/_result."""
+        if not chain:
+            return
+        ref = chain[-1]
+        if not self.flow.record(ref, order, task, result):
+            return
+        if ref.section == "block":
+            self.registered["ansible_failed_task"] = {
+                "name": task.name or task.title, "action": task.op, "loc": task.loc}
+            self.registered["ansible_failed_result"] = dict(result)
+
+    def _enter_blocks(self, chain: Sequence[BlockRef], scope: _Scope) -> None:
+        """Close the blocks the next unit is outside of, innermost first: a failure that no
+        rescue cleared goes to the enclosing block, or fails the host."""
+        def fails(parents: tuple[BlockRef, ...], failure: _Failure) -> None:
+            self._block_failed(parents, failure[0], failure[1], failure[2])
+
+        outermost = self.flow.open[:1]
+        standing = self.flow.leave(chain, fails)
+        if standing is not None:
+            self._host_fails(standing[1], scope, standing[2], outermost[0])
+
+    def _host_fails(self, task: Task, scope: _Scope, result: Mapping[str, Any],
+                    ref: BlockRef) -> None:
+        """A block's failure no rescue cleared: the host fails here (after the always tasks),
+        with the failed task's message; nothing after it is planned."""
+        self.next_id += 1
+        msg = str(result.get("msg") or "failed")
+        self.steps.append({
+            "id": self.next_id, "op": "fail", "name": task.name or task.title,
+            "args": {"msg": msg}, "no_log": task.no_log is True, "ignore_errors": False,
+            "where": ref.loc, "action": "block", "role": task.role, "become": False,
+            "timeout": None, "become_user": None, "tags": sorted(scope.tags),
+            "txn": self.txn_name(scope, task)})
+        self.flow.halted = True
 
     def _set_fact(self, task: Task, scope: _Scope, item: Any,
                   local: dict[int, dict[str, Any]]) -> None:
@@ -704,7 +994,8 @@ class _Builder:
             rendered = render_value(task.args, variables, where=task.loc, env=scope.env)
         internal = {k: rendered.pop(k) for k in OPS[task.op].internal if k in rendered} \
             if task.op in _JUDGED_HERE else {}
-        args = coerce_args(OPS[task.op], _without_omitted(rendered), task.loc)
+        args = self._with_environment(task, scope, variables, _without_omitted(rendered))
+        args = coerce_args(OPS[task.op], args, task.loc)
         args.update(internal)  # the plan's verdict, which the host reports
         refuse_option_names(task.op, args, task.loc)
         local = getattr(RUNNERS.get(task.op), "controller_args", None)
@@ -723,13 +1014,52 @@ class _Builder:
             args = self._content_args(task, ships, args, variables, scope)
             no_log = no_log or self._has_secret(self.blobs[args[ships.digest]])
         self.next_id += 1
-        return {"id": self.next_id, "op": task.agent_op, "name": name,
+        step = {"id": self.next_id, "op": task.agent_op, "name": name,
                 "args": to_plain(args, where=task.loc), "no_log": no_log,
                 "ignore_errors": self._ignore_errors(task, variables, scope),
                 "where": task.loc, "action": task.op, "role": task.role,
                 "become": self._become(task, scope), "timeout": task.timeout,
                 "become_user": self._run_as(task, scope, variables),
                 "tags": sorted(set(scope.tags) | set(task.tags))}
+        for key in ("check_mode", "diff"):
+            if getattr(task, key) is not None:
+                step[key] = getattr(task, key)
+        if _runs_on_host(task):
+            delegate = self._delegate(task, scope, variables)
+            if self.delegate is _UNSET:
+                self.delegate = delegate
+            elif delegate != self.delegate:
+                raise BadInput("delegate_to gives the controller for some items and the host "
+                               "for others", task.loc, "split the task in two")
+            if delegate is not None:  # the controller's own user, no become there
+                step.update(become=False, become_user=None)
+        return step
+
+    def _with_environment(self, task: Task, scope: _Scope, variables: Mapping[str, Any],
+                          args: YDict) -> YDict:
+        """The play's, role entries' and task's (and its blocks') ``environment``, for an op
+        that runs commands with one (its own ``environment`` argument wins); other ops run
+        as they are."""
+        if "environment" not in OPS[task.op].arg_map():
+            return args
+        layers = [self.play.environment, *(r.environment for r in self._refs(scope.use)),
+                  task.environment]
+        merged: dict[str, Any] = {}
+        for layer in layers:
+            for name, value in layer.items():
+                value = render_value(value, variables, where=task.loc, env=scope.env)
+                if name == "":  # environment: "{{ mapping }}"
+                    if not isinstance(value, Mapping):
+                        raise BadInput(f"environment must give a mapping, not "
+                                       f"{type(value).__name__}", task.loc)
+                    merged.update(value)
+                else:
+                    merged[name] = value
+        if not merged:
+            return args
+        own = args.get("environment")
+        args["environment"] = {**merged, **(own if isinstance(own, Mapping) else {})}
+        return args
 
     def _item_vars(self, task: Task, scope: _Scope, item: Any) -> Mapping[str, Any]:
         """The task's variables with the loop's: ``item`` (or loop_control's loop_var), the
@@ -896,11 +1226,15 @@ class _Builder:
                 names.append(key)
         return names
 
-    def txn_name(self, scope: _Scope) -> str:
-        """The transaction a step belongs to: its role's, or the play's."""
-        if self.play.transaction == "play" or scope.use is None:
-            return "play"
-        return "role " + scope.use.role.name
+    def txn_name(self, scope: _Scope, task: Task | None = None) -> str:
+        """The transaction a step belongs to: its role's, or the play's (pre_tasks and
+        post_tasks each their own); after a meta: flush_handlers, new ones."""
+        flushed = f" #{self.flushes}" if self.flushes else ""
+        if self.play.transaction == "play":
+            return "play" + flushed
+        if scope.use is None:
+            return (task.phase if task is not None and task.phase else "play") + flushed
+        return "role " + scope.use.role.name + flushed
 
     def add_checks(self, tasks: Iterable[Task], scope: _Scope) -> None:
         """A role's (or the play's) checks: probes run after its handlers, never skipped by
@@ -916,7 +1250,8 @@ class _Builder:
 
     def add_handlers(self) -> None:
         for role, handler in self.play.all_handlers():
-            use = next((u for u in self.play.roles if role is not None and u.role is role), None)
+            use = next((u for u in self.play.role_uses() if role is not None and u.role is role),
+                       None)
             scope = self.scope(use)
             if self._waits(handler, scope):
                 continue  # reads a result not in yet: sent with a later segment
@@ -930,9 +1265,13 @@ class _Builder:
                     steps.append(step)
 
     def finish(self) -> HostPlan:
+        delegate = None if self.delegate is _UNSET else self.delegate
+        if delegate is not None:  # the host's handlers and checks are not the controller's
+            self.handlers, self.checks = {}, {}
         return HostPlan(host=self.host.name, play=self.play.name, steps=self.steps,
                         blobs=self.blobs, handlers=self.handlers, notify=self.notify,
                         skipped=self.skipped, secrets=tuple(self.secrets), check=self.check,
+                        delegate=delegate,
                         checks={k: v for k, v in self.checks.items() if v},
                         segment=self.number, cursor=self,
                         deferred=tuple(u[1].title for u in self.units[self.pos:]
@@ -1086,7 +1425,11 @@ _SAMPLE = {"changed": False, "failed": False, "skipped": False, "msg": "", "rc":
 def _sample_results(play: Play) -> dict[str, Any]:
     """A stand-in result for every name the play registers (for checking deferred tasks)."""
     tasks = [t for use in play.roles for t in use.role.tasks] + list(play.tasks)
-    return {t.register: dict(_SAMPLE) for t in tasks if t.register}
+    samples = {t.register: dict(_SAMPLE) for t in tasks if t.register}
+    if any(r.section == "rescue" for t in tasks for r in t.blocks):  # what a rescue reads
+        samples["ansible_failed_result"] = {**_SAMPLE, "failed": True}
+        samples["ansible_failed_task"] = {"name": "", "action": "", "loc": ""}
+    return samples
 
 
 def _about_results(exc: BadInput, play: Play) -> bool:

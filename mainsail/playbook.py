@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextvars
 import dataclasses
+import itertools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,37 +29,35 @@ from .yamlio import YDict, display_path, load_yaml, loc_of
 EMPTY: Mapping[str, Any] = MappingProxyType({})
 PLAY_KEYWORDS = ("name", "hosts", "vars", "vars_files", "roles", "tasks", "handlers", "become",
                  "become_user", "become_method", "serial", "max_fail_percentage",
-                 "any_errors_fatal", "tags", "no_log", "gather_facts", "transaction", "checks")
+                 "any_errors_fatal", "tags", "no_log", "gather_facts", "transaction", "checks",
+                 "pre_tasks", "post_tasks", "strategy", "order", "environment", "remote_user",
+                 "connection")
+STRATEGIES = ("linear", "free")
+HOST_ORDERS = ("inventory", "reverse_inventory", "sorted", "reverse_sorted", "shuffle")
+CONNECTIONS = ("ssh", "local", "smart", "paramiko")  # smart and paramiko: ssh here
 TRANSACTION_MODES = ("role", "play")
 TASK_KEYWORDS = ("name", "when", "notify", "loop", "tags", "become", "become_user",
                  "become_method", "ignore_errors", "no_log", "changed_when", "failed_when", "args",
-                 "timeout", "register", "loop_control", "vars", "until", "retries", "delay") + tuple(f"with_{k}" for k in (
+                 "timeout", "register", "loop_control", "vars", "until", "retries", "delay",
+                 "environment", "run_once", "delegate_to", "check_mode", "diff",
+                 "ignore_unreachable") + tuple(f"with_{k}" for k in (
                      "items", "list", "dict", "together", "subelements", "sequence", "fileglob",
                      "first_found", "nested", "indexed_items", "cartesian", "flattened"))
 LOOP_CONTROL_KEYS = ("loop_var", "index_var", "label", "pause", "extended",
                      "extended_allitems")
 HANDLER_KEYWORDS = tuple(k for k in TASK_KEYWORDS if k != "notify") + ("listen",)
 ROLE_ENTRY_KEYS = ("role", "name", "vars", "tags", "when", "become", "become_user",
-                   "become_method")
+                   "become_method", "environment")
 BECOME_METHODS = ("sudo",)
 META_KEYS = ("dependencies", "galaxy_info", "allow_duplicates", "collections", "argument_specs")
 RESULT_CONDITIONS = ("changed_when", "failed_when")
 # Ansible keywords Mainsail deliberately does not have, and what to do instead.
 UNSUPPORTED: Mapping[str, str] = MappingProxyType({
-    "rescue": "rescue is not supported yet: a failed task fails the host (and rolls its "
-              "transaction back)",
-    "always": "always is not supported yet: put those tasks after the block",
-    "include_role": "list the role under the play's roles: (or in meta/main.yml dependencies)",
-    "import_role": "list the role under the play's roles: (or in meta/main.yml dependencies)",
-    "import_playbook": "run each playbook with its own command",
-    "delegate_to": "tasks run on their own host only",
-    "local_action": "tasks run on their own host only",
-    "run_once": "not supported; run the task on one host with --host",
+    "rescue": "rescue belongs to a block: `- block: [...]` with `rescue: [...]`",
+    "always": "always belongs to a block: `- block: [...]` with `always: [...]`",
     "async": "async tasks are not supported",
-    "environment": "give environment: as an argument of command or shell",
-    "pre_tasks": "put these tasks first under tasks:", "post_tasks": "put these under tasks:",
     "vars_prompt": "pass values with --var name=value",
-    "check_mode": "use the --check option", "delegate_facts": "tasks run on their own host only",
+    "delegate_facts": "facts stay with the host that gathered them",
 })
 _ROLE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*")
 _SERIAL_PERCENT = re.compile(r"(\d+(?:\.\d+)?)%")
@@ -93,6 +92,19 @@ class Task:
     delay: float | None = None  # with until: seconds between attempts (5)
     vars: Mapping[str, Any] = field(default_factory=lambda: EMPTY)  # the task's own (and its
     # blocks' and includes'), rendered with the task
+    blocks: tuple["BlockRef", ...] = ()  # the blocks with rescue/always around it, outermost
+    # first: where a failure of this task goes (plan.py runs the sections)
+    environment: Mapping[str, Any] = field(default_factory=lambda: EMPTY)  # the task's own
+    # and its blocks' and includes': variables for the commands it runs
+    phase: str = ""  # a play's task: "pre_tasks" or "post_tasks", else "" (tasks)
+    run_once: bool | str = False  # only the play's first host runs it (a template: judged
+    # per host)
+    delegate_to: str | None = None  # "localhost" (or a template of it): runs on the controller
+    check_mode: bool | None = None  # True: only reports (even in a real run); False: runs
+    # (even with --check)
+    diff: bool | None = None  # shows (or hides) its changes whatever --diff says
+    included: "RoleUse | None" = field(default=None, compare=False, repr=False)  # the role an
+    # include_role / import_role brought this task in with: its variables, files, templates
 
     @property
     def agent_op(self) -> str:
@@ -114,6 +126,18 @@ class Task:
 
 
 @dataclass(frozen=True)
+class BlockRef:
+    """A task's place in a block that has ``rescue`` or ``always``: which block (``id``, unique
+    per block in the playbook as loaded), which of its sections, and which sections it has."""
+
+    id: str
+    section: str  # "block", "rescue" or "always"
+    rescue: bool
+    always: bool
+    loc: str
+
+
+@dataclass(frozen=True)
 class RoleRef:
     """One mention of a role: in a play's roles, or in a role's meta dependencies."""
 
@@ -124,6 +148,7 @@ class RoleRef:
     when: tuple[Any, ...] = ()
     become: bool | None = None
     become_user: str | None = None
+    environment: Mapping[str, Any] = field(default_factory=lambda: EMPTY)
 
 
 @dataclass(frozen=True)
@@ -189,6 +214,16 @@ class Play:
     gather_facts: bool = True
     transaction: str = "role"  # what commits or rolls back together: each role, or the play
     checks: tuple[Task, ...] = ()  # the play's own checks, after its handlers
+    included: tuple[RoleUse, ...] = ()  # roles brought in by include_role / import_role
+    strategy: str = "linear"  # accepted; every host runs its play on its own either way
+    order: str = "inventory"  # the order hosts are taken in (and cut into serial batches)
+    environment: Mapping[str, Any] = field(default_factory=lambda: EMPTY)
+    remote_user: str | None = None  # the login user where the inventory names none
+    connection: str | None = None  # ssh or local, where the inventory names none
+
+    def role_uses(self) -> tuple[RoleUse, ...]:
+        """The play's roles, then those its tasks include."""
+        return self.roles + self.included
 
     def handler_names(self) -> set[str]:
         """Every name a task may notify: handler names, their listen topics, `role : name`."""
@@ -199,8 +234,9 @@ class Play:
 
     def all_handlers(self) -> list[tuple[Role | None, Task]]:
         """Role handlers (in role order), then the play's own, as Ansible loads them."""
-        pairs: list[tuple[Role | None, Task]] = [(use.role, h) for use in self.roles
-                                                 for h in use.role.handlers]
+        roles = list({id(use.role): use.role for use in self.role_uses()}.values())
+        pairs: list[tuple[Role | None, Task]] = [(role, h) for role in roles
+                                                 for h in role.handlers]
         return pairs + [(None, h) for h in self.handlers]
 
 
@@ -276,14 +312,54 @@ def load_playbook(root: Path | str, name: str = "site",
     ``secrets`` is the run's vault for encrypted vars files; ``roles_path``: more folders
     searched for roles after roles/."""
     project = load_project(root, secrets, roles_path)
-    path = playbook_path(root, name)
-    data = load_yaml(path, project.root, secrets=secrets)  # inline !vault values
+    roles = _RoleLoader(project)
+    return _playbook_plays(playbook_path(root, name), project, roles, ())
+
+
+IMPORT_PLAYBOOK_KEYS = ("import_playbook", "ansible.builtin.import_playbook",
+                        "ansible.legacy.import_playbook")
+
+
+def _playbook_plays(path: Path, project: Project, roles: "_RoleLoader",
+                    chain: tuple[Path, ...]) -> list[Play]:
+    """A playbook file's plays; an ``import_playbook`` entry brings in the plays of the file
+    it names (relative to this one's folder), its vars and tags given to each."""
+    data = load_yaml(path, project.root, secrets=project.secrets)  # inline !vault values
     shown = display_path(path, project.root)
     if not isinstance(data, list) or not data:
         raise BadInput("a playbook must be a list of plays", loc_of(data) or shown,
                        "start each play with `- name: ...` and `hosts: ...`")
-    roles = _RoleLoader(project)
-    return [_parse_play(play, i, shown, project, roles) for i, play in enumerate(data)]
+    plays: list[Play] = []
+    for i, entry in enumerate(data):
+        key = next((k for k in IMPORT_PLAYBOOK_KEYS if isinstance(entry, dict) and k in entry),
+                   None)
+        if key is None:
+            plays.append(_parse_play(entry, i, shown, project, roles))
+        else:
+            plays += _imported_plays(entry, key, path, project, roles, chain + (path,))
+    return plays
+
+
+def _imported_plays(entry: Mapping[str, Any], key: str, path: Path, project: Project,
+                    roles: "_RoleLoader", chain: tuple[Path, ...]) -> list[Play]:
+    where = loc_of(entry, key)
+    _check_keys(entry, (key, "name", "vars", "tags"), "import_playbook")
+    name = entry[key]
+    if not isinstance(name, str) or not name.strip() or has_template(name):
+        raise BadInput("import_playbook needs a playbook file name", where,
+                       "import_playbook: other.yml (a template is not supported)")
+    target = (path.parent / name.strip()).resolve()
+    if not target.is_file():
+        raise BadInput(f"import_playbook: {name!r} not found (looked in "
+                       f"{display_path(path.parent, project.root)}/)", where)
+    if target in chain:
+        raise BadInput(f"import_playbook: {name!r} imports itself", where)
+    imported = _playbook_plays(target, project, roles, chain)
+    extra = _vars_block(entry.get("vars"), loc_of(entry, "vars"), "import_playbook vars")
+    tags = _tags(entry.get("tags"), loc_of(entry, "tags"))
+    return [dataclasses.replace(play, vars={**extra, **play.vars},
+                                tags=tuple(dict.fromkeys(tags + play.tags)))
+            for play in imported]
 
 
 def plays_from_data(root: Path | str, data: list[Any], shown: str,
@@ -305,12 +381,13 @@ def _parse_play(data: Any, index: int, shown: str, project: Project,
     _check_keys(data, PLAY_KEYWORDS, "play")
     hosts = _hosts(data)
     _SOURCE.set((project.root, project.playbooks))
+    _ROLES.set((roles, ()))
     play = Play(
         name=str(data.get("name") or hosts), hosts=hosts, loc=where,
         vars=_vars_block(data.get("vars"), loc_of(data, "vars"), "play vars"),
         vars_files=tuple(_vars_files(data, project)),
         roles=roles.expand(_role_refs(data.get("roles"), loc_of(data, "roles"))),
-        tasks=_tasks(data.get("tasks"), loc_of(data, "tasks"), None, handlers=False),
+        tasks=_play_tasks(data),
         handlers=_tasks(data.get("handlers"), loc_of(data, "handlers"), None, handlers=True),
         become=_opt_bool(data, "become"), become_user=_become_user(data), serial=_serial(data),
         max_fail_percentage=_percentage(data), any_errors_fatal=bool(_opt_bool(data,
@@ -319,9 +396,63 @@ def _parse_play(data: Any, index: int, shown: str, project: Project,
         no_log=_no_log(data.get("no_log"), loc_of(data, "no_log")),
         gather_facts=_opt_bool(data, "gather_facts") is not False,
         transaction=_transaction(data),
+        strategy=_choice(data, "strategy", STRATEGIES, "linear"),
+        order=_choice(data, "order", HOST_ORDERS, "inventory"),
+        environment=_environment(data),
+        remote_user=_remote_user(data),
+        connection=_choice(data, "connection", CONNECTIONS, None),
         checks=_tasks(data.get("checks"), loc_of(data, "checks"), None, handlers=False))
+    tasks = [*play.tasks, *(t for use in play.roles for t in use.role.tasks)]
+    play = dataclasses.replace(play, included=tuple(
+        {id(t.included): t.included for t in tasks if t.included is not None}.values()))
     _check_notify(play)
     return play
+
+
+def _play_tasks(data: Mapping[str, Any]) -> tuple[Task, ...]:
+    """pre_tasks, tasks and post_tasks in one list, each play task marked with its phase
+    (plan.py runs pre_tasks before the roles, post_tasks after the tasks)."""
+    out: list[Task] = []
+    for key, phase in (("pre_tasks", "pre_tasks"), ("tasks", ""), ("post_tasks", "post_tasks")):
+        tasks = _tasks(data.get(key), loc_of(data, key), None, handlers=False)
+        out += [dataclasses.replace(t, phase=phase) if phase else t for t in tasks]
+    return tuple(out)
+
+
+def _choice(data: Mapping[str, Any], key: str, choices: tuple[str, ...],
+            default: str | None) -> Any:
+    value = data.get(key)
+    if value is None:
+        return default
+    if value not in choices:
+        raise BadInput(f"{key} must be one of {', '.join(choices)}, not {value!r}",
+                       loc_of(data, key), did_you_mean(str(value), choices))
+    return {"smart": "ssh", "paramiko": "ssh"}.get(str(value), str(value))
+
+
+def _environment(data: Mapping[str, Any]) -> Mapping[str, Any]:
+    """environment: names to values (templates allowed), or one '{{ mapping }}'."""
+    value = data.get("environment")
+    if value is None:
+        return EMPTY
+    if isinstance(value, str) and has_template(value):
+        check_expression(value, where=loc_of(data, "environment"))
+        return {"": value}  # the whole mapping, rendered with the task
+    if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+        raise BadInput("environment must be a mapping of variable names to values",
+                       loc_of(data, "environment"), "environment: {http_proxy: ...}")
+    return value
+
+
+def _remote_user(data: Mapping[str, Any]) -> str | None:
+    value = data.get("remote_user")
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip() or value.startswith("-") or \
+            has_template(value):
+        raise BadInput(f"remote_user must be a user name, not {value!r}",
+                       loc_of(data, "remote_user"), "e.g. remote_user: deploy")
+    return value.strip()
 
 
 def _transaction(data: Mapping[str, Any]) -> str:
@@ -520,10 +651,13 @@ def _role_ref(entry: Any, where: str) -> RoleRef:
                    vars=_vars_block(entry.get("vars"), loc_of(entry, "vars"), "role vars"),
                    tags=_tags(entry.get("tags"), loc_of(entry, "tags")),
                    when=_when(entry.get("when"), loc_of(entry, "when")),
-                   become=_opt_bool(entry, "become"), become_user=_become_user(entry))
+                   become=_opt_bool(entry, "become"), become_user=_become_user(entry),
+                   environment=_environment(entry))
 
 
 def _role_name(name: str, where: str) -> str:
+    if "/" in name and all(_ROLE_NAME.fullmatch(p) for p in name.strip("/").split("/")):
+        return name  # a role named by its folder
     if not _ROLE_NAME.fullmatch(name):
         raise BadInput(f"role name {name!r} is not allowed", where,
                        "a role is a folder name under roles/")
@@ -554,19 +688,35 @@ class _RoleLoader:
         if ref.name not in uses:  # a role runs once, even when several roles depend on it
             uses[ref.name] = RoleUse(role, ref, chain)
 
-    def load(self, ref: RoleRef) -> Role:
-        if ref.name not in self.loaded:
-            self.loaded[ref.name] = self._read(ref)
-        return self.loaded[ref.name]
+    def load(self, ref: RoleRef, files: Mapping[str, str] = EMPTY) -> Role:
+        """The role, with ``files`` naming other files than main.yml for some of its parts
+        (include_role's tasks_from, vars_from, defaults_from, handlers_from)."""
+        key = ref.name + "".join(f"|{k}={v}" for k, v in sorted(files.items()))
+        if key not in self.loaded:
+            self.loaded[key] = self._read(ref, files)
+        return self.loaded[key]
 
-    def _read(self, ref: RoleRef) -> Role:
+    def included(self, ref: RoleRef, files: Mapping[str, str]) -> list[RoleUse]:
+        """An included role after its dependencies (each once in this include)."""
+        uses: dict[str, RoleUse] = {}
+        for dep in self.load(ref, files).dependencies:
+            self._add(dep, (ref.name,), uses)
+        uses[ref.name] = RoleUse(self.load(ref, files), ref)
+        return list(uses.values())
+
+    def _read(self, ref: RoleRef, files: Mapping[str, str] = EMPTY) -> Role:
+        # roles/ first, then ansible.cfg's roles_path; a folder name: absolute, else under
+        # roles/ or the project
         path = next((d / ref.name for d in (self.project.roles, *self.project.roles_path)
                      if (d / ref.name).is_dir()), self.project.roles / ref.name)
+        if "/" in ref.name:
+            path = next((p for p in (Path(ref.name), self.project.roles / ref.name,
+                                     self.project.root / ref.name) if p.is_dir()), path)
         if not path.is_dir():
             raise BadInput(f"role {ref.name!r} not found (looked in roles/"
                            + "".join(f", {d}" for d in self.project.roles_path) + ")", ref.loc,
                            did_you_mean(ref.name, self.project.role_names()))
-        part = _RolePart(self.project.root, path, self.project.secrets)
+        part = _RolePart(self.project.root, path, self.project.secrets, files, ref.loc)
         token = _SOURCE.set((self.project.root, path / "tasks"))
         try:
             return self._role(ref, path, part)
@@ -575,7 +725,8 @@ class _RoleLoader:
 
     def _role(self, ref: RoleRef, path: Path, part: "_RolePart") -> Role:
         return Role(
-            name=ref.name, path=path, loc=display_path(path, self.project.root),
+            name=path.name if "/" in ref.name else ref.name, path=path,
+            loc=display_path(path, self.project.root),
             defaults=_vars_block(part.load("defaults"), part.where("defaults"), "role defaults"),
             vars=_vars_block(part.load("vars"), part.where("vars"), "role vars"),
             tasks=_tasks(part.load("tasks"), part.where("tasks"), ref.name, handlers=False),
@@ -588,13 +739,22 @@ class _RoleLoader:
 class _RolePart:
     """``roles/<name>/<part>/main.yml`` (or main.yaml) of one role."""
 
-    def __init__(self, root: Path, path: Path, secrets: Vault | None) -> None:
+    def __init__(self, root: Path, path: Path, secrets: Vault | None,
+                 files: Mapping[str, str] = EMPTY, loc: str = "") -> None:
         self.root, self.path, self.secrets = root, path, secrets
+        self.files, self.loc = files, loc
 
     def file(self, part: str) -> Path | None:
-        for name in ("main.yml", "main.yaml"):
-            if (self.path / part / name).is_file():
-                return self.path / part / name
+        stem = self.files.get(part, "main")
+        names = [stem] if stem.endswith((".yml", ".yaml", ".json")) else \
+            [f"{stem}.yml", f"{stem}.yaml", f"{stem}.json"]
+        for name in names:
+            path = self.path / part / name
+            if path.is_file() and (self.path / part).resolve() in path.resolve().parents:
+                return path
+        if part in self.files:  # named on purpose: a missing file is an error, not "none"
+            raise BadInput(f"role {self.path.name!r} has no {part}/{stem} (looked for "
+                           f"{', '.join(names)})", self.loc)
         return None
 
     def load(self, part: str) -> Any:
@@ -628,10 +788,21 @@ def _dependencies(meta: Any, where: str) -> tuple[RoleRef, ...]:
 _SOURCE: contextvars.ContextVar[tuple[Path, Path] | None] = contextvars.ContextVar(
     "task_source", default=None)
 BLOCK_KEYWORDS = ("block", "name", "when", "tags", "become", "become_user", "become_method",
-                  "vars", "ignore_errors", "no_log", "rescue", "always")
+                  "vars", "ignore_errors", "no_log", "rescue", "always", "environment")
 INCLUDE_KEYS = tuple(f"{p}{k}" for p in ("", "ansible.builtin.", "ansible.legacy.")
                      for k in ("include_tasks", "import_tasks"))
+ROLE_INCLUDE_KEYS = tuple(f"{p}{k}" for p in ("", "ansible.builtin.", "ansible.legacy.")
+                          for k in ("include_role", "import_role"))
+ROLE_INCLUDE_ARGS = ("name", "role", "tasks_from", "vars_from", "defaults_from", "handlers_from",
+                     "public", "apply", "allow_duplicates", "rolespec_validate")
+# The play's role loader, and the chain of includes being read (a role including itself is
+# refused).
+_ROLES: contextvars.ContextVar[tuple[Any, tuple[str, ...]] | None] = \
+    contextvars.ContextVar("role_includes", default=None)
+# A task standing for a public include's end: its role's defaults and vars become the play's.
+PUBLISH_OP = "include_role public"
 _MAX_INCLUDE_DEPTH = 20
+_BLOCK_IDS = itertools.count(1)
 
 
 def _tasks(data: Any, where: str, role: str | None, *, handlers: bool) -> tuple[Task, ...]:
@@ -648,6 +819,8 @@ def _tasks(data: Any, where: str, role: str | None, *, handlers: bool) -> tuple[
             out += _block(item, here, role, handlers)
         elif isinstance(item, dict) and any(k in item for k in INCLUDE_KEYS):
             out += _included(item, here, role, handlers)
+        elif isinstance(item, dict) and any(k in item for k in ROLE_INCLUDE_KEYS):
+            out += _role_included(item, here, role, handlers)
         else:
             out.append(parse_task(item, here, role, handler=handlers))
     return tuple(out)
@@ -655,15 +828,24 @@ def _tasks(data: Any, where: str, role: str | None, *, handlers: bool) -> tuple[
 
 def _block(data: Mapping[str, Any], where: str, role: str | None,
            handlers: bool) -> list[Task]:
-    """A block's tasks, each inheriting its when, tags, become, vars, ignore_errors."""
+    """A block's tasks, each inheriting its when, tags, become, vars, ignore_errors; with
+    ``rescue``/``always``, those sections' tasks follow, each task marked with its section
+    (plan.py decides, per host, which sections run)."""
     _check_keys(data, BLOCK_KEYWORDS, "block")
-    for key in ("rescue", "always"):
-        if data.get(key):
-            raise BadInput(f"block keyword {key!r} is not supported", loc_of(data, key),
-                           UNSUPPORTED[key])
-    inner = _tasks(data.get("block") or [], loc_of(data, "block") or where, role,
-                   handlers=handlers)
-    return [_inherit(t, data) for t in inner]
+    sections = [key for key in ("rescue", "always") if data.get(key)]
+    if handlers and sections:
+        raise BadInput(f"block keyword {sections[0]!r} is not supported in handlers",
+                       loc_of(data, sections[0]), "a handler's block runs its tasks in order")
+    out: list[Task] = []
+    ident = f"{where}#{next(_BLOCK_IDS)}"
+    for section in ("block", *sections):
+        inner = _tasks(data.get(section) or [], loc_of(data, section) or where, role,
+                       handlers=handlers)
+        if sections:
+            ref = BlockRef(ident, section, "rescue" in sections, "always" in sections, where)
+            inner = tuple(dataclasses.replace(t, blocks=(ref, *t.blocks)) for t in inner)
+        out += [_inherit(t, data) for t in inner]
+    return out
 
 
 def _inherit(task: Task, parent: Mapping[str, Any]) -> Task:
@@ -684,6 +866,8 @@ def _inherit(task: Task, parent: Mapping[str, Any]) -> Task:
                            **task.vars}
     if parent.get("ignore_errors") is not None and task.ignore_errors is False:
         changes["ignore_errors"] = _ignore_errors(parent)
+    if parent.get("environment") is not None:
+        changes["environment"] = {**_environment(parent), **task.environment}
     if parent.get("no_log") is not None and task.no_log is False:
         changes["no_log"] = _no_log(parent.get("no_log"), loc_of(parent, "no_log"))
     return dataclasses.replace(task, **changes) if changes else task
@@ -695,7 +879,7 @@ def _included(data: Mapping[str, Any], where: str, role: str | None,
     file's folder), each inheriting the include's when, tags, become and vars."""
     key = next(k for k in INCLUDE_KEYS if k in data)
     allowed = (key, "name", "when", "tags", "become", "become_user", "vars", "args",
-               "ignore_errors", "no_log", "apply")
+               "ignore_errors", "no_log", "apply", "environment")
     _check_keys(data, allowed, key.rsplit(".", 1)[-1])
     spec = data[key]
     if isinstance(spec, dict):
@@ -728,17 +912,109 @@ def _included(data: Mapping[str, Any], where: str, role: str | None,
     return [_inherit(t, data) for t in inner]
 
 
+def _role_path_name(name: str, project: Project, role: str | None, where: str) -> str:
+    """A role named by a path: ``{{ role_path }}`` (the including role's folder) and
+    ``{{ playbook_dir }}`` are known when the playbook loads; other templates are not."""
+    known = {"role_path": str(project.roles / role) if role else None,
+             "playbook_dir": str(project.playbooks)}
+
+    def refuse() -> BadInput:
+        return BadInput(f"a role name with a template is not supported ({name!r})", where,
+                        "name the role itself, or its folder (roles are read when the "
+                        "playbook loads); {{ role_path }} and {{ playbook_dir }} may be used")
+
+    def value(match: re.Match[str]) -> str:
+        found = known.get(match.group(1))
+        if found is None:
+            raise refuse()
+        return found
+
+    text = re.sub(r"\{\{\s*(\w+)\s*\}\}", value, name)
+    if has_template(text):
+        raise refuse()
+    return text
+
+
+def _role_included(data: Mapping[str, Any], where: str, role: str | None,
+                   handlers: bool) -> list[Task]:
+    """include_role / import_role: the role's tasks (``tasks_from``, else main), read now and
+    run in the include's place with the role's variables, files and templates; its
+    dependencies' tasks first. ``public`` (import_role's default): its defaults and vars stay
+    visible to the tasks after it. ``apply`` and the include's when/tags/become pass to every
+    task, as import_tasks does."""
+    key = next(k for k in ROLE_INCLUDE_KEYS if k in data)
+    what = key.rsplit(".", 1)[-1]
+    _check_keys(data, (key, "name", "when", "tags", "become", "become_user", "become_method",
+                       "vars", "args", "ignore_errors", "no_log", "environment"), what)
+    if handlers:
+        raise BadInput(f"{what} is not supported in handlers", loc_of(data, key),
+                       "notify the role's own handlers instead")
+    spec = data[key]
+    spec = {"name": spec} if isinstance(spec, str) else spec
+    if isinstance(data.get("args"), dict):
+        spec = {**data["args"], **(spec or {})}
+    if not isinstance(spec, dict):
+        raise BadInput(f"{what} needs a role name", loc_of(data, key), f"{what}: {{name: web}}")
+    for name in spec:
+        if name not in ROLE_INCLUDE_ARGS:
+            raise BadInput(f"unknown {what} argument {name!r}", loc_of(spec, name) or where,
+                           did_you_mean(str(name), ROLE_INCLUDE_ARGS))
+    name = spec.get("name", spec.get("role"))
+    if not isinstance(name, str) or not name.strip():
+        raise BadInput(f"{what} needs name: the role", loc_of(data, key), f"{what}: {{name: web}}")
+    context = _ROLES.get()
+    if context is None:
+        raise BadInput(f"{what} is not available here", where)
+    loader, chain = context
+    name = _role_name(_role_path_name(name.strip(), loader.project, role, where), where)
+    if name in chain:
+        raise BadInput(f"{what}: role {name!r} includes itself ({' -> '.join(chain + (name,))})",
+                       loc_of(data, key))
+    files = {part: str(spec[f"{part}_from"]) for part in ("tasks", "vars", "defaults",
+                                                          "handlers") if spec.get(f"{part}_from")}
+    ref = RoleRef(name, where, vars=_vars_block(data.get("vars"), loc_of(data, "vars"),
+                                                "include vars"))
+    token = _ROLES.set((loader, chain + (name,)))
+    try:
+        uses = loader.included(ref, files)
+    finally:
+        _ROLES.reset(token)
+    apply = spec.get("apply") or {}
+    if not isinstance(apply, dict):
+        raise BadInput(f"{what}: apply must be a mapping of task keywords",
+                       loc_of(spec, "apply") or where)
+    _check_keys(apply, ("when", "tags", "become", "become_user", "become_method", "vars",
+                        "ignore_errors", "no_log", "environment"), "apply")
+    parent = {k: v for k, v in data.items() if k != "vars"}
+    if hasattr(data, "key_pos"):
+        parent = _merged({}, parent)
+    out = [_inherit(_inherit(t if t.included else dataclasses.replace(t, included=use), apply),
+                    parent)
+           for use in uses for t in use.role.tasks]
+    public = spec.get("public", key.endswith("import_role"))
+    if as_bool(public, "public", loc_of(spec, "public") or where):
+        out.append(_inherit(Task(op=PUBLISH_OP, args={}, loc=where, tags=("always",),
+                                 included=uses[-1]), parent))
+    return out
+
+
 def parse_task(data: Any, where: str, role: str | None = None, *,
                handler: bool = False) -> Task:
     """One task mapping -> :class:`Task`, validated; ``where`` is its file:line."""
     if not isinstance(data, dict):
         raise BadInput("a task must be a mapping (name:, an operation and its arguments)", where)
+    for key in ("local_action", "delegate_to", "run_once") if handler else ():
+        if key in data:
+            raise BadInput(f"{key} is not supported in handlers", loc_of(data, key),
+                           "a handler runs on the host that notified it")
+    if "local_action" in data:
+        data = _local_action(data, where)
     keywords = HANDLER_KEYWORDS if handler else TASK_KEYWORDS
     op_key = _operation_key(data, keywords, where, handler)
     if _controller_op(op_key):
         op = _controller_op(op_key)
         args = _set_fact_args(data, op_key) if op == "set_fact" else \
-            _include_vars_args(data, op_key)
+            _meta_args(data, op_key) if op == "meta" else _include_vars_args(data, op_key)
     else:
         spec = get_op(op_key, loc_of(data, op_key))
         op, args = spec.name, _task_args(data, op_key, spec.name, where)
@@ -755,7 +1031,10 @@ def parse_task(data: Any, where: str, role: str | None = None, *,
         ignore_errors=_ignore_errors(data),
         no_log=_no_log(data.get("no_log"), loc_of(data, "no_log")),
         listen=_names(data.get("listen"), loc_of(data, "listen"), "listen"),
-        timeout=_timeout(data), register=_register(data), **_until(data))
+        timeout=_timeout(data), register=_register(data), environment=_environment(data),
+        run_once=_template_or_bool(data, "run_once"), delegate_to=_delegate_to(data),
+        check_mode=_opt_bool(data, "check_mode"), diff=_opt_bool(data, "diff"),
+        **_until(data))
 
 
 def _until(data: Mapping[str, Any]) -> dict[str, Any]:
@@ -783,6 +1062,70 @@ def _until(data: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _meta_args(data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    """``meta: ACTION``: what the plan does at that point for the host."""
+    action = data.get(key)
+    if isinstance(action, dict):
+        action = action.get("free-form", action.get("_raw_params"))
+    here = loc_of(data, key)
+    if action in META_REFUSED:
+        raise BadInput(f"meta: {action} is not supported", here, META_REFUSED[action])
+    if action not in META_ACTIONS:
+        raise BadInput(f"unknown meta action {action!r}", here,
+                       did_you_mean(str(action), META_ACTIONS))
+    return {"action": action}
+
+
+def _template_or_bool(data: Mapping[str, Any], key: str) -> bool | str:
+    value = data.get(key)
+    if value is None:
+        return False
+    if isinstance(value, str) and has_template(value):
+        check_expression(value, where=loc_of(data, key))
+        return value
+    return as_bool(value, key, loc_of(data, key))
+
+
+def _delegate_to(data: Mapping[str, Any]) -> str | None:
+    """``delegate_to``: the controller (localhost), or a template giving it; another host of
+    the inventory is refused when the plan is built."""
+    value = data.get("delegate_to")
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise BadInput("delegate_to must be a host name", loc_of(data, "delegate_to"),
+                       "delegate_to: localhost")
+    if data.get("notify"):
+        raise BadInput("notify from a delegated task is not supported",
+                       loc_of(data, "notify"), "handlers run on the task's own host: notify "
+                       "them from a task that runs there")
+    return value.strip()
+
+
+def _local_action(data: Mapping[str, Any], where: str) -> Mapping[str, Any]:
+    """``local_action: MODULE ARGS`` (or a mapping with ``module:``): the task, delegated to
+    localhost."""
+    action = data["local_action"]
+    if isinstance(action, str):
+        module, _, rest = action.strip().partition(" ")
+        body: Any = rest.strip() or None
+    elif isinstance(action, dict) and isinstance(action.get("module"), str):
+        module = action["module"]
+        body = {k: v for k, v in action.items() if k != "module"}
+    else:
+        raise BadInput("local_action needs a module and its arguments",
+                       loc_of(data, "local_action") or where, "local_action: command hostname")
+    if "delegate_to" in data:
+        raise BadInput("local_action and delegate_to together", loc_of(data, "delegate_to"),
+                       "local_action already runs the task on localhost")
+    out = _merged({}, {k: v for k, v in data.items() if k != "local_action"})
+    out[module] = body
+    if getattr(data, "key_pos", {}).get("local_action") is not None:
+        out.key_pos[module] = data.key_pos["local_action"]
+    out["delegate_to"] = "localhost"
+    return out
+
+
 def _register(data: Mapping[str, Any]) -> str | None:
     """``register: name``: the variable later tasks read the result from."""
     value = data.get("register")
@@ -799,7 +1142,17 @@ def _register(data: Mapping[str, Any]) -> str | None:
 
 
 # Tasks the controller carries out itself while it builds the plan: no step on the host.
-CONTROLLER_OPS = ("set_fact", "include_vars")
+CONTROLLER_OPS = ("set_fact", "include_vars", "meta")
+# meta: actions; each refused one with why.
+META_ACTIONS = ("flush_handlers", "noop", "end_play", "end_host", "end_batch", "clear_facts",
+                "clear_host_errors")
+META_REFUSED: Mapping[str, str] = MappingProxyType({
+    "refresh_inventory": "the inventory is read once, when the run starts: run again to use "
+                         "a changed one",
+    "reset_connection": "a run keeps one connection per host",
+    "end_role": "put the rest of the role under a when:",
+    "role_complete": "put the rest of the role under a when:",
+})
 INCLUDE_VARS_KEYS = ("file", "dir", "name", "files_matching", "ignore_files", "extensions",
                      "depth", "free-form", "hash_behaviour")
 _FQCN = ("ansible.builtin.", "ansible.legacy.")

@@ -21,6 +21,7 @@ from .agent.ops import OPS as AGENT_OPS
 from .errors import BadInput, LockHeld, MainsailError
 from .fleet import parallel
 from .inventory import Host, Inventory, select_hosts
+from . import playhosts
 from .plan import HostPlan, build_plan
 from .playbook import Play
 from .prelude import Head, HeadFailed, find_heads, run_head, without_head
@@ -102,6 +103,8 @@ class RunState:
 
     record: RunRecord
     sessions: dict[str, HostSession] = field(default_factory=dict)
+    delegates: dict[str, HostSession] = field(default_factory=dict)  # host -> its session to
+    # the controller for delegate_to: localhost (one per host: a session is not shared)
     dead: set[str] = field(default_factory=set)
     stop: threading.Event = field(default_factory=threading.Event)
     head_vars: dict[str, dict[str, Any]] = field(default_factory=dict)  # registered by heads
@@ -113,7 +116,7 @@ def play_hosts(inv: Inventory, play: Play, chosen: Sequence[Host]) -> list[Host]
         matched = select_hosts(inv, limit=play.hosts)
     except BadInput:
         return []  # a play whose pattern matches nothing here is simply not run
-    return [h for h in matched if h.name in names]
+    return playhosts.ordered(play, [h for h in matched if h.name in names])
 
 
 def batches(hosts: list[Host], serial: int | str | None) -> list[list[Host]]:
@@ -290,6 +293,8 @@ def apply_host(play: Play, host: Host, plan: HostPlan, state: RunState, opts: Ru
             result.update(status="failed", msg=problem)
             rec.error = rec.error or problem
         record = step_record(play, step, result, handler=bool(step.get("handler")))
+        if step.get("caught") and record.status == "failed":
+            record.status = "ignored"  # a block's rescue/always took it; the host goes on
         rec.add(record)
         with timed(opts, host.name, "output"):
             progress.step(host.name, record, step_args(step))
@@ -306,15 +311,19 @@ def apply_host(play: Play, host: Host, plan: HostPlan, state: RunState, opts: Ru
                                    msg="when: false"))
             by_id.update({s["id"]: s for s in all_steps(segment)})
             with timed(opts, host.name, "apply"):
-                results = session.run(segment.steps, segment.blobs, opts.check, opts.diff,
-                                      on_result, lock=lock_spec(host, opts, session.as_root),
-                                      state_dir=host_state_dir(host, session.as_root),
-                                      transaction=transaction_request(segment, opts))
-            note_lock_and_rollbacks(host, session, rec, progress)
+                if segment.delegate:
+                    results, ran_on = run_delegated(segment, host, state, opts, on_result)
+                else:
+                    ran_on = session
+                    results = session.run(segment.steps, segment.blobs, opts.check, opts.diff,
+                                          on_result, lock=lock_spec(host, opts, session.as_root),
+                                          state_dir=host_state_dir(host, session.as_root),
+                                          transaction=transaction_request(segment, opts))
+                    note_lock_and_rollbacks(host, session, rec, progress)
             # done.failed: a step, handler or check failed without ignore_errors (or the lock
             # was held); the agent has judged it already.
-            healthy = not session.client.last_failed
-            if not healthy or session.client.last_stopped:
+            healthy = not ran_on.client.last_failed
+            if not healthy or ran_on.client.last_stopped:
                 break
             segment = next_segment(segment, results, host, rec, progress)
             healthy = segment is not _FAILED_SEGMENT
@@ -343,6 +352,20 @@ def finish_on_controller(step: Mapping[str, Any], result: dict[str, Any]) -> str
     '' when done, else why it failed."""
     hook = getattr(AGENT_OPS.get(str(step.get("op"))), "on_controller", None)
     return str(hook(step, result) or "") if hook is not None else ""
+def run_delegated(segment: HostPlan, host: Host, state: RunState, opts: RunOptions,
+                  on_result: Any) -> tuple[list[dict[str, Any]], HostSession]:
+    """A segment delegated to localhost: run by a local agent of the host's own (as the
+    controller's user, no run lock: the controller is not a managed host), its state kept
+    apart per delegating host."""
+    local = Host("localhost-for-" + host.name, address="localhost", connection="local")
+    session = state.delegates.get(host.name)
+    if session is None:
+        session = state.delegates[host.name] = open_session(
+            local, timeout=opts.connect_timeout, become=False)
+    results = session.run(segment.steps, segment.blobs, opts.check, opts.diff, on_result,
+                          lock=None, state_dir=host_state_dir(local, session.as_root),
+                          transaction=transaction_request(segment, opts))
+    return results, session
 
 
 def next_segment(segment: HostPlan, results: list[dict[str, Any]], host: Host, rec: HostRecord,
@@ -460,6 +483,10 @@ def run_playbook(root: Path, inv: Inventory, plays: Sequence[Play], chosen: Sequ
     state = RunState(RunRecord(playbook=playbook, check=opts.check))
     started = time.monotonic()
     targets = [play_hosts(inv, play, chosen) for play in plays]
+    settled = {h.name: playhosts.with_play_settings(h, [p for p, t in zip(plays, targets)
+                                                         if h in t])
+               for hosts in targets for h in hosts}  # a play's remote_user / connection
+    targets = [[settled[h.name] for h in hosts] for hosts in targets]
     involved = list({h.name: h for hosts in targets for h in hosts}.values())
     if not involved:
         raise BadInput("no host of the selection is in any play of playbook %r" % playbook,
@@ -497,5 +524,12 @@ def close_all(state: RunState, opts: RunOptions | None = None) -> None:
         rec.channels, rec.round_trips, rec.bytes_sent = session.counters()
         with timed(opts, name, "close"):
             session.close()
-        if opts.profile:
-            opts.profile.host(name).round_trips = rec.round_trips
+    for name, session in state.delegates.items():
+        rec = state.record.host(name)
+        channels, trips, sent = session.counters()
+        rec.channels, rec.round_trips = rec.channels + channels, rec.round_trips + trips
+        rec.bytes_sent += sent
+        session.close()
+    if opts.profile:
+        for name in state.sessions:
+            opts.profile.host(name).round_trips = state.record.host(name).round_trips

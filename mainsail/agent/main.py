@@ -263,8 +263,8 @@ def run_request(chan: Channel, store: BlobStore, message: Mapping[str, Any]) -> 
         if current.failure:
             failed = True
             break  # later transactions build on this one
-        if current.stopped:
-            break
+        if current.stopped or current.caught:
+            break  # caught: the steps after it were for a block the failure ended
     if state_dir and not ctx.check:
         journal.prune(state_dir)
     if chan.lost and not ctx.check:  # a check run changed nothing: nothing to report
@@ -336,8 +336,17 @@ def run_recorded(ctx: Context, step: Mapping[str, Any], pending: handlers.Pendin
     return result
 
 
+def step_context(ctx: Context, step: Mapping[str, Any]) -> Context:
+    """A task's own check_mode / diff over the request's (check_mode: false runs the step
+    for real even in a check run, as Ansible does)."""
+    changes = {key: bool(step[name]) for key, name in (("check", "check_mode"), ("diff", "diff"))
+               if isinstance(step.get(name), bool)}
+    return dataclasses.replace(ctx, **changes) if changes else ctx
+
+
 def run_step(ctx: Context, step: Mapping[str, Any]) -> Dict[str, Any]:
     started = time.monotonic()
+    ctx = step_context(ctx, step)
     outcome, attempts = run_until(ctx, step)
     outcome = judged(step, outcome)
     result = {

@@ -152,10 +152,15 @@ class Step:
     become: Optional[bool] = None
     become_user: Optional[str] = None
     timeout: Optional[float] = None
+    caught: bool = False  # a block's rescue/always handles its failure: the request ends
+    # there, the host does not fail, nothing is rolled back
+    check_mode: Optional[bool] = None  # the task's own check_mode: over the request's check
+    diff: Optional[bool] = None  # the task's own diff: over the request's
     extra: Dict[str, Any] = field(default_factory=dict)  # display fields (action, role, tags)
 
     KNOWN = ("id", "op", "args", "name", "txn", "notify", "no_log", "ignore_errors", "where",
-             "handler", "check", "become", "become_user", "timeout")
+             "handler", "check", "become", "become_user", "timeout", "caught", "check_mode",
+             "diff")
 
     @classmethod
     def from_wire(cls, data: Any) -> "Step":
@@ -179,6 +184,9 @@ class Step:
             become=_field(data, "become", bool, None, what),
             become_user=_field(data, "become_user", str, None, what),
             timeout=None if timeout is None else float(timeout),
+            caught=bool(_field(data, "caught", bool, False, what)),
+            check_mode=_field(data, "check_mode", bool, None, what),
+            diff=_field(data, "diff", bool, None, what),
             extra={k: v for k, v in data.items() if k not in cls.KNOWN})
 
     def to_wire(self) -> Dict[str, Any]:
@@ -186,11 +194,13 @@ class Step:
         out.update(id=self.id, op=self.op, args=self.args, name=self.name,
                    notify=list(self.notify), no_log=self.no_log,
                    ignore_errors=self.ignore_errors, where=self.where)
-        for key in ("txn", "handler", "become", "become_user", "timeout"):
+        for key in ("txn", "handler", "become", "become_user", "timeout", "check_mode", "diff"):
             if getattr(self, key) is not None:
                 out[key] = getattr(self, key)
         if self.check:
             out["check"] = True
+        if self.caught:
+            out["caught"] = True
         return out
 
 

@@ -36,6 +36,7 @@ class Txn:
         self.changed = False
         self.failure = ""
         self.stopped = False
+        self.caught = False  # a `caught` step failed: the request ends, the host goes on
 
 
 def run_txn(txn: Txn, steps: Sequence[Mapping[str, Any]], send: Send, run: Run,
@@ -69,6 +70,11 @@ def run_steps(txn: Txn, steps: Sequence[Mapping[str, Any]], send: Send, run: Run
         if result["status"] == CHANGED:
             txn.changed = True
             txn.notified += [n for n in step.get("notify") or [] if n not in txn.notified]
+        if result["status"] == FAILED and step.get("caught"):
+            # A block's rescue/always handles it: nothing is rolled back, and the controller
+            # sends what follows (the rescue) with the next request.
+            txn.caught = True
+            return
         if result["status"] == FAILED:
             txn.failure = "step %r failed: %s" % (step.get("name"), result.get("msg") or "")
             return

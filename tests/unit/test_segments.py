@@ -393,15 +393,6 @@ def test_a_block_s_tasks_inherit_its_when_tags_and_vars(tmp_path: Path) -> None:
     assert plan.steps[0]["tags"] == ["grp"]
 
 
-def test_rescue_is_refused_with_its_reason(tmp_path: Path) -> None:
-    with pytest.raises(BadInput) as info:
-        plan_tasks(tmp_path, """
-            - block: [{debug: {msg: a}}]
-              rescue: [{debug: {msg: b}}]
-            """)
-    assert "'rescue' is not supported" in info.value.what
-
-
 def test_include_and_import_tasks_read_the_file_next_to_the_includer(tmp_path: Path) -> None:
     plan = plan_tasks(tmp_path, """
         - include_tasks: more.yml
