@@ -61,9 +61,12 @@ class Environment(SandboxedEnvironment):
     context_class = taint.TaintContext
 
     def __init__(self, search_path: Sequence[Path], root: Path | None) -> None:
+        # optimized=False: Jinja's optimizer would run constant filters at compile time, and
+        # compiled code is shared between hosts (see compile): `'pw' | password_hash` or
+        # `[1, 2] | shuffle` would then draw once for every host of the run.
         super().__init__(undefined=jinja2.StrictUndefined, autoescape=False, trim_blocks=True,
                          loader=_TemplateLoader(search_path),
-                         finalize=taint.finalize)
+                         finalize=taint.finalize, optimized=False)
         self.root = root
         self.search_path = tuple(Path(p) for p in search_path)
         self.filters = dict(_watched_filters(self.filters))
@@ -102,21 +105,30 @@ class Environment(SandboxedEnvironment):
     def getitem(self, obj: Any, argument: Any) -> Any:
         return taint.read(super().getitem(obj, argument))
 
-    # Every plan has an environment of its own, all configured alike: a template or an
+    # Every plan has an environment of its own, mostly configured alike: a template or an
     # expression compiled for one host is the same code for the next, so the code is kept
-    # (by source text) for the whole process instead of compiled again for every host.
+    # (by source text and the settings that change how it compiles: a `#jinja2:` header or a
+    # template lookup's options) for the whole process instead of compiled again per host.
+    def _settings(self) -> tuple[Any, ...]:
+        return (type(self), self.block_start_string, self.block_end_string,
+                self.variable_start_string, self.variable_end_string,
+                self.comment_start_string, self.comment_end_string,
+                self.line_statement_prefix, self.line_comment_prefix, self.trim_blocks,
+                self.lstrip_blocks, self.newline_sequence, self.keep_trailing_newline,
+                self.line_offset)
+
     def compile(self, source: Any, name: str | None = None, filename: str | None = None,
                 raw: bool = False, defer_init: bool = False) -> Any:
         if raw or not isinstance(source, str):
             return super().compile(source, name, filename, raw, defer_init)
-        key = (type(self), source, name, filename, defer_init)
+        key = (self._settings(), source, name, filename, defer_init)
         code = _COMPILED.get(key)
         if code is None:
             code = _keep(key, super().compile(source, name, filename, raw, defer_init))
         return code
 
     def compile_expression(self, source: str, undefined_to_none: bool = True) -> Any:
-        key = (type(self), "expression", source)
+        key = (self._settings(), "expression", source)
         code = _COMPILED.get(key)
         if code is None:
             parser = jinja2.parser.Parser(self, source, state="variable")

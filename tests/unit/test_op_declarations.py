@@ -68,6 +68,10 @@ ALSO_MEANS_SOMETHING_ELSE = {
     # combine's list_merge values append and keep).
     "day", "hour", "minute", "month", "weekday", "prefix", "scope", "disabled",
     "comment", "checksum", "append", "keep",
+    # setup's `filter`, also the facts command's --filter; mount's `fstype` and zypper's
+    # `type`, also fields of the mounts and interface facts; uri's `username` beside
+    # urlsplit's own field of that name.
+    "filter", "fstype", "type", "username",
 }
 EXEMPT = ALSO_MEANS_SOMETHING_ELSE | set(TASK_KEYWORDS) | set(UNSUPPORTED)
 

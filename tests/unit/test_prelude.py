@@ -342,7 +342,7 @@ def test_a_run_runs_the_head_first_then_plans_the_rest_with_its_results(
     opened: List[Any] = []
 
     def local_session(host: Host, timeout: float = 0, become: Any = None,
-                      conn: Any = None) -> Any:
+                      conn: Any = None, timings: Any = None) -> Any:
         opened.append(conn)
         return session.open_session(dataclasses.replace(host, connection="local"), timeout)
 
