@@ -22,6 +22,8 @@ from .yamlio import OctInt, loc_of
 _TRUE = frozenset({"yes", "true", "on", "1", "y"})
 _FALSE = frozenset({"no", "false", "off", "0", "n", ""})
 _MODE_OCTAL = re.compile(r"0?[0-7]{3,4}")
+# chmod's symbolic modes, as Ansible takes them: u+rwx,g-w,o=r
+_MODE_SYMBOLIC = re.compile(r"[ugoa]*[-+=][rwxXst]*([-+=][rwxXst]*)*(,[ugoa]*[-+=][rwxXst]*([-+=][rwxXst]*)*)*")
 _JINJA_MARKERS = ("{{", "{%", "{#")
 CONDITION_NAMES = frozenset(safeexpr.VARIABLES) | frozenset(safeexpr.CONSTANT_NAMES) | \
     frozenset(safeexpr.FILTERS)
@@ -221,8 +223,10 @@ def _as_mode(value: Any, label: str, where: str) -> str:
     text = _as_str(value, label, where)
     if _MODE_OCTAL.fullmatch(text):
         return text if len(text) == 4 else "0" + text
+    if _MODE_SYMBOLIC.fullmatch(text):
+        return text
     raise BadInput(f"{label} {text!r} is not an octal file mode", where,
-                   "write it like '0644' or '0755'")
+                   "write it like '0644' or '0755', or symbolically like 'u+rwx,g-w'")
 
 
 def _as_names(value: Any, label: str, where: str) -> list[str]:
