@@ -84,6 +84,21 @@ def test_stat_of_nothing_and_without_checksum(tmp_path: Path) -> None:
     assert "checksum" not in info
 
 
+@pytest.mark.parametrize("content, mimetype, charset", [
+    (b"hello world", "text/plain", "us-ascii"), ("h\u00e9llo".encode(), "text/plain", "utf-8"),
+    (b"", "inode/x-empty", "binary"), (b"\x1f\x8b\x08\x00", "application/gzip", "binary"),
+    (b"\x00\x01\x02", "application/octet-stream", "binary")])
+def test_stat_guesses_the_mime_type_without_starting_file(
+        tmp_path: Path, content: bytes, mimetype: str, charset: str) -> None:
+    (tmp_path / "f").write_bytes(content)
+    info = run_op("stat", {"path": str(tmp_path / "f")}).data["stat"]
+    assert (info["mimetype"], info["charset"]) == (mimetype, charset)
+    folder = run_op("stat", {"path": str(tmp_path)}).data["stat"]
+    assert folder["mimetype"] == "inode/directory"
+    off = run_op("stat", {"path": str(tmp_path / "f"), "get_mime": False}).data["stat"]
+    assert "mimetype" not in off
+
+
 def test_stat_describes_a_link_unless_follow(tmp_path: Path) -> None:
     (tmp_path / "real").write_text("abc")
     (tmp_path / "link").symlink_to(tmp_path / "real")
