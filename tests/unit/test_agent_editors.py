@@ -127,7 +127,7 @@ def test_blockinfile_check_mode_diff_create_and_backup(tmp_path: Path) -> None:
     assert run_op("blockinfile", args).status == "changed"
     assert (tmp_path / "f").stat().st_mode & 0o777 == 0o600
     out = run_op("blockinfile", {**args, "block": "c", "backup": True})
-    assert "a = 1" in Path(out.data["backup"]).read_text()
+    assert "a = 1" in Path(out.data["backup_file"]).read_text()
     assert run_op("blockinfile", block(tmp_path / "none")).status == "failed"
 
 
@@ -163,6 +163,30 @@ def test_replace_between_after_and_before(tmp_path: Path) -> None:
     assert (tmp_path / "f").read_text() == "x=1\n[s]\nx=2\n[t]\nx=1\n"
 
 
+def test_replace_says_when_after_and_before_match_no_section(tmp_path: Path) -> None:
+    (tmp_path / "f").write_text("a\nb\n")
+    out = run_op("replace", {"path": str(tmp_path / "f"), "regexp": "a", "replace": "z",
+                             "after": "b", "before": "a"})
+    assert out.status == "ok" and (tmp_path / "f").read_text() == "a\nb\n"
+    assert out.msg.startswith("Pattern for before/after params did not match the given file")
+
+
+def test_replace_fails_on_a_folder_or_a_missing_file_in_ansibles_words(tmp_path: Path) -> None:
+    args = {"regexp": "a", "replace": "z"}
+    folder = run_op("replace", {**args, "path": str(tmp_path)})
+    assert folder.status == "failed" and folder.msg.endswith(" is a directory !")
+    missing = run_op("replace", {**args, "path": str(tmp_path / "none")})
+    assert missing.status == "failed" and missing.msg.endswith(" does not exist !")
+
+
+@pytest.mark.parametrize("replace", [r"\D", r"\2", r"\g<nope>"])
+def test_a_replacement_that_cannot_expand_fails_before_the_file_is_read(
+        tmp_path: Path, replace: str) -> None:
+    (tmp_path / "f").write_text("no dot here\n")
+    out = run_op("replace", {"path": str(tmp_path / "f"), "regexp": r"(\.)", "replace": replace})
+    assert out.status == "failed" and out.msg.startswith("Unable to process replace")
+
+
 def test_replace_check_mode_diff_backup_and_missing_file(tmp_path: Path) -> None:
     (tmp_path / "f").write_text("a\n")
     args = {"path": str(tmp_path / "f"), "regexp": "a", "replace": "b"}
@@ -170,7 +194,7 @@ def test_replace_check_mode_diff_backup_and_missing_file(tmp_path: Path) -> None
     assert preview.status == "changed" and "+b" in preview.diff
     assert (tmp_path / "f").read_text() == "a\n"
     out = run_op("replace", {**args, "backup": True})
-    assert Path(out.data["backup"]).read_text() == "a\n"
+    assert Path(out.data["backup_file"]).read_text() == "a\n"
     missing = run_op("replace", {**args, "path": str(tmp_path / "none")})
     assert missing.status == "failed" and "does not exist" in missing.msg
 

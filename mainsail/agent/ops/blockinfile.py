@@ -44,7 +44,7 @@ def run(ctx: Context, args: Mapping[str, Any]) -> Outcome:
     diff = fileio.unified_diff(before, new, path) if ctx.diff else ""
     outcome = settle(ctx, [note if before is not None else "file created, " + note], apply, diff)
     if kept and kept[0]:
-        outcome.data["backup"] = kept[0]
+        outcome.data["backup_file"] = kept[0]
     return outcome
 
 
@@ -142,7 +142,7 @@ SPEC = OpSpec(
                                 "matching line)"),
         Arg("create", "bool", default=False, doc="create the file when it does not exist"),
         Arg("backup", "bool", default=False,
-            doc="keep the old file beside it as `PATH.PID.DATE@TIME~` (result: `backup`)"),
+            doc="keep the old file beside it as `PATH.PID.DATE@TIME~` (result: `backup_file`, as Ansible names it here)"),
         Arg("validate", "checker", doc="a check of the new file before it replaces the old "
                                        "one: `CMD %s`"),
         Arg("prepend_newline", "bool", default=False,
