@@ -247,10 +247,19 @@ def test_copy_in_check_mode_assumes_an_earlier_task_makes_the_folder(tmp_path: P
     assert not (tmp_path / "no").exists()
 
 
-def test_copy_onto_a_directory_fails(tmp_path: Path) -> None:
+def test_copy_of_inline_content_onto_a_directory_fails(tmp_path: Path) -> None:
     data = b"x"
     outcome = run_op("copy", copy_args(tmp_path, data), blobs=[data])
     assert outcome.status == "failed" and "is a directory" in outcome.msg
+
+
+def test_copy_of_a_file_to_a_directory_puts_it_there_under_its_name(tmp_path: Path) -> None:
+    data = b"x"
+    args = copy_args(tmp_path, data, src="roles/web/files/sshd_config")
+    outcome = run_op("copy", args, blobs=[data])
+    assert outcome.status == "changed" and outcome.data["dest"] == str(tmp_path / "sshd_config")
+    assert (tmp_path / "sshd_config").read_bytes() == data
+    assert run_op("copy", args, blobs=[data]).status == "ok"
 
 
 def test_copy_refuses_a_blob_that_does_not_match_its_digest(tmp_path: Path) -> None:
