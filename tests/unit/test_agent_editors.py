@@ -103,10 +103,11 @@ def test_a_block_is_added_with_ansible_markers_then_left_alone(tmp_path: Path) -
 def test_a_block_is_updated_in_place_and_removed(tmp_path: Path) -> None:
     (tmp_path / "f").write_text("x\n# BEGIN M\nold\n# END M\ny\n")
     args = block(tmp_path, marker="# {mark} M", block="new")
-    assert run_op("blockinfile", args).msg == "block updated"
+    assert run_op("blockinfile", args).msg == "Block inserted"  # Ansible's word for an update
     assert (tmp_path / "f").read_text() == "x\n# BEGIN M\nnew\n# END M\ny\n"
     gone = run_op("blockinfile", {**args, "state": "absent"})
     assert gone.status == "changed" and (tmp_path / "f").read_text() == "x\ny\n"
+    assert gone.msg == "Block removed"
     assert run_op("blockinfile", {**args, "state": "absent"}).status == "ok"
 
 
@@ -123,6 +124,7 @@ def test_blockinfile_check_mode_diff_create_and_backup(tmp_path: Path) -> None:
     args = block(tmp_path, create=True, mode="0600")
     preview = run_op("blockinfile", args, check=True)
     assert preview.status == "changed" and not (tmp_path / "f").exists()
+    assert preview.msg == "File created"
     assert "+a = 1" in preview.diff
     assert run_op("blockinfile", args).status == "changed"
     assert (tmp_path / "f").stat().st_mode & 0o777 == 0o600

@@ -42,7 +42,7 @@ def run(ctx: Context, args: Mapping[str, Any]) -> Outcome:
         fileio.atomic_write(target, new, mode, owner, group, args.get("validate"),
                             journal=ctx.journal)
     diff = fileio.unified_diff(before, new, path) if ctx.diff else ""
-    outcome = settle(ctx, [note if before is not None else "file created, " + note], apply, diff)
+    outcome = settle(ctx, [note if before is not None else "File created"], apply, diff)
     if kept and kept[0]:
         outcome.data["backup_file"] = kept[0]
     return outcome
@@ -71,12 +71,12 @@ def edit(lines: List[str], args: Mapping[str, Any]) -> Tuple[List[str], str]:
         if not wanted:
             return lines, ""
         at = _position(out, args)
-        note = "block inserted"
+        note = "Block inserted"  # Ansible's words, which roles and tests compare
     else:
         low, high = min(first, last), max(first, last)
         del out[low:high + 1]
         at = low
-        note = "block removed" if not wanted else "block updated"
+        note = "Block removed" if not wanted else "Block inserted"
     if wanted and flag(args, "prepend_newline") and at > 0 and out[at - 1].strip():
         wanted = [""] + wanted
     if wanted and flag(args, "append_newline") and at < len(out) and out[at].strip():
