@@ -189,10 +189,17 @@ def apply_attrs(path: str, mode: Any = None, owner: Any = None, group: Any = Non
 
 # ---- atomic write --------------------------------------------------------
 
-def write_target(path: str) -> str:
+def write_target(path: str, missing_parent_ok: bool = False) -> str:
     """Writing 'through' a symlink keeps the link and replaces what it points at, where the
-    link may be followed at all (safepath: never in a folder another user can change)."""
-    return safepath.real_path(path)
+    link may be followed at all (safepath: never in a folder another user can change).
+    ``missing_parent_ok``: a path whose folder does not exist yet is its own target (an op
+    that creates the folders first)."""
+    try:
+        return safepath.real_path(path)
+    except MissingPrerequisite:
+        if not missing_parent_ok:
+            raise
+        return os.path.abspath(path)
 
 
 def _fsync_dir(folder: str) -> None:
@@ -218,6 +225,14 @@ def _final_attrs(st: Optional[os.stat_result], mode: Any, owner: Any,
     return (cur_mode if want_mode is None else want_mode,
             cur_uid if uid is None else uid,
             cur_gid if gid is None else gid)
+
+
+def make_parents(path: str, journal: Optional[Journal] = None) -> None:
+    """The missing folders above ``path`` (default mode), each journalled as created: what
+    lineinfile's and blockinfile's ``create`` do, as in Ansible."""
+    for made in safepath.makedirs(os.path.dirname(os.path.abspath(path))):
+        if journal is not None:
+            journal.created(made)
 
 
 def run_validate(validate: str, tmp_path: str) -> None:

@@ -346,6 +346,18 @@ def test_a_missing_file_needs_create(tmp_path: Path) -> None:
     assert run_op("line", line(tmp_path / "other", line="a", state="absent")).status == "ok"
 
 
+@pytest.mark.parametrize("op, args", [("line", {"line": "a=1"}), ("blockinfile", {"block": "a=1"})])
+def test_create_makes_the_missing_folders_too_and_a_journal_removes_them(
+        tmp_path: Path, op: str, args: dict) -> None:
+    from mainsail.agent.journal import Journal, restore
+    path = tmp_path / "made" / "deeper" / "f"
+    journal = Journal(str(tmp_path / "journal"))
+    made = run_op(op, dict(args, path=str(path), create=True), journal=journal)
+    assert made.status == "changed" and "a=1\n" in path.read_text()
+    restore(str(tmp_path / "journal"))
+    assert not (tmp_path / "made").exists()
+
+
 def test_line_in_check_mode_changes_nothing(sshd: Path) -> None:
     before = snapshot(sshd)
     outcome = run_op("line", line(sshd, line="New 1", mode="0600"), check=True)

@@ -16,7 +16,7 @@ def run(ctx: Context, args: Mapping[str, Any]) -> Outcome:
     if problem:
         raise OpError("blockinfile: %s" % problem[0], hint=problem[1])
     path = str(args["path"])
-    target = fileio.write_target(path)
+    target = fileio.write_target(path, missing_parent_ok=flag(args, "create"))
     before = fileio.read_file(target)
     if before is None:
         if args["state"] == "absent":
@@ -37,6 +37,8 @@ def run(ctx: Context, args: Mapping[str, Any]) -> Outcome:
     kept: List[str] = []
 
     def apply() -> None:
+        if before is None:
+            fileio.make_parents(target, ctx.journal)
         if flag(args, "backup"):
             kept.append(keep_copy(ctx, target, before))
         fileio.atomic_write(target, new, mode, owner, group, args.get("validate"),
@@ -140,7 +142,7 @@ SPEC = OpSpec(
                                "the last matching line)"),
         Arg("insertbefore", doc="`BOF` or a regex: where a new block goes (before the last "
                                 "matching line)"),
-        Arg("create", "bool", default=False, doc="create the file when it does not exist"),
+        Arg("create", "bool", default=False, doc="create the file (and its missing folders) when it does not exist"),
         Arg("backup", "bool", default=False,
             doc="keep the old file beside it as `PATH.PID.DATE@TIME~` (result: `backup_file`, as Ansible names it here)"),
         Arg("validate", "checker", doc="a check of the new file before it replaces the old "
