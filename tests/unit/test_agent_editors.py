@@ -111,6 +111,18 @@ def test_a_block_is_updated_in_place_and_removed(tmp_path: Path) -> None:
     assert run_op("blockinfile", {**args, "state": "absent"}).status == "ok"
 
 
+def test_a_block_keeps_each_lines_own_ending(tmp_path: Path) -> None:
+    (tmp_path / "f").write_bytes(b"unix\ndos\r\n# BEGIN M\nold\n# END M\nlast")
+    args = block(tmp_path, marker="# {mark} M", block="a\r\nb\r\n")
+    assert run_op("blockinfile", args).status == "changed"
+    assert (tmp_path / "f").read_bytes() == b"unix\ndos\r\n# BEGIN M\na\r\nb\r\n# END M\nlast"
+    assert run_op("blockinfile", args).status == "ok"
+    (tmp_path / "g").write_bytes(b"no newline")
+    run_op("blockinfile", block(tmp_path, path=str(tmp_path / "g"), block="x"))
+    assert (tmp_path / "g").read_bytes() == (b"no newline\n# BEGIN ANSIBLE MANAGED BLOCK\nx\n"
+                                             b"# END ANSIBLE MANAGED BLOCK\n")
+
+
 def test_a_block_goes_where_insertbefore_and_insertafter_say(tmp_path: Path) -> None:
     (tmp_path / "f").write_text("one\ntwo\n")
     run_op("blockinfile", block(tmp_path, block="B", insertbefore="BOF",

@@ -25,10 +25,9 @@ def run(ctx: Context, args: Mapping[str, Any]) -> Outcome:
             raise MissingPrerequisite("%s does not exist" % path,
                                       hint="set create: true to create it")
     text = (before or b"").decode("utf-8", "surrogateescape")
-    lines = text.splitlines()
+    lines = text.splitlines(True)  # each line keeps its own ending (CRLF stays CRLF)
     new_lines, note = edit(lines, args)
-    new_text = "\n".join(new_lines) + ("\n" if new_lines else "")
-    new = new_text.encode("utf-8", "surrogateescape")
+    new = "".join(new_lines).encode("utf-8", "surrogateescape")
     mode, owner, group = args.get("mode"), args.get("owner"), args.get("group")
     if before is not None and (new_lines == lines):
         return settle(ctx, fileio.attr_changes(target, mode, owner, group),
@@ -57,17 +56,19 @@ def markers(args: Mapping[str, Any]) -> Tuple[str, str]:
 
 
 def edit(lines: List[str], args: Mapping[str, Any]) -> Tuple[List[str], str]:
-    """``lines`` with the block set (or removed); what happened, in words."""
+    """``lines`` (with their endings) with the block set (or removed); what happened."""
     begin, end = markers(args)
     first = last = None
     for index, line in enumerate(lines):
-        if line.rstrip("\r") == begin:
+        if line.rstrip("\r\n") == begin:
             first = index
-        if line.rstrip("\r") == end:
+        if line.rstrip("\r\n") == end:
             last = index
     block = str(args.get("block") or "")
+    if block and not block.endswith("\n"):
+        block += "\n"
     wanted = [] if args["state"] == "absent" or not block else \
-        [begin] + block.splitlines() + [end]
+        [begin + "\n"] + block.splitlines(True) + [end + "\n"]
     out = list(lines)
     if first is None or last is None:
         if not wanted:
@@ -79,10 +80,12 @@ def edit(lines: List[str], args: Mapping[str, Any]) -> Tuple[List[str], str]:
         del out[low:high + 1]
         at = low
         note = "Block removed" if not wanted else "Block inserted"
+    if wanted and at > 0 and not out[at - 1].endswith("\n"):
+        out[at - 1] += "\n"  # a last line without its newline gets one before the block
     if wanted and flag(args, "prepend_newline") and at > 0 and out[at - 1].strip():
-        wanted = [""] + wanted
+        wanted = ["\n"] + wanted
     if wanted and flag(args, "append_newline") and at < len(out) and out[at].strip():
-        wanted = wanted + [""]
+        wanted = wanted + ["\n"]
     out[at:at] = wanted
     return out, note
 
@@ -107,7 +110,7 @@ def _last(lines: List[str], pattern: str) -> Optional[int]:
         raise OpError("blockinfile: %r is not a valid regex: %s" % (pattern, exc))
     found = None
     for index, line in enumerate(lines):
-        if compiled.search(line):
+        if compiled.search(line.rstrip("\r\n")):
             found = index
     return found
 
