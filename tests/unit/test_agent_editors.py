@@ -123,6 +123,17 @@ def test_a_block_keeps_each_lines_own_ending(tmp_path: Path) -> None:
                                              b"# END ANSIBLE MANAGED BLOCK\n")
 
 
+def test_a_multiline_insertafter_is_searched_across_lines(tmp_path: Path) -> None:
+    (tmp_path / "f").write_text("A =\n  (LIST =\n  )\nB =\n  (LIST =\n  )\n")
+    run_op("blockinfile", block(tmp_path, block="x", marker="# {mark}",
+                                insertafter=r"(?m)A =\n.*\(LIST ="))
+    assert (tmp_path / "f").read_text().startswith("A =\n  (LIST =\n# BEGIN\nx\n# END\n  )\n")
+    (tmp_path / "f").write_text("A =\n  (LIST =\n")
+    run_op("blockinfile", block(tmp_path, block="x", marker="# {mark}",
+                                insertafter=r"A =\n.*\(LIST ="))  # no (?m): line by line
+    assert (tmp_path / "f").read_text() == "A =\n  (LIST =\n# BEGIN\nx\n# END\n"
+
+
 def test_a_block_goes_where_insertbefore_and_insertafter_say(tmp_path: Path) -> None:
     (tmp_path / "f").write_text("one\ntwo\n")
     run_op("blockinfile", block(tmp_path, block="B", insertbefore="BOF",

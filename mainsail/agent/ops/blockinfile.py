@@ -95,19 +95,27 @@ def _position(lines: List[str], args: Mapping[str, Any]) -> int:
     if before == "BOF":
         return 0
     if before:
-        hit = _last(lines, str(before))
+        hit = _last(lines, str(before), after=False)
         return len(lines) if hit is None else hit
     if after and after != "EOF":
-        hit = _last(lines, str(after))
+        hit = _last(lines, str(after), after=True)
         return len(lines) if hit is None else hit + 1
     return len(lines)
 
 
-def _last(lines: List[str], pattern: str) -> Optional[int]:
+def _last(lines: List[str], pattern: str, after: bool) -> Optional[int]:
+    """The line of the last match; a pattern with the multiline flag (``(?m)``) is searched
+    across lines, as in Ansible, and its first match's end (start, for insertbefore) counts."""
     try:
         compiled = re.compile(pattern)
     except re.error as exc:
         raise OpError("blockinfile: %r is not a valid regex: %s" % (pattern, exc))
+    if compiled.flags & re.MULTILINE:
+        text = "".join(lines)
+        match = compiled.search(text)
+        if match is None:
+            return None
+        return text.count("\n", 0, match.end() if after else match.start())
     found = None
     for index, line in enumerate(lines):
         if compiled.search(line.rstrip("\r\n")):
