@@ -343,6 +343,7 @@ def test_a_missing_file_needs_create(tmp_path: Path) -> None:
     assert refused.status == "failed" and "create: true" in refused.msg
     made = run_op("line", line(path, line="a=1", create=True, mode="0600"))
     assert made.status == "changed" and path.read_text() == "a=1\n" and mode_of(path) == 0o600
+    assert made.msg == "line added"
     assert run_op("line", line(tmp_path / "other", line="a", state="absent")).status == "ok"
 
 

@@ -54,7 +54,7 @@ def _finish(ctx: Context, path: str, target: str, args: Mapping[str, Any],
                       lambda: fileio.apply_attrs(target, mode, owner, group,
                                                  journal=ctx.journal))
     diff = fileio.unified_diff(before, new, path) if ctx.diff else ""
-    changes = [note if before is not None else "file created, " + note]
+    changes = [note]  # Ansible's message, also for a file created: roles compare it
     kept: List[str] = []
 
     def apply() -> None:
