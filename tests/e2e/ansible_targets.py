@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ANSIBLE_CORE = "2.19.4"
+# ansible-test's inventory names the host's interpreter; targets read it.
+PYTHON = "/usr/bin/python3"
 CACHE = Path(os.environ.get("MAINSAIL_ANSIBLE_SDIST", "/var/cache/mainsail/ansible-sdist"))
 TARGETS = ("assert", "loops", "changed_when", "failed_when", "until", "tempfile",
            "lookup_first_found", "lookup_file", "lookup_items", "lookup_dict",
@@ -78,9 +80,10 @@ def run_local(target: str, workdir: Path, targets: Path | None = None) -> Outcom
     """``target`` on a local host (the agent as a local process), counted per task."""
     out = workdir / "output"
     out.mkdir(parents=True, exist_ok=True)
-    inventory = ("all:\n  vars:\n    output_dir: %s\n    remote_tmp_dir: %s\n  hosts:\n"
+    inventory = ("all:\n  vars:\n    output_dir: %s\n    remote_tmp_dir: %s\n"
+                 "    ansible_python_interpreter: %s\n  hosts:\n"
                  "    testhost: {connection: local, mainsail_state_dir: %s}\n"
-                 % (out, out, workdir / "state"))
+                 % (out, out, PYTHON, workdir / "state"))
     root = make_project(workdir / "proj", targets or targets_folder(), target, inventory,
                         "testhost")
     return _run(target, root, root / "inventory" / "hosts.yml", "testhost")
@@ -91,7 +94,7 @@ def run_on_host(target: str, workdir: Path, inventory: Path, host: str,
     """``target`` on ``host`` of ``inventory`` (a testbed host), as root through become."""
     out = "/tmp/mainsail-ansible-targets/%s" % target
     play = ("  become: true\n  vars:\n    output_dir: %s\n    remote_tmp_dir: %s\n"
-            % (out, out))
+            "    ansible_python_interpreter: %s\n" % (out, out, PYTHON))
     root = make_project(workdir / "proj", targets or targets_folder(), target, "all: {}\n",
                         host, play)
     return _run(target, root, inventory.resolve(), host)
