@@ -256,6 +256,13 @@ def _as_cmd(value: Any, label: str, where: str) -> str:
     return text
 
 
+def _as_globs(value: Any, label: str, where: str) -> list[str]:
+    """Names or patterns to match, where an empty list means none (find's ``excludes: []``)."""
+    if value == []:
+        return []
+    return _as_names(value, label, where)
+
+
 def _as_env(value: Any, label: str, where: str) -> dict[str, str]:
     if not isinstance(value, Mapping):
         raise BadInput(f"{label} must be a mapping of NAME: value", where,
@@ -350,7 +357,7 @@ def _kind(value: Any) -> str:
 
 _COERCERS: Mapping[str, Callable[[Any, str, str], Any]] = MappingProxyType({
     "str": _as_str, "abspath": _as_abspath, "int": _as_int, "float": _as_float, "bool": as_bool,
-    "octal": _as_mode, "names": _as_names, "words": _as_argv, "cmdline": _as_cmd, "variables": _as_env,
+    "octal": _as_mode, "names": _as_names, "globs": _as_globs, "words": _as_argv, "cmdline": _as_cmd, "variables": _as_env,
     "text": _as_content, "checker": _as_validate, "pattern": _as_regex,
     "restart": _as_autorestart, "debconf_value": _as_debconf_value,
     "condition": _as_condition,

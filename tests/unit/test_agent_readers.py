@@ -176,6 +176,15 @@ def test_find_recurse_depth_and_excludes(tmp_path: Path) -> None:
         [".c.log", "a.log", "d.log", "e.log", "f.log"]
 
 
+def test_find_takes_an_empty_excludes_list_as_none(tmp_path: Path) -> None:
+    (tmp_path / "a.xml").write_text("")
+    args = coerce_args(OPS["find"], {"paths": str(tmp_path), "patterns": "*.xml",
+                                     "excludes": []}, "site.yml:3")
+    assert run_op("find", args).data["matched"] == 1
+    with pytest.raises(BadInput, match="empty name"):
+        coerce_args(OPS["find"], {"paths": str(tmp_path), "excludes": ["a", ""]}, "site.yml:3")
+
+
 def test_find_examined_counts_like_ansible(tmp_path: Path) -> None:
     root = tree(tmp_path)
     every = run_op("find", {"paths": str(root), "recurse": True, "file_type": "any",
