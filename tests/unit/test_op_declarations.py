@@ -53,6 +53,8 @@ ALSO_MEANS_SOMETHING_ELSE = {
     # The block keyword (blockinfile's block); a nesting depth the loader and plan bound
     # (find's depth); the first_found lookup's own option (find's paths).
     "block", "depth", "paths",
+    # apt-get's remove verb (user's remove).
+    "remove",
 }
 EXEMPT = ALSO_MEANS_SOMETHING_ELSE | set(TASK_KEYWORDS) | set(UNSUPPORTED)
 

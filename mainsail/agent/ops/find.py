@@ -190,7 +190,7 @@ SPEC = OpSpec(
     ansible="`find`",
     args=(
         Arg("paths", "names", aliases=("name", "path"), doc="the folders to look in"),
-        Arg("patterns", "globs", aliases=("pattern",),
+        Arg("patterns", "globs",
             doc="shell patterns (or, with `use_regex`, regexes) a name must match (any)"),
         Arg("excludes", "globs", aliases=("exclude",),
             doc="patterns of names to leave out"),
