@@ -17,7 +17,7 @@ def run(ctx: Context, args: Mapping[str, Any]) -> Outcome:
     path = str(args["path"])
     if not args.get("state"):
         # Ansible's default: what the path is now; a folder with recurse; else a file.
-        current = kind(path, follow=flag(args, "follow"))
+        current = kind(path, follow=_follow(args))
         args["state"] = ("directory" if flag(args, "recurse") or current == "directory"
                          else "link" if current == "link" else "hard" if args.get("src")
                          else "file")
@@ -43,6 +43,11 @@ def result_data(ctx: Context, path: str, args: Mapping[str, Any]) -> Dict[str, A
     if state == "hard" and data["state"] == "file":
         data["state"] = "hard"
     return data
+
+
+def _follow(args: Mapping[str, Any]) -> bool:
+    """``follow``, true unless given as false (Ansible's default)."""
+    return args.get("follow") is None or flag(args, "follow")
 
 
 def kind(path: str, follow: bool = False) -> str:
@@ -120,7 +125,7 @@ def _need_parent(path: str) -> None:
 
 def state_file(ctx: Context, path: str, args: Mapping[str, Any]) -> Outcome:
     """The file must already exist; only its attributes are managed."""
-    current = kind(path, follow=flag(args, "follow"))
+    current = kind(path, follow=_follow(args))
     if current == "absent":
         raise MissingPrerequisite("file (%s) is absent, cannot continue" % path,
                                   hint="use state: touch to create an empty file, or a copy task")
@@ -143,7 +148,7 @@ def _walk(root: str) -> List[str]:
 
 def _recursive_changes(path: str, args: Mapping[str, Any]) -> Tuple[List[str], List[str]]:
     """The paths under ``path`` whose owner/group/mode differ, and a count for the message."""
-    follow = flag(args, "follow")
+    follow = _follow(args)
     todo = []
     for sub in _walk(path):
         sub_follow = follow and os.path.exists(sub)
@@ -179,7 +184,7 @@ def state_directory(ctx: Context, path: str, args: Mapping[str, Any]) -> Outcome
 
     def apply() -> None:
         top()
-        follow = flag(args, "follow")
+        follow = _follow(args)
         for sub in under:
             fileio.apply_attrs(sub, args.get("mode"), args.get("owner"), args.get("group"),
                                follow and os.path.exists(sub), journal=ctx.journal)
@@ -323,13 +328,13 @@ SPEC = OpSpec(
         Arg('mode', 'octal', doc="the permissions, octal (`'0644'`) or symbolic (`u+rwx,g-w`)"),
         Arg('owner', doc='the owning user'),
         Arg('group', doc='the owning group'),
-        Arg('recurse', 'bool', default=False, doc='with `state: directory`, set owner, group and mode on everything under the folder too'),
-        Arg('force', 'bool', default=False, doc='with `state: link` or `hard`, replace a file or an empty folder in the way, and make a link to a path that does not exist'),
-        Arg('follow', 'bool', default=True, doc='act on what a link points to rather than on the link itself'),
+        Arg('recurse', 'bool', doc='with `state: directory`, set owner, group and mode on everything under the folder too'),
+        Arg('force', 'bool', doc='with `state: link` or `hard`, replace a file or an empty folder in the way, and make a link to a path that does not exist'),
+        Arg('follow', 'bool', doc='act on what a link points to rather than on the link itself (default `true`)'),
         Arg('access_time', doc='`now`, `preserve` (the default, `now` for `touch`) or a time in `access_time_format`'),
-        Arg('access_time_format', default='%Y%m%d%H%M.%S', doc="`access_time`'s format, in Python's strftime"),
+        Arg('access_time_format', doc="`access_time`'s format, in Python's strftime (default `%Y%m%d%H%M.%S`)"),
         Arg('modification_time', doc='`now`, `preserve` (the default, `now` for `touch`) or a time in `modification_time_format`'),
-        Arg('modification_time_format', default='%Y%m%d%H%M.%S', doc="`modification_time`'s format, in Python's strftime"),
+        Arg('modification_time_format', doc="`modification_time`'s format, in Python's strftime (default `%Y%m%d%H%M.%S`)"),
     ),
     required=(('path',),),
     rule=_rule,
