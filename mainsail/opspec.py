@@ -22,6 +22,8 @@ from .yamlio import OctInt, loc_of
 _TRUE = frozenset({"yes", "true", "on", "1", "y"})
 _FALSE = frozenset({"no", "false", "off", "0", "n", ""})
 _MODE_OCTAL = re.compile(r"0?[0-7]{3,4}")
+# chmod's symbolic modes, as Ansible takes them: u+rwx,g-w,o=r
+_MODE_SYMBOLIC = re.compile(r"[ugoa]*[-+=][rwxXst]*([-+=][rwxXst]*)*(,[ugoa]*[-+=][rwxXst]*([-+=][rwxXst]*)*)*")
 _JINJA_MARKERS = ("{{", "{%", "{#")
 CONDITION_NAMES = frozenset(safeexpr.VARIABLES) | frozenset(safeexpr.CONSTANT_NAMES) | \
     frozenset(safeexpr.FILTERS)
@@ -221,8 +223,10 @@ def _as_mode(value: Any, label: str, where: str) -> str:
     text = _as_str(value, label, where)
     if _MODE_OCTAL.fullmatch(text):
         return text if len(text) == 4 else "0" + text
+    if _MODE_SYMBOLIC.fullmatch(text):
+        return text
     raise BadInput(f"{label} {text!r} is not an octal file mode", where,
-                   "write it like '0644' or '0755'")
+                   "write it like '0644' or '0755', or symbolically like 'u+rwx,g-w'")
 
 
 def _as_names(value: Any, label: str, where: str) -> list[str]:
@@ -250,6 +254,13 @@ def _as_cmd(value: Any, label: str, where: str) -> str:
     if not text.strip():
         raise BadInput(f"{label} is empty", where, "give at least one word")
     return text
+
+
+def _as_globs(value: Any, label: str, where: str) -> list[str]:
+    """Names or patterns to match, where an empty list means none (find's ``excludes: []``)."""
+    if value == []:
+        return []
+    return _as_names(value, label, where)
 
 
 def _as_env(value: Any, label: str, where: str) -> dict[str, str]:
@@ -346,7 +357,7 @@ def _kind(value: Any) -> str:
 
 _COERCERS: Mapping[str, Callable[[Any, str, str], Any]] = MappingProxyType({
     "str": _as_str, "abspath": _as_abspath, "int": _as_int, "float": _as_float, "bool": as_bool,
-    "octal": _as_mode, "names": _as_names, "words": _as_argv, "cmdline": _as_cmd, "variables": _as_env,
+    "octal": _as_mode, "names": _as_names, "globs": _as_globs, "words": _as_argv, "cmdline": _as_cmd, "variables": _as_env,
     "text": _as_content, "checker": _as_validate, "pattern": _as_regex,
     "restart": _as_autorestart, "debconf_value": _as_debconf_value,
     "condition": _as_condition,

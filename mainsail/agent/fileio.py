@@ -6,6 +6,7 @@ import grp
 import hashlib
 import os
 import pwd
+import re
 import shlex
 import stat
 from typing import Any, List, Optional, Tuple
@@ -17,6 +18,7 @@ from .core import MissingPrerequisite, OpError
 DIFF_CAP = 64 * 1024        # a diff longer than this is cut: it is for reading, not patching
 DIFF_INPUT_CAP = 1024 * 1024  # difflib is quadratic at worst: don't feed it huge files
 DEFAULT_FILE_MODE = 0o644
+DEFAULT_DIR_MODE = 0o755
 MISSING_PARENT_HINT = "create the folder first with a file task (state: directory)"
 
 
@@ -46,8 +48,11 @@ def read_file(path: str) -> Optional[bytes]:
 
 # ---- owner and mode ------------------------------------------------------
 
-def parse_mode(mode: Any) -> Optional[int]:
-    """'0644' / '644' / '0o644' -> 0o644; an int is taken as the mode value itself."""
+def parse_mode(mode: Any, current: Optional[int] = None, is_dir: bool = False) -> Optional[int]:
+    """'0644' / '644' / '0o644' -> 0o644; an int is taken as the mode value itself.
+
+    A symbolic mode ('u+rwx,g-w', as chmod takes it) applies to ``current``, the path's
+    present mode (a new file's default when None)."""
     if mode is None or mode == "":
         return None
     if isinstance(mode, bool):
@@ -56,6 +61,10 @@ def parse_mode(mode: Any) -> Optional[int]:
         value = mode
     else:
         text = str(mode).strip().lower()
+        if text and text[0] in "ugoa+-=":
+            base = current if current is not None else (
+                DEFAULT_DIR_MODE if is_dir else DEFAULT_FILE_MODE)
+            return symbolic_mode(str(mode).strip(), base, is_dir)
         text = text[2:] if text.startswith("0o") else text
         try:
             value = int(text, 8)
@@ -64,6 +73,45 @@ def parse_mode(mode: Any) -> Optional[int]:
     if not 0 <= value <= 0o7777:
         raise OpError("mode out of range: %r" % mode)
     return value
+
+
+_WHO = {"u": 0o4700, "g": 0o2070, "o": 0o1007}  # each class's rwx bits and its special bit
+
+
+def symbolic_mode(text: str, current: int, is_dir: bool) -> int:
+    """chmod's symbolic clauses (``u+rwx,go-w``, ``a=r``, ``+X``) applied to ``current``."""
+    mode = current & 0o7777
+    for clause in text.split(","):
+        match = re.match(r"^([ugoa]*)((?:[-+=][rwxXst]*)+)$", clause)
+        if not match:
+            raise OpError("mode %r: %r is not a symbolic mode clause" % (text, clause),
+                          hint="like u+rwx, go-w or a=r")
+        who = match.group(1).replace("a", "ugo") or "ugo"
+        for op, perms in re.findall(r"([-+=])([rwxXst]*)", match.group(2)):
+            bits = 0
+            for w in set(who):
+                shift = {"u": 6, "g": 3, "o": 0}[w]
+                for p in perms:
+                    if p == "r":
+                        bits |= 4 << shift
+                    elif p == "w":
+                        bits |= 2 << shift
+                    elif p == "x" or (p == "X" and (is_dir or current & 0o111)):
+                        bits |= 1 << shift
+                    elif p == "s" and w in "ug":
+                        bits |= 0o4000 if w == "u" else 0o2000
+                    elif p == "t" and w == "o":
+                        bits |= 0o1000
+            if op == "+":
+                mode |= bits
+            elif op == "-":
+                mode &= ~bits
+            else:
+                clear = 0
+                for w in set(who):
+                    clear |= _WHO[w]
+                mode = (mode & ~clear) | bits
+    return mode
 
 
 def resolve_uid(owner: Any) -> Optional[int]:
@@ -110,7 +158,8 @@ def attr_changes(path: str, mode: Any = None, owner: Any = None, group: Any = No
     st = safepath.lstat(path, follow)
     if st is None:
         raise FileNotFoundError(path)
-    want_mode, uid, gid = parse_mode(mode), resolve_uid(owner), resolve_gid(group)
+    want_mode = parse_mode(mode, stat.S_IMODE(st.st_mode), stat.S_ISDIR(st.st_mode))
+    uid, gid = resolve_uid(owner), resolve_gid(group)
     out = []
     if want_mode is not None and not stat.S_ISLNK(st.st_mode) \
             and stat.S_IMODE(st.st_mode) != want_mode:
@@ -125,10 +174,13 @@ def attr_changes(path: str, mode: Any = None, owner: Any = None, group: Any = No
 def apply_attrs(path: str, mode: Any = None, owner: Any = None, group: Any = None,
                 follow: bool = True, journal: Optional[Journal] = None) -> None:
     """chown/chmod on a descriptor of the entry itself (a link: lchown only)."""
-    uid, gid, want_mode = resolve_uid(owner), resolve_gid(group), parse_mode(mode)
-    if uid is None and gid is None and want_mode is None:
+    uid, gid = resolve_uid(owner), resolve_gid(group)
+    if uid is None and gid is None and mode in (None, ""):
         return
     with safepath.locate(path, follow) as loc:
+        st = loc.lstat()
+        want_mode = parse_mode(mode, None if st is None else stat.S_IMODE(st.st_mode),
+                               st is not None and stat.S_ISDIR(st.st_mode))
         if journal is not None:
             journal.save(loc.path)
         safepath.set_attrs_at(loc, want_mode, -1 if uid is None else uid,
@@ -137,10 +189,17 @@ def apply_attrs(path: str, mode: Any = None, owner: Any = None, group: Any = Non
 
 # ---- atomic write --------------------------------------------------------
 
-def write_target(path: str) -> str:
+def write_target(path: str, missing_parent_ok: bool = False) -> str:
     """Writing 'through' a symlink keeps the link and replaces what it points at, where the
-    link may be followed at all (safepath: never in a folder another user can change)."""
-    return safepath.real_path(path)
+    link may be followed at all (safepath: never in a folder another user can change).
+    ``missing_parent_ok``: a path whose folder does not exist yet is its own target (an op
+    that creates the folders first)."""
+    try:
+        return safepath.real_path(path)
+    except MissingPrerequisite:
+        if not missing_parent_ok:
+            raise
+        return os.path.abspath(path)
 
 
 def _fsync_dir(folder: str) -> None:
@@ -161,10 +220,19 @@ def _final_attrs(st: Optional[os.stat_result], mode: Any, owner: Any,
         cur_mode, cur_uid, cur_gid = stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid
     else:
         cur_mode, cur_uid, cur_gid = DEFAULT_FILE_MODE, -1, -1
-    want_mode, uid, gid = parse_mode(mode), resolve_uid(owner), resolve_gid(group)
+    want_mode = parse_mode(mode, cur_mode)
+    uid, gid = resolve_uid(owner), resolve_gid(group)
     return (cur_mode if want_mode is None else want_mode,
             cur_uid if uid is None else uid,
             cur_gid if gid is None else gid)
+
+
+def make_parents(path: str, journal: Optional[Journal] = None) -> None:
+    """The missing folders above ``path`` (default mode), each journalled as created: what
+    lineinfile's and blockinfile's ``create`` do, as in Ansible."""
+    for made in safepath.makedirs(os.path.dirname(os.path.abspath(path))):
+        if journal is not None:
+            journal.created(made)
 
 
 def run_validate(validate: str, tmp_path: str) -> None:

@@ -5,10 +5,16 @@ never committed). A target runs as a play ``hosts: <one host>``, ``gather_facts:
 ``roles: [<target>]`` with the targets folder as the roles folder; it passes when every task
 succeeds. ``python -m tests.e2e.ansible_targets TARGET...`` runs targets on a local host
 (``connection: local``) and prints the tasks passed and failed per target.
+
+Targets that install packages, manage accounts, services or cron, or write outside their
+``output_dir`` must not run on the machine itself: ``--inventory FILE --host NAME`` runs them
+on a host of that inventory instead (a testbed host: ``become: true``, the target's
+``output_dir`` under ``/tmp/mainsail-ansible-targets/``).
 """
 
 from __future__ import annotations
 
+import argparse
 import io
 import os
 import subprocess
@@ -18,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ANSIBLE_CORE = "2.19.4"
+# ansible-test's inventory names the host's interpreter; targets read it.
+PYTHON = "/usr/bin/python3"
 CACHE = Path(os.environ.get("MAINSAIL_ANSIBLE_SDIST", "/var/cache/mainsail/ansible-sdist"))
 TARGETS = ("assert", "loops", "changed_when", "failed_when", "until", "tempfile",
            "lookup_first_found", "lookup_file", "lookup_items", "lookup_dict",
@@ -45,14 +53,17 @@ def targets_folder(cache: Path = CACHE) -> Path:
 
 
 def make_project(root: Path, targets: Path, target: str, inventory: str,
-                 hosts: str) -> Path:
-    """A project whose roles/ is the targets folder and whose one play runs ``target``."""
+                 hosts: str, play_vars: str = "") -> Path:
+    """A project whose roles/ is the targets folder and whose one play runs ``target``.
+
+    ``play_vars``: extra lines of the play (``become``, ``vars``), indented by two spaces.
+    """
     (root / "playbooks").mkdir(parents=True, exist_ok=True)
     (root / "inventory").mkdir(exist_ok=True)
     if not (root / "roles").exists():
         (root / "roles").symlink_to(targets)
     (root / "playbooks" / "site.yml").write_text(
-        f"- hosts: {hosts}\n  gather_facts: true\n  roles: [{target}]\n")
+        f"- hosts: {hosts}\n  gather_facts: true\n{play_vars}  roles: [{target}]\n")
     (root / "inventory" / "hosts.yml").write_text(inventory)
     return root
 
@@ -65,8 +76,31 @@ class Outcome:
     error: str  # a load/plan error (nothing ran), or the first failed task and its message
 
 
-def run_local(target: str, workdir: Path) -> Outcome:
+def run_local(target: str, workdir: Path, targets: Path | None = None) -> Outcome:
     """``target`` on a local host (the agent as a local process), counted per task."""
+    out = workdir / "output"
+    out.mkdir(parents=True, exist_ok=True)
+    inventory = ("all:\n  vars:\n    output_dir: %s\n    remote_tmp_dir: %s\n"
+                 "    ansible_python_interpreter: %s\n  hosts:\n"
+                 "    testhost: {connection: local, mainsail_state_dir: %s}\n"
+                 % (out, out, PYTHON, workdir / "state"))
+    root = make_project(workdir / "proj", targets or targets_folder(), target, inventory,
+                        "testhost")
+    return _run(target, root, root / "inventory" / "hosts.yml", "testhost")
+
+
+def run_on_host(target: str, workdir: Path, inventory: Path, host: str,
+                targets: Path | None = None) -> Outcome:
+    """``target`` on ``host`` of ``inventory`` (a testbed host), as root through become."""
+    out = "/tmp/mainsail-ansible-targets/%s" % target
+    play = ("  become: true\n  vars:\n    output_dir: %s\n    remote_tmp_dir: %s\n"
+            "    ansible_python_interpreter: %s\n" % (out, out, PYTHON))
+    root = make_project(workdir / "proj", targets or targets_folder(), target, "all: {}\n",
+                        host, play)
+    return _run(target, root, inventory.resolve(), host)
+
+
+def _run(target: str, root: Path, inventory: Path, host_name: str) -> Outcome:
     from rich.console import Console
 
     from mainsail.errors import MainsailError
@@ -75,20 +109,15 @@ def run_local(target: str, workdir: Path) -> Outcome:
     from mainsail.report import Masker, Progress
     from mainsail.runner import RunOptions, run_playbook
 
-    out = workdir / "output"
-    out.mkdir(parents=True, exist_ok=True)
-    inventory = ("all:\n  vars:\n    output_dir: %s\n    remote_tmp_dir: %s\n  hosts:\n"
-                 "    testhost: {connection: local, mainsail_state_dir: %s}\n"
-                 % (out, out, workdir / "state"))
-    root = make_project(workdir / "proj", targets_folder(), target, inventory, "testhost")
     try:
-        inv = load_inventory(root / "inventory" / "hosts.yml")
+        inv = load_inventory(inventory, root=inventory.parent)
         plays = load_playbook(root)
         progress = Progress(Console(file=io.StringIO(), width=200), Masker(), False)
-        record = run_playbook(root, inv, plays, select_hosts(inv), RunOptions(), progress)
+        record = run_playbook(root, inv, plays, select_hosts(inv, host_name), RunOptions(),
+                              progress)
     except MainsailError as exc:
         return Outcome(target, 0, 0, str(exc).splitlines()[0])
-    host = record.hosts["testhost"]
+    host = record.hosts[host_name]
     failed = [s for s in host.steps if s.status == "failed"]
     passed = [s for s in host.steps if s.status in ("ok", "changed", "ignored", "skipped")]
     first = failed[0] if failed else None
@@ -96,10 +125,26 @@ def run_local(target: str, workdir: Path) -> Outcome:
     return Outcome(target, len(passed), len(failed), error.splitlines()[0] if error else "")
 
 
-if __name__ == "__main__":
+def main(argv: list[str] | None = None) -> None:
     import tempfile
-    for name in sys.argv[1:] or TARGETS:
+    parser = argparse.ArgumentParser(prog="python -m tests.e2e.ansible_targets")
+    parser.add_argument("target", nargs="*", help="targets to run (default: %s)"
+                        % ", ".join(TARGETS))
+    parser.add_argument("--inventory", type=Path, help="run on a host of this inventory")
+    parser.add_argument("--host", help="the host of --inventory to run on")
+    parser.add_argument("--targets", type=Path, help="a targets folder (default: the sdist's)")
+    opts = parser.parse_args(argv)
+    if bool(opts.inventory) != bool(opts.host):
+        parser.error("--inventory and --host go together")
+    for name in opts.target or TARGETS:
         with tempfile.TemporaryDirectory() as tmp:
-            got = run_local(name, Path(tmp))
+            if opts.inventory:
+                got = run_on_host(name, Path(tmp), opts.inventory, opts.host, opts.targets)
+            else:
+                got = run_local(name, Path(tmp), opts.targets)
         print(f"{got.target}: passed {got.passed}, failed {got.failed}"
               + (f" -- {got.error}" if got.error else ""), flush=True)
+
+
+if __name__ == "__main__":
+    main()

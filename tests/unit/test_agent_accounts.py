@@ -45,6 +45,12 @@ def test_useradd_options() -> None:
                     "-M", "-r", "--", "app"]
 
 
+def test_userdel_options() -> None:
+    assert user.userdel_argv("app", {}) == ["userdel", "--", "app"]
+    assert user.userdel_argv("app", {"remove": True, "force": "yes"}) == \
+        ["userdel", "--remove", "--force", "--", "app"]
+
+
 @pytest.fixture
 def fake_etc(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     for name, text in (("passwd", PASSWD), ("group", GROUP), ("shadow", SHADOW)):

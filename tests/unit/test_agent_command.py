@@ -26,6 +26,15 @@ def test_command_expands_variables_in_its_words_like_ansible(monkeypatch) -> Non
     assert outcome.data["cmd"] == ["echo", "x y", "a|b"]
 
 
+def test_command_expands_variables_from_the_tasks_environment_too() -> None:
+    outcome = run_op("command", {"cmd": "/bin/sh -c 'echo \"\\$MS_TASK_VAR\"'",
+                                 "environment": {"MS_TASK_VAR": "z"}})
+    assert outcome.stdout == "\\z"  # expanded before sh reads the word, as in Ansible
+    kept = run_op("command", {"argv": ["echo", "$MS_NONE", "${MS_TASK_VAR}"],
+                              "environment": {"MS_TASK_VAR": "z"}})
+    assert kept.stdout == "$MS_NONE z"
+
+
 def test_command_returns_ansible_fields() -> None:
     outcome = run_op("command", {"argv": ["sh", "-c", "echo one; echo two; echo err >&2"]})
     data = outcome.data
@@ -45,6 +54,17 @@ def test_shell_executable_and_its_fields(tmp_path) -> None:
     out = run_op("shell", {"cmd": "echo ${BASH_VERSION:+bash}", "executable": "/bin/bash"})
     assert out.stdout == "bash" and out.data["cmd"] == "echo ${BASH_VERSION:+bash}"
     assert out.data["stdout_lines"] == ["bash"]
+
+
+def test_command_ignores_executable_with_a_warning_as_ansible_does() -> None:
+    out = run_op("command", {"cmd": "ls /dev/null", "executable": "/bogus"})
+    assert out.status == "changed" and out.stdout == "/dev/null"
+    assert len(out.data["warnings"]) == 1 and "no longer supported" in out.data["warnings"][0]
+
+
+def test_a_missing_chdir_fails_in_ansibles_words(tmp_path: Path) -> None:
+    out = run_op("command", {"cmd": "echo", "chdir": str(tmp_path / "nope")})
+    assert out.status == "failed" and "Unable to change directory" in out.msg
 
 
 def test_command_takes_an_argv_list() -> None:

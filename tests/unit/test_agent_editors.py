@@ -103,11 +103,35 @@ def test_a_block_is_added_with_ansible_markers_then_left_alone(tmp_path: Path) -
 def test_a_block_is_updated_in_place_and_removed(tmp_path: Path) -> None:
     (tmp_path / "f").write_text("x\n# BEGIN M\nold\n# END M\ny\n")
     args = block(tmp_path, marker="# {mark} M", block="new")
-    assert run_op("blockinfile", args).msg == "block updated"
+    assert run_op("blockinfile", args).msg == "Block inserted"  # Ansible's word for an update
     assert (tmp_path / "f").read_text() == "x\n# BEGIN M\nnew\n# END M\ny\n"
     gone = run_op("blockinfile", {**args, "state": "absent"})
     assert gone.status == "changed" and (tmp_path / "f").read_text() == "x\ny\n"
+    assert gone.msg == "Block removed"
     assert run_op("blockinfile", {**args, "state": "absent"}).status == "ok"
+
+
+def test_a_block_keeps_each_lines_own_ending(tmp_path: Path) -> None:
+    (tmp_path / "f").write_bytes(b"unix\ndos\r\n# BEGIN M\nold\n# END M\nlast")
+    args = block(tmp_path, marker="# {mark} M", block="a\r\nb\r\n")
+    assert run_op("blockinfile", args).status == "changed"
+    assert (tmp_path / "f").read_bytes() == b"unix\ndos\r\n# BEGIN M\na\r\nb\r\n# END M\nlast"
+    assert run_op("blockinfile", args).status == "ok"
+    (tmp_path / "g").write_bytes(b"no newline")
+    run_op("blockinfile", block(tmp_path, path=str(tmp_path / "g"), block="x"))
+    assert (tmp_path / "g").read_bytes() == (b"no newline\n# BEGIN ANSIBLE MANAGED BLOCK\nx\n"
+                                             b"# END ANSIBLE MANAGED BLOCK\n")
+
+
+def test_a_multiline_insertafter_is_searched_across_lines(tmp_path: Path) -> None:
+    (tmp_path / "f").write_text("A =\n  (LIST =\n  )\nB =\n  (LIST =\n  )\n")
+    run_op("blockinfile", block(tmp_path, block="x", marker="# {mark}",
+                                insertafter=r"(?m)A =\n.*\(LIST ="))
+    assert (tmp_path / "f").read_text().startswith("A =\n  (LIST =\n# BEGIN\nx\n# END\n  )\n")
+    (tmp_path / "f").write_text("A =\n  (LIST =\n")
+    run_op("blockinfile", block(tmp_path, block="x", marker="# {mark}",
+                                insertafter=r"A =\n.*\(LIST ="))  # no (?m): line by line
+    assert (tmp_path / "f").read_text() == "A =\n  (LIST =\n# BEGIN\nx\n# END\n"
 
 
 def test_a_block_goes_where_insertbefore_and_insertafter_say(tmp_path: Path) -> None:
@@ -123,11 +147,12 @@ def test_blockinfile_check_mode_diff_create_and_backup(tmp_path: Path) -> None:
     args = block(tmp_path, create=True, mode="0600")
     preview = run_op("blockinfile", args, check=True)
     assert preview.status == "changed" and not (tmp_path / "f").exists()
+    assert preview.msg == "File created"
     assert "+a = 1" in preview.diff
     assert run_op("blockinfile", args).status == "changed"
     assert (tmp_path / "f").stat().st_mode & 0o777 == 0o600
     out = run_op("blockinfile", {**args, "block": "c", "backup": True})
-    assert "a = 1" in Path(out.data["backup"]).read_text()
+    assert "a = 1" in Path(out.data["backup_file"]).read_text()
     assert run_op("blockinfile", block(tmp_path / "none")).status == "failed"
 
 
@@ -163,6 +188,30 @@ def test_replace_between_after_and_before(tmp_path: Path) -> None:
     assert (tmp_path / "f").read_text() == "x=1\n[s]\nx=2\n[t]\nx=1\n"
 
 
+def test_replace_says_when_after_and_before_match_no_section(tmp_path: Path) -> None:
+    (tmp_path / "f").write_text("a\nb\n")
+    out = run_op("replace", {"path": str(tmp_path / "f"), "regexp": "a", "replace": "z",
+                             "after": "b", "before": "a"})
+    assert out.status == "ok" and (tmp_path / "f").read_text() == "a\nb\n"
+    assert out.msg.startswith("Pattern for before/after params did not match the given file")
+
+
+def test_replace_fails_on_a_folder_or_a_missing_file_in_ansibles_words(tmp_path: Path) -> None:
+    args = {"regexp": "a", "replace": "z"}
+    folder = run_op("replace", {**args, "path": str(tmp_path)})
+    assert folder.status == "failed" and folder.msg.endswith(" is a directory !")
+    missing = run_op("replace", {**args, "path": str(tmp_path / "none")})
+    assert missing.status == "failed" and missing.msg.endswith(" does not exist !")
+
+
+@pytest.mark.parametrize("replace", [r"\D", r"\2", r"\g<nope>"])
+def test_a_replacement_that_cannot_expand_fails_before_the_file_is_read(
+        tmp_path: Path, replace: str) -> None:
+    (tmp_path / "f").write_text("no dot here\n")
+    out = run_op("replace", {"path": str(tmp_path / "f"), "regexp": r"(\.)", "replace": replace})
+    assert out.status == "failed" and out.msg.startswith("Unable to process replace")
+
+
 def test_replace_check_mode_diff_backup_and_missing_file(tmp_path: Path) -> None:
     (tmp_path / "f").write_text("a\n")
     args = {"path": str(tmp_path / "f"), "regexp": "a", "replace": "b"}
@@ -170,7 +219,7 @@ def test_replace_check_mode_diff_backup_and_missing_file(tmp_path: Path) -> None
     assert preview.status == "changed" and "+b" in preview.diff
     assert (tmp_path / "f").read_text() == "a\n"
     out = run_op("replace", {**args, "backup": True})
-    assert Path(out.data["backup"]).read_text() == "a\n"
+    assert Path(out.data["backup_file"]).read_text() == "a\n"
     missing = run_op("replace", {**args, "path": str(tmp_path / "none")})
     assert missing.status == "failed" and "does not exist" in missing.msg
 

@@ -111,7 +111,16 @@ def test_parse_mode(given: object, expected: object) -> None:
     assert fileio.parse_mode(given) == expected
 
 
-@pytest.mark.parametrize("bad", ["u+rwx", "999", "77777", True])
+@pytest.mark.parametrize("text, current, is_dir, want", [
+    ("u+rwx", 0o400, False, 0o700), ("go-w", 0o666, False, 0o644), ("a=r", 0o777, False, 0o444),
+    ("u=rw,g=r,o=", 0o777, False, 0o640), ("+X", 0o644, True, 0o755), ("+X", 0o644, False, 0o644),
+    ("u+s,o+t", 0o755, True, 0o5755)])
+def test_parse_mode_applies_a_symbolic_mode_to_the_current_one(
+        text: str, current: int, is_dir: bool, want: int) -> None:
+    assert fileio.parse_mode(text, current, is_dir) == want
+
+
+@pytest.mark.parametrize("bad", ["u+rwz", "999", "77777", True])
 def test_parse_mode_refuses_non_octal(bad: object) -> None:
     with pytest.raises(OpError):
         fileio.parse_mode(bad)

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import os
+import pwd
 import stat
+import time
 from pathlib import Path
 
 import pytest
@@ -52,14 +54,66 @@ def test_file_state_on_a_missing_file_fails_with_a_hint(tmp_path: Path) -> None:
     assert outcome.status == "failed" and "touch" in outcome.msg
 
 
-def test_touch_creates_an_empty_file_then_is_idempotent(tmp_path: Path) -> None:
+def test_touch_creates_an_empty_file_then_sets_its_times_on_each_run(tmp_path: Path) -> None:
     target = tmp_path / "t"
     args = {"path": str(target), "state": "touch", "mode": "0600"}
     assert run_op("file", args).status == "changed"
     assert target.read_bytes() == b"" and mode_of(target) == 0o600
-    before = snapshot(target)
+    os.utime(target, (1000000000, 1000000000))
+    again = run_op("file", args)  # as in Ansible: touch is changed on every run
+    assert again.status == "changed" and target.stat().st_mtime > 1000000000
+    kept = run_op("file", dict(args, access_time="preserve", modification_time="preserve"))
+    assert kept.status == "ok"
+
+
+def test_times_given_in_a_format_are_set_once(tmp_path: Path) -> None:
+    target = tmp_path / "t"
+    target.write_text("")
+    args = {"path": str(target), "state": "file", "modification_time": "202001011200.00"}
+    assert run_op("file", args).status == "changed"
+    assert time.localtime(target.stat().st_mtime)[:5] == (2020, 1, 1, 12, 0)
     assert run_op("file", args).status == "ok"
-    assert snapshot(target) == before
+    bad = run_op("file", dict(args, modification_time="yesterday"))
+    assert bad.status == "failed" and "does not match the format" in bad.msg
+
+
+def test_recurse_sets_a_symbolic_mode_on_everything_under_a_folder(tmp_path: Path) -> None:
+    tree = tmp_path / "tree"
+    (tree / "sub").mkdir(parents=True)
+    (tree / "sub" / "f").write_text("x")
+    (tree / "sub" / "f").chmod(0o400)
+    (tree / "sub").chmod(0o500)
+    args = {"path": str(tree), "mode": "u+rwx", "recurse": True, "follow": False}
+    first = run_op("file", args)  # no state: a folder with recurse
+    assert first.status == "changed" and first.data["state"] == "directory"
+    assert mode_of(tree / "sub") == 0o700 and mode_of(tree / "sub" / "f") == 0o700
+    assert run_op("file", args).status == "ok"
+
+
+def test_the_result_carries_ansibles_fields(tmp_path: Path) -> None:
+    target = tmp_path / "f"
+    target.write_text("abc")
+    got = run_op("file", {"path": str(target), "mode": "0640"})  # no state: what it is now
+    assert got.status == "changed"
+    assert got.data["state"] == "file" and got.data["mode"] == "0640"
+    assert got.data["size"] == 3 and got.data["path"] == str(target)
+    assert got.data["owner"] == pwd.getpwuid(os.getuid()).pw_name
+
+
+def test_hard_link_is_made_once_and_replaces_a_file_only_with_force(tmp_path: Path) -> None:
+    src, dest = tmp_path / "src", tmp_path / "dest"
+    src.write_text("data")
+    args = {"path": str(dest), "src": str(src), "state": "hard"}
+    made = run_op("file", args)
+    assert made.status == "changed" and made.data["state"] == "hard"
+    assert dest.stat().st_ino == src.stat().st_ino
+    assert run_op("file", args).status == "ok"
+    other = tmp_path / "other"
+    other.write_text("mine")
+    refused = run_op("file", dict(args, path=str(other)))
+    assert refused.status == "failed" and other.read_text() == "mine"
+    forced = run_op("file", dict(args, path=str(other), force=True))
+    assert forced.status == "changed" and other.stat().st_ino == src.stat().st_ino
 
 
 def test_absent_removes_files_links_and_trees(tmp_path: Path) -> None:
@@ -79,7 +133,7 @@ def test_absent_removes_files_links_and_trees(tmp_path: Path) -> None:
 
 def test_link_is_created_retargeted_and_then_left_alone(tmp_path: Path) -> None:
     link = tmp_path / "current"
-    args = {"path": str(link), "state": "link", "src": "/srv/app/v1"}
+    args = {"path": str(link), "state": "link", "src": "/srv/app/v1", "force": True}
     assert run_op("file", args).status == "changed"
     assert os.readlink(link) == "/srv/app/v1"
     assert run_op("file", args).status == "ok"
@@ -88,12 +142,25 @@ def test_link_is_created_retargeted_and_then_left_alone(tmp_path: Path) -> None:
     assert os.readlink(link) == "/srv/app/v2"
 
 
+def test_a_link_to_a_missing_path_needs_force(tmp_path: Path) -> None:
+    link = tmp_path / "current"
+    refused = run_op("file", {"path": str(link), "state": "link", "src": "nothere"})
+    assert refused.status == "failed" and "force" in refused.msg
+    assert not os.path.lexists(link)
+    (tmp_path / "there").write_text("")
+    relative = run_op("file", {"path": str(link), "state": "link", "src": "there"})
+    assert relative.status == "changed" and os.readlink(link) == "there"
+
+
 def test_link_never_replaces_a_real_file(tmp_path: Path) -> None:
     target = tmp_path / "f"
     target.write_text("keep me")
     outcome = run_op("file", {"path": str(target), "state": "link", "src": "/etc/hostname"})
-    assert outcome.status == "failed" and "not a link" in outcome.msg
+    assert outcome.status == "failed" and "refusing to convert from file to link" in outcome.msg
     assert target.read_text() == "keep me"
+    forced = run_op("file", {"path": str(target), "state": "link", "src": "/etc/hostname",
+                             "force": True})
+    assert forced.status == "changed" and os.readlink(target) == "/etc/hostname"
 
 
 def test_unknown_arguments_and_states_are_named() -> None:
@@ -180,10 +247,19 @@ def test_copy_in_check_mode_assumes_an_earlier_task_makes_the_folder(tmp_path: P
     assert not (tmp_path / "no").exists()
 
 
-def test_copy_onto_a_directory_fails(tmp_path: Path) -> None:
+def test_copy_of_inline_content_onto_a_directory_fails(tmp_path: Path) -> None:
     data = b"x"
     outcome = run_op("copy", copy_args(tmp_path, data), blobs=[data])
     assert outcome.status == "failed" and "is a directory" in outcome.msg
+
+
+def test_copy_of_a_file_to_a_directory_puts_it_there_under_its_name(tmp_path: Path) -> None:
+    data = b"x"
+    args = copy_args(tmp_path, data, src="roles/web/files/sshd_config")
+    outcome = run_op("copy", args, blobs=[data])
+    assert outcome.status == "changed" and outcome.data["dest"] == str(tmp_path / "sshd_config")
+    assert (tmp_path / "sshd_config").read_bytes() == data
+    assert run_op("copy", args, blobs=[data]).status == "ok"
 
 
 def test_copy_refuses_a_blob_that_does_not_match_its_digest(tmp_path: Path) -> None:
@@ -267,7 +343,20 @@ def test_a_missing_file_needs_create(tmp_path: Path) -> None:
     assert refused.status == "failed" and "create: true" in refused.msg
     made = run_op("line", line(path, line="a=1", create=True, mode="0600"))
     assert made.status == "changed" and path.read_text() == "a=1\n" and mode_of(path) == 0o600
+    assert made.msg == "line added"
     assert run_op("line", line(tmp_path / "other", line="a", state="absent")).status == "ok"
+
+
+@pytest.mark.parametrize("op, args", [("line", {"line": "a=1"}), ("blockinfile", {"block": "a=1"})])
+def test_create_makes_the_missing_folders_too_and_a_journal_removes_them(
+        tmp_path: Path, op: str, args: dict) -> None:
+    from mainsail.agent.journal import Journal, restore
+    path = tmp_path / "made" / "deeper" / "f"
+    journal = Journal(str(tmp_path / "journal"))
+    made = run_op(op, dict(args, path=str(path), create=True), journal=journal)
+    assert made.status == "changed" and "a=1\n" in path.read_text()
+    restore(str(tmp_path / "journal"))
+    assert not (tmp_path / "made").exists()
 
 
 def test_line_in_check_mode_changes_nothing(sshd: Path) -> None:

@@ -84,6 +84,21 @@ def test_stat_of_nothing_and_without_checksum(tmp_path: Path) -> None:
     assert "checksum" not in info
 
 
+@pytest.mark.parametrize("content, mimetype, charset", [
+    (b"hello world", "text/plain", "us-ascii"), ("h\u00e9llo".encode(), "text/plain", "utf-8"),
+    (b"", "inode/x-empty", "binary"), (b"\x1f\x8b\x08\x00", "application/gzip", "binary"),
+    (b"\x00\x01\x02", "application/octet-stream", "binary")])
+def test_stat_guesses_the_mime_type_without_starting_file(
+        tmp_path: Path, content: bytes, mimetype: str, charset: str) -> None:
+    (tmp_path / "f").write_bytes(content)
+    info = run_op("stat", {"path": str(tmp_path / "f")}).data["stat"]
+    assert (info["mimetype"], info["charset"]) == (mimetype, charset)
+    folder = run_op("stat", {"path": str(tmp_path)}).data["stat"]
+    assert folder["mimetype"] == "inode/directory"
+    off = run_op("stat", {"path": str(tmp_path / "f"), "get_mime": False}).data["stat"]
+    assert "mimetype" not in off
+
+
 def test_stat_describes_a_link_unless_follow(tmp_path: Path) -> None:
     (tmp_path / "real").write_text("abc")
     (tmp_path / "link").symlink_to(tmp_path / "real")
@@ -159,6 +174,15 @@ def test_find_recurse_depth_and_excludes(tmp_path: Path) -> None:
     assert names(run_op("find", {**base, "excludes": "e*"})) == ["a.log", "d.log", "f.log"]
     assert names(run_op("find", {**base, "hidden": True})) == \
         [".c.log", "a.log", "d.log", "e.log", "f.log"]
+
+
+def test_find_takes_an_empty_excludes_list_as_none(tmp_path: Path) -> None:
+    (tmp_path / "a.xml").write_text("")
+    args = coerce_args(OPS["find"], {"paths": str(tmp_path), "patterns": "*.xml",
+                                     "excludes": []}, "site.yml:3")
+    assert run_op("find", args).data["matched"] == 1
+    with pytest.raises(BadInput, match="empty name"):
+        coerce_args(OPS["find"], {"paths": str(tmp_path), "excludes": ["a", ""]}, "site.yml:3")
 
 
 def test_find_examined_counts_like_ansible(tmp_path: Path) -> None:

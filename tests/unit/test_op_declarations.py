@@ -72,6 +72,8 @@ ALSO_MEANS_SOMETHING_ELSE = {
     # `type`, also fields of the mounts and interface facts; uri's `username` beside
     # urlsplit's own field of that name.
     "filter", "fstype", "type", "username",
+    # apt-get's remove verb (user's remove).
+    "remove",
 }
 EXEMPT = ALSO_MEANS_SOMETHING_ELSE | set(TASK_KEYWORDS) | set(UNSUPPORTED)
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 import datetime
 import glob
 import os
+import re
 import shlex
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from .. import proc, safeexpr
-from ..core import CHANGED, FAILED, OK, Context, OpError, Outcome
+from ..core import CHANGED, FAILED, OK, Context, MissingPrerequisite, OpError, Outcome
 from ..spec import Arg
 
 
@@ -46,6 +47,9 @@ def execute(ctx: Context, args: Mapping[str, Any], argv: List[str], via_sh: bool
     display = argv[-1] if via_sh else shlex.join(argv)
     if ctx.check:
         return _check_outcome(args, display)
+    if chdir and not os.path.isdir(str(chdir)):  # Ansible's words, which roles search for
+        raise MissingPrerequisite("Unable to change directory before execution: no such "
+                                  "directory %s" % chdir)
     start = datetime.datetime.now()
     result = proc.run(argv, stdin=_stdin(args), cwd=chdir, extra_env=_environment(args))
     end = datetime.datetime.now()
@@ -124,6 +128,22 @@ def to_argv(cmd: Any, via_sh: bool) -> List[str]:
     if not argv:
         raise OpError("empty command")
     return argv
+
+
+_VAR = re.compile(r"\$(\w+|\{[^}]*\})")
+
+
+def expand_vars(word: str, args: Mapping[str, Any]) -> str:
+    """``$NAME`` and ``${NAME}`` in ``word`` from the agent's environment with the task's
+    ``environment`` over it (the program's own environment, as in Ansible); unknown names
+    are left as written."""
+    env = dict(os.environ)
+    env.update(_environment(args))
+
+    def value(match: "re.Match[str]") -> str:
+        name = match.group(1).strip("{}")
+        return env.get(name, match.group(0))
+    return _VAR.sub(value, word)
 
 
 def _environment(args: Mapping[str, Any]) -> Dict[str, str]:

@@ -16,7 +16,7 @@ def run(ctx: Context, args: Mapping[str, Any]) -> Outcome:
     if problem:
         raise OpError("blockinfile: %s" % problem[0], hint=problem[1])
     path = str(args["path"])
-    target = fileio.write_target(path)
+    target = fileio.write_target(path, missing_parent_ok=flag(args, "create"))
     before = fileio.read_file(target)
     if before is None:
         if args["state"] == "absent":
@@ -25,10 +25,9 @@ def run(ctx: Context, args: Mapping[str, Any]) -> Outcome:
             raise MissingPrerequisite("%s does not exist" % path,
                                       hint="set create: true to create it")
     text = (before or b"").decode("utf-8", "surrogateescape")
-    lines = text.splitlines()
+    lines = text.splitlines(True)  # each line keeps its own ending (CRLF stays CRLF)
     new_lines, note = edit(lines, args)
-    new_text = "\n".join(new_lines) + ("\n" if new_lines else "")
-    new = new_text.encode("utf-8", "surrogateescape")
+    new = "".join(new_lines).encode("utf-8", "surrogateescape")
     mode, owner, group = args.get("mode"), args.get("owner"), args.get("group")
     if before is not None and (new_lines == lines):
         return settle(ctx, fileio.attr_changes(target, mode, owner, group),
@@ -37,14 +36,16 @@ def run(ctx: Context, args: Mapping[str, Any]) -> Outcome:
     kept: List[str] = []
 
     def apply() -> None:
+        if before is None:
+            fileio.make_parents(target, ctx.journal)
         if flag(args, "backup"):
             kept.append(keep_copy(ctx, target, before))
         fileio.atomic_write(target, new, mode, owner, group, args.get("validate"),
                             journal=ctx.journal)
     diff = fileio.unified_diff(before, new, path) if ctx.diff else ""
-    outcome = settle(ctx, [note if before is not None else "file created, " + note], apply, diff)
+    outcome = settle(ctx, [note if before is not None else "File created"], apply, diff)
     if kept and kept[0]:
-        outcome.data["backup"] = kept[0]
+        outcome.data["backup_file"] = kept[0]
     return outcome
 
 
@@ -55,32 +56,36 @@ def markers(args: Mapping[str, Any]) -> Tuple[str, str]:
 
 
 def edit(lines: List[str], args: Mapping[str, Any]) -> Tuple[List[str], str]:
-    """``lines`` with the block set (or removed); what happened, in words."""
+    """``lines`` (with their endings) with the block set (or removed); what happened."""
     begin, end = markers(args)
     first = last = None
     for index, line in enumerate(lines):
-        if line.rstrip("\r") == begin:
+        if line.rstrip("\r\n") == begin:
             first = index
-        if line.rstrip("\r") == end:
+        if line.rstrip("\r\n") == end:
             last = index
     block = str(args.get("block") or "")
+    if block and not block.endswith("\n"):
+        block += "\n"
     wanted = [] if args["state"] == "absent" or not block else \
-        [begin] + block.splitlines() + [end]
+        [begin + "\n"] + block.splitlines(True) + [end + "\n"]
     out = list(lines)
     if first is None or last is None:
         if not wanted:
             return lines, ""
         at = _position(out, args)
-        note = "block inserted"
+        note = "Block inserted"  # Ansible's words, which roles and tests compare
     else:
         low, high = min(first, last), max(first, last)
         del out[low:high + 1]
         at = low
-        note = "block removed" if not wanted else "block updated"
+        note = "Block removed" if not wanted else "Block inserted"
+    if wanted and at > 0 and not out[at - 1].endswith("\n"):
+        out[at - 1] += "\n"  # a last line without its newline gets one before the block
     if wanted and flag(args, "prepend_newline") and at > 0 and out[at - 1].strip():
-        wanted = [""] + wanted
+        wanted = ["\n"] + wanted
     if wanted and flag(args, "append_newline") and at < len(out) and out[at].strip():
-        wanted = wanted + [""]
+        wanted = wanted + ["\n"]
     out[at:at] = wanted
     return out, note
 
@@ -90,22 +95,30 @@ def _position(lines: List[str], args: Mapping[str, Any]) -> int:
     if before == "BOF":
         return 0
     if before:
-        hit = _last(lines, str(before))
+        hit = _last(lines, str(before), after=False)
         return len(lines) if hit is None else hit
     if after and after != "EOF":
-        hit = _last(lines, str(after))
+        hit = _last(lines, str(after), after=True)
         return len(lines) if hit is None else hit + 1
     return len(lines)
 
 
-def _last(lines: List[str], pattern: str) -> Optional[int]:
+def _last(lines: List[str], pattern: str, after: bool) -> Optional[int]:
+    """The line of the last match; a pattern with the multiline flag (``(?m)``) is searched
+    across lines, as in Ansible, and its first match's end (start, for insertbefore) counts."""
     try:
         compiled = re.compile(pattern)
     except re.error as exc:
         raise OpError("blockinfile: %r is not a valid regex: %s" % (pattern, exc))
+    if compiled.flags & re.MULTILINE:
+        text = "".join(lines)
+        match = compiled.search(text)
+        if match is None:
+            return None
+        return text.count("\n", 0, match.end() if after else match.start())
     found = None
     for index, line in enumerate(lines):
-        if compiled.search(line):
+        if compiled.search(line.rstrip("\r\n")):
             found = index
     return found
 
@@ -140,9 +153,9 @@ SPEC = OpSpec(
                                "the last matching line)"),
         Arg("insertbefore", doc="`BOF` or a regex: where a new block goes (before the last "
                                 "matching line)"),
-        Arg("create", "bool", default=False, doc="create the file when it does not exist"),
+        Arg("create", "bool", default=False, doc="create the file (and its missing folders) when it does not exist"),
         Arg("backup", "bool", default=False,
-            doc="keep the old file beside it as `PATH.PID.DATE@TIME~` (result: `backup`)"),
+            doc="keep the old file beside it as `PATH.PID.DATE@TIME~` (result: `backup_file`, as Ansible names it here)"),
         Arg("validate", "checker", doc="a check of the new file before it replaces the old "
                                        "one: `CMD %s`"),
         Arg("prepend_newline", "bool", default=False,

@@ -6,7 +6,7 @@ from typing import Any, Mapping
 
 from ..core import Context, OpError, Outcome, accept, flag
 from ..spec import Arg, OpSpec
-from ._exec import FREE_FORM_OPTIONS, execute, guard_args, to_argv
+from ._exec import FREE_FORM_OPTIONS, execute, expand_vars, guard_args, to_argv
 
 
 def run(ctx: Context, args: Mapping[str, Any]) -> Outcome:
@@ -15,8 +15,13 @@ def run(ctx: Context, args: Mapping[str, Any]) -> Outcome:
         raise OpError("command: give exactly one of cmd (a string) or argv (a list)")
     argv = to_argv(args.get("argv") or args.get("cmd"), via_sh=False)
     if args.get("expand_argument_vars") is None or flag(args, "expand_argument_vars"):
-        argv = [os.path.expandvars(os.path.expanduser(word)) for word in argv]
-    return execute(ctx, args, argv, via_sh=False)
+        argv = [expand_vars(os.path.expanduser(word), args) for word in argv]
+    outcome = execute(ctx, args, argv, via_sh=False)
+    if args.get("executable"):
+        outcome.data.setdefault("warnings", []).append(
+            "the parameter 'executable' is no longer supported with the 'command' module: "
+            "not using %r (use shell)" % str(args["executable"]))
+    return outcome
 
 
 SPEC = OpSpec(
@@ -29,6 +34,8 @@ SPEC = OpSpec(
         Arg('expand_argument_vars', 'bool',
             doc='expand `$VAR` and `~` in the words, as Ansible does (default `true`; no '
                 'shell involved)'),
+        Arg('executable', doc='accepted and not used, with a warning in the result '
+                              '(`warnings`), as in Ansible: `command` runs no shell'),
     ) + guard_args('a command run first: skip this one when it exits 0'),
     required=(('cmd', 'argv'),),
     free_form='cmd',

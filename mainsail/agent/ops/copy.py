@@ -17,6 +17,10 @@ def run(ctx: Context, args: Mapping[str, Any]) -> Outcome:
     args = accept(SPEC, args)
     dest = str(args["dest"])
     target = fileio.write_target(dest)
+    if args.get("src") and safepath.kind(target) == "directory":
+        # As in Ansible: a file copied to a folder lands in it under its own name.
+        dest = os.path.join(dest, os.path.basename(str(args["src"]).rstrip("/")))
+        target = fileio.write_target(dest)
     _check_destination(target)
     inline, sha = _content(args)
     current_sha = fileio.sha256_file(target)
@@ -100,7 +104,7 @@ SPEC = OpSpec(
     summary='a file with exactly this content (from `files/` or inline)',
     ansible='`copy`',
     args=(
-        Arg('dest', 'abspath', doc='the file on the host'),
+        Arg('dest', 'abspath', doc="the file on the host; an existing folder: the file goes in it under `src`'s name"),
         Arg('src', doc="a file in the role's `files/`, else in the project's `files/` (a path relative to those folders)"),
         Arg('content', 'text', doc="the file's content"),
         Arg('validate', 'checker', doc='a check of the new content before it replaces the file: `CMD %s`'),

@@ -190,9 +190,9 @@ SPEC = OpSpec(
     ansible="`find`",
     args=(
         Arg("paths", "names", aliases=("name", "path"), doc="the folders to look in"),
-        Arg("patterns", "names",
+        Arg("patterns", "globs",
             doc="shell patterns (or, with `use_regex`, regexes) a name must match (any)"),
-        Arg("excludes", "names", aliases=("exclude",),
+        Arg("excludes", "globs", aliases=("exclude",),
             doc="patterns of names to leave out"),
         Arg("contains", doc="a regex a line of the file must match (regular files only)"),
         Arg("read_whole_file", "bool", default=False,

@@ -23,7 +23,7 @@ def run(ctx: Context, args: Mapping[str, Any]) -> Outcome:
     problem = _rule(args)
     if problem:
         raise OpError("line: %s" % problem[0], hint=problem[1])
-    target = fileio.write_target(path)
+    target = fileio.write_target(path, missing_parent_ok=flag(args, "create"))
     before = fileio.read_file(target)
     if before is None:
         if state == "absent":
@@ -54,10 +54,12 @@ def _finish(ctx: Context, path: str, target: str, args: Mapping[str, Any],
                       lambda: fileio.apply_attrs(target, mode, owner, group,
                                                  journal=ctx.journal))
     diff = fileio.unified_diff(before, new, path) if ctx.diff else ""
-    changes = [note if before is not None else "file created, " + note]
+    changes = [note]  # Ansible's message, also for a file created: roles compare it
     kept: List[str] = []
 
     def apply() -> None:
+        if before is None:
+            fileio.make_parents(target, ctx.journal)
         if flag(args, "backup"):
             kept.append(keep_copy(ctx, target, before))
         fileio.atomic_write(target, new, mode, owner, group, args.get("validate"),
@@ -190,7 +192,7 @@ SPEC = OpSpec(
         Arg('state', default='present', choices=('present', 'absent'), doc='the line is there; matching lines are gone'),
         Arg('insertafter', doc='`EOF`, or a regex: where a new line goes'),
         Arg('insertbefore', doc='`BOF`, or a regex: where a new line goes'),
-        Arg('create', 'bool', doc='create the file when it does not exist (otherwise that is an error)'),
+        Arg('create', 'bool', doc='create the file (and its missing folders) when it does not exist (otherwise that is an error)'),
         Arg('validate', 'checker', doc='a check of the new file before it replaces the old one: `CMD %s`'),
         Arg('mode', 'octal', doc='the permissions'),
         Arg('owner', doc='the owning user'),

@@ -19,11 +19,17 @@ def run(ctx: Context, args: Mapping[str, Any]) -> Outcome:
     if state == "absent":
         if current is None:
             return settle(ctx, [], nothing)
-        return settle(ctx, ["user removed"], lambda: _run(["userdel", "--", name], secrets))
+        return settle(ctx, ["user removed"], lambda: _run(userdel_argv(name, args), secrets))
     if current is None:
         return settle(ctx, ["user created"], lambda: _run(useradd_argv(name, args), secrets))
     changes, options = usermod_plan(name, args, current)
     return settle(ctx, changes, lambda: _run(["usermod"] + options + ["--", name], secrets))
+
+
+def userdel_argv(name: str, args: Mapping[str, Any]) -> List[str]:
+    """userdel with Ansible's ``remove`` (home and mail spool too) and ``force``."""
+    return (["userdel"] + (["--remove"] if bool_arg(args, "remove") else [])
+            + (["--force"] if bool_arg(args, "force") else []) + ["--", name])
 
 
 def useradd_argv(name: str, args: Mapping[str, Any]) -> List[str]:
@@ -118,6 +124,8 @@ SPEC = OpSpec(
         Arg('system', 'bool', doc='create a system account (`useradd -r`: id below 1000)'),
         Arg('password', doc='the password as a crypt hash, e.g. from `mkpasswd -m sha-512`'),
         Arg('comment', doc='the GECOS field (full name)'),
+        Arg('remove', 'bool', default=False, doc='with `state: absent`, remove the home folder and mail spool too (`userdel --remove`)'),
+        Arg('force', 'bool', default=False, doc='with `state: absent`, remove the user even while logged in (`userdel --force`)'),
     ),
     required=(('name',),),
     doc="""\
