@@ -10,16 +10,30 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import stat
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from . import safepath, statedir
-from .core import MissingPrerequisite
+from .core import MissingPrerequisite, OpError
 
 KEEP_RUNS = 3
 ENTRIES = "entries.jsonl"
 META = "meta.json"
+KEEPS_DROPPED = "keeps-dropped"
+KEEP_SUFFIX = ".mainsail-keep"
+
+
+class Unfinished(Exception):
+    """A restore that could not put every path back (a full disk, a refused path): what it
+    did restore, and each path it could not with the reason. The journal stays as it is, so
+    that the next run finishes it."""
+
+    def __init__(self, done: List[str], failures: List[Dict[str, str]]) -> None:
+        super().__init__("; ".join("%s: %s" % (f["path"], f["error"]) for f in failures))
+        self.done = done
+        self.failures = failures
 
 
 class Journal:
@@ -28,8 +42,13 @@ class Journal:
         self.seen: Dict[str, bool] = {}
         self.count = 0
 
-    def save(self, path: str, entry: Optional[Dict[str, Any]] = None) -> None:
-        """Record path's state before its first change in this transaction."""
+    def save(self, path: str, entry: Optional[Dict[str, Any]] = None,
+             keep: bool = False) -> None:
+        """Record path's state before its first change in this transaction.
+
+        With ``keep`` (the file is about to be replaced, not changed in place), the old file
+        also stays where it is under a second name beside it (a hard link: no new space),
+        so that a rollback puts it back by a rename even on a full disk."""
         path = os.path.abspath(path)
         if path in self.seen:
             return
@@ -39,12 +58,19 @@ class Journal:
         if entry["kind"] == "file":
             self.count += 1
             data = os.path.join(self.folder, "%d.data" % self.count)
-            copy_out(path, data)
-            entry["data"] = os.path.basename(data)
-        with open(os.path.join(self.folder, ENTRIES), "a") as handle:
-            handle.write(json.dumps(entry, sort_keys=True) + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
+            inode, kept = copy_out(path, data, keep)
+            entry.update(data=os.path.basename(data), inode=inode)
+            if kept:
+                entry["keep"] = kept
+        try:
+            with open(os.path.join(self.folder, ENTRIES), "a") as handle:
+                handle.write(json.dumps(entry, sort_keys=True) + "\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+        except BaseException:
+            if entry.get("keep"):  # not journalled: nothing would ever remove it
+                drop_keep(entry)
+            raise
 
     def created(self, path: str) -> None:
         """Record that the transaction made path (already in place): a rollback removes it."""
@@ -85,21 +111,95 @@ def describe(path: str) -> Dict[str, Any]:
     return entry
 
 
-def copy_out(path: str, data: str) -> None:
+def copy_out(path: str, data: str, keep: bool = False) -> Tuple[List[int], Optional[str]]:
     """Copy a regular file (opened safely) into the journal with the original's owner and
-    permission bits (never more open than the file was; the journal folder is 0700)."""
+    permission bits (never more open than the file was; the journal folder is 0700). The
+    file's [device, inode], and with ``keep`` the name of its second link beside it."""
     with safepath.locate(path, follow=False) as loc:
-        fd, _ = safepath.open_entry(loc)
-    with os.fdopen(fd, "rb") as src:
-        was = os.fstat(src.fileno())
-        out = os.open(data, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-        with os.fdopen(out, "wb") as dst:
-            shutil.copyfileobj(src, dst)
-            dst.flush()
-            # chown before chmod (chown clears set-id bits); set-id bits are not copied.
-            os.fchown(dst.fileno(), was.st_uid, was.st_gid)
-            os.fchmod(dst.fileno(), stat.S_IMODE(was.st_mode) & 0o777)
-            os.fsync(dst.fileno())
+        fd, was = safepath.open_entry(loc)
+        kept = keep_link(loc, was) if keep else None
+        try:
+            with os.fdopen(fd, "rb") as src:
+                out = os.open(data, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW,
+                              0o600)
+                with os.fdopen(out, "wb") as dst:
+                    shutil.copyfileobj(src, dst)
+                    dst.flush()
+                    # chown before chmod (chown clears set-id bits); set-id bits not copied.
+                    os.fchown(dst.fileno(), was.st_uid, was.st_gid)
+                    os.fchmod(dst.fileno(), stat.S_IMODE(was.st_mode) & 0o777)
+                    os.fsync(dst.fileno())
+        except BaseException:
+            if kept:  # not journalled: nothing would ever remove it
+                safepath.unlink_quietly(loc, kept)
+            raise
+    return [was.st_dev, was.st_ino], kept
+
+
+def keep_name(name: str) -> str:
+    return ".%s.%s%s" % (name[:100], secrets.token_hex(8), KEEP_SUFFIX)
+
+
+def keep_link(loc: "safepath.Loc", st: os.stat_result) -> Optional[str]:
+    """A second link to loc's file beside it, under a new random name; None when the file
+    system will not make one (the restore then writes the journal's copy)."""
+    name = keep_name(loc.name)
+    try:
+        os.link(loc.name, name, src_dir_fd=loc.dir_fd, dst_dir_fd=loc.dir_fd,
+                follow_symlinks=False)
+    except OSError:
+        return None
+    got = os.stat(name, dir_fd=loc.dir_fd, follow_symlinks=False)
+    if (got.st_dev, got.st_ino) != (st.st_dev, st.st_ino):  # swapped under us: not ours
+        safepath.unlink_quietly(loc, name)
+        return None
+    return name
+
+
+def open_keep(loc: "safepath.Loc", entry: Dict[str, Any]) -> Optional[int]:
+    """A descriptor on the entry's kept old file, when it is still the very file kept."""
+    name, inode = entry.get("keep"), entry.get("inode")
+    if not name or not inode:
+        return None
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK
+                     | getattr(os, "O_CLOEXEC", 0), dir_fd=loc.dir_fd)
+    except OSError:
+        return None
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode) or [st.st_dev, st.st_ino] != list(inode):
+        os.close(fd)
+        return None
+    return fd
+
+
+def same_inode(st: Optional[os.stat_result], entry: Dict[str, Any]) -> bool:
+    return st is not None and stat.S_ISREG(st.st_mode) and \
+        [st.st_dev, st.st_ino] == list(entry.get("inode") or [])
+
+
+def drop_keep(entry: Dict[str, Any]) -> None:
+    try:
+        with safepath.locate(entry["path"], follow=False) as loc:
+            fd = open_keep(loc, entry)
+            if fd is not None:
+                os.close(fd)
+                safepath.unlink_quietly(loc, entry["keep"])
+    except (OSError, OpError):
+        pass  # its folder is gone or refused now: nothing of ours to remove
+
+
+def drop_keeps(folder: str) -> None:
+    """The transaction is committed: its kept old files beside the new ones go (the
+    journal's copies stay, for `inv rollback`). Safe to repeat."""
+    for entry in read_entries(folder):
+        if entry.get("keep"):
+            drop_keep(entry)
+    try:
+        with open(os.path.join(folder, KEEPS_DROPPED), "w"):
+            pass
+    except OSError:
+        pass
 
 
 def read_meta(folder: str) -> Dict[str, Any]:
@@ -147,7 +247,7 @@ def restore_entry(folder: str, entry: Dict[str, Any]) -> None:
             safepath.symlink_at(loc, entry["target"], entry["uid"], entry["gid"])
         elif kind == "fifo":
             safepath.fifo_at(loc, entry["mode"], entry["uid"], entry["gid"])
-        else:
+        elif not restore_kept(loc, current, entry):
             if current is not None and stat.S_ISDIR(current.st_mode):
                 safepath.remove_at(loc)
             with open(os.path.join(folder, entry["data"]), "rb") as handle:
@@ -155,13 +255,56 @@ def restore_entry(folder: str, entry: Dict[str, Any]) -> None:
             fileio.write_at(loc, data, entry["mode"], entry["uid"], entry["gid"])
 
 
+def restore_kept(loc: "safepath.Loc", current: Optional[os.stat_result],
+                 entry: Dict[str, Any]) -> bool:
+    """Put the old file back without writing a byte: its kept link renamed over the new
+    file (owner and mode set on its descriptor first). True when done that way, or when
+    the old file is already in place (an earlier restore was cut short)."""
+    fd = open_keep(loc, entry)
+    if fd is None:
+        # Kept, and the kept file is back under its own name: an earlier restore did it.
+        # (Without a keep the save was for a change in place: the inode proves nothing.)
+        if entry.get("keep") and same_inode(current, entry):
+            safepath.set_attrs_at(loc, entry["mode"], entry["uid"], entry["gid"])
+            return True
+        return False
+    try:
+        os.fchown(fd, entry["uid"], entry["gid"])
+        os.fchmod(fd, entry["mode"])  # after chown: chown may clear setuid bits
+    finally:
+        os.close(fd)
+    if same_inode(current, entry):  # never replaced: the second name just goes
+        safepath.unlink_quietly(loc, entry["keep"])
+        return True
+    if current is not None and stat.S_ISDIR(current.st_mode):
+        safepath.remove_at(loc)
+    safepath.rename_into_place(loc, entry["keep"])
+    return True
+
+
 def restore(folder: str) -> List[str]:
-    """Put every journalled path back as it was, newest change first; the paths restored."""
-    done = []
+    """Put every journalled path back as it was, newest change first; the paths restored.
+
+    A path that cannot be put back (a full disk, a refused path) does not stop the others:
+    Unfinished names it afterwards, and the journal stays for the next run to finish."""
+    done: List[str] = []
+    failures: List[Dict[str, str]] = []
     for entry in reversed(read_entries(folder)):
-        restore_entry(folder, entry)
+        try:
+            restore_entry(folder, entry)
+        except (OSError, OpError) as exc:
+            failures.append({"path": str(entry.get("path")), "error": describe_error(exc)})
+            continue
         done.append(entry["path"])
+    if failures:
+        raise Unfinished(done, failures)
     return done
+
+
+def describe_error(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc) or type(exc).__name__
 
 
 def runs_folder(state_dir: str) -> str:
