@@ -13,7 +13,7 @@ import os
 import secrets
 import shutil
 import stat
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional
 
 from . import safepath, statedir
 from .core import MissingPrerequisite, OpError
@@ -55,22 +55,29 @@ class Journal:
         self.seen[path] = True
         statedir.private_dirs(self.folder)
         entry = entry or describe(path)
-        if entry["kind"] == "file":
-            self.count += 1
-            data = os.path.join(self.folder, "%d.data" % self.count)
-            inode, kept = copy_out(path, data, keep)
-            entry.update(data=os.path.basename(data), inode=inode)
-            if kept:
-                entry["keep"] = kept
-        try:
-            with open(os.path.join(self.folder, ENTRIES), "a") as handle:
-                handle.write(json.dumps(entry, sort_keys=True) + "\n")
-                handle.flush()
-                os.fsync(handle.fileno())
-        except BaseException:
-            if entry.get("keep"):  # not journalled: nothing would ever remove it
-                drop_keep(entry)
-            raise
+        if entry["kind"] != "file":
+            self.append(entry)
+            return
+        self.count += 1
+        data = os.path.join(self.folder, "%d.data" % self.count)
+        with safepath.locate(path, follow=False) as loc:
+            fd, was = safepath.open_entry(loc)
+            copy_out(fd, was, data)
+            entry.update(data=os.path.basename(data), inode=[was.st_dev, was.st_ino])
+            if keep:
+                entry["keep"] = keep_name(loc.name)
+            # The entry first, then the link: a run killed between the two leaves a name
+            # the journal knows of (removed on commit or put back on rollback), never one
+            # nothing would remove.
+            self.append(entry)
+            if keep:
+                keep_link(loc, was, entry["keep"])
+
+    def append(self, entry: Dict[str, Any]) -> None:
+        with open(os.path.join(self.folder, ENTRIES), "a") as handle:
+            handle.write(json.dumps(entry, sort_keys=True) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
 
     def created(self, path: str) -> None:
         """Record that the transaction made path (already in place): a rollback removes it."""
@@ -111,49 +118,37 @@ def describe(path: str) -> Dict[str, Any]:
     return entry
 
 
-def copy_out(path: str, data: str, keep: bool = False) -> Tuple[List[int], Optional[str]]:
-    """Copy a regular file (opened safely) into the journal with the original's owner and
-    permission bits (never more open than the file was; the journal folder is 0700). The
-    file's [device, inode], and with ``keep`` the name of its second link beside it."""
-    with safepath.locate(path, follow=False) as loc:
-        fd, was = safepath.open_entry(loc)
-        kept = keep_link(loc, was) if keep else None
-        try:
-            with os.fdopen(fd, "rb") as src:
-                out = os.open(data, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW,
-                              0o600)
-                with os.fdopen(out, "wb") as dst:
-                    shutil.copyfileobj(src, dst)
-                    dst.flush()
-                    # chown before chmod (chown clears set-id bits); set-id bits not copied.
-                    os.fchown(dst.fileno(), was.st_uid, was.st_gid)
-                    os.fchmod(dst.fileno(), stat.S_IMODE(was.st_mode) & 0o777)
-                    os.fsync(dst.fileno())
-        except BaseException:
-            if kept:  # not journalled: nothing would ever remove it
-                safepath.unlink_quietly(loc, kept)
-            raise
-    return [was.st_dev, was.st_ino], kept
+def copy_out(fd: int, was: os.stat_result, data: str) -> None:
+    """Copy a regular file (opened safely: ``fd``, closed here) into the journal with the
+    original's owner and permission bits (never more open than the file was; the journal
+    folder is 0700)."""
+    with os.fdopen(fd, "rb") as src:
+        out = os.open(data, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(out, "wb") as dst:
+            shutil.copyfileobj(src, dst)
+            dst.flush()
+            # chown before chmod (chown clears set-id bits); set-id bits are not copied.
+            os.fchown(dst.fileno(), was.st_uid, was.st_gid)
+            os.fchmod(dst.fileno(), stat.S_IMODE(was.st_mode) & 0o777)
+            os.fsync(dst.fileno())
 
 
 def keep_name(name: str) -> str:
     return ".%s.%s%s" % (name[:100], secrets.token_hex(8), KEEP_SUFFIX)
 
 
-def keep_link(loc: "safepath.Loc", st: os.stat_result) -> Optional[str]:
-    """A second link to loc's file beside it, under a new random name; None when the file
-    system will not make one (the restore then writes the journal's copy)."""
-    name = keep_name(loc.name)
+def keep_link(loc: "safepath.Loc", st: os.stat_result, name: str) -> None:
+    """A second link named ``name`` to loc's file beside it. Where the file system will not
+    make one, or the file was swapped meanwhile, there is none: the restore then writes
+    the journal's copy."""
     try:
         os.link(loc.name, name, src_dir_fd=loc.dir_fd, dst_dir_fd=loc.dir_fd,
                 follow_symlinks=False)
     except OSError:
-        return None
+        return
     got = os.stat(name, dir_fd=loc.dir_fd, follow_symlinks=False)
     if (got.st_dev, got.st_ino) != (st.st_dev, st.st_ino):  # swapped under us: not ours
         safepath.unlink_quietly(loc, name)
-        return None
-    return name
 
 
 def open_keep(loc: "safepath.Loc", entry: Dict[str, Any]) -> Optional[int]:
