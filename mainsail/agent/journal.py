@@ -65,13 +65,13 @@ class Journal:
             copy_out(fd, was, data)
             entry.update(data=os.path.basename(data), inode=[was.st_dev, was.st_ino])
             if keep:
-                entry["keep"] = keep_name(loc.name)
+                entry["kept"] = keep_name(loc.name)
             # The entry first, then the link: a run killed between the two leaves a name
             # the journal knows of (removed on commit or put back on rollback), never one
             # nothing would remove.
             self.append(entry)
             if keep:
-                keep_link(loc, was, entry["keep"])
+                keep_link(loc, was, entry["kept"])
 
     def append(self, entry: Dict[str, Any]) -> None:
         with open(os.path.join(self.folder, ENTRIES), "a") as handle:
@@ -153,7 +153,7 @@ def keep_link(loc: "safepath.Loc", st: os.stat_result, name: str) -> None:
 
 def open_keep(loc: "safepath.Loc", entry: Dict[str, Any]) -> Optional[int]:
     """A descriptor on the entry's kept old file, when it is still the very file kept."""
-    name, inode = entry.get("keep"), entry.get("inode")
+    name, inode = entry.get("kept"), entry.get("inode")
     if not name or not inode:
         return None
     try:
@@ -179,7 +179,7 @@ def drop_keep(entry: Dict[str, Any]) -> None:
             fd = open_keep(loc, entry)
             if fd is not None:
                 os.close(fd)
-                safepath.unlink_quietly(loc, entry["keep"])
+                safepath.unlink_quietly(loc, entry["kept"])
     except (OSError, OpError):
         pass  # its folder is gone or refused now: nothing of ours to remove
 
@@ -188,7 +188,7 @@ def drop_keeps(folder: str) -> None:
     """The transaction is committed: its kept old files beside the new ones go (the
     journal's copies stay, for `inv rollback`). Safe to repeat."""
     for entry in read_entries(folder):
-        if entry.get("keep"):
+        if entry.get("kept"):
             drop_keep(entry)
     try:
         with open(os.path.join(folder, KEEPS_DROPPED), "w"):
@@ -259,7 +259,7 @@ def restore_kept(loc: "safepath.Loc", current: Optional[os.stat_result],
     if fd is None:
         # Kept, and the kept file is back under its own name: an earlier restore did it.
         # (Without a keep the save was for a change in place: the inode proves nothing.)
-        if entry.get("keep") and same_inode(current, entry):
+        if entry.get("kept") and same_inode(current, entry):
             safepath.set_attrs_at(loc, entry["mode"], entry["uid"], entry["gid"])
             return True
         return False
@@ -269,11 +269,11 @@ def restore_kept(loc: "safepath.Loc", current: Optional[os.stat_result],
     finally:
         os.close(fd)
     if same_inode(current, entry):  # never replaced: the second name just goes
-        safepath.unlink_quietly(loc, entry["keep"])
+        safepath.unlink_quietly(loc, entry["kept"])
         return True
     if current is not None and stat.S_ISDIR(current.st_mode):
         safepath.remove_at(loc)
-    safepath.rename_into_place(loc, entry["keep"])
+    safepath.rename_into_place(loc, entry["kept"])
     return True
 
 
