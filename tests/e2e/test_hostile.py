@@ -6,8 +6,7 @@ root-owned canaries are unchanged (content, owner, mode) and the deploy reported
 refusal; nothing the user planted was followed.
 
 The second half does the same to the example site's web play, role by role: the user is the
-site's deploy account and the guestbook's CGI account at once, and plants at every path the
-role writes (taken from the role's own plan), before the deploy and again and again while it
+site's deploy account, and plants at every path the role writes (taken from the role's own plan), before the deploy and again and again while it
 runs; after each role the canaries are checked and the refusals counted. The counts are
 printed (pytest -s shows them).
 
@@ -17,6 +16,7 @@ first host of another testbed inventory instead (for trying it on hosts of one's
 
 import json
 import os
+import shlex
 import shutil
 import textwrap
 from pathlib import Path
@@ -122,7 +122,7 @@ REFUSED = {"ssh folder": "refused", "authorized keys": "refused", "profile": "re
            "owned folder subfolder": "refused"}
 
 
-def testbed_host(request: pytest.FixtureRequest) -> tuple[str, Path, list[str]]:
+def host_address(request: pytest.FixtureRequest) -> tuple[str, Path, list[str]]:
     """This test's host: its address, known_hosts and the inventory option naming it."""
     if OWN:
         data = yaml.safe_load(Path(OWN).read_text())
@@ -133,7 +133,7 @@ def testbed_host(request: pytest.FixtureRequest) -> tuple[str, Path, list[str]]:
 
 @pytest.fixture(scope="module")
 def project(request, tmp_path_factory) -> Path:
-    address, known, option = testbed_host(request)
+    address, known, option = host_address(request)
     inv("testbed.reset", HOST, *option)
     root = tmp_path_factory.mktemp("hostile") / "site"
     (root / "playbooks").mkdir(parents=True)
@@ -196,12 +196,12 @@ def test_a_second_deploy_is_refused_the_same_way(project):
 
 SITE_ROLES = ("common", "apache", "guestbook")  # playbooks/site.yml's web play, in order
 KINDS = ("symlink", "fifo", "hardlink", "lookalike")
-# The hostile user is the site's deploy account (its home is written by `common`) and the
-# guestbook's CGI account (it owns the guestbook's data folder), and has no sudo.
+# The hostile user is the site's deploy account (its home is written by `common`), without
+# sudo. (The guestbook keeps its CGI account: Apache runs the program as www-data.)
 HOSTILE_VARS = {"common_deploy_user": "mallory", "common_deploy_sudo": False,
                 "common_deploy_keys": ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHostileTestKeyOnly"
                                        "x0000000000000000000 hostile-test"],
-                "guestbook_user": "mallory", "guestbook_smtp_host": ""}
+                "guestbook_smtp_host": ""}
 
 # Runs as root on the host with PATHS (one "d|f PATH" a line) and KIND set. As mallory, plants
 # KIND at every path (a link to a canary, a FIFO, a hard link to a file of mallory's own, or
@@ -293,7 +293,7 @@ def written_paths(project: Path, role: str) -> list[tuple[str, str]]:
 
 def shell_playbook(project: Path, name: str, script: str, env: dict) -> dict:
     """Run ``script`` as root on the host (a one-task playbook); its report."""
-    prefix = "".join("%s=%s\n" % (k, json.dumps(v)) for k, v in env.items())
+    prefix = "".join("%s=%s\n" % (k, shlex.quote(v)) for k, v in env.items())
     (project / "playbooks" / (name + ".yml")).write_text(yaml.safe_dump([{
         "hosts": "all", "become": True,
         "tasks": [{"name": name, "shell": {"cmd": prefix + script}, "changed_when": False}]}]))
