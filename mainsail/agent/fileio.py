@@ -288,7 +288,7 @@ def write_at(loc: "safepath.Loc", data: bytes, mode: int, uid: int, gid: int,
                 run_validate(validate, os.path.join(loc.folder, tmp) if loc.trusted
                              else "/proc/%d/fd/%d" % (os.getpid(), fh.fileno()))
         if journal is not None:  # the old file, kept on the host until the run commits
-            journal.save(loc.path)
+            journal.save(loc.path, keep=True)
         safepath.rename_into_place(loc, tmp)
     except BaseException:
         safepath.unlink_quietly(loc, tmp)

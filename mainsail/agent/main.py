@@ -247,6 +247,10 @@ def run_request(chan: Channel, store: BlobStore, message: Mapping[str, Any]) -> 
         earlier_loss = recovered
     if earlier_loss:
         extra["lost_controller"] = earlier_loss
+    if recovered and recovered.get("blocked"):
+        # Files of a dead run are still half-restored: nothing new goes on top of them.
+        chan.send({"done": {"failed": True, "stopped": False, "host": HOST_FAILED, **extra}})
+        return
     failed, rollbacks = False, []
     for index, (name, group) in enumerate(transactions(steps)):
         if stop_or_lost(chan):

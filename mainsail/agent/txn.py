@@ -54,6 +54,7 @@ def run_txn(txn: Txn, steps: Sequence[Mapping[str, Any]], send: Send, run: Run,
         return roll_back(txn, send, run)
     if txn.journal is not None and txn.journal.paths():
         txn.journal.write_meta({"txn": txn.name, "handlers": notified_steps(txn)})
+        journal.drop_keeps(txn.journal.folder)  # committed: the old files' second names go
     return None
 
 
@@ -114,7 +115,10 @@ def run_checks(txn: Txn, send: Send, run: Run) -> None:
 
 def roll_back(txn: Txn, send: Send, run: Run) -> Dict[str, Any]:
     assert txn.journal is not None
-    restored = journal.restore(txn.journal.folder)
+    try:
+        restored, unfinished = journal.restore(txn.journal.folder), []
+    except journal.Unfinished as exc:
+        restored, unfinished = exc.done, exc.failures
     reloaded = []
     unjournalled = dataclasses.replace(txn.ctx, journal=None)
     for step in notified_steps(txn):
@@ -124,15 +128,29 @@ def roll_back(txn: Txn, send: Send, run: Run) -> Dict[str, Any]:
         send({"result": result})
         reloaded.append({"handler": step.get("handler"), "status": result["status"]})
     txn.pending.remove(txn.notified)
-    os.rename(txn.journal.folder, txn.journal.folder + ".rolled-back")
-    return {"txn": txn.name, "reason": txn.failure, "restored": restored, "handlers": reloaded}
+    report = {"txn": txn.name, "reason": txn.failure, "restored": restored,
+              "handlers": reloaded}
+    if unfinished:
+        # The journal stays unmarked: the next run finishes the restore before anything else.
+        report.update(unfinished=[f["path"] for f in unfinished],
+                      reason="%s; %s" % (txn.failure, unfinished_text(unfinished)))
+    else:
+        os.rename(txn.journal.folder, txn.journal.folder + ".rolled-back")
+    return report
+
+
+def unfinished_text(failures: Sequence[Mapping[str, str]]) -> str:
+    return "restore unfinished for %s: the next run finishes it before it changes anything" \
+        % ", ".join("%s (%s)" % (f["path"], f["error"]) for f in failures)
 
 
 def recover_unfinished(state_dir: Optional[str]) -> Optional[Dict[str, Any]]:
-    """Transactions the last run left half-done (its agent was killed, or the host went down
-    mid-role: no meta, not rolled back) are rolled back now, newest first, before anything
-    else runs. Only the newest run's: an older one's journal may predate later changes.
-    A record like a lost controller's, for the controller to report; None when none."""
+    """Transactions the last run left half-done (its agent was killed, the host went down
+    mid-role, or its rollback could not finish: no meta, not rolled back) are rolled back
+    now, newest first, before anything else runs. Only the newest run's: an older one's
+    journal may predate later changes. A record like a lost controller's, for the
+    controller to report; None when none. When a restore cannot finish now either, the
+    record says ``blocked``: the run must change nothing until it can."""
     if not state_dir:
         return None
     last = journal.last_run(state_dir)
@@ -142,22 +160,38 @@ def recover_unfinished(state_dir: Optional[str]) -> Optional[Dict[str, Any]]:
         names = sorted(os.listdir(last), reverse=True)
     except OSError:
         return None
-    rollbacks = []
+    rollbacks: List[Dict[str, Any]] = []
+    blocked = []
     for name in names:
         folder = os.path.join(last, name)
-        if name.endswith(".rolled-back") or not os.path.isdir(folder) \
-                or os.path.exists(os.path.join(folder, journal.META)):
+        if name.endswith(".rolled-back") or not os.path.isdir(folder):
             continue
-        restored = journal.restore(folder)
-        os.rename(folder, folder + ".rolled-back")
-        rollbacks.append({"txn": name.split("-", 1)[-1], "restored": restored,
-                          "reason": "its run ended before the transaction did"})
+        if os.path.exists(os.path.join(folder, journal.META)):
+            if not os.path.exists(os.path.join(folder, journal.KEEPS_DROPPED)):
+                journal.drop_keeps(folder)  # committed, then cut short before this
+            continue
+        rolled: Dict[str, Any] = {"txn": name.split("-", 1)[-1],
+                                  "reason": "its run ended before the transaction did"}
+        try:
+            rolled["restored"] = journal.restore(folder)
+            os.rename(folder, folder + ".rolled-back")
+        except journal.Unfinished as exc:
+            rolled.update(restored=exc.done, unfinished=[f["path"] for f in exc.failures])
+            blocked += exc.failures
+        rollbacks.append(rolled)
     if not rollbacks:
         return None
-    return {"run": os.path.basename(last), "rollbacks": rollbacks,
-            "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "reason": "the run died mid-transaction (its agent was killed or the host went "
-                      "down); rolled back by the next run"}
+    record = {"run": os.path.basename(last), "rollbacks": rollbacks,
+              "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+              "reason": "a run ended mid-transaction (its agent was killed, the host went "
+                        "down, or its rollback could not finish); rolled back by the next run"}
+    if blocked:
+        record.update(blocked=True, reason=(
+            "a run ended mid-transaction and its restore cannot finish yet: %s; nothing else "
+            "runs on this host until it does (free the space, or remove what is in the way, "
+            "then run again)" % unfinished_text(blocked).replace(
+                ": the next run finishes it before it changes anything", "")))
+    return record
 
 
 def folder_for(state_dir: Optional[str], run_id: str, name: str) -> Optional[str]:
@@ -185,7 +219,14 @@ def manual_rollback(state_dir: str, send: Send, run: Run, ctx: Context) -> Dict[
         txn_dir = os.path.join(folder, name)
         if name.endswith(".rolled-back") or not os.path.isdir(txn_dir):
             continue
-        restored += journal.restore(txn_dir)
+        try:
+            restored += journal.restore(txn_dir)
+        except journal.Unfinished as exc:
+            # The journal stays: the next run (or `inv rollback` again) finishes it.
+            restored += exc.done
+            return {"run": os.path.basename(folder), "restored": restored,
+                    "handlers": reloaded, "unfinished": [f["path"] for f in exc.failures],
+                    "reason": unfinished_text(exc.failures)}
         for step in journal.read_meta(txn_dir).get("handlers", []):
             result = run(ctx, step)
             result["rollback"] = True

@@ -17,8 +17,11 @@ or wholly the new version, no temp file left), the role is wholly applied or who
 (after a killed agent, which cannot roll back, the next run restores it first and says so),
 and a clean run converges. Every figure is printed (pytest -s shows them).
 
-It runs against the shared testbed's web2; MAINSAIL_CAMPAIGN_INVENTORY=FILE points it at the
-first host of another testbed inventory instead (for trying it on hosts of one's own).
+The faults are shared between two hosts, each with a campaign process of its own (its random
+stream derived from the seed and the host's place). It runs against the shared testbed's web1
+and web2; MAINSAIL_CAMPAIGN_INVENTORY=FILE points it at the first two hosts of another
+testbed inventory instead (for trying it on hosts of one's own).
+MAINSAIL_CAMPAIGN_FAULTS=N changes the count (200).
 """
 
 from __future__ import annotations
@@ -38,18 +41,27 @@ import time
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
+from rich.console import Console
 
+from mainsail.inventory import load_inventory, select_hosts
+from mainsail.masking import Masker
+from mainsail.playbook import load_playbook
+from mainsail.report import Progress
+from mainsail.runner import RunOptions, holder_identity, run_playbook
+from mainsail.tasks import run_exit_code
+from mainsail.vault import Vault
 from tests.conftest import ROOT, inv
 from tests.e2e.test_engine import PROJECT, write_inventory
 from tests.e2e.test_testbed import sudo_password
 
 SEED = 20261202
-# About 4 s a fault on the testbed: CI runs 50 (12 rounds of each kind and then some);
-# MAINSAIL_CAMPAIGN_FAULTS=200 for the whole campaign (about 13 minutes).
-FAULTS = int(os.environ.get("MAINSAIL_CAMPAIGN_FAULTS", "50"))
+# Under a second a fault on two testbed hosts side by side: CI runs all 200 (40 of each
+# kind); MAINSAIL_CAMPAIGN_FAULTS=N for another count.
+FAULTS = int(os.environ.get("MAINSAIL_CAMPAIGN_FAULTS", "200"))
 KINDS = ("controller", "agent", "sshd", "stall", "disk")
 FILES = 4
 LINES = 400
@@ -60,6 +72,11 @@ STEP_TIMEOUT = 1
 RECOVERED = "rolled back by the next run"
 STALL = 1.6  # longer than the step timeout
 DISK = 256 * 1024
+HANG = 90  # a controller still running after this long hangs (lock wait 60 s, steps 1 s)
+HUNG = -1000
+# The faults are shared among this many hosts, each campaign a process of its own: the
+# cases spend most of their time waiting on the network and the host, not on this machine.
+STREAMS = 2
 
 ROLE_TASKS = "\n".join(
     "- name: file %(i)d\n"
@@ -146,28 +163,25 @@ class Controller:
     def kill(self) -> None:
         os.kill(self.pid, signal.SIGKILL)  # our own controller process, by its PID
 
-    def wait(self, timeout: float = 300) -> tuple[int, str]:
+    def wait(self, timeout: float = HANG) -> tuple[int, str]:
+        """Its exit code and log; a controller still running after ``timeout`` seconds hangs:
+        it is killed, and its code is HUNG."""
         self.process.join(timeout)
-        assert self.process.exitcode is not None, "a controller is still running"
+        hung = self.process.exitcode is None
+        if hung:
+            self.kill()
+            self.process.join(10)
         try:
             output = self.log.read_text(errors="replace")
         except OSError:
             output = ""
-        return self.process.exitcode, output
+        return (HUNG, output + "\n[hung: killed after %.0f s]" % timeout) if hung \
+            else (int(self.process.exitcode or 0), output)
 
 
 def _controller(project: Path, version: str, marker: str, log: Path) -> None:
-    """`inv deploy --playbook=campaign --var version=VERSION --lock-wait=60`, in-process."""
-    from rich.console import Console
-
-    from mainsail.inventory import load_inventory, select_hosts
-    from mainsail.masking import Masker
-    from mainsail.playbook import load_playbook
-    from mainsail.report import Progress
-    from mainsail.runner import RunOptions, holder_identity, run_playbook
-    from mainsail.tasks import run_exit_code
-    from mainsail.vault import Vault
-
+    """`inv deploy --playbook=campaign --var version=VERSION --lock-wait=60`, in-process
+    (its modules imported by the test itself, once: a forked child only runs)."""
     code = 1
     with open(log, "w") as out:
         try:
@@ -185,24 +199,11 @@ def _controller(project: Path, version: str, marker: str, log: Path) -> None:
     os._exit(code)
 
 
-@pytest.fixture(scope="module")
-def target(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Target:
-    root = tmp_path_factory.mktemp("campaign") / "site"
+def make_target(root: Path, name: str, address: str, known: Path, config_text: str,
+                sockets: Path) -> Target:
     shutil.copytree(PROJECT, root)
     (root / "tasks.py").write_text("from mainsail.tasks import ns  # noqa\n")
-    own = os.environ.get("MAINSAIL_CAMPAIGN_INVENTORY")
-    if own:
-        data = yaml.safe_load(Path(own).read_text())
-        name, entry = next(iter(data["all"]["hosts"].items()))
-        known = (Path(own).parent / data["all"]["vars"]["known_hosts"]).resolve()
-        write_inventory(root, known, {name: entry["address"]})
-        config_text = inv("ssh-config", "--inventory", own, "--host", name).stdout
-    else:
-        name = "web2"
-        write_inventory(root, ROOT / "inventory/known_hosts",
-                        {name: request.getfixturevalue("live_testbed")[name]})
-        config_text = request.getfixturevalue("ssh_config").read_text()
-    sockets = tmp_path_factory.mktemp("cm")
+    write_inventory(root, known, {name: address})
     config = root / "ssh_config"
     # One OpenSSH connection per host for the test's own commands: they are many and short.
     config.write_text("Host *\n  ControlMaster auto\n  ControlPath %s/%%C\n  ControlPersist 120"
@@ -214,6 +215,28 @@ def target(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     return Target(name, root, config)
 
 
+@pytest.fixture(scope="module")
+def targets(request: pytest.FixtureRequest,
+            tmp_path_factory: pytest.TempPathFactory) -> list[Target]:
+    """The shared testbed's web1 and web2, or the first two hosts of
+    MAINSAIL_CAMPAIGN_INVENTORY (one, if it has one)."""
+    base = tmp_path_factory.mktemp("campaign")
+    sockets = tmp_path_factory.mktemp("cm")
+    own = os.environ.get("MAINSAIL_CAMPAIGN_INVENTORY")
+    if own:
+        data = yaml.safe_load(Path(own).read_text())
+        hosts = {name: entry["address"] for name, entry in data["all"]["hosts"].items()}
+        known = (Path(own).parent / data["all"]["vars"]["known_hosts"]).resolve()
+        config_text = inv("ssh-config", "--inventory", own).stdout
+    else:
+        testbed = request.getfixturevalue("live_testbed")
+        hosts = {name: testbed[name] for name in ("web1", "web2")}
+        known = ROOT / "inventory/known_hosts"
+        config_text = request.getfixturevalue("ssh_config").read_text()
+    return [make_target(base / name, name, address, known, config_text, sockets)
+            for name, address in list(hosts.items())[:STREAMS]]
+
+
 def content(version: str, index: int) -> bytes:
     return (("%s-%d-line\n" % (version, index)) * LINES).encode()
 
@@ -222,29 +245,55 @@ def digests(version: str) -> list[str]:
     return [hashlib.sha256(content(version, i)).hexdigest() for i in range(1, FILES + 1)]
 
 
+def counter() -> collections.Counter:
+    return collections.Counter()
+
+
 @dataclass
 class Figures:
-    injected: collections.Counter
-    missed: collections.Counter
+    injected: collections.Counter = dataclasses.field(default_factory=counter)
+    missed: collections.Counter = dataclasses.field(default_factory=counter)
     survived: int = 0
     partial: int = 0
     mixed: int = 0
     leftovers: int = 0
     temps_at_fault: int = 0  # temp files a killed agent left, seen before the next run
-    runs_to_converge: collections.Counter = None  # type: ignore[assignment]
+    kept_at_fault: int = 0  # old files a killed agent's transaction kept beside the new ones
+    runs_to_converge: collections.Counter = dataclasses.field(default_factory=counter)
     applied: int = 0
     restored: int = 0
-    restored_next_run: collections.Counter = None  # type: ignore[assignment]
+    restored_next_run: collections.Counter = dataclasses.field(default_factory=counter)
+    hung: collections.Counter = dataclasses.field(default_factory=counter)
     left_names: set = dataclasses.field(default_factory=set)
+    seconds: collections.Counter = dataclasses.field(default_factory=counter)
+    cases: int = 0
+
+    @classmethod
+    def total(cls, parts: list["Figures"]) -> "Figures":
+        """The hosts' figures added up (counts summed, counters merged)."""
+        out = cls()
+        for part in parts:
+            for field in dataclasses.fields(cls):
+                mine, theirs = getattr(out, field.name), getattr(part, field.name)
+                setattr(out, field.name, mine | theirs if isinstance(mine, set)
+                        and not isinstance(mine, collections.Counter) else mine + theirs)
+        return out
+
+
+def sums_and_names(target: Target, before: str = "") -> tuple[dict, str]:
+    """The files' digests and the folder's listing, in one command (after ``before``)."""
+    listing = target.ssh("%scd %s && sha256sum %s; echo ==; ls -A" % (
+        before, FOLDER, " ".join("f%d" % i for i in range(1, FILES + 1))), check=False).stdout
+    sums, _, names = listing.partition("==")
+    return {line.split()[1]: line.split()[0] for line in sums.splitlines() if line.strip()}, \
+        names
 
 
 def observe(target: Target, old: str, new: str, figures: Figures) -> str:
-    """Once no run holds the lock: each file whole; the role applied, restored or mixed."""
-    listing = target.ssh("flock -w 60 %s true && cd %s && sha256sum %s; echo ==; ls -A"
-                         % (LOCK, FOLDER, " ".join("f%d" % i for i in range(1, FILES + 1))),
-                         check=False).stdout
-    sums, _, names = listing.partition("==")
-    found = {line.split()[1]: line.split()[0] for line in sums.splitlines() if line.strip()}
+    """Once no run holds the lock: each file whole; the role applied, restored or mixed.
+    (The disk fault's filler goes first: it is not the role's.)"""
+    found, names = sums_and_names(target, "flock -w 60 %s true; rm -f %s/filler; "
+                                  % (LOCK, FOLDER))
     versions = []
     for index, (was, will) in enumerate(zip(digests(old), digests(new)), start=1):
         got = found.get("f%d" % index)
@@ -255,9 +304,12 @@ def observe(target: Target, old: str, new: str, figures: Figures) -> str:
         else:
             figures.partial += 1
             versions.append(None)
-    # A killed agent may leave its temp file beside the file it was writing; what counts is
-    # that the next run removes it (temps_left, after converging).
-    figures.temps_at_fault += len(temp_names(names))
+    # A killed agent may leave its temp file beside the file it was writing, and the old
+    # files its transaction kept beside the new ones; what counts is that the next run
+    # removes them (temps_left, after converging).
+    left = temp_names(names)
+    figures.kept_at_fault += sum(n.endswith(".mainsail-keep") for n in left)
+    figures.temps_at_fault += sum(not n.endswith(".mainsail-keep") for n in left)
     if None not in versions and len(set(versions)) == 1:
         figures.applied += versions[0] == new and old != new
         figures.restored += versions[0] == old
@@ -270,36 +322,37 @@ def temp_names(listing: str) -> set[str]:
             and n != "filler"}
 
 
-def temps_left(target: Target, figures: Figures) -> None:
+def temps_left(names: str, figures: Figures) -> None:
     """Temp files still there once the next run converged: each counted once."""
-    extra = temp_names(target.ssh("ls -A %s" % FOLDER, check=False).stdout) - figures.left_names
+    extra = temp_names(names) - figures.left_names
     if extra:
         print("temp files left: %s" % ", ".join(sorted(extra)))
     figures.left_names |= extra
     figures.leftovers += len(extra)
 
 
-def converge(target: Target, version: str, figures: Figures) -> tuple[bool, str]:
+def converge(target: Target, version: str, figures: Figures) -> tuple[bool, str, str]:
     """Clean runs of ``version`` until one succeeds with every file new (at most 3); whether
-    one did, and what the first one said."""
-    first = ""
+    one did, what the first one said, and the folder's listing after the last."""
+    first, names = "", ""
     for runs in range(1, 4):
         code, output = target.deploy(version, "campaign-converge").wait()
+        figures.hung["converge"] += code == HUNG
         first = first or output
-        found = target.ssh("cd %s && sha256sum %s" % (
-            FOLDER, " ".join("f%d" % i for i in range(1, FILES + 1))), check=False).stdout
-        if code == 0 and [ln.split()[0] for ln in found.splitlines()] == digests(version):
+        found, names = sums_and_names(target)
+        if code == 0 and [found.get("f%d" % i) for i in range(1, FILES + 1)] == digests(version):
             figures.runs_to_converge[runs] += 1
-            return True, first
-        print("run %d to converge on %s exited %d:\n%s" % (runs, version, code, output[-2000:]))
+            return True, first, names
+        print("%s: run %d to converge on %s exited %d:\n%s"
+              % (target.name, runs, version, code, output[-2000:]))
     figures.runs_to_converge["never"] += 1
-    return False, first
+    return False, first, names
 
 
 def inject(target: Target, kind: str, rng: random.Random, version: str,
-           case: int) -> tuple[bool, str]:
+           case: str, figures: Figures) -> tuple[bool, str]:
     """Deploy ``version`` with one fault of ``kind``; whether it hit, and what happened."""
-    marker = "campaign-%d-%d" % (SEED, case)
+    marker = "campaign-%d-%s" % (SEED, case)
     child = target.deploy(version, marker)
     delay = rng.uniform(0.0, 0.3)
     script = "MARK=%s DELAY=%.3f KIND=%s; %s" % (marker, delay,
@@ -308,62 +361,112 @@ def inject(target: Target, kind: str, rng: random.Random, version: str,
     if kind == "controller" and said.startswith("agent "):
         child.kill()
         said = "killed controller %d after %.2fs" % (child.pid, delay)
-    child.wait()
-    if kind == "disk":
-        target.ssh("rm -f %s/filler" % FOLDER)
+    code, output = child.wait()
+    if code == HUNG:
+        figures.hung[kind] += 1
+        print("%s case %s (%s): the controller hung:\n%s"
+              % (target.name, case, kind, output[-3000:]))
     return not said.startswith("missed"), said
 
 
-def test_two_hundred_faults_leave_no_partial_file_and_every_run_converges(
-        target: Target) -> None:
-    started = time.monotonic()
-    target.ssh("mkdir -p {d} && (mountpoint -q {d} || mount -t tmpfs -o size={s},mode=0755 "
-               "tmpfs {d})".format(d=FOLDER, s=DISK))
-    figures = Figures(collections.Counter(), collections.Counter(),
-                      runs_to_converge=collections.Counter(),
-                      restored_next_run=collections.Counter())
-    rng = random.Random(SEED)
+def campaign(target: Target, stream: int, faults: int) -> Figures:
+    """``faults`` faults on one host, from the seed's own stream for it."""
+    figures = Figures()
+    rng = random.Random("%d-%d" % (SEED, stream))
+    assert converge(target, "v0", figures)[0]
+    current, case = "v0", 0
+    plan = [KINDS[i % len(KINDS)] for i in range(faults)]
+    rng.shuffle(plan)
+    while sum(figures.injected.values()) < faults and case < faults * 2:
+        kind = plan[case % len(plan)]
+        case += 1
+        version = "v%d" % case
+        times = [time.monotonic()]
+        hit, said = inject(target, kind, rng, version, "%d-%d" % (stream, case), figures)
+        times.append(time.monotonic())
+        (figures.injected if hit else figures.missed)[kind] += 1
+        before = (figures.partial, figures.mixed, figures.leftovers)
+        state = observe(target, current, version, figures)
+        times.append(time.monotonic())
+        ok, said_next, names = converge(target, version, figures)
+        temps_left(names, figures)
+        times.append(time.monotonic())
+        for phase, start, end in zip(("inject", "observe", "converge"), times, times[1:]):
+            figures.seconds[phase] += end - start
+        if state == "mixed" and RECOVERED in " ".join(said_next.split()):
+            # The agent died (killed, or failed while rolling back): its successor did it.
+            figures.restored_next_run[kind] += 1
+        elif state == "mixed":
+            figures.mixed += 1
+            print("the run after case %d said:\n%s" % (case, said_next[-1500:]))
+        survived = ok and before == (figures.partial, figures.mixed, figures.leftovers)
+        figures.survived += hit and survived
+        if not survived:
+            print("%s case %d (%s): %s -> partial %d, mixed %d, leftovers %d, converged %s"
+                  % (target.name, case, kind, said, figures.partial, figures.mixed,
+                     figures.leftovers, ok))
+        current = version
+    figures.cases = case
+    return figures
+
+
+def _stream(target: Target, stream: int, faults: int, pipe: Any) -> None:
     try:
-        assert converge(target, "v0", figures)[0]
-        current, case = "v0", 0
-        plan = [KINDS[i % len(KINDS)] for i in range(FAULTS)]
-        rng.shuffle(plan)
-        while sum(figures.injected.values()) < FAULTS and case < FAULTS * 2:
-            kind = plan[case % len(plan)]
-            case += 1
-            version = "v%d" % case
-            hit, said = inject(target, kind, rng, version, case)
-            (figures.injected if hit else figures.missed)[kind] += 1
-            before = (figures.partial, figures.mixed, figures.leftovers)
-            state = observe(target, current, version, figures)
-            ok, said_next = converge(target, version, figures)
-            temps_left(target, figures)
-            if state == "mixed" and RECOVERED in " ".join(said_next.split()):
-                # The agent died (killed, or failed while rolling back): its successor did it.
-                figures.restored_next_run[kind] += 1
-            elif state == "mixed":
-                figures.mixed += 1
-                print("the run after case %d said:\n%s" % (case, said_next[-1500:]))
-            survived = ok and before == (figures.partial, figures.mixed, figures.leftovers)
-            figures.survived += hit and survived
-            if not survived:
-                print("case %d (%s): %s -> partial %d, mixed %d, leftovers %d, converged %s"
-                      % (case, kind, said, figures.partial, figures.mixed, figures.leftovers,
-                         ok))
-            current = version
+        pipe.send(campaign(target, stream, faults))
+    except BaseException as exc:  # noqa: B902 - the parent reports it
+        pipe.send("%s: %s" % (type(exc).__name__, exc))
+    pipe.close()
+    os._exit(0)
+
+
+def run_streams(targets: list[Target], faults: int) -> list[Figures]:
+    """One campaign process per host (forked: single-threaded, as each forks its own
+    controllers), the faults shared out; each one's figures."""
+    context = multiprocessing.get_context("fork")
+    shares = [faults // len(targets) + (i < faults % len(targets)) for i in range(len(targets))]
+    running = []
+    for stream, (target, share) in enumerate(zip(targets, shares)):
+        mine, theirs = context.Pipe(duplex=False)
+        process = context.Process(target=_stream, args=(target, stream, share, theirs))
+        process.start()
+        theirs.close()
+        running.append((process, mine))
+    results = []
+    for process, pipe in running:
+        got = pipe.recv()
+        process.join(60)
+        assert isinstance(got, Figures), got
+        results.append(got)
+    return results
+
+
+def test_two_hundred_faults_leave_no_partial_file_and_every_run_converges(
+        targets: list[Target]) -> None:
+    started = time.monotonic()
+    for target in targets:
+        target.ssh("mkdir -p {d} && (mountpoint -q {d} || mount -t tmpfs -o size={s},"
+                   "mode=0755 tmpfs {d})".format(d=FOLDER, s=DISK))
+    try:
+        figures = Figures.total(run_streams(targets, FAULTS))
     finally:
-        target.ssh("umount %s" % FOLDER, check=False)
+        for target in targets:
+            target.ssh("umount %s" % FOLDER, check=False)
     elapsed = time.monotonic() - started
-    print("\nfault campaign (seed %d, %d cases, %.0f s): faults injected %d %s, missed %d %s; "
-          "survived %d; files found partial %d; role mixed %d; temp files seen right after "
-          "a fault %d, left after the next run %d; "
+    print("\nfault campaign (seed %d, %d hosts, %d cases, %.0f s): faults injected %d %s, "
+          "missed %d %s; survived %d; files found partial %d; role mixed %d; controllers "
+          "hung %d; temp files seen right after a fault %d, old files kept beside %d, "
+          "either left after the next run %d; "
           "role applied %d, restored %d, restored by the next run %s; runs to converge %s"
-          % (SEED, case, elapsed, sum(figures.injected.values()), dict(figures.injected),
-             sum(figures.missed.values()), dict(figures.missed), figures.survived,
-             figures.partial, figures.mixed, figures.temps_at_fault, figures.leftovers,
-             figures.applied,
-             figures.restored, dict(figures.restored_next_run), dict(figures.runs_to_converge)))
+          % (SEED, len(targets), figures.cases, elapsed, sum(figures.injected.values()),
+             dict(figures.injected), sum(figures.missed.values()), dict(figures.missed),
+             figures.survived, figures.partial, figures.mixed, sum(figures.hung.values()),
+             figures.temps_at_fault, figures.kept_at_fault, figures.leftovers,
+             figures.applied, figures.restored,
+             dict(figures.restored_next_run), dict(figures.runs_to_converge)))
+    print("seconds spent (all hosts): %s" % ", ".join(
+        "%s %.0f" % kv for kv in figures.seconds.items()))
     assert sum(figures.injected.values()) >= FAULTS
     assert figures.partial == 0 and figures.mixed == 0 and figures.leftovers == 0
+    assert not +figures.hung, dict(figures.hung)
     assert figures.survived == sum(figures.injected.values())
     assert set(figures.runs_to_converge) <= {1}

@@ -4,18 +4,35 @@ planted where a deploy writes, under the user's home and under a folder the user
 The deploy runs with `become: true` (the login user need not be root). Afterwards the
 root-owned canaries are unchanged (content, owner, mode) and the deploy reported every
 refusal; nothing the user planted was followed.
+
+The second half does the same to the example site's web play, role by role: the user is the
+site's deploy account, and plants at every path the role writes (taken from the role's own plan), before the deploy and again and again while it
+runs; after each role the canaries are checked and the refusals counted. The counts are
+printed (pytest -s shows them).
+
+It runs against the shared testbed's web2; MAINSAIL_HOSTILE_INVENTORY=FILE points it at the
+first host of another testbed inventory instead (for trying it on hosts of one's own).
 """
 
 import json
+import os
+import shlex
+import shutil
 import textwrap
 from pathlib import Path
 
 import pytest
+import yaml
 
+from mainsail.inventory import load_inventory
+from mainsail.plan import build_plan
+from mainsail.playbook import load_playbook
+from mainsail.vault import Vault
 from tests.conftest import ROOT, inv
 from tests.e2e.test_engine import write_inventory
 
-HOST = "web2"
+OWN = os.environ.get("MAINSAIL_HOSTILE_INVENTORY")
+HOST = next(iter(yaml.safe_load(Path(OWN).read_text())["all"]["hosts"])) if OWN else "web2"
 CANARY = "/etc/mainsail-canary"
 CANARY_DIR = "/etc/mainsail-canary.d"
 HOME = "/home/mallory"
@@ -105,15 +122,25 @@ REFUSED = {"ssh folder": "refused", "authorized keys": "refused", "profile": "re
            "owned folder subfolder": "refused"}
 
 
+def host_address(request: pytest.FixtureRequest) -> tuple[str, Path, list[str]]:
+    """This test's host: its address, known_hosts and the inventory option naming it."""
+    if OWN:
+        data = yaml.safe_load(Path(OWN).read_text())
+        known = (Path(OWN).parent / data["all"]["vars"]["known_hosts"]).resolve()
+        return data["all"]["hosts"][HOST]["address"], known, ["--inventory", OWN]
+    return (request.getfixturevalue("live_testbed")[HOST], ROOT / "inventory/known_hosts", [])
+
+
 @pytest.fixture(scope="module")
-def project(live_testbed, tmp_path_factory) -> Path:
-    inv("testbed.reset", HOST)
+def project(request, tmp_path_factory) -> Path:
+    address, known, option = host_address(request)
+    inv("testbed.reset", HOST, *option)
     root = tmp_path_factory.mktemp("hostile") / "site"
     (root / "playbooks").mkdir(parents=True)
     (root / "tasks.py").write_text("from mainsail.tasks import ns  # noqa\n")
     for name, text in (("setup", SETUP), ("hostile", DEPLOY), ("inspect", INSPECT)):
         (root / "playbooks" / (name + ".yml")).write_text(textwrap.dedent(text).lstrip())
-    write_inventory(root, ROOT / "inventory/known_hosts", {HOST: live_testbed[HOST]})
+    write_inventory(root, known, {HOST: address})
     return root
 
 
@@ -163,3 +190,179 @@ def test_a_second_deploy_is_refused_the_same_way(project):
     assert all(done[task]["status"] == "ignored" for task in REFUSED)
     assert canaries(project) == before
 
+
+
+# ---- the example site, role by role -----------------------------------------------------
+
+SITE_ROLES = ("common", "apache", "guestbook")  # playbooks/site.yml's web play, in order
+KINDS = ("symlink", "fifo", "hardlink", "lookalike")
+# The hostile user is the site's deploy account (its home is written by `common`), without
+# sudo. (The guestbook keeps its CGI account: Apache runs the program as www-data.)
+HOSTILE_VARS = {"common_deploy_user": "mallory", "common_deploy_sudo": False,
+                "common_deploy_keys": ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHostileTestKeyOnly"
+                                       "x0000000000000000000 hostile-test"],
+                "guestbook_smtp_host": ""}
+
+# Runs as root on the host with PATHS (one "d|f PATH" a line) and KIND set. As mallory, plants
+# KIND at every path (a link to a canary, a FIFO, a hard link to a file of mallory's own, or
+# links under the temp and restore names Mainsail uses beside a path); with LOOP, plants again
+# every 20 ms for LOOP seconds in the background (its PID printed, stopped by that PID).
+PLANT = r"""
+cat > /run/mainsail-plant.sh <<'PLANTER'
+n=0; ok=0
+try() { n=$((n + 1)); if "$@" 2>/dev/null; then ok=$((ok + 1)); echo "planted: $*"; fi; }
+while read -r what path; do
+  [ -n "$path" ] || continue
+  dir=$(dirname "$path"); base=$(basename "$path")
+  target=%(canary)s; [ "$what" = d ] && target=%(canary_dir)s
+  case "$KIND" in
+    symlink) try ln -s "$target" "$path";;
+    fifo) try mkfifo "$path";;
+    hardlink) try ln %(home)s/.own "$path";;
+    lookalike) try ln -s "$target" "$dir/.$base.0123456789abcdef.mainsail-tmp"
+               try ln -s "$target" "$dir/.$base.0123456789abcdef.mainsail-keep"
+               try ln -s "$target" "$path.mainsail-restore";;
+  esac
+done < /run/mainsail-plant.paths
+echo "tried $n planted $ok"
+PLANTER
+printf '%%s\n' "$PATHS" > /run/mainsail-plant.paths
+chmod 0644 /run/mainsail-plant.sh /run/mainsail-plant.paths
+runuser -u mallory -- sh -c 'echo own > %(home)s/.own' 2>/dev/null
+runuser -u mallory -- env KIND="$KIND" sh /run/mainsail-plant.sh
+if [ -n "$LOOP" ]; then
+  runuser -u mallory -- env KIND="$KIND" timeout "$LOOP" sh -c \
+    'while :; do sh /run/mainsail-plant.sh >/dev/null; sleep 0.02; done' >/dev/null 2>&1 &
+  echo "planter $!"
+fi
+""" % {"canary": CANARY, "canary_dir": CANARY_DIR, "home": HOME}
+
+# As root, between rounds: mallory's plantings of the last round go, the site's files stay.
+CLEAR = r"""
+rm -rf %(home)s/.ssh %(home)s/.own
+while read -r what path; do
+  [ -n "$path" ] || continue
+  dir=$(dirname "$path"); base=$(basename "$path")
+  for p in "$path" "$dir/.$base.0123456789abcdef.mainsail-tmp" \
+           "$dir/.$base.0123456789abcdef.mainsail-keep" "$path.mainsail-restore"; do
+    if [ -L "$p" ] || [ -p "$p" ] || { [ -f "$p" ] && [ "$(stat -c %%U "$p")" = mallory ]; }
+    then rm -f "$p"; fi
+  done
+done < /run/mainsail-plant.paths 2>/dev/null
+true
+""" % {"home": HOME}
+
+
+@pytest.fixture(scope="module")
+def site(project: Path) -> Path:
+    """The example site's roles with the hostile user's variables, a playbook per role."""
+    for folder in ("roles", "templates", "files"):
+        if (ROOT / folder).is_dir() and not (project / folder).exists():
+            shutil.copytree(ROOT / folder, project / folder)
+    group_vars = project / "inventory/group_vars"
+    group_vars.mkdir(parents=True, exist_ok=True)
+    shutil.copy(ROOT / "inventory/group_vars/all.yml", group_vars / "all.yml")
+    shutil.copy(ROOT / "inventory/group_vars/web.yml", group_vars / "sample.yml")
+    host_vars = project / "inventory/host_vars" / HOST
+    host_vars.mkdir(parents=True, exist_ok=True)
+    (host_vars / "hostile.yml").write_text(yaml.safe_dump(HOSTILE_VARS))
+    for role in SITE_ROLES:
+        (project / "playbooks" / ("role-%s.yml" % role)).write_text(
+            "- hosts: all\n  become: true\n  roles: [%s]\n" % role)
+    return project
+
+
+def written_paths(project: Path, role: str) -> list[tuple[str, str]]:
+    """Every path the role's steps write, from its plan (no host needed): ("d", folder) or
+    ("f", file)."""
+    secrets = Vault(configured_file=str(ROOT / ".testbed/vault-password"))
+    inventory = load_inventory(project / "inventory/hosts.yml", root=project, secrets=secrets)
+    play = load_playbook(project, "role-" + role, secrets)[0]
+    plan = build_plan(project, play, inventory.hosts[HOST], None, {}, inventory=inventory,
+                      secrets=secrets, check=True)
+    found: dict[str, str] = {}
+    for step in plan.steps:
+        args = step.get("args") or {}
+        path = args.get("dest") or args.get("path")
+        if not isinstance(path, str) or not path.startswith("/"):
+            continue
+        folder = step["op"] == "release" or args.get("state") == "directory"
+        found.setdefault(path, "d" if folder else "f")
+    return sorted((kind, path) for path, kind in found.items())
+
+
+def shell_playbook(project: Path, name: str, script: str, env: dict) -> dict:
+    """Run ``script`` as root on the host (a one-task playbook); its report."""
+    prefix = "".join("%s=%s\n" % (k, shlex.quote(v)) for k, v in env.items())
+    (project / "playbooks" / (name + ".yml")).write_text(yaml.safe_dump([{
+        "hosts": "all", "become": True,
+        "tasks": [{"name": name, "shell": {"cmd": prefix + script}, "changed_when": False}]}]))
+    report = run_playbook(project, name)
+    assert report["failed"] == 0, report
+    return report
+
+
+def plant(project: Path, paths: list[tuple[str, str]], kind: str,
+          loop: int) -> tuple[int, list[str], str]:
+    """Mallory plants ``kind`` at every path; (tried, the paths planted, planter's PID or
+    '')."""
+    text = "\n".join("%s %s" % pair for pair in paths)
+    out = steps(shell_playbook(project, "plant", PLANT, {"PATHS": text, "KIND": kind,
+                                                         "LOOP": str(loop)}))["plant"]["stdout"]
+    tried, planted, pid = 0, [], ""
+    for line in out.splitlines():
+        if line.startswith("tried "):
+            tried = int(line.split()[1])
+        elif line.startswith("planted: "):
+            planted.append(line.split()[-1])
+        elif line.startswith("planter "):
+            pid = line.split()[1]
+    return tried, planted, pid
+
+
+def refusals(report: dict, planted: list[str]) -> list[str]:
+    """The failures that name a path mallory planted: the deploy refusing it, and saying so."""
+    return [s["msg"] for s in report["steps"] if s["status"] in ("failed", "ignored")
+            and any(path in (s["msg"] or "") for path in planted)]
+
+
+def test_each_role_of_the_site_keeps_root_files_and_reports_what_it_refused(site: Path) -> None:
+    setup = run_playbook(site, "setup")
+    assert setup["failed"] == 0, setup
+    before = canaries(site)
+    totals = {"tried": 0, "planted": 0, "refusals": 0, "deploys": 0}
+    lines = []
+    for role in SITE_ROLES:
+        paths = written_paths(site, role)
+        assert paths, role
+        for kind in KINDS:
+            shell_playbook(site, "clear", CLEAR, {})
+            tried, planted, pid = plant(site, paths, kind, loop=120)
+            try:
+                report = run_playbook(site, "role-" + role)
+            finally:
+                if pid:  # our own planter, by its PID
+                    shell_playbook(site, "stop", "kill %s 2>/dev/null; true" % pid, {})
+            refused = refusals(report, planted)
+            totals["tried"] += tried
+            totals["planted"] += len(planted)
+            totals["refusals"] += len(refused)
+            totals["deploys"] += 1
+            lines.append("%-9s %-9s paths %3d tried %3d planted %3d refused %d, failed steps %d"
+                         % (role, kind, len(paths), tried, len(planted), len(refused),
+                            report["failed"]))
+            # The role's own files were never followed into the canaries: after each role.
+            assert canaries(site) == before, (role, kind)
+            in_the_way = [p for p in planted if kind != "lookalike"]
+            if in_the_way:
+                # Something stood where the role writes: the deploy said it refused it.
+                assert refused, (role, kind, in_the_way, [s for s in report["steps"]
+                                                          if s["status"] == "failed"])
+            else:
+                assert report["failed"] == 0, (role, kind, report)
+    print("\nhostile site, role by role on %s:\n  %s\nhostile paths tried %d, planted %d, "
+          "refusals reported %d, deploys %d"
+          % (HOST, "\n  ".join(lines), totals["tried"], totals["planted"], totals["refusals"],
+             totals["deploys"]))
+    assert totals["planted"] > 0 and totals["refusals"] > 0
+    assert before["canary folder listing"].split() == ["inside"]
