@@ -24,6 +24,7 @@ import re
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import jinja2
@@ -197,6 +198,12 @@ def role_vars(project_root: Path | str, play: Play, host: Host,
 
 # Names that read a host's facts (besides ansible_<fact>), and ansible_ names that are not facts.
 _FACT_NAMES = frozenset({"ansible_facts", "facts", "hostvars"})
+# Operations whose result brings facts (Ansible's `ansible_facts`), with the facts they set
+# that are also variables of their own name (Ansible sets module facts as host variables:
+# after service_facts, `services` and `ansible_facts.services`).
+FACT_OPS: Mapping[str, tuple[str, ...]] = MappingProxyType({"setup": (),
+                                                            "service_facts": ("services",)})
+_INJECTED = frozenset(name for names in FACT_OPS.values() for name in names)
 _NOT_FACTS = frozenset({"ansible_check_mode", "ansible_play_hosts", "ansible_play_batch",
                         "ansible_play_hosts_all", "ansible_managed"})
 
@@ -486,6 +493,8 @@ class _Builder:
                  if inv else {host.name: {**host.vars,
                                           **fact_vars(self.facts, self.added_facts)}},
                  **fact_vars(self.facts, self.added_facts), "play_hosts": list(self.play_batch),
+                 **{name: value for name, value in self.added_facts.items()
+                    if name in _INJECTED},
                  "ansible_play_hosts": list(self.play_hosts),
                  "ansible_play_batch": list(self.play_batch),
                  "ansible_play_hosts_all": list(self.play_hosts),
@@ -577,10 +586,12 @@ class _Builder:
     def _reads_facts(self, task: Task, scope: _Scope) -> bool:
         """Whether ``task`` reads facts while a ``setup`` step of this segment may change
         them: then it waits for the next segment."""
-        if not any(step.get("op") == "setup" for step in self.steps):
+        ops = {step.get("op") for step in self.steps} & FACT_OPS.keys()
+        if not ops:
             return False
-        return any(name in _FACT_NAMES or (name.startswith("ansible_")
-                                           and name not in _NOT_FACTS)
+        injected = {name for op in ops for name in FACT_OPS[str(op)]}
+        return any(name in _FACT_NAMES or name in injected or
+                   (name.startswith("ansible_") and name not in _NOT_FACTS)
                    for name in self._deps(task, scope))
 
     def _deps(self, task: Task, scope: _Scope) -> set[str]:
@@ -627,10 +638,13 @@ class _Builder:
                  self.registered, self.handlers, self.awaited, self.looped, self.flow,
                  self.delegate, self.flushes, self.facts, self.added_facts, self.scopes)
         self.flow = self.flow.copy()
-        if any(step.get("op") == "setup" for step in self.steps) or \
-                any(kind == _TASK and what.op == "setup" for kind, what, _ in self.units[self.pos:]):
-            # What setup will return is not known yet: the facts the host sent stand in.
-            self.added_facts = {**ansible_facts(self.hello_facts), **self.added_facts}
+        ahead = {step.get("op") for step in self.steps} | \
+            {what.op for kind, what, _ in self.units[self.pos:] if kind == _TASK}
+        if ahead & FACT_OPS.keys():
+            # What setup (or service_facts) will return is not known yet: the facts the host
+            # sent stand in, and an empty value for each fact such an op sets as a variable.
+            samples = {name: {} for op in ahead & FACT_OPS.keys() for name in FACT_OPS[str(op)]}
+            self.added_facts = {**samples, **ansible_facts(self.hello_facts), **self.added_facts}
             self.scopes = {}
         self.steps, self.blobs, self.notify, self.checks, self.skipped = [], {}, {}, {}, []
         self.registered = {**self.registered, **_sample_results(self.play)}

@@ -143,3 +143,22 @@ def test_the_hostvars_of_this_host_carry_setup_facts(tmp_path: Path) -> None:
         """)
     second = first.following(setup_result(first, {"ansible_distribution": "Debian"}))
     assert json.dumps(messages(second)) == '["Debian"]'
+
+
+def test_service_facts_sets_services_for_the_tasks_after_it(tmp_path: Path) -> None:
+    # geerlingguy.ntp's pattern: service_facts, then a `when` on the `services` variable.
+    first = play(tmp_path, """
+        - hosts: all
+          tasks:
+            - service_facts:
+            - debug: {msg: "timesyncd is here"}
+              when: '"systemd-timesyncd.service" in services'
+            - debug: {msg: "{{ ansible_facts.services | length }} services"}
+        """)
+    assert [s["op"] for s in first.steps] == ["service_facts"]  # the rest waits for it
+    services = {"systemd-timesyncd.service": {"name": "systemd-timesyncd.service",
+                                              "state": "running", "status": "enabled",
+                                              "source": "systemd"}}
+    second = first.following([{"id": first.steps[0]["id"], "status": "ok", "msg": "",
+                                "data": {"ansible_facts": {"services": services}}}])
+    assert messages(second) == ["timesyncd is here", "1 services"]
