@@ -117,15 +117,20 @@ def test_apt_needs_something_to_do() -> None:
         coerce_args(OPS["apt"], {"state": "present"}, "site.yml:4")
 
 
-@pytest.mark.parametrize("tool", ["pacman", "zypper"])
-def test_arch_and_suse_tasks_load_and_fail_clearly_when_run(tool: str,
+@pytest.mark.parametrize("tool,program,extra", [
+    ("pacman", "pacman", {"update_cache": True}), ("zypper", "zypper", {"update_cache": True}),
+    ("pkgng", "pkg", {"cached": True}), ("openbsd_pkg", "pkg_add", {"build": False}),
+    ("zypper_repository", "zypper", {"repo": "http://x/"}),
+    ("yum_repository", "yum", {"baseurl": "http://x/", "gpgcheck": True})])
+def test_other_systems_tasks_load_and_fail_clearly_when_run(tool: str, program: str,
+                                                            extra: dict,
                                                             monkeypatch: pytest.MonkeyPatch
                                                             ) -> None:
-    args = coerce_args(OPS[tool], {"name": "redis", "state": "present", "update_cache": True},
-                       "setup-Archlinux.yml:3")
+    args = coerce_args(OPS[tool], {"name": "nginx", "state": "present", **extra},
+                       "setup-FreeBSD.yml:3")
     monkeypatch.setattr("shutil.which", lambda name: None)
     out = run_op(tool, args)
-    assert out.status == "failed" and "this host has no %s" % tool in out.msg
+    assert out.status == "failed" and "this host has no %s" % program in out.msg
 
 
 def test_service_facts_reads_both_systemd_listings(tmp_path: Path,

@@ -74,6 +74,9 @@ ALSO_MEANS_SOMETHING_ELSE = {
     "filter", "fstype", "type", "username",
     # apt-get's remove verb (user's remove).
     "remove",
+    # openbsd_pkg's `clean`, also testbed.up's --clean; yum/zypper_repository's
+    # `description`, also the lsb facts' field.
+    "clean", "description",
 }
 EXEMPT = ALSO_MEANS_SOMETHING_ELSE | set(TASK_KEYWORDS) | set(UNSUPPORTED)
 

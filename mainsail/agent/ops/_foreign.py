@@ -77,8 +77,36 @@ OTHER_ARGS = {
                ("type", "str", "package, patch, pattern, product or application"),
                ("disable_recommends", "bool", "leave recommended packages out"),
                ("extra_args", "str", "more zypper options")),
+    "pkgng": (("cached", "bool", "use the local package cache only"),
+              ("annotation", "str", "package annotations"),
+              ("pkgsite", "str", "the repository to use"),
+              ("rootdir", "str", "another root to install into")),
+    "openbsd_pkg": (("build", "bool", "build from ports"),
+                    ("ports_dir", "str", "the ports tree"),
+                    ("clean", "bool", "clean the ports build")),
+    "zypper_repository": (("repo", "str", "the repository's URI or .repo file"),
+                          ("description", "str", "its description"),
+                          ("auto_import_keys", "bool", "import its signing keys"),
+                          ("autorefresh", "bool", "refresh it automatically"),
+                          ("enabled", "bool", "whether it is enabled"),
+                          ("priority", "int", "its priority"),
+                          ("disable_gpg_check", "bool", "skip signature checks"),
+                          ("overwrite_multiple", "bool", "replace several .repo entries"),
+                          ("runrefresh", "bool", "refresh it now")),
+    "yum_repository": (("description", "str", "its description"),
+                       ("baseurl", "names", "where its packages are"),
+                       ("gpgkey", "names", "its signing keys"),
+                       ("gpgcheck", "bool", "check signatures"),
+                       ("enabled", "bool", "whether it is enabled"),
+                       ("file", "str", "the .repo file's name"),
+                       ("mirrorlist", "str", "a list of mirrors")),
 }
-OTHER_FAMILY = {"pacman": "Archlinux", "zypper": "Suse"}
+OTHER_FAMILY = {"pacman": "Archlinux", "zypper": "Suse", "pkgng": "FreeBSD",
+                "openbsd_pkg": "OpenBSD", "zypper_repository": "Suse",
+                "yum_repository": "RedHat"}
+# The program whose absence the refusal names ("this host has no pkg").
+OTHER_TOOL = {"pkgng": "pkg", "openbsd_pkg": "pkg_add", "zypper_repository": "zypper",
+              "yum_repository": "yum"}
 
 
 def other_spec(tool: str) -> OpSpec:
@@ -86,9 +114,12 @@ def other_spec(tool: str) -> OpSpec:
     family = OTHER_FAMILY[tool]
     return OpSpec(
         name=tool,
-        summary="%s packages: accepted when a playbook loads, refused when run" % family,
+        summary="%s package%s: accepted when a playbook loads, refused when run"
+                % (family, " repositories" if "_repository" in tool else "s"),
         ansible="`%s` (community.general)" % tool,
-        args=(Arg("name", "names", aliases=("pkg", "package"), doc="the packages"),
+        args=(Arg("name", "names", aliases=("pkg", "package") if "_repository" not in tool
+                  else (), doc="the packages" if "_repository" not in tool
+                  else "the repository's name"),
               Arg("state", choices=STATES + ("dist-upgrade",),
                   doc="what Ansible's `%s` would make of them" % tool)) +
         tuple(Arg(n, t, doc=d) for n, t, d in OTHER_ARGS[tool]),
