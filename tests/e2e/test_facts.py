@@ -24,7 +24,8 @@ PLAYBOOK = """\
         that:
           - ansible_distribution == 'Debian'
           - ansible_facts.os_family == 'Debian'
-          - ansible_user_id == 'deploy' and ansible_user_dir == '/home/deploy'
+          # the inventory's `become: true` wins over the play's, as in Ansible: root's facts
+          - ansible_user_id == 'root' and ansible_user_dir == '/root'
           - ansible_interfaces | length > 0 and 'lo' in ansible_interfaces
           - ansible_lo.ipv4.address == '127.0.0.1'
           - ansible_mounts is defined and ansible_default_ipv4 is defined
