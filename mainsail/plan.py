@@ -485,6 +485,9 @@ class _Builder:
     def _magic(self, use: RoleUse | None) -> dict[str, Any]:
         host, inv = self.host, self.inventory
         magic = {"inventory_hostname": host.name,
+                 # where Mainsail connects: the inventory's address (ansible_host), else the name
+                 "ansible_host": host.address or host.name,
+                 "ansible_connection": host.connection,
                  "inventory_hostname_short": host.name.split(".")[0],
                  "group_names": [g for g in host.groups if g not in ("all", "ungrouped")],
                  "groups": _GroupsView(inv) if inv else {g: [host.name] for g in host.groups},

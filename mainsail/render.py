@@ -603,7 +603,11 @@ def _flatten(value: Sequence[Any], levels: int | None = None) -> list[Any]:
 
 def run_lookup(env: "Environment", context: Any, name: str, terms: list[Any],
                options: Mapping[str, Any]) -> list[Any]:
-    """One of Ansible's lookups (also what ``with_<name>`` loops over): always a list."""
+    """One of Ansible's lookups (also what ``with_<name>`` loops over): always a list.
+    ``ansible.builtin.NAME`` and ``ansible.legacy.NAME`` are NAME, as for operations."""
+    for prefix in ("ansible.builtin.", "ansible.legacy."):
+        if name.startswith(prefix):
+            name = name[len(prefix):]
     if name not in LOOKUPS:
         raise ValueError(f"lookup {name!r} is not available (known: {', '.join(sorted(LOOKUPS))})")
     return LOOKUPS[name](env, context, terms, dict(options))
@@ -720,7 +724,7 @@ def _seq_int(text: Any, what: str) -> int:
     try:
         return int(str(text), 0)
     except ValueError:
-        raise ValueError(f"can't parse {what}={text} as an integer") from None
+        raise ValueError(f"{what}={text} has an invalid value: not an integer") from None
 
 
 def _sequence_one(term: str, opts: Mapping[str, Any]) -> list[str]:
@@ -746,7 +750,8 @@ def _sequence_one(term: str, opts: Mapping[str, Any]) -> list[str]:
         raise ValueError("can't specify both count and end in with_sequence")
     if fields["count"] is not None:
         count = _seq_int(fields["count"], "count")
-        end = start + (count - 1) * stride if count else start - stride
+        # Ansible's own arithmetic, quirk included: with a negative stride it runs past count
+        end = start + count * stride - 1 if count else start - stride
         if count == 0:
             return []
     elif fields["end"] is not None:
@@ -754,9 +759,11 @@ def _sequence_one(term: str, opts: Mapping[str, Any]) -> list[str]:
     else:
         raise ValueError("must specify count or end in with_sequence")
     if stride == 0:
-        return [] if start == end else _raise(ValueError("stride 0 never reaches the end"))
-    if (stride > 0 and end < start) or (stride < 0 and end > start):
+        return []  # Ansible's: no step, no numbers
+    if stride > 0 and end < start:
         raise ValueError("to count backwards make stride negative")
+    if stride < 0 and end > start:
+        raise ValueError("to count forward don't make stride negative")
     fmt = str(fields["format"])
     numbers = range(start, end + (1 if stride > 0 else -1), stride)
     try:
@@ -765,12 +772,10 @@ def _sequence_one(term: str, opts: Mapping[str, Any]) -> list[str]:
         raise ValueError(f"bad formatting string: {fmt}") from None
 
 
-def _raise(exc: Exception) -> Any:
-    raise exc
-
-
 def _lk_sequence(env: Any, ctx: Any, terms: list[Any], opts: dict[str, Any]) -> list[Any]:
     out: list[Any] = []
+    if not terms and not opts:
+        return out  # Ansible's: a sequence of nothing
     for term in terms or [""]:
         out += _sequence_one(term, opts)
     return out
@@ -871,13 +876,13 @@ def _lk_vars(env: Any, ctx: Any, terms: list[Any], opts: dict[str, Any]) -> list
     out = []
     for term in terms:
         if not isinstance(term, str):
-            raise ValueError(f"invalid variable name {term!r}: a string is needed")
+            raise ValueError(f"Variable name must be 'str' not '{type(term).__name__}'")
         value = ctx.resolve_or_missing(term) if ctx is not None else jinja2.utils.missing
         if value is jinja2.utils.missing or isinstance(value, jinja2.Undefined):
             if "default" in opts:
                 out.append(opts["default"])
                 continue
-            raise jinja2.UndefinedError(f"'{term}' is undefined")
+            raise jinja2.UndefinedError(f"No variable named '{term}' was found")  # Ansible's
         out.append(value)
     return out
 

@@ -170,6 +170,28 @@ def test_lookup_env_and_vars(monkeypatch: pytest.MonkeyPatch) -> None:
                         {"b": 2}) == "1 [2]"
 
 
+def test_lookups_take_ansibles_collection_names() -> None:
+    assert render_value('{{ query("ansible.builtin.sequence", count=2, start=10) }}', {}) == \
+        ["10", "11"]
+    assert render_value("{{ lookup('ansible.legacy.vars', 'b') }}", {"b": 3}) == 3
+
+
+def test_sequence_and_vars_lookups_speak_as_ansibles_do() -> None:
+    assert render_value('{{ query("sequence") }}', {}) == []
+    assert render_value('{{ query("sequence", "count=3 start=0", stride=0) }}', {}) == []
+    # Ansible's arithmetic with count and a negative stride, pinned by its own target
+    assert render_value('{{ query("sequence", "count=2 start=0", stride=-1) }}', {}) == \
+        ["0", "-1", "-2", "-3"]
+    assert "has an invalid value" in bad(lambda: render_value(
+        '{{ query("sequence", "start=A end=3") }}', {})).what
+    assert "to count forward don't make stride negative" in bad(lambda: render_value(
+        '{{ query("sequence", "start=1 end=4 stride=-2") }}', {})).what
+    assert "No variable named 'nope' was found" in bad(lambda: render_value(
+        '{{ lookup("vars", "nope") }}', {})).what
+    assert "Variable name must be 'str' not 'int'" in bad(lambda: render_value(
+        '{{ lookup("vars", 42) }}', {})).what
+
+
 def test_binary_templates_are_refused(templates: Path) -> None:
     (templates / "templates" / "bin.j2").write_bytes(b"\x00\x01")
     assert "binary" in bad(lambda: render_file(templates, "bin.j2")).what
