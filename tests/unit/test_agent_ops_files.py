@@ -382,3 +382,15 @@ def test_line_keeps_crlf_endings_of_a_replaced_line(tmp_path: Path) -> None:
 def test_a_bad_regex_is_reported(sshd: Path) -> None:
     outcome = run_op("line", line(sshd, regexp="([", line="x"))
     assert outcome.status == "failed" and "not a valid regex" in outcome.msg
+
+
+def test_copy_reports_ansibles_file_fields(tmp_path: Path) -> None:
+    import hashlib
+    dest = tmp_path / "f"
+    out = run_op("copy", {"dest": str(dest), "content": "hello\n", "mode": "0640"})
+    assert out.data["checksum"] == hashlib.sha1(b"hello\n").hexdigest()
+    assert out.data["size"] == 6 and out.data["mode"] == "0640" and out.data["state"] == "file"
+    assert run_op("copy", {"dest": str(dest), "content": "hello\n"}).data["checksum"] == \
+        out.data["checksum"]
+    planned = run_op("copy", {"dest": str(tmp_path / "g"), "content": "x"}, check=True)
+    assert planned.data["checksum"] == hashlib.sha1(b"x").hexdigest()

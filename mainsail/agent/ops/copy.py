@@ -5,7 +5,9 @@ The content travels only when the destination's digest differs from
 """
 from __future__ import annotations
 
+import hashlib
 import os
+import stat
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from .. import fileio, safepath
@@ -30,7 +32,7 @@ def run(ctx: Context, args: Mapping[str, Any]) -> Outcome:
         outcome = settle(ctx, _attrs(target, args), lambda: fileio.apply_attrs(
             target, args.get("mode"), args.get("owner"), args.get("group"),
             journal=ctx.journal))
-        outcome.data = {"dest": dest}
+        outcome.data = file_fields(dest, target)
         return outcome
     data = inline
     if data is None and (ctx.diff or not ctx.check):
@@ -46,10 +48,30 @@ def run(ctx: Context, args: Mapping[str, Any]) -> Outcome:
         fileio.atomic_write(target, data or b"", args.get("mode"), args.get("owner"),
                             args.get("group"), args.get("validate"), journal=ctx.journal)
     outcome = settle(ctx, changes, apply, diff)
-    outcome.data = {"dest": dest}
+    outcome.data = file_fields(dest, target, data if ctx.check else None)
     if kept and kept[0]:
         outcome.data["backup_file"] = kept[0]
     return outcome
+
+
+def file_fields(dest: str, target: str, content: Optional[bytes] = None) -> Dict[str, Any]:
+    """Ansible's copy/template result fields for the file now at ``target`` (in check mode,
+    for the ``content`` it would get): dest, checksum (SHA-1), size, and the owner, group and
+    mode it has."""
+    fields: Dict[str, Any] = {"dest": dest}
+    try:
+        st = os.stat(target)
+    except OSError:
+        st = None
+    if content is None and st is not None and stat.S_ISREG(st.st_mode):
+        content = fileio.read_file(target)
+    if content is not None:
+        fields.update(checksum=hashlib.sha1(content).hexdigest(), size=len(content))
+    if st is not None:
+        fields.update(mode="%04o" % stat.S_IMODE(st.st_mode), uid=st.st_uid, gid=st.st_gid,
+                      owner=fileio.user_name(st.st_uid), group=fileio.group_name(st.st_gid),
+                      state="file")
+    return fields
 
 
 def args_for(dest: str, sha: str) -> Dict[str, Any]:
