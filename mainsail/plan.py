@@ -38,7 +38,8 @@ from .inventory import Host, Inventory, check_var_name, select_hosts
 from . import taint
 from .masking import MASK, Masker
 from .opspec import OPS, coerce_args
-from .playbook import CONTROLLER_OPS, PUBLISH_OP, BlockRef, Play, Role, RoleUse, Task, load_vars_file
+from .playbook import (CONTROLLER_OPS, PUBLISH_OP, BlockRef, Play, Role, RoleUse, Task,
+                       load_vars_file, read_deferred)
 from .render import (OMIT, Environment, broken, eval_condition, has_template, make_env,
                      referenced_names, render_string, render_template, render_value, run_lookup,
                      to_plain)
@@ -392,6 +393,7 @@ class _Builder:
         self.hello_facts: dict[str, Any] = {}  # what the host sent, even under gather_facts: false
         self.added_facts: dict[str, Any] = {}  # Ansible-named facts from setup (and the like)
         self.flushes = 0  # meta: flush_handlers so far: each starts new transactions
+        self.sample_derived: set[str] = set()  # set_fact names made from sample results
         self.delegate: str | None = None  # where this segment's steps run (None: the host)
         self._add_secrets(inventory.secrets if inventory else secret_texts(host.vars))
         # Values the run's vault decrypted while loading (inline !vault in a playbook or task
@@ -544,6 +546,11 @@ class _Builder:
             scope = self.scope(use)
             if kind == _TASK and self._waits(what, scope):
                 break
+            if kind == _TASK and what.deferred is not None:
+                # include_tasks named by a template: its tasks take its place, then run
+                self.units[self.pos:self.pos + 1] = [
+                    (_TASK, task, use) for task in self._expand_include(what, scope)]
+                continue
             self.pos += 1
             self._enter_blocks(what.blocks if kind == _TASK else (), scope)
             if self.flow.halted:
@@ -559,6 +566,20 @@ class _Builder:
         self.add_handlers()
         if first:
             self._check_deferred()
+
+    def _expand_include(self, task: Task, scope: _Scope) -> list[Task]:
+        """A dynamic include_tasks on this host: nothing when its `when` is false, else the
+        tasks of the file its rendered name gives."""
+        assert task.deferred is not None
+        variables = self._vars(scope)
+        if not self.tag_filter.wants(set(scope.tags) | set(task.tags)):
+            return []
+        if task.when and not eval_condition(list(scope.when) + list(task.when), variables,
+                                            where=task.loc, env=scope.env):
+            self.skipped.append(task.title)
+            return []
+        name = render_string(task.deferred.spec, variables, where=task.loc, env=scope.env)
+        return read_deferred(task.deferred, str(name).strip())
 
     def resume(self, results: Sequence[Mapping[str, Any]]) -> HostPlan:
         """The next segment, once the results of the one before are in."""
@@ -652,9 +673,12 @@ class _Builder:
         self.steps, self.blobs, self.notify, self.checks, self.skipped = [], {}, {}, {}, []
         self.registered = {**self.registered, **_sample_results(self.play)}
         self.awaited, self.looped = {}, set()
+        self.sample_derived = set()
         try:
             for kind, what, use in self.units[self.pos:]:
                 scope = self.scope(use)
+                if kind == _TASK and what.deferred is not None:
+                    continue  # a dynamic include is read, and checked, when its turn comes
                 if kind == _TASK:
                     self.delegate = _UNSET  # each checked as the first of its request
                     self._check_task(what, scope)
@@ -666,16 +690,21 @@ class _Builder:
     def _check_task(self, task: Task, scope: _Scope) -> None:
         """Render a deferred task with sample results: an undefined variable that is not a
         registered result, a missing template or a bad argument is bad input now."""
-        results = _sample_results(self.play).keys()
+        # A registered result's sample, and what a set_fact made of one (its real value is
+        # only known once the host has answered): reading them is not bad input yet.
+        results = set(_sample_results(self.play)) | self.sample_derived
         if any(referenced_names("{{ %s }}" % w if not has_template(w) else w, scope.env)
                & results for w in task.when if isinstance(w, str)):
             task = dataclasses.replace(task, when=())  # checked as if its result says run
         try:
             self.add_task(task, scope)
         except BadInput as exc:
-            if not (self._deps(task, scope) & _sample_results(self.play).keys()
-                    and _about_results(exc, self.play)):
+            reads = self._deps(task, scope) & results
+            if not (reads and (_about_results(exc, self.play) or
+                               reads & self.sample_derived)):
                 raise
+            if task.op == "set_fact":
+                self.sample_derived |= {str(k) for k in task.args if not str(k).startswith("_")}
 
     def _vars(self, scope: _Scope) -> Mapping[str, Any]:
         """A scope's variables with the registered results (extra vars still win)."""

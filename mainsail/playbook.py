@@ -105,6 +105,8 @@ class Task:
     diff: bool | None = None  # shows (or hides) its changes whatever --diff says
     included: "RoleUse | None" = field(default=None, compare=False, repr=False)  # the role an
     # include_role / import_role brought this task in with: its variables, files, templates
+    deferred: "DeferredInclude | None" = field(default=None, compare=False, repr=False)  # an
+    # include_tasks read when the plan reaches it (its file name is a template)
 
     @property
     def agent_op(self) -> str:
@@ -888,13 +890,21 @@ def _included(data: Mapping[str, Any], where: str, role: str | None,
         spec = data["args"].get("file")
     if not isinstance(spec, str) or not spec.strip():
         raise BadInput(f"{key} needs a file name", loc_of(data, key), f"{key}: other.yml")
-    if has_template(spec):
-        raise BadInput(f"{key}: a file name with a template is not supported yet",
-                       loc_of(data, key), "name the file itself")
     source = _SOURCE.get()
     if source is None:
         raise BadInput(f"{key} is not available here", where)
     root, folder = source
+    if has_template(spec):
+        if handlers:
+            raise BadInput(f"{key}: a file name with a template is not supported in handlers",
+                           loc_of(data, key), "name the file itself")
+        # Named from facts or variables ("setup-{{ ansible_os_family }}.yml"): read when the
+        # host's plan reaches it (plan.py), as Ansible's include_tasks is dynamic.
+        deferred = DeferredInclude(spec, data, folder, root, role, where)
+        placeholder = Task(op=DYNAMIC_INCLUDE, args={"file": spec}, loc=loc_of(data, key) or where,
+                           name=str(data["name"]) if data.get("name") else None,
+                           role=role, deferred=deferred)
+        return [_inherit(placeholder, {k: v for k, v in data.items() if k != "vars"})]
     path = (folder / spec).resolve()
     if not path.is_file() and role is not None and (folder.parent / "tasks" / spec).is_file():
         path = folder.parent / "tasks" / spec
@@ -910,6 +920,42 @@ def _included(data: Mapping[str, Any], where: str, role: str | None,
     finally:
         _SOURCE.reset(token)
     return [_inherit(t, data) for t in inner]
+
+
+@dataclass(frozen=True)
+class DeferredInclude:
+    """An include_tasks whose file name is a template: what reading it later needs."""
+
+    spec: str  # the file name, a template
+    entry: Mapping[str, Any] = field(compare=False, repr=False)  # the include as written
+    folder: Path = Path(".")  # the including file's folder
+    root: Path = Path(".")
+    role: str | None = None
+    where: str = ""
+
+
+DYNAMIC_INCLUDE = "include_tasks"  # the op of a task standing for a DeferredInclude
+
+
+def read_deferred(include: DeferredInclude, name: str) -> list[Task]:
+    """The tasks of the file ``name`` (the include's rendered file name), read as a static
+    include reads them, each inheriting the include's when, tags, become and vars."""
+    where = loc_of(include.entry) or include.where
+    path = (include.folder / name).resolve()
+    if not path.is_file() and include.role is not None and \
+            (include.folder.parent / "tasks" / name).is_file():
+        path = include.folder.parent / "tasks" / name
+    if not path.is_file():
+        raise BadInput(f"include_tasks: file {name!r} not found (looked in "
+                       f"{display_path(include.folder, include.root)}/)", where,
+                       f"the file name comes from {include.spec!r}")
+    token = _SOURCE.set((include.root, path.parent))
+    try:
+        inner = _tasks(load_yaml(path, include.root), display_path(path, include.root),
+                       include.role, handlers=False)
+    finally:
+        _SOURCE.reset(token)
+    return [_inherit(t, include.entry) for t in inner]
 
 
 def _role_path_name(name: str, project: Project, role: str | None, where: str) -> str:

@@ -465,3 +465,45 @@ def test_facts_are_also_under_ansible_s_names(tmp_path: Path) -> None:
     plan = build_plan(root, load_playbook(root)[0], Host("web1"), facts, {})
     assert plan.steps[0]["args"]["msg"] == \
         "Debian Debian 12 bookworm 3 apt x86_64 10.0.0.5 debian"
+
+
+def test_include_tasks_named_by_a_template_is_read_when_the_plan_reaches_it(
+        tmp_path: Path) -> None:
+    # Public roles' opening move: tasks per OS family, the others never read on this host.
+    files = {"playbooks/setup-Debian.yml": "- debug: {msg: 'debian {{ extra }}'}\n",
+             "playbooks/setup-FreeBSD.yml": "- not_an_operation_here: {name: nginx}\n"}
+    plan = plan_tasks(tmp_path, """
+        - include_tasks: "setup-{{ family }}.yml"
+          vars: {extra: 1}
+        - include_tasks: "setup-{{ family }}.yml"
+          when: family == 'RedHat'
+        - debug: {msg: after}
+        """, files=files, extra={"family": "Debian"})
+    assert steps_args(plan, "msg") == ["debian 1", "after"]
+    assert plan.skipped == ['include_tasks']
+
+
+def test_a_templated_include_naming_no_file_is_bad_input(tmp_path: Path) -> None:
+    with pytest.raises(BadInput, match="file 'setup-Plan9.yml' not found"):
+        plan_tasks(tmp_path, """
+            - include_tasks: "setup-{{ family }}.yml"
+            """, extra={"family": "Plan9"})
+
+
+def test_a_fact_made_from_a_result_is_not_judged_by_its_sample(tmp_path: Path) -> None:
+    # geerlingguy.apache: a version parsed from a command's output, then tested in a when.
+    plan = plan_tasks(tmp_path, """
+        - command: apache2 -v
+          register: out
+        - set_fact:
+            version: "{{ out.stdout.split()[2].split('/')[1] }}"
+        - debug: {msg: two-four}
+          when: "version.split('.')[1] == '4'"
+        """)
+    assert [s["op"] for s in plan.steps] == ["command"]
+    with pytest.raises(BadInput, match="undefined variable 'nowhere'"):
+        plan_tasks(tmp_path / "b", """
+            - command: apache2 -v
+              register: out
+            - debug: {msg: "{{ nowhere }}"}
+            """)
