@@ -38,7 +38,7 @@ from .inventory import Host, Inventory, check_var_name, select_hosts
 from . import taint
 from .masking import MASK, Masker
 from .opspec import OPS, coerce_args
-from .playbook import (CONTROLLER_OPS, PUBLISH_OP, BlockRef, Play, Role, RoleUse, Task,
+from .playbook import (CONTROLLER_OPS, FOREIGN_OP, PUBLISH_OP, BlockRef, Play, Role, RoleUse, Task,
                        load_vars_file, read_deferred)
 from .render import (OMIT, Environment, broken, eval_condition, has_template, make_env,
                      referenced_names, render_string, render_template, render_value, run_lookup,
@@ -551,6 +551,10 @@ class _Builder:
                 self.units[self.pos:self.pos + 1] = [
                     (_TASK, task, use) for task in self._expand_include(what, scope)]
                 continue
+            if kind == _TASK and what.op == FOREIGN_OP:
+                self._unavailable(what, scope)  # skipped here, or bad input
+                self.pos += 1
+                continue
             self.pos += 1
             self._enter_blocks(what.blocks if kind == _TASK else (), scope)
             if self.flow.halted:
@@ -571,15 +575,32 @@ class _Builder:
         """A dynamic include_tasks on this host: nothing when its `when` is false, else the
         tasks of the file its rendered name gives."""
         assert task.deferred is not None
-        variables = self._vars(scope)
         if not self.tag_filter.wants(set(scope.tags) | set(task.tags)):
             return []
+        variables = self._item_vars(task, scope, None)  # the include's own vars too
         if task.when and not eval_condition(list(scope.when) + list(task.when), variables,
                                             where=task.loc, env=scope.env):
             self.skipped.append(task.title)
             return []
         name = render_string(task.deferred.spec, variables, where=task.loc, env=scope.env)
         return read_deferred(task.deferred, str(name).strip())
+
+    def _unit_tasks(self) -> list[Task]:
+        return [what for kind, what, _ in self.units if kind == _TASK]
+
+    def _unavailable(self, task: Task, scope: _Scope) -> None:
+        """A module Mainsail does not have: skipped where its `when` is false (a role's task
+        for another system), else the host's plan is refused before anything runs."""
+        if not self.tag_filter.wants(set(scope.tags) | set(task.tags)):
+            return
+        if eval_condition(list(scope.when) + list(task.when) or [True], self._vars(scope),
+                          where=task.loc, env=scope.env):
+            raise BadInput(f"{task.args['module']}: this module is not available in Mainsail",
+                           task.loc, "give the task a when: that skips it on these hosts "
+                                     "(mainsail doc operations lists what is available)")
+        self.skipped.append(task.title)
+        if task.register:
+            self.registered[task.register] = dict(SKIPPED_RESULT)
 
     def resume(self, results: Sequence[Mapping[str, Any]]) -> HostPlan:
         """The next segment, once the results of the one before are in."""
@@ -671,13 +692,13 @@ class _Builder:
             self.added_facts = {**samples, **ansible_facts(self.hello_facts), **self.added_facts}
             self.scopes = {}
         self.steps, self.blobs, self.notify, self.checks, self.skipped = [], {}, {}, {}, []
-        self.registered = {**self.registered, **_sample_results(self.play)}
+        self.registered = {**self.registered, **_sample_results(self.play, self._unit_tasks())}
         self.awaited, self.looped = {}, set()
         self.sample_derived = set()
         try:
             for kind, what, use in self.units[self.pos:]:
                 scope = self.scope(use)
-                if kind == _TASK and what.deferred is not None:
+                if kind == _TASK and (what.deferred is not None or what.op == FOREIGN_OP):
                     continue  # a dynamic include is read, and checked, when its turn comes
                 if kind == _TASK:
                     self.delegate = _UNSET  # each checked as the first of its request
@@ -692,7 +713,7 @@ class _Builder:
         registered result, a missing template or a bad argument is bad input now."""
         # A registered result's sample, and what a set_fact made of one (its real value is
         # only known once the host has answered): reading them is not bad input yet.
-        results = set(_sample_results(self.play)) | self.sample_derived
+        results = set(_sample_results(self.play, self._unit_tasks())) | self.sample_derived
         if any(referenced_names("{{ %s }}" % w if not has_template(w) else w, scope.env)
                & results for w in task.when if isinstance(w, str)):
             task = dataclasses.replace(task, when=())  # checked as if its result says run
@@ -700,7 +721,7 @@ class _Builder:
             self.add_task(task, scope)
         except BadInput as exc:
             reads = self._deps(task, scope) & results
-            if not (reads and (_about_results(exc, self.play) or
+            if not (reads and (_about_results(exc, self.play, self._unit_tasks()) or
                                reads & self.sample_derived)):
                 raise
             if task.op == "set_fact":
@@ -1301,6 +1322,12 @@ class _Builder:
             scope = self.scope(use)
             if self._waits(handler, scope):
                 continue  # reads a result not in yet: sent with a later segment
+            if handler.op == FOREIGN_OP:
+                # Another system's module as a handler (setup_remote_tmp_dir's win_file):
+                # notified only by that system's tasks; if it is notified here, it fails.
+                said = "%s: this module is not available in Mainsail" % handler.args["module"]
+                handler = dataclasses.replace(handler, op="command", args={
+                    "cmd": shlex.join(["/bin/sh", "-c", "echo \"$0\" >&2; exit 1", said])})
             steps: list[dict[str, Any]] = []
             self.handlers[handler.title] = steps  # a later handler of the same name wins
             not_recorded: list[str] = []  # a handler's skip only matters if it is notified
@@ -1468,9 +1495,10 @@ _SAMPLE = {"changed": False, "failed": False, "skipped": False, "msg": "", "rc":
            "results": []}
 
 
-def _sample_results(play: Play) -> dict[str, Any]:
-    """A stand-in result for every name the play registers (for checking deferred tasks)."""
-    tasks = [t for use in play.roles for t in use.role.tasks] + list(play.tasks)
+def _sample_results(play: Play, more: Sequence[Task] = ()) -> dict[str, Any]:
+    """A stand-in result for every name the play registers (for checking deferred tasks);
+    ``more``: tasks the plan has read since (a dynamic include's)."""
+    tasks = [t for use in play.roles for t in use.role.tasks] + list(play.tasks) + list(more)
     samples = {t.register: dict(_SAMPLE) for t in tasks if t.register}
     if any(r.section == "rescue" for t in tasks for r in t.blocks):  # what a rescue reads
         samples["ansible_failed_result"] = {**_SAMPLE, "failed": True}
@@ -1478,10 +1506,10 @@ def _sample_results(play: Play) -> dict[str, Any]:
     return samples
 
 
-def _about_results(exc: BadInput, play: Play) -> bool:
+def _about_results(exc: BadInput, play: Play, more: Sequence[Task] = ()) -> bool:
     """Whether a deferred task's render failure may come from the sample results (a field a
     real result has, a value a real result makes valid) rather than from the task."""
-    names = set(_sample_results(play))
+    names = set(_sample_results(play, more))
     text = f"{exc.what} {exc.hint}"
     if "has no attribute" in text:
         return True  # an op's own result field (e.g. stat.exists), absent from the sample

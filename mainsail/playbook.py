@@ -117,6 +117,8 @@ class Task:
         """The task's name, or ``op first-argument`` when it has none."""
         if self.name:
             return self.name
+        if self.op == FOREIGN_OP:
+            return str(self.args.get("module"))
         if self.op not in OPS:
             return self.op
         spec = OPS[self.op]
@@ -904,7 +906,7 @@ def _included(data: Mapping[str, Any], where: str, role: str | None,
         placeholder = Task(op=DYNAMIC_INCLUDE, args={"file": spec}, loc=loc_of(data, key) or where,
                            name=str(data["name"]) if data.get("name") else None,
                            role=role, deferred=deferred)
-        return [_inherit(placeholder, {k: v for k, v in data.items() if k != "vars"})]
+        return [_inherit(placeholder, data)]  # its vars may name the file (first_found)
     path = (folder / spec).resolve()
     if not path.is_file() and role is not None and (folder.parent / "tasks" / spec).is_file():
         path = folder.parent / "tasks" / spec
@@ -1044,6 +1046,17 @@ def _role_included(data: Mapping[str, Any], where: str, role: str | None,
     return out
 
 
+FOREIGN_OP = "unavailable module"  # a task's op for a module Mainsail does not have
+
+
+def foreign_module(name: str) -> bool:
+    """Whether ``name`` is a module of another platform or collection (never a misspelt
+    operation): Windows' win_*, or a collection's name other than ansible.builtin/legacy."""
+    if name.startswith(("ansible.builtin.", "ansible.legacy.")):
+        return False
+    return name.startswith("win_") or bool(re.match(r"^[a-z0-9_]+\.[a-z0-9_]+\.[a-z0-9_]+$", name))
+
+
 def parse_task(data: Any, where: str, role: str | None = None, *,
                handler: bool = False) -> Task:
     """One task mapping -> :class:`Task`, validated; ``where`` is its file:line."""
@@ -1057,6 +1070,13 @@ def parse_task(data: Any, where: str, role: str | None = None, *,
         data = _local_action(data, where)
     keywords = HANDLER_KEYWORDS if handler else TASK_KEYWORDS
     op_key = _operation_key(data, keywords, where, handler)
+    if canonical_op(op_key) is None and foreign_module(op_key):
+        # Another platform's or collection's module (win_file, community.mysql.mysql_db): it
+        # loads, so that a role for several systems reads; the plan refuses it if it would run.
+        return Task(op=FOREIGN_OP, args={"module": op_key}, loc=where, role=role,
+                    name=_task_name(data), when=_when(data.get("when"), loc_of(data, "when")),
+                    tags=_tags(data.get("tags"), loc_of(data, "tags")),
+                    register=_register(data))
     if _controller_op(op_key):
         op = _controller_op(op_key)
         args = _set_fact_args(data, op_key) if op == "set_fact" else \
@@ -1323,6 +1343,9 @@ def _operation_key(data: Mapping[str, Any], keywords: tuple[str, ...], where: st
         if key in UNSUPPORTED:
             raise BadInput(f"task keyword {key!r} is not supported", loc_of(data, key),
                            UNSUPPORTED[key])
+        if isinstance(key, str) and canonical_op(key) is None and foreign_module(key):
+            ops.append(key)
+            continue
         if not isinstance(key, str) or (canonical_op(key) is None and not _controller_op(key)):
             raise BadInput(f"unknown task keyword or operation {key!r}", loc_of(data, key),
                            did_you_mean(str(key), [*keywords, *OPS]))

@@ -84,3 +84,10 @@ def test_known_hosts_rules() -> None:
         coerce_args(OPS["known_hosts"], {"name": "a.example", "key": "b.example " + ED})
     with pytest.raises(BadInput, match="needs key"):
         coerce_args(OPS["known_hosts"], {"name": "a.example"})
+
+
+def test_tempfile_reports_ansibles_fields(tmp_path) -> None:
+    out = run_op("tempfile", {"state": "directory", "path": str(tmp_path), "prefix": "ansible.",
+                              "suffix": ".test"})
+    assert out.data["state"] == "directory" and out.data["mode"] == "0700"
+    assert out.data["path"].startswith(str(tmp_path))

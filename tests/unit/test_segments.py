@@ -507,3 +507,22 @@ def test_a_fact_made_from_a_result_is_not_judged_by_its_sample(tmp_path: Path) -
               register: out
             - debug: {msg: "{{ nowhere }}"}
             """)
+
+
+def test_another_systems_module_loads_and_is_refused_only_where_it_would_run(
+        tmp_path: Path) -> None:
+    tasks = """
+        - name: windows only
+          win_file: {path: 'C:\\x', state: absent}
+          when: family == 'Windows'
+        - community.mysql.mysql_db: {name: app}
+          when: family == 'Windows'
+        - debug: {msg: linux}
+        """
+    plan = plan_tasks(tmp_path, tasks, extra={"family": "Debian"})
+    assert steps_args(plan, "msg") == ["linux"]
+    assert plan.skipped == ["windows only", "community.mysql.mysql_db"]
+    with pytest.raises(BadInput, match="win_file: this module is not available"):
+        plan_tasks(tmp_path / "w", tasks, extra={"family": "Windows"})
+    with pytest.raises(BadInput, match="unknown task keyword or operation 'cpoy'"):
+        plan_tasks(tmp_path / "t", "- cpoy: {dest: /x}\n")

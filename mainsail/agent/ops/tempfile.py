@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import os
+import stat
 import tempfile as std_tempfile
 from typing import Any, Mapping, Optional, Tuple
 
-from .. import safepath
+from .. import fileio, safepath
 from ..core import CHANGED, Context, MissingPrerequisite, OpError, Outcome, accept
 from ..spec import Arg, OpSpec
 
@@ -25,7 +26,14 @@ def run(ctx: Context, args: Mapping[str, Any]) -> Outcome:
     made = _make(real, str(args["state"]), str(args["prefix"]), str(args["suffix"] or ""))
     ctx.keep(made)  # recorded as absent before: a rollback removes it
     outcome = Outcome(CHANGED, "%s created" % made)
-    outcome.data = {"path": made}
+    outcome.data = {"path": made, "state": str(args["state"])}
+    try:  # Ansible's file fields of what was made
+        st = os.lstat(made)
+        outcome.data.update(mode="%04o" % stat.S_IMODE(st.st_mode), uid=st.st_uid,
+                            gid=st.st_gid, owner=fileio.user_name(st.st_uid),
+                            group=fileio.group_name(st.st_gid), size=st.st_size)
+    except OSError:
+        pass
     return outcome
 
 
