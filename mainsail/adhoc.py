@@ -180,8 +180,7 @@ def _located(data: dict[str, Any], where: str) -> YDict:
 
 
 # Ansible's ad hoc habits with no operation of that name here, and what to use instead.
-OTHER_COMMANDS = {"gather_facts": "mainsail facts (--filter 'ansible_distribution*')",
-                  "ping": "mainsail ping"}
+OTHER_COMMANDS = {"gather_facts": "mainsail facts (--filter 'ansible_distribution*')"}
 
 
 def operation_name(name: str) -> str:

@@ -91,3 +91,8 @@ def test_tempfile_reports_ansibles_fields(tmp_path) -> None:
                               "suffix": ".test"})
     assert out.data["state"] == "directory" and out.data["mode"] == "0700"
     assert out.data["path"].startswith(str(tmp_path))
+
+
+def test_ping_answers_with_its_data_and_crash_fails() -> None:
+    assert run_op("ping", {"data": "pong"}).data == {"ping": "pong"}
+    assert run_op("ping", {"data": "crash"}).status == "failed"
