@@ -77,6 +77,8 @@ ALSO_MEANS_SOMETHING_ELSE = {
     # openbsd_pkg's `clean`, also testbed.up's --clean; yum/zypper_repository's
     # `description`, also the lsb facts' field.
     "clean", "description",
+    # unarchive's old `copy` argument, also the copy operation's own name.
+    "copy",
 }
 EXEMPT = ALSO_MEANS_SOMETHING_ELSE | set(TASK_KEYWORDS) | set(UNSUPPORTED)
 

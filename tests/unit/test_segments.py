@@ -526,3 +526,11 @@ def test_another_systems_module_loads_and_is_refused_only_where_it_would_run(
         plan_tasks(tmp_path / "w", tasks, extra={"family": "Windows"})
     with pytest.raises(BadInput, match="unknown task keyword or operation 'cpoy'"):
         plan_tasks(tmp_path / "t", "- cpoy: {dest: /x}\n")
+
+
+def test_unarchive_copy_false_is_remote_src(tmp_path: Path) -> None:
+    # geerlingguy.git: an archive get_url fetched onto the host, unpacked there
+    plan = plan_tasks(tmp_path, """
+        - unarchive: {src: /tmp/git.tar.gz, dest: /tmp, copy: false}
+        """)
+    assert plan.steps[0]["args"]["remote_src"] is True and not plan.blobs

@@ -73,6 +73,12 @@ def needed_blobs(args: Mapping[str, Any]) -> List[str]:
     return [str(sha)]
 
 
+def controller_args(args: Mapping[str, Any], host: str, root: str) -> Dict[str, Any]:
+    """Ansible's older `copy: false` is `remote_src: true`: known before the plan decides
+    whether the archive is shipped."""
+    return {"remote_src": True} if args.get("copy") is False else {}
+
+
 def _archive_bytes(ctx: Context, args: Mapping[str, Any]) -> bytes:
     src = str(args.get("src") or "")
     if not flag(args, "remote_src"):
@@ -318,6 +324,8 @@ SPEC = OpSpec(
         Arg("dest", "abspath", doc="the folder to unpack into; it must exist"),
         Arg("remote_src", "bool", default=False,
             doc="`src` is on the host (or a URL the host downloads), not in the project"),
+        Arg("copy", "bool", doc="Ansible's older spelling: `copy: false` means "
+                                "`remote_src: true`"),
         Arg("creates", doc="skip the step when this path exists"),
         Arg("list_files", "bool", default=False,
             doc="return the archive's member names as `files`"),
