@@ -582,8 +582,22 @@ class _Builder:
                                             where=task.loc, env=scope.env):
             self.skipped.append(task.title)
             return []
-        name = render_string(task.deferred.spec, variables, where=task.loc, env=scope.env)
-        return read_deferred(task.deferred, str(name).strip())
+        if task.loop is None:
+            name = render_string(task.deferred.spec, variables, where=task.loc, env=scope.env)
+            return read_deferred(task.deferred, str(name).strip())
+        # A looped include: the file's tasks once per item, each seeing the loop's variables.
+        tasks: list[Task] = []
+        control = task.loop_control
+        for item in self._items(task, scope, self.skipped):
+            bound = self._item_vars(task, scope, item)
+            name = render_string(task.deferred.spec, bound, where=task.loc, env=scope.env)
+            names = [str(control.get("loop_var") or "item")]
+            if control.get("index_var"):
+                names.append(str(control["index_var"]))
+            own = {n: bound[n] for n in names + ["ansible_loop_var"] if n in bound}
+            tasks += [dataclasses.replace(t, vars={**own, **t.vars})
+                      for t in read_deferred(task.deferred, str(name).strip())]
+        return tasks
 
     def _unit_tasks(self) -> list[Task]:
         return [what for kind, what, _ in self.units if kind == _TASK]

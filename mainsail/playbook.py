@@ -882,8 +882,10 @@ def _included(data: Mapping[str, Any], where: str, role: str | None,
     """include_tasks / import_tasks: the file's tasks, read now (relative to the including
     file's folder), each inheriting the include's when, tags, become and vars."""
     key = next(k for k in INCLUDE_KEYS if k in data)
+    looped = tuple(_loop_keys(data)) if key.rsplit(".", 1)[-1] == "include_tasks" else ()
     allowed = (key, "name", "when", "tags", "become", "become_user", "vars", "args",
-               "ignore_errors", "no_log", "apply", "environment")
+               "ignore_errors", "no_log", "apply", "environment") + looped + \
+        (("loop_control",) if looped else ())
     _check_keys(data, allowed, key.rsplit(".", 1)[-1])
     spec = data[key]
     if isinstance(spec, dict):
@@ -896,7 +898,7 @@ def _included(data: Mapping[str, Any], where: str, role: str | None,
     if source is None:
         raise BadInput(f"{key} is not available here", where)
     root, folder = source
-    if has_template(spec):
+    if has_template(spec) or looped:
         if handlers:
             raise BadInput(f"{key}: a file name with a template is not supported in handlers",
                            loc_of(data, key), "name the file itself")
@@ -905,7 +907,8 @@ def _included(data: Mapping[str, Any], where: str, role: str | None,
         deferred = DeferredInclude(spec, data, folder, root, role, where)
         placeholder = Task(op=DYNAMIC_INCLUDE, args={"file": spec}, loc=loc_of(data, key) or where,
                            name=str(data["name"]) if data.get("name") else None,
-                           role=role, deferred=deferred)
+                           role=role, deferred=deferred, loop=_loop_value(data),
+                           loop_with=_loop_with(data), loop_control=_loop_control(data))
         return [_inherit(placeholder, data)]  # its vars may name the file (first_found)
     path = (folder / spec).resolve()
     if not path.is_file() and role is not None and (folder.parent / "tasks" / spec).is_file():

@@ -534,3 +534,12 @@ def test_unarchive_copy_false_is_remote_src(tmp_path: Path) -> None:
         - unarchive: {src: /tmp/git.tar.gz, dest: /tmp, copy: false}
         """)
     assert plan.steps[0]["args"]["remote_src"] is True and not plan.blobs
+
+
+def test_an_include_in_a_loop_runs_its_file_once_per_item(tmp_path: Path) -> None:
+    plan = plan_tasks(tmp_path, """
+        - include_tasks: one.yml
+          loop: [a, b]
+          loop_control: {loop_var: who, index_var: i}
+        """, files={"playbooks/one.yml": "- debug: {msg: '{{ i }} {{ who }}'}\n"})
+    assert steps_args(plan, "msg") == ["0 a", "1 b"]
