@@ -988,6 +988,7 @@ class _Builder:
                            and p.name not in ignored
                            and (not depth or len(p.relative_to(folder).parts) <= depth))
         loaded: dict[str, Any] = {}
+        sources: dict[str, str] = {}
         for path in files:
             data = load_yaml(path, self.root, vars_file=True, secrets=self.vault) or {}
             if not isinstance(data, Mapping):
@@ -995,6 +996,12 @@ class _Builder:
                                "mapping of variables", task.loc)
             self._add_secrets(secret_texts(data))
             loaded.update(data)
+            sources.update((str(k), display_path(path, self.root)) for k in data)
+        # Templates inside the values (a list of {line: "Listen {{ port }}"}) are rendered
+        # as role vars are, over what the task sees: Ansible templates them when used.
+        loaded = _resolve_vars(loaded, sources, scope.env,
+                               {k: v for k, v in variables.items() if k not in loaded})
+        loaded = {k: v for k, v in loaded.items() if k in sources}
         return {str(args["name"]): loaded} if args.get("name") else loaded
 
     def _register(self, task: Task, ran: list[tuple[Any, int | None]],

@@ -355,6 +355,12 @@ def test_no_log_takes_a_boolean_or_variable_names(tmp_path: Path) -> None:
     assert [t.no_log for t in play.tasks] == [True, ("api_token",)]
 
 
+def test_a_templated_no_log_counts_as_true(tmp_path: Path) -> None:
+    # geerlingguy.apache: `no_log: "{{ apache_ssl_no_log }}"`, decided per host in Ansible
+    play = load_tasks(tmp_path, "- apt: {name: x}\n  no_log: '{{ hide }}'\n")
+    assert play.tasks[0].no_log is True
+
+
 # ---------------------------------------------------------------------------- handlers
 
 def test_notify_must_name_a_handler_and_suggests_one(tmp_path: Path) -> None:

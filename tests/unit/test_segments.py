@@ -543,3 +543,18 @@ def test_an_include_in_a_loop_runs_its_file_once_per_item(tmp_path: Path) -> Non
           loop_control: {loop_var: who, index_var: i}
         """, files={"playbooks/one.yml": "- debug: {msg: '{{ i }} {{ who }}'}\n"})
     assert steps_args(plan, "msg") == ["0 a", "1 b"]
+
+
+def test_include_vars_values_are_templated_like_role_vars(tmp_path: Path) -> None:
+    # geerlingguy.apache's vars/Debian.yml: a list whose items hold templates
+    root = project(tmp_path, {
+        "playbooks/site.yml": "- hosts: all\n  roles: [r]\n",
+        "roles/r/defaults/main.yml": "port: 80\n",
+        "roles/r/vars/Debian.yml": "lines:\n  - line: 'Listen {{ port }}'\nport_s: '{{ port }}s'\n",
+        "roles/r/tasks/main.yml": """
+            - include_vars: Debian.yml
+            - debug: {msg: "{{ item.line }} {{ port_s }}"}
+              with_items: "{{ lines }}"
+            """})
+    plan = build_plan(root, load_playbook(root)[0], Host("web1"), {}, {})
+    assert steps_args(plan, "msg") == ["Listen 80 80s"]
