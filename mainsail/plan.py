@@ -22,6 +22,7 @@ import hashlib
 import json
 import re
 import shlex
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -38,7 +39,7 @@ from .inventory import Host, Inventory, check_var_name, select_hosts
 from . import taint
 from .masking import MASK, Masker
 from .opspec import OPS, coerce_args
-from .playbook import (CONTROLLER_OPS, FOREIGN_OP, PUBLISH_OP, BlockRef, Play, Role, RoleUse, Task,
+from .playbook import (SPLAT, splat_args, CONTROLLER_OPS, FOREIGN_OP, PUBLISH_OP, BlockRef, Play, Role, RoleUse, Task,
                        load_vars_file, read_deferred)
 from .render import (OMIT, Environment, broken, eval_condition, has_template, make_env,
                      referenced_names, render_string, render_template, render_value, run_lookup,
@@ -47,7 +48,8 @@ from .vault import MIN_SECRET_LENGTH, Vault, secret_texts
 from .yamlio import YDict, display_path, load_yaml, loc_of
 
 MAX_BLOB_BYTES = 100 * 1024 * 1024
-ANSIBLE_MANAGED = "Managed by Mainsail: local changes will be overwritten."
+# Ansible's default words (headers and checks look for "Ansible managed"), and who wrote it.
+ANSIBLE_MANAGED = "Ansible managed (by Mainsail): local changes will be overwritten."
 # Where a file goes and where it came from stay readable in a masked plan.
 _SHOWN_WHEN_MASKED = frozenset({"dest", "path", "src", "mode", "owner", "group"} |
                                {s.ships.digest for s in OPS.values() if s.ships})
@@ -77,13 +79,18 @@ class HostPlan:
     delegate: str | None = None  # "localhost": the segment runs on the controller
     deferred: tuple[str, ...] = ()  # tasks left for later segments (they need a result)
     cursor: Any = field(default=None, compare=False, repr=False)  # renders what follows
+    notified: list[str] = field(default_factory=list)  # handlers that steps of the request
+    # before notified, judged changed here (``later``): the host runs them with this one's
 
     def following(self, results: Sequence[Mapping[str, Any]]) -> "HostPlan | None":
         """The next segment, rendered with the registered results of this one's ``results``;
         None when the play is done on this host."""
-        if self.cursor is None or not self.deferred:
+        if self.cursor is None or (not self.deferred and not self.cursor.flow.judging):
             return None
-        return self.cursor.resume(results)
+        following = self.cursor.resume(results)
+        if not following.steps and not following.notified and not following.deferred:
+            return None  # nothing left to send (a judged step was the play's last)
+        return following
 
     def as_dict(self, *, masked: bool = True) -> dict[str, Any]:
         """JSON-ready view for `plan` output: blobs by size, no_log arguments masked, and
@@ -235,12 +242,16 @@ class _Flow:
         self.failures: dict[str, dict[str, _Failure]] = {}  # block id -> section -> failure
         self.open: tuple[BlockRef, ...] = ()  # the blocks of the last task planned
         self.caught: dict[int, Task] = {}  # step id -> its task: sent, outcome not in yet
+        # step id -> (task, scope, item): sent; its changed_when / failed_when are judged here
+        # when its result arrives (Task.later), so nothing after it goes in the same request
+        self.judging: dict[int, tuple[Task, Any, Any]] = {}
         self.halted = False  # a failure no block cleared: nothing more is planned
 
     def copy(self) -> "_Flow":
         other = _Flow()
         other.failures = {k: dict(v) for k, v in self.failures.items()}
         other.open, other.caught, other.halted = self.open, dict(self.caught), self.halted
+        other.judging = dict(self.judging)
         return other
 
     def skips(self, task: Task) -> bool:
@@ -382,6 +393,8 @@ class _Builder:
         self.units = _units(play)
         self.pos = 0  # the next unit to render
         self.number = 0  # segments rendered so far
+        self.added_groups: list[str] = []  # group_by: groups this host joined in the play
+        self.notify_later: list[str] = []  # handlers judged-later steps notified (next request)
         self.registered: dict[str, Any] = {}  # results known on the controller
         self.awaited: dict[str, list[tuple[Any, int | None]]] = {}  # name -> (item, step id)
         self.looped: set[str] = set()  # awaited names registered by a loop
@@ -491,8 +504,10 @@ class _Builder:
                  "ansible_host": host.address or host.name,
                  "ansible_connection": host.connection,
                  "inventory_hostname_short": host.name.split(".")[0],
-                 "group_names": [g for g in host.groups if g not in ("all", "ungrouped")],
-                 "groups": _GroupsView(inv) if inv else {g: [host.name] for g in host.groups},
+                 "group_names": [g for g in host.groups if g not in ("all", "ungrouped")]
+                 + [g for g in self.added_groups if g not in host.groups],
+                 "groups": _GroupsView(inv, host.name, self.added_groups) if inv else
+                 {g: [host.name] for g in [*host.groups, *self.added_groups]},
                  "hostvars": _HostVarsView(inv, {**self.host_facts, host.name: self.facts},
                                            {host.name: self.added_facts})
                  if inv else {host.name: {**host.vars,
@@ -504,9 +519,11 @@ class _Builder:
                  "ansible_play_batch": list(self.play_batch),
                  "ansible_play_hosts_all": list(self.play_hosts),
                  "ansible_check_mode": self.check, "playbook_dir": str(self.root / "playbooks")}
+        magic["ansible_search_path"] = [magic["playbook_dir"]]  # where relative files are
         if use is not None:
             magic["role_name"] = use.role.name
             magic["role_path"] = str(use.role.path)
+            magic["ansible_search_path"] = [str(use.role.path), magic["playbook_dir"]]
         return magic
 
     def _add_secrets(self, texts: Iterable[str]) -> None:
@@ -565,7 +582,8 @@ class _Builder:
                     self.add_task(what, scope)
             else:
                 self.add_checks(what, scope)
-        if self.pos >= len(self.units) and not self.flow.caught and not self.flow.halted:
+        if self.pos >= len(self.units) and not self.flow.caught and not self.flow.halted \
+                and not self.flow.judging:
             self._enter_blocks((), self.scope(None))
         self.add_handlers()
         if first:
@@ -591,7 +609,7 @@ class _Builder:
         for item in self._items(task, scope, self.skipped):
             bound = self._item_vars(task, scope, item)
             name = render_string(task.deferred.spec, bound, where=task.loc, env=scope.env)
-            names = [str(control.get("loop_var") or "item")]
+            names = [str(bound.get("ansible_loop_var") or "item")]
             if control.get("index_var"):
                 names.append(str(control["index_var"]))
             own = {n: bound[n] for n in names + ["ansible_loop_var"] if n in bound}
@@ -620,6 +638,13 @@ class _Builder:
         """The next segment, once the results of the one before are in."""
         by_id = {r.get("id"): r for r in results}
         self._take_facts(results)
+        fatal = next((entry for i, entry in sorted(self.flow.judging.items())
+                      if by_id.get(i, {}).get("status") == "failed" and i not in self.flow.caught),
+                     None)
+        self.flow.judging = {}
+        if fatal is not None:  # failed by its failed_when, judged here: the host stops
+            self.flow.halted = True
+            raise BadInput(f"{fatal[0].title}: failed (failed_when)", fatal[0].loc)
         failed = sorted(i for i in self.flow.caught if by_id.get(i, {}).get("status") == "failed")
         if failed:  # the host stopped there: the block's rescue / always decide what follows
             task = self.flow.caught[failed[0]]
@@ -674,7 +699,7 @@ class _Builder:
         """Whether ``task`` reads a result registered earlier in this segment (or facts a
         ``setup`` of this segment may change), or must wait for whether a step of a block
         with rescue/always failed on the host."""
-        if self.flow.caught and self.flow.must_wait(task):
+        if self.flow.judging or (self.flow.caught and self.flow.must_wait(task)):
             return True
         if self.delegate is not _UNSET and _runs_on_host(task) and task.delegate_to:
             try:
@@ -774,9 +799,13 @@ class _Builder:
             items = self._items(task, scope, self.skipped)
         except BadInput as exc:
             items = [self._failed_render(task, scope, exc, _NO_ITEM, ran, local)]
+        pause = self._loop_pause(task, scope)
         for item in items:
             if item is None:
                 continue
+            if pause and isinstance(item, _LoopItem) and item.index and \
+                    task.op in CONTROLLER_OPS:
+                time.sleep(pause)  # loop_control.pause between items judged here
             try:
                 step = self._set_fact(task, scope, item, local) if task.op in CONTROLLER_OPS \
                     else self._step_for(task, scope, item, self.skipped)
@@ -791,7 +820,19 @@ class _Builder:
                 continue
             if task.op in _JUDGED_HERE:
                 local[step["id"]] = _JUDGED_HERE[task.op].registered(step["args"])
+                joins = getattr(_JUDGED_HERE[task.op], "joins", None)
+                if joins is not None:  # group_by
+                    self._join(joins(step["args"]))
+                if task.later:  # its verdict is known here: so is what the conditions make of it
+                    step["judge"] = self._judge_here(task, scope, item, local[step["id"]],
+                                                     step)
+            elif task.later:
+                self._try_later(task, scope, item)
+                step["later"] = True  # judged when its result is in (judge_result)
+                self.flow.judging[step["id"]] = (task, scope, item)
             step["txn"] = self.txn_name(scope, task)
+            if pause and isinstance(item, _LoopItem) and item.index:
+                step["pause"] = pause  # the host waits before running it (loop_control.pause)
             stop = self._mind_block(task, step, local.get(step["id"]))
             if task.register:
                 step["register"] = task.register
@@ -800,13 +841,100 @@ class _Builder:
             if task.judge:
                 step["judge"] = dict(task.judge)
             self.steps.append(step)
-            if task.notify:
+            if task.notify and not step.get("later"):  # else: notified once judged
                 self.notify[step["id"]] = self._handler_names(task.notify)
                 step["notify"] = list(self.notify[step["id"]])  # recorded on the host
             if stop:
                 break
         if task.register:
             self._register(task, ran, local)
+
+    def _loop_pause(self, task: Task, scope: _Scope) -> float:
+        """loop_control.pause: seconds between a loop's items (0: none)."""
+        value = task.loop_control.get("pause")
+        if value is None or task.loop is None:
+            return 0.0
+        value = render_value(value, self._vars(scope), where=task.loc, env=scope.env)
+        try:
+            seconds = float(value)
+        except (TypeError, ValueError):
+            raise BadInput(f"loop_control.pause must be a number of seconds, not {value!r}",
+                           task.loc) from None
+        if not 0 <= seconds <= 3600:
+            raise BadInput("loop_control.pause must be between 0 and 3600 seconds", task.loc)
+        return seconds
+
+    # -- changed_when / failed_when judged here (Task.later)
+
+    def _later_verdict(self, task: Task, scope: _Scope, item: Any,
+                       fields: dict[str, Any]) -> str:
+        """Apply the task's changed_when / failed_when to ``fields`` (its result under
+        Ansible's names, the task's registered name bound to it, as in Ansible); '' or why a
+        condition could not be judged (the step then fails, as in Ansible)."""
+        variables = dict(self._item_vars(task, scope, item))
+        if task.register:
+            variables[task.register] = fields
+        for key in ("changed_when", "failed_when"):
+            if key not in task.later or (key == "changed_when" and fields.get("failed")):
+                continue
+            try:
+                held = eval_condition(list(task.later[key]), variables, where=task.loc,
+                                      env=scope.env)
+            except BadInput as exc:  # Ansible: the task fails, the result says why
+                fields["failed"], fields[key + "_result"] = True, exc.what
+                return exc.what
+            if key == "changed_when":
+                fields["changed"] = held
+            else:
+                fields["failed"] = fields["failed_when_result"] = held
+        return ""
+
+    def _try_later(self, task: Task, scope: _Scope, item: Any) -> None:
+        """Bad input before anything runs: conditions naming a variable nothing defines are
+        refused now (judged over a sample result), unless the task expects to fail
+        (ignore_errors, a block's rescue): then, as in Ansible, the step fails."""
+        fields = result_fields({"status": "ok", "rc": 0, "stdout": "", "stderr": "",
+                                "cmd": ""})
+        problem = self._later_verdict(task, scope, item, fields)
+        if problem and "undefined variable" in problem and task.ignore_errors is not True \
+                and not _caught(task):
+            raise BadInput(problem, task.loc, "define it, or give a default: "
+                           "{{ name | default(...) }}")
+
+    def _judge_here(self, task: Task, scope: _Scope, item: Any, verdict: dict[str, Any],
+                    step: dict[str, Any]) -> dict[str, Any]:
+        """A verdict known on the controller (assert, fail, debug) with the task's
+        conditions applied; the host is told the outcome as literal conditions."""
+        problem = self._later_verdict(task, scope, item, verdict)
+        if problem:
+            step["args"] = {**step["args"], "msg": problem}
+        return {"changed_when": bool(verdict.get("changed")),
+                "failed_when": bool(verdict.get("failed"))}
+
+    def judge_result(self, step: Mapping[str, Any], result: dict[str, Any]) -> None:
+        """A ``later`` step's result, as it arrives: its changed_when / failed_when judged
+        with full Jinja, its status (and what ``register`` will see) set from them, and its
+        handlers notified if it changed."""
+        entry = self.flow.judging.get(step.get("id"))  # type: ignore[arg-type]
+        if entry is None or result.get("status") == "skipped":
+            return
+        task, scope, item = entry
+        fields = result_fields(result)
+        problem = self._later_verdict(task, scope, item, fields)
+        data = dict(result.get("data") or {})
+        for key in ("changed_when_result", "failed_when_result"):
+            if key in fields:
+                data[key] = fields[key]
+        result["data"] = data
+        if problem:
+            result["msg"] = problem
+        if fields["failed"]:
+            result["status"] = "ignored" if step.get("ignore_errors") else "failed"
+        else:
+            result["status"] = "changed" if fields["changed"] else "ok"
+            if fields["changed"] and task.notify:
+                names = self._handler_names(task.notify)
+                self.notify_later += [n for n in names if n not in self.notify_later]
 
     def _failed_render(self, task: Task, scope: _Scope, exc: BadInput, item: Any,
                        ran: list[tuple[Any, int | None]],
@@ -1029,7 +1157,12 @@ class _Builder:
         if task.loop is None:
             return [_NO_ITEM]
         try:
-            items = render_value(task.loop, self._vars(scope), where=task.loc, env=scope.env)
+            if task.loop_with == "first_found" and isinstance(task.loop, list):
+                items = self._found_terms(task, scope)
+            else:
+                # the task's own vars too: `with_items: "{{ test_var }}"` with vars: test_var
+                items = render_value(task.loop, self._item_vars(task, scope, _NO_ITEM),
+                                     where=task.loc, env=scope.env)
             if task.loop_with is not None:
                 items = self._with_items(task, items, scope)
         except BadInput:
@@ -1042,6 +1175,18 @@ class _Builder:
             raise BadInput(f"loop must give a list, not {type(items).__name__}", task.loc,
                            "loop over a mapping with | dict2items")
         return [_LoopItem(value, index, tuple(items)) for index, value in enumerate(items)]
+
+    def _found_terms(self, task: Task, scope: _Scope) -> list[Any]:
+        """with_first_found's candidates, rendered one by one: one naming an undefined
+        variable is left out, as Ansible does."""
+        out = []
+        for term in task.loop:
+            try:
+                out.append(render_value(term, self._vars(scope), where=task.loc, env=scope.env))
+            except BadInput as exc:
+                if "undefined" not in exc.what:
+                    raise
+        return out
 
     def _with_items(self, task: Task, value: Any, scope: _Scope) -> list[Any]:
         """``with_<kind>: value``: the items Ansible's lookup of that kind gives."""
@@ -1072,6 +1217,10 @@ class _Builder:
                               env=scope.env):
             skipped.append(self._skipped_name(task, variables, scope, item))
             return None
+        if SPLAT in task.args:  # `op: '{{ mapping }}'`: the arguments come from a variable
+            given = render_value(task.args[SPLAT], variables, where=task.loc, env=scope.env)
+            task = dataclasses.replace(task, args=splat_args(task.op, task.args, given,
+                                                             task.loc))
         name = self._name(task, variables, scope, item)
         self._collect_secrets(task.no_log, variables)
         if task.op in _JUDGED_HERE:
@@ -1160,6 +1309,9 @@ class _Builder:
             return known
         control = task.loop_control
         loop_var = str(control.get("loop_var") or "item")
+        if has_template(loop_var):  # loop_var: "{{ name }}"
+            loop_var = str(render_string(loop_var, known, where=task.loc, env=scope.env))
+            check_var_name(loop_var, task.loc)
         extra: dict[str, Any] = {loop_var: item.value, "ansible_loop_var": loop_var}
         if control.get("index_var"):
             extra[str(control["index_var"])] = item.index
@@ -1168,8 +1320,9 @@ class _Builder:
             extra["ansible_loop"] = {
                 "index": i + 1, "index0": i, "revindex": len(items) - i,
                 "revindex0": len(items) - i - 1, "first": i == 0, "last": i == len(items) - 1,
-                "length": len(items), "previtem": items[i - 1] if i else None,
-                "nextitem": items[i + 1] if i + 1 < len(items) else None,
+                "length": len(items),  # no previtem on the first, no nextitem on the last
+                **({"previtem": items[i - 1]} if i else {}),
+                **({"nextitem": items[i + 1]} if i + 1 < len(items) else {}),
                 **({"allitems": list(items)} if control.get("extended_allitems", True)
                    else {})}
         return {**known, **extra}
@@ -1201,7 +1354,7 @@ class _Builder:
 
     def _name(self, task: Task, variables: Mapping[str, Any], scope: _Scope, item: Any) -> str:
         name = render_string(task.title, variables, where=task.loc, env=scope.env)
-        loop_var = str(task.loop_control.get("loop_var") or "item")
+        loop_var = str(variables.get("ansible_loop_var") or "item")
         if item is _NO_ITEM or loop_var in referenced_names(task.title, scope.env):
             return name
         if task.loop_control.get("label") is not None:
@@ -1358,6 +1511,17 @@ class _Builder:
                     step["handler"] = handler.title  # cleared on the host once it has run
                     steps.append(step)
 
+    def _join(self, groups: Sequence[str]) -> None:
+        """group_by: the host is in these groups for its later tasks."""
+        for name in groups:
+            if name not in self.added_groups and name not in self.host.groups:
+                self.added_groups.append(str(name))
+                self.scopes = {}  # built again with the new groups
+
+    def _take_notified(self) -> list[str]:
+        names, self.notify_later = self.notify_later, []
+        return names
+
     def finish(self) -> HostPlan:
         delegate = None if self.delegate is _UNSET else self.delegate
         if delegate is not None:  # the host's handlers and checks are not the controller's
@@ -1368,6 +1532,7 @@ class _Builder:
                         delegate=delegate,
                         checks={k: v for k, v in self.checks.items() if v},
                         segment=self.number, cursor=self,
+                        notified=self._take_notified(),
                         deferred=tuple(u[1].title for u in self.units[self.pos:]
                                        if u[0] == _TASK))
 
@@ -1403,17 +1568,24 @@ class _LoopItem:
 class _GroupsView(Mapping[str, list[str]]):
     """``groups`` for templates, read from the inventory on use (no copy per host)."""
 
-    def __init__(self, inventory: Inventory) -> None:
+    def __init__(self, inventory: Inventory, host: str = "", added: Sequence[str] = ()) -> None:
         self._inventory = inventory
+        self._host, self._added = host, [g for g in added if g not in inventory.groups]
+        self._joined = set(added)  # groups group_by put this host in (seen by its own tasks)
 
     def __getitem__(self, name: str) -> list[str]:
-        return list(self._inventory.groups[name].all_hosts)
+        hosts = list(self._inventory.groups[name].all_hosts) \
+            if name in self._inventory.groups else [] if name in self._joined else None
+        if hosts is None:
+            raise KeyError(name)
+        return hosts + [self._host] if name in self._joined and self._host not in hosts \
+            else hosts
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._inventory.groups)
+        return iter([*self._inventory.groups, *self._added])
 
     def __len__(self) -> int:
-        return len(self._inventory.groups)
+        return len(self._inventory.groups) + len(self._added)
 
 
 class _HostVarsView(Mapping[str, Mapping[str, Any]]):
@@ -1480,6 +1652,8 @@ def result_fields(result: Mapping[str, Any]) -> dict[str, Any]:
     data = result.get("data")
     if isinstance(data, Mapping):
         fields.update({k: v for k, v in data.items() if k not in fields})
+    if fields["failed"]:  # Ansible 2.19 gives every failed result the error as `exception`
+        fields.setdefault("exception", fields["msg"] or "(traceback unavailable)")
     return fields
 
 

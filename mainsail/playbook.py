@@ -17,6 +17,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Iterable, Mapping
 
+from .agent.ops import OPS as RUNNERS
 from .agent.safeexpr import bind_register
 from .errors import BadInput, did_you_mean
 from .inventory import check_var_name
@@ -85,6 +86,9 @@ class Task:
     register: str | None = None  # the variable that receives the task's result
     judge: Mapping[str, Any] = field(default_factory=lambda: EMPTY)  # changed_when /
     # failed_when of an op that does not judge them itself: applied on the host after it
+    later: Mapping[str, tuple[Any, ...]] = field(default_factory=lambda: EMPTY)  # changed_when /
+    # failed_when the host's small evaluator cannot judge (a test with an argument, another
+    # variable): judged on the controller with full Jinja once the result is in
     loop_with: str | None = None  # with_<kind>: how the rendered loop value becomes items
     loop_control: Mapping[str, Any] = field(default_factory=lambda: EMPTY)
     until: str | None = None  # judged on the host over the step's result; retried till true
@@ -1076,6 +1080,7 @@ def parse_task(data: Any, where: str, role: str | None = None, *,
     if "local_action" in data:
         data = _local_action(data, where)
     keywords = HANDLER_KEYWORDS if handler else TASK_KEYWORDS
+    data = _plugin_aliases(data, keywords)
     op_key = _operation_key(data, keywords, where, handler)
     if canonical_op(op_key) is None and foreign_module(op_key):
         # Another platform's or collection's module (win_file, community.mysql.mysql_db): it
@@ -1090,10 +1095,12 @@ def parse_task(data: Any, where: str, role: str | None = None, *,
             _meta_args(data, op_key) if op == "meta" else _include_vars_args(data, op_key)
     else:
         spec = get_op(op_key, loc_of(data, op_key))
-        op, args = spec.name, _task_args(data, op_key, spec.name, where)
-    judge = _judge(data, op)
+        op, args = spec.name, _task_args(data, op_key, spec.name, where,
+                                         conditions=not _later(data, _judged_here(spec.name)))
+    later = _later(data, judged_here=_judged_here(op))
+    judge = {} if later else _judge(data, op)
     return Task(
-        judge=judge,
+        judge=judge, later=later,
         op=op, args=args, loc=where, role=role,
         name=_task_name(data), when=_when(data.get("when"), loc_of(data, "when")),
         notify=_names(data.get("notify"), loc_of(data, "notify"), "notify"),
@@ -1338,6 +1345,47 @@ def _timeout(data: Mapping[str, Any]) -> float | None:
     return float(value)
 
 
+# An action plugin that only re-exports a builtin action (``from ansible.plugins.action.debug
+# import ActionModule``) is that action under another name: read, never run.
+_REEXPORT = re.compile(r"from\s+ansible\.plugins\.action\.([a-z_]+)\s+import\s+ActionModule\b")
+_PLUGIN_CODE = re.compile(r"^(from __future__ import .*|assert ActionModule|#.*|\s*)$")
+
+
+def _plugin_aliases(data: Any, keywords: tuple[str, ...]) -> Any:
+    """``data`` with a task key naming such a plugin (in the role's or the playbook's
+    action_plugins/) renamed to the builtin it re-exports."""
+    source = _SOURCE.get()
+    if source is None or not isinstance(data, YDict):
+        return data
+    for key in list(data):
+        if not isinstance(key, str) or key in keywords or canonical_op(key) is not None or \
+                _controller_op(key) or not re.fullmatch(r"[a-z_][a-z0-9_]*", key):
+            continue
+        target = _reexported(key, source)
+        if target is None:
+            continue
+        out = YDict((target if k == key else k, v) for k, v in data.items())
+        out.pos = data.pos
+        out.key_pos = {(target if k == key else k): p for k, p in data.key_pos.items()}
+        return out
+    return data
+
+
+def _reexported(name: str, source: tuple[Path, Path]) -> str | None:
+    root, folder = source
+    for base in (folder.parent, folder, root):
+        path = base / "action_plugins" / f"{name}.py"
+        try:
+            code = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+        found = _REEXPORT.search(code)
+        rest = _REEXPORT.sub("", code).splitlines()
+        if found and canonical_op(found.group(1)) and all(_PLUGIN_CODE.match(l) for l in rest):
+            return found.group(1)
+    return None
+
+
 def _operation_key(data: Mapping[str, Any], keywords: tuple[str, ...], where: str,
                    handler: bool) -> str:
     ops = []
@@ -1365,11 +1413,15 @@ def _operation_key(data: Mapping[str, Any], keywords: tuple[str, ...], where: st
     return ops[0]
 
 
-def _task_args(data: Mapping[str, Any], op_key: str, op: str, where: str) -> Mapping[str, Any]:
+def _task_args(data: Mapping[str, Any], op_key: str, op: str, where: str,
+               conditions: bool = True) -> Mapping[str, Any]:
     spec = OPS[op]
     raw = data.get(op_key)
     here = loc_of(data, op_key)
-    if isinstance(raw, str) and not spec.free_form:
+    splat = isinstance(raw, str) and not spec.free_form and _WHOLE_TEMPLATE.fullmatch(raw)
+    if splat:  # `assert: '{{ item }}'`: the arguments are a variable's mapping (plan time)
+        raw = {SPLAT: raw}
+    elif isinstance(raw, str) and not spec.free_form:
         raw = kv_args(raw, here)  # Ansible's one-line form: `copy: dest=/x mode=0644`
     elif isinstance(raw, str):
         raw = free_form_args(spec, raw, here)
@@ -1379,13 +1431,82 @@ def _task_args(data: Mapping[str, Any], op_key: str, op: str, where: str) -> Map
     if extra is not None and not isinstance(extra, dict):
         raise BadInput("args must be a mapping", loc_of(data, "args"))
     merged = _merged(extra or {}, raw or {})
-    for key in RESULT_CONDITIONS:
+    for key in RESULT_CONDITIONS if conditions else ():
         if key in data and key in spec.arg_map():  # the others: judged after the op (_judge)
             _put(merged, key, _bound(data[key], data.get("register")), data)
+    if splat:  # checked once the plan has the mapping (splat_args)
+        template = merged.pop(SPLAT)
+        args = _canonical(spec, merged, here)
+        args[SPLAT] = template
+        return args
     args = _canonical(spec, merged, here)
     check_required(spec, args, here)
     check_static_values(spec, args, here)
     return args
+
+
+SPLAT = "__args__"  # a task's arguments given as one template that gives a mapping
+_WHOLE_TEMPLATE = re.compile(r"\s*\{\{(?:(?!\}\}).)*\}\}\s*", re.S)
+
+
+def splat_args(op: str, args: Mapping[str, Any], value: Any, where: str) -> YDict:
+    """A task's arguments once its ``{{ mapping }}`` is rendered: that mapping under the
+    task's ``args:``, checked as written ones are. Its strings are data: a template inside
+    one is not rendered again (as Ansible 2.19 treats values from variables)."""
+    if not isinstance(value, Mapping):
+        raise BadInput(f"{op}: the arguments template must give a mapping, not "
+                       f"{type(value).__name__}", where)
+    spec = OPS[op]
+    merged = YDict({**{str(k): _as_data(v) for k, v in value.items()},
+                    **{k: v for k, v in args.items() if k != SPLAT}})
+    merged.pos, merged.key_pos = getattr(args, "pos", None), {}
+    out = _canonical(spec, merged, where)
+    check_required(spec, out, where)
+    check_static_values(spec, out, where)
+    return out
+
+
+def _as_data(value: Any) -> Any:
+    if isinstance(value, str) and ("{{" in value or "{%" in value):
+        return "{% raw %}" + value.replace("{% endraw %}", "") + "{% endraw %}"
+    if isinstance(value, Mapping):
+        return {k: _as_data(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_as_data(v) for v in value]
+    return value
+
+
+def _judged_here(op: str) -> bool:
+    """Whether the controller reaches the op's verdict itself (debug, assert, fail): its
+    changed_when / failed_when are then judged there too."""
+    module = RUNNERS.get(op)
+    return hasattr(module, "prepare") and hasattr(module, "registered")
+
+
+def _later(data: Mapping[str, Any], judged_here: bool = False
+           ) -> Mapping[str, tuple[Any, ...]]:
+    """changed_when / failed_when the host cannot judge itself: they read another variable,
+    or use a test or filter beyond its small evaluator (``result.msg is contains('x')``).
+    Both then go to the controller, which judges them with full Jinja when the step's result
+    arrives (the plan waits for it: one more request). {} when the host can judge them."""
+    given = {key: data[key] for key in RESULT_CONDITIONS if key in data}
+    if not given:
+        return EMPTY
+    out: dict[str, tuple[Any, ...]] = {}
+    host_can = True
+    for key, value in given.items():
+        items = tuple(value) if isinstance(value, list) else (value,)
+        for item in items:
+            if isinstance(item, str):
+                check_expression(item, where=loc_of(data, key))
+                try:
+                    check_condition(_bound(item, data.get("register")), key, loc_of(data, key))
+                except BadInput:
+                    host_can = False
+            elif not isinstance(item, (bool, int)):
+                raise BadInput(f"{key} must be an expression or true/false", loc_of(data, key))
+        out[key] = items
+    return EMPTY if host_can and not judged_here else MappingProxyType(out)
 
 
 def _judge(data: Mapping[str, Any], op: str) -> Mapping[str, Any]:
@@ -1513,7 +1634,7 @@ def _loop_control(data: Mapping[str, Any]) -> Mapping[str, Any]:
             raise BadInput(f"unknown loop_control keyword {key!r}", loc_of(value, key),
                            did_you_mean(str(key), LOOP_CONTROL_KEYS))
     for key in ("loop_var", "index_var"):
-        if key in value:
+        if key in value and not (isinstance(value[key], str) and has_template(value[key])):
             check_var_name(value[key], loc_of(value, key))
     return value
 

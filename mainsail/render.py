@@ -18,11 +18,12 @@ import os
 import re
 import random
 import shlex
+import subprocess
 import string
 import traceback
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import jinja2
 import jinja2.environment
@@ -72,6 +73,7 @@ class Environment(SandboxedEnvironment):
         self.filters = dict(_watched_filters(self.filters))
         self.tests.update(TESTS)
         self.globals["omit"] = OMIT
+        self.globals["now"] = _now  # Ansible's now(utc=False, fmt=None)
         self.files_path: tuple[Path, ...] = ()  # where file lookups look (role files/, ...)
         self.globals["lookup"] = self._lookup
         self.globals["query"] = self.globals["q"] = self._query
@@ -264,6 +266,10 @@ def eval_condition(expr: Any, vars: Mapping[str, Any], *, where: str = "",
         return bool(expr)
     env = env or make_env()
     text = str(expr).strip()
+    if has_template(text) and not _whole_template(text, env):
+        # An expression whose string constants hold templates (`x == "du{{ 'de' }}"`): they
+        # are rendered, as Ansible 2.19 does; a template outside a string is refused.
+        text = _render_constants(text, vars, where, env)
     if has_template(text):
         return _word_to_bool(render_string(text, vars, where=where, env=env), text, where)
     value = _evaluate(text, vars, where, env)
@@ -335,6 +341,41 @@ def _evaluate(expr: str, vars: Mapping[str, Any], where: str, env: Environment) 
         return value
 
     return _guard(run, vars, where, env, expr=expr.strip())
+
+
+def _whole_template(text: str, env: Environment) -> bool:
+    """``{{ ... }}`` and nothing else (one expression, its constants left alone)."""
+    try:
+        kinds = [kind for _, kind, _ in env.lexer.tokeniter(text, None)]
+    except jinja2.TemplateSyntaxError:
+        return True  # rendered as it is: the error names the problem
+    return bool(kinds) and kinds[0] == "variable_begin" and kinds[-1] == "variable_end" and \
+        kinds.count("variable_begin") == 1 and "data" not in kinds
+
+
+def _render_constants(text: str, vars: Mapping[str, Any], where: str, env: Environment) -> str:
+    """``text`` (an expression) with each string constant that holds a template rendered."""
+    try:
+        tokens = list(env.lexer.tokeniter("{{ %s }}" % text, None))
+    except jinja2.TemplateSyntaxError:
+        tokens = []
+    inner = [t for t in tokens[1:-1]]
+    bare = "".join(v for _, kind, v in inner if kind not in ("string", "whitespace"))
+    if not tokens or tokens[0][1] != "variable_begin" or tokens[-1][1] != "variable_end" or \
+            any(kind in ("variable_begin", "block_begin") for _, kind, _ in inner) or \
+            "{{" in bare or "{%" in bare:
+        raise BadInput(f"condition {text!r} is an untrusted template or expression: a "
+                       "template inside an expression is not evaluated again", where,
+                       "write the condition as one expression (x == y), or as one template "
+                       "({{ x == y }})")
+    out = []
+    for _, kind, value in inner:
+        if kind == "string" and has_template(value[1:-1]):
+            body = ast.literal_eval(value)
+            out.append(repr(render_string(body, vars, where=where, env=env)))
+        else:
+            out.append(value)
+    return " ".join(out)
 
 
 def _raise_if_undefined(value: Any) -> None:
@@ -609,8 +650,25 @@ def run_lookup(env: "Environment", context: Any, name: str, terms: list[Any],
         if name.startswith(prefix):
             name = name[len(prefix):]
     if name not in LOOKUPS:
-        raise ValueError(f"lookup {name!r} is not available (known: {', '.join(sorted(LOOKUPS))})")
+        raise ValueError(f"lookup plugin {name!r} not found: it is not available (known: "
+                         f"{', '.join(sorted(LOOKUPS))})")
+    # A template in a lookup's terms is rendered, as Ansible does (they are the playbook's).
+    terms = [render_string(t, context.get_all(), env=env) if isinstance(t, str) and
+             has_template(t) else t for t in terms]
     return LOOKUPS[name](env, context, terms, dict(options))
+
+
+def _lk_pipe(env: Any, ctx: Any, terms: list[Any], opts: dict[str, Any]) -> list[Any]:
+    """Ansible's pipe: each term run by the shell on the controller, its output (trailing
+    newlines taken off); a failing command is an error."""
+    out = []
+    for term in terms:
+        done = subprocess.run(str(term), shell=True, capture_output=True, text=True,
+                              timeout=float(opts.get("timeout", 60)), check=False)
+        if done.returncode != 0:
+            raise ValueError(f"lookup_plugin.pipe({term!r}) returned {done.returncode}")
+        out.append(done.stdout.rstrip("\n"))
+    return out
 
 
 def _lk_items(env: Any, ctx: Any, terms: list[Any], opts: dict[str, Any]) -> list[Any]:
@@ -625,7 +683,8 @@ def _lk_dict(env: Any, ctx: Any, terms: list[Any], opts: dict[str, Any]) -> list
     out = []
     for term in terms:
         if not isinstance(term, Mapping):
-            raise ValueError(f"with_dict expects a mapping, got {type(term).__name__}")
+            raise ValueError("the dict lookup plugin expects a dictionary, got "
+                             f"{type(term).__name__}")
         out += [{"key": k, "value": v} for k, v in term.items()]
     return out
 
@@ -1006,7 +1065,7 @@ LOOKUPS: Mapping[str, Callable[..., list[Any]]] = MappingProxyType({
     "flattened": _lk_flattened, "subelements": _lk_subelements, "sequence": _lk_sequence,
     "file": _lk_file, "lines": _lk_lines, "fileglob": _lk_fileglob,
     "first_found": _lk_first_found, "env": _lk_env, "vars": _lk_vars,
-    "template": _lk_template, "password": _lk_password,
+    "template": _lk_template, "password": _lk_password, "pipe": _lk_pipe,
 })
 
 
@@ -1048,7 +1107,25 @@ def _plain_key(key: Any, where: str) -> str:
     return str(key)
 
 
+def _now(utc: bool = False, fmt: str | None = None) -> Any:
+    import datetime
+    moment = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None) if utc \
+        else datetime.datetime.now()
+    return moment.strftime(fmt) if fmt else moment
+
+
+def _length(value: Any) -> int:
+    """Jinja's length, also of what select / map / reject give (Ansible's reads them too)."""
+    try:
+        return len(value)
+    except TypeError:
+        if isinstance(value, Iterable):
+            return sum(1 for _ in value)
+        raise
+
+
 FILTERS: Mapping[str, Callable[..., Any]] = MappingProxyType({
+    "length": _length, "count": _length,
     "bool": _to_bool,
     "mandatory": _mandatory,
     "to_json": lambda v, **kw: json.dumps(v, **kw),

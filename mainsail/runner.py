@@ -272,7 +272,10 @@ def transaction_request(plan: HostPlan, opts: RunOptions) -> dict[str, Any]:
     """What the agent needs to run each transaction to its end on its own: the handlers in
     definition order, each transaction's checks, and the run's id for the journal."""
     handlers = [step for steps in plan.handlers.values() for step in steps]
-    return {"handlers": handlers, "checks": plan.checks, "run": opts.run_id}
+    out = {"handlers": handlers, "checks": plan.checks, "run": opts.run_id}
+    if plan.notified:
+        out["notified"] = plan.notified
+    return out
 
 
 def apply_host(play: Play, host: Host, plan: HostPlan, state: RunState, opts: RunOptions,
@@ -288,6 +291,8 @@ def apply_host(play: Play, host: Host, plan: HostPlan, state: RunState, opts: Ru
 
     def on_result(result: dict[str, Any]) -> None:
         step = by_id.get(result.get("id"), {})
+        if step.get("later") and plan.cursor is not None:
+            plan.cursor.judge_result(step, result)  # changed_when / failed_when, judged here
         problem = finish_on_controller(step, result)
         if problem:
             result.update(status="failed", msg=problem)

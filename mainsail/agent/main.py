@@ -236,6 +236,11 @@ def run_request(chan: Channel, store: BlobStore, message: Mapping[str, Any]) -> 
     state_dir = expand_state_dir(message.get("state_dir"))
     pending = handlers.Pending(state_dir)
     left = pending.names()  # recorded by a run that died before running them
+    # Handlers notified by steps the controller judged after the last request (``later``).
+    told = [str(n) for n in message.get("notified") or [] if str(n) not in left]
+    if told and not ctx.check:
+        pending.add(told)
+    left += told
     run_id = str(message.get("run") or txn.new_run_id())
     earlier_loss = txn.take_loss_record(state_dir, keep=ctx.check)
     recovered = txn.recover_unfinished(state_dir) \
@@ -391,7 +396,12 @@ def judged(step: Mapping[str, Any], outcome: Outcome) -> Outcome:
                 status = OK
     except OpError as exc:
         return dataclasses.replace(outcome, status=FAILED, msg=str(exc))
-    return dataclasses.replace(outcome, status=status)
+    data = dict(outcome.data or {})
+    if "failed_when" in judge:  # Ansible's fields, which roles read
+        data["failed_when_result"] = status == FAILED
+        if outcome.status == FAILED and status != FAILED:  # a failure failed_when overruled
+            data["failed_when_suppressed_exception"] = outcome.msg or "failed"
+    return dataclasses.replace(outcome, status=status, data=data)
 
 
 def run_until(ctx: Context, step: Mapping[str, Any]) -> Tuple[Outcome, int]:

@@ -156,11 +156,13 @@ class Step:
     # there, the host does not fail, nothing is rolled back
     check_mode: Optional[bool] = None  # the task's own check_mode: over the request's check
     diff: Optional[bool] = None  # the task's own diff: over the request's
+    later: bool = False  # the controller judges its outcome (changed_when / failed_when the
+    # host cannot evaluate): a failure here neither ends the request nor rolls anything back
     extra: Dict[str, Any] = field(default_factory=dict)  # display fields (action, role, tags)
 
     KNOWN = ("id", "op", "args", "name", "txn", "notify", "no_log", "ignore_errors", "where",
              "handler", "check", "become", "become_user", "timeout", "caught", "check_mode",
-             "diff")
+             "diff", "later")
 
     @classmethod
     def from_wire(cls, data: Any) -> "Step":
@@ -187,6 +189,7 @@ class Step:
             caught=bool(_field(data, "caught", bool, False, what)),
             check_mode=_field(data, "check_mode", bool, None, what),
             diff=_field(data, "diff", bool, None, what),
+            later=bool(_field(data, "later", bool, False, what)),
             extra={k: v for k, v in data.items() if k not in cls.KNOWN})
 
     def to_wire(self) -> Dict[str, Any]:
@@ -201,6 +204,8 @@ class Step:
             out["check"] = True
         if self.caught:
             out["caught"] = True
+        if self.later:
+            out["later"] = True
         return out
 
 

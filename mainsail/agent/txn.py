@@ -64,7 +64,12 @@ def run_steps(txn: Txn, steps: Sequence[Mapping[str, Any]], send: Send, run: Run
         if stop():
             txn.stopped = True  # Ctrl-C: notified handlers stay recorded for the next run
             return
+        if step.get("pause"):  # loop_control.pause: the wait between a loop's items
+            time.sleep(min(float(step["pause"]), 3600.0))
         result = run(txn.ctx, step)
+        if result["status"] == FAILED and step.get("later"):
+            send({"result": result})  # the controller judges it once the request is done
+            continue
         if result["status"] == FAILED and step.get("ignore_errors"):
             result["status"] = IGNORED
         send({"result": result})

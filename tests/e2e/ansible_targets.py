@@ -62,8 +62,12 @@ def make_project(root: Path, targets: Path, target: str, inventory: str,
     (root / "inventory").mkdir(exist_ok=True)
     if not (root / "roles").exists():
         (root / "roles").symlink_to(targets)
+    # ansible-test makes each target's output_dir before it runs; so does this play.
     (root / "playbooks" / "site.yml").write_text(
-        f"- hosts: {hosts}\n  gather_facts: true\n{play_vars}  roles: [{target}]\n")
+        f"- hosts: {hosts}\n  gather_facts: true\n{play_vars}"
+        "  pre_tasks:\n    - file: {path: '{{ output_dir }}', state: directory}\n"
+        "      when: output_dir is defined\n"
+        f"  roles: [{target}]\n")
     (root / "inventory" / "hosts.yml").write_text(inventory)
     return root
 

@@ -77,8 +77,9 @@ ALSO_MEANS_SOMETHING_ELSE = {
     # openbsd_pkg's `clean`, also testbed.up's --clean; yum/zypper_repository's
     # `description`, also the lsb facts' field.
     "clean", "description",
-    # unarchive's old `copy` argument, also the copy operation's own name.
-    "copy",
+    # unarchive's old `copy` argument, also the copy operation's own name; add_host's
+    # `hostname` (Ansible's alias of its name), also the hostname operation and fact.
+    "copy", "hostname",
 }
 EXEMPT = ALSO_MEANS_SOMETHING_ELSE | set(TASK_KEYWORDS) | set(UNSUPPORTED)
 

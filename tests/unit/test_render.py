@@ -160,7 +160,7 @@ def test_runtime_errors_become_bad_input() -> None:
 
 def test_lookups_unknown_are_named_with_the_known_ones() -> None:
     err = bad(lambda: render_value("{{ lookup('dig', 'example.org') }}", {}))
-    assert "lookup 'dig' is not available" in err.what and "first_found" in err.what
+    assert "lookup plugin 'dig' not found" in err.what and "first_found" in err.what
 
 
 def test_lookup_env_and_vars(monkeypatch: pytest.MonkeyPatch) -> None:

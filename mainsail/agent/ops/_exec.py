@@ -60,6 +60,11 @@ def execute(ctx: Context, args: Mapping[str, Any], argv: List[str], via_sh: bool
     outcome.data = {"cmd": display if via_sh else list(argv), "start": str(start),
                     "end": str(end), "delta": str(end - start),
                     "stdout_lines": stdout.splitlines(), "stderr_lines": stderr.splitlines()}
+    if args.get("failed_when") is not None:  # Ansible's fields, which roles read
+        outcome.data["failed_when_result"] = outcome.status == FAILED
+        if outcome.status != FAILED and outcome.rc:  # a failure failed_when overruled
+            outcome.data["failed_when_suppressed_exception"] = \
+                "non-zero return code %d" % outcome.rc
     return outcome
 
 

@@ -28,8 +28,23 @@ def expressions(args: Mapping[str, Any]) -> List[Any]:
 def prepare(args: Mapping[str, Any], render: Callable[[Any], Any],
             judge: Callable[[Any], bool]) -> Dict[str, Any]:
     """On the controller: each condition judged; the first false one is ``evaluated``."""
-    conditions = expressions(args)
+    conditions: List[Any] = []
+    handlebarred = False
+    for cond in expressions(args):
+        text = cond.strip() if isinstance(cond, str) else ""
+        if text.startswith("{{") and text.endswith("}}") and text.count("{{") == 1:
+            handlebarred = True  # `that: '{{ checks }}'` may give a list of conditions
+            value = render(text)
+            conditions += value if isinstance(value, list) else [value]
+        else:
+            conditions.append(cond)
+    if not conditions or any(c is None or (isinstance(c, str) and not c.strip())
+                             for c in conditions):
+        raise ValueError("Empty conditional expression in assert's that")
     out: Dict[str, Any] = {"that": [str(c) for c in conditions]}
+    if handlebarred:  # Ansible's deprecation, under its name
+        out["deprecations"] = [{"msg": "Conditionals should not be surrounded by templating "
+                                       "delimiters such as {{ }} or {% %}."}]
     false = next((c for c in conditions if not judge(c)), None)
     if false is not None:
         out["evaluated"] = str(false)
@@ -44,11 +59,12 @@ def prepare(args: Mapping[str, Any], render: Callable[[Any], Any],
 
 def registered(args: Mapping[str, Any]) -> Dict[str, Any]:
     false = args.get("evaluated")
+    extra = {"deprecations": args["deprecations"]} if args.get("deprecations") else {}
     if false:
         return {"changed": False, "failed": True, "assertion": false, "evaluated_to": False,
-                "msg": args.get("fail_msg") or "Assertion failed"}
+                "msg": args.get("fail_msg") or "Assertion failed", **extra}
     return {"changed": False, "failed": False,
-            "msg": args.get("success_msg") or "All assertions passed"}
+            "msg": args.get("success_msg") or "All assertions passed", **extra}
 
 
 SPEC = OpSpec(
@@ -62,7 +78,7 @@ SPEC = OpSpec(
         Arg('quiet', 'bool', default=False, doc='no message when all hold'),
     ),
     required=(('that',),),
-    internal=('evaluated',),
+    internal=('evaluated', 'deprecations'),
     doc="""\
 Judges each expression of `that` (as `when` does) with the task's variables, registered
 results included, when the controller builds the plan; the first false one fails the host,

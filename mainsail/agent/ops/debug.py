@@ -34,12 +34,15 @@ def prepare(args: Mapping[str, Any], render: Callable[[Any], Any],
             value = render(expr if "{{" in expr else "{{ %s }}" % expr)
         except ValueError:
             value = "VARIABLE IS NOT DEFINED!"
-        return {"msg": "%s: %s" % (expr, shown(value))}
+        return {"msg": "%s: %s" % (expr, shown(value)), "shown": {expr: value}}
     return {"msg": shown(render(args.get("msg", "Hello world!")))}
 
 
 def registered(args: Mapping[str, Any]) -> Dict[str, Any]:
     """What ``register`` keeps of a step the controller prepared."""
+    shown_var = args.get("shown")
+    if isinstance(shown_var, Mapping):  # debug var=X: Ansible's result holds X: value
+        return {"changed": False, "failed": False, **shown_var}
     return {"changed": False, "failed": False, "msg": args.get("msg", "")}
 
 
@@ -53,6 +56,7 @@ SPEC = OpSpec(
         Arg('verbosity', 'int', default=0,
             doc='shown only at this verbosity or above (0: always)'),
     ),
+    internal=('shown',),
     doc="""\
 Shows `msg`, or `var: value` for `var`, as the step's message. Both are rendered on the
 controller with the task's variables (registered results included), so the host never
