@@ -467,6 +467,17 @@ def test_archive_is_written_once(tmp_path: Path, upstream: Upstream) -> None:
     assert again.status == "ok", again.msg
 
 
+def test_a_clone_that_cannot_be_verified_is_taken_away(tmp_path: Path,
+                                                       upstream: Upstream) -> None:
+    dest = tmp_path / "app"
+    result = run_op("git", {"repo": upstream.url, "dest": str(dest), "verify_commit": True})
+    assert result.status == "failed" and "Failed to verify GPG signature" in result.msg
+    assert not dest.exists()
+    dest.mkdir()  # a folder that was there (empty) stays, emptied
+    run_op("git", {"repo": upstream.url, "dest": str(dest), "verify_commit": True})
+    assert dest.is_dir() and list(dest.iterdir()) == []
+
+
 def test_an_unsigned_commit_fails_verify_commit_before_checkout(tmp_path: Path,
                                                                  upstream: Upstream) -> None:
     dest = tmp_path / "app"
@@ -476,6 +487,46 @@ def test_an_unsigned_commit_fails_verify_commit_before_checkout(tmp_path: Path,
     assert result.status == "failed"
     assert "Failed to verify GPG signature" in result.msg
     assert head(dest) == upstream.first  # nothing moved
+
+
+@pytest.fixture
+def signer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """A GPG key without a passphrase in a keyring of the test's own; its fingerprint."""
+    if subprocess.run(["gpg", "--version"], capture_output=True).returncode != 0:
+        pytest.skip("gpg is not installed")
+    home = tmp_path / "gnupg"
+    home.mkdir(mode=0o700)
+    monkeypatch.setenv("GNUPGHOME", str(home))
+    subprocess.run(["gpg", "--batch", "--pinentry-mode", "loopback", "--passphrase", "",
+                    "--quick-gen-key", "Signer <signer@example.org>", "ed25519", "sign",
+                    "never"], check=True, capture_output=True)
+    listing = subprocess.run(["gpg", "--list-keys", "--with-colons"], check=True,
+                             capture_output=True, text=True).stdout
+    fingerprint = next(line.split(":")[9] for line in listing.splitlines()
+                       if line.startswith("fpr:"))
+    yield fingerprint
+    subprocess.run(["gpgconf", "--kill", "gpg-agent"], capture_output=True)  # this keyring's
+
+
+def test_a_signed_commit_and_tag_pass_verify_commit(tmp_path: Path, upstream: Upstream,
+                                                    signer: str) -> None:
+    git("config", "user.signingkey", signer, cwd=upstream.work)
+    (upstream.work / "README").write_text("signed\n")
+    git("commit", "-q", "-S", "-am", "signed", cwd=upstream.work)
+    git("tag", "-s", "-m", "signed tag", "v2", cwd=upstream.work)
+    git("push", "-q", "origin", "main", "v2", cwd=upstream.work)
+    signed = git("rev-parse", "HEAD", cwd=upstream.work)
+    dest = tmp_path / "app"
+    result = run_op("git", {"repo": upstream.url, "dest": str(dest), "verify_commit": True,
+                            "gpg_allowlist": [signer]})
+    assert result.status == "changed" and head(dest) == signed, result.msg
+    tagged = run_op("git", {"repo": upstream.url, "dest": str(tmp_path / "tagged"),
+                            "version": "v2", "verify_commit": True})
+    assert tagged.status == "changed", tagged.msg
+    stranger = run_op("git", {"repo": upstream.url, "dest": str(tmp_path / "other"),
+                              "verify_commit": True, "gpg_allowlist": ["A" * 40]})
+    assert stranger.status == "failed"
+    assert "gpg_allowlist does not include the public key \"%s\"" % signer in stranger.msg
 
 
 # ---------------------------------------------------------------------------- refusals

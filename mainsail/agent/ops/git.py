@@ -176,15 +176,37 @@ def _fresh(ctx: Context, args: Mapping[str, Any], git: Git, repo: str, dest: str
     diff = fileio.state_diff(dest, "absent", str(data["after"])) if ctx.diff else ""
     if ctx.check:
         return Outcome(CHANGED, what, diff)
-    _clone(git, args, repo, dest, target, warnings)
-    if flag(args, "bare"):
-        data["after"] = git.commit(dest, "HEAD")
-    else:
-        _settle_checkout(git, args, dest, target, force=True)
-        _submodules(git, args, dest)
-        data["after"] = git.commit(dest, "HEAD")
+    ours = [dest] + ([os.path.realpath(str(args["separate_git_dir"]))]
+                     if args.get("separate_git_dir") else [])
+    made = [path for path in ours if not os.path.lexists(path)]
+    try:
+        _clone(git, args, repo, dest, target, warnings)
+        if not flag(args, "bare"):
+            _settle_checkout(git, args, dest, target)
+    except Exception:
+        # A clone whose version cannot be checked out (or verified) is taken away again: left
+        # there, the next run would take its empty work tree for local modifications.
+        _remove_clone(dest, made)
+        raise
+    if not flag(args, "bare"):
+        _submodules(git, args, dest)  # a failure here is retried by the next run
+    data["after"] = git.commit(dest, "HEAD")
     diff = fileio.state_diff(dest, "absent", str(data["after"])) if ctx.diff else ""
     return Outcome(CHANGED, what, diff)
+
+
+def _remove_clone(dest: str, made: List[str]) -> None:
+    """What a failed clone left: the folders it made, or what it put in a folder that was
+    there (and empty) before."""
+    for path in made:
+        shutil.rmtree(path, ignore_errors=True)
+    if dest not in made and safepath.kind(dest) == "directory":
+        for name in safepath.listdir(dest):
+            target = os.path.join(dest, name)
+            if os.path.isdir(target) and not os.path.islink(target):
+                shutil.rmtree(target, ignore_errors=True)
+            else:
+                os.unlink(target)
 
 
 def _clone(git: Git, args: Mapping[str, Any], repo: str, dest: str, target: Target,
@@ -276,7 +298,7 @@ def _update(ctx: Context, args: Mapping[str, Any], git: Git, repo: str, dest: st
             not _tracking_stale(git, dest, remote, target)
         if not present:
             _fetch(git, args, dest, target, warnings)
-        _settle_checkout(git, args, dest, target, force)
+        _settle_checkout(git, args, dest, target)
     if flag(args, "recursive") and (switch or submodules):
         data["submodules_changed"] = _submodules(git, args, dest)
     data["after"] = git.commit(dest, "HEAD")
@@ -449,8 +471,8 @@ def _fetch(git: Git, args: Mapping[str, Any], dest: str, target: Target,
         argv += ["--depth", str(depth)]
     elif depth:
         warnings.append("Ignoring depth argument: a commit is fetched with its history")
-    if not depth:
-        argv.append("--tags")
+    if not depth and not flag(args, "single_branch"):
+        argv.append("--tags")  # every tag, as Ansible fetches them (not into one branch)
     if flag(args, "force"):
         argv.append("--force")
     git.out(argv + ["--", remote] + specs, dest, what="fetch")
@@ -460,8 +482,7 @@ def _fetch(git: Git, args: Mapping[str, Any], dest: str, target: Target,
         git.run(["fetch", "--", remote, str(target.sha)], dest)
 
 
-def _settle_checkout(git: Git, args: Mapping[str, Any], dest: str, target: Target,
-                     force: bool) -> None:
+def _settle_checkout(git: Git, args: Mapping[str, Any], dest: str, target: Target) -> None:
     """Check the target out: a branch as a local branch following the remote's, a tag or a
     commit as a detached HEAD. The commit's signature is verified before anything moves."""
     remote = str(args["remote"])
@@ -878,9 +899,11 @@ and `git_dir_now`.
 Notes:
 
 * Not journalled, not atomic: git writes `dest` itself (a clone, a fetch, a checkout), so a
-  failed transaction leaves the checkout as git left it, and a failure half-way (the network
-  gone during a clone) can leave a partial clone behind. Run the step again to finish it.
-  Only `archive` is written atomically and journalled.
+  rollback of the transaction leaves the checkout as git left it, and a checkout that fails
+  part way (a full disk) can leave the work tree between two versions; run the step again
+  (with `force: true`) to finish it. A new clone whose `version` cannot be checked out or
+  verified is removed again; one interrupted (a step timeout, the agent stopped) can stay
+  behind. Only `archive` is written atomically and journalled.
 * Check mode touches nothing in the repository (git's `status` runs without taking the index
   lock); it asks the server what `version` is (`ls-remote`) and reports `after` as the
   commit it would check out. Diff: the commit before and after (`absent` for a new clone).
