@@ -3,6 +3,7 @@ plain paths; no network)."""
 from __future__ import annotations
 
 import os
+import re
 import stat
 import subprocess
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 from mainsail.errors import BadInput
 from mainsail.opspec import OPS, canonical_args, canonical_op, check_semantics, coerce_args
 from test_agent_support import run_op
+from tests.unit.test_flags import mainsail, project  # noqa: F401
 
 pytestmark = pytest.mark.skipif(subprocess.run(["git", "--version"], capture_output=True)
                                 .returncode != 0, reason="git is not installed")
@@ -649,3 +651,22 @@ def test_a_missing_key_file_is_a_missing_prerequisite(tmp_path: Path) -> None:
     result = run_op("git", {"repo": "git@git.example.org:a/b.git", "dest": str(tmp_path / "a"),
                             "key_file": str(tmp_path / "deploy_key")})
     assert result.status == "failed" and "key_file" in result.msg
+
+
+def test_a_playbook_registers_the_result_through_the_agent(tmp_path: Path, upstream: Upstream,
+                                                           project: Path) -> None:
+    """The whole way: loaded, planned, run by a local agent; `register` sees Ansible's
+    fields and a second run is ok."""
+    dest = tmp_path / "checkout"
+    (project / "playbooks/git.yml").write_text(
+        "- hosts: h1\n  tasks:\n"
+        "    - name: the app\n      ansible.builtin.git:\n"
+        "        repo: %s\n        dest: %s\n        version: v1\n      register: co\n"
+        "    - name: fields\n      assert:\n        that:\n"
+        "          - co.after == '%s'\n          - co.remote_url_changed == false\n"
+        % (upstream.url, dest, upstream.first))
+    code, out, err = mainsail("deploy", "--playbook", "git")
+    assert code == 0, out + err
+    assert head(dest) == upstream.first
+    code, out, err = mainsail("deploy", "--playbook", "git")
+    assert code == 0 and re.search(r"h1\s+ok\s+the app", out), out + err
