@@ -57,8 +57,8 @@ class Target:
 
 
 class Git:
-    """git run with one executable and environment; what it prints has the URL's secrets
-    masked by the caller (``masked``)."""
+    """git run with one executable and environment. ``secrets`` are masked in the command
+    line it reports; ``run`` masks them in messages and output as well."""
 
     def __init__(self, exe: str, env: Dict[str, str], secrets: List[str]) -> None:
         self.exe = exe
