@@ -80,6 +80,9 @@ ALSO_MEANS_SOMETHING_ELSE = {
     # unarchive's old `copy` argument, also the copy operation's own name; add_host's
     # `hostname` (Ansible's alias of its name), also the hostname operation and fact.
     "copy", "hostname",
+    # git's `update`, also the verb of apt-get and supervisorctl (and the testbed's apt);
+    # git's `archive`, also unarchive's word for an archive that has no name.
+    "update", "archive",
 }
 EXEMPT = ALSO_MEANS_SOMETHING_ELSE | set(TASK_KEYWORDS) | set(UNSUPPORTED)
 
