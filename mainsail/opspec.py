@@ -95,8 +95,10 @@ def check_required(spec: OpSpec, args: Mapping[str, Any], where: str = "") -> No
         given = [name for name in group if args.get(name) is not None]
         if not given:
             wanted = " or ".join(repr(n) for n in group)
-            raise BadInput(f"{spec.name}: missing required argument {wanted}", where,
-                           f"add {group[0]}: ...")
+            said = f"missing required argument {wanted}" if len(group) == 1 else \
+                f"missing required argument {wanted} (one of the following is required: " \
+                f"{', '.join(group)})"  # Ansible's words, which roles and tests look for
+            raise BadInput(f"{spec.name}: {said}", where, f"add {group[0]}: ...")
         if len(given) > 1:
             raise BadInput(f"{spec.name}: give only one of {' or '.join(map(repr, given))}",
                            where)
@@ -189,10 +191,13 @@ def _as_str(value: Any, label: str, where: str) -> str:
 
 
 def _as_abspath(value: Any, label: str, where: str) -> str:
+    """A path on the host: absolute, or (as in Ansible) relative to the remote user's home,
+    `~/x` included; the agent makes it absolute."""
     text = _as_str(value, label, where)
-    if not text.startswith("/"):
-        raise BadInput(f"{label} must be an absolute path, not {text!r}", where,
-                       "paths on the host start with /")
+    if not text.strip() or text.startswith("-") or "\0" in text:
+        raise BadInput(f"{label} must be a path on the host, not {text!r}", where,
+                       "paths on the host start with / (or are relative to the remote "
+                       "user's home)")
     return text
 
 
@@ -313,8 +318,11 @@ def _as_autorestart(value: Any, label: str, where: str) -> str:
 
 
 def _as_debconf_value(value: Any, label: str, where: str) -> str:
-    if isinstance(value, list):
-        return ", ".join(_as_str(v, label, where) for v in value)
+    if isinstance(value, list):  # multiselect: sorted, as debconf stores it (Ansible too)
+        if not all(isinstance(v, str) for v in value):
+            raise BadInput(f"{label}: Invalid value provided for 'multiselect' (a list of "
+                           f"strings): {value!r}", where, "quote each choice")
+        return ", ".join(sorted(value))
     return _env_text(value, label, where)
 
 

@@ -393,6 +393,7 @@ class _Builder:
         self.units = _units(play)
         self.pos = 0  # the next unit to render
         self.number = 0  # segments rendered so far
+        self.after_include = False  # checking ahead: a dynamic include was passed
         self.added_groups: list[str] = []  # group_by: groups this host joined in the play
         self.notify_later: list[str] = []  # handlers judged-later steps notified (next request)
         self.registered: dict[str, Any] = {}  # results known on the controller
@@ -734,11 +735,15 @@ class _Builder:
         self.registered = {**self.registered, **_sample_results(self.play, self._unit_tasks())}
         self.awaited, self.looped = {}, set()
         self.sample_derived = set()
+        self.after_include = False
         try:
             for kind, what, use in self.units[self.pos:]:
                 scope = self.scope(use)
-                if kind == _TASK and (what.deferred is not None or what.op == FOREIGN_OP):
+                if kind == _TASK and what.deferred is not None:
+                    self.after_include = True  # its file may set any variable (set_fact)
                     continue  # a dynamic include is read, and checked, when its turn comes
+                if kind == _TASK and what.op == FOREIGN_OP:
+                    continue
                 if kind == _TASK:
                     self.delegate = _UNSET  # each checked as the first of its request
                     self._check_task(what, scope)
@@ -760,6 +765,8 @@ class _Builder:
             self.add_task(task, scope)
         except BadInput as exc:
             reads = self._deps(task, scope) & results
+            if self.after_include and "undefined variable" in exc.what:
+                return  # perhaps set by the dynamic include before it: checked when it runs
             if not (reads and (_about_results(exc, self.play, self._unit_tasks()) or
                                reads & self.sample_derived)):
                 raise
@@ -1389,6 +1396,10 @@ class _Builder:
         return eval_condition(task.ignore_errors, variables, where=task.loc, env=scope.env)
 
     def _become(self, task: Task, scope: _Scope) -> bool:
+        if "ansible_become" in task.vars:  # a task's (or block's) connection variable wins
+            value = render_value(task.vars["ansible_become"], self._vars(scope),
+                                 where=task.loc, env=scope.env)
+            return str(value).strip().lower() in ("true", "yes", "1", "on")
         for choice in (task.become, scope.become, self.play.become):
             if choice is not None:
                 return choice
@@ -1399,7 +1410,8 @@ class _Builder:
         login user (None, the agent's own user, on a local connection)."""
         if not self._become(task, scope):
             return None if self.host.connection == "local" else self.host.user
-        for choice in (task.become_user, scope.become_user, self.play.become_user):
+        for choice in (task.vars.get("ansible_become_user"), task.become_user,
+                       scope.become_user, self.play.become_user):
             if choice:
                 user = render_string(choice, variables, where=task.loc, env=scope.env)
                 if not user or user.startswith("-") or any(c.isspace() for c in user):
@@ -1468,14 +1480,18 @@ class _Builder:
         return names
 
     def txn_name(self, scope: _Scope, task: Task | None = None) -> str:
-        """The transaction a step belongs to: its role's, or the play's (pre_tasks and
-        post_tasks each their own); after a meta: flush_handlers, new ones."""
+        """The transaction a step belongs to: its role's (a dependency's: the role's that
+        needs it), or the play's (pre_tasks and post_tasks each their own); after a meta:
+        flush_handlers, new ones."""
         flushed = f" #{self.flushes}" if self.flushes else ""
         if self.play.transaction == "play":
             return "play" + flushed
         if scope.use is None:
             return (task.phase if task is not None and task.phase else "play") + flushed
-        return "role " + scope.use.role.name + flushed
+        # A role pulled in by another's meta dependencies is part of that role's transaction:
+        # its handlers (setup_remote_tmp_dir's cleanup) run after the role that needs it.
+        top = scope.use.via[0] if scope.use.via else scope.use.role.name
+        return "role " + top + flushed
 
     def add_checks(self, tasks: Iterable[Task], scope: _Scope) -> None:
         """A role's (or the play's) checks: probes run after its handlers, never skipped by
@@ -1503,13 +1519,24 @@ class _Builder:
                 handler = dataclasses.replace(handler, op="command", args={
                     "cmd": shlex.join(["/bin/sh", "-c", "echo \"$0\" >&2; exit 1", said])})
             steps: list[dict[str, Any]] = []
-            self.handlers[handler.title] = steps  # a later handler of the same name wins
             not_recorded: list[str] = []  # a handler's skip only matters if it is notified
-            for item in self._items(handler, scope, not_recorded):
-                step = self._step_for(handler, scope, item, not_recorded)
-                if step is not None:
-                    step["handler"] = handler.title  # cleared on the host once it has run
-                    steps.append(step)
+            try:
+                for item in self._items(handler, scope, not_recorded):
+                    step = self._step_for(handler, scope, item, not_recorded)
+                    if step is not None:
+                        step["handler"] = handler.title  # cleared on the host once it has run
+                        steps.append(step)
+            except BadInput:
+                notified = {n for names in self.notify.values() for n in names} | \
+                    set(self.notify_later)
+                more = self.pos < len(self.units) or bool(self.flow.judging)
+                if not more and (handler.title in notified or set(handler.listen) & notified):
+                    raise  # (with more requests to come they run later, rendered then)
+                # Not notified in this request: it may read what a later task sets (a
+                # set_fact after an include), and is rendered again with each request.
+                self.handlers.pop(handler.title, None)
+                continue
+            self.handlers[handler.title] = steps  # a later handler of the same name wins
 
     def _join(self, groups: Sequence[str]) -> None:
         """group_by: the host is in these groups for its later tasks."""

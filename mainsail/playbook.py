@@ -838,6 +838,11 @@ def _tasks(data: Any, where: str, role: str | None, *, handlers: bool) -> tuple[
     return tuple(out)
 
 
+_EXPECTS_FAILURE: contextvars.ContextVar[bool] = contextvars.ContextVar("expects_failure",
+                                                                        default=False)
+_TRUE_WORDS = (True, "yes", "true", "True")
+
+
 def _block(data: Mapping[str, Any], where: str, role: str | None,
            handlers: bool) -> list[Task]:
     """A block's tasks, each inheriting its when, tags, become, vars, ignore_errors; with
@@ -851,8 +856,16 @@ def _block(data: Mapping[str, Any], where: str, role: str | None,
     out: list[Task] = []
     ident = f"{where}#{next(_BLOCK_IDS)}"
     for section in ("block", *sections):
-        inner = _tasks(data.get(section) or [], loc_of(data, section) or where, role,
-                       handlers=handlers)
+        # A task whose arguments are wrong fails in its place (not at load) where a rescue
+        # takes its failure or ignore_errors keeps the play going, as in Ansible.
+        token = _EXPECTS_FAILURE.set(_EXPECTS_FAILURE.get() or (
+            section == "block" and "rescue" in sections) or
+            data.get("ignore_errors") in _TRUE_WORDS)
+        try:
+            inner = _tasks(data.get(section) or [], loc_of(data, section) or where, role,
+                           handlers=handlers)
+        finally:
+            _EXPECTS_FAILURE.reset(token)
         if sections:
             ref = BlockRef(ident, section, "rescue" in sections, "always" in sections, where)
             inner = tuple(dataclasses.replace(t, blocks=(ref, *t.blocks)) for t in inner)
@@ -1079,6 +1092,8 @@ def parse_task(data: Any, where: str, role: str | None = None, *,
                            "a handler runs on the host that notified it")
     if "local_action" in data:
         data = _local_action(data, where)
+    elif "action" in data:
+        data = _action(data, where)
     keywords = HANDLER_KEYWORDS if handler else TASK_KEYWORDS
     data = _plugin_aliases(data, keywords)
     op_key = _operation_key(data, keywords, where, handler)
@@ -1095,8 +1110,17 @@ def parse_task(data: Any, where: str, role: str | None = None, *,
             _meta_args(data, op_key) if op == "meta" else _include_vars_args(data, op_key)
     else:
         spec = get_op(op_key, loc_of(data, op_key))
-        op, args = spec.name, _task_args(data, op_key, spec.name, where,
-                                         conditions=not _later(data, _judged_here(spec.name)))
+        try:
+            op, args = spec.name, _task_args(data, op_key, spec.name, where,
+                                             conditions=not _later(data,
+                                                                   _judged_here(spec.name)))
+        except BadInput as exc:
+            if data.get("ignore_errors") not in _TRUE_WORDS and not _EXPECTS_FAILURE.get():
+                raise
+            # The task expects to fail (Ansible's targets test a module's argument errors
+            # this way): it fails in its place, with the reason, and the play goes on.
+            op, args = "fail", YDict(msg=exc.what)
+            args.pos, args.key_pos = getattr(data, "pos", None), {}
     later = _later(data, judged_here=_judged_here(op))
     judge = {} if later else _judge(data, op)
     return Task(
@@ -1180,6 +1204,29 @@ def _delegate_to(data: Mapping[str, Any]) -> str | None:
                        loc_of(data, "notify"), "handlers run on the task's own host: notify "
                        "them from a task that runs there")
     return value.strip()
+
+
+def _action(data: Mapping[str, Any], where: str, key: str = "action") -> Mapping[str, Any]:
+    """``action: MODULE ARGS`` (or a mapping with ``module:``): Ansible's older spelling of
+    a task, the module named as a value."""
+    action = data[key]
+    if isinstance(action, str):
+        module, _, rest = action.strip().partition(" ")
+        body: Any = rest.strip() or None
+    elif isinstance(action, dict) and isinstance(action.get("module"), str):
+        module = action["module"]
+        body = {k: v for k, v in action.items() if k != "module"}
+    else:
+        raise BadInput(f"{key} needs a module and its arguments", loc_of(data, key) or where,
+                       f"{key}: command hostname")
+    if not module:
+        raise BadInput(f"{key} needs a module and its arguments", loc_of(data, key) or where,
+                       f"{key}: command hostname")
+    out = _merged({}, {k: v for k, v in data.items() if k != key})
+    out[module] = body
+    if getattr(data, "key_pos", {}).get(key) is not None:
+        out.key_pos[module] = data.key_pos[key]
+    return out
 
 
 def _local_action(data: Mapping[str, Any], where: str) -> Mapping[str, Any]:

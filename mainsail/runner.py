@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from .agent.main import HIDDEN
 from .agent.ops import OPS as AGENT_OPS
 from .errors import BadInput, LockHeld, MainsailError
 from .fleet import parallel
@@ -263,6 +264,20 @@ def step_record(play: Play, step: Mapping[str, Any], result: Mapping[str, Any],
                       data=dict(result.get("data") or {}))
 
 
+def hidden(result: Mapping[str, Any]) -> dict[str, Any]:
+    """A registered no_log step's result as shown and reported (the play still reads the
+    real one): its output and data hidden, as the agent hides an unregistered one's."""
+    out = dict(result)
+    for key in ("msg", "diff", "stdout", "stderr"):
+        if out.get(key):
+            out[key] = HIDDEN
+    if out.get("cmd") is not None:
+        out["cmd"] = HIDDEN
+    if out.get("data"):
+        out["data"] = {"censored": HIDDEN}
+    return out
+
+
 def step_args(step: Mapping[str, Any]) -> Mapping[str, Any] | None:
     """A step's arguments for -vv; none of a no_log step's."""
     return None if step.get("no_log") else step.get("args")
@@ -275,6 +290,8 @@ def transaction_request(plan: HostPlan, opts: RunOptions) -> dict[str, Any]:
     out = {"handlers": handlers, "checks": plan.checks, "run": opts.run_id}
     if plan.notified:
         out["notified"] = plan.notified
+    if plan.deferred:  # more requests follow: the handlers wait for the play's end
+        out["defer_handlers"] = True
     return out
 
 
@@ -297,7 +314,8 @@ def apply_host(play: Play, host: Host, plan: HostPlan, state: RunState, opts: Ru
         if problem:
             result.update(status="failed", msg=problem)
             rec.error = rec.error or problem
-        record = step_record(play, step, result, handler=bool(step.get("handler")))
+        shown = hidden(result) if step.get("no_log") else result
+        record = step_record(play, step, shown, handler=bool(step.get("handler")))
         if step.get("caught") and record.status == "failed":
             record.status = "ignored"  # a block's rescue/always took it; the host goes on
         rec.add(record)

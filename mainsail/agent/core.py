@@ -1,6 +1,7 @@
 """Types shared by the message loop and the operations."""
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Mapping, Optional
 
@@ -142,6 +143,10 @@ def accept(spec: "OpSpec", args: Mapping[str, Any]) -> Dict[str, Any]:
     full = spec.with_defaults(args)
     for arg in spec.args:
         value = full.get(arg.name)
+        if arg.type == "abspath" and isinstance(value, str) and value and \
+                not value.startswith("/"):
+            # Relative to the remote user's home (the agent starts there), as in Ansible.
+            value = full[arg.name] = os.path.abspath(os.path.expanduser(value))
         if arg.choices and value == "":  # a templated value that came out empty: left out
             value = arg.default
             full.pop(arg.name)

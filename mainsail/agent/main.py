@@ -257,11 +257,15 @@ def run_request(chan: Channel, store: BlobStore, message: Mapping[str, Any]) -> 
         chan.send({"done": {"failed": True, "stopped": False, "host": HOST_FAILED, **extra}})
         return
     failed, rollbacks = False, []
-    for index, (name, group) in enumerate(transactions(steps)):
+    groups = transactions(steps)
+    for index, (name, group) in enumerate(groups):
         if stop_or_lost(chan):
             break
         current = txn.Txn(ctx, name, handler_steps, checks.get(name, []),
                           pending, txn.folder_for(state_dir, run_id, name))
+        # The play goes on in a later request: handlers notified here run at its end, as in
+        # Ansible (a later task may still need what they would restart or remove).
+        current.defer = bool(message.get("defer_handlers")) and index == len(groups) - 1
         if index == 0:
             current.notified = [h for h in left if any(s.get("handler") == h
                                                        for s in handler_steps)]
@@ -371,8 +375,10 @@ def run_step(ctx: Context, step: Mapping[str, Any]) -> Dict[str, Any]:
         result["data"] = data
     if attempts:
         result.setdefault("data", {})["attempts"] = attempts
-    if step.get("no_log"):
+    if step.get("no_log") and not step.get("register"):
         hide(result)
+    # Registered: the play reads the result (as in Ansible, no_log hides output, not values);
+    # the controller hides it from every display and report (runner.hidden).
     return result
 
 

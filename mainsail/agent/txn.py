@@ -37,6 +37,7 @@ class Txn:
         self.failure = ""
         self.stopped = False
         self.caught = False  # a `caught` step failed: the request ends, the host goes on
+        self.defer = False  # the play goes on in the next request: its handlers run there
 
 
 def run_txn(txn: Txn, steps: Sequence[Mapping[str, Any]], send: Send, run: Run,
@@ -44,8 +45,8 @@ def run_txn(txn: Txn, steps: Sequence[Mapping[str, Any]], send: Send, run: Run,
     """Run one transaction; the rollback report when it was rolled back."""
     try:
         run_steps(txn, steps, send, run, stop)
-        if not txn.failure and not txn.stopped:
-            run_handlers(txn, send, run)
+        if not txn.failure and not txn.stopped and not txn.defer:
+            run_handlers(txn, send, run)  # (deferred: they stay pending for the next request)
         if not txn.failure and not txn.stopped and txn.changed and not txn.ctx.check:
             run_checks(txn, send, run)
     except ControllerLost as exc:
@@ -82,7 +83,9 @@ def run_steps(txn: Txn, steps: Sequence[Mapping[str, Any]], send: Send, run: Run
             txn.caught = True
             return
         if result["status"] == FAILED:
-            txn.failure = "step %r failed: %s" % (step.get("name"), result.get("msg") or "")
+            txn.failure = "step %r failed: %s" % (step.get("name"), "(output hidden by no_log)"
+                                                  if step.get("no_log") else
+                                                  result.get("msg") or "")
             return
 
 

@@ -69,8 +69,6 @@ def test_list_hosts_runs_nothing(project, tmp_path):
 def test_an_unknown_operation_is_bad_input_with_the_closest_names(project):
     code, _, err = mainsail("run", "-m", "cpoy", "-a", "dest=/x")
     assert code == 4 and "unknown operation 'cpoy'" in err and "'copy'" in err
-    code, _, err = mainsail("run", "-m", "gather_facts")
-    assert code == 4 and "mainsail facts" in err
 
 
 def test_bad_arguments_name_the_command_line(project):

@@ -211,7 +211,7 @@ def test_get_url_names_load_under_ansible_names_with_aliases() -> None:
                                    "timeout": "5"}, "site.yml:3")
     assert args["timeout"] == 5 and args["force"] is False
     with pytest.raises(BadInput, match="dest"):
-        coerce_args(OPS["get_url"], {"url": "http://127.0.0.1/x", "dest": "relative"}, "site.yml:3")
+        coerce_args(OPS["get_url"], {"url": "http://127.0.0.1/x", "dest": "-o"}, "site.yml:3")
 
 
 # ---------------------------------------------------------------- uri

@@ -193,7 +193,7 @@ def test_unarchive_loads_under_ansible_names_and_remote_src_ships_nothing() -> N
     args = coerce_args(spec, {"src": "/tmp/a.tgz", "dest": "/opt", "remote_src": "yes"}, "x:1")
     assert args["remote_src"] is True
     with pytest.raises(BadInput, match="dest"):
-        coerce_args(spec, {"src": "a.tgz", "dest": "opt"}, "x:1")
+        coerce_args(spec, {"src": "a.tgz", "dest": "-opt"}, "x:1")
 
 
 # ---------------------------------------------------------------- wait_for_connection

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Dict, Mapping, Optional
 
 from .. import facts, proc
-from ..core import Context, MissingPrerequisite, OpError, Outcome, accept, settle
+from ..core import OK, Context, MissingPrerequisite, OpError, Outcome, accept, settle
 from ..spec import Arg, OpSpec
 
 PASSWORDS_DAT = "/var/cache/debconf/passwords.dat"
@@ -13,30 +13,49 @@ PASSWORDS_DAT = "/var/cache/debconf/passwords.dat"
 
 def run(ctx: Context, args: Mapping[str, Any]) -> Outcome:
     args = accept(SPEC, args)
-    name, question, vtype = str(args["name"]), str(args["question"]), str(args["vtype"])
+    name = str(args["name"])
+    if args.get("question") is None:  # a query: the package's answers, as `current`
+        return Outcome(OK, "", data={"current": show(name)})
+    if args.get("vtype") is None or args.get("value") is None and args["vtype"] != "seen":
+        raise OpError("debconf: parameters are required together: question, vtype, value")
+    question, vtype = str(args["question"]), str(args["vtype"])
     value = normalize(vtype, args.get("value"))
     if "\n" in value:
         raise OpError("debconf: value must be a single line")
     current = current_value(name, question, vtype)
+    answers = {} if vtype == "password" else {question: current} if current is not None else {}
     if current is not None and normalize(vtype, current) == value:
-        return settle(ctx, [], lambda: None)
+        return _with(settle(ctx, [], lambda: None), answers)
     shown = "(hidden)" if vtype == "password" else repr(value)
     before = "(hidden)" if vtype == "password" else repr(current)
     line = "%s %s %s %s\n" % (name, question, vtype, value)
-    return settle(ctx, ["%s: %s -> %s" % (question, before, shown)],
-                  lambda: _set_selection(line))
+    return _with(settle(ctx, ["%s: %s -> %s" % (question, before, shown)],
+                        lambda: _set_selection(line)), answers)
+
+
+def _with(outcome: Outcome, answers: Dict[str, str]) -> Outcome:
+    outcome.data = dict(outcome.data or {}, current=answers)  # Ansible's result field
+    return outcome
+
+
+def show(name: str) -> Dict[str, str]:
+    """Every answer debconf has for the package (``debconf-show``)."""
+    result = proc.run(["debconf-show", name], extra_env=proc.C_LOCALE)
+    if result.rc == 127:
+        raise MissingPrerequisite("debconf-show not found", hint="install the debconf package")
+    return parse_debconf_show(result.stdout)
 
 
 def normalize(vtype: str, value: Any) -> str:
-    """Compare like debconf stores: booleans as true/false, multiselect sorted."""
+    """Compare like debconf stores: booleans as true/false, a multiselect list sorted (a
+    string is taken as written, as Ansible does)."""
     if value is None:
         return ""
     if vtype == "boolean":
         text = str(value).strip().lower()
         return "true" if text in ("true", "yes", "on", "1") else "false"
-    if vtype == "multiselect":
-        items = value if isinstance(value, (list, tuple)) else str(value).split(",")
-        return ", ".join(sorted(str(i).strip() for i in items if str(i).strip()))
+    if vtype == "multiselect" and isinstance(value, (list, tuple)):
+        return ", ".join(sorted(str(i).strip() for i in value if str(i).strip()))
     return str(value)
 
 
@@ -70,10 +89,7 @@ def current_value(name: str, question: str, vtype: str) -> Optional[str]:
         # debconf-show prints '(password omitted)'; the store is readable by root
         text = facts.read_text(PASSWORDS_DAT)
         return parse_passwords_dat(text).get(question) if text else None
-    result = proc.run(["debconf-show", name], extra_env=proc.C_LOCALE)
-    if result.rc == 127:
-        raise MissingPrerequisite("debconf-show not found", hint="install the debconf package")
-    return parse_debconf_show(result.stdout).get(question)
+    return show(name).get(question)
 
 
 def _set_selection(line: str) -> None:
@@ -92,9 +108,10 @@ SPEC = OpSpec(
         Arg('vtype', choices=('boolean', 'error', 'multiselect', 'note', 'password', 'seen', 'select', 'string', 'text', 'title'), doc="the question's type"),
         Arg('value', 'debconf_value', aliases=('answer',), doc='the answer, on one line; a list (for `multiselect`) is joined with `, `'),
     ),
-    required=(('name',), ('question',), ('vtype',), ('value',)),
+    required=(('name',),),
     doc="""\
-Sets an answer in the debconf database before a package asks for it, so that its installation
+Without `question`, reads the package's answers (`current`, a mapping; nothing changes).
+With `question`, `vtype` and `value` (given together, as in Ansible), sets an answer in the debconf database before a package asks for it, so that its installation
 runs unattended (apt always installs non-interactively). The current answer is read with
 `debconf-show NAME` (a password from `/var/cache/debconf/passwords.dat`, readable by root
 only) and compared the way debconf stores it: booleans as `true`/`false`, multiselect values

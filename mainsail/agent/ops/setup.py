@@ -75,6 +75,7 @@ def subsets(items: List[str]) -> Tuple[List[str], Optional[Tuple[str, str]]]:
 
 SPEC = OpSpec(
     name='setup',
+    aliases=('gather_facts',),  # Ansible's gather_facts module: the same facts
     summary="gather the host's facts again: some subsets, some names, local facts",
     ansible='`setup`, `gather_facts`',
     args=(
@@ -88,7 +89,7 @@ Reads the host's facts again, as the agent does when it connects: from `/proc`, 
 `/etc`, without starting a process. The result's `ansible_facts` become the host's facts for
 the tasks after it (those that read facts wait for it: a
 [dependency point](playbooks.md#registered-results-and-segments)), so a play with `gather_facts: false` can
-gather only what it needs. Never `changed`.
+gather only what it needs. Never `changed`. Ansible's `gather_facts` module is the same.
 """,
     notes="""\
 ```yaml

@@ -1,0 +1,157 @@
+"""Ansible task forms and run-time behaviour the integration targets rely on: relative paths,
+arguments a task expects to be refused, `action:`, handlers at the play's end across
+requests, a dependency inside its dependent's transaction, registered no_log results,
+become by connection variables, debconf queries."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from mainsail.agent import txn
+from mainsail.agent.core import Context, accept
+from mainsail.agent.ops import SPECS
+from mainsail.agent.ops import debconf
+from mainsail.errors import BadInput
+from mainsail.runner import hidden
+from tests.unit.test_flags import mainsail
+from tests.unit.test_segments import names, plan_tasks, project
+
+
+def test_a_relative_path_is_the_remote_user_s_home(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)  # the agent starts in the login user's home
+    args = accept(SPECS["file"], {"path": "sub/x", "state": "touch"})
+    assert args["path"] == str(tmp_path / "sub/x")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert accept(SPECS["file"], {"path": "~/y"})["path"] == str(tmp_path / "home/y")
+    with pytest.raises(BadInput, match="path on the host"):
+        plan_tasks(tmp_path / "p", "- file: {path: -rf}\n")
+
+
+def test_arguments_a_task_expects_to_be_refused_fail_in_its_place(tmp_path: Path) -> None:
+    plan = plan_tasks(tmp_path, """
+        - {name: none, command: null, args: {chdir: /}, register: r, ignore_errors: true}
+        - block:
+            - {name: in block, debconf: {name: x, vtype: nope}}
+          rescue:
+            - {name: rescued, debug: {msg: "{{ ansible_failed_result.msg }}"}}
+        """)
+    assert [s["op"] for s in plan.steps][:2] == ["fail", "fail"]
+    assert "one of the following is required: cmd, argv" in plan.steps[0]["args"]["msg"]
+    assert "vtype" in plan.steps[2]["args"]["msg"]
+    with pytest.raises(BadInput, match="required"):  # without: bad input, nothing runs
+        plan_tasks(tmp_path / "2", "- {command: null, args: {chdir: /}}\n")
+
+
+def test_the_action_form_names_the_module_as_a_value(tmp_path: Path) -> None:
+    plan = plan_tasks(tmp_path, """
+        - {name: a, action: command echo hi}
+        - {name: b, action: {module: debug, msg: there}}
+        """)
+    assert plan.steps[0]["op"] == "command" and plan.steps[1]["args"]["msg"] == "there"
+
+
+def test_handlers_wait_for_the_play_s_last_request() -> None:
+    sent: list[dict] = []
+    steps = [{"id": 1, "op": "debug", "name": "a", "txn": "play", "notify": ["h"]}]
+    handler = {"id": 2, "op": "debug", "name": "h", "handler": "h"}
+
+    def run(ctx, step):
+        return {"id": step["id"], "status": "changed"}
+
+    class Pending:
+        def remove(self, names):
+            pass
+
+    current = txn.Txn(Context(check=False, diff=False, blobs=None), "play", [handler], [],
+                      Pending(), None)
+    current.defer = True
+    txn.run_txn(current, steps, sent.append, run, lambda: False)
+    assert [m["result"]["id"] for m in sent] == [1]  # the handler waits (still pending)
+    current.defer, sent[:] = False, []
+    txn.run_txn(current, steps, sent.append, run, lambda: False)
+    assert [m["result"]["id"] for m in sent] == [1, 2]
+
+
+def test_a_handler_that_reads_a_later_fact_is_rendered_with_a_later_request(
+        tmp_path: Path) -> None:
+    from mainsail.inventory import Host
+    from mainsail.plan import build_plan
+    from mainsail.playbook import load_playbook
+    root = project(tmp_path, {"playbooks/site.yml": """
+        - hosts: all
+          tasks:
+            - {name: tmp, command: mktemp -d, register: t, notify: cleanup}
+            - {name: fact, set_fact: {d: "{{ t.stdout }}"}}
+            - {name: use, command: "ls {{ d }}"}
+          handlers:
+            - {name: cleanup, file: {path: "{{ d }}", state: absent}}
+        """})
+    plan = build_plan(root, load_playbook(root)[0], Host("web1"), {}, {})
+    assert names(plan) == ["tmp"] and "cleanup" not in plan.handlers  # d: not known yet
+    results = [{"id": 1, "status": "changed", "msg": "", "rc": 0, "stdout": "/tmp/t1",
+                "stderr": "", "cmd": "mktemp -d"}]
+    following = plan.following(results)
+    assert following.handlers["cleanup"][0]["args"]["path"] == "/tmp/t1"
+
+
+def test_a_dependency_is_part_of_its_dependent_s_transaction(tmp_path: Path) -> None:
+    from mainsail.inventory import Host
+    from mainsail.plan import build_plan
+    from mainsail.playbook import load_playbook
+    root = project(tmp_path, {
+        "playbooks/site.yml": "- hosts: all\n  roles: [app]\n",
+        "roles/app/meta/main.yml": "dependencies: [tmpdir]\n",
+        "roles/app/tasks/main.yml": "- {name: app, command: 'true'}\n",
+        "roles/tmpdir/tasks/main.yml": "- {name: dir, command: 'true'}\n"})
+    plan = build_plan(root, load_playbook(root)[0], Host("web1"), {}, {})
+    assert [s["txn"] for s in plan.steps] == ["role app", "role app"]
+
+
+def test_become_by_a_task_s_connection_variables(tmp_path: Path) -> None:
+    plan = plan_tasks(tmp_path, """
+        - {name: a, command: whoami, vars: {ansible_become: yes, ansible_become_user: nobody}}
+        """)
+    assert plan.steps[0]["become"] is True and plan.steps[0]["become_user"] == "nobody"
+
+
+def test_a_registered_no_log_result_is_read_by_the_play_and_hidden_in_reports() -> None:
+    shown = hidden({"status": "ok", "msg": "s3cret", "stdout": "s3cret", "stderr": "",
+                    "diff": "", "cmd": "x", "data": {"content": "s3cret"}, "no_log": True})
+    assert "s3cret" not in json.dumps(shown)
+
+
+def test_a_run_reads_a_registered_no_log_result(tmp_path, monkeypatch) -> None:
+    root = tmp_path / "proj"
+    for sub in ("inventory", "playbooks"):
+        (root / sub).mkdir(parents=True)
+    (root / "tasks.py").write_text("from mainsail.tasks import ns  # noqa\n")
+    (root / "inventory/hosts.yml").write_text(
+        "all:\n  hosts:\n    solo: {connection: local, mainsail_state_dir: %s}\n"
+        % (tmp_path / "state"))
+    secret = tmp_path / "secret"
+    secret.write_text("tops3cret")
+    (root / "playbooks/site.yml").write_text(f"""
+- hosts: all
+  gather_facts: false
+  tasks:
+    - {{name: read, slurp: {{src: "{secret}"}}, register: got, no_log: true}}
+    - assert: {{that: ["got.content | b64decode | length == 9"]}}
+""")
+    monkeypatch.chdir(root)
+    report = tmp_path / "report.json"
+    code, out, err = mainsail("deploy", "--json", str(report))
+    assert code == 0, out + err
+    assert "tops3cret" not in out + err and "dG9wczNjcmV0" not in report.read_text()
+
+
+def test_debconf_without_a_question_reads_the_answers(monkeypatch) -> None:
+    monkeypatch.setattr(debconf, "show", lambda name: {"tzdata/Areas": "Etc"})
+    result = debconf.run(Context(check=False, diff=False, blobs=None), {"name": "tzdata"})
+    assert result.status == "ok" and result.data["current"] == {"tzdata/Areas": "Etc"}
+    with pytest.raises(Exception, match="required together"):
+        debconf.run(Context(check=False, diff=False, blobs=None),
+                    {"name": "tzdata", "question": "tzdata/Areas"})
