@@ -1,0 +1,45 @@
+"""The file operations against what Ansible's own integration targets for them expect."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from mainsail.opspec import OPS, canonical_args, coerce_args
+from test_agent_support import run_op
+
+
+def find(**args: object) -> dict:
+    outcome = run_op("find", coerce_args(OPS["find"], canonical_args(OPS["find"], args), "t"))
+    assert outcome.status == "ok", outcome.msg
+    return dict(outcome.data)
+
+
+# ---- find ------------------------------------------------------------------------
+
+def test_find_takes_pattern_as_an_alias_of_patterns(tmp_path: Path) -> None:
+    (tmp_path / "a.xml").write_text("x")
+    (tmp_path / "b.txt").write_text("x")
+    got = find(path=str(tmp_path), pattern="*.xml")
+    assert [f["path"] for f in got["files"]] == [str(tmp_path / "a.xml")]
+
+
+def test_find_matches_a_symbolic_mode_against_each_entry(tmp_path: Path) -> None:
+    for name, mode in (("rw", 0o644), ("ro", 0o444), ("x", 0o755)):
+        (tmp_path / name).write_text("x")
+        (tmp_path / name).chmod(mode)
+    exact = find(paths=str(tmp_path), mode="u=rw,g=r,o=r", exact_mode=True)
+    assert [f["path"] for f in exact["files"]] == [str(tmp_path / "rw")]
+    readable = find(paths=str(tmp_path), mode="u+r", exact_mode=False)
+    assert readable["matched"] == 3
+
+
+def test_find_notes_a_file_it_cannot_decode_under_the_folder_searched(tmp_path: Path) -> None:
+    (tmp_path / "hello.gbk").write_bytes("你好世界".encode("gbk"))
+    got = find(paths=str(tmp_path), patterns="*.gbk", contains="你好世界", encoding="utf-8")
+    assert got["matched"] == 0
+    assert got["skipped_paths"][str(tmp_path)] == (
+        "Failed to read the file %s/hello.gbk due to an encoding error. current encoding: "
+        "utf-8" % tmp_path)
+    assert find(paths=str(tmp_path), patterns="*.gbk", contains="你好世界",
+                encoding="gbk")["matched"] == 1
+    unknown = find(paths=str(tmp_path), patterns="*.gbk", contains="x", encoding="idontexist")
+    assert unknown["skipped_paths"][str(tmp_path)] == "unknown encoding: idontexist"
