@@ -43,3 +43,15 @@ def test_find_notes_a_file_it_cannot_decode_under_the_folder_searched(tmp_path: 
                 encoding="gbk")["matched"] == 1
     unknown = find(paths=str(tmp_path), patterns="*.gbk", contains="x", encoding="idontexist")
     assert unknown["skipped_paths"][str(tmp_path)] == "unknown encoding: idontexist"
+
+
+# ---- slurp -----------------------------------------------------------------------
+
+def test_slurp_fails_in_ansibles_words(tmp_path: Path) -> None:
+    (tmp_path / "f").write_text("x")
+    assert run_op("slurp", {"src": str(tmp_path / "nope")}).msg.startswith(
+        "File not found: %s" % (tmp_path / "nope"))
+    assert run_op("slurp", {"src": str(tmp_path)}).msg.startswith(
+        "Source is a directory and must be a file: %s" % tmp_path)
+    assert run_op("slurp", {"src": str(tmp_path / "f" / "x")}).msg.startswith(
+        "Unable to slurp file: ")
