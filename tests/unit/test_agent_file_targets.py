@@ -55,3 +55,18 @@ def test_slurp_fails_in_ansibles_words(tmp_path: Path) -> None:
         "Source is a directory and must be a file: %s" % tmp_path)
     assert run_op("slurp", {"src": str(tmp_path / "f" / "x")}).msg.startswith(
         "Unable to slurp file: ")
+
+
+# ---- file ------------------------------------------------------------------------
+
+def test_file_diff_peek_reports_whether_a_file_looks_binary_and_changes_nothing(
+        tmp_path: Path) -> None:
+    (tmp_path / "text").write_text("hello\n")
+    (tmp_path / "bin").write_bytes(b"\x00\x01")
+    text = run_op("file", {"path": str(tmp_path / "text"), "_diff_peek": True})
+    assert text.status == "ok" and text.data == {"path": str(tmp_path / "text"),
+                                                 "appears_binary": False}
+    assert run_op("file", {"path": str(tmp_path / "bin"), "_diff_peek": True}
+                  ).data["appears_binary"] is True
+    missing = run_op("file", {"path": str(tmp_path / "none"), "_diff_peek": True})
+    assert missing.status == "ok" and not (tmp_path / "none").exists()
