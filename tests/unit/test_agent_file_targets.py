@@ -70,3 +70,18 @@ def test_file_diff_peek_reports_whether_a_file_looks_binary_and_changes_nothing(
                   ).data["appears_binary"] is True
     missing = run_op("file", {"path": str(tmp_path / "none"), "_diff_peek": True})
     assert missing.status == "ok" and not (tmp_path / "none").exists()
+
+
+# ---- lineinfile ------------------------------------------------------------------
+
+def test_line_on_a_missing_file_fails_in_ansibles_words(tmp_path: Path) -> None:
+    missing = run_op("line", {"path": str(tmp_path / "none.txt"), "line": "x"})
+    assert missing.status == "failed"
+    assert missing.msg.startswith("Destination %s does not exist !" % (tmp_path / "none.txt"))
+
+
+def test_line_in_a_missing_folder_is_a_missing_file(tmp_path: Path) -> None:
+    path = str(tmp_path / "no" / "where.txt")
+    assert run_op("line", {"path": path, "line": "x"}).msg.startswith(
+        "Destination %s does not exist !" % path)
+    assert run_op("line", {"path": path, "line": "x", "state": "absent"}).status == "ok"
