@@ -131,7 +131,7 @@ def test_slurp_returns_base64_content(tmp_path: Path) -> None:
 
 def test_slurp_fails_on_a_missing_file_or_a_folder(tmp_path: Path) -> None:
     missing = run_op("slurp", {"src": str(tmp_path / "none")})
-    assert missing.status == "failed" and "file not found" in missing.msg
+    assert missing.status == "failed" and "File not found" in missing.msg
     assert run_op("slurp", {"src": str(tmp_path)}).status == "failed"
 
 

@@ -8,13 +8,15 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 from .. import fileio, safepath
 from ..core import (Context, MissingPrerequisite, OpError, Outcome, accept, flag, nothing,
-                    settle)
+                    ok, settle)
 from ..spec import Arg, OpSpec
 
 
 def run(ctx: Context, args: Mapping[str, Any]) -> Outcome:
     args = dict(accept(SPEC, args))
     path = str(args["path"])
+    if flag(args, "_diff_peek"):
+        return _diff_peek(path)
     if not args.get("state"):
         # Ansible's default: what the path is now; a folder with recurse; else a file.
         current = kind(path, follow=_follow(args))
@@ -23,6 +25,19 @@ def run(ctx: Context, args: Mapping[str, Any]) -> Outcome:
                          else "file")
     outcome = STATES[args["state"]](ctx, path, args)
     outcome.data = result_data(ctx, path, args)
+    return outcome
+
+
+def _diff_peek(path: str) -> Outcome:
+    """Ansible's internal peek: does the file look binary (a NUL in its first 8 KiB)? A file
+    that cannot be read is not binary; nothing changes."""
+    try:
+        chunks = safepath.iter_chunks(path, 8192)
+        head = next(chunks, b"") if chunks is not None else b""
+    except (OSError, OpError):
+        head = b""
+    outcome = ok("")
+    outcome.data = {"path": path, "appears_binary": b"\0" in head}
     return outcome
 
 
@@ -323,6 +338,8 @@ SPEC = OpSpec(
     ansible='`file`',
     args=(
         Arg('path', 'abspath', aliases=('dest', 'name'), doc='the path on the host'),
+        Arg('_diff_peek', 'bool', doc="Ansible's internal peek: only report `appears_binary` "
+                                       "(a NUL byte in the first 8 KiB), change nothing"),
         Arg('state', choices=('file', 'directory', 'absent', 'link', 'hard', 'touch'), doc='what the path must be (see below); left out: what it is now, `directory` with `recurse`, else `file`'),
         Arg('src', doc="the link's target, with `state: link` or `hard` only (a relative target is relative to the link's folder)"),
         Arg('mode', 'octal', doc="the permissions, octal (`'0644'`) or symbolic (`u+rwx,g-w`)"),

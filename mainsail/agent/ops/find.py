@@ -8,7 +8,7 @@ import stat as st_mod
 import time
 from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Pattern, Tuple
 
-from .. import safepath
+from .. import fileio, safepath
 from ..core import Context, OpError, Outcome, accept, as_list, flag, ok
 from ..spec import Arg, OpSpec
 from .stat import ALGORITHMS, checksum, describe
@@ -26,10 +26,10 @@ def run(ctx: Context, args: Mapping[str, Any]) -> Outcome:
     problem = _rule(args)
     if problem:
         raise OpError("find: %s" % problem[0], hint=problem[1])
-    test = _tests(args)
+    skipped: Dict[str, str] = {}
+    test = _tests(args, skipped)
     limit = int(args["limit"]) if args.get("limit") not in (None, "") else None
     files: List[Dict[str, Any]] = []
-    skipped: Dict[str, str] = {}
     examined = 0
     msg = "All paths examined"
     for top in as_list(args["paths"]):
@@ -38,7 +38,7 @@ def run(ctx: Context, args: Mapping[str, Any]) -> Outcome:
             continue
         for path, entry, count in _walk(top, args, skipped):
             examined += count
-            if entry is None or not test(path, entry):
+            if entry is None or not test(path, entry, top):
                 continue
             info = describe(path, False, None)
             info.pop("kind", None)
@@ -84,7 +84,10 @@ def _walk(top: str, args: Mapping[str, Any], skipped: Dict[str, str]
             break
 
 
-def _tests(args: Mapping[str, Any]) -> Callable[[str, os.stat_result], bool]:
+def _tests(args: Mapping[str, Any], skipped: Dict[str, str]
+           ) -> Callable[[str, os.stat_result, str], bool]:
+    """The test an entry must pass. A file ``contains`` cannot decode in ``encoding`` is
+    noted in ``skipped`` under the folder searched, in Ansible's words."""
     kinds = _KINDS[str(args["file_type"])]
     patterns = _matchers(as_list(args.get("patterns")), flag(args, "use_regex"))
     excludes = _matchers(as_list(args.get("excludes")), flag(args, "use_regex"))
@@ -95,7 +98,7 @@ def _tests(args: Mapping[str, Any]) -> Callable[[str, os.stat_result], bool]:
     mode = _mode(args.get("mode"))
     now = time.time()
 
-    def test(path: str, entry: os.stat_result) -> bool:
+    def test(path: str, entry: os.stat_result, top: str) -> bool:
         name = os.path.basename(path)
         if not flag(args, "hidden") and name.startswith("."):
             return False
@@ -114,10 +117,19 @@ def _tests(args: Mapping[str, Any]) -> Callable[[str, os.stat_result], bool]:
                 return False
         if mode is not None:
             bits = st_mod.S_IMODE(entry.st_mode)
-            if (bits != mode) if flag(args, "exact_mode") else (bits & mode != mode):
+            want = mode(bits, st_mod.S_ISDIR(entry.st_mode))
+            if (bits != want) if flag(args, "exact_mode") else (bits & want != want):
                 return False
         if contains is not None and kinds == ("file",):  # Ansible: with file_type file only
-            if not _contains(path, contains, args):
+            try:
+                if not _contains(path, contains, args):
+                    return False
+            except LookupError as exc:  # Ansible: the folder is skipped, not the step failed
+                skipped[top] = str(exc)
+                return False
+            except UnicodeDecodeError:
+                skipped[top] = ("Failed to read the file %s due to an encoding error. current "
+                                "encoding: %s" % (path, args.get("encoding") or "utf-8"))
                 return False
         return True
     return test
@@ -141,21 +153,28 @@ def _contains(path: str, pattern: Pattern[str], args: Mapping[str, Any]) -> bool
         data = safepath.read_bytes(path)
     except OSError:
         return False
-    text = (data or b"").decode(str(args.get("encoding") or "utf-8"), "replace")
+    text = (data or b"").decode(str(args.get("encoding") or "utf-8"))
     if flag(args, "read_whole_file"):
         return bool(pattern.search(text))
     return any(pattern.match(line) for line in text.splitlines())
 
 
-def _mode(value: Any) -> Optional[int]:
+def _mode(value: Any) -> Optional[Callable[[int, bool], int]]:
+    """The wanted mode bits of an entry, from its own mode (a symbolic mode such as
+    ``u=rw,g=r`` applies to it, as in Ansible)."""
     if value in (None, ""):
         return None
     if isinstance(value, int):
-        return value
+        return lambda bits, is_dir, v=value: v
+    text = str(value).strip()
+    if text[:1] in tuple("ugoa+-="):
+        fileio.symbolic_mode(text, 0, False)  # a bad clause fails now, not per entry
+        return lambda bits, is_dir: fileio.symbolic_mode(text, bits, is_dir)
     try:
-        return int(str(value), 8)
+        fixed = int(text, 8)
     except ValueError:
         raise OpError("find: mode %r is not an octal mode" % value, hint="e.g. '0644'")
+    return lambda bits, is_dir: fixed
 
 
 def _age(value: Any) -> Optional[int]:
@@ -190,7 +209,7 @@ SPEC = OpSpec(
     ansible="`find`",
     args=(
         Arg("paths", "names", aliases=("name", "path"), doc="the folders to look in"),
-        Arg("patterns", "globs",
+        Arg("patterns", "globs", aliases=("pattern",),
             doc="shell patterns (or, with `use_regex`, regexes) a name must match (any)"),
         Arg("excludes", "globs", aliases=("exclude",),
             doc="patterns of names to leave out"),
@@ -251,6 +270,5 @@ Notes:
   with `recurse`, as in Ansible). `contains` applies with `file_type: file` only, `size` to
   regular files only; `examined` counts every entry of each folder looked in.
 * A path that is not a folder is listed in `skipped_paths`, as Ansible does.
-* Ansible difference: the alias `pattern` (singular) is not accepted; write `patterns`.
 """,
 )

@@ -23,13 +23,14 @@ def run(ctx: Context, args: Mapping[str, Any]) -> Outcome:
     problem = _rule(args)
     if problem:
         raise OpError("line: %s" % problem[0], hint=problem[1])
-    target = fileio.write_target(path, missing_parent_ok=flag(args, "create"))
+    # a missing folder is a missing file to Ansible (absent: ok; present: its message)
+    target = fileio.write_target(path, missing_parent_ok=True)
     before = fileio.read_file(target)
     if before is None:
         if state == "absent":
             return settle(ctx, [], lambda: None)
         if not flag(args, "create"):
-            raise MissingPrerequisite("%s does not exist" % path, hint="set create: true to create it")
+            raise MissingPrerequisite("Destination %s does not exist !" % path, hint="set create: true to create it")
     old_text = (before or b"").decode("utf-8", "surrogateescape")
     lines = old_text.splitlines(True)
     found = None
@@ -221,5 +222,5 @@ With `state: present`:
 With `state: absent`, every line matching `regexp` is removed, or, without `regexp`, every line
 equal to `line`. The message says `line replaced`, `line added` or `N line(s) removed`.
 """,
-    notes="```yaml\n- name: postfix listens on every interface\n  line:\n    path: /etc/postfix/main.cf\n    regexp: '^inet_interfaces\\s*='\n    line: inet_interfaces = all\n  notify: reload postfix\n\n- name: no root logins over ssh\n  lineinfile:\n    path: /etc/ssh/sshd_config\n    regexp: '^#?\\s*PermitRootLogin\\b'\n    line: PermitRootLogin no\n    insertbefore: '^Match\\b'\n    validate: /usr/sbin/sshd -t -f %s\n  notify: reload ssh\n\n- name: no relay host\n  line:\n    path: /etc/postfix/main.cf\n    regexp: '^relayhost\\s*='\n    state: absent\n  notify: reload postfix\n```\n\nNotes:\n\n* `state: present` needs `line`; `state: absent` needs `regexp` or `line`; `insertafter` and\n  `insertbefore` exclude each other. These are checked before anything runs.\n* A missing file: `state: absent` is `ok`; `state: present` fails with\n  `PATH does not exist (hint: set create: true to create it)`, or, with `create: true`, creates\n  the file holding the line (mode `0644` unless `mode` says otherwise; the folder must exist).\n* Write regular expressions in single quotes in YAML (`'^relayhost\\s*='`): in double quotes\n  YAML itself reads the backslashes.\n* Check mode: the new text is computed and compared, nothing is written; `--diff` shows the\n  unified diff.\n* The result has Ansible's `backup` (the copy's path, with `backup: true`) and, for\n  `state: absent`, `found` (how many lines were removed).\n* Ansible differences: `insertafter: BOF` is not a position (use `insertbefore: BOF`).\n",
+    notes="```yaml\n- name: postfix listens on every interface\n  line:\n    path: /etc/postfix/main.cf\n    regexp: '^inet_interfaces\\s*='\n    line: inet_interfaces = all\n  notify: reload postfix\n\n- name: no root logins over ssh\n  lineinfile:\n    path: /etc/ssh/sshd_config\n    regexp: '^#?\\s*PermitRootLogin\\b'\n    line: PermitRootLogin no\n    insertbefore: '^Match\\b'\n    validate: /usr/sbin/sshd -t -f %s\n  notify: reload ssh\n\n- name: no relay host\n  line:\n    path: /etc/postfix/main.cf\n    regexp: '^relayhost\\s*='\n    state: absent\n  notify: reload postfix\n```\n\nNotes:\n\n* `state: present` needs `line`; `state: absent` needs `regexp` or `line`; `insertafter` and\n  `insertbefore` exclude each other. These are checked before anything runs.\n* A missing file: `state: absent` is `ok`; `state: present` fails with\n  `Destination PATH does not exist ! (hint: set create: true to create it)`, or, with `create: true`, creates\n  the file holding the line (mode `0644` unless `mode` says otherwise; the folder must exist).\n* Write regular expressions in single quotes in YAML (`'^relayhost\\s*='`): in double quotes\n  YAML itself reads the backslashes.\n* Check mode: the new text is computed and compared, nothing is written; `--diff` shows the\n  unified diff.\n* The result has Ansible's `backup` (the copy's path, with `backup: true`) and, for\n  `state: absent`, `found` (how many lines were removed).\n* Ansible differences: `insertafter: BOF` is not a position (use `insertbefore: BOF`).\n",
 )

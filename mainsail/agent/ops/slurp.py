@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import base64
+import os
 from typing import Any, Mapping
 
 from .. import safepath
@@ -15,18 +16,30 @@ MAX_BYTES = 8 << 20
 def run(ctx: Context, args: Mapping[str, Any]) -> Outcome:
     args = accept(SPEC, args)
     path = str(args["src"])
-    kind = safepath.kind(path)
+    # Ansible's own messages, which playbooks test for
+    try:
+        kind = safepath.kind(path)
+    except PermissionError:  # a folder on the way that this user may not enter
+        raise OpError("File is not readable: %s" % path)
+    except OpError as exc:  # e.g. a file where a folder should be
+        raise OpError("Unable to slurp file: %s" % exc.msg, hint=exc.hint)
     if kind == "absent":
-        raise OpError("slurp: file not found: %s" % path)
+        raise OpError("File not found: %s" % path)
+    if kind == "directory" and not os.access(path, os.R_OK):
+        raise OpError("File is not readable: %s" % path)
     if kind == "directory":
-        raise OpError("slurp: %s is a directory" % path, hint="slurp reads one regular file")
+        raise OpError("Source is a directory and must be a file: %s" % path,
+                      hint="slurp reads one regular file")
     entry = safepath.lstat(path)
     if entry is not None and entry.st_size > MAX_BYTES:
         raise OpError("slurp: %s is %d bytes, more than the %d slurp returns"
                       % (path, entry.st_size, MAX_BYTES), hint="use fetch for large files")
-    data = safepath.read_bytes(path)
+    try:
+        data = safepath.read_bytes(path)
+    except PermissionError:
+        raise OpError("File is not readable: %s" % path)
     if data is None:
-        raise OpError("slurp: file not found: %s" % path)
+        raise OpError("File not found: %s" % path)
     outcome = ok("%s: %d bytes" % (path, len(data)))
     outcome.data = {"content": base64.b64encode(data).decode("ascii"), "encoding": "base64",
                     "source": path}
