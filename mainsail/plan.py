@@ -209,8 +209,13 @@ _FACT_NAMES = frozenset({"ansible_facts", "facts", "hostvars"})
 # Operations whose result brings facts (Ansible's `ansible_facts`), with the facts they set
 # that are also variables of their own name (Ansible sets module facts as host variables:
 # after service_facts, `services` and `ansible_facts.services`).
-FACT_OPS: Mapping[str, tuple[str, ...]] = MappingProxyType({"setup": (),
-                                                            "service_facts": ("services",)})
+FACT_OPS: Mapping[str, tuple[str, ...]] = MappingProxyType({
+    "setup": (), "service_facts": ("services",),
+    # getent's getent_DATABASE, a variable as in Ansible (the databases of nsswitch.conf)
+    "getent": tuple("getent_" + db for db in (
+        "passwd", "group", "shadow", "gshadow", "hosts", "ahosts", "ahostsv4", "ahostsv6",
+        "services", "protocols", "networks", "netgroup", "aliases", "ethers", "rpc",
+        "initgroups"))})
 _INJECTED = frozenset(name for names in FACT_OPS.values() for name in names)
 _NOT_FACTS = frozenset({"ansible_check_mode", "ansible_play_hosts", "ansible_play_batch",
                         "ansible_play_hosts_all", "ansible_managed"})
@@ -1091,6 +1096,9 @@ class _Builder:
                      for k, v in task.args.items()}
         for name in facts:
             check_var_name(name, task.loc)
+        # `{{ xs | map(attribute='path') }}` gives a generator: kept as a list, as Ansible
+        # does (a generator would be used up by the first task that reads it).
+        facts = {k: list(v) if isinstance(v, Iterator) else v for k, v in facts.items()}
         self.registered.update(facts)
         for name in facts:
             self.awaited.pop(name, None)

@@ -8,6 +8,7 @@ host, by plan.py.
 
 from __future__ import annotations
 
+import codecs
 import contextvars
 import dataclasses
 import itertools
@@ -1337,12 +1338,22 @@ def kv_args(text: str, where: str) -> dict[str, Any]:
     """Ansible's one-line ``k=v k2="v 2"`` arguments; a ``{{ }}`` may hold spaces."""
     args: dict[str, Any] = {}
     for word in _kv_words(text, where):
+        word = _decode_escapes(word)  # as Ansible's parse_kv: regexp='\\b' is \b
         key, sep, value = word.partition("=")
         if not sep or not key:
             raise BadInput(f"{word!r} is not name=value", where,
                            "write the arguments as a mapping, or each as name=value")
         args[key] = _unquote(value)
     return args
+
+
+_ESCAPES = re.compile(r"""(\\U[0-9a-fA-F]{8}|\\u[0-9a-fA-F]{4}|\\x[0-9a-fA-F]{2}|\\[0-7]{1,3}"""
+                      r"""|\\N\{[^}]+\}|\\[\\'"abfnrtv])""")
+
+
+def _decode_escapes(text: str) -> str:
+    """Python's backslash escapes decoded, the rest of the text left as it is."""
+    return _ESCAPES.sub(lambda m: codecs.decode(m.group(0), "unicode-escape"), text)
 
 
 def _kv_words(text: str, where: str) -> list[str]:

@@ -391,6 +391,8 @@ def judged(step: Mapping[str, Any], outcome: Outcome) -> Outcome:
     values = safeexpr.result_values(outcome.rc, outcome.stdout or "", outcome.stderr or "",
                                     changed=outcome.status == CHANGED,
                                     failed=outcome.status == FAILED, msg=outcome.msg)
+    for key, value in (outcome.data or {}).items():  # the op's own fields (stat.exists)
+        values["result"].setdefault(key, value)
     status = outcome.status
     try:
         if "changed_when" in judge and status != FAILED:

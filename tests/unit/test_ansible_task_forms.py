@@ -155,3 +155,27 @@ def test_debconf_without_a_question_reads_the_answers(monkeypatch) -> None:
     with pytest.raises(Exception, match="required together"):
         debconf.run(Context(check=False, diff=False, blobs=None),
                     {"name": "tzdata", "question": "tzdata/Areas"})
+
+
+def test_one_line_arguments_decode_escapes_as_ansible_does() -> None:
+    from mainsail.playbook import kv_args
+    assert kv_args(r"regexp='\\b(.+)\\b' other='\s+'", "x") == {"regexp": r"\b(.+)\b",
+                                                             "other": r"\s+"}
+    assert kv_args(r"regexp='\b'", "x") == {"regexp": "\b"}  # a backspace, as in Ansible
+
+
+def test_set_fact_keeps_a_list_of_what_map_gives(tmp_path: Path) -> None:
+    plan = plan_tasks(tmp_path, """
+        - set_fact: {paths: "{{ files | map(attribute='path') }}"}
+          vars: {files: [{path: /a}, {path: /b}]}
+        - {name: a, debug: {msg: "{{ '/a' in paths }} {{ '/b' in paths }}"}}
+        """)
+    assert plan.steps[-1]["args"]["msg"] == "True True"
+
+
+def test_a_host_condition_reads_the_op_s_own_fields() -> None:
+    from mainsail.agent.core import OK, Outcome
+    from mainsail.agent.main import judged
+    outcome = Outcome(OK, "", data={"stat": {"exists": False}})
+    step = {"judge": {"failed_when": "result.stat.exists == false"}}
+    assert judged(step, outcome).status == "failed"
