@@ -42,7 +42,7 @@ TASK_KEYWORDS = ("name", "when", "notify", "loop", "tags", "become", "become_use
                  "become_method", "ignore_errors", "no_log", "changed_when", "failed_when", "args",
                  "timeout", "register", "loop_control", "vars", "until", "retries", "delay",
                  "environment", "run_once", "delegate_to", "check_mode", "diff",
-                 "ignore_unreachable") + tuple(f"with_{k}" for k in (
+                 "ignore_unreachable", "module_defaults") + tuple(f"with_{k}" for k in (
                      "items", "list", "dict", "together", "subelements", "sequence", "fileglob",
                      "first_found", "nested", "indexed_items", "cartesian", "flattened"))
 LOOP_CONTROL_KEYS = ("loop_var", "index_var", "label", "pause", "extended",
@@ -447,6 +447,11 @@ def _environment(data: Mapping[str, Any]) -> Mapping[str, Any]:
     if isinstance(value, str) and has_template(value):
         check_expression(value, where=loc_of(data, "environment"))
         return {"": value}  # the whole mapping, rendered with the task
+    if isinstance(value, list) and all(isinstance(v, dict) for v in value):
+        merged: dict[str, Any] = {}  # Ansible's list of mappings: later ones win
+        for part in value:
+            merged.update(part)
+        value = merged
     if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
         raise BadInput("environment must be a mapping of variable names to values",
                        loc_of(data, "environment"), "environment: {http_proxy: ...}")
@@ -801,7 +806,8 @@ def _dependencies(meta: Any, where: str) -> tuple[RoleRef, ...]:
 _SOURCE: contextvars.ContextVar[tuple[Path, Path] | None] = contextvars.ContextVar(
     "task_source", default=None)
 BLOCK_KEYWORDS = ("block", "name", "when", "tags", "become", "become_user", "become_method",
-                  "vars", "ignore_errors", "no_log", "rescue", "always", "environment")
+                  "vars", "ignore_errors", "no_log", "rescue", "always", "environment",
+                  "module_defaults")
 INCLUDE_KEYS = tuple(f"{p}{k}" for p in ("", "ansible.builtin.", "ansible.legacy.")
                      for k in ("include_tasks", "import_tasks"))
 ROLE_INCLUDE_KEYS = tuple(f"{p}{k}" for p in ("", "ansible.builtin.", "ansible.legacy.")
@@ -854,6 +860,15 @@ def _block(data: Mapping[str, Any], where: str, role: str | None,
     if handlers and sections:
         raise BadInput(f"block keyword {sections[0]!r} is not supported in handlers",
                        loc_of(data, sections[0]), "a handler's block runs its tasks in order")
+    defaults_token = _MODULE_DEFAULTS.set(_module_defaults(data, _MODULE_DEFAULTS.get()))
+    try:
+        return _block_sections(data, where, role, handlers, sections)
+    finally:
+        _MODULE_DEFAULTS.reset(defaults_token)
+
+
+def _block_sections(data: Mapping[str, Any], where: str, role: str | None, handlers: bool,
+                    sections: list[str]) -> list[Task]:
     out: list[Task] = []
     ident = f"{where}#{next(_BLOCK_IDS)}"
     for section in ("block", *sections):
@@ -871,6 +886,56 @@ def _block(data: Mapping[str, Any], where: str, role: str | None,
             ref = BlockRef(ident, section, "rescue" in sections, "always" in sections, where)
             inner = tuple(dataclasses.replace(t, blocks=(ref, *t.blocks)) for t in inner)
         out += [_inherit(t, data) for t in inner]
+    return out
+
+
+# module_defaults of the blocks being read: canonical op -> default arguments
+_MODULE_DEFAULTS: contextvars.ContextVar[Mapping[str, Mapping[str, Any]]] = \
+    contextvars.ContextVar("module_defaults", default=EMPTY)
+
+
+def _module_defaults(data: Mapping[str, Any], outer: Mapping[str, Mapping[str, Any]]
+                     ) -> Mapping[str, Mapping[str, Any]]:
+    """``module_defaults: {MODULE: {arg: value}}`` over the enclosing ones (a module's
+    short name or FQCN; Ansible's action groups, `group/...`, are refused with why)."""
+    value = data.get("module_defaults")
+    if value is None:
+        return outer
+    where = loc_of(data, "module_defaults")
+    items = value if isinstance(value, list) else [value]
+    merged = {k: dict(v) for k, v in outer.items()}
+    for part in items:
+        if not isinstance(part, dict):
+            raise BadInput("module_defaults must map module names to their default arguments",
+                           where, "module_defaults: {apt: {update_cache: true}}")
+        for name, args in part.items():
+            if str(name).startswith("group/"):
+                raise BadInput(f"module_defaults: action groups ({name}) are not supported",
+                               where, "name each module")
+            op = canonical_op(str(name)) or _SERVICE_BACKENDS.get(str(name).split(".")[-1])
+            if not isinstance(args, dict):
+                raise BadInput(f"module_defaults for {name} must be a mapping of arguments",
+                               where)
+            if op is not None:  # another system's module: nothing here uses its defaults
+                merged.setdefault(op, {}).update(args)
+    return MappingProxyType(merged)
+
+
+# service runs the host's service manager; Ansible applies that backend module's defaults.
+_SERVICE_BACKENDS = {"sysvinit": "service"}
+
+
+def _with_defaults(data: Mapping[str, Any], op_key: str) -> Mapping[str, Any]:
+    """The task with the module_defaults for its op under its own ``args:`` (what the
+    task gives wins)."""
+    known = _module_defaults(data, _MODULE_DEFAULTS.get())
+    op = canonical_op(op_key) or ""
+    defaults = {**(known.get("systemd", {}) if op == "service" else {}), **known.get(op, {})}
+    if not defaults:
+        return data
+    out = _merged({}, data)
+    extra = data.get("args")
+    out["args"] = _merged(defaults, extra if isinstance(extra, dict) else {})
     return out
 
 
@@ -1111,6 +1176,7 @@ def parse_task(data: Any, where: str, role: str | None = None, *,
             _meta_args(data, op_key) if op == "meta" else _include_vars_args(data, op_key)
     else:
         spec = get_op(op_key, loc_of(data, op_key))
+        data = _with_defaults(data, op_key)
         try:
             op, args = spec.name, _task_args(data, op_key, spec.name, where,
                                              conditions=not _later(data,

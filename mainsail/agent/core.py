@@ -124,6 +124,18 @@ class Context:
         return self.blobs.get(sha)
 
 
+def login_home() -> str:
+    """The home of the user Mainsail logged in as (sudo's SUDO_USER), else of this user."""
+    import pwd
+    user = os.environ.get("SUDO_USER")
+    if user:
+        try:
+            return pwd.getpwnam(user).pw_dir
+        except KeyError:
+            pass
+    return os.path.expanduser("~")
+
+
 def accept(spec: "OpSpec", args: Mapping[str, Any]) -> Dict[str, Any]:
     """``args`` checked against the op's declaration, with its defaults filled in.
 
@@ -145,8 +157,9 @@ def accept(spec: "OpSpec", args: Mapping[str, Any]) -> Dict[str, Any]:
         value = full.get(arg.name)
         if arg.type == "abspath" and isinstance(value, str) and value and \
                 not value.startswith("/"):
-            # Relative to the remote user's home (the agent starts there), as in Ansible.
-            value = full[arg.name] = os.path.abspath(os.path.expanduser(value))
+            # Relative to the remote user's home, as in Ansible (whose modules start in the
+            # SSH session's folder; the agent starts in / so that nothing there is imported).
+            value = full[arg.name] = os.path.join(login_home(), os.path.expanduser(value))
         if arg.choices and value == "":  # a templated value that came out empty: left out
             value = arg.default
             full.pop(arg.name)

@@ -71,7 +71,7 @@ def test_a_failed_start_shows_systemds_verdict_and_the_journal(bindir):
 def test_a_unit_nobody_installed_is_a_missing_prerequisite(bindir):
     fake_systemctl(bindir, "LoadState=not-found\nActiveState=inactive\n")
     outcome = run_op("service", {"name": "ghost", "state": "started"})
-    assert outcome.status == "failed" and "no such unit: ghost" in outcome.msg
+    assert outcome.status == "failed" and "requested service ghost: no such" in outcome.msg
     assert run_op("service", {"name": "ghost", "state": "started"}, check=True).status == \
         "changed"
 

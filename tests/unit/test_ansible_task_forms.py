@@ -22,11 +22,15 @@ from tests.unit.test_segments import names, plan_tasks, project
 
 
 def test_a_relative_path_is_the_remote_user_s_home(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.chdir(tmp_path)  # the agent starts in the login user's home
-    args = accept(SPECS["file"], {"path": "sub/x", "state": "touch"})
-    assert args["path"] == str(tmp_path / "sub/x")
+    monkeypatch.delenv("SUDO_USER", raising=False)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    args = accept(SPECS["file"], {"path": "sub/x", "state": "touch"})
+    assert args["path"] == str(tmp_path / "home/sub/x")
     assert accept(SPECS["file"], {"path": "~/y"})["path"] == str(tmp_path / "home/y")
+    monkeypatch.setenv("SUDO_USER", "root")  # become: the login user's home, not root's
+    import pwd
+    assert accept(SPECS["file"], {"path": "z"})["path"] == \
+        os.path.join(pwd.getpwnam("root").pw_dir, "z")
     with pytest.raises(BadInput, match="path on the host"):
         plan_tasks(tmp_path / "p", "- file: {path: -rf}\n")
 
@@ -179,3 +183,43 @@ def test_a_host_condition_reads_the_op_s_own_fields() -> None:
     outcome = Outcome(OK, "", data={"stat": {"exists": False}})
     step = {"judge": {"failed_when": "result.stat.exists == false"}}
     assert judged(step, outcome).status == "failed"
+
+
+def test_module_defaults_of_a_task_and_its_block(tmp_path: Path) -> None:
+    plan = plan_tasks(tmp_path, """
+        - block:
+            - {name: a, service: null}
+            - {name: b, service: {name: other}}
+          module_defaults:
+            ansible.builtin.service: {name: web, state: started}
+        - name: c
+          service:
+          module_defaults:
+            systemd: {name: sd, enabled: true}
+        """)
+    assert [s["args"]["name"] for s in plan.steps] == ["web", "other", "sd"]
+    assert plan.steps[1]["args"]["state"] == "started" and plan.steps[2]["args"]["enabled"]
+    with pytest.raises(BadInput, match="action groups"):
+        plan_tasks(tmp_path / "2", "- {ping: null, module_defaults: {group/x: {a: 1}}}\n")
+
+
+def test_environment_as_a_list_of_mappings(tmp_path: Path) -> None:
+    plan = plan_tasks(tmp_path, """
+        - command: env
+          environment: [{A: "1"}, {B: "2", A: "3"}]
+        """)
+    assert plan.steps[0]["args"]["environment"] == {"A": "3", "B": "2"}
+
+
+def test_service_without_systemd_judges_running_by_a_pattern() -> None:
+    import subprocess
+    import sys
+    from mainsail.agent.ops import service
+    marker = "mainsail-pattern-%d" % os.getpid()
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)", marker])
+    try:
+        assert service.process_matching(marker)
+    finally:
+        child.kill()
+        child.wait()
+    assert not service.process_matching(marker)

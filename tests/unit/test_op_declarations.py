@@ -86,6 +86,8 @@ ALSO_MEANS_SOMETHING_ELSE = {
     # find's `pattern` (Ansible's alias of `patterns`), also the value type of the regexes
     # of line, replace and assemble.
     "pattern",
+    # service's alias `service`, also the operation's own name.
+    "service",
 }
 # Ansible's aliases that are also a value type's name: the op must accept them as Ansible does.
 TYPE_NAMED_ALIASES = {"pattern"}

@@ -77,7 +77,8 @@ class Unit:
 
     def require(self) -> None:
         if not self.exists:
-            raise MissingPrerequisite("no such unit: %s" % self.name,
+            raise MissingPrerequisite("Could not find the requested service %s: no such "
+                                      "systemd unit" % self.name,
                                       hint="is the package that provides it installed, or "
                                            "its unit file written by an earlier task?")
 

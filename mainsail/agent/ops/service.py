@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import glob
 import os
+import time
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from .. import facts, proc
@@ -25,16 +26,32 @@ def run(ctx: Context, args: Mapping[str, Any]) -> Outcome:
     enabled = None if args.get("enabled") is None else as_bool(args["enabled"], "enabled")
     if not state and enabled is None:
         raise OpError("service: give state and/or enabled")
-    backend = Systemd() if facts.init_system() == "systemd" else SysV()
+    use = str(args.get("use") or "auto")
+    systemd = facts.init_system() == "systemd" if use == "auto" else use == "systemd"
+    backend = Systemd() if systemd else SysV(args.get("pattern"),
+                                              str(args.get("arguments") or ""))
     backend.require(name)
     actions = plan_actions(state, backend.is_running(name) if state in ("started", "stopped") else None)
+    pause = float(args.get("sleep") or 0)
+    if pause and actions == ["restart"]:  # Ansible's sleep: a stop, a pause, then a start
+        actions = ["stop", "sleep %g" % pause, "start"]
     if enabled is not None and backend.is_enabled(name) != enabled:
         actions.append("enable" if enabled else "disable")
 
     def apply() -> None:
         for action in actions:
+            if action.startswith("sleep "):
+                time.sleep(pause)
+                continue
             backend.act(name, action)
-    return settle(ctx, actions, apply)
+    outcome = settle(ctx, actions, apply)
+    # Ansible's result fields: the wanted (or found) state afterwards
+    outcome.data = {"name": name}
+    if state:
+        outcome.data["state"] = "stopped" if state == "stopped" else "started"
+    if enabled is not None:
+        outcome.data["enabled"] = enabled
+    return outcome
 
 
 def plan_actions(state: Optional[str], running: Optional[bool]) -> List[str]:
@@ -85,15 +102,22 @@ class Systemd:
 
 
 class SysV:
+    def __init__(self, pattern: Optional[str] = None, arguments: str = "") -> None:
+        self.pattern = pattern  # running = a process whose command line holds it
+        self.arguments = arguments.split()  # more words for the init script's actions
+
     def script(self, name: str) -> str:
         return os.path.join(INIT_D, name)
 
     def require(self, name: str) -> None:
         if "/" in name or not os.path.isfile(self.script(name)):
-            raise MissingPrerequisite("no init script %s" % self.script(name),
+            raise MissingPrerequisite("Could not find the requested service %s: no init "
+                                      "script %s" % (name, self.script(name)),
                           hint="is the package that provides %s installed?" % name)
 
     def is_running(self, name: str) -> bool:
+        if self.pattern:
+            return process_matching(self.pattern)
         return lsb_running(proc.run([self.script(name), "status"]).rc)
 
     def is_enabled(self, name: str) -> bool:
@@ -103,7 +127,8 @@ class SysV:
         if action in ("enable", "disable"):
             self._set_enabled(name, action == "enable")
             return
-        proc.check_output([self.script(name), action], "%s %s" % (self.script(name), action))
+        proc.check_output([self.script(name), action] + self.arguments,
+                          "%s %s" % (self.script(name), action))
         if action == "restart" and not self.is_running(name):
             # Some init scripts' restart only stops (bookworm's supervisor): finish the job.
             proc.check_output([self.script(name), "start"], "%s start" % self.script(name))
@@ -113,6 +138,22 @@ class SysV:
             # update-rc.d enable/disable only flips existing links: make them first
             proc.check_output(["update-rc.d", name, "defaults"])
         proc.check_output(["update-rc.d", name, "enable" if enabled else "disable"])
+
+
+def process_matching(pattern: str) -> bool:
+    """Whether a process's command line contains ``pattern`` (read from /proc, as `ps`)."""
+    me = os.getpid()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == me:
+            continue
+        try:
+            with open("/proc/%s/cmdline" % entry, "rb") as handle:
+                line = handle.read().replace(b"\0", b" ").decode("utf-8", "replace")
+        except OSError:
+            continue
+        if pattern in line:
+            return True
+    return False
 
 
 def rc_links(name: str, kinds: str, runlevels: str) -> List[str]:
@@ -139,6 +180,14 @@ SPEC = OpSpec(
         Arg('name', aliases=('service',), doc='the systemd unit or init script name, e.g. `apache2`', operand='service name'),
         Arg('state', choices=('started', 'stopped', 'restarted', 'reloaded'), doc='running, not running, restarted now, configuration reloaded now'),
         Arg('enabled', 'bool', doc='started at boot or not'),
+        Arg('sleep', 'int', doc='with `restarted`: seconds between the stop and the start'),
+        Arg('pattern', doc='without systemd: running means a process whose command line '
+                           'holds this text (for init scripts with no `status`)'),
+        Arg('arguments', aliases=('args',),
+            doc='without systemd: more words for the init script'),
+        Arg('runlevel', doc="OpenRC's runlevel; accepted for Ansible's sake (Debian has none)"),
+        Arg('use', choices=('auto', 'systemd', 'sysvinit', 'service'),
+            doc='the service manager (`auto`: systemd when it runs, else init scripts)'),
     ),
     required=(('name',),),
     rule=_rule,
