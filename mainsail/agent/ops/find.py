@@ -9,7 +9,7 @@ import time
 from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Pattern, Tuple
 
 from .. import fileio, safepath
-from ..core import Context, OpError, Outcome, accept, as_list, flag, ok
+from ..core import Context, OpError, Outcome, accept, as_list, flag, login_home, ok
 from ..spec import Arg, OpSpec
 from .stat import ALGORITHMS, checksum, describe
 
@@ -33,6 +33,11 @@ def run(ctx: Context, args: Mapping[str, Any]) -> Outcome:
     examined = 0
     msg = "All paths examined"
     for top in as_list(args["paths"]):
+        # `~/` is the home of the user the step runs as; a relative folder, the login
+        # user's home (as in Ansible)
+        top = os.path.join(login_home(), os.path.expanduser(str(top)))
+        if len(top) > 1:
+            top = top.rstrip("/")
         if safepath.kind(top) != "directory":
             skipped[top] = "'%s' is not a directory" % top
             continue

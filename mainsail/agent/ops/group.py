@@ -18,14 +18,28 @@ def run(ctx: Context, args: Mapping[str, Any]) -> Outcome:
             return settle(ctx, [], nothing)
         return settle(ctx, ["group removed"], lambda: _run(["groupdel", "--", name]))
     gid = None if args.get("gid") in (None, "") else _int(args["gid"], "gid")
+    unique = [] if not flag(args, "non_unique") or gid is None else ["-o"]  # a shared gid
     if current is None:
-        argv = ["groupadd"] + (["-g", str(gid)] if gid is not None else [])
+        argv = ["groupadd"] + (["-g", str(gid)] if gid is not None else []) + unique
         argv += ["-r"] if flag(args, "system") else []
-        return settle(ctx, ["group created"], lambda: _run(argv + ["--", name]))
+        return _fields(settle(ctx, ["group created"], lambda: _run(argv + ["--", name])),
+                       name, args, gid)
     changes: List[str] = []
     if gid is not None and gid != current.gid:
         changes.append("gid %d -> %d" % (current.gid, gid))
-    return settle(ctx, changes, lambda: _run(["groupmod", "-g", str(gid), "--", name]))
+    return _fields(settle(ctx, changes,
+                          lambda: _run(["groupmod", "-g", str(gid)] + unique + ["--", name])),
+                   name, args, gid)
+
+
+def _fields(outcome: Outcome, name: str, args: Mapping[str, Any], gid: Any) -> Outcome:
+    """Ansible's result fields: name, state, system, gid (as it now is)."""
+    entry = accounts.groups().get(name)
+    data = {"name": name, "state": args["state"], "system": flag(args, "system")}
+    if args["state"] == "present" and (entry is not None or gid is not None):
+        data["gid"] = entry.gid if entry is not None else gid
+    outcome.data = dict(outcome.data or {}, **data)
+    return outcome
 
 
 def _int(value: Any, what: str) -> int:
@@ -48,6 +62,8 @@ SPEC = OpSpec(
         Arg('state', default='present', choices=('present', 'absent'), doc='the group exists; it does not'),
         Arg('gid', 'int', doc='the group id'),
         Arg('system', 'bool', doc='create a system group (`groupadd -r`)'),
+        Arg('non_unique', 'bool', default=False,
+            doc='with `gid`: allow a gid another group has (`groupadd -o`)'),
     ),
     required=(('name',),),
     doc="""\

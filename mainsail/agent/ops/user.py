@@ -18,12 +18,40 @@ def run(ctx: Context, args: Mapping[str, Any]) -> Outcome:
     secrets = [str(args["password"])] if args.get("password") else []
     if state == "absent":
         if current is None:
-            return settle(ctx, [], nothing)
-        return settle(ctx, ["user removed"], lambda: _run(userdel_argv(name, args), secrets))
+            return _fields(settle(ctx, [], nothing), name, args, ctx.check)
+        return _fields(settle(ctx, ["user removed"],
+                              lambda: _run(userdel_argv(name, args), secrets)), name, args,
+                       ctx.check)
     if current is None:
-        return settle(ctx, ["user created"], lambda: _run(useradd_argv(name, args), secrets))
+        return _fields(settle(ctx, ["user created"],
+                              lambda: _run(useradd_argv(name, args), secrets)), name, args,
+                       ctx.check)
+    if args.get("update_password") == "on_create":  # an existing user keeps its password
+        args = {k: v for k, v in args.items() if k != "password"}
     changes, options = usermod_plan(name, args, current)
-    return settle(ctx, changes, lambda: _run(["usermod"] + options + ["--", name], secrets))
+    return _fields(settle(ctx, changes,
+                          lambda: _run(["usermod"] + options + ["--", name], secrets)),
+                   name, args, ctx.check)
+
+
+def _fields(outcome: Outcome, name: str, args: Mapping[str, Any], check: bool) -> Outcome:
+    """Ansible's result fields: the account as it now is (in check mode, as it would be)."""
+    data: Dict[str, Any] = {"name": name, "state": args["state"]}
+    entry = accounts.users().get(name)
+    if entry is not None and args["state"] == "present":
+        data.update(uid=entry.uid, group=entry.gid, home=entry.home, shell=entry.shell,
+                    comment=entry.comment)
+    if check or entry is None:
+        for key in ("uid", "home", "shell", "comment"):
+            if args.get(key) not in (None, ""):
+                data[key] = args[key]
+    if args["state"] == "present":
+        data["system"] = bool_arg(args, "system")
+        data["create_home"] = bool_arg(args, "create_home")
+    if args.get("password"):
+        data["password"] = "NOT_LOGGING_PASSWORD"  # Ansible's words: never the hash
+    outcome.data = dict(outcome.data or {}, **data)
+    return outcome
 
 
 def userdel_argv(name: str, args: Mapping[str, Any]) -> List[str]:
@@ -123,6 +151,8 @@ SPEC = OpSpec(
         Arg('create_home', 'bool', default=True, aliases=('createhome',), doc='create the home folder when the user is created'),
         Arg('system', 'bool', doc='create a system account (`useradd -r`: id below 1000)'),
         Arg('password', doc='the password as a crypt hash, e.g. from `mkpasswd -m sha-512`'),
+        Arg('update_password', default='always', choices=('always', 'on_create'),
+            doc='`on_create`: set `password` only when the user is created'),
         Arg('comment', doc='the GECOS field (full name)'),
         Arg('remove', 'bool', default=False, doc='with `state: absent`, remove the home folder and mail spool too (`userdel --remove`)'),
         Arg('force', 'bool', default=False, doc='with `state: absent`, remove the user even while logged in (`userdel --force`)'),
