@@ -12,6 +12,7 @@ import json
 import os
 import platform
 import pwd
+import re
 import shlex
 import socket
 import struct
@@ -460,7 +461,43 @@ def minimal() -> Dict[str, Any]:
     }  # type: Dict[str, Any]
     out.update(selinux_apparmor())
     out["local"] = local_facts(FACT_PATH)
+    if out["init"] == "systemd":
+        out["systemd"] = systemd_facts()
     return out
+
+
+_SYSTEMD_LIBS = ("/usr/lib/systemd", "/usr/lib/x86_64-linux-gnu/systemd",
+                 "/usr/lib/aarch64-linux-gnu/systemd", "/lib/systemd")
+
+
+def systemd_facts() -> Dict[str, Any]:
+    """Ansible's ansible_systemd without running systemctl: the version from the name of
+    systemd's shared library, its build features from the library's own text (a search
+    through a mapped file, about a millisecond)."""
+    import mmap
+    for folder in _SYSTEMD_LIBS:
+        try:
+            names = os.listdir(folder)
+        except OSError:
+            continue
+        for name in names:
+            found = re.match(r"libsystemd-shared-(\d+)[^/]*\.so$", name)
+            if not found:
+                continue
+            features = ""
+            try:
+                with open(os.path.join(folder, name), "rb") as handle, \
+                        mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+                    start = data.find(b"PAM +AUDIT") - 1  # "+PAM" or "-PAM", then the rest
+                    if start < 0:
+                        start = data.find(b"PAM -AUDIT") - 1
+                    if start >= 0:
+                        end = data.find(b"\0", start)
+                        features = data[start:end].decode("ascii", "replace")
+            except (OSError, ValueError):
+                pass
+            return {"version": int(found.group(1)), "features": features}
+    return {}
 
 
 FACT_PATH = "/etc/ansible/facts.d"
@@ -564,7 +601,7 @@ def _names_min(facts: Dict[str, Any]) -> Dict[str, Any]:
                      real_group_id=account.get("user_gid"),
                      effective_group_id=account.get("user_gid"))
     for key in ("kernel_version", "env", "date_time", "dns", "machine_id", "cmdline", "local",
-                "uptime_seconds", "mounts", "selinux", "apparmor"):
+                "uptime_seconds", "mounts", "selinux", "apparmor", "systemd"):
         if key in facts:
             named[key] = facts[key]
     return named

@@ -30,6 +30,8 @@ def run(ctx: Context, args: Mapping[str, Any]) -> Outcome:
     systemd = facts.init_system() == "systemd" if use == "auto" else use == "systemd"
     backend = Systemd() if systemd else SysV(args.get("pattern"),
                                               str(args.get("arguments") or ""))
+    if args.get("daemon_reload") and systemd and not ctx.check:  # as Ansible's systemd
+        systemctl.daemon_reload([])
     backend.require(name)
     actions = plan_actions(state, backend.is_running(name) if state in ("started", "stopped") else None)
     pause = float(args.get("sleep") or 0)
@@ -186,6 +188,8 @@ SPEC = OpSpec(
         Arg('arguments', aliases=('args',),
             doc='without systemd: more words for the init script'),
         Arg('runlevel', doc="OpenRC's runlevel; accepted for Ansible's sake (Debian has none)"),
+        Arg('daemon_reload', 'bool', aliases=('daemon-reload',),
+            doc='with systemd: `systemctl daemon-reload` first (not counted as a change)'),
         Arg('use', choices=('auto', 'systemd', 'sysvinit', 'service'),
             doc='the service manager (`auto`: systemd when it runs, else init scripts)'),
     ),

@@ -49,7 +49,15 @@ def run(ctx: Context, args: Mapping[str, Any]) -> Outcome:
         _daemon(args, scope, reload_first)
         for verb in verbs:
             unit.act(verb, no_block=flag(args, "no_block"))
-    return settle(ctx, changes, apply)
+    outcome = settle(ctx, changes, apply)
+    # Ansible's result fields: the unit's name, its properties (as found), the state asked
+    data = {"name": unit.name, "status": unit.status()}
+    if state:
+        data["state"] = "stopped" if state == "stopped" else "started"
+    if enabled is not None:
+        data["enabled"] = enabled
+    outcome.data = dict(outcome.data or {}, **data)
+    return outcome
 
 
 def _daemon(args: Mapping[str, Any], scope: List[str], reload: Optional[bool] = None) -> None:
@@ -65,7 +73,8 @@ def _apply_after_reload(args: Mapping[str, Any], scope: List[str], unit: "system
     _daemon(args, scope, True)
     unit.refresh()
     if not unit.exists:
-        raise MissingPrerequisite("no such unit: %s (even after daemon-reload)" % unit.name,
+        raise MissingPrerequisite("Could not find the requested service %s: no such unit, "
+                                  "even after daemon-reload" % unit.name,
                                   hint="is its unit file in /etc/systemd/system?")
     for verb in systemctl.plan_unit(unit, state, enabled, masked):
         unit.act(verb, no_block=flag(args, "no_block"))
@@ -151,7 +160,7 @@ Notes:
 
 * On a host without systemd the step fails with a hint to use `service`, which also drives
   init scripts.
-* A unit that does not exist fails with `no such unit: NAME`; in check mode, or with
+* A unit that does not exist fails with `Could not find the requested service NAME: no such unit` (Ansible's words); in check mode, or with
   `daemon_reload: true`, it is assumed to come from an earlier task's unit file.
 * `enabled` counts units without an `[Install]` section (static, indirect, generated) as
   enabled, as `systemctl is-enabled` does.
