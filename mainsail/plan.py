@@ -1433,7 +1433,11 @@ class _Builder:
     def _content_args(self, task: Task, ships: Ships, args: dict[str, Any],
                       variables: Mapping[str, Any], scope: _Scope) -> dict[str, Any]:
         """An op that ships a file (or a rendered template): the content goes to a blob named
-        by its sha256, and the source argument then only names where it came from."""
+        by its sha256, and the source argument then only names where it came from. An op
+        that takes a manifest (copy) ships a source folder file by file instead."""
+        folder = self._source_folder(task, ships, args, scope)
+        if folder is not None:
+            return self._folder_copy_args(task, ships, args, folder)
         data, shown = self._content(task, ships, args, variables, scope)
         sha = hashlib.sha256(data).hexdigest()
         self.blobs[sha] = data
@@ -1455,6 +1459,82 @@ class _Builder:
             source = _first_word(str(source), task.loc)
         path = _find_source(source, scope.files, "file", task.loc, self.root)
         return _read_blob(path, task.loc, self.root), display_path(path, self.root)
+
+    def _source_folder(self, task: Task, ships: Ships, args: Mapping[str, Any],
+                       scope: _Scope) -> Path | None:
+        """The folder a copy's ``src`` names (in the role's files/, then the project's), or
+        None: a file, inline content, or an op that ships files only."""
+        source = args.get(ships.source)
+        if not ships.manifest or not source or (ships.inline and ships.inline in args):
+            return None
+        relative = _relative_src(str(source), task.op, task.loc)
+        for folder in scope.files:
+            if (folder / relative).is_dir():
+                return folder / relative
+            if (folder / relative).is_file():
+                return None
+        return None
+
+    def _folder_copy_args(self, task: Task, ships: Ships, args: dict[str, Any],
+                          folder: Path) -> dict[str, Any]:
+        """Ansible's folder copy: ``src/`` copies what the folder holds, ``src`` the folder
+        itself (under its name). The manifest maps each path under dest to a file's digest
+        and mode, ``{dir: true}`` or ``{link: TARGET}``; with ``local_follow`` (the default)
+        links are copied as what they point to, except one that would loop."""
+        import os  # only this walk needs it
+
+        follow = not ships.follow or args.get(ships.follow) is None or bool(args[ships.follow])
+        prefix = "" if str(args[ships.source]).endswith("/") else folder.name
+        entries: dict[str, dict[str, Any]] = {prefix: {"dir": True}} if prefix else {}
+
+        def rel(path: str) -> str:
+            return os.path.join(prefix, path) if prefix else path
+
+        def walk(top: Path, base: str, parents: frozenset[tuple[int, int]]) -> None:
+            for here, dirs, names in os.walk(top):
+                inner = os.path.relpath(here, top)
+                inner = "" if inner == "." else inner
+                for name in sorted(names):
+                    path = Path(here) / name
+                    dest = os.path.join(base, inner, name)
+                    if _build_junk(path):
+                        continue
+                    if path.is_symlink() and not (follow and path.resolve().is_file()):
+                        entries[rel(dest)] = {"link": os.readlink(path)}
+                        continue
+                    data = _read_blob(path.resolve() if path.is_symlink() else path,
+                                      task.loc, self.root)
+                    sha = hashlib.sha256(data).hexdigest()
+                    self.blobs[sha] = data
+                    entries[rel(dest)] = {"sha": sha,
+                                          "mode": "%04o" % (path.stat().st_mode & 0o7777)}
+                for name in sorted(dirs):
+                    path = Path(here) / name
+                    dest = os.path.join(base, inner, name)
+                    if not path.is_symlink():
+                        entries[rel(dest)] = {"dir": True}
+                        continue
+                    real = path.resolve()
+                    st = real.stat() if real.is_dir() else None
+                    ancestors = {(p.stat().st_dev, p.stat().st_ino)
+                                 for p in [path.parent, *path.parent.parents]}
+                    if not follow or st is None or (st.st_dev, st.st_ino) in parents | ancestors:
+                        entries[rel(dest)] = {"link": os.readlink(path)}
+                    else:  # a link to a folder outside the copy: its files are copied
+                        entries[rel(dest)] = {"dir": True}
+                        walk(real, dest, parents | {(st.st_dev, st.st_ino)})
+
+        top = folder.stat()
+        walk(folder, "", frozenset({(top.st_dev, top.st_ino)}))
+        # The step's secret check reads the blob named by ``digest``: all the files' content
+        # together, so that a secret in any of them makes the step no_log. The agent never
+        # asks for it (it asks for the manifest's files).
+        together = b"\0".join(self.blobs[e["sha"]] for e in entries.values() if "sha" in e)
+        digest = hashlib.sha256(together).hexdigest()
+        self.blobs[digest] = together
+        kept = {k: v for k, v in args.items() if k not in (ships.source, ships.inline)}
+        return {**kept, ships.manifest: entries, ships.digest: digest,
+                ships.source: display_path(folder, self.root) + ("" if prefix else "/")}
 
     def _release_args(self, task: Task, ships: Ships, args: dict[str, Any],
                       scope: _Scope) -> dict[str, Any]:

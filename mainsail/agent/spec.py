@@ -40,7 +40,8 @@ class Ships:
     (one sha256) or ``manifest`` (relative path -> sha256 and mode). ``unless`` names a
     boolean argument that, when true, says the source is on the host: nothing ships.
     ``split``: the source is a command line whose first word names the file (``script``);
-    the argument keeps the whole line."""
+    the argument keeps the whole line. ``follow`` names a boolean argument of a folder copy:
+    false ships links in the folder as links, else (the default) what they point to."""
 
     kind: str
     source: str
@@ -49,6 +50,7 @@ class Ships:
     manifest: str = ""
     unless: str = ""
     split: bool = False
+    follow: str = ""
 
 
 @dataclass(frozen=True)

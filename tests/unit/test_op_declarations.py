@@ -29,7 +29,7 @@ ALSO_MEANS_SOMETHING_ELSE = {
     # the project's files/ folder.
     "dest", "src", "owner", "directory", "files",
     # Command-line flags and testbed settings with the same word.
-    "timeout", "stdin", "enabled", "var",
+    "timeout", "stdin", "enabled", "var", "decrypt",
     # A debconf value type; Jinja tests and lookups; a type's name in the docs.
     "password", "regex", "contains", "env",
     # A result's message (every op reports one).

@@ -362,9 +362,10 @@ def test_copy_sources_cannot_leave_the_project_folders(tmp_path: Path) -> None:
     assert "inside files/" in err.what
 
 
-def test_copying_a_folder_is_refused(tmp_path: Path) -> None:
+def test_copying_a_folder_ships_its_manifest(tmp_path: Path) -> None:
     (tmp_path / "files" / "conf.d").mkdir(parents=True)
-    assert "folder" in bad(lambda: one_task(tmp_path, "- copy: {src: conf.d, dest: /x}\n")).what
+    args = args_of(one_task(tmp_path, "- copy: {src: conf.d, dest: /x}\n"))[0]
+    assert args["manifest"] == {"conf.d": {"dir": True}} and args["src"] == "files/conf.d"
 
 
 def test_a_loop_must_give_a_list(tmp_path: Path) -> None:
