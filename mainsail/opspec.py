@@ -226,6 +226,8 @@ def _as_mode(value: Any, label: str, where: str) -> str:
         raise BadInput(f"{label} {value} is a decimal number", where,
                        f"write the mode as a quoted octal string: '0{value}'")
     text = _as_str(value, label, where)
+    if text == "preserve":  # copy / template: the source file's mode (the op says if not)
+        return text
     if _MODE_OCTAL.fullmatch(text):
         return text if len(text) == 4 else "0" + text
     if _MODE_SYMBOLIC.fullmatch(text):

@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 import re
 import shlex
 import time
@@ -1264,7 +1265,10 @@ class _Builder:
             args = self._release_args(task, ships, args, scope)
         elif ships is not None:
             args = self._content_args(task, ships, args, variables, scope)
-            no_log = no_log or self._has_secret(self.blobs[args[ships.digest]])
+            manifest = args.get(ships.manifest) if ships.manifest else None
+            shas = [e["sha"] for e in manifest.values() if "sha" in e] \
+                if isinstance(manifest, dict) else [args[ships.digest]]
+            no_log = no_log or any(self._has_secret(self.blobs[sha]) for sha in shas)
         self.next_id += 1
         step = {"id": self.next_id, "op": task.agent_op, "name": name,
                 "args": to_plain(args, where=task.loc), "no_log": no_log,
@@ -1276,6 +1280,13 @@ class _Builder:
         for key in ("check_mode", "diff"):
             if getattr(task, key) is not None:
                 step[key] = getattr(task, key)
+        if task.remote_user is not None and self.host.connection != "local":
+            user = render_string(task.remote_user, variables, where=task.loc, env=scope.env)
+            if user != self.host.user:  # one session per host: one login
+                raise BadInput(f"remote_user {user!r} on a task: the host's session logs in "
+                               f"as {self.host.user!r}", task.loc,
+                               "run the task in a play with that remote_user, or use "
+                               "become_user")
         if _runs_on_host(task):
             delegate = self._delegate(task, scope, variables)
             if self.delegate is _UNSET:
@@ -1442,6 +1453,13 @@ class _Builder:
         sha = hashlib.sha256(data).hexdigest()
         self.blobs[sha] = data
         kept = {k: v for k, v in args.items() if k not in (ships.source, ships.inline)}
+        if kept.get("mode") == "preserve" and not ships.split and args.get(ships.source) \
+                and not (ships.inline and ships.inline in args):
+            # the mode of the file it came from, as Ansible's copy and template keep it
+            folders = scope.env.search_path if ships.kind == "template" else scope.files
+            path = _find_source(str(args[ships.source]), folders, ships.kind, task.loc,
+                                self.root)
+            kept["mode"] = "0%o" % (path.stat().st_mode & 0o7777)
         if ships.split:  # a command line naming the file: its arguments stay
             shown = str(args[ships.source])
         return {**kept, ships.digest: sha, **({ships.source: shown} if shown else {})}
@@ -1467,6 +1485,9 @@ class _Builder:
         source = args.get(ships.source)
         if not ships.manifest or not source or (ships.inline and ships.inline in args):
             return None
+        inside = _inside_project(str(source), self.root)
+        if inside is not None:
+            return inside if inside.is_dir() else None
         relative = _relative_src(str(source), task.op, task.loc)
         for folder in scope.files:
             if (folder / relative).is_dir():
@@ -1526,12 +1547,9 @@ class _Builder:
 
         top = folder.stat()
         walk(folder, "", frozenset({(top.st_dev, top.st_ino)}))
-        # The step's secret check reads the blob named by ``digest``: all the files' content
-        # together, so that a secret in any of them makes the step no_log. The agent never
-        # asks for it (it asks for the manifest's files).
-        together = b"\0".join(self.blobs[e["sha"]] for e in entries.values() if "sha" in e)
-        digest = hashlib.sha256(together).hexdigest()
-        self.blobs[digest] = together
+        # ``digest`` names the whole copy (its manifest): the agent asks for the files'
+        # blobs, never for this one, and the secret check reads every file.
+        digest = hashlib.sha256(json.dumps(entries, sort_keys=True).encode()).hexdigest()
         kept = {k: v for k, v in args.items() if k not in (ships.source, ships.inline)}
         return {**kept, ships.manifest: entries, ships.digest: digest,
                 ships.source: display_path(folder, self.root) + ("" if prefix else "/")}
@@ -1933,7 +1951,8 @@ def _relative_src(name: str, what: str, where: str) -> Path:
     """A src must stay inside the folders it is looked up in."""
     relative = Path(name)
     if relative.is_absolute() or ".." in relative.parts:
-        raise BadInput(f"{what} src {name!r} must be a path inside files/ or templates/", where,
+        raise BadInput(f"{what} src {name!r} must be a path inside files/ or templates/ (or "
+                       "an absolute path inside the project)", where,
                        "give it relative to the role's or the project's folder")
     return relative
 
@@ -1942,8 +1961,22 @@ def _looked_in(folders: Iterable[Path], root: Path) -> str:
     return ", ".join(display_path(f, root) + "/" for f in folders)
 
 
+def _inside_project(name: str, root: Path) -> Path | None:
+    """An absolute src inside the project (`{{ role_path }}/files/x`, as Ansible allows),
+    as that path; None for a relative one. One outside the project is refused later."""
+    if not name.startswith("/"):
+        return None
+    path = Path(os.path.normpath(name))
+    top = Path(os.path.normpath(str(root)))
+    return path if top in path.parents else None
+
+
 def _find_source(name: str, folders: Iterable[Path], what: str, where: str, root: Path) -> Path:
-    """``name`` inside the first of ``folders`` holding it; nothing outside them."""
+    """``name`` inside the first of ``folders`` holding it; nothing outside them (an
+    absolute path: inside the project)."""
+    inside = _inside_project(name, root)
+    if inside is not None and inside.is_file():
+        return inside
     relative = _relative_src(name, what, where)
     searched = list(folders)
     for folder in searched:

@@ -42,7 +42,7 @@ TASK_KEYWORDS = ("name", "when", "notify", "loop", "tags", "become", "become_use
                  "become_method", "ignore_errors", "no_log", "changed_when", "failed_when", "args",
                  "timeout", "register", "loop_control", "vars", "until", "retries", "delay",
                  "environment", "run_once", "delegate_to", "check_mode", "diff",
-                 "ignore_unreachable", "module_defaults") + tuple(f"with_{k}" for k in (
+                 "ignore_unreachable", "module_defaults", "remote_user") + tuple(f"with_{k}" for k in (
                      "items", "list", "dict", "together", "subelements", "sequence", "fileglob",
                      "first_found", "nested", "indexed_items", "cartesian", "flattened"))
 LOOP_CONTROL_KEYS = ("loop_var", "index_var", "label", "pause", "extended",
@@ -108,6 +108,7 @@ class Task:
     check_mode: bool | None = None  # True: only reports (even in a real run); False: runs
     # (even with --check)
     diff: bool | None = None  # shows (or hides) its changes whatever --diff says
+    remote_user: str | None = None  # must be the user the host's session logs in as
     included: "RoleUse | None" = field(default=None, compare=False, repr=False)  # the role an
     # include_role / import_role brought this task in with: its variables, files, templates
     deferred: "DeferredInclude | None" = field(default=None, compare=False, repr=False)  # an
@@ -456,6 +457,17 @@ def _environment(data: Mapping[str, Any]) -> Mapping[str, Any]:
         raise BadInput("environment must be a mapping of variable names to values",
                        loc_of(data, "environment"), "environment: {http_proxy: ...}")
     return value
+
+
+def _task_remote_user(data: Mapping[str, Any]) -> str | None:
+    """A task's (or block's) remote_user: a name or a template of one; checked per host."""
+    value = data.get("remote_user")
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise BadInput(f"remote_user must be a user name, not {value!r}",
+                       loc_of(data, "remote_user"), "e.g. remote_user: deploy")
+    return value.strip()
 
 
 def _remote_user(data: Mapping[str, Any]) -> str | None:
@@ -807,7 +819,7 @@ _SOURCE: contextvars.ContextVar[tuple[Path, Path] | None] = contextvars.ContextV
     "task_source", default=None)
 BLOCK_KEYWORDS = ("block", "name", "when", "tags", "become", "become_user", "become_method",
                   "vars", "ignore_errors", "no_log", "rescue", "always", "environment",
-                  "module_defaults")
+                  "module_defaults", "delegate_to", "remote_user")
 INCLUDE_KEYS = tuple(f"{p}{k}" for p in ("", "ansible.builtin.", "ansible.legacy.")
                      for k in ("include_tasks", "import_tasks"))
 ROLE_INCLUDE_KEYS = tuple(f"{p}{k}" for p in ("", "ansible.builtin.", "ansible.legacy.")
@@ -959,6 +971,10 @@ def _inherit(task: Task, parent: Mapping[str, Any]) -> Task:
         changes["ignore_errors"] = _ignore_errors(parent)
     if parent.get("environment") is not None:
         changes["environment"] = {**_environment(parent), **task.environment}
+    if parent.get("delegate_to") is not None and task.delegate_to is None:
+        changes["delegate_to"] = _delegate_to(parent)
+    if parent.get("remote_user") is not None and task.remote_user is None:
+        changes["remote_user"] = _task_remote_user(parent)
     if parent.get("no_log") is not None and task.no_log is False:
         changes["no_log"] = _no_log(parent.get("no_log"), loc_of(parent, "no_log"))
     return dataclasses.replace(task, **changes) if changes else task
@@ -971,10 +987,13 @@ def _included(data: Mapping[str, Any], where: str, role: str | None,
     key = next(k for k in INCLUDE_KEYS if k in data)
     looped = tuple(_loop_keys(data)) if key.rsplit(".", 1)[-1] == "include_tasks" else ()
     allowed = (key, "name", "when", "tags", "become", "become_user", "vars", "args",
-               "ignore_errors", "no_log", "apply", "environment") + looped + \
+               "ignore_errors", "no_log", "apply", "environment", "delegate_to",
+               "remote_user") + looped + \
         (("loop_control",) if looped else ())
     _check_keys(data, allowed, key.rsplit(".", 1)[-1])
     spec = data[key]
+    if isinstance(spec, str) and spec.strip().startswith("file="):  # include_tasks: file=x.yml
+        spec = kv_args(spec, loc_of(data, key)).get("file")
     if isinstance(spec, dict):
         spec = spec.get("file")
     if not isinstance(spec, str) and isinstance(data.get("args"), dict):
@@ -1205,6 +1224,7 @@ def parse_task(data: Any, where: str, role: str | None = None, *,
         timeout=_timeout(data), register=_register(data), environment=_environment(data),
         run_once=_template_or_bool(data, "run_once"), delegate_to=_delegate_to(data),
         check_mode=_opt_bool(data, "check_mode"), diff=_opt_bool(data, "diff"),
+        remote_user=_task_remote_user(data),
         **_until(data))
 
 

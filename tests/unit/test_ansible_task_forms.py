@@ -218,8 +218,35 @@ def test_service_without_systemd_judges_running_by_a_pattern() -> None:
     marker = "mainsail-pattern-%d" % os.getpid()
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)", marker])
     try:
+        import time
+        deadline = time.monotonic() + 5  # until the child has exec'd
+        while not service.process_matching(marker) and time.monotonic() < deadline:
+            time.sleep(0.02)
         assert service.process_matching(marker)
     finally:
         child.kill()
         child.wait()
     assert not service.process_matching(marker)
+
+
+def test_delegate_to_and_remote_user_on_blocks_include_file_form_and_preserve(
+        tmp_path: Path) -> None:
+    from mainsail.inventory import Host
+    from mainsail.plan import build_plan
+    from mainsail.playbook import load_playbook
+    plan = plan_tasks(tmp_path, """
+        - block:
+            - {name: a, command: hostname}
+          delegate_to: localhost
+        - include_tasks: file=more.yml
+        """, files={"playbooks/more.yml": "- {name: b, command: 'true', remote_user: root}\n"})
+    assert plan.delegate == "localhost" and names(plan) == ["a"]
+    with pytest.raises(BadInput, match="remote_user 'ubuntu' on a task"):
+        plan_tasks(tmp_path / "1", "- {name: b, command: 'true', remote_user: ubuntu}\n")
+    root = project(tmp_path / "2", {
+        "playbooks/site.yml": "- hosts: all\n  tasks:\n"
+                              "    - {name: c, copy: {src: x.txt, dest: /tmp/x, mode: preserve}}\n",
+        "files/x.txt": "x\n"})
+    (root / "files/x.txt").chmod(0o640)
+    plan = build_plan(root, load_playbook(root)[0], Host("web1"), {}, {})
+    assert plan.steps[0]["args"]["mode"] == "0640"
