@@ -115,14 +115,20 @@ def run(hosts: list[Host], command: str, forks: int = 20,
         try:
             with timed("apply"):
                 if become:
-                    result = conn.sudo(command, hide=True, warn=True, in_stream=False,
-                                       user=h.become_user, password=h.become_password or "")
+                    # sudo runs a program, not a shell line: `a; b`, pipes and loops need
+                    # a shell of their own, as without -b
+                    result = conn.sudo(shlex.join(["/bin/sh", "-c", command]), hide=True,
+                                       warn=True, in_stream=False, user=h.become_user,
+                                       password=h.become_password or "")
                 else:
                     result = conn.run(command, hide=True, warn=True, in_stream=False)
         finally:
             with timed("close"):
                 conn.close()
-        return result.exited, result.stdout, result.stderr
+        stderr = result.stderr
+        if become and stderr.startswith(conn.config.sudo.prompt):
+            stderr = stderr[len(conn.config.sudo.prompt):]  # sudo's prompt, answered for us
+        return result.exited, result.stdout, stderr
 
     outcome = fan_out(hosts, one, forks)
     return FleetResult(tuple(r if r.value is None or r.value[0] == 0 else

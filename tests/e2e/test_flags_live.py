@@ -15,6 +15,11 @@ def test_become_runs_the_command_as_root_and_only_when_asked(project):
     assert "web2     | 0" in as_root.stdout
     as_login = inv("run", "-l", "web2", "--", "id", "-un", cwd=project)
     assert "web2     | deploy" in as_login.stdout
+    # a shell line (a loop, a pipe, two commands) runs whole under sudo too
+    line = inv("run", "-l", "web2", "-b", "--",
+               "for w in a b; do echo $w; done | wc -l; id -u", cwd=project)
+    assert "web2     | 2" in line.stdout and "web2     | 0" in line.stdout, line.stdout
+    assert "password" not in line.stdout + line.stderr
 
 
 def test_a_wrong_user_is_unreachable_and_a_fraction_of_a_second_is_a_timeout(project):
