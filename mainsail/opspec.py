@@ -299,7 +299,8 @@ def _as_content(value: Any, label: str, where: str) -> str:
 def _as_validate(value: Any, label: str, where: str) -> str:
     text = _as_str(value, label, where)
     if "%s" not in text:
-        raise BadInput(f"{label} must contain %s (where the new file's path goes)", where,
+        raise BadInput(f"{label} must contain %s: {text} (%s is where the new file's path "
+                       "goes)", where,
                        f"for example: {text.strip() or 'visudo -cf'} %s")
     return text
 

@@ -238,7 +238,7 @@ def make_parents(path: str, journal: Optional[Journal] = None) -> None:
 def run_validate(validate: str, tmp_path: str) -> None:
     """Run 'CMD %s' on the temp file, without a shell; raise OpError when it fails."""
     if "%s" not in validate:
-        raise OpError("validate must contain %%s (the file to check): %r" % validate)
+        raise OpError("validate must contain %%s: %s (%%s is the file to check)" % validate)
     argv = shlex.split(validate.replace("%s", shlex.quote(tmp_path)))
     result = proc.run(argv)
     if result.rc != 0:
@@ -282,6 +282,7 @@ def write_at(loc: "safepath.Loc", data: bytes, mode: int, uid: int, gid: int,
             if uid != -1 or gid != -1:
                 os.fchown(fh.fileno(), uid, gid)
             os.fchmod(fh.fileno(), mode)  # after chown: chown may clear setuid bits
+            _keep_acl(loc, fh.fileno(), mode)
             if validate:
                 # In a folder another user can change, the temp name could be swapped for a
                 # link before the validator opens it: it then reads our own descriptor.
@@ -293,6 +294,30 @@ def write_at(loc: "safepath.Loc", data: bytes, mode: int, uid: int, gid: int,
     except BaseException:
         safepath.unlink_quietly(loc, tmp)
         raise
+
+
+_ACL = "system.posix_acl_access"
+
+
+def _keep_acl(loc: "safepath.Loc", fd: int, mode: int) -> None:
+    """The replaced file's access ACL (setfacl's extra users and groups) on the new one, as
+    Ansible's atomic move keeps it; its owner/group/other entries follow ``mode``."""
+    try:
+        old = os.open(loc.name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC,
+                      dir_fd=loc.dir_fd)
+    except OSError:
+        return  # no old file (or not one we may open): nothing to keep
+    try:
+        acl = os.getxattr(old, _ACL)
+    except OSError:
+        return  # no ACL, or a filesystem without them
+    finally:
+        os.close(old)
+    try:
+        os.setxattr(fd, _ACL, acl)
+        os.fchmod(fd, mode)  # the mode asked for still wins (it sets the ACL's base entries)
+    except OSError:
+        pass
 
 
 # ---- diffs ---------------------------------------------------------------

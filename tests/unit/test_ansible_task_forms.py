@@ -250,3 +250,28 @@ def test_delegate_to_and_remote_user_on_blocks_include_file_form_and_preserve(
     (root / "files/x.txt").chmod(0o640)
     plan = build_plan(root, load_playbook(root)[0], Host("web1"), {}, {})
     assert plan.steps[0]["args"]["mode"] == "0640"
+
+
+def test_an_atomic_write_keeps_the_file_s_access_acl(tmp_path: Path) -> None:
+    import struct
+    from mainsail.agent import fileio
+    target = tmp_path / "test.txt"
+    target.write_text("TEST\n")
+    # user::rw- user:65534:rwx group::r-- mask::rwx other::r-- (the xattr's own layout)
+    entries = [(0x01, 6, 0xFFFFFFFF), (0x02, 7, 65534), (0x04, 4, 0xFFFFFFFF),
+               (0x10, 7, 0xFFFFFFFF), (0x20, 4, 0xFFFFFFFF)]
+    acl = struct.pack("<I", 2) + b"".join(struct.pack("<HHI", *e) for e in entries)
+    os.setxattr(target, "system.posix_acl_access", acl)  # this test's folder takes ACLs
+    fileio.atomic_write(str(target), b"UPDATE\n")
+    kept = os.getxattr(target, "system.posix_acl_access")
+    assert struct.pack("<HHI", 0x02, 7, 65534) in kept and target.read_text() == "UPDATE\n"
+
+
+def test_lineinfile_warns_of_an_empty_regexp_and_replaces_the_last_line(tmp_path) -> None:
+    from mainsail.agent.ops import line
+    target = tmp_path / "f"
+    target.write_text("a\nb\n")
+    result = line.run(Context(check=False, diff=False, blobs=None),
+                      {"path": str(target), "regexp": "", "line": "c"})
+    assert target.read_text() == "a\nc\n"
+    assert "empty string, which will match every line" in result.data["warnings"][0]

@@ -44,6 +44,8 @@ def run(ctx: Context, args: Mapping[str, Any]) -> Outcome:
     outcome = _finish(ctx, path, target, args, before, new, note)
     if found is not None:
         outcome.data["found"] = found
+    if _warnings(args):
+        outcome.data["warnings"] = _warnings(args)
     return outcome
 
 
@@ -73,6 +75,8 @@ def _finish(ctx: Context, path: str, target: str, args: Mapping[str, Any],
 
 def _regex(args: Mapping[str, Any], key: str) -> Optional[Pattern[str]]:
     value = args.get(key)
+    if key == "regexp" and value == "":
+        return re.compile("")  # matches every line, as in Ansible (which warns: EMPTY_WARNING)
     if value in (None, "") or (key != "regexp" and value in ("EOF", "BOF")):
         return None  # EOF/BOF are positions, not patterns
     try:
@@ -101,9 +105,24 @@ def _last_match(lines: List[str], pattern: Optional[Pattern[str]],
 def _matcher(args: Mapping[str, Any]) -> Optional[Pattern[str]]:
     """What picks the line to replace or remove: ``regexp``, or ``search_string`` taken
     literally."""
-    if args.get("search_string") not in (None, ""):
+    if args.get("search_string") is not None:
         return re.compile(re.escape(str(args["search_string"])))
     return _regex(args, "regexp")
+
+
+# Ansible's warnings for an empty regexp / search_string (roles and tests look for them)
+EMPTY_WARNING = ("The %s is an empty string, which will match every line in the file. This "
+                 "may have unintended consequences, such as replacing the last line in the "
+                 "file rather than appending. If this is desired, use '^' to match every line "
+                 "in the file and avoid this warning.")
+
+
+def _warnings(args: Mapping[str, Any]) -> List[str]:
+    if args.get("search_string") == "":
+        return [(EMPTY_WARNING % "search string").split(" If this")[0]]
+    if args.get("regexp") == "":
+        return [EMPTY_WARNING % "regular expression"]
+    return []
 
 
 def ensure_present(lines: List[str], args: Mapping[str, Any]) -> str:
