@@ -1433,7 +1433,8 @@ def kv_args(text: str, where: str) -> dict[str, Any]:
     return args
 
 
-_ESCAPES = re.compile(r"""(\\U[0-9a-fA-F]{8}|\\u[0-9a-fA-F]{4}|\\x[0-9a-fA-F]{2}|\\[0-7]{1,3}"""
+# Ansible's escapes in the one-line form (no octal ones: `replace='\1'` stays a backreference)
+_ESCAPES = re.compile(r"""(\\U[0-9a-fA-F]{8}|\\u[0-9a-fA-F]{4}|\\x[0-9a-fA-F]{2}"""
                       r"""|\\N\{[^}]+\}|\\[\\'"abfnrtv])""")
 
 

@@ -23,7 +23,8 @@ PASSING = ("lookup_items", "lookup_dict", "test_mathstuff", "lookup_subelements"
 # The targets of issue 12 (the core modules) that pass today; they change the host (packages,
 # users, files under the target's output_dir), so each runs once per host, as ansible-test
 # runs it on a fresh host.
-MODULE_PASSING = ("stat", "find", "slurp", "blockinfile", "getent", "debconf", "lineinfile")
+MODULE_PASSING = ("stat", "find", "slurp", "blockinfile", "getent", "debconf", "lineinfile",
+                  "replace", "cron")
 HOSTS = ("web1", "web2")  # bookworm, trixie
 
 
@@ -83,6 +84,9 @@ def test_module_target_passes(live_testbed, targets, tmp_path, target, host):
         inv("run", "--host", host, "-b", "-m", "apt", "-a", "name=acl", cwd=project,
             timeout=600)
         inv("run", "--host", host, "--", "rm -f file.txt test.txt", cwd=project, timeout=120)
+    if target == "cron":  # the files it checks are absent before it makes them
+        inv("run", "--host", host, "-b", "--", "rm -f /etc/cron.d/cron_remove_name "
+            "/etc/cron.d/cron_remove_whitespace", cwd=project, timeout=120)
     code, data = run_target(project)
     record = data["hosts"][host]
     failed = [s for s in record["steps"] if s["status"] == "failed"]

@@ -118,3 +118,17 @@ def test_aliases_and_defaults_come_from_the_declaration() -> None:
     spec = OPS["cron"]
     assert spec.arg("day").aliases == ("dom",) and spec.arg("weekday").aliases == ("dow",)
     assert coerce_args(spec, {"name": "x", "job": "j"}, "")["minute"] == "*"
+
+
+def test_a_cron_file_whose_last_job_goes_is_removed(tmp_path: Path) -> None:
+    run_op("cron", job(tmp_path))
+    (tmp_path / "f").write_text((tmp_path / "f").read_text() + "\n   \n\t\n")
+    gone = run_op("cron", {"name": "backup", "state": "absent", "cron_file": str(tmp_path / "f")})
+    assert gone.status == "changed" and not (tmp_path / "f").exists()
+
+
+def test_etc_crontab_is_not_a_cron_file() -> None:
+    refused = run_op("cron", {"name": "x", "job": "ls", "cron_file": "/etc/crontab",
+                              "user": "root"})
+    assert refused.status == "failed"
+    assert refused.msg == "Will not manage /etc/crontab via cron_file, see documentation."

@@ -275,3 +275,8 @@ def test_lineinfile_warns_of_an_empty_regexp_and_replaces_the_last_line(tmp_path
                       {"path": str(target), "regexp": "", "line": "c"})
     assert target.read_text() == "a\nc\n"
     assert "empty string, which will match every line" in result.data["warnings"][0]
+
+
+def test_one_line_arguments_keep_backreferences() -> None:
+    from mainsail.playbook import kv_args
+    assert kv_args(r"""replace='"\1"'""", "x") == {"replace": r'"\1"'}

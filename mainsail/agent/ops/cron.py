@@ -16,12 +16,13 @@ import os
 import re
 from typing import Any, List, Mapping, Optional, Tuple
 
-from .. import fileio
+from .. import fileio, safepath
 from ..core import Context, MissingPrerequisite, OpError, Outcome, accept, flag, settle
 from ..spec import Arg, OpSpec
 
 CRONTABS = "/var/spool/cron/crontabs"  # Debian's spool: one file per user, read by cron
 CRON_D = "/etc/cron.d"
+SYSTEM_CRONTAB = "/etc/crontab"  # refused as a cron_file, as Ansible refuses it
 MARKER = "#Mainsail: "
 OTHER_MARKERS = ("#Ansible: ",)  # the same convention, written by another tool
 TIME_FIELD = re.compile(r"[0-9A-Za-z*/,\-]+")
@@ -46,6 +47,13 @@ def run(ctx: Context, args: Mapping[str, Any]) -> Outcome:
         return settle(ctx, [], lambda: None)
     if before is not None and new == before:
         return settle(ctx, [], lambda: None)
+    if args.get("cron_file") and before is not None and not any(l.strip() for l in new_lines):
+        # its last job gone (blank lines left), a cron.d file is removed, as Ansible does
+        def remove() -> None:
+            ctx.keep(target)  # back on rollback
+            safepath.remove(target)
+        diff = fileio.unified_diff(before, b"", path) if ctx.diff else ""
+        return settle(ctx, [change, "%s removed" % path], remove, diff)
 
     def apply() -> None:
         if flag(args, "backup") and before is not None:
@@ -62,8 +70,11 @@ def _target(args: Mapping[str, Any]) -> Tuple[str, Optional[str], Optional[str],
     """(path, owner, group, mode of a new file): a cron.d file, or the user's crontab."""
     if args.get("cron_file"):
         name = str(args["cron_file"])
-        return (name if name.startswith("/") else os.path.join(CRON_D, name)), None, None, \
-            "0644"
+        path = name if name.startswith("/") else os.path.join(CRON_D, name)
+        if os.path.normpath(path) == SYSTEM_CRONTAB:  # one job per name is not its format
+            # Ansible's exact words (roles compare them); the docs say where jobs go instead
+            raise OpError("Will not manage %s via cron_file, see documentation." % path)
+        return path, None, None, "0644"
     user = str(args.get("user") or "root")
     try:
         group: Optional[str] = grp.getgrnam("crontab").gr_name  # Debian's crontab group
@@ -175,7 +186,8 @@ SPEC = OpSpec(
     rule=_rule,
     journalled=True,
     doc="""\
-Keeps one named job in a crontab: Ansible's `cron`. The job is found by its name, in a marker
+Keeps one named job in a crontab: Ansible's `cron`. `/etc/crontab` itself is refused as a
+`cron_file` (its lines name a user; use a file of `/etc/cron.d`). The job is found by its name, in a marker
 line written above it (`#Mainsail: NAME`; Ansible's `#Ansible: NAME` is recognised and taken
 over), and added, changed in place or removed; other lines of the file are left alone. Without
 `cron_file` the file is the user's crontab in `/var/spool/cron/crontabs/USER` (new ones mode
