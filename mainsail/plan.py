@@ -1280,6 +1280,11 @@ class _Builder:
         for key in ("check_mode", "diff"):
             if getattr(task, key) is not None:
                 step[key] = getattr(task, key)
+        if task.async_seconds is not None:
+            if task.poll == 0:  # started in the background: async_status reads it
+                step.update({"async": task.async_seconds, "poll": 0})
+            elif task.timeout is None:
+                step["timeout"] = float(task.async_seconds)
         if task.remote_user is not None and self.host.connection != "local":
             user = render_string(task.remote_user, variables, where=task.loc, env=scope.env)
             if user != self.host.user:  # one session per host: one login

@@ -42,7 +42,8 @@ TASK_KEYWORDS = ("name", "when", "notify", "loop", "tags", "become", "become_use
                  "become_method", "ignore_errors", "no_log", "changed_when", "failed_when", "args",
                  "timeout", "register", "loop_control", "vars", "until", "retries", "delay",
                  "environment", "run_once", "delegate_to", "check_mode", "diff",
-                 "ignore_unreachable", "module_defaults", "remote_user") + tuple(f"with_{k}" for k in (
+                 "ignore_unreachable", "module_defaults", "remote_user", "async",
+                 "poll") + tuple(f"with_{k}" for k in (
                      "items", "list", "dict", "together", "subelements", "sequence", "fileglob",
                      "first_found", "nested", "indexed_items", "cartesian", "flattened"))
 LOOP_CONTROL_KEYS = ("loop_var", "index_var", "label", "pause", "extended",
@@ -57,7 +58,6 @@ RESULT_CONDITIONS = ("changed_when", "failed_when")
 UNSUPPORTED: Mapping[str, str] = MappingProxyType({
     "rescue": "rescue belongs to a block: `- block: [...]` with `rescue: [...]`",
     "always": "always belongs to a block: `- block: [...]` with `always: [...]`",
-    "async": "async tasks are not supported",
     "vars_prompt": "pass values with --var name=value",
     "delegate_facts": "facts stay with the host that gathered them",
 })
@@ -109,6 +109,8 @@ class Task:
     # (even with --check)
     diff: bool | None = None  # shows (or hides) its changes whatever --diff says
     remote_user: str | None = None  # must be the user the host's session logs in as
+    async_seconds: int | None = None  # async: its time limit; with poll 0 it runs in the
+    poll: int = 15  # background (async_status reads it), else in place under that limit
     included: "RoleUse | None" = field(default=None, compare=False, repr=False)  # the role an
     # include_role / import_role brought this task in with: its variables, files, templates
     deferred: "DeferredInclude | None" = field(default=None, compare=False, repr=False)  # an
@@ -457,6 +459,24 @@ def _environment(data: Mapping[str, Any]) -> Mapping[str, Any]:
         raise BadInput("environment must be a mapping of variable names to values",
                        loc_of(data, "environment"), "environment: {http_proxy: ...}")
     return value
+
+
+def _async(data: Mapping[str, Any]) -> dict[str, Any]:
+    """async: N (seconds) and poll: M. poll 0 starts the step in the background on the host;
+    otherwise the step runs in place with N seconds as its time limit, as Ansible's polling
+    ends the same way."""
+    if data.get("async") is None:
+        if data.get("poll") is not None:
+            raise BadInput("poll goes with async", loc_of(data, "poll"), "async: 300")
+        return {}
+    out: dict[str, Any] = {}
+    for key, low in (("async", 1), ("poll", 0)):
+        value = data.get(key, 15)
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise BadInput(f"{key} must be a whole number of seconds, at least {low}",
+                           loc_of(data, key) or loc_of(data, "async"))
+        out["async_seconds" if key == "async" else "poll"] = value
+    return out
 
 
 def _task_remote_user(data: Mapping[str, Any]) -> str | None:
@@ -1224,7 +1244,7 @@ def parse_task(data: Any, where: str, role: str | None = None, *,
         timeout=_timeout(data), register=_register(data), environment=_environment(data),
         run_once=_template_or_bool(data, "run_once"), delegate_to=_delegate_to(data),
         check_mode=_opt_bool(data, "check_mode"), diff=_opt_bool(data, "diff"),
-        remote_user=_task_remote_user(data),
+        remote_user=_task_remote_user(data), **_async(data),
         **_until(data))
 
 

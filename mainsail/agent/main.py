@@ -10,7 +10,8 @@ import sys
 import time
 from typing import IO, Any, Callable, Dict, List, Mapping, Optional, Tuple
 
-from . import deadline, facts, fileio, handlers, journal, lock, protocol, runas, safeexpr, txn
+from . import (asyncjob, deadline, facts, fileio, handlers, journal, lock, protocol, runas,
+               safeexpr, txn)
 from .core import (CHANGED, FAILED, HOST_FAILED, HOST_OK, HOST_ROLLED_BACK, HOST_STOPPED, OK,
                    BlobStore, Context, MissingPrerequisite, OpError, Outcome)
 from .ops import OPS
@@ -416,6 +417,10 @@ def run_until(ctx: Context, step: Mapping[str, Any]) -> Tuple[Outcome, int]:
     """The step, and with ``until`` run again (``delay`` seconds apart, ``retries`` more
     times at most) until the condition holds over its result; 0 attempts without until."""
     until = step.get("until")
+    if step.get("async") and step.get("poll") == 0 and not ctx.check:
+        # started in the background (Ansible's async + poll: 0); async_status reads it
+        background = dataclasses.replace(ctx, journal=None)
+        return asyncjob.start(int(step["async"]), lambda: execute_step(background, step)), 0
     if until is None:
         return deadline.run_limited(step, lambda: execute_step(ctx, step)), 0
     retries = max(0, int(step.get("retries") if step.get("retries") is not None else 3))
@@ -428,6 +433,8 @@ def run_until(ctx: Context, step: Mapping[str, Any]) -> Tuple[Outcome, int]:
                                         changed=outcome.status == CHANGED,
                                         failed=outcome.status == FAILED, msg=outcome.msg)
         values["result"]["attempts"] = attempts
+        for key, value in (outcome.data or {}).items():  # the op's own fields (finished)
+            values["result"].setdefault(key, value)
         try:
             if safeexpr.evaluate(until, values):
                 return outcome, attempts

@@ -24,7 +24,7 @@ PASSING = ("lookup_items", "lookup_dict", "test_mathstuff", "lookup_subelements"
 # users, files under the target's output_dir), so each runs once per host, as ansible-test
 # runs it on a fresh host.
 MODULE_PASSING = ("stat", "find", "slurp", "blockinfile", "getent", "debconf", "lineinfile",
-                  "replace", "cron")
+                  "replace", "cron", "wait_for")
 HOSTS = ("web1", "web2")  # bookworm, trixie
 
 

@@ -88,7 +88,7 @@ def test_drained_counts_connections_from_proc(server: int) -> None:
     with socket.create_connection(("127.0.0.1", server)) as conn:
         conn.recv(100)
         busy = run_op("wait_for", {"port": server, "state": "drained", "timeout": 1})
-    assert busy.status == "failed" and "drained" in busy.msg
+    assert busy.status == "failed" and "to drain" in busy.msg
 
 
 def test_wait_for_rules() -> None:

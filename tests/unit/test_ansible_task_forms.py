@@ -280,3 +280,35 @@ def test_lineinfile_warns_of_an_empty_regexp_and_replaces_the_last_line(tmp_path
 def test_one_line_arguments_keep_backreferences() -> None:
     from mainsail.playbook import kv_args
     assert kv_args(r"""replace='"\1"'""", "x") == {"replace": r'"\1"'}
+
+
+def test_async_with_poll_0_runs_in_the_background_and_async_status_reads_it(
+        tmp_path, monkeypatch) -> None:
+    import time
+    from mainsail.agent import asyncjob
+    from mainsail.agent.main import run_step
+    monkeypatch.setattr(asyncjob, "FOLDER", str(tmp_path / "jobs"))
+    ctx = Context(check=False, diff=False, blobs=None)
+    started = run_step(ctx, {"id": 1, "op": "shell", "args": {"cmd": "sleep 0.3; echo done"},
+                             "async": 10, "poll": 0})
+    jid = started["data"]["ansible_job_id"]
+    assert started["status"] == "changed" and started["data"]["finished"] == 0
+    assert oct(os.stat(tmp_path / "jobs").st_mode & 0o777) == "0o700"
+    polled = run_step(ctx, {"id": 2, "op": "async_status", "args": {"jid": jid},
+                            "until": "result.finished == 1", "retries": 50, "delay": 0.1})
+    assert polled["status"] == "changed" and polled["stdout"] == "done"
+    run_step(ctx, {"id": 3, "op": "async_status", "args": {"jid": jid, "mode": "cleanup"}})
+    assert not (tmp_path / "jobs" / jid).exists()
+    bad = run_step(ctx, {"id": 4, "op": "async_status", "args": {"jid": "../x"}})
+    assert bad["status"] == "failed" and "not a job id" in bad["msg"]
+
+
+def test_async_keywords(tmp_path: Path) -> None:
+    plan = plan_tasks(tmp_path, """
+        - {name: bg, command: sleep 9, async: 30, poll: 0}
+        - {name: fg, command: sleep 1, async: 30, poll: 5}
+        """)
+    assert plan.steps[0]["async"] == 30 and plan.steps[0]["poll"] == 0
+    assert "async" not in plan.steps[1] and plan.steps[1]["timeout"] == 30.0
+    with pytest.raises(BadInput, match="poll goes with async"):
+        plan_tasks(tmp_path / "2", "- {command: x, poll: 3}\n")

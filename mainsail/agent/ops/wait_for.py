@@ -8,7 +8,7 @@ import time
 from typing import Any, Dict, List, Mapping, Optional, Pattern, Tuple
 
 from .. import safepath
-from ..core import SKIPPED, Context, OpError, Outcome, accept, as_list, ok
+from ..core import FAILED, SKIPPED, Context, OpError, Outcome, accept, as_list, ok
 from ..spec import Arg, OpSpec
 
 PROC_NET = ("/proc/net/tcp", "/proc/net/tcp6")
@@ -33,14 +33,15 @@ def run(ctx: Context, args: Mapping[str, Any]) -> Outcome:
     state = str(args["state"])
     found: Optional["re.Match[str]"] = None
     if args.get("port") is None and not args.get("path"):
-        time.sleep(max(0.0, deadline - time.monotonic()))  # Ansible: a plain wait
+        time.sleep(float(args["timeout"]))  # Ansible: a plain wait of timeout, after delay
     while args.get("port") is not None or args.get("path"):
         done, found = _check(args, state, pattern)
         if done:
             break
         if time.monotonic() >= deadline:
-            raise OpError(str(args.get("msg") or _timeout_msg(args, state, pattern)),
-                          hint="raise timeout, or check the service on the host")
+            # Ansible's words exactly (roles compare them), and how long it waited
+            return Outcome(FAILED, str(args.get("msg") or _timeout_msg(args, state, pattern)),
+                           data={"elapsed": int(time.monotonic() - started), "state": state})
         time.sleep(min(float(args["sleep"]), max(0.0, deadline - time.monotonic())))
     elapsed = time.monotonic() - started
     outcome = ok("%s after %.1fs" % (_what(args, state), elapsed))
@@ -144,13 +145,29 @@ def _pattern(text: Any) -> Optional[Pattern[str]]:
 
 
 def _what(args: Mapping[str, Any], state: str) -> str:
+    if not args.get("path") and args.get("port") is None:
+        return "waited"  # a plain pause: nothing named to wait for
     where = str(args["path"]) if args.get("path") else "%s:%s" % (args["host"], args["port"])
     return "%s %s" % (where, state)
 
 
 def _timeout_msg(args: Mapping[str, Any], state: str, pattern: Optional[Pattern[str]]) -> str:
-    wanted = " matching %r" % pattern.pattern if pattern is not None else ""
-    return "Timeout when waiting for %s%s (%ss)" % (_what(args, state), wanted, args["timeout"])
+    """Ansible's messages for a wait that timed out."""
+    if args.get("path"):
+        path = str(args["path"])
+        if state in ("absent", "stopped"):
+            return "Timeout when waiting for %s to be absent." % path
+        if pattern is not None:
+            return "Timeout when waiting for search string %s in %s" % (pattern.pattern, path)
+        return "Timeout when waiting for file %s" % path
+    where = "%s:%s" % (args["host"], args["port"])
+    if state == "drained":
+        return "Timeout when waiting for %s to drain" % where
+    if state in ("absent", "stopped"):
+        return "Timeout when waiting for %s to stop." % where
+    if pattern is not None:
+        return "Timeout when waiting for search string %s in %s" % (pattern.pattern, where)
+    return "Timeout when waiting for %s" % where
 
 
 def _rule(args: Mapping[str, Any]) -> Optional[Tuple[str, str]]:
