@@ -959,7 +959,9 @@ class _Builder:
         if task.ignore_errors is not True and not caught:
             raise exc
         self.next_id += 1
-        msg = str(exc)
+        # the step's own place is shown beside it: the message need not say it again
+        msg = exc.what + (" (hint: %s)" % exc.hint if exc.hint else "") \
+            if exc.where in ("", task.loc) else str(exc)
         step = {"id": self.next_id, "op": "fail", "name": task.title, "args": {"msg": msg},
                 "no_log": task.no_log is True, "ignore_errors": True, "where": task.loc,
                 "action": task.op, "role": task.role, "become": False, "timeout": None,
