@@ -117,9 +117,23 @@ def _mask_all(value: Any, mask: Masker) -> Any:
     return mask(value)
 
 
+_URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^/@:\s]*:)[^/@\s]+@", re.I)
+
+
+def _without_passwords(value: Any) -> Any:
+    """Shown arguments with the password of a URL (`https://user:token@host/x`) masked."""
+    if isinstance(value, str):
+        return _URL_PASSWORD.sub(lambda m: m.group(1) + MASK + "@", value)
+    if isinstance(value, dict):
+        return {k: _without_passwords(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_passwords(v) for v in value]
+    return value
+
+
 def _masked_step(step: Mapping[str, Any]) -> dict[str, Any]:
     if not step.get("no_log"):
-        return dict(step)
+        return {**step, "args": _without_passwords(step.get("args"))}
     args = {k: (v if k in _SHOWN_WHEN_MASKED else MASK) for k, v in step["args"].items()}
     return {**step, "args": args}
 
@@ -1239,7 +1253,7 @@ class _Builder:
             given = render_value(task.args[SPLAT], variables, where=task.loc, env=scope.env)
             task = dataclasses.replace(task, args=splat_args(task.op, task.args, given,
                                                              task.loc))
-        name = self._name(task, variables, scope, item)
+        name = _without_passwords(self._name(task, variables, scope, item))  # display only
         self._collect_secrets(task.no_log, variables)
         if task.op in _JUDGED_HERE:
             rendered = self._judge(task, variables, scope)

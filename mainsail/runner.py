@@ -23,7 +23,7 @@ from .errors import BadInput, LockHeld, MainsailError
 from .fleet import parallel
 from .inventory import Host, Inventory, select_hosts
 from . import playhosts
-from .plan import HostPlan, build_plan
+from .plan import HostPlan, _without_passwords, build_plan
 from .playbook import Play
 from .prelude import Head, HeadFailed, find_heads, run_head, without_head
 from .playwaves import waves
@@ -280,7 +280,7 @@ def hidden(result: Mapping[str, Any]) -> dict[str, Any]:
 
 def step_args(step: Mapping[str, Any]) -> Mapping[str, Any] | None:
     """A step's arguments for -vv; none of a no_log step's."""
-    return None if step.get("no_log") else step.get("args")
+    return None if step.get("no_log") else _without_passwords(step.get("args"))
 
 
 def transaction_request(plan: HostPlan, opts: RunOptions) -> dict[str, Any]:

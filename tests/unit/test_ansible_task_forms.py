@@ -312,3 +312,14 @@ def test_async_keywords(tmp_path: Path) -> None:
     assert "async" not in plan.steps[1] and plan.steps[1]["timeout"] == 30.0
     with pytest.raises(BadInput, match="poll goes with async"):
         plan_tasks(tmp_path / "2", "- {command: x, poll: 3}\n")
+
+
+def test_a_password_in_a_url_is_masked_in_the_plan_and_verbose_output(tmp_path: Path) -> None:
+    from mainsail.runner import step_args
+    plan = plan_tasks(tmp_path, """
+        - git: {repo: "https://bot:s3cr3t-token@git.example.invalid/app.git", dest: /srv/app}
+        """)
+    shown = json.dumps(plan.as_dict())
+    assert "s3cr3t-token" not in shown and "https://bot:" in shown
+    assert "s3cr3t-token" not in json.dumps(step_args(plan.steps[0]))
+    assert plan.steps[0]["args"]["repo"].endswith("s3cr3t-token@git.example.invalid/app.git")
