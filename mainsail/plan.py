@@ -415,6 +415,7 @@ class _Builder:
         self.number = 0  # segments rendered so far
         self.after_include = False  # checking ahead: a dynamic include was passed
         self.added_groups: list[str] = []  # group_by: groups this host joined in the play
+        self.known_here: dict[int, dict[str, Any]] = {}  # pseudo step id -> result known here
         self.notify_later: list[str] = []  # handlers judged-later steps notified (next request)
         self.registered: dict[str, Any] = {}  # results known on the controller
         self.awaited: dict[str, list[tuple[Any, int | None]]] = {}  # name -> (item, step id)
@@ -673,7 +674,8 @@ class _Builder:
                                {**result_fields(by_id[failed[0]]), "failed": True})
         self.flow.caught = {}
         for name, entries in self.awaited.items():
-            self.registered[name] = _registered(entries, by_id, name in self.looped)
+            self.registered[name] = _registered(entries, {**self.known_here, **by_id},
+                                                name in self.looped, fields=_fields_of)
         self.awaited, self.looped = {}, set()
         return self.segment()
 
@@ -841,6 +843,8 @@ class _Builder:
                 if _caught(task) and task.ignore_errors is not True:
                     break  # failed: the block's rescue / always take over
                 continue
+            if step is None and task.register and isinstance(item, _LoopItem):
+                step = self._skipped_item(task, scope, item, local)
             ran.append((item.value if isinstance(item, _LoopItem) else item,
                         None if step is None else step["id"]))
             if step is None or step.get("_local"):
@@ -875,6 +879,24 @@ class _Builder:
                 break
         if task.register:
             self._register(task, ran, local)
+
+    def _skipped_item(self, task: Task, scope: _Scope, item: "_LoopItem",
+                      local: dict[int, dict[str, Any]]) -> dict[str, Any] | None:
+        """A loop item its ``when`` skipped, whose ``loop_control.label`` reads the task's
+        registered result: as in Ansible, the label is rendered with this item's (skipped)
+        result, and why it cannot be is kept in that result's ``msg``. None otherwise."""
+        label = task.loop_control.get("label")
+        if not isinstance(label, str) or task.register not in \
+                referenced_names(label, scope.env):
+            return None
+        variables = {**self._item_vars(task, scope, item), task.register: dict(SKIPPED_RESULT)}
+        try:
+            render_string(label, variables, where=task.loc, env=scope.env)
+            return None
+        except BadInput as exc:
+            self.next_id += 1
+            local[-self.next_id] = {**SKIPPED_RESULT, "msg": exc.what}
+            return {"id": -self.next_id, "_local": True}
 
     def _loop_pause(self, task: Task, scope: _Scope) -> float:
         """loop_control.pause: seconds between a loop's items (0: none)."""
@@ -1171,10 +1193,13 @@ class _Builder:
         name = str(task.register)
         # A loop that could not be rendered failed as a whole, without per-item results.
         looped = task.loop is not None and not any(item is _NO_ITEM for item, _ in ran)
-        if local:
+        on_host = [i for _, i in ran if i is not None and i not in local]
+        if local and not on_host:
             self.awaited.pop(name, None)
             self.registered[name] = _registered(ran, local, looped, fields=dict)
             return
+        # items known here (a skipped one's label error) wait with the others, as they are
+        self.known_here.update({i: {_KNOWN: dict(v)} for i, v in local.items()})
         if any(step_id is not None for _, step_id in ran):
             self.awaited[name] = ran
             self.looped.discard(name)
@@ -1404,9 +1429,16 @@ class _Builder:
         loop_var = str(variables.get("ansible_loop_var") or "item")
         if item is _NO_ITEM or loop_var in referenced_names(task.title, scope.env):
             return name
-        if task.loop_control.get("label") is not None:
-            item = render_value(task.loop_control["label"], variables, where=task.loc,
-                                env=scope.env)
+        label_text = task.loop_control.get("label")
+        if label_text is not None:
+            try:
+                item = render_value(label_text, variables, where=task.loc, env=scope.env)
+            except BadInput:
+                # A label reading the task's own result (known only once the item has run,
+                # where Ansible renders it): the item stands for itself in the name.
+                if not (task.register and isinstance(label_text, str) and
+                        task.register in referenced_names(label_text, scope.env)):
+                    raise
         # A label is cut at 60 characters and JSON-escaped: the report's masking could no
         # longer find a secret in it, so an item holding one is masked whole here.
         secret = any(self._has_secret(text) for text in _strings(item))
@@ -1788,6 +1820,13 @@ def fact_vars(facts: Mapping[str, Any],
 
 SKIPPED_RESULT: Mapping[str, Any] = {"changed": False, "failed": False, "skipped": True,
                                      "skip_reason": "Conditional result was False"}
+
+
+_KNOWN = "known here"  # marks a result the controller knew (not a host's)
+
+
+def _fields_of(result: Mapping[str, Any]) -> dict[str, Any]:
+    return dict(result[_KNOWN]) if _KNOWN in result else result_fields(result)
 
 
 def result_fields(result: Mapping[str, Any]) -> dict[str, Any]:

@@ -323,3 +323,18 @@ def test_a_password_in_a_url_is_masked_in_the_plan_and_verbose_output(tmp_path: 
     assert "s3cr3t-token" not in shown and "https://bot:" in shown
     assert "s3cr3t-token" not in json.dumps(step_args(plan.steps[0]))
     assert plan.steps[0]["args"]["repo"].endswith("s3cr3t-token@git.example.invalid/app.git")
+
+
+def test_a_skipped_item_keeps_why_its_label_could_not_render(tmp_path: Path) -> None:
+    plan = plan_tasks(tmp_path, """
+        - name: each
+          command: "echo {{ item }}"
+          register: r
+          loop: [changed, skipped]
+          loop_control: {label: "{{ r.stdout }}"}
+          when: item == "changed"
+        - {name: show, debug: {msg: "{{ r.results[1].msg }}"}}
+        """)
+    following = plan.following([{"id": plan.steps[0]["id"], "status": "changed", "msg": "",
+                                 "rc": 0, "stdout": "changed", "stderr": "", "cmd": "echo"}])
+    assert "no attribute 'stdout'" in following.steps[0]["args"]["msg"]
