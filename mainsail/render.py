@@ -660,11 +660,13 @@ def run_lookup(env: "Environment", context: Any, name: str, terms: list[Any],
 
 def _lk_pipe(env: Any, ctx: Any, terms: list[Any], opts: dict[str, Any]) -> list[Any]:
     """Ansible's pipe: each term run by the shell on the controller, its output (trailing
-    newlines taken off); a failing command is an error."""
+    newlines taken off); a failing command is an error. A term is a shell line the playbook
+    wrote (that is what this lookup is for): quote variables in it with `| quote`."""
     out = []
     for term in terms:
-        done = subprocess.run(str(term), shell=True, capture_output=True, text=True,
-                              timeout=float(opts.get("timeout", 60)), check=False)
+        done = subprocess.run(["/bin/sh", "-c", str(term)], capture_output=True, text=True,
+                              stdin=subprocess.DEVNULL, check=False,
+                              timeout=float(opts.get("timeout", 60)))
         if done.returncode != 0:
             raise ValueError(f"lookup_plugin.pipe({term!r}) returned {done.returncode}")
         out.append(done.stdout.rstrip("\n"))

@@ -17,7 +17,7 @@ import re
 import time
 from typing import Any, Callable, Dict, Optional
 
-from . import fileio
+from . import fileio, statedir
 from .core import CHANGED, FAILED, OpError, Outcome
 
 FOLDER = "~/.mainsail/async"
@@ -26,8 +26,7 @@ JOB_ID = re.compile(r"^[0-9]+\.[0-9]+$")
 
 def folder() -> str:
     path = os.path.expanduser(FOLDER)
-    os.makedirs(path, mode=0o700, exist_ok=True)
-    os.chmod(path, 0o700)
+    statedir.private_dirs(path)  # 0700, set on descriptors opened without following links
     return path
 
 

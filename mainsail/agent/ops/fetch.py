@@ -78,7 +78,7 @@ def write_atomic(path: str, data: bytes) -> None:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
+            os.fchmod(handle.fileno(), 0o644)  # the file we made, not whatever the name is now
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -127,9 +127,11 @@ def _set_times(path: str, args: Mapping[str, Any], follow: bool) -> None:
         return
     if stat.S_ISLNK(entry.st_mode) and not follow:
         return  # a link's own times cannot be set through the path on every system
-    os.utime(safepath.real_path(path) if follow else path,
-             (entry.st_atime if atime is None else atime,
-              entry.st_mtime if mtime is None else mtime))
+    times = (entry.st_atime if atime is None else atime,
+             entry.st_mtime if mtime is None else mtime)
+    # Through the opened parent, never following a link put there since the lstat.
+    with safepath.locate(safepath.real_path(path) if follow else path, follow=False) as loc:
+        os.utime(loc.name, times, dir_fd=loc.dir_fd, follow_symlinks=False)
 
 
 def _need_parent(path: str) -> None:

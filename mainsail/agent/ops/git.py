@@ -35,12 +35,11 @@ ARCHIVE_FORMATS = ((".tar.gz", "tar.gz"), (".tgz", "tgz"), (".tar", "tar"), (".z
                    (".gz", "tar.gz"))
 MAX_ARCHIVE = 512 << 20  # an archive is compared and written in memory: bounded
 # ssh options that would stop checking the server's host key.
-UNCHECKED_KEYS = re.compile(r"stricthostkeychecking\s*[= ]\s*[\"']?(no|off)\b|"
+UNCHECKED_KEYS = re.compile(r"stricthostkeychecking\s*[= ]\s*[\"']?(no|off|accept-new)\b|"
                             r"userknownhostsfile\s*[= ]\s*[\"']?/dev/null", re.I)
-HOST_KEY_HINT = ("Mainsail keeps host keys checked: pin the git server's key on the host first "
-                 "(known_hosts: name: git.example.org, key: ..., after checking its "
-                 "fingerprint), or let the first key seen be trusted with "
-                 "accept_newhostkey: true")
+HOST_KEY_HINT = ("Mainsail keeps host keys checked, an unknown one is never added: pin the git "
+                 "server's key on the host first (known_hosts: name: git.example.org, "
+                 "key: ..., after checking its fingerprint)")
 HEAD, BRANCH, TAG, COMMIT = "HEAD", "branch", "tag", "commit"
 
 
@@ -620,8 +619,6 @@ def _environment(args: Mapping[str, Any]) -> Dict[str, str]:
                                        "mode: '0600')")
     env = dict(GIT_ENV)
     words = ["-o", "BatchMode=yes"]
-    if flag(args, "accept_newhostkey"):
-        words += ["-o", "StrictHostKeyChecking=accept-new"]
     if args.get("key_file"):
         words += ["-i", str(args["key_file"]), "-o", "IdentitiesOnly=yes"]
     try:
@@ -696,7 +693,7 @@ def _hint(stderr: str) -> str:
                "(become_user: OWNER)"
     if "host key verification failed" in text:
         return "the git server's host key is not known on the host: add it with known_hosts " \
-               "after checking its fingerprint (or accept_newhostkey: true)"
+               "after checking its fingerprint"
     if "permission denied (publickey" in text:
         return "the server refused the host's SSH key: give key_file: the deploy key"
     if "terminal prompts disabled" in text or "could not read username" in text:
@@ -767,9 +764,11 @@ def _rule(args: Mapping[str, Any]) -> Optional[Tuple[str, str]]:
     if not args.get("dest") and (clone is None or _truthy(clone)):
         return "the destination directory must be specified unless clone=no", \
             "add dest: the folder to check out into"
-    if _truthy(args.get("accept_hostkey")):
-        return "accept_hostkey: true would turn off the check of the git server's SSH " \
-               "host key: refused", HOST_KEY_HINT
+    for name, what in (("accept_hostkey", "turn off the check of"),
+                       ("accept_newhostkey", "trust on first sight")):
+        if _truthy(args.get(name)):
+            return "%s: true would %s the git server's SSH host key: refused" % (name, what), \
+                HOST_KEY_HINT
     if UNCHECKED_KEYS.search(str(args.get("ssh_opts") or "")):
         return "ssh_opts would turn off the check of the git server's SSH host key: " \
                "refused", HOST_KEY_HINT
@@ -835,8 +834,7 @@ SPEC = OpSpec(
         Arg("accept_hostkey", "bool", default=False,
             doc="refused when true: the git server's host key is always checked"),
         Arg("accept_newhostkey", "bool", default=False,
-            doc="trust the server's key on first contact (ssh's `accept-new`); a changed "
-                "key is still refused"),
+            doc="refused when true: an unknown server key is never trusted on sight"),
         Arg("key_file", "abspath", doc="the private key (on the host) ssh uses for the "
                                        "server, and only it"),
         Arg("ssh_opts", doc="more ssh options (`-o Port=2222`), split into words like a "
@@ -907,10 +905,10 @@ Notes:
 * Check mode touches nothing in the repository (git's `status` runs without taking the index
   lock); it asks the server what `version` is (`ls-remote`) and reports `after` as the
   commit it would check out. Diff: the commit before and after (`absent` for a new clone).
-* Host keys stay checked: `accept_hostkey: true`, and `ssh_opts` that turn the check off
-  (`StrictHostKeyChecking=no`, `UserKnownHostsFile=/dev/null`), are refused. Put the server's
-  key in a known_hosts file first (`known_hosts`), or use `accept_newhostkey: true` to trust
-  the first key seen. ssh runs with `BatchMode=yes`: it never prompts.
+* Host keys stay checked: `accept_hostkey: true`, `accept_newhostkey: true`, and `ssh_opts`
+  that weaken the check (`StrictHostKeyChecking=no` or `accept-new`,
+  `UserKnownHostsFile=/dev/null`), are refused. Put the server's key in a known_hosts file
+  first (`known_hosts`), after checking its fingerprint. ssh runs with `BatchMode=yes`: it never prompts.
 * Credentials written in `repo` (`https://user:token@...`) are masked in messages and
   output, but git keeps the URL in `dest/.git/config`: prefer `key_file` or a credential
   helper.
