@@ -1209,6 +1209,7 @@ def parse_task(data: Any, where: str, role: str | None = None, *,
                     name=_task_name(data), when=_when(data.get("when"), loc_of(data, "when")),
                     tags=_tags(data.get("tags"), loc_of(data, "tags")),
                     register=_register(data))
+    later: Mapping[str, tuple[Any, ...]] | None = None
     if _controller_op(op_key):
         op = _controller_op(op_key)
         args = _set_fact_args(data, op_key) if op == "set_fact" else \
@@ -1216,10 +1217,10 @@ def parse_task(data: Any, where: str, role: str | None = None, *,
     else:
         spec = get_op(op_key, loc_of(data, op_key))
         data = _with_defaults(data, op_key)
+        later = _later(data, _judged_here(spec.name))
         try:
             op, args = spec.name, _task_args(data, op_key, spec.name, where,
-                                             conditions=not _later(data,
-                                                                   _judged_here(spec.name)))
+                                             conditions=not later)
         except BadInput as exc:
             if data.get("ignore_errors") not in _TRUE_WORDS and not _EXPECTS_FAILURE.get():
                 raise
@@ -1227,7 +1228,9 @@ def parse_task(data: Any, where: str, role: str | None = None, *,
             # this way): it fails in its place, with the reason, and the play goes on.
             op, args = "fail", YDict(msg=exc.what)
             args.pos, args.key_pos = getattr(data, "pos", None), {}
-    later = _later(data, judged_here=_judged_here(op))
+            later = None  # judged as the fail it became
+    if later is None:
+        later = _later(data, judged_here=_judged_here(op))
     judge = {} if later else _judge(data, op)
     return Task(
         judge=judge, later=later,
@@ -1313,19 +1316,17 @@ def _delegate_to(data: Mapping[str, Any]) -> str | None:
     return value.strip()
 
 
-def _action(data: Mapping[str, Any], where: str, key: str = "action") -> Mapping[str, Any]:
+def _action(data: Mapping[str, Any], where: str, key: str = "action") -> YDict:
     """``action: MODULE ARGS`` (or a mapping with ``module:``): Ansible's older spelling of
     a task, the module named as a value."""
     action = data[key]
+    module, body = "", None
     if isinstance(action, str):
         module, _, rest = action.strip().partition(" ")
-        body: Any = rest.strip() or None
+        body = rest.strip() or None
     elif isinstance(action, dict) and isinstance(action.get("module"), str):
         module = action["module"]
         body = {k: v for k, v in action.items() if k != "module"}
-    else:
-        raise BadInput(f"{key} needs a module and its arguments", loc_of(data, key) or where,
-                       f"{key}: command hostname")
     if not module:
         raise BadInput(f"{key} needs a module and its arguments", loc_of(data, key) or where,
                        f"{key}: command hostname")
@@ -1339,23 +1340,10 @@ def _action(data: Mapping[str, Any], where: str, key: str = "action") -> Mapping
 def _local_action(data: Mapping[str, Any], where: str) -> Mapping[str, Any]:
     """``local_action: MODULE ARGS`` (or a mapping with ``module:``): the task, delegated to
     localhost."""
-    action = data["local_action"]
-    if isinstance(action, str):
-        module, _, rest = action.strip().partition(" ")
-        body: Any = rest.strip() or None
-    elif isinstance(action, dict) and isinstance(action.get("module"), str):
-        module = action["module"]
-        body = {k: v for k, v in action.items() if k != "module"}
-    else:
-        raise BadInput("local_action needs a module and its arguments",
-                       loc_of(data, "local_action") or where, "local_action: command hostname")
+    out = _action(data, where, "local_action")
     if "delegate_to" in data:
         raise BadInput("local_action and delegate_to together", loc_of(data, "delegate_to"),
                        "local_action already runs the task on localhost")
-    out = _merged({}, {k: v for k, v in data.items() if k != "local_action"})
-    out[module] = body
-    if getattr(data, "key_pos", {}).get("local_action") is not None:
-        out.key_pos[module] = data.key_pos["local_action"]
     out["delegate_to"] = "localhost"
     return out
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from .agent.main import HIDDEN
+from .agent.main import hide
 from .agent.ops import OPS as AGENT_OPS
 from .errors import BadInput, LockHeld, MainsailError
 from .fleet import parallel
@@ -268,13 +268,7 @@ def hidden(result: Mapping[str, Any]) -> dict[str, Any]:
     """A registered no_log step's result as shown and reported (the play still reads the
     real one): its output and data hidden, as the agent hides an unregistered one's."""
     out = dict(result)
-    for key in ("msg", "diff", "stdout", "stderr"):
-        if out.get(key):
-            out[key] = HIDDEN
-    if out.get("cmd") is not None:
-        out["cmd"] = HIDDEN
-    if out.get("data"):
-        out["data"] = {"censored": HIDDEN}
+    hide(out)
     return out
 
 

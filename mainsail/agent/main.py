@@ -488,10 +488,12 @@ def step_args(step: Mapping[str, Any]) -> Dict[str, Any]:
 
 
 def hide(result: Dict[str, Any]) -> None:
+    """A no_log step's output and data, hidden in place (here, and on the controller for a
+    registered one: runner.hidden)."""
     for key in ("msg", "diff", "stdout", "stderr"):
-        if result[key]:
+        if result.get(key):
             result[key] = HIDDEN
-    if result["cmd"] is not None:
+    if result.get("cmd") is not None:
         result["cmd"] = HIDDEN
     if result.get("data"):
         result["data"] = {"censored": HIDDEN}

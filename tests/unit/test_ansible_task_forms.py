@@ -18,6 +18,7 @@ from mainsail.agent.ops import debconf
 from mainsail.errors import BadInput
 from mainsail.runner import hidden
 from tests.unit.test_flags import mainsail
+from tests.unit.test_judged_later import local_project
 from tests.unit.test_segments import names, plan_tasks, project
 
 
@@ -129,13 +130,7 @@ def test_a_registered_no_log_result_is_read_by_the_play_and_hidden_in_reports() 
 
 
 def test_a_run_reads_a_registered_no_log_result(tmp_path, monkeypatch) -> None:
-    root = tmp_path / "proj"
-    for sub in ("inventory", "playbooks"):
-        (root / sub).mkdir(parents=True)
-    (root / "tasks.py").write_text("from mainsail.tasks import ns  # noqa\n")
-    (root / "inventory/hosts.yml").write_text(
-        "all:\n  hosts:\n    solo: {connection: local, mainsail_state_dir: %s}\n"
-        % (tmp_path / "state"))
+    root = local_project(tmp_path)
     secret = tmp_path / "secret"
     secret.write_text("tops3cret")
     (root / "playbooks/site.yml").write_text(f"""

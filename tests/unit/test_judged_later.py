@@ -212,7 +212,8 @@ def test_a_template_outside_a_string_in_an_expression_is_refused() -> None:
         eval_condition("{{ 'hello' }} == {{ 'world' }}", {})
 
 
-def test_a_whole_run_judges_later_conditions_and_runs_the_handler(tmp_path, monkeypatch):
+def local_project(tmp_path: Path) -> Path:
+    """A project whose one host, `solo`, is this machine (connection: local)."""
     root = tmp_path / "proj"
     for sub in ("inventory", "playbooks"):
         (root / sub).mkdir(parents=True)
@@ -220,6 +221,11 @@ def test_a_whole_run_judges_later_conditions_and_runs_the_handler(tmp_path, monk
     (root / "inventory/hosts.yml").write_text(
         "all:\n  hosts:\n    solo: {connection: local, mainsail_state_dir: %s}\n"
         % (tmp_path / "state"))
+    return root
+
+
+def test_a_whole_run_judges_later_conditions_and_runs_the_handler(tmp_path, monkeypatch):
+    root = local_project(tmp_path)
     marker = tmp_path / "handled"
     (root / "playbooks/site.yml").write_text(f"""
 - hosts: all

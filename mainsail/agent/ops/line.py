@@ -44,8 +44,9 @@ def run(ctx: Context, args: Mapping[str, Any]) -> Outcome:
     outcome = _finish(ctx, path, target, args, before, new, note)
     if found is not None:
         outcome.data["found"] = found
-    if _warnings(args):
-        outcome.data["warnings"] = _warnings(args)
+    warnings = _warnings(args)
+    if warnings:
+        outcome.data["warnings"] = warnings
     return outcome
 
 
