@@ -621,6 +621,8 @@ class _Builder:
         if task.when and not eval_condition(list(scope.when) + list(task.when), variables,
                                             where=task.loc, env=scope.env):
             self.skipped.append(task.title)
+            if task.deferred.action and task.register:  # the task itself was skipped
+                self.registered[task.register] = dict(SKIPPED_RESULT)
             return []
         if task.loop is None:
             name = render_string(task.deferred.spec, variables, where=task.loc, env=scope.env)
@@ -762,7 +764,8 @@ class _Builder:
             for kind, what, use in self.units[self.pos:]:
                 scope = self.scope(use)
                 if kind == _TASK and what.deferred is not None:
-                    self.after_include = True  # its file may set any variable (set_fact)
+                    # an include's file may set any variable (set_fact); an action may not
+                    self.after_include = self.after_include or not what.deferred.action
                     continue  # a dynamic include is read, and checked, when its turn comes
                 if kind == _TASK and what.op == FOREIGN_OP:
                     continue

@@ -1063,6 +1063,7 @@ class DeferredInclude:
     root: Path = Path(".")
     role: str | None = None
     where: str = ""
+    action: bool = False  # an ``action:`` whose module is a template, not a file
 
 
 DYNAMIC_INCLUDE = "include_tasks"  # the op of a task standing for a DeferredInclude
@@ -1070,8 +1071,23 @@ DYNAMIC_INCLUDE = "include_tasks"  # the op of a task standing for a DeferredInc
 
 def read_deferred(include: DeferredInclude, name: str) -> list[Task]:
     """The tasks of the file ``name`` (the include's rendered file name), read as a static
-    include reads them, each inheriting the include's when, tags, become and vars."""
+    include reads them, each inheriting the include's when, tags, become and vars. For a
+    templated ``action:``, ``name`` is the rendered action: the one task, read as written."""
     where = loc_of(include.entry) or include.where
+    if include.action:
+        entry = include.entry
+        action = entry["action"]
+        if isinstance(action, dict):
+            action = {**action, "module": name}
+        data = _merged({}, {k: v for k, v in entry.items() if k != "action"})
+        data["action"] = action if isinstance(action, dict) else name
+        if getattr(entry, "key_pos", {}).get("action") is not None:
+            data.key_pos["action"] = entry.key_pos["action"]
+        token = _SOURCE.set((include.root, include.folder))
+        try:
+            return [parse_task(data, include.where, include.role)]
+        finally:
+            _SOURCE.reset(token)
     path = (include.folder / name).resolve()
     if not path.is_file() and include.role is not None and \
             (include.folder.parent / "tasks" / name).is_file():
@@ -1198,6 +1214,8 @@ def parse_task(data: Any, where: str, role: str | None = None, *,
     if "local_action" in data:
         data = _local_action(data, where)
     elif "action" in data:
+        if _templated_action(data):
+            return _deferred_action(data, where, role, handler)
         data = _action(data, where)
     keywords = HANDLER_KEYWORDS if handler else TASK_KEYWORDS
     data = _plugin_aliases(data, keywords)
@@ -1335,6 +1353,35 @@ def _action(data: Mapping[str, Any], where: str, key: str = "action") -> YDict:
     if getattr(data, "key_pos", {}).get(key) is not None:
         out.key_pos[module] = data.key_pos[key]
     return out
+
+
+def _templated_action(data: Mapping[str, Any]) -> bool:
+    """``action: "{{ ansible_facts.pkg_mgr }}"``: the module itself named by a template."""
+    action = data["action"]
+    module = action.strip().partition(" ")[0] if isinstance(action, str) else \
+        action.get("module") if isinstance(action, dict) else None
+    return isinstance(module, str) and has_template(module)
+
+
+def _deferred_action(data: Mapping[str, Any], where: str, role: str | None,
+                     handler: bool) -> Task:
+    """A task whose module is named by a template stands in the plan until the host's
+    variables (its facts) name the module; it is then read as written (read_deferred)."""
+    if handler:
+        raise BadInput("action: a module named by a template is not supported in handlers",
+                       loc_of(data, "action"), "name the module itself")
+    action = data["action"]
+    spec = action.strip() if isinstance(action, str) else str(action["module"])
+    source = _SOURCE.get()
+    root, folder = source if source is not None else (Path("."), Path("."))
+    deferred = DeferredInclude(spec, data, folder, root, role, where, action=True)
+    # when, tags and register stay with the stand-in: a false when skips it unread
+    return Task(op=DYNAMIC_INCLUDE, args={"action": spec}, loc=loc_of(data, "action") or where,
+                name=_task_name(data), role=role, deferred=deferred,
+                when=_when(data.get("when"), loc_of(data, "when")),
+                tags=_tags(data.get("tags"), loc_of(data, "tags")),
+                register=_register(data),
+                vars=_vars_block(data.get("vars"), loc_of(data, "vars"), "task vars"))
 
 
 def _local_action(data: Mapping[str, Any], where: str) -> Mapping[str, Any]:

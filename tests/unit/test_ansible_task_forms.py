@@ -16,6 +16,7 @@ from mainsail.agent.core import Context, accept
 from mainsail.agent.ops import SPECS
 from mainsail.agent.ops import debconf
 from mainsail.errors import BadInput
+from mainsail.playbook import load_playbook
 from mainsail.runner import hidden
 from tests.unit.test_flags import mainsail
 from tests.unit.test_judged_later import local_project
@@ -57,6 +58,24 @@ def test_the_action_form_names_the_module_as_a_value(tmp_path: Path) -> None:
         - {name: b, action: {module: debug, msg: there}}
         """)
     assert plan.steps[0]["op"] == "command" and plan.steps[1]["args"]["msg"] == "there"
+
+
+def test_a_module_named_by_a_template_is_read_with_the_host_s_variables(tmp_path: Path) -> None:
+    plan = plan_tasks(tmp_path, """
+        - {name: a, action: "{{ mod }}", args: {msg: one}, vars: {mod: debug}}
+        - {name: b, action: {module: "{{ 'com' + 'mand' }}", cmd: echo hi}, register: r}
+        - {name: c, action: "{{ nosuch }} msg=x", when: false, register: s}
+        - {name: d, action: "debug msg={{ item }}", loop: [1, 2]}
+        """)
+    assert [s["op"] for s in plan.steps] == ["debug", "command", "debug", "debug"]
+    assert plan.steps[0]["args"]["msg"] == "one" and plan.steps[1]["args"]["cmd"] == "echo hi"
+    assert "c" in plan.skipped
+    with pytest.raises(BadInput, match="nosuchmodule"):  # named on the host: refused then
+        plan_tasks(tmp_path / "2", "- {action: \"{{ 'nosuchmodule' }}\"}\n")
+    with pytest.raises(BadInput, match="handlers"):
+        project(tmp_path / "3", {"playbooks/site.yml": "- hosts: all\n  handlers:\n"
+                                 "    - {name: h, action: \"{{ m }}\"}\n"})
+        load_playbook(tmp_path / "3")
 
 
 def test_handlers_wait_for_the_play_s_last_request() -> None:

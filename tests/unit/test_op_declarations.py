@@ -30,6 +30,8 @@ ALSO_MEANS_SOMETHING_ELSE = {
     "dest", "src", "owner", "directory", "files",
     # Command-line flags and testbed settings with the same word.
     "timeout", "stdin", "enabled", "var", "decrypt",
+    # The local connection (inventory, facts, timezone's local time) and libuser's local mode.
+    "local",
     # A debconf value type; Jinja tests and lookups; a type's name in the docs.
     "password", "regex", "contains", "env",
     # A result's message (every op reports one).
