@@ -1292,6 +1292,10 @@ class _Builder:
         internal = {k: rendered.pop(k) for k in OPS[task.op].internal if k in rendered} \
             if task.op in _JUDGED_HERE else {}
         args = self._with_environment(task, scope, variables, _without_omitted(rendered))
+        for arg in OPS[task.op].args:  # an argument a variable gives (ansible_package_use)
+            if arg.var and args.get(arg.name) in (None, arg.default) and \
+                    variables.get(arg.var) not in (None, ""):
+                args[arg.name] = variables[arg.var]
         args = coerce_args(OPS[task.op], args, task.loc)
         args.update(internal)  # the plan's verdict, which the host reports
         refuse_option_names(task.op, args, task.loc)

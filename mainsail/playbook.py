@@ -957,12 +957,17 @@ def _module_defaults(data: Mapping[str, Any], outer: Mapping[str, Mapping[str, A
 _SERVICE_BACKENDS = {"sysvinit": "service"}
 
 
+
 def _with_defaults(data: Mapping[str, Any], op_key: str) -> Mapping[str, Any]:
     """The task with the module_defaults for its op under its own ``args:`` (what the
     task gives wins)."""
     known = _module_defaults(data, _MODULE_DEFAULTS.get())
     op = canonical_op(op_key) or ""
-    defaults = {**(known.get("systemd", {}) if op == "service" else {}), **known.get(op, {})}
+    spec = OPS.get(op)
+    backend = {k: v for mod in (spec.defaults_from if spec else ())
+               for k, v in known.get(mod, {}).items()
+               if not spec.defaults_shared or k in spec.defaults_shared}
+    defaults = {**backend, **known.get(op, {})}
     if not defaults:
         return data
     out = _merged({}, data)

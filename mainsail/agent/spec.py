@@ -28,6 +28,9 @@ class Arg:
     # What the value is when the op hands it to a system tool as an operand ("package
     # name"): a value starting with '-' would be read as an option, so it is refused.
     operand: str = ""
+    # A variable the plan takes the value from when the task gives none (Ansible's action
+    # plugins read some: `ansible_package_use` for package's `use`).
+    var: str = ""
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,10 @@ class OpSpec:
     runs_as: str = ""
     aliases: Tuple[str, ...] = ()
     internal: Tuple[str, ...] = ()
+    # Modules whose module_defaults apply to this op too (Ansible: the backend it hands the
+    # task to), and which of their arguments (empty: all).
+    defaults_from: Tuple[str, ...] = ()
+    defaults_shared: Tuple[str, ...] = ()
 
     @property
     def agent_op(self) -> str:

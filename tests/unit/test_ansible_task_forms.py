@@ -217,6 +217,26 @@ def test_module_defaults_of_a_task_and_its_block(tmp_path: Path) -> None:
         plan_tasks(tmp_path / "2", "- {ping: null, module_defaults: {group/x: {a: 1}}}\n")
 
 
+def test_package_takes_its_backends_defaults_and_ansible_package_use(tmp_path: Path) -> None:
+    plan = plan_tasks(tmp_path, """
+        - name: a
+          package:
+          module_defaults:
+            dnf: {name: at, state: absent, enablerepo: x}
+        - {name: b, package: {name: at}, vars: {ansible_package_use: lola}}
+        - {name: c, package: {name: at, use: apt}, vars: {ansible_package_use: lola}}
+        """)
+    assert plan.steps[0]["args"]["name"] == ["at"] and plan.steps[0]["args"]["state"] == "absent"
+    assert "enablerepo" not in plan.steps[0]["args"]  # dnf's own option is not apt's
+    assert plan.steps[1]["args"]["use"] == "lola" and plan.steps[2]["args"]["use"] == "apt"
+    from test_agent_support import run_op
+    outcome = run_op("package", {"name": "at", "use": "lola"})
+    assert outcome.status == "failed" and \
+        outcome.msg.startswith('Could not find a matching action for the "lola" package manager.')
+    with pytest.raises(BadInput, match="parameters are mutually exclusive"):
+        plan_tasks(tmp_path / "2", "- {dnf: {name: at, use: dnf, use_backend: dnf}}\n")
+
+
 def test_environment_as_a_list_of_mappings(tmp_path: Path) -> None:
     plan = plan_tasks(tmp_path, """
         - command: env

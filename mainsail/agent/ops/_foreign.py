@@ -3,7 +3,7 @@ distributions can be read (and its tasks skipped by `when:`), and fail clearly w
 from __future__ import annotations
 
 import shutil
-from typing import Any, Mapping
+from typing import Any, Mapping, Optional, Tuple
 
 from ..core import OpError, Outcome
 from ..spec import Arg, OpSpec
@@ -61,10 +61,34 @@ def rpm_spec(tool: str) -> OpSpec:
             Arg("update_only", "bool", doc="only update installed packages"),
             Arg("allow_downgrade", "bool", doc="allow older versions"),
             Arg("install_weak_deps", "bool", doc="install weak dependencies"),
+            Arg("skip_broken", "bool", doc="skip packages with broken dependencies"),
+            Arg("nobest", "bool", doc="accept a version other than the best"),
+            Arg("bugfix", "bool", doc="bug fix updates only"),
+            Arg("cacheonly", "bool", doc="the local cache only"),
+            Arg("download_only", "bool", doc="download, do not install"),
+            Arg("download_dir", doc="where downloaded packages go"),
+            Arg("installroot", doc="another root to install into"),
+            Arg("releasever", doc="another release's repositories"),
+            Arg("conf_file", doc="another configuration file"),
+            Arg("enable_plugin", "names", doc="plugins to enable"),
+            Arg("disable_plugin", "names", doc="plugins to disable"),
+            Arg("disable_excludes", doc="exclusions to ignore"),
+            Arg("validate_certs", "bool", doc="check the repositories' TLS certificates"),
+            Arg("sslverify", "bool", doc="check TLS certificates"),
+            Arg("use_backend", doc="the backend: auto, %s, or another" % tool),
+            Arg("use", doc="the same as use_backend (one of the two)"),
         ),
+        rule=_one_backend,
         doc=RPM_DOC.format(tool=tool),
         notes=RPM_NOTES.format(tool=tool),
     )
+
+
+def _one_backend(args: Mapping[str, Any]) -> Optional[Tuple[str, str]]:
+    if args.get("use") not in (None, "") and args.get("use_backend") not in (None, ""):
+        return ("parameters are mutually exclusive: use|use_backend",  # Ansible's words
+                "give one of them")
+    return None
 
 
 # Arch's pacman and SUSE's zypper (community.general): the arguments roles use with them.

@@ -21,6 +21,9 @@ def run(ctx: Context, args: Mapping[str, Any]) -> Outcome:
     manager = str(args.get("use") or "auto")
     if manager == "auto":
         manager = detect()
+    elif manager not in BACKENDS:  # Ansible's words: no module of that name to hand it to
+        raise OpError('Could not find a matching action for the "%s" package manager.'
+                      % manager, hint="use: auto, or a package manager's module name")
     if manager != "apt":
         raise OpError("package: this host has no package manager Mainsail drives (%s)"
                       % (manager or "none found"), hint="Mainsail manages packages with apt")
@@ -55,6 +58,9 @@ def _rule(args: Mapping[str, Any]) -> Optional[Tuple[str, str]]:
 
 
 OWN = ("name", "state", "use")
+# The package managers' modules `use` may name (Ansible's backends that Mainsail declares).
+BACKENDS = ("apt", "dnf", "dnf5", "yum", "apk", "zypper", "pacman", "pkgng", "openbsd_pkg",
+            "portage", "homebrew", "pkg5", "pkgin", "swdepot", "urpmi", "xbps", "opkg")
 
 
 def _backend_args() -> Tuple[Arg, ...]:
@@ -82,10 +88,16 @@ SPEC = OpSpec(
         Arg("state", default="present", choices=tuple(STATES),
             doc="installed (`present`/`installed`); at the newest version (`latest`); removed "
                 "(`absent`/`removed`)"),
-        Arg("use", default="auto", doc="the package manager: `auto` (the host's) or `apt`"),
+        Arg("use", default="auto", var="ansible_package_use",
+            doc="the package manager: `auto` (the host's, or the variable "
+                "`ansible_package_use`) or `apt`; another manager's name fails the step"),
     ) + _backend_args(),
     required=(("name",),),
     rule=_rule,
+    # Ansible applies the backend module's module_defaults; of those, the packages and their
+    # state are what every backend shares (another's own options would be refused here).
+    defaults_from=("apt", "dnf", "yum", "apk"),
+    defaults_shared=("name", "state"),
     doc="""\
 Installs or removes packages through the host's package manager: Ansible's `package`. On the
 Debian hosts Mainsail manages that is [`apt`](#apt), run with the same code: the step is

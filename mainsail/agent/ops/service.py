@@ -195,6 +195,7 @@ SPEC = OpSpec(
     ),
     required=(('name',),),
     rule=_rule,
+    defaults_from=('systemd',),  # Ansible applies the service manager's module's defaults
     doc="""\
 Starts, stops, restarts or reloads a daemon and enables or disables it at boot. With systemd
 (when `/run/systemd/system` exists) it uses `systemctl`: running is `systemctl is-active`,
