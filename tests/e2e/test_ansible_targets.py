@@ -23,8 +23,8 @@ PASSING = ("lookup_items", "lookup_dict", "test_mathstuff", "lookup_subelements"
 # The targets of issue 12 (the core modules) that pass today; they change the host (packages,
 # users, files under the target's output_dir), so each runs once per host, as ansible-test
 # runs it on a fresh host.
-MODULE_PASSING = ("stat", "find", "slurp", "blockinfile", "getent", "debconf", "lineinfile", "group", "package",
-                  "replace", "wait_for")
+MODULE_PASSING = ("stat", "find", "slurp", "blockinfile", "getent", "debconf", "lineinfile",
+                  "replace", "wait_for", "group", "package")
 # cron passes on bookworm; on trixie its cron daemon, sped up tenfold by faketime, has not run
 # the job within the target's 20 s (docs/ansible.md)
 BOOKWORM_ONLY = ("cron",)
