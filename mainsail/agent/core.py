@@ -43,7 +43,9 @@ class OpError(Exception):
 class MissingPrerequisite(OpError):
     """Something an earlier task of the same run may provide (a folder, a user, a
     package's tool or service). A real run fails; check mode, where earlier tasks
-    changed nothing, reports the step as changed instead of failing the preview."""
+    changed nothing, reports the step as changed instead of failing the preview, when an
+    earlier step of the run would have changed something (Context.may_provide). Where none
+    would, a real run fails too, and so does check mode (as Ansible's modules do)."""
 
     def check_outcome(self) -> "Outcome":
         return Outcome(CHANGED, "%s: assuming an earlier task provides it (check mode)" % self.msg)
@@ -112,6 +114,13 @@ class Context:
     # The transaction's journal: every path an op changes is recorded here first, so that a
     # failed transaction can put it back. None in check mode and outside a transaction.
     journal: Optional["Journal"] = None
+    # The ops of earlier steps of this session that check mode reported as changed (a shared
+    # list: each step's context adds to the session's).
+    would_change: Optional[List[str]] = None
+
+    def may_provide(self) -> bool:
+        """Whether something missing now may come from an earlier step check mode skipped."""
+        return bool(self.would_change)
 
     def keep(self, path: str) -> None:
         """Record ``path``'s state before the op changes it."""

@@ -13,7 +13,7 @@ from typing import IO, Any, Callable, Dict, List, Mapping, Optional, Tuple
 from . import (asyncjob, deadline, facts, fileio, handlers, journal, lock, protocol, runas,
                safeexpr, txn)
 from .core import (CHANGED, FAILED, HOST_FAILED, HOST_OK, HOST_ROLLED_BACK, HOST_STOPPED, OK,
-                   BlobStore, Context, MissingPrerequisite, OpError, Outcome)
+                   SKIPPED, BlobStore, Context, MissingPrerequisite, OpError, Outcome)
 from .ops import OPS
 
 HIDDEN = "(output hidden by no_log)"
@@ -36,6 +36,7 @@ class Channel:
         self.stopped = False
         self.lost = False  # the controller is gone: nothing more is sent
         self.lock: Optional[lock.HeldLock] = None  # the run lock, held until the session ends
+        self.would_change: List[str] = []  # ops check mode found would change (Context)
 
     def release(self) -> None:
         if self.lock is not None:
@@ -227,7 +228,8 @@ def run_request(chan: Channel, store: BlobStore, message: Mapping[str, Any]) -> 
     if "locked" in extra:
         chan.send({"done": {"failed": True, "stopped": False, "host": HOST_FAILED, **extra}})
         return
-    ctx = Context(check=bool(message.get("check")), diff=bool(message.get("diff")), blobs=store)
+    ctx = Context(check=bool(message.get("check")), diff=bool(message.get("diff")), blobs=store,
+                  would_change=chan.would_change)
     try:
         store.prefetch(wanted_blobs(list(steps) + list(handler_steps), ctx.check, ctx.diff,
                                     store))
@@ -363,6 +365,11 @@ def run_step(ctx: Context, step: Mapping[str, Any]) -> Dict[str, Any]:
     ctx = step_context(ctx, step)
     outcome, attempts = run_until(ctx, step)
     outcome = judged(step, outcome)
+    # what check mode did not do (changed, or a command it skipped) may provide a later need
+    if ctx.check and outcome.status in (CHANGED, SKIPPED) and ctx.would_change is not None:
+        module = OPS.get(str(step.get("op")))
+        if getattr(getattr(module, "SPEC", None), "provides", True):
+            ctx.would_change.append(str(step.get("op")))
     result = {
         "id": step.get("id"), "status": outcome.status, "msg": outcome.msg,
         "diff": outcome.diff if ctx.diff else "", "rc": outcome.rc,
@@ -470,7 +477,7 @@ def call_op(ctx: Context, step: Mapping[str, Any]) -> Outcome:
             raise OpError("unknown operation %r" % op_name, hint="one of " + ", ".join(sorted(OPS)))
         return module.run(ctx, step_args(step))  # type: ignore[no-any-return]
     except MissingPrerequisite as exc:
-        return exc.check_outcome() if ctx.check else exc.outcome()
+        return exc.check_outcome() if ctx.check and ctx.may_provide() else exc.outcome()
     except OpError as exc:
         return exc.outcome()
     except Exception as exc:  # a bug or an unexpected host state: report it, keep going

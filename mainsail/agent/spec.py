@@ -86,6 +86,9 @@ class OpSpec:
     # task to), and which of their arguments (empty: all).
     defaults_from: Tuple[str, ...] = ()
     defaults_shared: Tuple[str, ...] = ()
+    # Whether its change can be what a later step needs (a folder, a package, a user); false
+    # for ops that only act on what exists (services): see core.MissingPrerequisite.
+    provides: bool = True
 
     @property
     def agent_op(self) -> str:

@@ -459,7 +459,7 @@ def test_archive_is_written_once(tmp_path: Path, upstream: Upstream) -> None:
     dest, archive = tmp_path / "app", tmp_path / "app.tar"
     args = {"repo": upstream.url, "dest": str(dest), "archive": str(archive),
             "archive_prefix": "app/"}
-    checked = run_op("git", args, check=True)
+    checked = run_op("git", args, check=True, earlier=["apt"])
     assert checked.status == "changed" and not archive.exists()
     first = run_op("git", args)
     assert first.status == "changed" and "archive" in first.msg
@@ -542,7 +542,7 @@ def test_git_missing_is_a_missing_prerequisite(tmp_path: Path, upstream: Upstrea
     result = run_op("git", args)
     assert result.status == "failed"
     assert "install git first (apt: name: git)" in result.msg
-    checked = run_op("git", args, check=True)
+    checked = run_op("git", args, check=True, earlier=["apt"])
     assert checked.status == "changed" and "assuming an earlier task" in checked.msg
 
 

@@ -18,8 +18,9 @@ from test_agent_support import run_op
 def names() -> Iterator[list[str]]:
     made = ["mainsail-test-%s" % secrets.token_hex(3) for _ in range(3)]
     yield made
-    for account in made:
+    for account in made:  # users first: a group that is a user's primary one stays
         subprocess.run(["userdel", "-r", account], capture_output=True)
+    for account in made:
         subprocess.run(["groupdel", account], capture_output=True)
 
 

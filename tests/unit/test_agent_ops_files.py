@@ -242,8 +242,10 @@ def test_copy_into_a_missing_folder_fails_with_a_hint(tmp_path: Path) -> None:
 
 
 def test_copy_in_check_mode_assumes_an_earlier_task_makes_the_folder(tmp_path: Path) -> None:
-    outcome = run_op("copy", copy_args(tmp_path / "no" / "f", b"x"), check=True)
+    outcome = run_op("copy", copy_args(tmp_path / "no" / "f", b"x"), check=True,
+                     earlier=["file"])
     assert outcome.status == "changed" and "assuming an earlier task" in outcome.msg
+    assert run_op("copy", copy_args(tmp_path / "no" / "f", b"x"), check=True).status == "failed"
     assert not (tmp_path / "no").exists()
 
 

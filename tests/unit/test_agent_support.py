@@ -14,12 +14,15 @@ from mainsail.agent.main import execute_step
 
 
 def run_op(op: str, args: Dict[str, Any], check: bool = False, diff: bool = True,
-           blobs: Optional[List[bytes]] = None, journal: Any = None) -> Outcome:
-    """Run one operation exactly as the agent loop does (errors become failed outcomes)."""
+           blobs: Optional[List[bytes]] = None, journal: Any = None,
+           earlier: Optional[List[str]] = None) -> Outcome:
+    """Run one operation exactly as the agent loop does (errors become failed outcomes);
+    ``earlier``: ops of earlier steps check mode found would change (Context.would_change)."""
     store = BlobStore()
     for data in blobs or []:
         store.add(sha256_bytes(data), data)
-    ctx = Context(check=check, diff=diff, blobs=store, journal=journal)
+    ctx = Context(check=check, diff=diff, blobs=store, journal=journal,
+                  would_change=list(earlier or []))
     return execute_step(ctx, {"id": 1, "op": op, "args": args})
 
 

@@ -201,8 +201,12 @@ def test_sysv_missing_init_script_is_a_clear_failure(sysv: Path) -> None:
 
 
 def test_check_mode_assumes_an_earlier_task_installs_the_service(sysv: Path) -> None:
-    outcome = run_op("service", {"name": "nosuch", "state": "started"}, check=True)
+    outcome = run_op("service", {"name": "nosuch", "state": "started"}, check=True,
+                     earlier=["apt"])
     assert outcome.status == "changed" and "assuming an earlier task" in outcome.msg
+    # Nothing earlier would change: the real run would fail, so does the check (Ansible too).
+    alone = run_op("service", {"name": "nosuch", "state": "started"}, check=True)
+    assert alone.status == "failed" and "Could not find the requested service" in alone.msg
 
 
 def test_sysv_enabled_reads_rc_links_and_calls_update_rc_d(sysv: Path, tmp_path: Path,
@@ -331,7 +335,7 @@ def test_supervisor_not_installed(bindir: Path, monkeypatch: pytest.MonkeyPatch)
     (bindir / "conf.d").mkdir()
     outcome = run_op("supervisor", program(bindir))
     assert outcome.status == "failed" and "supervisorctl not found" in outcome.msg
-    preview = run_op("supervisor", program(bindir), check=True)
+    preview = run_op("supervisor", program(bindir), check=True, earlier=["apt"])
     assert preview.status == "changed" and "supervisorctl not found" in preview.msg
 
 

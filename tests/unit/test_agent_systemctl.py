@@ -72,8 +72,10 @@ def test_a_unit_nobody_installed_is_a_missing_prerequisite(bindir):
     fake_systemctl(bindir, "LoadState=not-found\nActiveState=inactive\n")
     outcome = run_op("service", {"name": "ghost", "state": "started"})
     assert outcome.status == "failed" and "requested service ghost: no such" in outcome.msg
+    assert run_op("service", {"name": "ghost", "state": "started"}, check=True,
+                  earlier=["apt"]).status == "changed"
     assert run_op("service", {"name": "ghost", "state": "started"}, check=True).status == \
-        "changed"
+        "failed"  # nothing earlier would change: the real run would fail too
 
 
 # ---- the systemd operation ------------------------------------------------------------
@@ -129,3 +131,19 @@ def test_systemd_needs_something_to_do():
     from mainsail.opspec import OPS, coerce_args
     with pytest.raises(BadInput, match="nothing to do"):
         coerce_args(OPS["systemd"], {"name": "app"}, "site.yml:3")
+
+
+def test_check_mode_assumes_a_missing_unit_only_after_a_step_that_would_change(
+        bindir, tmp_path):
+    from mainsail.agent.core import Context
+    from mainsail.agent.main import run_step
+    fake_systemctl(bindir, "LoadState=not-found\nActiveState=inactive\n")
+    ctx = Context(check=True, would_change=[])
+    ghost = {"id": 2, "op": "systemd", "args": {"name": "ghost", "state": "started"}}
+    assert run_step(ctx, ghost)["status"] == "failed"  # as a real run, and as Ansible
+    assert run_step(ctx, {"id": 1, "op": "service", "args": {"name": "x", "state": "started"}}
+                    )["status"] == "failed" and ctx.would_change == []  # provides nothing
+    touch = {"id": 3, "op": "file", "args": {"path": str(tmp_path / "unit"), "state": "touch"}}
+    assert run_step(ctx, touch)["status"] == "changed" and ctx.would_change == ["file"]
+    assumed = run_step(ctx, ghost)
+    assert assumed["status"] == "changed" and not (tmp_path / "unit").exists()

@@ -196,6 +196,7 @@ SPEC = OpSpec(
     required=(('name',),),
     rule=_rule,
     defaults_from=('systemd',),  # Ansible applies the service manager's module's defaults
+    provides=False,  # acts on services that exist: never what a later step needs
     doc="""\
 Starts, stops, restarts or reloads a daemon and enables or disables it at boot. With systemd
 (when `/run/systemd/system` exists) it uses `systemctl`: running is `systemctl is-active`,
@@ -236,7 +237,8 @@ Notes:
 
 * A service that does not exist fails with `no such service: NAME (hint: is the package that
   provides it installed?)`, also with `state: stopped`; in check mode it is assumed to come with
-  a package an earlier task installs. To be rid of a daemon for good, remove its package with
+  a package an earlier task installs, once an earlier step would have changed something (with
+  none, check mode fails as a real run would, and as Ansible does). To be rid of a daemon for good, remove its package with
   `apt`.
 * Check mode: the state is read and the actions listed, none is run. No diff.
 * `enabled` follows the exit code of `systemctl is-enabled`, which counts units without an

@@ -30,7 +30,7 @@ def run(ctx: Context, args: Mapping[str, Any]) -> Outcome:
     enabled = None if args.get("enabled") is None else flag(args, "enabled")
     state = args.get("state")
     if not unit.exists and masked is not True:
-        if ctx.check or reload_first:
+        if (ctx.check and ctx.may_provide()) or reload_first:
             # A unit file written by an earlier task shows up after the daemon-reload.
             changes.append("%s %s" % (state or "configure", unit.name))
             return settle(ctx, changes, lambda: _apply_after_reload(args, scope, unit, state,
@@ -122,6 +122,7 @@ SPEC = OpSpec(
         Arg("force", "bool", default=False, doc="accepted for Ansible compatibility"),
     ),
     rule=_rule,
+    provides=False,  # acts on units that exist: never what a later step needs
     doc="""\
 Drives one systemd unit with `systemctl`: Ansible's `systemd` (also `systemd_service`). The
 unit's state is read with one `systemctl show` (load state, active state, unit-file state,
@@ -160,8 +161,10 @@ Notes:
 
 * On a host without systemd the step fails with a hint to use `service`, which also drives
   init scripts.
-* A unit that does not exist fails with `Could not find the requested service NAME: no such unit` (Ansible's words); in check mode, or with
-  `daemon_reload: true`, it is assumed to come from an earlier task's unit file.
+* A unit that does not exist fails with `Could not find the requested service NAME: no such unit` (Ansible's words); with
+  `daemon_reload: true`, or in check mode once an earlier step would have changed something,
+  it is assumed to come from an earlier task's unit file. In check mode with no such earlier
+  step it fails, as a real run would (and as Ansible does).
 * `enabled` counts units without an `[Install]` section (static, indirect, generated) as
   enabled, as `systemctl is-enabled` does.
 * Check mode reads the unit and lists the verbs, running none. No diff.
