@@ -5,12 +5,10 @@ millisecond. ``gather(subsets)`` reads only some groups of them (the ``setup`` o
 ``gather_subset``)."""
 from __future__ import annotations
 
-import configparser
 import datetime
 import fcntl
 import json
 import os
-import platform
 import pwd
 import re
 import shlex
@@ -436,6 +434,23 @@ def selinux_apparmor() -> Dict[str, Any]:
     return {"selinux": selinux, "apparmor": {"status": apparmor}}
 
 
+# platform's own parser of a CPython sys.version (Python 3.8 to 3.13): importing platform
+# for this one string was a noticeable part of every agent start
+_SYS_VERSION = re.compile(r"([\w.+]+)\s*\(#?([^,]+)(?:,\s*([\w ]*)(?:,\s*([\w :]*))?)?\)\s*"
+                          r"\[([^\]]+)\]?", re.ASCII)
+
+
+def python_version() -> str:
+    """platform.python_version(), read as platform reads it; other Pythons ask platform."""
+    text = sys.version
+    match = _SYS_VERSION.match(text)
+    if match is None or "IronPython" in text or "PyPy" in text or sys.platform.startswith("java"):
+        import platform
+        return platform.python_version()
+    parts = match.group(1).split(".")
+    return ".".join(parts + ["0"]) if len(parts) == 2 else match.group(1)
+
+
 def minimal() -> Dict[str, Any]:
     hostname = socket.gethostname()
     uname = os.uname()
@@ -449,7 +464,7 @@ def minimal() -> Dict[str, Any]:
         "kernel_version": uname.version,
         "arch": uname.machine,
         "init": init_system(),
-        "python": {"version": platform.python_version(), "path": sys.executable},
+        "python": {"version": python_version(), "path": sys.executable},
         "user": _user(),
         "uid": os.geteuid(),
         "account": _account(),
@@ -523,6 +538,7 @@ def local_facts(folder: str) -> Dict[str, Any]:
             continue
         except ValueError:
             pass
+        import configparser  # here: only ini local facts need it
         parser = configparser.ConfigParser()
         try:
             parser.read_string(text)

@@ -1,7 +1,6 @@
 """Atomic file writes, digests, owner/mode handling and unified diffs."""
 from __future__ import annotations
 
-import difflib
 import grp
 import hashlib
 import os
@@ -350,6 +349,7 @@ def unified_diff(before: Optional[bytes], after: Optional[bytes], path: str,
         return "Binary files before/%s and after/%s differ\n" % (path.lstrip("/"), path.lstrip("/"))
     if len(old) > DIFF_INPUT_CAP or len(new) > DIFF_INPUT_CAP:
         return "Files differ (too large to diff: %d -> %d bytes)\n" % (len(old), len(new))
+    import difflib  # here: only a diff needs it, not every agent start
     text = "".join(difflib.unified_diff(
         _lines(old.decode("utf-8")), _lines(new.decode("utf-8")),
         fromfile="before: %s%s" % (path, " (absent)" if before is None else ""),

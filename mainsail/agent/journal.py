@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import shutil
 import stat
 from typing import Any, Dict, List, Optional
@@ -134,7 +133,8 @@ def copy_out(fd: int, was: os.stat_result, data: str) -> None:
 
 
 def keep_name(name: str) -> str:
-    return ".%s.%s%s" % (name[:100], secrets.token_hex(8), KEEP_SUFFIX)
+    # os.urandom is what secrets.token_hex reads; importing secrets cost every start
+    return ".%s.%s%s" % (name[:100], os.urandom(8).hex(), KEEP_SUFFIX)
 
 
 def keep_link(loc: "safepath.Loc", st: os.stat_result, name: str) -> None:

@@ -26,7 +26,6 @@ Stdlib only, Python 3.8+.
 from __future__ import annotations
 
 import os
-import secrets
 import shutil
 import stat
 from typing import Iterator, List, Optional, Tuple
@@ -359,7 +358,8 @@ def set_attrs_at(loc: Loc, mode: Optional[int], uid: int, gid: int) -> None:
 
 
 def temp_name(name: str) -> str:
-    return ".%s.%s%s" % (name[:100], secrets.token_hex(8), TMP_SUFFIX)
+    # os.urandom is what secrets.token_hex reads; importing secrets cost every start
+    return ".%s.%s%s" % (name[:100], os.urandom(8).hex(), TMP_SUFFIX)
 
 
 def sweep_temps(loc: Loc) -> List[str]:

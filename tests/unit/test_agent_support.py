@@ -46,8 +46,11 @@ def snapshot(path: Path) -> Tuple[bytes, int, int, int, int]:
 
 
 def make_bindir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A folder put first on PATH, for fake_command scripts standing in for system tools."""
+    """A folder put first on PATH, for fake_command scripts standing in for system tools.
+
+    apt reads dpkg's status file itself; here it finds none, so a fake dpkg-query answers."""
     folder = tmp_path / "bin"
     folder.mkdir()
     monkeypatch.setenv("PATH", "%s:%s" % (folder, os.environ.get("PATH", "")))
+    monkeypatch.setattr("mainsail.agent.ops.apt.DPKG_ADMINDIR", str(tmp_path / "no-dpkg"))
     return folder
