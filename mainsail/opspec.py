@@ -201,6 +201,14 @@ def _as_abspath(value: Any, label: str, where: str) -> str:
     return text
 
 
+def _as_path_text(value: Any, label: str, where: str) -> str:
+    """Ansible's ``path`` type for command's guards: any scalar is taken as its text
+    (``creates: yes`` is the path ``True`` there, so it is here)."""
+    if isinstance(value, bool):
+        return str(value)
+    return _as_str(value, label, where)
+
+
 def _as_int(value: Any, label: str, where: str) -> int:
     if isinstance(value, int) and not isinstance(value, bool):
         return int(value)
@@ -367,7 +375,8 @@ def _kind(value: Any) -> str:
 
 
 _COERCERS: Mapping[str, Callable[[Any, str, str], Any]] = MappingProxyType({
-    "str": _as_str, "abspath": _as_abspath, "int": _as_int, "float": _as_float, "bool": as_bool,
+    "str": _as_str, "abspath": _as_abspath,
+    "pathtext": _as_path_text, "int": _as_int, "float": _as_float, "bool": as_bool,
     "octal": _as_mode, "names": _as_names, "globs": _as_globs, "words": _as_argv, "cmdline": _as_cmd, "variables": _as_env,
     "text": _as_content, "checker": _as_validate, "pattern": _as_regex,
     "restart": _as_autorestart, "debconf_value": _as_debconf_value,

@@ -20,9 +20,9 @@ FREE_FORM_OPTIONS = ("chdir", "creates", "removes")
 def guard_args(unless_doc: str) -> Tuple[Arg, ...]:
     """The arguments command and shell share, declared once (``unless`` runs as they do)."""
     return (
-        Arg('chdir', doc='the folder to run it in'),
-        Arg('creates', doc='skip it when this path (a glob; relative to `chdir`) exists'),
-        Arg('removes', doc='skip it when this path (a glob; relative to `chdir`) does not exist'),
+        Arg('chdir', 'pathtext', doc='the folder to run it in'),
+        Arg('creates', 'pathtext', doc='skip it when this path (a glob; relative to `chdir`) exists'),
+        Arg('removes', 'pathtext', doc='skip it when this path (a glob; relative to `chdir`) does not exist'),
         Arg('unless', doc=unless_doc),
         Arg('environment', 'variables', doc='variables added to its environment'),
         Arg('stdin', doc='text fed to its standard input (otherwise `/dev/null`)'),
