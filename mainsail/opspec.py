@@ -76,13 +76,26 @@ def canonical_args(spec: OpSpec, args: Mapping[str, Any], where: str = "") -> di
         here = loc_of(args, key) or where
         canonical = names.get(key) if isinstance(key, str) else None
         if canonical is None:
-            raise BadInput(f"{spec.name}: unknown argument {key!r}", here,
-                           did_you_mean(str(key), names) + _accepted(spec))
+            raise UnknownArgument(f"{spec.name}: unknown argument {key!r}", here,
+                                  did_you_mean(str(key), names) + _accepted(spec),
+                                  f"Unsupported parameters for ({spec.name}) module: {key}")
         if canonical in out:
             raise BadInput(f"{spec.name}: {key!r} repeats argument {canonical!r}", here,
                            "give it once")
         out[canonical] = value
     return out
+
+
+class UnknownArgument(BadInput):
+    """An argument the op does not take. ``module_msg``: Ansible's words for it, which a
+    task expecting the failure (``ignore_errors``, a rescue) reads in its place."""
+
+    def __init__(self, what: str, where: str = "", hint: str = "", module_msg: str = "") -> None:
+        super().__init__(what, where, hint)
+        self.module_msg = module_msg or self.what
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.what, self.where, self.hint, self.module_msg))
 
 
 def _accepted(spec: OpSpec) -> str:
@@ -100,8 +113,9 @@ def check_required(spec: OpSpec, args: Mapping[str, Any], where: str = "") -> No
                 f"{', '.join(group)})"  # Ansible's words, which roles and tests look for
             raise BadInput(f"{spec.name}: {said}", where, f"add {group[0]}: ...")
         if len(given) > 1:
-            raise BadInput(f"{spec.name}: give only one of {' or '.join(map(repr, given))}",
-                           where)
+            # Ansible's words too, which roles and tests look for
+            raise BadInput(f"{spec.name}: give only one of {' or '.join(map(repr, given))} "
+                           f"(parameters are mutually exclusive: {'|'.join(group)})", where)
 
 
 def free_form_args(spec: OpSpec, text: str, where: str = "") -> dict[str, Any]:

@@ -14,3 +14,16 @@ def test_a_boolean_guard_is_the_path_its_text_names_as_in_ansible(tmp_path: Path
     assert plan.steps[0]["args"]["creates"] == "True"
     out = run_op("command", {"cmd": "true", "creates": "True", "chdir": str(tmp_path)})
     assert out.status == "changed"  # no file named True there: it runs
+
+
+def test_a_task_expecting_an_argument_error_reads_ansible_s_words(tmp_path: Path) -> None:
+    plan = plan_tasks(tmp_path, """
+        - {name: both, command: echo testing, args: {argv: [echo, testing]},
+           ignore_errors: true}
+        - {name: unknown, shell: echo hi, args: {expand_argument_vars: false},
+           ignore_errors: true}
+        """)
+    assert [s["op"] for s in plan.steps] == ["fail", "fail"]
+    assert "parameters are mutually exclusive: cmd|argv" in plan.steps[0]["args"]["msg"]
+    assert plan.steps[1]["args"]["msg"] == \
+        "Unsupported parameters for (shell) module: expand_argument_vars"
