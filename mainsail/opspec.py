@@ -119,20 +119,107 @@ def check_required(spec: OpSpec, args: Mapping[str, Any], where: str = "") -> No
 
 
 def free_form_args(spec: OpSpec, text: str, where: str = "") -> dict[str, Any]:
-    """A plain string given as a free-form op's arguments -> its arguments mapping."""
+    """A plain string given as a free-form op's arguments -> its arguments mapping.
+
+    As Ansible reads ``command``, ``shell``, ``script`` and ``raw``: the words of the string
+    that are one of the op's options (``creates=/x``) are taken out wherever they stand, and
+    the rest is joined again with its line breaks and spacing, a lone ``\\`` ending a line
+    joining it to the next (so ``cmd`` reads as Ansible's does)."""
     if not spec.free_form:
         raise BadInput(f"{spec.name}: arguments must be a mapping, not a string", where,
                        f"write them as {spec.name}: {{{_as_mapping_text(text)}}}")
+    if not spec.free_form_options:
+        return {spec.free_form: text}
     args: dict[str, Any] = {}
-    options = "|".join(re.escape(name) for name in spec.free_form_options) or "(?!)"
-    leading = re.compile(r"\s*(%s)=(\S+)\s+" % options)
-    match = leading.match(text)
-    while match:  # Ansible lets leading k=v options ride along in the command string
-        args[match.group(1)] = match.group(2)
-        text = text[match.end():]
-        match = leading.match(text)
-    args[spec.free_form] = text
+    rest: list[str] = []
+    for word in free_form_words(text, where):
+        key, value = _option_of(word)
+        if key in spec.free_form_options:
+            args[key] = _unquoted(value.strip())
+        else:
+            rest.append(word if key is not None or "=" not in word
+                        else word.replace("\\=", "="))
+    args[spec.free_form] = _joined(rest)
     return args
+
+
+def _option_of(word: str) -> tuple[str | None, str]:
+    """(name, value) of a ``name=value`` word: its first ``=`` not escaped by a backslash
+    (at index 1 or later); (None, "") when it has none."""
+    for pos in range(1, len(word)):
+        if word[pos] == "=" and word[pos - 1] != "\\":
+            return word[:pos].strip(), word[pos + 1:]
+    return None, ""
+
+
+def _unquoted(text: str) -> str:
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
+        return text[1:-1]
+    return text
+
+
+_JINJA_PAIRS = (("{{", "}}"), ("{%", "%}"), ("{#", "#}"))
+
+
+def free_form_words(text: str, where: str = "") -> list[str]:
+    """``text`` split at spaces as Ansible splits a free-form string: quotes and ``{{ }}``
+    keep their spaces; a word keeps the extra spaces and the line break after it, so that
+    joining the words again gives the text back (a lone ``\\`` ending a line aside)."""
+    words: list[str] = []
+    quote: str | None = None
+    depth = [0, 0, 0]
+    lines = text.split("\n")
+    for number, line in enumerate(lines):
+        continued = False
+        for index, token in enumerate(line.split(" ")):
+            if not token and index:  # one more space between two words
+                words.append(words.pop() + " " if words else " ")
+                continue
+            if token == "\\" and quote is None:  # line continuation
+                continued = True
+                continue
+            was_quoted = quote is not None
+            quote = _quote_after(token, quote)
+            glued = False
+            if quote is not None and not was_quoted and not any(depth):
+                words.append(token)
+                glued = True
+            elif any(depth) or quote is not None or was_quoted:
+                words[-1] += (" " if index else "") + token
+                glued = True
+            for i, (opening, closing) in enumerate(_JINJA_PAIRS):
+                before = depth[i]
+                opened = token.count(opening) - token.count(closing)
+                depth[i] = max(0, before + opened)
+                if depth[i] != before and not glued:
+                    words.append(token)
+                    glued = True
+            if not any(depth) and quote is None and not glued and token:
+                words.append(token)
+        if number < len(lines) - 1 and not continued:
+            words.append(words.pop() + "\n" if words else "\n")
+    if quote is not None or any(depth):
+        raise BadInput(f"unbalanced quotes or {{{{ }}}} in {text!r}", where,
+                       "close each quote and template")
+    return words
+
+
+def _quote_after(token: str, quote: str | None) -> str | None:
+    """The quote still open after ``token`` (a backslash escapes the next quote)."""
+    for i, char in enumerate(token):
+        if char in "\"'" and (i == 0 or token[i - 1] != "\\"):
+            if quote is None:
+                quote = char
+            elif char == quote:
+                quote = None
+    return quote
+
+
+def _joined(words: list[str]) -> str:
+    out = ""
+    for word in words:
+        out += word if not out or out.endswith("\n") else " " + word
+    return out
 
 
 def _as_mapping_text(text: str) -> str:

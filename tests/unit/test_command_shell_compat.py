@@ -27,3 +27,26 @@ def test_a_task_expecting_an_argument_error_reads_ansible_s_words(tmp_path: Path
     assert "parameters are mutually exclusive: cmd|argv" in plan.steps[0]["args"]["msg"]
     assert plan.steps[1]["args"]["msg"] == \
         "Unsupported parameters for (shell) module: expand_argument_vars"
+
+
+def test_free_form_options_are_taken_out_wherever_they_stand_as_in_ansible() -> None:
+    from mainsail.opspec import OPS, free_form_args
+    shell = OPS["shell"]
+    assert free_form_args(shell, 'executable="{{ sh }}"\ncreates={{ d }}/f\necho "test"\n') \
+        == {"executable": "{{ sh }}", "creates": "{{ d }}/f", "cmd": 'echo "test"\n'}
+    assert free_form_args(OPS["command"], "make  all a\\=b c=d chdir=/srv stdin='x y'") == \
+        {"chdir": "/srv", "stdin": "x y", "cmd": "make  all a=b c=d"}
+    # a lone backslash ends a line: the lines are one (as a shell reads them too)
+    assert free_form_args(shell, 'echo a \\\n"b\nc" \\\n| cat\necho d\n')["cmd"] == \
+        'echo a "b\nc" | cat\necho d\n'
+    heredoc = "cat <<EOF\nOne\n  Two\n    Three\nEOF\n"
+    assert free_form_args(shell, heredoc)["cmd"] == heredoc
+
+
+def test_a_free_form_string_with_an_open_quote_is_refused() -> None:
+    import pytest
+
+    from mainsail.errors import BadInput
+    from mainsail.opspec import OPS, free_form_args
+    with pytest.raises(BadInput, match="unbalanced"):
+        free_form_args(OPS["shell"], "echo don't")

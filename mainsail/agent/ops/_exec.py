@@ -13,8 +13,9 @@ from ..core import CHANGED, FAILED, OK, Context, MissingPrerequisite, OpError, O
 from ..spec import Arg
 
 
-# Ansible lets these ride along at the start of a command string: `chdir=/srv make all`.
-FREE_FORM_OPTIONS = ("chdir", "creates", "removes")
+# Ansible takes these out of a command string wherever they stand: `chdir=/srv make all`.
+FREE_FORM_OPTIONS = ("chdir", "creates", "removes", "executable", "stdin", "stdin_add_newline",
+                     "strip_empty_ends")
 
 
 def guard_args(unless_doc: str) -> Tuple[Arg, ...]:

@@ -80,9 +80,11 @@ and `failed` when it exits non-zero; the guards `creates`, `removes` and `unless
 
 Notes:
 
-* Ansible's one-line form works: `command: chdir=/srv/app make install` takes leading
-  `chdir=`, `creates=` and `removes=` options out of the string. Any argument can also come
-  from the task's `args:` mapping.
+* Ansible's one-line form works: `command: chdir=/srv/app make install` takes the words
+  `chdir=`, `creates=`, `removes=`, `executable=`, `stdin=`, `stdin_add_newline=` and
+  `strip_empty_ends=` out of the string wherever they stand, as Ansible does; the rest keeps
+  its spacing and line breaks (a lone `\\` ending a line joins it to the next). Any argument
+  can also come from the task's `args:` mapping.
 * `changed_when` and `failed_when` are written as task keywords (as in Ansible) or as arguments.
   They are expressions over `rc` (the exit code), `stdout` and `stderr` (the output, without its
   final newline), using comparisons, `in` / `not in`, `and` / `or` / `not`, strings, numbers,
