@@ -50,3 +50,12 @@ def test_a_free_form_string_with_an_open_quote_is_refused() -> None:
     from mainsail.opspec import OPS, free_form_args
     with pytest.raises(BadInput, match="unbalanced"):
         free_form_args(OPS["shell"], "echo don't")
+
+
+def test_check_mode_results_read_as_ansible_s(tmp_path: Path) -> None:
+    plain = run_op("command", {"cmd": "true"}, check=True)
+    assert plain.status == "skipped" and plain.rc == 0
+    assert "Command would have run if not in check mode" in plain.msg
+    guarded = run_op("command", {"cmd": "true", "creates": "True", "chdir": str(tmp_path)},
+                     check=True)
+    assert guarded.status == "changed" and guarded.msg == plain.msg

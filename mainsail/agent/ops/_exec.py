@@ -9,7 +9,7 @@ import shlex
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from .. import proc, safeexpr
-from ..core import CHANGED, FAILED, OK, Context, MissingPrerequisite, OpError, Outcome
+from ..core import CHANGED, FAILED, OK, SKIPPED, Context, MissingPrerequisite, OpError, Outcome
 from ..spec import Arg
 
 
@@ -43,9 +43,11 @@ def execute(ctx: Context, args: Mapping[str, Any], argv: List[str], via_sh: bool
     _validate_conditions(args)
     chdir = args.get("chdir") or None
     skip = guard_skip(args, chdir, via_sh)
-    if skip:
-        return Outcome(OK, skip)
     display = argv[-1] if via_sh else shlex.join(argv)
+    if skip:  # Ansible's message, and its stdout (the reason, as it has always said)
+        return Outcome(OK, "%s not run command since %s" % (
+            "Would" if ctx.check else "Did", skip[len("skipped, since "):]),
+            rc=0, stdout=skip, cmd=display)
     if ctx.check:
         return _check_outcome(args, display)
     if chdir and not os.path.isdir(str(chdir)):  # Ansible's words, which roles search for
@@ -70,9 +72,14 @@ def execute(ctx: Context, args: Mapping[str, Any], argv: List[str], via_sh: bool
 
 
 def _check_outcome(args: Mapping[str, Any], display: str) -> Outcome:
-    """Check mode: would run; a command marked changed_when: false would change nothing."""
+    """Check mode, as in Ansible: where a guard (creates, removes, unless) decided, the
+    command would run, so it would change (unless changed_when: false says it never does);
+    with no guard nothing tells what it would do: skipped."""
+    msg = "Command would have run if not in check mode"  # Ansible's words
+    if not any(args.get(key) for key in ("creates", "removes", "unless")):
+        return Outcome(SKIPPED, msg, rc=0, cmd=display)
     never_changes = args.get("changed_when") in (False, "false", "False")
-    return Outcome(OK if never_changes else CHANGED, "would run (check mode)", cmd=display)
+    return Outcome(OK if never_changes else CHANGED, msg, rc=0, cmd=display)
 
 
 def _validate_conditions(args: Mapping[str, Any]) -> None:

@@ -95,8 +95,12 @@ Notes:
   alone no longer fails the step: `failed_when: rc > 1` accepts exit codes 0 and 1.
 * `unless` runs with the same `chdir` and `environment`, and also in check mode, so it must
   only look, never change anything.
-* Check mode: `creates`, `removes` and `unless` are evaluated; a command that would run is
-  reported `changed` ("would run (check mode)"), or `ok` with `changed_when: false`. No diff.
+* Check mode, as in Ansible: `creates`, `removes` and `unless` are evaluated; a command one
+  of them says would run is reported `changed` ("Command would have run if not in check
+  mode"), or `ok` with `changed_when: false`; a command with none of them is `skipped` with
+  that message (nothing tells what it would do). No diff.
+* A guard that skips the command reports `ok` with Ansible's message ("Did not run command
+  since /x exists"), `rc` 0 and the reason as `stdout` ("skipped, since /x exists").
 * The output is kept, up to 1 MiB per stream, in the `--json` report; a failure prints the
   command, its exit code and the last lines of its stderr. A program that does not exist
   fails with exit code 127; a `chdir` that does not exist fails too.
