@@ -59,3 +59,11 @@ def test_check_mode_results_read_as_ansible_s(tmp_path: Path) -> None:
     guarded = run_op("command", {"cmd": "true", "creates": "True", "chdir": str(tmp_path)},
                      check=True)
     assert guarded.status == "changed" and guarded.msg == plain.msg
+
+
+def test_strip_empty_ends_drops_trailing_carriage_returns_too() -> None:
+    script = "printf 'hello \\n \\r\\n'; printf 'hello \\n \\r\\n' >&2"
+    out = run_op("shell", {"cmd": script})
+    assert out.stdout == "hello \n " and out.stderr == "hello \n "
+    kept = run_op("shell", {"cmd": script, "strip_empty_ends": False})
+    assert kept.stdout == "hello \n \r\n" and kept.stderr == "hello \n \r\n"

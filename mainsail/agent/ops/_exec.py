@@ -57,8 +57,9 @@ def execute(ctx: Context, args: Mapping[str, Any], argv: List[str], via_sh: bool
     result = proc.run(argv, stdin=_stdin(args), cwd=chdir, extra_env=_environment(args))
     end = datetime.datetime.now()
     strip = args.get("strip_empty_ends") not in (False, "false", "no")
-    stdout = result.stdout.rstrip("\n") if strip else result.stdout
-    stderr = result.stderr.rstrip("\n") if strip else result.stderr
+    # Ansible strips every trailing \r and \n (a Windows line end too), nothing else
+    stdout = result.stdout.rstrip("\r\n") if strip else result.stdout
+    stderr = result.stderr.rstrip("\r\n") if strip else result.stderr
     outcome = classify(args, result.rc, stdout, stderr, display)
     outcome.data = {"cmd": display if via_sh else list(argv), "start": str(start),
                     "end": str(end), "delta": str(end - start),
