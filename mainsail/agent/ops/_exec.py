@@ -60,7 +60,11 @@ def execute(ctx: Context, args: Mapping[str, Any], argv: List[str], via_sh: bool
     # Ansible strips every trailing \r and \n (a Windows line end too), nothing else
     stdout = result.stdout.rstrip("\r\n") if strip else result.stdout
     stderr = result.stderr.rstrip("\r\n") if strip else result.stderr
+    if result.error:  # never started: no output, the reason is the message (Ansible's way)
+        stdout = stderr = ""
     outcome = classify(args, result.rc, stdout, stderr, display)
+    if result.error and outcome.status == FAILED:
+        outcome.msg = result.error
     outcome.data = {"cmd": display if via_sh else list(argv), "start": str(start),
                     "end": str(end), "delta": str(end - start),
                     "stdout_lines": stdout.splitlines(), "stderr_lines": stderr.splitlines()}

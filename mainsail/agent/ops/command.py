@@ -103,7 +103,9 @@ Notes:
   since /x exists"), `rc` 0 and the reason as `stdout` ("skipped, since /x exists").
 * The output is kept, up to 1 MiB per stream, in the `--json` report; a failure prints the
   command, its exit code and the last lines of its stderr. A program that does not exist
-  fails with exit code 127; a `chdir` that does not exist fails too.
+  fails with exit code 127 (126: not executable), the reason as its message and no output
+  (Ansible gives the same, with the errno, 2, as `rc`); a `chdir` that does not exist fails
+  too ("Unable to change directory before execution").
 * The result holds Ansible's return values: `rc`, `stdout`, `stderr`, `cmd` (the argv list),
   `stdout_lines`, `stderr_lines`, `start`, `end` and `delta` (a task's registered result).
 * `$VAR` and `~` in the words are expanded from the agent's environment (Ansible's
