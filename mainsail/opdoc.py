@@ -22,7 +22,7 @@ NO_DEFAULT = "—"
 TABLE_HEADER = "| argument | type | default | aliases | meaning |\n| --- | --- | --- | --- | --- |\n"
 # How each value type is named in the tables (explained under "Argument types").
 TYPE_WORDS: Mapping[str, str] = {
-    "str": "string", "abspath": "path", "int": "integer", "float": "number",
+    "str": "string", "abspath": "path", "pathtext": "path text", "int": "integer", "float": "number",
     "bool": "boolean", "octal": "mode", "names": "names", "globs": "globs", "words": "list", "cmdline": "string",
     "variables": "mapping", "text": "text", "checker": "command", "pattern": "regex",
     "condition": "condition", "restart": "`true` \\| `false` \\| `unexpected`",

@@ -76,13 +76,26 @@ def canonical_args(spec: OpSpec, args: Mapping[str, Any], where: str = "") -> di
         here = loc_of(args, key) or where
         canonical = names.get(key) if isinstance(key, str) else None
         if canonical is None:
-            raise BadInput(f"{spec.name}: unknown argument {key!r}", here,
-                           did_you_mean(str(key), names) + _accepted(spec))
+            raise UnknownArgument(f"{spec.name}: unknown argument {key!r}", here,
+                                  did_you_mean(str(key), names) + _accepted(spec),
+                                  f"Unsupported parameters for ({spec.name}) module: {key}")
         if canonical in out:
             raise BadInput(f"{spec.name}: {key!r} repeats argument {canonical!r}", here,
                            "give it once")
         out[canonical] = value
     return out
+
+
+class UnknownArgument(BadInput):
+    """An argument the op does not take. ``module_msg``: Ansible's words for it, which a
+    task expecting the failure (``ignore_errors``, a rescue) reads in its place."""
+
+    def __init__(self, what: str, where: str = "", hint: str = "", module_msg: str = "") -> None:
+        super().__init__(what, where, hint)
+        self.module_msg = module_msg or self.what
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.what, self.where, self.hint, self.module_msg))
 
 
 def _accepted(spec: OpSpec) -> str:
@@ -100,25 +113,113 @@ def check_required(spec: OpSpec, args: Mapping[str, Any], where: str = "") -> No
                 f"{', '.join(group)})"  # Ansible's words, which roles and tests look for
             raise BadInput(f"{spec.name}: {said}", where, f"add {group[0]}: ...")
         if len(given) > 1:
-            raise BadInput(f"{spec.name}: give only one of {' or '.join(map(repr, given))}",
-                           where)
+            # Ansible's words too, which roles and tests look for
+            raise BadInput(f"{spec.name}: give only one of {' or '.join(map(repr, given))} "
+                           f"(parameters are mutually exclusive: {'|'.join(group)})", where)
 
 
 def free_form_args(spec: OpSpec, text: str, where: str = "") -> dict[str, Any]:
-    """A plain string given as a free-form op's arguments -> its arguments mapping."""
+    """A plain string given as a free-form op's arguments -> its arguments mapping.
+
+    As Ansible reads ``command``, ``shell``, ``script`` and ``raw``: the words of the string
+    that are one of the op's options (``creates=/x``) are taken out wherever they stand, and
+    the rest is joined again with its line breaks and spacing, a lone ``\\`` ending a line
+    joining it to the next (so ``cmd`` reads as Ansible's does)."""
     if not spec.free_form:
         raise BadInput(f"{spec.name}: arguments must be a mapping, not a string", where,
                        f"write them as {spec.name}: {{{_as_mapping_text(text)}}}")
+    if not spec.free_form_options:
+        return {spec.free_form: text}
     args: dict[str, Any] = {}
-    options = "|".join(re.escape(name) for name in spec.free_form_options) or "(?!)"
-    leading = re.compile(r"\s*(%s)=(\S+)\s+" % options)
-    match = leading.match(text)
-    while match:  # Ansible lets leading k=v options ride along in the command string
-        args[match.group(1)] = match.group(2)
-        text = text[match.end():]
-        match = leading.match(text)
-    args[spec.free_form] = text
+    rest: list[str] = []
+    for word in free_form_words(text, where):
+        key, value = _option_of(word)
+        if key in spec.free_form_options:
+            args[key] = _unquoted(value.strip())
+        else:
+            rest.append(word if key is not None or "=" not in word
+                        else word.replace("\\=", "="))
+    args[spec.free_form] = _joined(rest)
     return args
+
+
+def _option_of(word: str) -> tuple[str | None, str]:
+    """(name, value) of a ``name=value`` word: its first ``=`` not escaped by a backslash
+    (at index 1 or later); (None, "") when it has none."""
+    for pos in range(1, len(word)):
+        if word[pos] == "=" and word[pos - 1] != "\\":
+            return word[:pos].strip(), word[pos + 1:]
+    return None, ""
+
+
+def _unquoted(text: str) -> str:
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
+        return text[1:-1]
+    return text
+
+
+_JINJA_PAIRS = (("{{", "}}"), ("{%", "%}"), ("{#", "#}"))
+
+
+def free_form_words(text: str, where: str = "") -> list[str]:
+    """``text`` split at spaces as Ansible splits a free-form string: quotes and ``{{ }}``
+    keep their spaces; a word keeps the extra spaces and the line break after it, so that
+    joining the words again gives the text back (a lone ``\\`` ending a line aside)."""
+    words: list[str] = []
+    quote: str | None = None
+    depth = [0, 0, 0]
+    lines = text.split("\n")
+    for number, line in enumerate(lines):
+        continued = False
+        for index, token in enumerate(line.split(" ")):
+            if not token and index:  # one more space between two words
+                words.append(words.pop() + " " if words else " ")
+                continue
+            if token == "\\" and quote is None:  # line continuation
+                continued = True
+                continue
+            was_quoted = quote is not None
+            quote = _quote_after(token, quote)
+            glued = False
+            if quote is not None and not was_quoted and not any(depth):
+                words.append(token)
+                glued = True
+            elif any(depth) or quote is not None or was_quoted:
+                words[-1] += (" " if index else "") + token
+                glued = True
+            for i, (opening, closing) in enumerate(_JINJA_PAIRS):
+                before = depth[i]
+                opened = token.count(opening) - token.count(closing)
+                depth[i] = max(0, before + opened)
+                if depth[i] != before and not glued:
+                    words.append(token)
+                    glued = True
+            if not any(depth) and quote is None and not glued and token:
+                words.append(token)
+        if number < len(lines) - 1 and not continued:
+            words.append(words.pop() + "\n" if words else "\n")
+    if quote is not None or any(depth):
+        raise BadInput(f"unbalanced quotes or {{{{ }}}} in {text!r}", where,
+                       "close each quote and template")
+    return words
+
+
+def _quote_after(token: str, quote: str | None) -> str | None:
+    """The quote still open after ``token`` (a backslash escapes the next quote)."""
+    for i, char in enumerate(token):
+        if char in "\"'" and (i == 0 or token[i - 1] != "\\"):
+            if quote is None:
+                quote = char
+            elif char == quote:
+                quote = None
+    return quote
+
+
+def _joined(words: list[str]) -> str:
+    out = ""
+    for word in words:
+        out += word if not out or out.endswith("\n") else " " + word
+    return out
 
 
 def _as_mapping_text(text: str) -> str:
@@ -199,6 +300,14 @@ def _as_abspath(value: Any, label: str, where: str) -> str:
                        "paths on the host start with / (or are relative to the remote "
                        "user's home)")
     return text
+
+
+def _as_path_text(value: Any, label: str, where: str) -> str:
+    """Ansible's ``path`` type for command's guards: any scalar is taken as its text
+    (``creates: yes`` is the path ``True`` there, so it is here)."""
+    if isinstance(value, bool):
+        return str(value)
+    return _as_str(value, label, where)
 
 
 def _as_int(value: Any, label: str, where: str) -> int:
@@ -367,7 +476,8 @@ def _kind(value: Any) -> str:
 
 
 _COERCERS: Mapping[str, Callable[[Any, str, str], Any]] = MappingProxyType({
-    "str": _as_str, "abspath": _as_abspath, "int": _as_int, "float": _as_float, "bool": as_bool,
+    "str": _as_str, "abspath": _as_abspath,
+    "pathtext": _as_path_text, "int": _as_int, "float": _as_float, "bool": as_bool,
     "octal": _as_mode, "names": _as_names, "globs": _as_globs, "words": _as_argv, "cmdline": _as_cmd, "variables": _as_env,
     "text": _as_content, "checker": _as_validate, "pattern": _as_regex,
     "restart": _as_autorestart, "debconf_value": _as_debconf_value,

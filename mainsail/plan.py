@@ -1842,7 +1842,9 @@ def result_fields(result: Mapping[str, Any]) -> dict[str, Any]:
     status = str(result.get("status") or "")
     fields: dict[str, Any] = {"changed": status == "changed",
                               "failed": status in ("failed", "ignored"),
-                              "skipped": status == "skipped", "msg": result.get("msg") or ""}
+                              "msg": result.get("msg") or ""}
+    if status == "skipped":  # Ansible's results name `skipped` only when it is true
+        fields["skipped"] = True
     if result.get("rc") is not None or result.get("cmd") is not None:
         stdout, stderr = str(result.get("stdout") or ""), str(result.get("stderr") or "")
         fields.update(rc=result.get("rc"), stdout=stdout, stdout_lines=stdout.splitlines(),

@@ -25,6 +25,9 @@ class Proc:
     stdout: str
     stderr: str
     secrets: Sequence[str] = field(default=())
+    # Why the program could not be started ('' when it ran); stderr says it too, as a
+    # shell would, for the callers that only read stderr.
+    error: str = ""
 
     @property
     def cmd(self) -> str:
@@ -75,10 +78,11 @@ def run(argv: Sequence[str], stdin: Optional[str] = None, cwd: Optional[str] = N
         except FileNotFoundError as exc:
             if cwd is not None and not os.path.isdir(cwd):
                 raise MissingPrerequisite("chdir: no such directory %s" % cwd)
-            return Proc(argv, 127, "", "%s: command not found (%s)" % (argv[0], exc.strerror),
-                        secrets)
+            why = "%s: command not found (%s)" % (argv[0], exc.strerror)
+            return Proc(argv, 127, "", why, secrets, error=why)
         except PermissionError as exc:
-            return Proc(argv, 126, "", "%s: %s" % (argv[0], exc.strerror), secrets)
+            why = "%s: %s" % (argv[0], exc.strerror)
+            return Proc(argv, 126, "", why, secrets, error=why)
         return Proc(argv, done.returncode, _read_back(out), _read_back(err), secrets)
 
 

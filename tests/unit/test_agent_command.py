@@ -92,7 +92,8 @@ def test_a_non_zero_exit_fails_with_the_tail_of_stderr() -> None:
 def test_a_missing_program_fails_with_rc_127() -> None:
     outcome = run_op("command", {"cmd": "no-such-program-xyz --flag"})
     assert outcome.status == "failed" and outcome.rc == 127
-    assert "command not found" in outcome.stderr
+    # the reason is the message; no output, as Ansible's (a failed_when may read them)
+    assert "command not found" in outcome.msg and outcome.stdout == outcome.stderr == ""
 
 
 def test_chdir_environment_and_stdin(tmp_path: Path) -> None:
@@ -113,7 +114,8 @@ def test_creates_skips_when_the_path_exists(tmp_path: Path) -> None:
     args = {"cmd": "touch %s" % marker, "creates": str(marker)}
     assert run_op("shell", args).status == "changed" and marker.exists()
     skipped = run_op("shell", args)
-    assert skipped.status == "ok" and "skipped" in skipped.msg and skipped.rc is None
+    assert skipped.status == "ok" and "not run command since" in skipped.msg
+    assert skipped.rc == 0 and skipped.stdout.startswith("skipped, since")  # Ansible's fields
 
 
 def test_creates_is_relative_to_chdir_and_may_be_a_glob(tmp_path: Path) -> None:
@@ -142,10 +144,13 @@ def test_unless_skips_when_its_command_succeeds(tmp_path: Path) -> None:
 
 # ---- check mode ------------------------------------------------------------------
 
-def test_check_mode_reports_changed_without_running(tmp_path: Path) -> None:
+def test_check_mode_skips_a_command_no_guard_decides(tmp_path: Path) -> None:
     marker = tmp_path / "ran"
     outcome = run_op("shell", {"cmd": "touch %s" % marker}, check=True)
-    assert outcome.status == "changed" and outcome.rc is None and not marker.exists()
+    assert outcome.status == "skipped" and not marker.exists()  # as in Ansible
+    assert outcome.msg == "Command would have run if not in check mode"
+    guarded = run_op("shell", {"cmd": "touch %s" % marker, "creates": str(marker)}, check=True)
+    assert guarded.status == "changed" and not marker.exists()  # the guard says it would run
 
 
 def test_check_mode_still_honours_guards(tmp_path: Path) -> None:
@@ -153,10 +158,13 @@ def test_check_mode_still_honours_guards(tmp_path: Path) -> None:
     marker.write_text("")
     outcome = run_op("command", {"cmd": "false", "creates": str(marker)}, check=True)
     assert outcome.status == "ok"
+    assert outcome.msg == "Would not run command since %s exists" % marker
+    assert outcome.rc == 0 and outcome.stdout == "skipped, since %s exists" % marker
 
 
-def test_check_mode_with_changed_when_false_reports_ok() -> None:
-    outcome = run_op("command", {"cmd": "false", "changed_when": False}, check=True)
+def test_check_mode_with_changed_when_false_reports_ok(tmp_path: Path) -> None:
+    outcome = run_op("command", {"cmd": "false", "changed_when": False,
+                                 "removes": str(tmp_path)}, check=True)
     assert outcome.status == "ok"
 
 

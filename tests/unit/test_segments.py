@@ -120,7 +120,7 @@ def test_a_loop_registers_ansible_s_results_list(tmp_path: Path) -> None:
         - name: summary
           copy:
             dest: /tmp/summary
-            content: "{{ echoed.results | selectattr('skipped', 'false') | map(attribute='stdout')
+            content: "{{ echoed.results | rejectattr('skipped', 'defined') | map(attribute='stdout')
                          | join(',') }}
               {{ echoed is changed }} {{ echoed.results[1].skipped }}"
         """)
@@ -135,12 +135,14 @@ def test_a_loop_registers_ansible_s_results_list(tmp_path: Path) -> None:
 def test_result_fields_use_ansible_s_names() -> None:
     fields = result_fields({"id": 1, "status": "failed", "msg": "boom", "rc": 2,
                             "stdout": "one\ntwo", "stderr": "bad", "cmd": "x"})
-    assert fields == {"changed": False, "failed": True, "skipped": False, "msg": "boom",
+    assert fields == {"changed": False, "failed": True, "msg": "boom",
                       "rc": 2, "stdout": "one\ntwo", "stdout_lines": ["one", "two"],
                       "stderr": "bad", "stderr_lines": ["bad"], "cmd": "x",
                       "exception": "boom"}  # Ansible 2.19: every failed result has one
     assert result_fields({"status": "changed", "msg": "", "data": {"path": "/x"}}) == \
-        {"changed": True, "failed": False, "skipped": False, "msg": "", "path": "/x"}
+        {"changed": True, "failed": False, "msg": "", "path": "/x"}
+    # `skipped` only where it is true, as in Ansible (`'skipped' not in result`)
+    assert result_fields({"status": "skipped", "msg": "no"})["skipped"] is True
 
 
 def test_the_tests_on_results(tmp_path: Path) -> None:

@@ -9,20 +9,21 @@ import shlex
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from .. import proc, safeexpr
-from ..core import CHANGED, FAILED, OK, Context, MissingPrerequisite, OpError, Outcome
+from ..core import CHANGED, FAILED, OK, SKIPPED, Context, MissingPrerequisite, OpError, Outcome
 from ..spec import Arg
 
 
-# Ansible lets these ride along at the start of a command string: `chdir=/srv make all`.
-FREE_FORM_OPTIONS = ("chdir", "creates", "removes")
+# Ansible takes these out of a command string wherever they stand: `chdir=/srv make all`.
+FREE_FORM_OPTIONS = ("chdir", "creates", "removes", "executable", "stdin", "stdin_add_newline",
+                     "strip_empty_ends")
 
 
 def guard_args(unless_doc: str) -> Tuple[Arg, ...]:
     """The arguments command and shell share, declared once (``unless`` runs as they do)."""
     return (
-        Arg('chdir', doc='the folder to run it in'),
-        Arg('creates', doc='skip it when this path (a glob; relative to `chdir`) exists'),
-        Arg('removes', doc='skip it when this path (a glob; relative to `chdir`) does not exist'),
+        Arg('chdir', 'pathtext', doc='the folder to run it in'),
+        Arg('creates', 'pathtext', doc='skip it when this path (a glob; relative to `chdir`) exists'),
+        Arg('removes', 'pathtext', doc='skip it when this path (a glob; relative to `chdir`) does not exist'),
         Arg('unless', doc=unless_doc),
         Arg('environment', 'variables', doc='variables added to its environment'),
         Arg('stdin', doc='text fed to its standard input (otherwise `/dev/null`)'),
@@ -42,9 +43,11 @@ def execute(ctx: Context, args: Mapping[str, Any], argv: List[str], via_sh: bool
     _validate_conditions(args)
     chdir = args.get("chdir") or None
     skip = guard_skip(args, chdir, via_sh)
-    if skip:
-        return Outcome(OK, skip)
     display = argv[-1] if via_sh else shlex.join(argv)
+    if skip:  # Ansible's message, and its stdout (the reason, as it has always said)
+        return Outcome(OK, "%s not run command since %s" % (
+            "Would" if ctx.check else "Did", skip[len("skipped, since "):]),
+            rc=0, stdout=skip, cmd=display)
     if ctx.check:
         return _check_outcome(args, display)
     if chdir and not os.path.isdir(str(chdir)):  # Ansible's words, which roles search for
@@ -54,9 +57,14 @@ def execute(ctx: Context, args: Mapping[str, Any], argv: List[str], via_sh: bool
     result = proc.run(argv, stdin=_stdin(args), cwd=chdir, extra_env=_environment(args))
     end = datetime.datetime.now()
     strip = args.get("strip_empty_ends") not in (False, "false", "no")
-    stdout = result.stdout.rstrip("\n") if strip else result.stdout
-    stderr = result.stderr.rstrip("\n") if strip else result.stderr
+    # Ansible strips every trailing \r and \n (a Windows line end too), nothing else
+    stdout = result.stdout.rstrip("\r\n") if strip else result.stdout
+    stderr = result.stderr.rstrip("\r\n") if strip else result.stderr
+    if result.error:  # never started: no output, the reason is the message (Ansible's way)
+        stdout = stderr = ""
     outcome = classify(args, result.rc, stdout, stderr, display)
+    if result.error and outcome.status == FAILED:
+        outcome.msg = result.error
     outcome.data = {"cmd": display if via_sh else list(argv), "start": str(start),
                     "end": str(end), "delta": str(end - start),
                     "stdout_lines": stdout.splitlines(), "stderr_lines": stderr.splitlines()}
@@ -69,9 +77,14 @@ def execute(ctx: Context, args: Mapping[str, Any], argv: List[str], via_sh: bool
 
 
 def _check_outcome(args: Mapping[str, Any], display: str) -> Outcome:
-    """Check mode: would run; a command marked changed_when: false would change nothing."""
+    """Check mode, as in Ansible: where a guard (creates, removes, unless) decided, the
+    command would run, so it would change (unless changed_when: false says it never does);
+    with no guard nothing tells what it would do: skipped."""
+    msg = "Command would have run if not in check mode"  # Ansible's words
+    if not any(args.get(key) for key in ("creates", "removes", "unless")):
+        return Outcome(SKIPPED, msg, rc=0, cmd=display)
     never_changes = args.get("changed_when") in (False, "false", "False")
-    return Outcome(OK if never_changes else CHANGED, "would run (check mode)", cmd=display)
+    return Outcome(OK if never_changes else CHANGED, msg, rc=0, cmd=display)
 
 
 def _validate_conditions(args: Mapping[str, Any]) -> None:

@@ -80,9 +80,11 @@ and `failed` when it exits non-zero; the guards `creates`, `removes` and `unless
 
 Notes:
 
-* Ansible's one-line form works: `command: chdir=/srv/app make install` takes leading
-  `chdir=`, `creates=` and `removes=` options out of the string. Any argument can also come
-  from the task's `args:` mapping.
+* Ansible's one-line form works: `command: chdir=/srv/app make install` takes the words
+  `chdir=`, `creates=`, `removes=`, `executable=`, `stdin=`, `stdin_add_newline=` and
+  `strip_empty_ends=` out of the string wherever they stand, as Ansible does; the rest keeps
+  its spacing and line breaks (a lone `\\` ending a line joins it to the next). Any argument
+  can also come from the task's `args:` mapping.
 * `changed_when` and `failed_when` are written as task keywords (as in Ansible) or as arguments.
   They are expressions over `rc` (the exit code), `stdout` and `stderr` (the output, without its
   final newline), using comparisons, `in` / `not in`, `and` / `or` / `not`, strings, numbers,
@@ -93,11 +95,17 @@ Notes:
   alone no longer fails the step: `failed_when: rc > 1` accepts exit codes 0 and 1.
 * `unless` runs with the same `chdir` and `environment`, and also in check mode, so it must
   only look, never change anything.
-* Check mode: `creates`, `removes` and `unless` are evaluated; a command that would run is
-  reported `changed` ("would run (check mode)"), or `ok` with `changed_when: false`. No diff.
+* Check mode, as in Ansible: `creates`, `removes` and `unless` are evaluated; a command one
+  of them says would run is reported `changed` ("Command would have run if not in check
+  mode"), or `ok` with `changed_when: false`; a command with none of them is `skipped` with
+  that message (nothing tells what it would do). No diff.
+* A guard that skips the command reports `ok` with Ansible's message ("Did not run command
+  since /x exists"), `rc` 0 and the reason as `stdout` ("skipped, since /x exists").
 * The output is kept, up to 1 MiB per stream, in the `--json` report; a failure prints the
   command, its exit code and the last lines of its stderr. A program that does not exist
-  fails with exit code 127; a `chdir` that does not exist fails too.
+  fails with exit code 127 (126: not executable), the reason as its message and no output
+  (Ansible gives the same, with the errno, 2, as `rc`); a `chdir` that does not exist fails
+  too ("Unable to change directory before execution").
 * The result holds Ansible's return values: `rc`, `stdout`, `stderr`, `cmd` (the argv list),
   `stdout_lines`, `stderr_lines`, `start`, `end` and `delta` (a task's registered result).
 * `$VAR` and `~` in the words are expanded from the agent's environment (Ansible's

@@ -51,10 +51,10 @@ check mode and output. `unless` is a shell command line too.
 
 Notes:
 
-* `/bin/sh` is dash on Debian: write POSIX shell, or run `bash -c '...'` explicitly. There is
-  no `executable` argument.
-* The one-line form takes leading `chdir=`, `creates=` and `removes=` options out, as for
-  `command`.
+* `/bin/sh` is dash on Debian: write POSIX shell, or give `executable: /bin/bash`.
+* The one-line form takes `chdir=`, `creates=`, `removes=`, `executable=`, `stdin=`,
+  `stdin_add_newline=` and `strip_empty_ends=` out of the string, as for `command`; `cmd` is
+  the rest, as Ansible's is.
 * Prefer `command` when no shell feature is needed: its words are never re-read by a shell, so
   values with spaces or quotes cannot break the command line.
 """,
