@@ -108,7 +108,7 @@ def check_required(spec: OpSpec, args: Mapping[str, Any], where: str = "") -> No
         given = [name for name in group if args.get(name) is not None]
         if not given:
             wanted = " or ".join(repr(n) for n in group)
-            said = f"missing required argument {wanted}" if len(group) == 1 else \
+            said = f"missing required arguments: {group[0]}" if len(group) == 1 else \
                 f"missing required argument {wanted} (one of the following is required: " \
                 f"{', '.join(group)})"  # Ansible's words, which roles and tests look for
             raise BadInput(f"{spec.name}: {said}", where, f"add {group[0]}: ...")

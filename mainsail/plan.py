@@ -1849,9 +1849,11 @@ def result_fields(result: Mapping[str, Any]) -> dict[str, Any]:
         stdout, stderr = str(result.get("stdout") or ""), str(result.get("stderr") or "")
         fields.update(rc=result.get("rc"), stdout=stdout, stdout_lines=stdout.splitlines(),
                       stderr=stderr, stderr_lines=stderr.splitlines(), cmd=result.get("cmd"))
+    data = result.get("data")
     if result.get("diff"):
         fields["diff"] = result["diff"]
-    data = result.get("data")
+    if isinstance(data, Mapping) and isinstance(data.get("diff"), Mapping):
+        fields["diff"] = data["diff"]  # the module's own (Ansible's before/after), not the text
     if isinstance(data, Mapping):
         fields.update({k: v for k, v in data.items() if k not in fields})
     if fields["failed"]:  # Ansible 2.19 gives every failed result the error as `exception`

@@ -1249,7 +1249,10 @@ def parse_task(data: Any, where: str, role: str | None = None, *,
                 raise
             # The task expects to fail (Ansible's targets test a module's argument errors
             # this way): it fails in its place, with the reason, and the play goes on.
-            op, args = "fail", YDict(msg=getattr(exc, "module_msg", exc.what))
+            # Ansible's message is the module's own, without the op's name before it
+            msg = exc.what[len(spec.name) + 2:] if exc.what.startswith(spec.name + ": ") \
+                else exc.what
+            op, args = "fail", YDict(msg=getattr(exc, "module_msg", msg))
             args.pos, args.key_pos = getattr(data, "pos", None), {}
             later = None  # judged as the fail it became
     if later is None:

@@ -42,6 +42,10 @@ class UnsafePath(OpError):
     """A path the agent refuses to follow or touch (a planted link, FIFO, hard link)."""
 
 
+class IsRoot(OpError):
+    """The path is "/" (or a link leads there): no parent folder to act in."""
+
+
 def kind_of(mode: int) -> str:
     if stat.S_ISLNK(mode):
         return "link"
@@ -215,7 +219,7 @@ def locate(path: str, follow: bool = True, create_parents: bool = False,
     link there is what the caller acts on (to remove or replace it, never through it)."""
     parts = _split(path)
     if not parts:
-        raise OpError("refusing to act on /")
+        raise IsRoot("refusing to act on /")
     walker = _Walker(create_parents, dir_mode)
     try:
         walker.walk(parts[:-1])
@@ -234,7 +238,7 @@ def locate(path: str, follow: bool = True, create_parents: bool = False,
                 break
             rest = walker.link_target(name, st)
             if not rest:  # a link to "/"
-                raise OpError("%s resolves to /" % path)
+                raise IsRoot("%s resolves to /" % path)
             walker.walk(rest[:-1])
             name = rest[-1]
         if created is not None:
@@ -253,12 +257,15 @@ def real_path(path: str) -> str:
 
 
 def lstat(path: str, follow: bool = True) -> Optional[os.stat_result]:
-    """The entry's own stat (None when absent); a missing parent counts as absent."""
+    """The entry's own stat (None when absent); a missing parent counts as absent. "/" (and
+    a link to it, where followed) is read as it is: reading it acts on nothing."""
     try:
         with locate(path, follow) as loc:
             return loc.lstat()
     except MissingPrerequisite:
         return None
+    except IsRoot:
+        return os.stat("/")
 
 
 def kind(path: str, follow: bool = True) -> str:

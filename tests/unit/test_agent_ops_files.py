@@ -156,7 +156,7 @@ def test_link_never_replaces_a_real_file(tmp_path: Path) -> None:
     target = tmp_path / "f"
     target.write_text("keep me")
     outcome = run_op("file", {"path": str(target), "state": "link", "src": "/etc/hostname"})
-    assert outcome.status == "failed" and "refusing to convert from file to link" in outcome.msg
+    assert outcome.status == "failed" and "refusing to convert from file to symlink" in outcome.msg
     assert target.read_text() == "keep me"
     forced = run_op("file", {"path": str(target), "state": "link", "src": "/etc/hostname",
                              "force": True})

@@ -52,6 +52,16 @@ def test_arguments_a_task_expects_to_be_refused_fail_in_its_place(tmp_path: Path
         plan_tasks(tmp_path / "2", "- {command: null, args: {chdir: /}}\n")
 
 
+def test_an_argument_refused_in_its_place_says_it_in_ansible_s_words(tmp_path: Path) -> None:
+    plan = plan_tasks(tmp_path, """
+        - {name: no path, file: {state: hard}, ignore_errors: true}
+        - {name: src alone, file: {path: /x, src: /y, state: file}, ignore_errors: true}
+        """)
+    # the module's message, without "file: " before it
+    assert plan.steps[0]["args"]["msg"] == "missing required arguments: path"
+    assert "src option requires state to be 'link' or 'hard'" in plan.steps[1]["args"]["msg"]
+
+
 def test_the_action_form_names_the_module_as_a_value(tmp_path: Path) -> None:
     plan = plan_tasks(tmp_path, """
         - {name: a, action: command echo hi}

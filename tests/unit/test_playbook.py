@@ -227,7 +227,7 @@ def test_a_decimal_mode_fails_at_load_with_a_hint(tmp_path: Path) -> None:
 
 def test_a_missing_required_argument(tmp_path: Path) -> None:
     err = task_error(tmp_path, "- template: {src: a.j2}\n")
-    assert "missing required argument 'dest'" in err.what and err.where == "playbooks/site.yml:3:7"
+    assert "missing required arguments: dest" in err.what and err.where == "playbooks/site.yml:3:7"
 
 
 def test_one_of_src_or_content(tmp_path: Path) -> None:
