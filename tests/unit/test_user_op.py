@@ -201,3 +201,9 @@ def test_a_getent_fact_read_by_key_later_is_not_refused_before_it_runs(tmp_path:
                           "ansible_facts.getent_shadow['someone'][2] == '5'"]}
         """)
     assert [s["name"] for s in plan.steps] == ["g"]
+
+
+def test_a_new_primary_group_is_given_by_number(fake_etc: None) -> None:
+    # lusermod takes no group name; usermod takes either
+    assert user.usermod_plan("deploy", {"group": "adm", "local": True},
+                             accounts.users()["deploy"]) == (["group adm"], ["-g", "4"])

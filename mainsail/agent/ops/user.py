@@ -223,7 +223,7 @@ def usermod_plan(name: str, args: Mapping[str, Any],
         gid = _gid(str(args["group"]), group_table)
         if gid != current.gid:
             changes.append("group %s" % args["group"])
-            options += ["-g", str(args["group"])]
+            options += ["-g", str(gid)]  # by number: lusermod takes no name
     if not local:  # libuser: lgroupmod, see local_commands
         _groups(changes, options, args, accounts.supplementary_groups(name, group_table),
                 group_table)
@@ -555,17 +555,31 @@ attribute by attribute and changed with one `usermod`, listing each difference i
 
 Notes:
 
-* `create_home` and `system` apply only when the account is created. Without `group`, Debian's
-  `useradd` gives the user a group of its own name.
+* `create_home` and `system` apply only when the account is created; later, a home that is
+  missing (the user made with `create_home: false`, or given another `home`) is made as
+  `useradd` makes one: the `skeleton` (default `/etc/skel`) copied, links kept as links, owned
+  by the user, with login.defs' `HOME_MODE` (else its `UMASK`). `/nonexistent`, Debian's home
+  for accounts that must have none, is never made. Without `group`, Debian's `useradd` gives the
+  user a group of its own name (`-N` when such a group exists already).
 * `password` is compared with the hash in `/etc/shadow`, which needs root (`become`). The hash
   is never shown: the message says `password changed`, and it is masked in command lines. List
-  the variable holding it under `no_log` to keep it out of plans and reports as well.
+  the variable holding it under `no_log` to keep it out of plans and reports as well. A value
+  that does not look like a crypt hash is set as given, with Ansible's warning (`warnings`).
+* `expires` is compared by day with the shadow line (a user without one counts as day 0, as in
+  Ansible); `password_expire_*` are set with `chage`, only for a user with a shadow line.
+* `generate_ssh_key` runs `ssh-keygen` in a private folder and puts both files in place by
+  rename: a link at either name is replaced, never written through; an existing public key
+  without a private one is refused unless `force`. The passphrase goes on ssh-keygen's input.
+  The result has `ssh_key_file`, `ssh_fingerprint` and `ssh_public_key`.
+* `local` uses libuser's tools (package `libuser`); with `umask`, `uid_min` or `uid_max` the task
+  fails in Ansible's words.
 * Check mode: reports `user created`, the differences, or `user removed`, without running
   anything. A primary `group` that does not exist yet is assumed to come from an earlier
   `group` task. No diff.
-* Ansible differences: `remove`, `move_home`, `generate_ssh_key`, `update_password`, `expires`
-  and the like are not available. `state: absent` leaves the home folder and mail spool. A
-  changed `home` is set without moving the files. `groups` cannot be empty, so it cannot take a
-  user out of all supplementary groups.
+* Ansible differences: the macOS, BSD, Solaris and SELinux arguments (`hidden`, `login_class`,
+  `profile`, `authorization`, `role`, `seuser`) are not available. `password_expire_account_disable`
+  is compared with the shadow line (Ansible sets it every time, reporting a change). `~` at the
+  head of `shell` is the agent's home (root's with `become`). `groups` cannot be empty, so it
+  cannot take a user out of all supplementary groups.
 """,
 )
