@@ -429,6 +429,7 @@ class _Builder:
         self.added_facts: dict[str, Any] = {}  # Ansible-named facts from setup (and the like)
         self.flushes = 0  # meta: flush_handlers so far: each starts new transactions
         self.sample_derived: set[str] = set()  # set_fact names made from sample results
+        self.sample_facts: set[str] = set()  # module facts (getent_shadow) standing in empty
         self.delegate: str | None = None  # where this segment's steps run (None: the host)
         self._add_secrets(inventory.secrets if inventory else secret_texts(host.vars))
         # Values the run's vault decrypted while loading (inline !vault in a playbook or task
@@ -753,6 +754,9 @@ class _Builder:
             # What setup (or service_facts) will return is not known yet: the facts the host
             # sent stand in, and an empty value for each fact such an op sets as a variable.
             samples = {name: {} for op in ahead & FACT_OPS.keys() for name in FACT_OPS[str(op)]}
+            self.sample_facts = set(samples) - set(self.added_facts)
+            if self.sample_facts:  # also read as ansible_facts.getent_shadow
+                self.sample_facts.add("ansible_facts")
             self.added_facts = {**samples, **ansible_facts(self.hello_facts), **self.added_facts}
             self.scopes = {}
         self.steps, self.blobs, self.notify, self.checks, self.skipped = [], {}, {}, {}, []
@@ -782,7 +786,8 @@ class _Builder:
         registered result, a missing template or a bad argument is bad input now."""
         # A registered result's sample, and what a set_fact made of one (its real value is
         # only known once the host has answered): reading them is not bad input yet.
-        results = set(_sample_results(self.play, self._unit_tasks())) | self.sample_derived
+        results = set(_sample_results(self.play, self._unit_tasks())) | self.sample_derived \
+            | self.sample_facts  # an empty getent_shadow lacks the key a real one has
         if any(referenced_names("{{ %s }}" % w if not has_template(w) else w, scope.env)
                & results for w in task.when if isinstance(w, str)):
             task = dataclasses.replace(task, when=())  # checked as if its result says run
@@ -1382,7 +1387,9 @@ class _Builder:
         index_var, and with ``extended`` Ansible's ``ansible_loop``."""
         known = self._vars(scope)
         if task.vars:  # the task's own vars (and its blocks'), over everything but extra vars
-            own = render_value(dict(task.vars), known, where=task.loc, env=scope.env)
+            # each after the ones it reads (`pub: "{{ key }}.pub"` beside `key`), as Ansible
+            own = _resolve_vars(dict(task.vars), {k: task.loc for k in task.vars}, scope.env,
+                                {}, outer=known)
             known = {**known, **own, **{k: known[k] for k in self.extra if k in known}}
         if not isinstance(item, _LoopItem):
             return known
@@ -1926,14 +1933,16 @@ _UNDEFINED = re.compile(r"undefined variable '(?P<name>[^']+)'|'(?P<other>[^']+)
 # ---------------------------------------------------------------------------- helpers
 
 def _resolve_vars(raw: Mapping[str, Any], sources: Mapping[str, str], env: Environment,
-                  fixed: Mapping[str, Any]) -> dict[str, Any]:
+                  fixed: Mapping[str, Any], outer: Mapping[str, Any] | None = None
+                  ) -> dict[str, Any]:
     """Render variables whose values are templates, each after the variables it uses.
 
     ``fixed`` (the names Mainsail sets) take part as they are and override the rest. A
     variable that cannot be rendered becomes a stand-in that raises its error only when
-    something uses it, so an unused broken default does not fail the plan.
+    something uses it, so an unused broken default does not fail the plan. ``outer``: the
+    variables around them (a task's), read where ``raw`` does not name the variable.
     """
-    resolver = _VarResolver(raw, sources, env, dict(fixed))
+    resolver = _VarResolver(raw, sources, env, dict(fixed), outer or {})
     for key in raw:
         resolver.resolve(key, ())
     return resolver.done
@@ -1945,6 +1954,7 @@ class _VarResolver:
     sources: Mapping[str, str]
     env: Environment
     done: dict[str, Any]
+    outer: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
     def resolve(self, name: str, chain: tuple[str, ...]) -> None:
         if name in self.done:
@@ -1963,7 +1973,7 @@ class _VarResolver:
 
     def render(self, name: str, value: Any) -> Any:
         try:
-            return render_value(value, {**self.raw, **self.done},
+            return render_value(value, {**self.outer, **self.raw, **self.done},
                                 where=self.sources.get(name, ""), env=self.env)
         except BadInput as exc:
             return broken(BadInput(f"variable {name!r}: {exc.what}", exc.where, exc.hint))

@@ -41,7 +41,7 @@ def test_group_and_shadow_parsing() -> None:
 def test_useradd_options() -> None:
     argv = user.useradd_argv("app", {"uid": 2001, "group": "app", "groups": ["adm", "sudo"],
                                      "shell": "/bin/sh", "system": True, "create_home": False})
-    assert argv == ["useradd", "-u", "2001", "-g", "app", "-s", "/bin/sh", "-G", "adm,sudo",
+    assert argv == ["useradd", "-u", "2001", "-g", "app", "-G", "adm,sudo", "-s", "/bin/sh",
                     "-M", "-r", "--", "app"]
 
 
@@ -62,7 +62,7 @@ def test_usermod_plan_for_an_existing_user(fake_etc: None) -> None:
     current = accounts.users()["deploy"]
     changes, options = user.usermod_plan("deploy", {
         "shell": "/bin/zsh", "groups": ["adm"], "password": "$6$new$hash", "uid": 1001}, current)
-    assert options == ["-s", "/bin/zsh", "-G", "adm", "-p", "$6$new$hash"]
+    assert options == ["-G", "adm", "-s", "/bin/zsh", "-p", "$6$new$hash"]
     assert "shell /bin/bash -> /bin/zsh" in changes and "password changed" in changes
     assert not any("$6$" in c for c in changes)
 
@@ -76,7 +76,8 @@ def test_usermod_plan_with_append_only_adds(fake_etc: None) -> None:
 
 
 def test_user_in_check_mode_changes_nothing(fake_etc: None) -> None:
-    outcome = run_op("user", {"name": "deploy", "shell": "/bin/zsh"}, check=True)
+    outcome = run_op("user", {"name": "deploy", "shell": "/bin/zsh", "create_home": False},
+                     check=True)
     assert outcome.status == "changed" and outcome.msg == "shell /bin/bash -> /bin/zsh"
     assert accounts.users()["deploy"].shell == "/bin/bash"
 

@@ -60,6 +60,31 @@ def parse_shadow(text: str) -> Dict[str, str]:
     return {p[0]: p[1] for p in _fields(text, 2)}
 
 
+@dataclass
+class ShadowEntry:
+    """One /etc/shadow line; an empty number field is -1, as getspnam(3) gives it."""
+    hash: str
+    min: int = -1
+    max: int = -1
+    warn: int = -1
+    inactive: int = -1
+    expire: int = -1
+
+
+def _days(text: str) -> int:
+    text = text.strip()
+    return int(text) if text.lstrip("-").isdigit() else -1
+
+
+def parse_shadow_entries(text: str) -> Dict[str, ShadowEntry]:
+    out = {}
+    for p in _fields(text, 2):
+        p = p + [""] * (9 - len(p))
+        out[p[0]] = ShadowEntry(p[1], _days(p[3]), _days(p[4]), _days(p[5]), _days(p[6]),
+                                _days(p[7]))
+    return out
+
+
 def users() -> Dict[str, PasswdEntry]:
     return parse_passwd(facts.read_text(PASSWD))
 
@@ -70,6 +95,10 @@ def groups() -> Dict[str, GroupEntry]:
 
 def password_hashes() -> Dict[str, str]:
     return parse_shadow(facts.read_text(SHADOW))
+
+
+def shadow_entries() -> Dict[str, ShadowEntry]:
+    return parse_shadow_entries(facts.read_text(SHADOW))
 
 
 def supplementary_groups(name: str, table: Dict[str, GroupEntry]) -> List[str]:
