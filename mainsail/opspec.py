@@ -346,6 +346,8 @@ def _as_mode(value: Any, label: str, where: str) -> str:
 
 
 def _as_names(value: Any, label: str, where: str) -> list[str]:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        value = str(value)  # a number (a gid) is the one name it writes, as Ansible's list
     if isinstance(value, str):
         items = [part.strip() for part in value.split(",")]
     elif isinstance(value, list):

@@ -34,7 +34,7 @@ import jinja2
 from .agent.facts import ansible_names as ansible_facts
 from .agent.ops import OPS as RUNNERS
 from .agent.core import OpError
-from .agent.spec import Ships
+from .agent.spec import Arg, Ships
 from .errors import BadInput, did_you_mean
 from .inventory import Host, Inventory, check_var_name, select_hosts
 from . import taint
@@ -447,7 +447,9 @@ class _Builder:
     def _new_scope(self, use: RoleUse | None) -> _Scope:
         chain = self._role_chain(use)
         templates = [r.templates for r in chain[-1:]] + [self.root / "templates"]
-        files = tuple([r.files for r in chain[-1:]] + [self.root / "files"])
+        # then the role's own folder: `src: files/x` finds roles/R/files/x, as in Ansible
+        files = tuple([r.files for r in chain[-1:]] + [self.root / "files"] +
+                      [r.files.parent for r in chain[-1:]])
         env = make_env(templates, self.root)
         env.files_path = files
         raw, sources = self._layers(use, chain, env)
@@ -1297,6 +1299,12 @@ class _Builder:
         internal = {k: rendered.pop(k) for k in OPS[task.op].internal if k in rendered} \
             if task.op in _JUDGED_HERE else {}
         args = self._with_environment(task, scope, variables, _without_omitted(rendered))
+        for key, value in list(args.items()):
+            if isinstance(value, (dict, list)) and isinstance(task.args.get(key), str) and \
+                    OPS[task.op].arg_map().get(key, _NO_ARG).type in _TEXT_TYPES:
+                # a template that renders a mapping (a loop's find result) where text goes:
+                # its text, as Ansible's; a mapping written as such stays refused
+                args[key] = str(to_plain(value, where=task.loc))
         for arg in OPS[task.op].args:  # an argument a variable gives (ansible_package_use)
             if arg.var and args.get(arg.name) in (None, arg.default) and \
                     variables.get(arg.var) not in (None, ""):
@@ -1870,6 +1878,10 @@ def result_fields(result: Mapping[str, Any]) -> dict[str, Any]:
 
 # Ops whose module prepares the step on the controller (``prepare``) and says what
 # ``register`` keeps of it (``registered``): their verdict is known when the plan is built.
+# Argument types that take text; Ansible gives a mapping or list rendered there its text.
+_TEXT_TYPES = ("str", "abspath", "pathtext")
+_NO_ARG = Arg("")
+
 _JUDGED_HERE = {name: module for name, module in RUNNERS.items()
                 if hasattr(module, "prepare") and hasattr(module, "registered")}
 

@@ -60,6 +60,23 @@ class Journal:
         self.count += 1
         data = os.path.join(self.folder, "%d.data" % self.count)
         with safepath.locate(path, follow=False) as loc:
+            st = loc.lstat()
+            if st is not None and stat.S_ISREG(st.st_mode) and st.st_nlink > 1 and \
+                    not loc.trusted:
+                # A hard link where others can change the folder may be another file of the
+                # system: never read, only kept by a second name beside it (no byte
+                # copied), and put back by a rename. Writing through it stays refused.
+                entry.update(inode=[st.st_dev, st.st_ino], kept=keep_name(loc.name))
+                self.append(entry)
+                keep_link(loc, st, entry["kept"])
+                fd = open_keep(loc, entry)
+                if fd is None:  # no second name could be made: nothing to put it back from
+                    raise safepath.UnsafePath(
+                        "%s has %d hard links and is in %s, which others can change: refused"
+                        % (path, st.st_nlink, loc.folder),
+                        hint="a hard link may be another file of the system; remove it")
+                os.close(fd)
+                return
             fd, was = safepath.open_entry(loc)
             copy_out(fd, was, data)
             entry.update(data=os.path.basename(data), inode=[was.st_dev, was.st_ino])
@@ -243,6 +260,8 @@ def restore_entry(folder: str, entry: Dict[str, Any]) -> None:
         elif kind == "fifo":
             safepath.fifo_at(loc, entry["mode"], entry["uid"], entry["gid"])
         elif not restore_kept(loc, current, entry):
+            if "data" not in entry:  # kept by a second name only, and that name is gone
+                raise OpError("%s: its kept copy is gone; cannot put it back" % path)
             if current is not None and stat.S_ISDIR(current.st_mode):
                 safepath.remove_at(loc)
             with open(os.path.join(folder, entry["data"]), "rb") as handle:

@@ -19,7 +19,8 @@ The rule (docs/architecture.md, "Hostile hosts"):
 * Only regular files are read or replaced, folders only listed or created: a FIFO, socket
   or device is refused after lstat, before any open (the open is non-blocking besides).
   A regular file with more than one hard link in an untrusted folder is refused too: it
-  may be another file of the system linked in by the folder's owner.
+  may be another file of the system linked in by the folder's owner. Removing that name
+  is allowed: the journal keeps it by a second name beside it, never reading it.
 
 Stdlib only, Python 3.8+.
 """

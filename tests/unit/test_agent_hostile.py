@@ -131,6 +131,20 @@ def test_a_hard_link_in_a_user_folder_is_not_chowned(home: Path, canary: Path) -
     assert state(canary) == before
 
 
+def test_a_hard_link_in_a_user_folder_is_removed_unread_and_put_back_by_name(
+        tmp_path: Path, home: Path, canary: Path) -> None:
+    before = state(canary)
+    os.link(canary, home / "hardlinked")
+    book = journal.Journal(str(tmp_path / "journal"))
+    outcome = run_op("file", {"path": str(home / "hardlinked"), "state": "absent"},
+                     journal=book)
+    assert outcome.status == "changed" and not (home / "hardlinked").exists()
+    assert not [p for p in (tmp_path / "journal").iterdir() if p.suffix == ".data"]  # unread
+    journal.restore(book.folder)
+    assert os.path.samefile(home / "hardlinked", canary) and state(canary) == before
+    assert sorted(p.name for p in home.iterdir()) == ["hardlinked"]
+
+
 def test_a_look_alike_temp_name_is_never_written_through(home: Path, canary: Path) -> None:
     """Fixed or guessable temp names would be followed: every temp file is O_EXCL."""
     before = state(canary)

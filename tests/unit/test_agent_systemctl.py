@@ -147,3 +147,20 @@ def test_check_mode_assumes_a_missing_unit_only_after_a_step_that_would_change(
     assert run_step(ctx, touch)["status"] == "changed" and ctx.would_change == ["file"]
     assumed = run_step(ctx, ghost)
     assert assumed["status"] == "changed" and not (tmp_path / "unit").exists()
+
+
+@pytest.mark.parametrize("listing,enabled", [("indirect\n", False),
+                                             ("indirect\\n  /etc/x.wants/dummy.socket\n", True)])
+def test_an_indirect_unit_is_enabled_once_what_its_also_names_is_installed(
+        bindir, listing, enabled):
+    fake_command(bindir, "systemctl",
+                 '[ "$1" = show ] && { printf "LoadState=loaded\\nUnitFileState=indirect\\n"; '
+                 'exit 0; }; [ "$1" = is-enabled ] && { printf "%s"; exit 0; }; exit 0'
+                 % listing)
+    assert systemctl.Unit("dummy.service").enabled is enabled
+
+
+@pytest.mark.parametrize("state", ["alias", "enabled-runtime"])
+def test_alias_and_runtime_units_are_enabled_for_good_when_asked(bindir, state):
+    fake_systemctl(bindir, "LoadState=loaded\nActiveState=active\nUnitFileState=%s\n" % state)
+    assert not systemctl.Unit("x.service").enabled

@@ -382,3 +382,20 @@ def test_a_skipped_item_keeps_why_its_label_could_not_render(tmp_path: Path) -> 
     following = plan.following([{"id": plan.steps[0]["id"], "status": "changed", "msg": "",
                                  "rc": 0, "stdout": "changed", "stderr": "", "cmd": "echo"}])
     assert "no attribute 'stdout'" in following.steps[0]["args"]["msg"]
+
+
+def test_a_template_rendering_a_mapping_where_text_goes_gives_its_text(tmp_path: Path) -> None:
+    plan = plan_tasks(tmp_path, """
+        - file: {path: "{{ item }}", state: absent}
+          loop: [{path: /tmp/x}]
+        """)
+    assert plan.steps[0]["args"]["path"] == "{'path': '/tmp/x'}"  # as Ansible: a no-op
+    with pytest.raises(BadInput, match="must be a string, not a mapping"):
+        plan_tasks(tmp_path / "2", "- file: {path: {a: 1}, state: absent}\n")  # written so
+
+
+def test_a_number_where_names_go_is_the_one_name_it_writes(tmp_path: Path) -> None:
+    plan = plan_tasks(tmp_path, "- user: {name: u, groups: '{{ 1006 }}', append: true}\n")
+    assert plan.steps[0]["args"]["groups"] == ["1006"]  # a gid, as Ansible's list type
+    with pytest.raises(BadInput, match="list of names"):
+        plan_tasks(tmp_path / "2", "- user: {name: u, groups: true}\n")

@@ -15,9 +15,11 @@ from ..core import MissingPrerequisite, OpError
 
 PROPERTIES = ("Id", "LoadState", "ActiveState", "SubState", "UnitFileState",
               "NeedDaemonReload", "Result", "MainPID")
-# The unit-file states `systemctl is-enabled` counts as enabled (exit status 0).
-ENABLED_STATES = frozenset({"enabled", "enabled-runtime", "static", "indirect", "generated",
-                            "transient", "alias", "linked", "linked-runtime"})
+# The unit-file states counted as enabled: those `systemctl is-enabled` counts (exit status
+# 0) but enabled-runtime (enabled until reboot only) and alias, which `enabled: true`
+# enables for good, as Ansible's systemd does; indirect: see Unit.enabled.
+ENABLED_STATES = frozenset({"enabled", "static", "generated", "transient", "linked",
+                            "linked-runtime"})
 MASKED_STATES = frozenset({"masked", "masked-runtime"})
 RUNNING_STATES = frozenset({"active", "activating", "reloading"})
 JOURNAL_LINES = 10
@@ -69,7 +71,17 @@ class Unit:
 
     @property
     def enabled(self) -> bool:
-        return self.props.get("UnitFileState") in ENABLED_STATES
+        state = self.props.get("UnitFileState")
+        if state == "indirect":  # enabled once what its Also= names is installed
+            return bool(self.installed_through())
+        return state in ENABLED_STATES
+
+    def installed_through(self) -> List[str]:
+        """The symlinks that install an indirect unit (``is-enabled --full`` lists them
+        under the state; Ansible counts the unit as enabled when there are any)."""
+        result = proc.run(self.systemctl("is-enabled", "--full", "--", self.name),
+                          extra_env=proc.C_LOCALE)
+        return [line.strip() for line in result.stdout.splitlines()[1:] if line.strip()]
 
     @property
     def needs_daemon_reload(self) -> bool:

@@ -241,9 +241,10 @@ Notes:
   none, check mode fails as a real run would, and as Ansible does). To be rid of a daemon for good, remove its package with
   `apt`.
 * Check mode: the state is read and the actions listed, none is run. No diff.
-* `enabled` follows the exit code of `systemctl is-enabled`, which counts units without an
-  `[Install]` section (static units) as enabled: they satisfy `enabled: true`, and
-  `enabled: false` cannot turn them off.
+* `enabled` follows `systemctl is-enabled`, which counts units without an `[Install]`
+  section (static units) as enabled: they satisfy `enabled: true`, and `enabled: false`
+  cannot turn them off. `indirect`, `alias` and `enabled-runtime` units count as not
+  enabled, as in Ansible's systemd.
 * Ansible differences: there is no `daemon_reload`; after changing a unit file, notify a
   handler running `command: systemctl daemon-reload`, defined before the handler that restarts
   the service (handlers run in the order they are defined). `pattern`, `arguments`, `sleep`

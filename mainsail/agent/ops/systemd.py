@@ -165,8 +165,10 @@ Notes:
   `daemon_reload: true`, or in check mode once an earlier step would have changed something,
   it is assumed to come from an earlier task's unit file. In check mode with no such earlier
   step it fails, as a real run would (and as Ansible does).
-* `enabled` counts units without an `[Install]` section (static, indirect, generated) as
-  enabled, as `systemctl is-enabled` does.
+* `enabled` counts units without an `[Install]` section (static, generated) as enabled, as
+  `systemctl is-enabled` does; an `indirect` unit (enabled only through the units its `Also=`
+  names), an `alias` and an `enabled-runtime` one count as not enabled, so `enabled: true`
+  enables them for good (as Ansible's systemd does).
 * Check mode reads the unit and lists the verbs, running none. No diff.
 * Not journalled: a rollback of the role restores the unit file (written by `copy` or
   `template`) and runs the role's notified handlers, not `systemctl` verbs.
