@@ -78,6 +78,8 @@ class HostPlan:
     checks: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # txn -> probes
     segment: int = 1  # which request of the host's play this is (1 = the first)
     delegate: str | None = None  # "localhost": the segment runs on the controller
+    login: str | None = None  # the segment runs on the host logged in as this user (a
+    # task's remote_user other than the play's), over a session of its own
     deferred: tuple[str, ...] = ()  # tasks left for later segments (they need a result)
     cursor: Any = field(default=None, compare=False, repr=False)  # renders what follows
     notified: list[str] = field(default_factory=list)  # handlers that steps of the request
@@ -86,8 +88,9 @@ class HostPlan:
     def following(self, results: Sequence[Mapping[str, Any]]) -> "HostPlan | None":
         """The next segment, rendered with the registered results of this one's ``results``;
         None when the play is done on this host."""
-        if self.cursor is None or (not self.deferred and not self.cursor.flow.judging):
-            return None
+        if self.cursor is None or (not self.deferred and not self.cursor.flow.judging and
+                                   not self.delegate and not self.login):
+            return None  # (a segment run elsewhere passes its notifications on: resume)
         following = self.cursor.resume(results)
         if not following.steps and not following.notified and not following.deferred:
             return None  # nothing left to send (a judged step was the play's last)
@@ -106,6 +109,8 @@ class HostPlan:
                  "blobs": {sha: len(data) for sha, data in self.blobs.items()}}
         if self.delegate:
             shown["delegate"] = self.delegate
+        if self.login:
+            shown["login"] = self.login
         return _mask_all(shown, Masker().with_secrets(self.secrets)) if masked else shown
 
 
@@ -664,6 +669,11 @@ class _Builder:
     def resume(self, results: Sequence[Mapping[str, Any]]) -> HostPlan:
         """The next segment, once the results of the one before are in."""
         by_id = {r.get("id"): r for r in results}
+        if self.delegate not in (_UNSET, None):  # run elsewhere: its notifications go on to
+            # the play's own session with the next request
+            for step_id, names in self.notify.items():
+                if by_id.get(step_id, {}).get("status") == "changed":
+                    self.notify_later += [n for n in names if n not in self.notify_later]
         self._take_facts(results)
         fatal = next((entry for i, entry in sorted(self.flow.judging.items())
                       if by_id.get(i, {}).get("status") == "failed" and i not in self.flow.caught),
@@ -729,13 +739,15 @@ class _Builder:
         with rescue/always failed on the host."""
         if self.flow.judging or (self.flow.caught and self.flow.must_wait(task)):
             return True
-        if self.delegate is not _UNSET and _runs_on_host(task) and task.delegate_to:
+        if self.delegate is not _UNSET and _runs_on_host(task) and \
+                (task.delegate_to or task.remote_user):
             try:
-                elsewhere = self._delegate(task, scope, self._vars(scope)) != self.delegate
+                elsewhere = self._where(task, scope, self._vars(scope)) != self.delegate
             except BadInput:  # e.g. it reads the loop's item: rendered (or refused) with it
                 elsewhere = False
             if elsewhere:
-                return True  # a request runs on one machine: the host, or the controller
+                return True  # a request runs on one machine, as one login: the host's or
+                # another user's, or the controller
         elif self.delegate not in (_UNSET, None) and _runs_on_host(task):
             return True  # back to the host
         return bool(self._deps(task, scope) & (self.awaited.keys() - self.extra.keys())) or \
@@ -1037,6 +1049,20 @@ class _Builder:
         elif action == "clear_facts":
             self.facts, self.added_facts = {}, {}  # what the host sent and what setup added
             self.scopes = {}  # built again without them
+
+    def _where(self, task: Task, scope: _Scope, variables: Mapping[str, Any]) -> str | None:
+        """Where and as whom the task runs: None (the host, as the play logs in),
+        "localhost" (the controller), or LOGIN + a user (the host, logged in as that user:
+        the task's remote_user)."""
+        delegate = self._delegate(task, scope, variables)
+        if delegate is not None or task.remote_user is None or \
+                self.host.connection == "local":
+            return delegate
+        user = str(render_string(task.remote_user, variables, where=task.loc,
+                                 env=scope.env)).strip()
+        if not user or user.startswith("-") or any(c.isspace() for c in user):
+            raise BadInput(f"remote_user {user!r} is not a user name", task.loc)
+        return None if user == self.host.user else LOGIN + user
 
     def _delegate(self, task: Task, scope: _Scope, variables: Mapping[str, Any]) -> str | None:
         """Where the task runs: None for its own host, "localhost" for the controller."""
@@ -1346,22 +1372,17 @@ class _Builder:
                 step.update({"async": task.async_seconds, "poll": 0})
             elif task.timeout is None:
                 step["timeout"] = float(task.async_seconds)
-        if task.remote_user is not None and self.host.connection != "local":
-            user = render_string(task.remote_user, variables, where=task.loc, env=scope.env)
-            if user != self.host.user:  # one session per host: one login
-                raise BadInput(f"remote_user {user!r} on a task: the host's session logs in "
-                               f"as {self.host.user!r}", task.loc,
-                               "run the task in a play with that remote_user, or use "
-                               "become_user")
         if _runs_on_host(task):
-            delegate = self._delegate(task, scope, variables)
+            where = self._where(task, scope, variables)
             if self.delegate is _UNSET:
-                self.delegate = delegate
-            elif delegate != self.delegate:
-                raise BadInput("delegate_to gives the controller for some items and the host "
-                               "for others", task.loc, "split the task in two")
-            if delegate is not None:  # the controller's own user, no become there
+                self.delegate = where
+            elif where != self.delegate:
+                raise BadInput("delegate_to or remote_user gives another machine or login for "
+                               "some items than for others", task.loc, "split the task in two")
+            if where == "localhost":  # the controller's own user, no become there
                 step.update(become=False, become_user=None)
+            elif where is not None and not step.get("become"):  # as the user it logs in as
+                step["become_user"] = where[len(LOGIN):]
         return step
 
     def _with_environment(self, task: Task, scope: _Scope, variables: Mapping[str, Any],
@@ -1731,13 +1752,18 @@ class _Builder:
         return names
 
     def finish(self) -> HostPlan:
-        delegate = None if self.delegate is _UNSET else self.delegate
-        if delegate is not None:  # the host's handlers and checks are not the controller's
+        where = None if self.delegate is _UNSET else self.delegate
+        delegate = where if where is not None and not where.startswith(LOGIN) else None
+        login = where[len(LOGIN):] if where is not None and where.startswith(LOGIN) else None
+        if where is not None:  # the play's own handlers and checks run in its own session;
+            # what this segment's steps notify is passed on to it (resume)
             self.handlers, self.checks = {}, {}
+            for step in self.steps:
+                step.pop("notify", None)
         return HostPlan(host=self.host.name, play=self.play.name, steps=self.steps,
                         blobs=self.blobs, handlers=self.handlers, notify=self.notify,
                         skipped=self.skipped, secrets=tuple(self.secrets), check=self.check,
-                        delegate=delegate,
+                        delegate=delegate, login=login,
                         checks={k: v for k, v in self.checks.items() if v},
                         segment=self.number, cursor=self,
                         notified=self._take_notified(),
@@ -1878,6 +1904,8 @@ def result_fields(result: Mapping[str, Any]) -> dict[str, Any]:
 
 # Ops whose module prepares the step on the controller (``prepare``) and says what
 # ``register`` keeps of it (``registered``): their verdict is known when the plan is built.
+LOGIN = "login:"  # a segment's place: the host, logged in as the user that follows
+
 # Argument types that take text; Ansible gives a mapping or list rendered there its text.
 _TEXT_TYPES = ("str", "abspath", "pathtext")
 _NO_ARG = Arg("")

@@ -7,6 +7,7 @@ variable, a missing template) stops the run with nothing changed on any host.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import getpass
 import math
 import os
@@ -106,6 +107,8 @@ class RunState:
     sessions: dict[str, HostSession] = field(default_factory=dict)
     delegates: dict[str, HostSession] = field(default_factory=dict)  # host -> its session to
     # the controller for delegate_to: localhost (one per host: a session is not shared)
+    logins: dict[tuple[str, str], HostSession] = field(default_factory=dict)  # (host, user)
+    # -> its session logged in as a task's remote_user
     dead: set[str] = field(default_factory=set)
     stop: threading.Event = field(default_factory=threading.Event)
     head_vars: dict[str, dict[str, Any]] = field(default_factory=dict)  # registered by heads
@@ -330,6 +333,8 @@ def apply_host(play: Play, host: Host, plan: HostPlan, state: RunState, opts: Ru
             with timed(opts, host.name, "apply"):
                 if segment.delegate:
                     results, ran_on = run_delegated(segment, host, state, opts, on_result)
+                elif segment.login:
+                    results, ran_on = run_as_login(segment, host, state, opts, on_result)
                 else:
                     ran_on = session
                     results = session.run(segment.steps, segment.blobs, opts.check, opts.diff,
@@ -381,6 +386,24 @@ def run_delegated(segment: HostPlan, host: Host, state: RunState, opts: RunOptio
             local, timeout=opts.connect_timeout, become=False)
     results = session.run(segment.steps, segment.blobs, opts.check, opts.diff, on_result,
                           lock=None, state_dir=host_state_dir(local, session.as_root),
+                          transaction=transaction_request(segment, opts))
+    return results, session
+
+
+def run_as_login(segment: HostPlan, host: Host, state: RunState, opts: RunOptions,
+                 on_result: Any) -> tuple[list[dict[str, Any]], HostSession]:
+    """A segment of tasks whose remote_user is not the play's: run over a session of its
+    own, logged in as that user (same address, key and host key; escalated as the play's
+    session is). The play's session holds the host's run lock: this one takes none."""
+    user = str(segment.login)
+    session = state.logins.get((host.name, user))
+    if session is None:
+        main = state.sessions[host.name]
+        session = state.logins[(host.name, user)] = open_session(
+            dataclasses.replace(host, user=user), timeout=opts.connect_timeout,
+            become=main.as_root and user != "root")
+    results = session.run(segment.steps, segment.blobs, opts.check, opts.diff, on_result,
+                          lock=None, state_dir=host_state_dir(session.host, session.as_root),
                           transaction=transaction_request(segment, opts))
     return results, session
 
@@ -541,7 +564,8 @@ def close_all(state: RunState, opts: RunOptions | None = None) -> None:
         rec.channels, rec.round_trips, rec.bytes_sent = session.counters()
         with timed(opts, name, "close"):
             session.close()
-    for name, session in state.delegates.items():
+    for name, session in [*state.delegates.items(),
+                          *((host, s) for (host, _), s in state.logins.items())]:
         rec = state.record.host(name)
         channels, trips, sent = session.counters()
         rec.channels, rec.round_trips = rec.channels + channels, rec.round_trips + trips

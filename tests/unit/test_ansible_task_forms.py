@@ -20,7 +20,7 @@ from mainsail.playbook import load_playbook
 from mainsail.runner import hidden
 from tests.unit.test_flags import mainsail
 from tests.unit.test_judged_later import local_project
-from tests.unit.test_segments import names, plan_tasks, project
+from tests.unit.test_segments import names, plan_tasks, project, ran
 
 
 def test_a_relative_path_is_the_remote_user_s_home(tmp_path: Path, monkeypatch) -> None:
@@ -285,8 +285,26 @@ def test_delegate_to_and_remote_user_on_blocks_include_file_form_and_preserve(
         - include_tasks: file=more.yml
         """, files={"playbooks/more.yml": "- {name: b, command: 'true', remote_user: root}\n"})
     assert plan.delegate == "localhost" and names(plan) == ["a"]
-    with pytest.raises(BadInput, match="remote_user 'ubuntu' on a task"):
-        plan_tasks(tmp_path / "1", "- {name: b, command: 'true', remote_user: ubuntu}\n")
+    # another login: a segment of its own, run over a session logged in as that user; what
+    # it notifies goes on to the play's session with the next request
+    root = project(tmp_path / "1", {"playbooks/site.yml": """
+        - hosts: all
+          become: true
+          tasks:
+            - {name: a, command: 'true'}
+            - {name: b, command: 'true', remote_user: ubuntu, notify: h}
+            - {name: c, command: 'true', remote_user: ubuntu, become: false}
+            - {name: d, command: 'true'}
+          handlers:
+            - {name: h, command: 'true'}
+        """})
+    plan = build_plan(root, load_playbook(root)[0], Host("web1", user="deploy"), {}, {})
+    assert names(plan) == ["a"] and plan.login is None
+    second = plan.following(ran(plan))
+    assert names(second) == ["b", "c"] and second.login == "ubuntu" and not second.handlers
+    assert "notify" not in second.steps[0] and second.steps[1]["become_user"] == "ubuntu"
+    third = second.following(ran(second, b={"status": "changed"}))
+    assert names(third) == ["d"] and third.login is None and third.notified == ["h"]
     root = project(tmp_path / "2", {
         "playbooks/site.yml": "- hosts: all\n  tasks:\n"
                               "    - {name: c, copy: {src: x.txt, dest: /tmp/x, mode: preserve}}\n",

@@ -110,16 +110,31 @@ def test_delegate_to_the_host_itself_is_no_delegation(tmp_path: Path) -> None:
     assert names(plan) == ["a", "b"] and plan.delegate is None
 
 
-def test_delegate_to_another_host_and_notify_from_a_delegated_task_are_refused(
-        tmp_path: Path) -> None:
+def test_delegate_to_another_host_is_refused(tmp_path: Path) -> None:
     with pytest.raises(BadInput) as info:
         plan_tasks(tmp_path, "- {command: 'true', delegate_to: db1}\n")
     assert "only localhost" in info.value.what
-    with pytest.raises(BadInput) as info:
-        plan_tasks(tmp_path / "n", """
-            - {command: 'true', delegate_to: localhost, notify: h}
-            """)
-    assert "notify from a delegated task" in info.value.what
+
+
+def test_what_a_delegated_task_notifies_runs_on_its_own_host(tmp_path: Path) -> None:
+    from mainsail.inventory import Host
+    from mainsail.plan import build_plan
+    from mainsail.playbook import load_playbook
+    from tests.unit.test_segments import project, ran
+    root = project(tmp_path, {"playbooks/site.yml": """
+        - hosts: all
+          tasks:
+            - {name: a, command: 'true', delegate_to: localhost, notify: h}
+          handlers:
+            - {name: h, command: 'true'}
+        """})
+    plan = build_plan(root, load_playbook(root)[0], Host("web1"), {}, {})
+    assert plan.delegate == "localhost" and "notify" not in plan.steps[0]
+    after = plan.following(ran(plan, a={"status": "changed"}))
+    assert after is not None and after.delegate is None and after.notified == ["h"]
+    assert list(after.handlers) == ["h"]
+    quiet = build_plan(root, load_playbook(root)[0], Host("web1"), {}, {})
+    assert quiet.following(ran(quiet)) is None  # nothing notified: no request more
 
 
 def test_check_mode_and_diff_per_task_reach_the_step_and_the_agent(tmp_path: Path) -> None:

@@ -73,6 +73,13 @@ def subsets(items: List[str]) -> Tuple[List[str], Optional[Tuple[str, str]]]:
     return sorted(chosen - excluded), None
 
 
+def _rule(args: Mapping[str, Any]) -> Optional[Tuple[str, str]]:
+    """An unknown subset is bad input before anything runs."""
+    if args.get("gather_subset") is None:
+        return None
+    return subsets(list(args["gather_subset"]))[1]
+
+
 SPEC = OpSpec(
     name='setup',
     aliases=('gather_facts',),  # Ansible's gather_facts module: the same facts
@@ -84,6 +91,7 @@ SPEC = OpSpec(
         Arg('fact_path', default=facts.FACT_PATH, doc='a folder of `*.fact` files (JSON or INI) read into `ansible_local`'),
         Arg('gather_timeout', 'int', default=10, doc="accepted for Ansible's sake; reading facts takes milliseconds"),
     ),
+    rule=_rule,
     doc="""\
 Reads the host's facts again, as the agent does when it connects: from `/proc`, `/sys` and
 `/etc`, without starting a process. The result's `ansible_facts` become the host's facts for
