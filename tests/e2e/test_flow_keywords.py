@@ -74,3 +74,45 @@ def test_rescue_always_include_role_and_delegation_on_a_host(live_testbed, ssh_c
     assert "flow-never" not in listing and "flow-after-end" not in listing
     assert ssh(ssh_config, "web1", "cat /tmp/flow-pre").stdout == "play\n"
     assert controller_file.read_text() == "web1\n"
+
+
+REMOTE_USER = """
+- hosts: all
+  become: true
+  gather_facts: false
+  tasks:
+    - user: {name: msremote, shell: /bin/sh, password: "*"}  # "*": a key login, no password
+    - file: {path: /home/msremote/.ssh, state: directory, owner: msremote, mode: "0700"}
+    - copy: {src: /home/deploy/.ssh/authorized_keys, remote_src: true, owner: msremote,
+             dest: /home/msremote/.ssh/authorized_keys, mode: "0600"}
+    - copy: {content: "msremote ALL=(ALL) NOPASSWD: ALL\\n", dest: /etc/sudoers.d/msremote,
+             mode: "0440"}
+    - {name: plain, command: whoami, remote_user: msremote, become: false, register: plain,
+       changed_when: true, notify: told}
+    - {name: escalated, command: whoami, remote_user: msremote, register: escalated}
+    - {name: back, command: whoami, register: back}
+    - assert:
+        that: [plain.stdout == 'msremote', escalated.stdout == 'root', back.stdout == 'root']
+  handlers:
+    - {name: told, file: {path: /tmp/flow-told, state: touch}}
+"""
+
+
+def test_a_task_s_remote_user_logs_in_as_that_user(live_testbed, ssh_config, tmp_path):
+    root = tmp_path / "site"
+    (root / "playbooks").mkdir(parents=True)
+    (root / "playbooks/site.yml").write_text(textwrap.dedent(REMOTE_USER))
+    write_inventory(root, ROOT / "inventory/known_hosts", {"web1": live_testbed["web1"]})
+    ssh(ssh_config, "web1", "rm -f /tmp/flow-told")
+    inv = load_inventory(root / "inventory/hosts.yml")
+    try:
+        record = run_playbook(root, inv, load_playbook(root), select_hosts(inv), RunOptions(),
+                              Progress(Console(file=io.StringIO()), Masker(), False))
+        host = record.hosts["web1"]
+        assert host.state == "ok", host.error
+        # the handler a remote_user task notified ran in the play's own session
+        assert "flow-told" in ssh(ssh_config, "web1", "ls /tmp").stdout.split()
+        assert host.channels >= 2  # a second session: the login as msremote
+    finally:
+        ssh(ssh_config, "web1", "rm -f /etc/sudoers.d/msremote; "
+                                "userdel -r msremote 2>/dev/null; true")
