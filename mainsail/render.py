@@ -974,8 +974,16 @@ def _lk_template(env: Any, ctx: Any, terms: list[Any], opts: dict[str, Any]) -> 
         source = read_text(found, env.root, what="template")
         template = compile_with_header(env, source, f"{display_path(found, env.root)}:1",
                                        filename=str(found), base={**settings, "loader": loader})
-        text = keep_newlines(source, template.render(variables),
-                             template.environment.newline_sequence)
+        # A template that outputs nothing at all (a comment, trimmed) is None, as Ansible's
+        # native rendering gives; any output, an empty line too, is text.
+        try:
+            parts = list(template.root_render_func(template.new_context(variables)))
+        except Exception:
+            template.environment.handle_exception()  # as Template.render reports it
+        if not parts:
+            out.append(None)
+            continue
+        text = keep_newlines(source, "".join(parts), template.environment.newline_sequence)
         out.append(text if text else None)
     return out
 

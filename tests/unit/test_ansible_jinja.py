@@ -93,6 +93,8 @@ def test_the_template_lookup_takes_ansibles_options(folder: Path) -> None:
     assert render_value("{{ lookup('template', 't.j2', template_vars={'who': 'y'}, "
                         "variable_start_string='[%', variable_end_string='%]') }}",
                         {"who": "x"}, env=env) == "Hello y\n"
+    (folder / "none.j2").write_text("{# only a comment, its newline trimmed #}\n")
+    assert render_value("{{ lookup('template', 'none.j2') is none }}", {}, env=env) is True
 
 
 def test_the_template_lookup_reads_the_header_and_includes_beside_it(folder: Path) -> None:
