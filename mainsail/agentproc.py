@@ -408,9 +408,11 @@ def local_agent(state_dir: Optional[str] = None, python: str = "python3") -> Ite
     """Run the bootstrap in a local subprocess; yield a started AgentClient."""
     zip_bytes, sha = build_agent_zip()
     argv = [python, "-I", "-S", "-c", BOOTSTRAP, sha, state_dir or LOCAL_AGENT_DIR]
+    # relative paths start in the controller's folder, as with Ansible's local connection
+    env = dict(agent_environment(os.environ), MAINSAIL_RELATIVE_BASE=os.getcwd())
     child = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, cwd="/",  # as over SSH: see agent_command
-                             env=agent_environment(os.environ))
+                             env=env)
     assert child.stdin is not None and child.stdout is not None and child.stderr is not None
     tail = StderrTail(child.stderr)
     client = AgentClient(child.stdout, child.stdin, lambda: tail.text(wait=0.5))

@@ -43,8 +43,8 @@ from .opspec import OPS, coerce_args
 from .playbook import (SPLAT, splat_args, CONTROLLER_OPS, FOREIGN_OP, PUBLISH_OP, BlockRef, Play, Role, RoleUse, Task,
                        load_vars_file, read_deferred)
 from .render import (OMIT, Environment, broken, eval_condition, has_template, make_env,
-                     referenced_names, render_string, render_template, render_value, run_lookup,
-                     to_plain)
+                     reads_controller_files, referenced_names, render_string, render_template,
+                     render_value, run_lookup, to_plain)
 from .vault import MIN_SECRET_LENGTH, Vault, secret_texts
 from .yamlio import YDict, display_path, load_yaml, loc_of
 
@@ -718,20 +718,40 @@ class _Builder:
 
     def _deps(self, task: Task, scope: _Scope) -> set[str]:
         """The variable names a task's templates read (when, loop, arguments, name, ...)."""
+        names: set[str] = set()
+        for text in self._templates(task, scope):
+            names |= referenced_names(text, scope.env)
+        return names
+
+    def _templates(self, task: Task, scope: _Scope) -> list[str]:
+        """The task's template strings (when, loop, arguments, name, ...), a bare condition
+        as the template it is."""
         texts = [task.title, task.loop, task.args, task.become_user, task.ignore_errors,
                  dict(task.vars), dict(task.environment),
                  [w for w in list(scope.when) + list(task.when) if isinstance(w, str)]]
-        names: set[str] = set()
-        for text in _strings(texts):
-            if has_template(text):
-                names |= referenced_names(text, scope.env)
+        out = [text for text in _strings(texts) if has_template(text)]
         bare = list(scope.when) + list(task.when)
         if task.op in _JUDGED_HERE:
             bare += _JUDGED_HERE[task.op].expressions(task.args)
-        for cond in bare:
-            if isinstance(cond, str) and not has_template(cond):
-                names |= referenced_names("{{ %s }}" % cond, scope.env)
-        return names
+        out += ["{{ %s }}" % cond for cond in bare
+                if isinstance(cond, str) and not has_template(cond)]
+        return out
+
+    def _controller_changes(self) -> bool:
+        """Whether the play's steps may change the controller's files (a local host, or
+        tasks delegated to localhost)."""
+        return self.host.connection == "local" or any(
+            kind == _TASK and what.delegate_to for kind, what, _ in self.units)
+
+    def _reads_changed_files(self, task: Task, scope: _Scope) -> bool:
+        """Whether the task tests or looks up the controller's files while this segment's
+        steps run on the controller (a local host, or delegated to localhost): it waits for
+        them, as Ansible renders each task when its turn comes."""
+        if not self.steps or not (self.host.connection == "local" or
+                                  self.delegate == "localhost"):
+            return False
+        return any(reads_controller_files(text, scope.env)
+                   for text in self._templates(task, scope))
 
     def _waits(self, task: Task, scope: _Scope) -> bool:
         """Whether ``task`` reads a result registered earlier in this segment (or facts a
@@ -751,7 +771,7 @@ class _Builder:
         elif self.delegate not in (_UNSET, None) and _runs_on_host(task):
             return True  # back to the host
         return bool(self._deps(task, scope) & (self.awaited.keys() - self.extra.keys())) or \
-            self._reads_facts(task, scope)
+            self._reads_facts(task, scope) or self._reads_changed_files(task, scope)
 
     def _check_deferred(self) -> None:
         """What later segments hold is checked before anything runs: each task renders with
@@ -811,6 +831,12 @@ class _Builder:
             reads = self._deps(task, scope) & results
             if self.after_include and "undefined variable" in exc.what:
                 return  # perhaps set by the dynamic include before it: checked when it runs
+            if self._controller_changes() and any(reads_controller_files(text, scope.env)
+                                                  for text in self._templates(task, scope)):
+                if task.op == "set_fact":  # what it sets is known only then, too
+                    self.sample_derived |= {str(k) for k in task.args
+                                            if not str(k).startswith("_")}
+                return  # a file an earlier step on the controller makes: checked then
             if not (reads and (_about_results(exc, self.play, self._unit_tasks()) or
                                reads & self.sample_derived)):
                 raise

@@ -323,6 +323,31 @@ def referenced_names(text: str, env: Environment | None = None) -> set[str]:
         return set()
 
 
+# Jinja tests and lookups that read the controller's files.
+_FILE_TESTS = frozenset({"file", "is_file", "directory", "is_dir", "link", "is_link", "exists",
+                         "link_exists", "mount", "is_mount", "same_file", "is_same_file"})
+_FILE_LOOKUPS = frozenset({"file", "fileglob", "first_found", "lines", "template", "pipe",
+                           "csvfile", "ini", "unvault", "with_fileglob", "with_first_found"})
+
+
+def reads_controller_files(text: str, env: Environment | None = None) -> bool:
+    """Whether a template string tests or looks up files on the controller (``is link``,
+    ``lookup('file', ...)``): what an earlier step on the controller may have changed."""
+    env = env or make_env()
+    try:
+        tree = env.parse(text)
+    except jinja2.TemplateSyntaxError:
+        return False
+    for node in tree.find_all((jinja2.nodes.Test, jinja2.nodes.Call)):
+        if isinstance(node, jinja2.nodes.Test) and node.name in _FILE_TESTS:
+            return True
+        if isinstance(node, jinja2.nodes.Call) and isinstance(node.node, jinja2.nodes.Name) \
+                and node.node.name in ("lookup", "query", "q") and node.args and \
+                isinstance(node.args[0], jinja2.nodes.Const) and node.args[0].value in _FILE_LOOKUPS:
+            return True
+    return False
+
+
 # ---------------------------------------------------------------------------- internals
 
 def _render_str(text: str, vars: Mapping[str, Any], where: str, env: Environment) -> Any:

@@ -145,6 +145,13 @@ def login_home() -> str:
     return os.path.expanduser("~")
 
 
+def relative_base() -> str:
+    """Where a relative path starts: the login user's home, as over SSH; for a local agent
+    the controller's own folder (MAINSAIL_RELATIVE_BASE), as Ansible's local connection runs
+    its modules in ansible-playbook's folder."""
+    return os.environ.get("MAINSAIL_RELATIVE_BASE") or login_home()
+
+
 def accept(spec: "OpSpec", args: Mapping[str, Any]) -> Dict[str, Any]:
     """``args`` checked against the op's declaration, with its defaults filled in.
 
@@ -168,7 +175,7 @@ def accept(spec: "OpSpec", args: Mapping[str, Any]) -> Dict[str, Any]:
                 not value.startswith("/"):
             # Relative to the remote user's home, as in Ansible (whose modules start in the
             # SSH session's folder; the agent starts in / so that nothing there is imported).
-            value = full[arg.name] = os.path.join(login_home(), os.path.expanduser(value))
+            value = full[arg.name] = os.path.join(relative_base(), os.path.expanduser(value))
         if arg.choices and value == "":  # a templated value that came out empty: left out
             value = arg.default
             full.pop(arg.name)

@@ -90,7 +90,14 @@ def run_local(target: str, workdir: Path, targets: Path | None = None) -> Outcom
                  % (out, out, PYTHON, workdir / "state"))
     root = make_project(workdir / "proj", targets or targets_folder(), target, inventory,
                         "testhost")
-    return _run(target, root, root / "inventory" / "hosts.yml", "testhost")
+    # A local host's relative paths start in the controller's folder (as ansible-playbook's
+    # do): run from the project, as `inv deploy` would be
+    here = os.getcwd()
+    os.chdir(root)
+    try:
+        return _run(target, root, root / "inventory" / "hosts.yml", "testhost")
+    finally:
+        os.chdir(here)
 
 
 def run_on_host(target: str, workdir: Path, inventory: Path, host: str,

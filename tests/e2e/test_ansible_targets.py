@@ -30,6 +30,9 @@ MODULE_PASSING = ("stat", "find", "slurp", "blockinfile", "getent", "debconf", "
 # the job within the target's 20 s (docs/ansible.md)
 BOOKWORM_ONLY = ("cron",)
 HOSTS = ("web1", "web2")  # bookworm, trixie
+# Targets that take the controller for the host (they read with lookups and file tests what
+# their own tasks wrote): run as ansible-test runs them, on a local host.
+LOCAL_PASSING = ("lookup_file", "test_files", "lookup_template")
 
 
 def inventory(testbed: dict, work: Path) -> str:
@@ -102,3 +105,10 @@ def test_the_targets_are_fetched_not_committed() -> None:
     tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True,
                              check=True).stdout.split()
     assert not any("integration/targets" in path for path in tracked)
+
+
+@pytest.mark.parametrize("target", LOCAL_PASSING)
+def test_controller_target_passes_on_a_local_host(targets, tmp_path, target):
+    from tests.e2e.ansible_targets import run_local
+    got = run_local(target, tmp_path, targets)
+    assert got.failed == 0 and not got.error and got.passed > 0, got

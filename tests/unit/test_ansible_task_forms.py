@@ -417,3 +417,26 @@ def test_a_number_where_names_go_is_the_one_name_it_writes(tmp_path: Path) -> No
     assert plan.steps[0]["args"]["groups"] == ["1006"]  # a gid, as Ansible's list type
     with pytest.raises(BadInput, match="list of names"):
         plan_tasks(tmp_path / "2", "- user: {name: u, groups: true}\n")
+
+
+def test_a_task_reading_the_controller_s_files_waits_for_the_steps_that_run_there(
+        tmp_path: Path) -> None:
+    from mainsail.inventory import Host
+    from mainsail.plan import build_plan
+    from mainsail.render import reads_controller_files
+    assert reads_controller_files("{{ 'x' is link }}") and \
+        reads_controller_files("{{ lookup('file', p) }}")
+    assert not reads_controller_files("{{ lookup('env', 'HOME') }}")
+    root = project(tmp_path, {"playbooks/site.yml": """
+        - hosts: all
+          tasks:
+            - {name: make, copy: {dest: /tmp/ms-made, content: bar}}
+            - {name: read, set_fact: {foo: "{{ lookup('file', '/tmp/ms-made-never') }}"}}
+            - {name: check, assert: {that: ["foo == 'bar'", "'/tmp/ms-made' is file"]}}
+        """})
+    local = Host("local", connection="local")
+    plan = build_plan(root, load_playbook(root)[0], local, {}, {})
+    assert names(plan) == ["make"]  # the lookup waits: its file may come from the copy
+    with pytest.raises(BadInput, match="could not locate file"):
+        build_plan(root, load_playbook(root)[0], Host("web1"), {}, {})  # the host's copy
+        # writes no controller file: a missing one is bad input before anything runs

@@ -9,7 +9,7 @@ import time
 from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Pattern, Tuple
 
 from .. import fileio, safepath
-from ..core import Context, OpError, Outcome, accept, as_list, flag, login_home, ok
+from ..core import Context, OpError, Outcome, accept, as_list, flag, relative_base, ok
 from ..spec import Arg, OpSpec
 from .stat import ALGORITHMS, checksum, describe
 
@@ -35,7 +35,7 @@ def run(ctx: Context, args: Mapping[str, Any]) -> Outcome:
     for top in as_list(args["paths"]):
         # `~/` is the home of the user the step runs as; a relative folder, the login
         # user's home (as in Ansible)
-        top = os.path.join(login_home(), os.path.expanduser(str(top)))
+        top = os.path.join(relative_base(), os.path.expanduser(str(top)))
         if len(top) > 1:
             top = top.rstrip("/")
         if safepath.kind(top) != "directory":
