@@ -43,7 +43,8 @@ from .opspec import OPS, coerce_args
 from .playbook import (SPLAT, splat_args, CONTROLLER_OPS, FOREIGN_OP, PUBLISH_OP, BlockRef, Play, Role, RoleUse, Task,
                        load_vars_file, read_deferred)
 from .render import (OMIT, Environment, broken, eval_condition, has_template, make_env,
-                     reads_controller_files, referenced_names, render_string, render_template,
+                     reads_controller_files, referenced_names, render_lazily, render_string,
+                     render_template,
                      render_value, run_lookup, to_plain)
 from .vault import MIN_SECRET_LENGTH, Vault, secret_texts
 from .yamlio import YDict, display_path, load_yaml, loc_of
@@ -1046,6 +1047,13 @@ class _Builder:
         # the step's own place is shown beside it: the message need not say it again
         msg = exc.what + (" (hint: %s)" % exc.hint if exc.hint else "") \
             if exc.where in ("", task.loc) else str(exc)
+        try:
+            variables = self._item_vars(task, scope, item)
+        except BadInput:
+            variables = self._vars(scope)
+        words = _in_ansible_words(exc, _failing_argument(task.args, variables, scope.env))
+        if words:  # what a role that reads result.msg looks for, then Mainsail's own
+            msg = "%s (%s)" % (words, msg)
         step = {"id": self.next_id, "op": "fail", "name": task.title, "args": {"msg": msg},
                 "no_log": task.no_log is True, "ignore_errors": True, "where": task.loc,
                 "action": task.op, "role": task.role, "become": False, "timeout": None,
@@ -1276,8 +1284,9 @@ class _Builder:
         if task.loop is None:
             return [_NO_ITEM]
         try:
-            if task.loop_with == "first_found" and isinstance(task.loop, list):
-                items = self._found_terms(task, scope)
+            if task.loop_with == "first_found":  # what is undefined in it is left out
+                items = render_lazily(task.loop, self._item_vars(task, scope, _NO_ITEM),
+                                      where=task.loc, env=scope.env)
             else:
                 # the task's own vars too: `with_items: "{{ test_var }}"` with vars: test_var
                 items = render_value(task.loop, self._item_vars(task, scope, _NO_ITEM),
@@ -1295,18 +1304,6 @@ class _Builder:
                            "loop over a mapping with | dict2items")
         return [_LoopItem(value, index, tuple(items)) for index, value in enumerate(items)]
 
-    def _found_terms(self, task: Task, scope: _Scope) -> list[Any]:
-        """with_first_found's candidates, rendered one by one: one naming an undefined
-        variable is left out, as Ansible does."""
-        out = []
-        for term in task.loop:
-            try:
-                out.append(render_value(term, self._vars(scope), where=task.loc, env=scope.env))
-            except BadInput as exc:
-                if "undefined" not in exc.what:
-                    raise
-        return out
-
     def _with_items(self, task: Task, value: Any, scope: _Scope) -> list[Any]:
         """``with_<kind>: value``: the items Ansible's lookup of that kind gives."""
         terms = [value] if task.loop_with in ("dict", "sequence") or \
@@ -1316,7 +1313,8 @@ class _Builder:
         try:
             # the task's variables: role_path makes first_found search the role's vars/,
             # files/ and templates/ as Ansible's does
-            return run_lookup(scope.env, self._vars(scope), str(task.loop_with), terms, {})
+            options = {"_subdir": task.found_in} if task.found_in else {}
+            return run_lookup(scope.env, self._vars(scope), str(task.loop_with), terms, options)
         except (ValueError, TypeError) as exc:
             raise BadInput(f"with_{task.loop_with}: {exc}", task.loc) from None
 
@@ -1437,10 +1435,24 @@ class _Builder:
         args["environment"] = {**merged, **(own if isinstance(own, Mapping) else {})}
         return args
 
+    def _task_folder(self, task: Task) -> str | None:
+        """The folder of the task's file where it is not a role's tasks/ or playbooks/ (a
+        file included from a subfolder), as Ansible puts it first on the search path."""
+        file = task.loc.rsplit(":", 2)[0] if ":" in task.loc else task.loc
+        folder = (self.root / file).parent if file else None
+        if folder is None or folder.name in ("tasks", "playbooks", "handlers") or \
+                folder == self.root:
+            return None
+        return str(folder)
+
     def _item_vars(self, task: Task, scope: _Scope, item: Any) -> Mapping[str, Any]:
         """The task's variables with the loop's: ``item`` (or loop_control's loop_var), the
         index_var, and with ``extended`` Ansible's ``ansible_loop``."""
         known = self._vars(scope)
+        nearby = self._task_folder(task)
+        if nearby is not None:  # a task file in a subfolder: lookups look beside it first
+            known = {**known, "ansible_search_path": [nearby, *known.get(
+                "ansible_search_path", ())]}
         if task.vars:  # the task's own vars (and its blocks'), over everything but extra vars
             # each after the ones it reads (`pub: "{{ key }}.pub"` beside `key`), as Ansible
             own = _resolve_vars(dict(task.vars), {k: task.loc for k in task.vars}, scope.env,
@@ -1930,6 +1942,30 @@ def result_fields(result: Mapping[str, Any]) -> dict[str, Any]:
 
 # Ops whose module prepares the step on the controller (``prepare``) and says what
 # ``register`` keeps of it (``registered``): their verdict is known when the plan is built.
+def _failing_argument(args: Mapping[str, Any], variables: Mapping[str, Any],
+                      env: Environment) -> str | None:
+    """Which of a task's arguments cannot render (for the message Ansible gives)."""
+    for key, value in args.items():
+        try:
+            render_value(value, variables, env=env)
+        except BadInput:
+            return str(key)
+    return None
+
+
+def _in_ansible_words(exc: BadInput, argument: str | None) -> str | None:
+    """A render failure as Ansible words it in a failed task's msg, which roles and
+    Ansible's own targets test: an undefined variable in an argument, a template's error."""
+    undefined = re.search(r"undefined variable '([^']+)'", exc.what)
+    if undefined and argument:
+        return "Error while resolving value for %r: %r is undefined" % (argument,
+                                                                          undefined.group(1))
+    failed = re.search(r"^template error(?: in .*?)?: \w+: (.*)$", exc.what)
+    if failed:
+        return "Error rendering template: %s" % failed.group(1)
+    return None
+
+
 LOGIN = "login:"  # a segment's place: the host, logged in as the user that follows
 
 # Argument types that take text; Ansible gives a mapping or list rendered there its text.
@@ -2042,6 +2078,12 @@ class _VarResolver:
             return render_value(value, {**self.outer, **self.raw, **self.done},
                                 where=self.sources.get(name, ""), env=self.env)
         except BadInput as exc:
+            if isinstance(value, (list, dict)):
+                # Lazy, as Ansible 2.19's containers: only the items that cannot render are
+                # broken (a lookup that skips undefined values, first_found, skips them)
+                if isinstance(value, dict):
+                    return {k: self.render(name, v) for k, v in value.items()}
+                return [self.render(name, v) for v in value]
             return broken(BadInput(f"variable {name!r}: {exc.what}", exc.where, exc.hint))
 
 

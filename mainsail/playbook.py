@@ -91,6 +91,8 @@ class Task:
     # failed_when the host's small evaluator cannot judge (a test with an argument, another
     # variable): judged on the controller with full Jinja once the result is in
     loop_with: str | None = None  # with_<kind>: how the rendered loop value becomes items
+    found_in: str = ""  # with_first_found's folder: templates/vars/files, by the action's
+    # name as written (Ansible: "template" in it, then "var", else files)
     loop_control: Mapping[str, Any] = field(default_factory=lambda: EMPTY)
     until: str | None = None  # judged on the host over the step's result; retried till true
     retries: int | None = None  # with until: how many more times (3)
@@ -1223,8 +1225,12 @@ def parse_task(data: Any, where: str, role: str | None = None, *,
             return _deferred_action(data, where, role, handler)
         data = _action(data, where)
     keywords = HANDLER_KEYWORDS if handler else TASK_KEYWORDS
+    written = data
     data = _plugin_aliases(data, keywords)
     op_key = _operation_key(data, keywords, where, handler)
+    # the action's name as written (a plugin alias's own), for with_first_found's folder
+    action = next((k for k in written if k not in data), op_key) if written is not data \
+        else op_key
     if canonical_op(op_key) is None and foreign_module(op_key):
         # Another platform's or collection's module (win_file, community.mysql.mysql_db): it
         # loads, so that a role for several systems reads; the plan refuses it if it would run.
@@ -1264,6 +1270,7 @@ def parse_task(data: Any, where: str, role: str | None = None, *,
         name=_task_name(data), when=_when(data.get("when"), loc_of(data, "when")),
         notify=_names(data.get("notify"), loc_of(data, "notify"), "notify"),
         loop=_loop_value(data), loop_with=_loop_with(data),
+        found_in=_found_in(str(action)) if _loop_with(data) == "first_found" else "",
         loop_control=_loop_control(data),
         vars=_vars_block(data.get("vars"), loc_of(data, "vars"), "task vars"), tags=_tags(data.get("tags"), loc_of(data, "tags")),
         become=_opt_bool(data, "become"), become_user=_become_user(data),
@@ -1275,6 +1282,14 @@ def parse_task(data: Any, where: str, role: str | None = None, *,
         check_mode=_opt_bool(data, "check_mode"), diff=_opt_bool(data, "diff"),
         remote_user=_task_remote_user(data), **_async(data),
         **_until(data))
+
+
+def _found_in(action: str) -> str:
+    """The folder with_first_found searches for a task of this action (as Ansible)."""
+    for word in ("template", "var", "file"):
+        if word in action:
+            return word + "s"
+    return "files"
 
 
 def _until(data: Mapping[str, Any]) -> dict[str, Any]:

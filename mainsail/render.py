@@ -80,9 +80,12 @@ class Environment(SandboxedEnvironment):
 
     @jinja2.pass_context
     def _lookup(self, context: Any, name: str, *terms: Any, **options: Any) -> Any:
-        """Ansible's ``lookup``: a comma-joined string, unless ``wantlist=True``."""
+        """Ansible's ``lookup``: a comma-joined string, unless ``wantlist=True``;
+        ``errors='ignore'`` (or ``warn``): None where the lookup fails."""
         wantlist = bool(options.pop("wantlist", False))
-        found = run_lookup(self, context, name, list(terms), options)
+        found = self._run_lookup(context, name, terms, options)
+        if found is None:
+            return [] if wantlist else None
         if wantlist:
             return found
         if all(isinstance(f, str) for f in found):
@@ -92,7 +95,21 @@ class Environment(SandboxedEnvironment):
     @jinja2.pass_context
     def _query(self, context: Any, name: str, *terms: Any, **options: Any) -> list[Any]:
         options.pop("wantlist", None)
-        return run_lookup(self, context, name, list(terms), options)
+        found = self._run_lookup(context, name, terms, options)
+        return [] if found is None else found
+
+    def _run_lookup(self, context: Any, name: str, terms: tuple[Any, ...],
+                    options: dict[str, Any]) -> list[Any] | None:
+        """The lookup's values; None where it failed and ``errors`` says to go on."""
+        errors = str(options.pop("errors", "strict"))
+        if errors not in ("strict", "warn", "ignore"):
+            raise ValueError(f"errors must be strict, warn or ignore, not {errors!r}")
+        try:
+            return run_lookup(self, context, name, list(terms), options)
+        except (ValueError, TypeError, OSError):
+            if errors == "strict":
+                raise
+            return None
 
     line_offset = 0  # lines before the source that were taken off (a ``#jinja2:`` header)
 
@@ -243,6 +260,31 @@ def _keep_positions(source: Any, target: Any) -> Any:
         if hasattr(source, slot):
             setattr(target, slot, getattr(source, slot))
     return target
+
+
+def render_lazily(obj: Any, vars: Mapping[str, Any], *, where: str = "",
+                  env: Environment | None = None) -> Any:
+    """render_value for a lookup that skips what is undefined (first_found): a string that
+    is one expression keeps the undefined values inside what it gives, as Ansible 2.19's
+    lazy templating does; a list's items that cannot render are undefined themselves."""
+    env = env or make_env()
+    if isinstance(obj, str):
+        single = _SINGLE_EXPRESSION.fullmatch(obj)
+        if single and not any(m in single.group("expr") for m in ("{{", "}}", "{%", "{#")):
+            expr = single.group("expr").strip()
+            return _guard(lambda: env.compile_expression(expr, undefined_to_none=False)(**vars),
+                          vars, where, env)
+        try:
+            return render_value(obj, vars, where=where, env=env)
+        except BadInput as exc:
+            if "undefined" not in exc.what:
+                raise
+            return env.undefined(name=obj)
+    if isinstance(obj, Mapping):
+        return {k: render_lazily(v, vars, where=where, env=env) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [render_lazily(v, vars, where=where, env=env) for v in obj]
+    return obj
 
 
 def render_string(text: str, vars: Mapping[str, Any], *, where: str = "",
@@ -680,6 +722,8 @@ def run_lookup(env: "Environment", context: Any, name: str, terms: list[Any],
     # A template in a lookup's terms is rendered, as Ansible does (they are the playbook's).
     terms = [render_string(t, context.get_all(), env=env) if isinstance(t, str) and
              has_template(t) else t for t in terms]
+    for value in options.values():  # an option must be defined, even where terms may not
+        _raise_if_undefined(value)
     return LOOKUPS[name](env, context, terms, dict(options))
 
 
@@ -871,6 +915,9 @@ def _search_dirs(env: Any, ctx: Any, subdir: str) -> list[Path]:
     """Where a relative path in a lookup is looked for: the role's files/ (or templates/,
     vars/), then the role itself, then the project's folder of that kind."""
     dirs: list[Path] = []
+    for nearby in (ctx.get("ansible_search_path") or [])[:1] if ctx is not None else []:
+        if Path(str(nearby)).name != "playbooks" and str(nearby) != ctx.get("role_path"):
+            dirs += [Path(str(nearby)) / subdir, Path(str(nearby))]  # the task file's own
     role_path = ctx.get("role_path") if ctx is not None else None
     if role_path:
         dirs += [Path(role_path) / subdir, Path(role_path)]
@@ -927,24 +974,41 @@ def _lk_fileglob(env: Any, ctx: Any, terms: list[Any], opts: dict[str, Any]) -> 
     return out
 
 
+def _defined(value: Any) -> Any:
+    """A first_found term's files or paths without its undefined values."""
+    if isinstance(value, jinja2.Undefined):
+        return []
+    if isinstance(value, (list, tuple)):
+        return [v for v in value if not isinstance(v, jinja2.Undefined)]
+    return value
+
+
 def _lk_first_found(env: Any, ctx: Any, terms: list[Any], opts: dict[str, Any]) -> list[Any]:
     files: list[str] = []
     paths: list[str] = []
     skip = _to_bool(opts.get("skip", False))
     for term in _flatten(terms):
+        if isinstance(term, jinja2.Undefined):
+            continue  # an undefined term is left out, as Ansible's lazy templating does
         if isinstance(term, Mapping):
-            got = term.get("files", [])
+            got = _defined(term.get("files", []))
             files += got if isinstance(got, list) else re.split(r"[,;:]", str(got))
-            where = term.get("paths", [])
+            where = _defined(term.get("paths", []))
             paths += where if isinstance(where, list) else re.split(r"[,:;]", str(where))
             skip = skip or _to_bool(term.get("skip", False))
-        else:
-            files.append(str(term))
+        elif isinstance(term, str):
+            files.append(term)
+        else:  # Ansible's words
+            raise ValueError("Invalid term supplied. A string or a mapping of files and paths "
+                             "is required, not %r" % type(term).__name__)
     files += opts.get("files", []) if isinstance(opts.get("files"), list) else []
     paths += opts.get("paths", []) if isinstance(opts.get("paths"), list) else []
     candidates = [str(Path(p) / f) for p in paths for f in files] if paths else files
+    # with_first_found: the folder its task's action names (Ansible's); a lookup: any
+    subdirs = [str(opts["_subdir"])] if opts.get("_subdir") else \
+        ["files", "templates", "vars", "tasks"]
     for name in candidates:
-        for subdir in ("files", "templates", "vars", "tasks"):
+        for subdir in subdirs:
             found = _find_file(env, ctx, name, subdir)
             if found is not None and found.is_file():
                 return [str(found)]

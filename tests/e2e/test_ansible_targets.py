@@ -19,7 +19,7 @@ from tests.e2e.ansible_targets import make_project, targets_folder
 # The targets of issue 11 that pass today (docs/ansible.md lists the others with the reason).
 PASSING = ("lookup_items", "lookup_dict", "test_mathstuff", "lookup_subelements", "changed_when",
            "failed_when", "loops",
-           "lookup_sequence", "lookup_vars", "tempfile")
+           "lookup_sequence", "lookup_vars", "tempfile", "lookup_first_found")
 # The targets of issue 12 (the core modules) that pass today; they change the host (packages,
 # users, files under the target's output_dir), so each runs once per host, as ansible-test
 # runs it on a fresh host.

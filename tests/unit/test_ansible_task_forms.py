@@ -440,3 +440,34 @@ def test_a_task_reading_the_controller_s_files_waits_for_the_steps_that_run_ther
     with pytest.raises(BadInput, match="could not locate file"):
         build_plan(root, load_playbook(root)[0], Host("web1"), {}, {})  # the host's copy
         # writes no controller file: a missing one is bad input before anything runs
+
+
+def test_first_found_leaves_out_what_is_undefined_and_errors_ignore_gives_none(
+        tmp_path: Path) -> None:
+    root = project(tmp_path, {"playbooks/site.yml": """
+        - hosts: all
+          tasks:
+            - name: zipped
+              debug: {msg: "{{ item }}"}
+              with_first_found: '{{ ([{"files": missing}] | zip([{"files": ["b"]}])) }}'
+            - name: lazy
+              debug: {msg: "{{ item }}"}
+              with_first_found: [{files: "{{ names }}"}]
+              vars: {names: ["{{ missing }}a", b]}
+            - name: ignored
+              debug: {msg: "{{ lookup('first_found', 'nope', errors='ignore') is none }}"}
+            - name: bad term
+              debug: {msg: x}
+              with_first_found: [1]
+              ignore_errors: true
+            - name: undefined option
+              debug: {msg: "{{ lookup('first_found', files=missing) }}"}
+              ignore_errors: true
+        """, "files/b": "b\n"})
+    from mainsail.inventory import Host
+    from mainsail.plan import build_plan
+    plan = build_plan(root, load_playbook(root)[0], Host("web1"), {}, {})
+    msgs = [s["args"]["msg"] for s in plan.steps]
+    assert msgs[0] == msgs[1] == str(root / "files/b") and msgs[2] in (True, "true")
+    assert "not 'int'" in msgs[3]
+    assert msgs[4].startswith("Error while resolving value for 'msg': 'missing' is undefined")

@@ -349,12 +349,14 @@ def test_first_found_in_a_role_searches_the_roles_own_vars(tmp_path: Path) -> No
               with_first_found:
                 - "Debian-99.yml"
                 - "Debian.yml"
-            - debug: {msg: "{{ item | basename }}"}
+            - debug: {msg: "{{ item }}"}
               with_first_found: [Debian.yml]
             """,
-        "roles/osvars/vars/Debian.yml": "pkg: apache2\n"})
+        "roles/osvars/vars/Debian.yml": "pkg: apache2\n",
+        "roles/osvars/files/Debian.yml": "a file\n"})
     plan = build_plan(root, load_playbook(root)[0], Host("web1"), {}, {})
-    assert steps_args(plan, "msg") == ["Debian.yml"]
+    # include_vars looks in vars/, any other action in files/ (Ansible: by the action's name)
+    assert steps_args(plan, "msg") == [str(root / "roles/osvars/files/Debian.yml")]
 
 
 def test_loop_control_names_the_variables(tmp_path: Path) -> None:
