@@ -129,6 +129,10 @@ def _run(target: str, root: Path, inventory: Path, host_name: str) -> Outcome:
     error = host.error or (f"{first.task} ({first.where}): {first.msg}" if first else "")
     failures = tuple("%s (%s): %s" % (s.task, s.where, " ".join((s.msg or "").split()))
                      for s in failed)
+    if os.environ.get("MAINSAIL_TARGET_STEPS"):  # every step's status, for a closer look
+        with open(os.environ["MAINSAIL_TARGET_STEPS"], "a") as out:
+            for s in host.steps:
+                out.write("%s | %s | %s\n" % (s.status, s.task, " ".join((s.msg or "").split())))
     return Outcome(target, len(passed), len(failed), error.splitlines()[0] if error else "",
                    failures)
 

@@ -32,6 +32,18 @@ def run(ctx: Context, args: Mapping[str, Any]) -> Outcome:
     return _one_file(ctx, args, str(args.get("src") or ""), sha, inline)
 
 
+def controller_args(args: Mapping[str, Any], host: str, root: str) -> Dict[str, Any]:
+    """Ansible's checks of the arguments, before anything is looked up or shipped."""
+    has_content = args.get("content") is not None
+    if not args.get("src") and not has_content:
+        raise OpError("src (or content) is required")
+    if args.get("src") and has_content:
+        raise OpError("src and content are mutually exclusive")
+    if has_content and str(args.get("dest") or "").endswith("/"):
+        raise OpError("can not use content with a dir as dest")
+    return {}
+
+
 def _one_file(ctx: Context, args: Mapping[str, Any], src: str, sha: str,
               inline: Optional[bytes], src_mode: Optional[int] = None) -> Outcome:
     """The file at dest gets the content ``inline`` (or the blob ``sha``)."""
@@ -440,6 +452,7 @@ SPEC = OpSpec(
         Arg('checksum', doc="the source's SHA-1: a source with another fails the step before anything is written"),
     ),
     required=(('dest',), ('src', 'content')),
+    missing=(('dest', 'dest is required'), ('src', 'src (or content) is required')),
     ships=Ships('file', source='src', inline='content', digest='content_sha', manifest='manifest',
                 unless='remote_src', follow='local_follow'),
     # src then names the file or folder it came from (display only)

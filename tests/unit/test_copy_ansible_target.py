@@ -1,0 +1,30 @@
+"""copy as Ansible's integration target `copy` checks it: argument checks in Ansible's words,
+and the forms its tasks use."""
+from __future__ import annotations
+
+import pytest
+
+from mainsail.agent.ops import copy
+from mainsail.errors import BadInput
+from mainsail.opspec import check_required
+from mainsail.agent.core import OpError
+
+
+@pytest.mark.parametrize("args, words", [
+    ({"src": "", "dest": "/tmp/x"}, "src (or content) is required"),
+    ({"src": "a", "content": "b", "dest": "/tmp/x"}, "src and content are mutually exclusive"),
+    ({"content": "b", "dest": "/tmp/x/"}, "can not use content with a dir as dest"),
+])
+def test_arguments_are_checked_in_ansibles_words(args, words) -> None:
+    with pytest.raises(OpError) as got:
+        copy.controller_args(args, "h1", "/proj")
+    assert words in got.value.msg
+
+
+def test_a_left_out_dest_or_src_is_reported_in_ansibles_words() -> None:
+    with pytest.raises(BadInput) as got:
+        check_required(copy.SPEC, {"src": "foo.txt"})
+    assert "dest is required" in str(got.value)
+    with pytest.raises(BadInput) as got:
+        check_required(copy.SPEC, {"dest": "/tmp/x"})
+    assert "src (or content) is required" in str(got.value)
