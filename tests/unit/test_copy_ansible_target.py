@@ -8,6 +8,7 @@ from mainsail.agent.ops import copy
 from mainsail.errors import BadInput
 from mainsail.opspec import check_required
 from mainsail.agent.core import OpError
+from test_agent_support import run_op
 
 
 @pytest.mark.parametrize("args, words", [
@@ -28,3 +29,8 @@ def test_a_left_out_dest_or_src_is_reported_in_ansibles_words() -> None:
     with pytest.raises(BadInput) as got:
         check_required(copy.SPEC, {"dest": "/tmp/x"})
     assert "src (or content) is required" in str(got.value)
+
+
+def test_content_to_a_folder_fails_in_ansibles_words(tmp_path) -> None:
+    got = run_op("copy", {"content": "x", "dest": str(tmp_path)})
+    assert got.status == "failed" and "can not use content with a dir as dest" in got.msg

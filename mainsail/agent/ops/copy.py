@@ -55,6 +55,9 @@ def _one_file(ctx: Context, args: Mapping[str, Any], src: str, sha: str,
             return made
     follow_link = args.get("follow") is None or flag(args, "follow")
     target = fileio.write_target(dest) if follow_link else os.path.abspath(dest)
+    if not src and safepath.kind(target) == "directory":
+        raise OpError("can not use content with a dir as dest",
+                      hint="give the full path of the file")
     if src and safepath.kind(target) == "directory":
         # As in Ansible: a file copied to a folder lands in it under its own name.
         dest = os.path.join(dest, os.path.basename(src.rstrip("/")))
