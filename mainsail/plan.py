@@ -2045,7 +2045,7 @@ def _relative_src(name: str, what: str, where: str) -> Path:
     relative = Path(name)
     if relative.is_absolute() or ".." in relative.parts:
         raise BadInput(f"{what} src {name!r} must be a path inside files/ or templates/ (or "
-                       "an absolute path inside the project)", where,
+                       "an absolute path)", where,
                        "give it relative to the role's or the project's folder")
     return relative
 
@@ -2055,13 +2055,12 @@ def _looked_in(folders: Iterable[Path], root: Path) -> str:
 
 
 def _inside_project(name: str, root: Path) -> Path | None:
-    """An absolute src inside the project (`{{ role_path }}/files/x`, as Ansible allows),
-    as that path; None for a relative one. One outside the project is refused later."""
+    """An absolute src as that path: the controller's file, anywhere the controller's user
+    can read (`{{ role_path }}/files/x`, a folder a delegated task made), as Ansible reads
+    it; None for a relative one."""
     if not name.startswith("/"):
         return None
-    path = Path(os.path.normpath(name))
-    top = Path(os.path.normpath(str(root)))
-    return path if top in path.parents else None
+    return Path(os.path.normpath(name))
 
 
 def _find_source(name: str, folders: Iterable[Path], what: str, where: str, root: Path) -> Path:
@@ -2070,6 +2069,10 @@ def _find_source(name: str, folders: Iterable[Path], what: str, where: str, root
     inside = _inside_project(name, root)
     if inside is not None and inside.is_file():
         return inside
+    if inside is not None:
+        raise BadInput(f"{what} {name!r} not found" + (" (a folder)" if inside.is_dir() else
+                                                     ""), where,
+                       "give an existing file on the controller")
     relative = _relative_src(name, what, where)
     searched = list(folders)
     for folder in searched:

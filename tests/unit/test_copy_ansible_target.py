@@ -34,3 +34,25 @@ def test_a_left_out_dest_or_src_is_reported_in_ansibles_words() -> None:
 def test_content_to_a_folder_fails_in_ansibles_words(tmp_path) -> None:
     got = run_op("copy", {"content": "x", "dest": str(tmp_path)})
     assert got.status == "failed" and "can not use content with a dir as dest" in got.msg
+
+
+def test_an_absolute_src_outside_the_project_is_the_controllers_file(tmp_path) -> None:
+    from mainsail.inventory import Host
+    from mainsail.plan import build_plan
+    from mainsail.playbook import load_playbook
+    from test_ansible_task_forms import project
+    outside = tmp_path / "elsewhere"
+    (outside / "tree").mkdir(parents=True)
+    (outside / "foo.txt").write_text("foo\n")
+    (outside / "tree" / "a.txt").write_text("a\n")
+    root = project(tmp_path / "p", {
+        "playbooks/site.yml": "- hosts: all\n  tasks:\n"
+        f"    - {{name: f, copy: {{src: {outside}/foo.txt, dest: /tmp/x}}}}\n"
+        f"    - {{name: d, copy: {{src: {outside}/tree/, dest: /tmp/y}}}}\n"
+        f"    - {{name: m, copy: {{src: {outside}/gone, dest: /tmp/y}}}}\n"})
+    with pytest.raises(BadInput, match="gone' not found"):
+        build_plan(root, load_playbook(root)[0], Host("web1"), {}, {})
+    (outside / "gone").write_text("here\n")
+    plan = build_plan(root, load_playbook(root)[0], Host("web1"), {}, {})
+    assert plan.steps[0]["args"]["src"] == f"{outside}/foo.txt"
+    assert set(plan.steps[1]["args"]["manifest"]) == {"a.txt"}
