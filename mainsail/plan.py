@@ -1595,10 +1595,12 @@ class _Builder:
                     dest = os.path.join(base, inner, name)
                     if _build_junk(path):
                         continue
-                    if path.is_symlink() and not (follow and path.resolve().is_file()):
+                    # realpath, not resolve(): a link looping onto itself is copied as a link
+                    real_file = Path(os.path.realpath(path))
+                    if path.is_symlink() and not (follow and real_file.is_file()):
                         entries[rel(dest)] = {"link": os.readlink(path)}
                         continue
-                    data = _read_blob(path.resolve() if path.is_symlink() else path,
+                    data = _read_blob(real_file if path.is_symlink() else path,
                                       task.loc, self.root)
                     sha = hashlib.sha256(data).hexdigest()
                     self.blobs[sha] = data
@@ -1610,7 +1612,7 @@ class _Builder:
                     if not path.is_symlink():
                         entries[rel(dest)] = {"dir": True}
                         continue
-                    real = path.resolve()
+                    real = Path(os.path.realpath(path))
                     st = real.stat() if real.is_dir() else None
                     ancestors = {(p.stat().st_dev, p.stat().st_ino)
                                  for p in [path.parent, *path.parent.parents]}

@@ -56,3 +56,24 @@ def test_an_absolute_src_outside_the_project_is_the_controllers_file(tmp_path) -
     plan = build_plan(root, load_playbook(root)[0], Host("web1"), {}, {})
     assert plan.steps[0]["args"]["src"] == f"{outside}/foo.txt"
     assert set(plan.steps[1]["args"]["manifest"]) == {"a.txt"}
+
+
+def test_a_folder_with_looping_and_dangling_links_is_copied_with_them_as_links(tmp_path) -> None:
+    import os
+    from mainsail.inventory import Host
+    from mainsail.plan import build_plan
+    from mainsail.playbook import load_playbook
+    from test_ansible_task_forms import project
+    root = project(tmp_path / "p", {
+        "playbooks/site.yml": "- hosts: all\n  tasks:\n"
+        "    - {name: d, copy: {src: tree/, dest: /tmp/y}}\n",
+        "files/tree/a.txt": "a\n"})
+    tree = root / "files" / "tree"
+    os.symlink("invalid", tree / "invalid")  # a link onto itself
+    os.symlink("../nope", tree / "invalid2")
+    os.symlink("a.txt", tree / "b.txt")
+    manifest = build_plan(root, load_playbook(root)[0], Host("web1"), {}, {}).steps[0]["args"][
+        "manifest"]
+    assert manifest["invalid"] == {"link": "invalid"}
+    assert manifest["invalid2"] == {"link": "../nope"}
+    assert manifest["b.txt"]["sha"] == manifest["a.txt"]["sha"]
