@@ -77,3 +77,18 @@ def test_a_folder_with_looping_and_dangling_links_is_copied_with_them_as_links(t
     assert manifest["invalid"] == {"link": "invalid"}
     assert manifest["invalid2"] == {"link": "../nope"}
     assert manifest["b.txt"]["sha"] == manifest["a.txt"]["sha"]
+
+
+def test_a_user_replacing_anothers_file_does_not_try_to_give_it_the_old_owner(
+        tmp_path, monkeypatch) -> None:
+    import os
+    from mainsail.agent import fileio
+    (tmp_path / "f").write_text("bar")
+    st = os.stat(tmp_path / "f")  # root's, as the target's /tmp/worldwritable/file.txt
+    monkeypatch.setattr(os, "geteuid", lambda: 65534)
+    monkeypatch.setattr(os, "getegid", lambda: 65534)
+    monkeypatch.setattr(os, "getgroups", lambda: [65534])
+    assert fileio._final_attrs(st, None, None, None)[1:] == (-1, -1)
+    assert fileio._final_attrs(st, None, "0", None)[1] == 0  # asked for: still tried
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
+    assert fileio._final_attrs(st, None, None, None)[1:] == (st.st_uid, st.st_gid)
