@@ -92,3 +92,16 @@ def test_a_user_replacing_anothers_file_does_not_try_to_give_it_the_old_owner(
     assert fileio._final_attrs(st, None, "0", None)[1] == 0  # asked for: still tried
     monkeypatch.setattr(os, "geteuid", lambda: 0)
     assert fileio._final_attrs(st, None, None, None)[1:] == (st.st_uid, st.st_gid)
+
+
+def test_remote_src_expands_vars_and_user_and_is_relative_to_the_login_home(
+        tmp_path, monkeypatch) -> None:
+    from mainsail.agent.ops import copy as copy_op
+    (tmp_path / "foo.txt").write_text("foo\n")
+    monkeypatch.setattr(copy_op, "login_home", lambda: str(tmp_path))
+    monkeypatch.setenv("COPYMOD_DIR", str(tmp_path))
+    got = run_op("copy", {"src": "foo.txt", "dest": str(tmp_path / "a"), "remote_src": True})
+    assert got.status == "changed" and (tmp_path / "a").read_text() == "foo\n"
+    got = run_op("copy", {"src": "$COPYMOD_DIR/foo.txt", "dest": str(tmp_path / "b"),
+                          "remote_src": True})
+    assert got.status == "changed" and got.data["src"] == str(tmp_path / "foo.txt")

@@ -13,7 +13,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 from .. import fileio, safepath
 from ..core import (FAILED, Context, MissingPrerequisite, OpError, Outcome, accept, flag,
-                    settle)
+                    login_home, settle)
 from ..spec import Arg, OpSpec, Ships
 from ._backup import keep_copy
 
@@ -253,7 +253,8 @@ def _remote(ctx: Context, args: Mapping[str, Any]) -> Outcome:
     if not raw:
         raise OpError("src (or content) is required")
     # Ansible's `path` type: ~ and $VARS expanded; relative to the remote user's home.
-    src = os.path.abspath(os.path.expanduser(os.path.expandvars(raw)))
+    src = os.path.normpath(os.path.join(login_home(),
+                                        os.path.expanduser(os.path.expandvars(raw))))
     if raw.endswith("/"):
         src = src.rstrip("/") + "/"
     st = safepath.lstat(src.rstrip("/") or "/", follow=True)
