@@ -45,6 +45,7 @@ from .playbook import (SPLAT, splat_args, CONTROLLER_OPS, FOREIGN_OP, PUBLISH_OP
 from .render import (OMIT, Environment, broken, eval_condition, has_template, make_env,
                      referenced_names, render_string, render_template, render_value, run_lookup,
                      to_plain)
+from . import ansible_vault
 from .vault import MIN_SECRET_LENGTH, Vault, secret_texts
 from .yamlio import YDict, display_path, load_yaml, loc_of
 
@@ -1551,7 +1552,27 @@ class _Builder:
         if ships.split:
             source = _first_word(str(source), task.loc)
         path = _find_source(source, scope.files, "file", task.loc, self.root)
-        return _read_blob(path, task.loc, self.root), display_path(path, self.root)
+        data = self._decrypted(task, ships, args, path, _read_blob(path, task.loc, self.root))
+        return data, display_path(path, self.root)
+
+    def _decrypted(self, task: Task, ships: Ships, args: Mapping[str, Any], path: Path,
+                   data: bytes) -> bytes:
+        """An Ansible Vault file copied with ``decrypt`` (the default) travels as its
+        plaintext, as Ansible's copy sends it; the plaintext is a secret of the run."""
+        if not ships.manifest or args.get("decrypt") is False or \
+                not data.startswith(ansible_vault.PREFIX.encode()):
+            return data
+        why = f"A vault password or secret must be specified to decrypt {path}"
+        if self.vault is None:
+            raise BadInput(why, task.loc)
+        try:
+            self.vault.keyring.password(str(path))
+        except BadInput:  # none given: Ansible's words, which its tests look for
+            raise BadInput(why, task.loc) from None
+        plain = ansible_vault.decrypt_text(data.decode("utf-8", "replace"), str(path),
+                                           self.vault)
+        self._add_secrets([plain])
+        return plain.encode("utf-8")
 
     def _source_folder(self, task: Task, ships: Ships, args: Mapping[str, Any],
                        scope: _Scope) -> Path | None:
@@ -1600,8 +1621,8 @@ class _Builder:
                     if path.is_symlink() and not (follow and real_file.is_file()):
                         entries[rel(dest)] = {"link": os.readlink(path)}
                         continue
-                    data = _read_blob(real_file if path.is_symlink() else path,
-                                      task.loc, self.root)
+                    data = self._decrypted(task, ships, args, path, _read_blob(
+                        real_file if path.is_symlink() else path, task.loc, self.root))
                     sha = hashlib.sha256(data).hexdigest()
                     self.blobs[sha] = data
                     entries[rel(dest)] = {"sha": sha,

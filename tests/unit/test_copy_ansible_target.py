@@ -105,3 +105,29 @@ def test_remote_src_expands_vars_and_user_and_is_relative_to_the_login_home(
     got = run_op("copy", {"src": "$COPYMOD_DIR/foo.txt", "dest": str(tmp_path / "b"),
                           "remote_src": True})
     assert got.status == "changed" and got.data["src"] == str(tmp_path / "foo.txt")
+
+
+def test_an_ansible_vault_file_is_copied_decrypted_or_fails_in_ansibles_words(
+        tmp_path, monkeypatch) -> None:
+    from mainsail import ansible_vault
+    from mainsail.inventory import Host
+    from mainsail.plan import build_plan
+    from mainsail.playbook import load_playbook
+    from mainsail.vault import Vault
+    from test_ansible_task_forms import project
+    sealed = ansible_vault.encrypt(b"the secret text\n", b"pw-pw-pw")
+    root = project(tmp_path / "p", {
+        "playbooks/site.yml": "- hosts: all\n  tasks:\n"
+        "    - {name: f, copy: {src: v.txt, dest: /tmp/x}}\n"
+        "    - {name: k, copy: {src: v.txt, dest: /tmp/y, decrypt: false}}\n",
+        "files/v.txt": sealed})
+    for name in ("MAINSAIL_VAULT_PASSWORD", "MAINSAIL_VAULT_PASSWORD_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(BadInput, match="A vault password or secret must be specified to "
+                                       "decrypt .*/files/v.txt$"):
+        build_plan(root, load_playbook(root)[0], Host("web1"), {}, {}, secrets=Vault())
+    monkeypatch.setenv("MAINSAIL_VAULT_PASSWORD", "pw-pw-pw")
+    plan = build_plan(root, load_playbook(root)[0], Host("web1"), {}, {}, secrets=Vault())
+    assert plan.blobs[plan.steps[0]["args"]["content_sha"]] == b"the secret text\n"
+    assert plan.steps[0]["no_log"]  # the plaintext is a secret of the run
+    assert plan.blobs[plan.steps[1]["args"]["content_sha"]] == sealed.encode()
