@@ -1890,7 +1890,7 @@ def result_fields(result: Mapping[str, Any]) -> dict[str, Any]:
     data = result.get("data")
     if result.get("diff"):
         fields["diff"] = result["diff"]
-    if isinstance(data, Mapping) and isinstance(data.get("diff"), Mapping):
+    if isinstance(data, Mapping) and isinstance(data.get("diff"), (Mapping, list)):
         fields["diff"] = data["diff"]  # the module's own (Ansible's before/after), not the text
     if isinstance(data, Mapping):
         fields.update({k: v for k, v in data.items() if k not in fields})

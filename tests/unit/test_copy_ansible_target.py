@@ -131,3 +131,16 @@ def test_an_ansible_vault_file_is_copied_decrypted_or_fails_in_ansibles_words(
     assert plan.blobs[plan.steps[0]["args"]["content_sha"]] == b"the secret text\n"
     assert plan.steps[0]["no_log"]  # the plaintext is a secret of the run
     assert plan.blobs[plan.steps[1]["args"]["content_sha"]] == sealed.encode()
+
+
+def test_the_registered_diff_is_ansibles_list_of_before_and_after(tmp_path) -> None:
+    from mainsail.plan import result_fields
+    dest = tmp_path / "file.txt"
+    got = run_op("copy", {"content": "Ansible managed\n", "dest": str(dest)}, diff=True)
+    assert got.data["diff"] == [{"before_header": str(dest), "after_header": str(dest),
+                                 "before": "", "after": "Ansible managed\n"}]
+    changed = run_op("copy", {"content": "new\n", "dest": str(dest)}, diff=True)
+    assert changed.data["diff"][0]["before"] == "Ansible managed\n"
+    fields = result_fields({"status": "changed", "diff": "--- text", "data": changed.data})
+    assert fields["diff"][0]["after"] == "new\n"
+    assert "diff" not in run_op("copy", {"content": "x\n", "dest": str(dest)}, diff=False).data

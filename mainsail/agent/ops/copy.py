@@ -88,8 +88,9 @@ def _one_file(ctx: Context, args: Mapping[str, Any], src: str, sha: str,
         changes = ["link replaced by a file"]
     else:
         changes = ["file created" if current_sha is None else "content changed"]
-    diff = fileio.unified_diff(None if is_link else fileio.read_file(target), data, dest) \
-        if ctx.diff and data is not None else ""
+    before = None if is_link or current_sha is None or not ctx.diff else \
+        fileio.read_file(target)
+    diff = fileio.unified_diff(before, data, dest) if ctx.diff and data is not None else ""
     kept: List[str] = []
     if mode is None and src_mode is not None and (current_sha is None or is_link):
         mode = "%04o" % src_mode  # a file copied on the host keeps its mode (as cp -p)
@@ -104,9 +105,24 @@ def _one_file(ctx: Context, args: Mapping[str, Any], src: str, sha: str,
                                 args.get("group"), args.get("validate"), journal=ctx.journal)
     outcome = settle(ctx, changes, apply, diff)
     outcome.data = _fields(args, src, dest, target, data, sha, data if ctx.check else None)
+    if diff and data is not None:
+        outcome.data["diff"] = [_diff_fields(before, data, dest, src or dest)]
     if kept and kept[0]:
         outcome.data["backup_file"] = kept[0]
     return outcome
+
+
+def _diff_fields(before: Optional[bytes], after: bytes, dest: str, source: str
+                 ) -> Dict[str, Any]:
+    """Ansible's registered diff of a copy: the texts before and after, with headers (the
+    unified text stays the step's display)."""
+    old = before or b""
+    if fileio.is_binary(old) or fileio.is_binary(after) or \
+            max(len(old), len(after)) > fileio.DIFF_INPUT_CAP:
+        return {"before_header": dest, "after_header": source, "before": "", "after": "",
+                "dst_binary" if fileio.is_binary(old) else "src_binary": 1}
+    return {"before_header": dest, "after_header": source,
+            "before": old.decode("utf-8", "replace"), "after": after.decode("utf-8", "replace")}
 
 
 def _fields(args: Mapping[str, Any], src: str, dest: str, target: str,
