@@ -111,6 +111,7 @@ def check_required(spec: OpSpec, args: Mapping[str, Any], where: str = "") -> No
             said = f"missing required arguments: {group[0]}" if len(group) == 1 else \
                 f"missing required argument {wanted} (one of the following is required: " \
                 f"{', '.join(group)})"  # Ansible's words, which roles and tests look for
+            said = dict(spec.missing).get(group[0], said)
             raise BadInput(f"{spec.name}: {said}", where, f"add {group[0]}: ...")
         if len(given) > 1:
             # Ansible's words too, which roles and tests look for

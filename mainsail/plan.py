@@ -44,8 +44,8 @@ from .playbook import (SPLAT, splat_args, CONTROLLER_OPS, FOREIGN_OP, PUBLISH_OP
                        load_vars_file, read_deferred)
 from .render import (OMIT, Environment, broken, eval_condition, has_template, make_env,
                      reads_controller_files, referenced_names, render_lazily, render_string,
-                     render_template,
-                     render_value, run_lookup, to_plain)
+                     render_template, render_value, run_lookup, to_plain)
+from . import ansible_vault
 from .vault import MIN_SECRET_LENGTH, Vault, secret_texts
 from .yamlio import YDict, display_path, load_yaml, loc_of
 
@@ -1610,7 +1610,27 @@ class _Builder:
         if ships.split:
             source = _first_word(str(source), task.loc)
         path = _find_source(source, scope.files, "file", task.loc, self.root)
-        return _read_blob(path, task.loc, self.root), display_path(path, self.root)
+        data = self._decrypted(task, ships, args, path, _read_blob(path, task.loc, self.root))
+        return data, display_path(path, self.root)
+
+    def _decrypted(self, task: Task, ships: Ships, args: Mapping[str, Any], path: Path,
+                   data: bytes) -> bytes:
+        """An Ansible Vault file copied with ``decrypt`` (the default) travels as its
+        plaintext, as Ansible's copy sends it; the plaintext is a secret of the run."""
+        if not ships.manifest or args.get("decrypt") is False or \
+                not data.startswith(ansible_vault.PREFIX.encode()):
+            return data
+        why = f"A vault password or secret must be specified to decrypt {path}"
+        if self.vault is None:
+            raise BadInput(why, task.loc)
+        try:
+            self.vault.keyring.password(str(path))
+        except BadInput:  # none given: Ansible's words, which its tests look for
+            raise BadInput(why, task.loc) from None
+        plain = ansible_vault.decrypt_text(data.decode("utf-8", "replace"), str(path),
+                                           self.vault)
+        self._add_secrets([plain])
+        return plain.encode("utf-8")
 
     def _source_folder(self, task: Task, ships: Ships, args: Mapping[str, Any],
                        scope: _Scope) -> Path | None:
@@ -1654,11 +1674,13 @@ class _Builder:
                     dest = os.path.join(base, inner, name)
                     if _build_junk(path):
                         continue
-                    if path.is_symlink() and not (follow and path.resolve().is_file()):
+                    # realpath, not resolve(): a link looping onto itself is copied as a link
+                    real_file = Path(os.path.realpath(path))
+                    if path.is_symlink() and not (follow and real_file.is_file()):
                         entries[rel(dest)] = {"link": os.readlink(path)}
                         continue
-                    data = _read_blob(path.resolve() if path.is_symlink() else path,
-                                      task.loc, self.root)
+                    data = self._decrypted(task, ships, args, path, _read_blob(
+                        real_file if path.is_symlink() else path, task.loc, self.root))
                     sha = hashlib.sha256(data).hexdigest()
                     self.blobs[sha] = data
                     entries[rel(dest)] = {"sha": sha,
@@ -1669,7 +1691,7 @@ class _Builder:
                     if not path.is_symlink():
                         entries[rel(dest)] = {"dir": True}
                         continue
-                    real = path.resolve()
+                    real = Path(os.path.realpath(path))
                     st = real.stat() if real.is_dir() else None
                     ancestors = {(p.stat().st_dev, p.stat().st_ino)
                                  for p in [path.parent, *path.parent.parents]}
@@ -1931,7 +1953,7 @@ def result_fields(result: Mapping[str, Any]) -> dict[str, Any]:
     data = result.get("data")
     if result.get("diff"):
         fields["diff"] = result["diff"]
-    if isinstance(data, Mapping) and isinstance(data.get("diff"), Mapping):
+    if isinstance(data, Mapping) and isinstance(data.get("diff"), (Mapping, list)):
         fields["diff"] = data["diff"]  # the module's own (Ansible's before/after), not the text
     if isinstance(data, Mapping):
         fields.update({k: v for k, v in data.items() if k not in fields})
@@ -2141,7 +2163,7 @@ def _relative_src(name: str, what: str, where: str) -> Path:
     relative = Path(name)
     if relative.is_absolute() or ".." in relative.parts:
         raise BadInput(f"{what} src {name!r} must be a path inside files/ or templates/ (or "
-                       "an absolute path inside the project)", where,
+                       "an absolute path)", where,
                        "give it relative to the role's or the project's folder")
     return relative
 
@@ -2151,13 +2173,12 @@ def _looked_in(folders: Iterable[Path], root: Path) -> str:
 
 
 def _inside_project(name: str, root: Path) -> Path | None:
-    """An absolute src inside the project (`{{ role_path }}/files/x`, as Ansible allows),
-    as that path; None for a relative one. One outside the project is refused later."""
+    """An absolute src as that path: the controller's file, anywhere the controller's user
+    can read (`{{ role_path }}/files/x`, a folder a delegated task made), as Ansible reads
+    it; None for a relative one."""
     if not name.startswith("/"):
         return None
-    path = Path(os.path.normpath(name))
-    top = Path(os.path.normpath(str(root)))
-    return path if top in path.parents else None
+    return Path(os.path.normpath(name))
 
 
 def _find_source(name: str, folders: Iterable[Path], what: str, where: str, root: Path) -> Path:
@@ -2166,6 +2187,10 @@ def _find_source(name: str, folders: Iterable[Path], what: str, where: str, root
     inside = _inside_project(name, root)
     if inside is not None and inside.is_file():
         return inside
+    if inside is not None:
+        raise BadInput(f"{what} {name!r} not found" + (" (a folder)" if inside.is_dir() else
+                                                     ""), where,
+                       "give an existing file on the controller")
     relative = _relative_src(name, what, where)
     searched = list(folders)
     for folder in searched:

@@ -431,7 +431,9 @@ def selinux_apparmor() -> Dict[str, Any]:
     selinux = {"status": "enabled", "mode": "enforcing" if enforce == "1" else "permissive"} \
         if enforce else False  # type: Any
     apparmor = "enabled" if os.path.isdir("/sys/kernel/security/apparmor") else "disabled"
-    return {"selinux": selinux, "apparmor": {"status": apparmor}}
+    # Ansible's fips fact: the kernel's FIPS mode (targets skip md5 checks with it)
+    fips = read_text("/proc/sys/crypto/fips_enabled").strip() == "1"
+    return {"selinux": selinux, "apparmor": {"status": apparmor}, "fips": fips}
 
 
 # platform's own parser of a CPython sys.version (Python 3.8 to 3.13): importing platform
@@ -617,7 +619,7 @@ def _names_min(facts: Dict[str, Any]) -> Dict[str, Any]:
                      real_group_id=account.get("user_gid"),
                      effective_group_id=account.get("user_gid"))
     for key in ("kernel_version", "env", "date_time", "dns", "machine_id", "cmdline", "local",
-                "uptime_seconds", "mounts", "selinux", "apparmor", "systemd"):
+                "uptime_seconds", "mounts", "selinux", "apparmor", "fips", "systemd"):
         if key in facts:
             named[key] = facts[key]
     return named

@@ -356,6 +356,14 @@ def _final_attrs(st: Optional[os.stat_result], mode: Any, owner: Any,
         cur_mode, cur_uid, cur_gid = DEFAULT_FILE_MODE, -1, -1
     want_mode = parse_mode(mode, cur_mode)
     uid, gid = resolve_uid(owner), resolve_gid(group)
+    if os.geteuid() != 0:
+        # A user who may replace another's file (a folder anyone can write) cannot give the
+        # new one the old owner: it becomes theirs, as Ansible's atomic move leaves it.
+        if uid is None and cur_uid not in (-1, os.geteuid()):
+            cur_uid = -1
+        if gid is None and cur_gid not in (-1, os.getegid()) and \
+                cur_gid not in os.getgroups():
+            cur_gid = -1
     return (cur_mode if want_mode is None else want_mode,
             cur_uid if uid is None else uid,
             cur_gid if gid is None else gid)

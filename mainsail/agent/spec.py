@@ -89,6 +89,9 @@ class OpSpec:
     # Whether its change can be what a later step needs (a folder, a package, a user); false
     # for ops that only act on what exists (services): see core.MissingPrerequisite.
     provides: bool = True
+    # Ansible's own words for a required group left out (its first name -> the message),
+    # where the module's action plugin checks before the module does: tests look for them.
+    missing: Tuple[Tuple[str, str], ...] = ()
 
     @property
     def agent_op(self) -> str:

@@ -78,6 +78,7 @@ class Outcome:
     passed: int
     failed: int
     error: str  # a load/plan error (nothing ran), or the first failed task and its message
+    failures: tuple = ()  # every failed step: "task (where): msg"
 
 
 def run_local(target: str, workdir: Path, targets: Path | None = None) -> Outcome:
@@ -133,7 +134,14 @@ def _run(target: str, root: Path, inventory: Path, host_name: str) -> Outcome:
     passed = [s for s in host.steps if s.status in ("ok", "changed", "ignored", "skipped")]
     first = failed[0] if failed else None
     error = host.error or (f"{first.task} ({first.where}): {first.msg}" if first else "")
-    return Outcome(target, len(passed), len(failed), error.splitlines()[0] if error else "")
+    failures = tuple("%s (%s): %s" % (s.task, s.where, " ".join((s.msg or "").split()))
+                     for s in failed)
+    if os.environ.get("MAINSAIL_TARGET_STEPS"):  # every step's status, for a closer look
+        with open(os.environ["MAINSAIL_TARGET_STEPS"], "a") as out:
+            for s in host.steps:
+                out.write("%s | %s | %s\n" % (s.status, s.task, " ".join((s.msg or "").split())))
+    return Outcome(target, len(passed), len(failed), error.splitlines()[0] if error else "",
+                   failures)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -144,6 +152,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--inventory", type=Path, help="run on a host of this inventory")
     parser.add_argument("--host", help="the host of --inventory to run on")
     parser.add_argument("--targets", type=Path, help="a targets folder (default: the sdist's)")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="print every failed task, not only the first")
     opts = parser.parse_args(argv)
     if bool(opts.inventory) != bool(opts.host):
         parser.error("--inventory and --host go together")
@@ -155,6 +165,9 @@ def main(argv: list[str] | None = None) -> None:
                 got = run_local(name, Path(tmp), opts.targets)
         print(f"{got.target}: passed {got.passed}, failed {got.failed}"
               + (f" -- {got.error}" if got.error else ""), flush=True)
+        if opts.verbose:
+            for failure in got.failures:
+                print("  failed: " + failure, flush=True)
 
 
 if __name__ == "__main__":

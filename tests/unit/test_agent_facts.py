@@ -126,6 +126,7 @@ def test_gather_reads_only_the_subsets_asked_for() -> None:
     assert "net" in facts.gather(["network"]) and "mounts" in facts.gather(["hardware"])
     assert {"net", "mounts", "virtualization"} <= set(facts.gather())
     assert {"selinux", "apparmor"} <= set(least)  # in Ansible's min set too
+    assert facts.ansible_names(least)["fips"] in (True, False)  # ansible_fips, as Ansible's
 
 
 def test_ansible_names_of_this_hosts_facts() -> None:

@@ -13,7 +13,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 from .. import fileio, safepath
 from ..core import (FAILED, Context, MissingPrerequisite, OpError, Outcome, accept, flag,
-                    settle)
+                    login_home, settle)
 from ..spec import Arg, OpSpec, Ships
 from ._backup import keep_copy
 
@@ -32,6 +32,18 @@ def run(ctx: Context, args: Mapping[str, Any]) -> Outcome:
     return _one_file(ctx, args, str(args.get("src") or ""), sha, inline)
 
 
+def controller_args(args: Mapping[str, Any], host: str, root: str) -> Dict[str, Any]:
+    """Ansible's checks of the arguments, before anything is looked up or shipped."""
+    has_content = args.get("content") is not None
+    if not args.get("src") and not has_content:
+        raise OpError("src (or content) is required")
+    if args.get("src") and has_content:
+        raise OpError("src and content are mutually exclusive")
+    if has_content and str(args.get("dest") or "").endswith("/"):
+        raise OpError("can not use content with a dir as dest")
+    return {}
+
+
 def _one_file(ctx: Context, args: Mapping[str, Any], src: str, sha: str,
               inline: Optional[bytes], src_mode: Optional[int] = None) -> Outcome:
     """The file at dest gets the content ``inline`` (or the blob ``sha``)."""
@@ -43,6 +55,9 @@ def _one_file(ctx: Context, args: Mapping[str, Any], src: str, sha: str,
             return made
     follow_link = args.get("follow") is None or flag(args, "follow")
     target = fileio.write_target(dest) if follow_link else os.path.abspath(dest)
+    if not src and safepath.kind(target) == "directory":
+        raise OpError("can not use content with a dir as dest",
+                      hint="give the full path of the file")
     if src and safepath.kind(target) == "directory":
         # As in Ansible: a file copied to a folder lands in it under its own name.
         dest = os.path.join(dest, os.path.basename(src.rstrip("/")))
@@ -73,8 +88,9 @@ def _one_file(ctx: Context, args: Mapping[str, Any], src: str, sha: str,
         changes = ["link replaced by a file"]
     else:
         changes = ["file created" if current_sha is None else "content changed"]
-    diff = fileio.unified_diff(None if is_link else fileio.read_file(target), data, dest) \
-        if ctx.diff and data is not None else ""
+    before = None if is_link or current_sha is None or not ctx.diff else \
+        fileio.read_file(target)
+    diff = fileio.unified_diff(before, data, dest) if ctx.diff and data is not None else ""
     kept: List[str] = []
     if mode is None and src_mode is not None and (current_sha is None or is_link):
         mode = "%04o" % src_mode  # a file copied on the host keeps its mode (as cp -p)
@@ -89,9 +105,24 @@ def _one_file(ctx: Context, args: Mapping[str, Any], src: str, sha: str,
                                 args.get("group"), args.get("validate"), journal=ctx.journal)
     outcome = settle(ctx, changes, apply, diff)
     outcome.data = _fields(args, src, dest, target, data, sha, data if ctx.check else None)
+    if diff and data is not None:
+        outcome.data["diff"] = [_diff_fields(before, data, dest, src or dest)]
     if kept and kept[0]:
         outcome.data["backup_file"] = kept[0]
     return outcome
+
+
+def _diff_fields(before: Optional[bytes], after: bytes, dest: str, source: str
+                 ) -> Dict[str, Any]:
+    """Ansible's registered diff of a copy: the texts before and after, with headers (the
+    unified text stays the step's display)."""
+    old = before or b""
+    if fileio.is_binary(old) or fileio.is_binary(after) or \
+            max(len(old), len(after)) > fileio.DIFF_INPUT_CAP:
+        return {"before_header": dest, "after_header": source, "before": "", "after": "",
+                "dst_binary" if fileio.is_binary(old) else "src_binary": 1}
+    return {"before_header": dest, "after_header": source,
+            "before": old.decode("utf-8", "replace"), "after": after.decode("utf-8", "replace")}
 
 
 def _fields(args: Mapping[str, Any], src: str, dest: str, target: str,
@@ -238,7 +269,8 @@ def _remote(ctx: Context, args: Mapping[str, Any]) -> Outcome:
     if not raw:
         raise OpError("src (or content) is required")
     # Ansible's `path` type: ~ and $VARS expanded; relative to the remote user's home.
-    src = os.path.abspath(os.path.expanduser(os.path.expandvars(raw)))
+    src = os.path.normpath(os.path.join(login_home(),
+                                        os.path.expanduser(os.path.expandvars(raw))))
     if raw.endswith("/"):
         src = src.rstrip("/") + "/"
     st = safepath.lstat(src.rstrip("/") or "/", follow=True)
@@ -436,10 +468,11 @@ SPEC = OpSpec(
         Arg('directory_mode', 'octal', doc='the permissions of folders a folder copy makes (and of those it copies into)'),
         Arg('local_follow', 'bool', doc='copy what links inside the source folder point to rather than the links (default `true` for a project folder, `false` with `remote_src`)'),
         Arg('follow', 'bool', doc='a `dest` that is a link: `true` (the default) writes the file it points to; `false` replaces the link with the file, as Ansible does'),
-        Arg('decrypt', 'bool', doc='accepted for Ansible playbooks; `src` is always copied byte for byte (a vault file stays encrypted)'),
+        Arg('decrypt', 'bool', doc='an Ansible Vault file in `src` is copied as its plaintext, decrypted on the controller with the run\'s vault password (default `true`; `false`: byte for byte)'),
         Arg('checksum', doc="the source's SHA-1: a source with another fails the step before anything is written"),
     ),
     required=(('dest',), ('src', 'content')),
+    missing=(('dest', 'dest is required'), ('src', 'src (or content) is required')),
     ships=Ships('file', source='src', inline='content', digest='content_sha', manifest='manifest',
                 unless='remote_src', follow='local_follow'),
     # src then names the file or folder it came from (display only)
@@ -454,5 +487,5 @@ and mode are checked (and set when they differ). Different: the file is replaced
 with "file created" or "content changed". The content is sent only when the host's file
 differs, so an unchanged file costs a digest, not a transfer.
 """,
-    notes='```yaml\n- name: deploy user\'s sudo rule\n  copy:\n    content: "deploy ALL=(ALL:ALL) NOPASSWD: ALL\\n"\n    dest: /etc/sudoers.d/deploy\n    mode: "0440"\n    validate: visudo -cf %s\n\n- name: the guestbook\'s logo\n  copy:\n    src: logo.png\n    dest: /var/www/example.org/logo.png\n    owner: www-data\n    group: www-data\n    mode: "0644"\n```\n\nNotes:\n\n* `content` is written exactly as given, as UTF-8: a YAML block (`content: |`) ends with a\n  newline, a quoted string only if it ends in `\\n`. `src` is copied byte for byte (binary\n  files too, up to 100 MiB).\n* `src` is looked up when the plan is built; a missing file is an error naming the folders\n  searched and the closest file name.\n* A folder as `src` is copied as Ansible does: `src: conf/` copies what the folder holds into\n  `dest`, `src: conf` the folder itself (as `dest/conf`). Each file travels as a blob, only\n  when the host copy differs; folders are made with `directory_mode`, `mode`, `owner` and\n  `group` apply to every file. Links in it are copied as what they point to (`local_follow:\n  false`: as links; a link looping back into the folder always stays a link).\n* `remote_src: true`: `src` is on the host. A file is copied with its mode (unless `mode` is\n  given); a folder follows the same trailing-slash rule, keeps the modes of its files and its links\n  (`local_follow: true` copies what they point to). `/dev/null` and other non-files fail.\n* `dest` ending in `/` is a folder, made when missing; an existing folder as `dest` receives\n  the file under the name of `src`. Otherwise the folder of the file must exist (create it with `file:\n  state: directory`).\n* `follow: false` replaces a link at `dest` with the file (the default in Ansible); left out, the\n  file the link points to is written, where the link may be followed at all.\n* Result fields as in Ansible: `dest`, `src`, `checksum` (SHA-1), `md5sum`, `size`, `mode`,\n  `owner`, `group`, `uid`, `gid`, `backup_file`; a folder copy reports `dest` and `src`.\n* Check mode: the digests decide; without `--diff` the content is not even sent. With\n  `--diff`: a unified diff of the old and new content.\n* A step whose content holds the value of a `no_log` variable is treated as `no_log` (no diff,\n  no message).\n* `mode: preserve` keeps the mode of the source file. `src` is looked up in `files/`; an absolute\n  path must be inside the project (`{{ role_path }}/files/x`). Vault files are not decrypted.\n',
+    notes='```yaml\n- name: deploy user\'s sudo rule\n  copy:\n    content: "deploy ALL=(ALL:ALL) NOPASSWD: ALL\\n"\n    dest: /etc/sudoers.d/deploy\n    mode: "0440"\n    validate: visudo -cf %s\n\n- name: the guestbook\'s logo\n  copy:\n    src: logo.png\n    dest: /var/www/example.org/logo.png\n    owner: www-data\n    group: www-data\n    mode: "0644"\n```\n\nNotes:\n\n* `content` is written exactly as given, as UTF-8: a YAML block (`content: |`) ends with a\n  newline, a quoted string only if it ends in `\\n`. `src` is copied byte for byte (binary\n  files too, up to 100 MiB).\n* `src` is looked up when the plan is built; a missing file is an error naming the folders\n  searched and the closest file name.\n* A folder as `src` is copied as Ansible does: `src: conf/` copies what the folder holds into\n  `dest`, `src: conf` the folder itself (as `dest/conf`). Each file travels as a blob, only\n  when the host copy differs; folders are made with `directory_mode`, `mode`, `owner` and\n  `group` apply to every file. Links in it are copied as what they point to (`local_follow:\n  false`: as links; a link looping back into the folder always stays a link).\n* `remote_src: true`: `src` is on the host. A file is copied with its mode (unless `mode` is\n  given); a folder follows the same trailing-slash rule, keeps the modes of its files and its links\n  (`local_follow: true` copies what they point to). `/dev/null` and other non-files fail.\n* `dest` ending in `/` is a folder, made when missing; an existing folder as `dest` receives\n  the file under the name of `src`. Otherwise the folder of the file must exist (create it with `file:\n  state: directory`).\n* `follow: false` replaces a link at `dest` with the file (the default in Ansible); left out, the\n  file the link points to is written, where the link may be followed at all.\n* Result fields as in Ansible: `dest`, `src`, `checksum` (SHA-1), `md5sum`, `size`, `mode`,\n  `owner`, `group`, `uid`, `gid`, `backup_file`; a folder copy reports `dest` and `src`.\n* Check mode: the digests decide; without `--diff` the content is not even sent. With\n  `--diff`: a unified diff of the old and new content.\n* A step whose content holds the value of a `no_log` variable is treated as `no_log` (no diff,\n  no message).\n* `mode: preserve` keeps the mode of the source file. `src` is looked up in `files/`; an absolute\n  path is a file or folder on the controller, as in Ansible (`{{ role_path }}/files/x`). Ansible Vault files are copied\n  decrypted (a step holding their plaintext is `no_log`); `decrypt: false` copies them as they are.\n',
 )
