@@ -455,7 +455,8 @@ class _Builder:
         templates = [r.templates for r in chain[-1:]] + [self.root / "templates"]
         # then the role's own folder: `src: files/x` finds roles/R/files/x, as in Ansible
         files = tuple([r.files for r in chain[-1:]] + [self.root / "files"] +
-                      [r.files.parent for r in chain[-1:]])
+                      [r.files.parent for r in chain[-1:]] + [self.root])  # (Ansible: the
+        # playbook's own folder last)
         env = make_env(templates, self.root)
         env.files_path = files
         raw, sources = self._layers(use, chain, env)
@@ -2201,8 +2202,9 @@ def _find_source(name: str, folders: Iterable[Path], what: str, where: str, root
         if path.is_file():
             return path
     looked = _looked_in(searched, root)
-    known = [str(p.relative_to(f)) for f in searched if f.is_dir() for p in f.rglob("*")
-             if p.is_file()]
+    # the hint names what the files/ folders hold (not the whole project or a role's tree)
+    known = [str(p.relative_to(f)) for f in searched if f.is_dir() and f.name == "files"
+             for p in f.rglob("*") if p.is_file()]
     raise BadInput(f"{what} {name!r} not found (looked in {looked})", where,
                    did_you_mean(name, known))
 

@@ -451,9 +451,10 @@ def sshd_config(address: str) -> str:
         "# Written by the Mainsail testbed; sshd keeps the first value it reads.",
         "ListenAddress %s" % address,
         "HostKey /etc/ssh/ssh_host_ed25519_key",
-        # key logins only, never root: any user with the client's key may log in (a task's
-        # remote_user, a role's own account), as on a production server
-        "PermitRootLogin no",
+        # key logins only: any user whose authorized_keys holds the client's key may log in
+        # (a task's remote_user, a role's own account); root only so, and root has no keys
+        # unless a deploy gives it some (Debian's own default)
+        "PermitRootLogin prohibit-password",
         "PasswordAuthentication no",
         "KbdInteractiveAuthentication no",
         "UsePAM no",

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import io
 import os
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -61,7 +62,14 @@ def make_project(root: Path, targets: Path, target: str, inventory: str,
     (root / "playbooks").mkdir(parents=True, exist_ok=True)
     (root / "inventory").mkdir(exist_ok=True)
     if not (root / "roles").exists():
-        (root / "roles").symlink_to(targets)
+        # the target's own role is a private copy (some targets write into their files/:
+        # copy's links, lookup_template's output), the others are linked
+        (root / "roles").mkdir()
+        for entry in targets.iterdir():
+            if entry.name == target:
+                shutil.copytree(entry, root / "roles" / target, symlinks=True)
+            else:
+                (root / "roles" / entry.name).symlink_to(entry)
     # ansible-test makes each target's output_dir before it runs; so does this play.
     (root / "playbooks" / "site.yml").write_text(
         f"- hosts: {hosts}\n  gather_facts: true\n{play_vars}"
@@ -109,7 +117,13 @@ def run_on_host(target: str, workdir: Path, inventory: Path, host: str,
             "    ansible_python_interpreter: %s\n" % (out, out, PYTHON))
     root = make_project(workdir / "proj", targets or targets_folder(), target, "all: {}\n",
                         host, play)
-    return _run(target, root, inventory.resolve(), host)
+    inventory = inventory.resolve()
+    here = os.getcwd()
+    os.chdir(root)  # what a task delegated to localhost writes lands in the project
+    try:
+        return _run(target, root, inventory, host)
+    finally:
+        os.chdir(here)
 
 
 def _run(target: str, root: Path, inventory: Path, host_name: str) -> Outcome:

@@ -101,6 +101,43 @@ def test_module_target_passes(live_testbed, targets, tmp_path, target, host):
     assert code == 0 and not failed and record["state"] == "ok", failed or record
 
 
+# What ansible-test's hosts have and the copy target relies on: root logs in with the key
+# (it copies root's authorized_keys to its unprivileged user, then logs in as that user), and
+# getfacl. The user is made beforehand with no password ("*"), as a key login needs when sshd
+# runs without PAM (the testbed's), where a locked account cannot log in.
+COPY_SETUP = ("install -d -m 700 /root/.ssh && "
+              "install -m 600 /home/deploy/.ssh/authorized_keys /root/.ssh/authorized_keys && "
+              "(getent group test_ansible_test_group >/dev/null || "
+              "groupadd test_ansible_test_group) && "
+              "(id tmp_ansible_test_user >/dev/null 2>&1 || "
+              "useradd -m -g test_ansible_test_group -p '*' tmp_ansible_test_user) && "
+              "(dpkg -s acl >/dev/null 2>&1 || apt-get install -y -q acl >/dev/null)")
+COPY_CLEANUP = ("rm -f /root/.ssh/authorized_keys /etc/sudoers.d/tmp_ansible_test_user; "
+                "rm -rf /home/deploy/foo.txt /home/deploy/subdir /home/deploy/checkmode_subdir; "
+                "userdel -r tmp_ansible_test_user 2>/dev/null; "
+                "groupdel test_ansible_test_group 2>/dev/null; true")
+
+
+@pytest.mark.parametrize("host", HOSTS)
+def test_copy_target_passes_up_to_its_ansible_playbook_tasks(live_testbed, targets, tmp_path,
+                                                             host):
+    """Every task of the copy target passes up to no_log.yml, which runs ansible-playbook
+    itself on the controller (docs/ansible.md): that is its one failure."""
+    project = make_project(tmp_path / "proj", targets, "copy",
+                           inventory(live_testbed, tmp_path), host)
+    (project / "tasks.py").write_text("from mainsail.tasks import ns  # noqa\n")
+    inv("run", "--host", host, "-b", "--", COPY_SETUP, cwd=project, timeout=600)
+    try:
+        _, data = run_target(project)
+    finally:
+        inv("run", "--host", host, "-b", "--", COPY_CLEANUP, cwd=project, timeout=120)
+    steps = data["hosts"][host]["steps"]
+    failed = [s for s in steps if s["status"] == "failed"]
+    assert len(failed) == 1 and "ansible-playbook" in failed[0]["msg"], failed
+    assert failed[0]["task"] == "copy the secret while using -vvv and check mode"
+    assert len([s for s in steps if s["status"] != "failed"]) > 500
+
+
 def test_the_targets_are_fetched_not_committed() -> None:
     tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True,
                              check=True).stdout.split()

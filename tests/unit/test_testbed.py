@@ -71,7 +71,7 @@ def test_unknown_host_settings_are_refused_with_the_choices(var, value):
 def test_root_cannot_log_in_and_sshd_listens_on_the_host_address_only():
     conf = tb.sshd_config("127.0.0.21")
     assert "ListenAddress 127.0.0.21\n" in conf
-    assert "PermitRootLogin no\n" in conf and "PasswordAuthentication no\n" in conf
+    assert "PermitRootLogin prohibit-password\n" in conf and "PasswordAuthentication no\n" in conf
     assert "AllowUsers" not in conf  # a task's remote_user may log in with the key
 
 
