@@ -135,6 +135,26 @@ PLAYBOOK = """\
     - name: fail unless grouped and added
       fail: {msg: "group_by or add_host did not report"}
       when: "'ms_modules' not in group_names or added.add_host.host_name != 'ms-extra'"
+    - name: hostname as the testbed named it
+      hostname: {name: "{{ inventory_hostname }}"}
+    - name: expect is refused
+      expect: {command: passwd, responses: {"password:": secret}}
+      ignore_errors: true
+      register: no_expect
+    - name: yum on a Debian host
+      yum: {name: nginx}
+      ignore_errors: true
+      register: no_yum
+    - name: apk on a Debian host
+      apk: {name: nginx}
+      ignore_errors: true
+      register: no_apk
+    - name: the refusals say why
+      assert:
+        that:
+          - no_expect is failed and 'not supported' in no_expect.msg
+          - no_yum is failed and 'this host has no yum' in no_yum.msg
+          - no_apk is failed and 'this host has no apk' in no_apk.msg
 """.replace("KEYLINE", KEY)
 TEMPLATE = "host = {{ inventory_hostname }}\n"
 
@@ -167,6 +187,7 @@ DRIFT = {
     "assemble": "echo local > /srv/ms-modules/assembled.conf",
     "known_hosts": ": > /srv/ms-modules/known_hosts",
     "cron in a file of its own": ": > /srv/ms-modules/cron",
+    "hostname as the testbed named it": "echo ms-drifted > /etc/hostname",
 }
 # A line of each file task's diff in check mode (on web2).
 DIFFS = {
@@ -181,10 +202,11 @@ DIFFS = {
     "assemble": "+a = 1",
     "known_hosts": "+git.example.org " + " ".join(KEY.split()[:2]),
     "cron in a file of its own": "+*/5 * * * * root /bin/true",
+    "hostname as the testbed named it": "+web2",
 }
 # What the drifted tasks manage, as it stands (check mode must leave it so).
 SNAPSHOT = ("cd /srv/ms-modules && find . -type f | sort | xargs md5sum; stat -c %a .; "
-            "md5sum /etc/sysctl.d/60-ms-modules.conf")
+            "md5sum /etc/sysctl.d/60-ms-modules.conf /etc/hostname")
 
 
 @pytest.fixture(scope="module")
@@ -240,10 +262,10 @@ def test_the_hosts_hold_what_the_modules_were_asked_for(project, ssh_config):
         assert keys == "700 deploy\n600 deploy\n%s\n" % KEY
         assert ssh(ssh_config, host, "test -e /srv/ms-modules/created-once").returncode == 0
         made = ssh(ssh_config, host, "cd /srv/ms-modules && cat templated.conf assembled.conf "
-                                     "known_hosts cron").stdout
+                                     "known_hosts cron /etc/hostname").stdout
         assert made == "host = %s\na = 1\nb = 2\ngit.example.org %s\n" \
-            "#Mainsail: ms-modules\n*/5 * * * * root /bin/true\n" % (
-                host, " ".join(KEY.split()[:2])), made
+            "#Mainsail: ms-modules\n*/5 * * * * root /bin/true\n%s\n" % (
+                host, " ".join(KEY.split()[:2]), host), made
 
 
 def test_check_mode_and_diff_on_a_drifted_host(project, ssh_config):
@@ -266,6 +288,6 @@ def test_check_mode_and_diff_on_a_drifted_host(project, ssh_config):
 def _cleanup(project, ssh_config):
     yield
     for host in HOSTS:
-        ssh(ssh_config, host, "rm -rf /srv/ms-modules /etc/sysctl.d/60-ms-modules.conf",
-            check=False)
+        ssh(ssh_config, host, "rm -rf /srv/ms-modules /etc/sysctl.d/60-ms-modules.conf; "
+                              "echo %s > /etc/hostname" % host, check=False)
     shutil.rmtree(project, ignore_errors=True)
