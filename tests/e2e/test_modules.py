@@ -155,6 +155,8 @@ PLAYBOOK = """\
           - no_expect is failed and 'not supported' in no_expect.msg
           - no_yum is failed and 'this host has no yum' in no_yum.msg
           - no_apk is failed and 'this host has no apk' in no_apk.msg
+    - name: meta
+      meta: flush_handlers
 """.replace("KEYLINE", KEY)
 TEMPLATE = "host = {{ inventory_hostname }}\n"
 
