@@ -197,6 +197,7 @@ def test_check_mode_and_diff_report_drift_without_writing(project, ssh_config):
     diffs = {s["task"]: s.get("diff", "") for s in data["hosts"]["web2"]["steps"]}
     assert "+tmpfs\t/srv/ms-scratch\ttmpfs\tsize=8m,mode=0755" in diffs["a scratch space in memory"]
     assert "-# local" in diffs["the test repository, deb822 form"]
+    assert "+name=Europe/Paris" in diffs["the time zone"]
     fixed = run(project, "--limit", "web2")
     assert {t for t, s in statuses(fixed, "web2").items() if s == "changed"} == set(DRIFT)
     assert run(project, "--limit", "web2")["hosts"]["web2"]["changed"] == 0
