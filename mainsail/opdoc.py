@@ -15,6 +15,12 @@ from .agent.spec import Arg, OpSpec
 from .errors import BadInput, did_you_mean
 from .opspec import OPS, canonical_op
 
+# Task keywords the controller carries out, with no operation (and no declaration) of their
+# own: `mainsail doc` shows the playbooks page's section on them.
+CONTROLLER_KEYWORDS: Mapping[str, str] = {
+    "set_fact": "set_fact, debug, assert, fail", "include_vars": "set_fact, debug, assert, fail",
+    "meta": "meta"}
+
 INTRO = Path(__file__).with_name("opdoc_intro.md")
 PAGE = Path(__file__).resolve().parents[1] / "docs" / "operations.md"
 INDEX_MARK = "<!-- the index of operations goes here -->\n"
@@ -87,9 +93,27 @@ def reference(name: str) -> str:
     """`mainsail doc OP`: one operation's section, as on the page."""
     canonical = canonical_op(name)
     if canonical is None:
-        raise BadInput(f"unknown operation {name!r}", "mainsail doc", did_you_mean(name, OPS)
-                       or "operations: " + ", ".join(sorted(OPS)))
+        keyword = keyword_section(name)
+        if keyword is not None:
+            return keyword
+        known = {**OPS, **CONTROLLER_KEYWORDS}
+        raise BadInput(f"unknown operation {name!r}", "mainsail doc", did_you_mean(name, known)
+                       or "operations: " + ", ".join(sorted(known)))
     return section(OPS[canonical])
+
+
+def keyword_section(name: str) -> "str | None":
+    """The playbooks page's section on a controller keyword (``set_fact``, ``meta``), or None."""
+    from .docpages import page as doc_page
+    for prefix in ("ansible.builtin.", "ansible.legacy."):
+        name = name[len(prefix):] if name.startswith(prefix) else name
+    heading = CONTROLLER_KEYWORDS.get(name)
+    text = doc_page("playbooks") if heading is not None else None
+    if text is None:
+        return None
+    start = text.index("\n## %s\n" % heading) + 1
+    end = text.find("\n## ", start)
+    return text[start:] if end < 0 else text[start:end + 1]
 
 
 def main(argv: "list[str]") -> int:

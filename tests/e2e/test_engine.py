@@ -91,6 +91,29 @@ def test_plan_reports_exactly_a_manual_change_and_changes_nothing(project, ssh_c
     assert code == 0
 
 
+def test_check_mode_reports_a_drifted_account_answer_and_line_and_writes_nothing(
+        project, ssh_config):
+    look = ("getent passwd sampleuser | cut -d: -f7; grep ^MODE= /etc/sample.env; "
+            "debconf-show debconf | grep -c Dialog")
+    ssh(ssh_config, "web2", "usermod -s /bin/sh sampleuser; "
+                            "sed -i 's/^MODE=prod$/MODE=dev/' /etc/sample.env; "
+                            "echo 'debconf debconf/frontend select Dialog' | "
+                            "debconf-set-selections")
+    held = ssh(ssh_config, "web2", look).stdout
+    assert held == "/bin/sh\nMODE=dev\n1\n", held
+    _, data = report(project, "--check", "--diff")
+    steps = data["hosts"]["web2"]["steps"]
+    drifted = ["user", "a replaced line", "debconf answer"]
+    assert [s["task"] for s in steps if s["status"] == "changed"] == drifted
+    assert "+MODE=prod" in next(s.get("diff", "") for s in steps
+                                if s["task"] == "a replaced line")
+    assert ssh(ssh_config, "web2", look).stdout == held
+    _, data = report(project)
+    assert [s["task"] for s in data["hosts"]["web2"]["steps"] if s["status"] == "changed"] == \
+        drifted
+    assert ssh(ssh_config, "web2", look, check=False).stdout == "/bin/bash\nMODE=prod\n0\n"
+
+
 def test_a_changed_template_notifies_its_handler_once(project, ssh_config):
     before = ssh(ssh_config, "web2", "supervisorctl pid sampled").stdout
     done = deploy(project, "--var", "greeting=changed by var")

@@ -181,16 +181,22 @@ def test_the_hosts_and_the_controller_hold_what_was_asked_for(project, hosts, ss
 def test_check_mode_and_diff_on_a_drifted_host(project, hosts, ssh_config):
     run(project)
     host = HOSTS[-1]
-    ssh(ssh_config, host, "echo edited > /srv/ms-net/app/README")
+    ssh(ssh_config, host, "echo edited > /srv/ms-net/app/README; "
+                          "echo edited > /srv/ms-net/payload.txt")
     (project / "fetched" / host / "srv/ms-net/payload.txt").unlink()
     data = run(project, "--check", "--diff")
     changed = steps(data, host, "changed")
-    assert sorted(changed) == ["fetch the payload back", "unarchive from the project"], changed
-    diffs = [s.get("diff", "") for s in data["hosts"][host]["steps"]
-             if s["task"] == "unarchive from the project"]
-    assert "-edited" in diffs[0] and "+read me" in diffs[0]
-    assert ssh(ssh_config, host, "cat /srv/ms-net/app/README").stdout == "edited\n"
+    drifted = ["fetch the payload back", "get_url with a checksum", "unarchive from the project"]
+    assert sorted(changed) == drifted, changed
+    diffs = {s["task"]: s.get("diff", "") for s in data["hosts"][host]["steps"]}
+    assert "-edited" in diffs["unarchive from the project"]
+    assert "+read me" in diffs["unarchive from the project"]
+    assert "-edited" in diffs["get_url with a checksum"]
+    assert "+" + PAYLOAD.strip() in diffs["get_url with a checksum"]
+    assert ssh(ssh_config, host, "cat /srv/ms-net/app/README /srv/ms-net/payload.txt").stdout \
+        == "edited\nedited\n"
     assert not (project / "fetched" / host / "srv/ms-net/payload.txt").exists()
-    assert sorted(steps(run(project), host, "changed")) == [
-        "fetch the payload back", "unarchive from the project"]
+    assert sorted(steps(run(project), host, "changed")) == drifted
     assert ssh(ssh_config, host, "cat /srv/ms-net/app/README").stdout == README
+    assert ssh(ssh_config, host, "cat /srv/ms-net/payload.txt").stdout == PAYLOAD
+    assert (project / "fetched" / host / "srv/ms-net/payload.txt").read_text() == PAYLOAD

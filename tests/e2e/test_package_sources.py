@@ -3,9 +3,9 @@
 Each host serves a tiny apt repository of its own (a .deb built on the host, Packages and
 Release files, `python3 -m http.server` on the host's address, stopped by its PID at the
 end). A playbook adds it with `apt_repository` (bookworm) or `deb822_repository` (trixie),
-installs its package, keeps a key with `apt_key`, sets the time zone, mounts a tmpfs and
-installs a wheel into a virtualenv with `pip`; a second run changes nothing, and check mode
-with diff on a drifted host reports without writing."""
+installs its package and holds it (`dpkg_selections`), keeps a key with `apt_key`, sets the
+time zone, mounts a tmpfs and installs a wheel into a virtualenv with `pip`; a second run
+changes nothing, and check mode with diff on a drifted host reports without writing."""
 
 import json
 import shutil
@@ -43,6 +43,8 @@ PLAYBOOK = """\
       when: ansible_distribution_release == 'trixie'
     - name: the probe package from it
       apt: {name: mainsail-probe, update_cache: true}
+    - name: the probe package held
+      dpkg_selections: {name: mainsail-probe, selection: hold}
     - name: a signing key kept as a file
       apt_key:
         file: /usr/share/keyrings/debian-archive-bookworm-stable.gpg
@@ -92,6 +94,7 @@ echo $!
 CLEAN = ("umount /srv/ms-scratch 2>/dev/null; sed -i '/ms-scratch/d' /etc/fstab; "
          "rm -rf /srv/ms-repo /srv/ms-wheels /srv/ms-venv /srv/ms-scratch "
          "/etc/apt/sources.list.d/ms-probe.* /etc/apt/keyrings/ms-probe-test.gpg; "
+         "echo mainsail-probe install | dpkg --set-selections >/dev/null 2>&1; "
          "dpkg --purge mainsail-probe >/dev/null 2>&1; "
          "ln -sf /usr/share/zoneinfo/Etc/UTC /etc/localtime; echo Etc/UTC > /etc/timezone")
 
@@ -138,7 +141,8 @@ def test_sources_packages_and_system_modules_converge_then_stay(project, ssh_con
     for host in HOSTS:
         got = statuses(first, host)
         assert first["hosts"][host]["failed"] == 0, first["hosts"][host]
-        for task in ("the probe package from it", "a signing key kept as a file",
+        for task in ("the probe package from it", "the probe package held",
+                     "a signing key kept as a file",
                      "the time zone", "a scratch space in memory",
                      "a virtualenv with the probe"):
             assert got[task] == "changed", (host, task, got)
@@ -154,22 +158,46 @@ def test_sources_packages_and_system_modules_converge_then_stay(project, ssh_con
                                      "/srv/ms-venv/bin/python -c "
                                      "'import mainsailprobe; print(mainsailprobe.VERSION)'")
         assert held.stdout.split() == ["1.0", "Europe/Paris", "tmpfs", "1.0"], held.stdout
+        assert ssh(ssh_config, host, "dpkg --get-selections mainsail-probe").stdout.split() == \
+            ["mainsail-probe", "hold"]
     assert "deb [trusted=yes] http://%s:%d/ ./" % ("127.0.0.11", PORT) in ssh(
         ssh_config, "web1", "cat /etc/apt/sources.list.d/ms-probe.list").stdout
     assert "Suites: ./" in ssh(ssh_config, "web2",
                                "cat /etc/apt/sources.list.d/ms-probe.sources").stdout
 
 
+# On web2 (trixie), each command takes its task's target away from what the task asks for.
+DRIFT = {
+    "the time zone": "echo Etc/UTC > /etc/timezone",
+    "a scratch space in memory": "sed -i 's/size=8m/size=4m/' /etc/fstab",
+    "the probe package held": "echo mainsail-probe install | dpkg --set-selections",
+    "the probe package from it": "dpkg --purge mainsail-probe >/dev/null",
+    "a signing key kept as a file": "rm /etc/apt/keyrings/ms-probe-test.gpg",
+    "the test repository, deb822 form":
+        "echo '# local' >> /etc/apt/sources.list.d/ms-probe.sources",
+    "a virtualenv with the probe":
+        "/srv/ms-venv/bin/python -m pip uninstall -q -y mainsailprobe",
+}
+# What the drifted tasks manage, as it stands (check mode must leave it so).
+SNAPSHOT = ("cat /etc/timezone /etc/fstab /etc/apt/sources.list.d/ms-probe.sources; "
+            "echo probe: $(dpkg-query -W -f '${db:Status-Abbrev}' mainsail-probe); "
+            "ls /etc/apt/keyrings; "
+            "/srv/ms-venv/bin/python -m pip list --format=freeze")
+
+
 def test_check_mode_and_diff_report_drift_without_writing(project, ssh_config):
     run(project)
-    ssh(ssh_config, "web2", "echo Etc/UTC > /etc/timezone; sed -i 's/size=8m/size=4m/' /etc/fstab")
+    ssh(ssh_config, "web2", "; ".join(DRIFT.values()))
+    held = ssh(ssh_config, "web2", SNAPSHOT).stdout
     data = run(project, "--check", "--diff", "--limit", "web2")
     got = statuses(data, "web2")
-    assert got["the time zone"] == "changed" and got["a scratch space in memory"] == "changed"
-    assert got["the probe package from it"] == "ok"
-    assert ssh(ssh_config, "web2", "cat /etc/timezone").stdout == "Etc/UTC\n"
+    assert {t for t, s in got.items() if s == "changed"} == set(DRIFT), got
+    assert ssh(ssh_config, "web2", SNAPSHOT).stdout == held  # check mode wrote nothing
+    assert "probe: ii" not in held and "mainsailprobe" not in held
     diffs = {s["task"]: s.get("diff", "") for s in data["hosts"]["web2"]["steps"]}
     assert "+tmpfs\t/srv/ms-scratch\ttmpfs\tsize=8m,mode=0755" in diffs["a scratch space in memory"]
+    assert "-# local" in diffs["the test repository, deb822 form"]
+    assert "+name=Europe/Paris" in diffs["the time zone"]
     fixed = run(project, "--limit", "web2")
-    assert {t for t, s in statuses(fixed, "web2").items() if s == "changed"} == \
-        {"the time zone", "a scratch space in memory"}
+    assert {t for t, s in statuses(fixed, "web2").items() if s == "changed"} == set(DRIFT)
+    assert run(project, "--limit", "web2")["hosts"]["web2"]["changed"] == 0

@@ -1,6 +1,7 @@
 """Services the systemd way, on both releases (web1 bookworm, web2 trixie): a unit file
 written by a play starts, is enabled and survives a reboot; a changed unit file is reloaded
-before the restart; a failing unit shows systemd's verdict and its journal; masking."""
+before the restart; check mode reports a stopped unit without starting it; a failing unit
+shows systemd's verdict and its journal; masking."""
 
 import json
 from pathlib import Path
@@ -88,6 +89,28 @@ def test_a_unit_file_written_by_the_play_starts_is_enabled_and_restarts_when_cha
         shown = ssh(ssh_config, host, "systemctl show -p Description,NeedDaemonReload "
                                       "mainsail-demo").stdout
         assert "Mainsail test unit (v2)" in shown and "NeedDaemonReload=no" in shown
+
+
+def test_check_mode_reports_a_stopped_disabled_unit_and_leaves_it_so(project, ssh_config,
+                                                                      tmp_path):
+    deploy(project, "v2", tmp_path)
+    ssh(ssh_config, "web1", "systemctl disable --now mainsail-demo")
+    report = tmp_path / "check.json"
+    done = inv("deploy", "--check", "--diff", "--host=web1", "--json", str(report), cwd=project,
+               check=False)
+    assert done.returncode in (0, 8), done.stdout + done.stderr
+    record = json.loads(report.read_text())["hosts"]["web1"]
+    steps = {s["task"]: s["status"] for s in record["steps"]}
+    assert steps["unit file"] == "ok" and steps["demo running and enabled"] == "changed", steps
+    assert ssh(ssh_config, "web1", "systemctl is-active mainsail-demo",
+               check=False).stdout.strip() == "inactive"
+    assert ssh(ssh_config, "web1", "systemctl is-enabled mainsail-demo",
+               check=False).stdout.strip() == "disabled"
+    assert {h: d["changed"] for h, d in deploy(project, "v2", tmp_path).items()} == \
+        {"web1": 1, "web2": 0}
+    assert ssh(ssh_config, "web1", "systemctl is-active mainsail-demo; "
+                                   "systemctl is-enabled mainsail-demo").stdout.split() == \
+        ["active", "enabled"]
 
 
 def test_an_enabled_unit_runs_again_after_a_reboot(project, ssh_config, tmp_path):

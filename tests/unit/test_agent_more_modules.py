@@ -18,6 +18,10 @@ def test_expect_loads_and_is_refused_when_run() -> None:
     coerce_args(OPS["expect"], {"command": "passwd", "responses": "x"}, "site.yml:3")
     out = run_op("expect", {"command": "passwd"})
     assert out.status == "failed" and "not supported" in out.msg
+    # Ansible's own form, a mapping of prompts to answers, loads too: the refusal says why
+    args = coerce_args(OPS["expect"], {"command": "passwd", "responses": {"password:": "x"}})
+    out = run_op("expect", args)
+    assert out.status == "failed" and "not supported" in out.msg
 
 
 def test_dpkg_selections_hold_then_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -169,6 +169,32 @@ def test_doc_prints_one_operation_like_its_section() -> None:
     assert reference("ansible.builtin.apt").startswith("## apt\n")
 
 
+# The modules of issue 12: each has its reference under `mainsail doc NAME`.
+CORE_MODULES = (
+    "copy template file lineinfile blockinfile replace stat find slurp fetch tempfile unarchive "
+    "assemble package apt apt_key apt_repository deb822_repository dpkg_selections debconf pip "
+    "yum dnf apk service systemd user group authorized_key cron hostname sysctl mount getent "
+    "known_hosts timezone command shell raw script expect get_url uri wait_for "
+    "wait_for_connection debug assert fail pause set_fact meta add_host group_by").split()
+
+
+@pytest.mark.parametrize("name", CORE_MODULES)
+def test_every_core_module_has_a_reference(name: str) -> None:
+    text = reference(name)
+    assert text.startswith("## ") and name.split("_")[0] in text
+    assert reference("ansible.builtin." + name) == text
+
+
+def test_controller_keywords_show_their_part_of_the_playbooks_page() -> None:
+    meta = reference("meta")
+    assert meta.startswith("## meta\n") and "`flush_handlers`" in meta and "\n## " not in meta
+    assert "`set_fact: {name: value}`" in reference("set_fact")
+    assert "`include_vars`" in reference("ansible.legacy.include_vars")
+    with pytest.raises(BadInput) as caught:
+        reference("set_fcat")
+    assert "set_fact" in caught.value.hint
+
+
 def test_doc_names_the_closest_operation_for_a_typo() -> None:
     with pytest.raises(BadInput) as caught:
         reference("tempalte")

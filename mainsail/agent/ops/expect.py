@@ -21,8 +21,8 @@ SPEC = OpSpec(
     ansible="`expect`",
     args=(
         Arg("command", doc="the program Ansible would run"),
-        Arg("responses", doc="Ansible's question -> answer mapping (as text: a mapping is "
-                             "refused when the playbook loads)"),
+        # any value: Ansible's mapping must load, so that the step's refusal says why
+        Arg("responses", "any", doc="Ansible's question -> answer mapping"),
         Arg("chdir", doc="the folder it would run in"),
         Arg("creates", doc="skip it when this path exists"),
         Arg("removes", doc="skip it when this path does not exist"),
