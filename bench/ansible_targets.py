@@ -182,9 +182,9 @@ def ansible_error(output: str) -> str:
 def ansible_inventory(host: Any, local: bool = False) -> dict[str, Any]:
     """An Ansible YAML inventory (as data) for one Mainsail inventory host: how to reach it,
     with its host keys checked against the same known_hosts, and its output_dir and
-    remote_tmp_dir. ``local``: connection local, no become."""
+    remote_tmp_dir. ``local`` (or a host of connection local): connection local, no become."""
     hv: dict[str, Any] = {"ansible_python_interpreter": PYTHON}
-    if local:
+    if local or host.connection == "local":
         hv["ansible_connection"] = "local"
     else:
         hv.update(ansible_host=host.address, ansible_user=host.user)

@@ -205,3 +205,8 @@ def test_table_and_json_give_counts_seconds_and_the_ratio():
                                   "ansible": {"passed": 21, "failed": 0, "seconds": 7.0,
                                               "error": ""}}
     assert data["targets"][1]["ansible"]["passed"] is None
+
+
+def test_a_host_of_connection_local_stays_local_for_ansible():
+    hv = bench.ansible_inventory(Host("h", connection="local"))["all"]["hosts"]["h"]
+    assert hv["ansible_connection"] == "local" and "ansible_host" not in hv
