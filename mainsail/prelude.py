@@ -155,7 +155,7 @@ def _run_step(host: Host, step: Mapping[str, Any], run: HeadRun, check: bool,
     if outcome.status != SKIPPED:
         outcome = judged(step, outcome)
     if outcome.status == FAILED and step.get("ignore_errors"):
-        outcome = dataclasses.replace(outcome, status=IGNORED)
+        outcome = outcome.replace(status=IGNORED)
     result = {"id": step.get("id"), "status": outcome.status, "msg": outcome.msg, "diff": "",
               "rc": outcome.rc, "stdout": outcome.stdout, "stderr": outcome.stderr,
               "cmd": outcome.cmd, "elapsed": round(time.monotonic() - started, 3)}

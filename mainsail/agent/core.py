@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Mapping, Optional
+
+from .record import Record
 
 if TYPE_CHECKING:
     from .journal import Journal
@@ -51,20 +52,33 @@ class MissingPrerequisite(OpError):
         return Outcome(CHANGED, "%s: assuming an earlier task provides it (check mode)" % self.msg)
 
 
-@dataclass
-class Outcome:
+class Outcome(Record):
     """What an operation reports; the loop adds id and elapsed to make a RESULT."""
 
-    status: str = OK
-    msg: str = ""
-    diff: str = ""
-    rc: Optional[int] = None
-    stdout: str = ""
-    stderr: str = ""
-    cmd: Optional[str] = None
+    __slots__ = ("status", "msg", "diff", "rc", "stdout", "stderr", "cmd", "data")
+    status: str
+    msg: str
+    diff: str
+    rc: Optional[int]
+    stdout: str
+    stderr: str
+    cmd: Optional[str]
     # The module's own return values (Ansible's `stat`, `stdout_lines`, `files`, ...): JSON
     # only, merged by the controller into the dict a task `register`s (protocol.StepResult).
-    data: Dict[str, Any] = field(default_factory=dict)
+    # Left out: a new empty dict.
+    data: Dict[str, Any]
+
+    def __init__(self, status: str = OK, msg: str = "", diff: str = "",
+                 rc: Optional[int] = None, stdout: str = "", stderr: str = "",
+                 cmd: Optional[str] = None, data: Optional[Dict[str, Any]] = None) -> None:
+        self.status = status
+        self.msg = msg
+        self.diff = diff
+        self.rc = rc
+        self.stdout = stdout
+        self.stderr = stderr
+        self.cmd = cmd
+        self.data = {} if data is None else data
 
 
 def ok(msg: str = "", diff: str = "") -> Outcome:
@@ -104,19 +118,28 @@ class BlobStore:
         return self._blobs[sha]
 
 
-@dataclass
-class Context:
+class Context(Record):
     """What an operation may know about the run besides its arguments."""
 
-    check: bool = False
-    diff: bool = False
-    blobs: Optional[BlobStore] = None
+    __slots__ = ("check", "diff", "blobs", "journal", "would_change")
+    check: bool
+    diff: bool
+    blobs: Optional[BlobStore]
     # The transaction's journal: every path an op changes is recorded here first, so that a
     # failed transaction can put it back. None in check mode and outside a transaction.
-    journal: Optional["Journal"] = None
+    journal: Optional["Journal"]
     # The ops of earlier steps of this session that check mode reported as changed (a shared
     # list: each step's context adds to the session's).
-    would_change: Optional[List[str]] = None
+    would_change: Optional[List[str]]
+
+    def __init__(self, check: bool = False, diff: bool = False,
+                 blobs: Optional[BlobStore] = None, journal: Optional["Journal"] = None,
+                 would_change: Optional[List[str]] = None) -> None:
+        self.check = check
+        self.diff = diff
+        self.blobs = blobs
+        self.journal = journal
+        self.would_change = would_change
 
     def may_provide(self) -> bool:
         """Whether something missing now may come from an earlier step check mode skipped."""

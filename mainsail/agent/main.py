@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import base64
-import dataclasses
 import binascii
 import os
 import select
@@ -357,7 +356,7 @@ def step_context(ctx: Context, step: Mapping[str, Any]) -> Context:
     for real even in a check run, as Ansible does)."""
     changes = {key: bool(step[name]) for key, name in (("check", "check_mode"), ("diff", "diff"))
                if isinstance(step.get(name), bool)}
-    return dataclasses.replace(ctx, **changes) if changes else ctx
+    return ctx.replace(**changes) if changes else ctx
 
 
 def run_step(ctx: Context, step: Mapping[str, Any]) -> Dict[str, Any]:
@@ -411,13 +410,13 @@ def judged(step: Mapping[str, Any], outcome: Outcome) -> Outcome:
             elif status == FAILED:
                 status = OK
     except OpError as exc:
-        return dataclasses.replace(outcome, status=FAILED, msg=str(exc))
+        return outcome.replace(status=FAILED, msg=str(exc))
     data = dict(outcome.data or {})
     if "failed_when" in judge:  # Ansible's fields, which roles read
         data["failed_when_result"] = status == FAILED
         if outcome.status == FAILED and status != FAILED:  # a failure failed_when overruled
             data["failed_when_suppressed_exception"] = outcome.msg or "failed"
-    return dataclasses.replace(outcome, status=status, data=data)
+    return outcome.replace(status=status, data=data)
 
 
 def run_until(ctx: Context, step: Mapping[str, Any]) -> Tuple[Outcome, int]:
@@ -426,7 +425,7 @@ def run_until(ctx: Context, step: Mapping[str, Any]) -> Tuple[Outcome, int]:
     until = step.get("until")
     if step.get("async") and step.get("poll") == 0 and not ctx.check:
         # started in the background (Ansible's async + poll: 0); async_status reads it
-        background = dataclasses.replace(ctx, journal=None)
+        background = ctx.replace(journal=None)
         return asyncjob.start(int(step["async"]), lambda: execute_step(background, step)), 0
     if until is None:
         return deadline.run_limited(step, lambda: execute_step(ctx, step)), 0
@@ -462,7 +461,7 @@ def execute_step(ctx: Context, step: Mapping[str, Any]) -> Outcome:
     user = step.get("become_user")
     if runas.needs_switch(user):
         # Not journalled: the child cannot write the root-owned journal (agent/runas.py).
-        unjournalled = dataclasses.replace(ctx, journal=None)
+        unjournalled = ctx.replace(journal=None)
         OPS.get(str(step.get("op")))  # imported here: the child may not read the agent's cache
         return runas.run_as(str(user), lambda: call_op(unjournalled, step))
     return call_op(ctx, step)

@@ -10,24 +10,33 @@ import shlex
 import signal
 import subprocess
 import tempfile
-from dataclasses import dataclass, field
 from typing import IO, Mapping, Optional, Sequence
 
 from .core import MissingPrerequisite, OpError
+from .record import Record
 
 OUTPUT_CAP = 1024 * 1024  # keep one runaway command from flooding the channel
 
 
-@dataclass
-class Proc:
+class Proc(Record):
+    __slots__ = ("argv", "rc", "stdout", "stderr", "secrets", "error")
     argv: Sequence[str]
     rc: int
     stdout: str
     stderr: str
-    secrets: Sequence[str] = field(default=())
+    secrets: Sequence[str]
     # Why the program could not be started ('' when it ran); stderr says it too, as a
     # shell would, for the callers that only read stderr.
-    error: str = ""
+    error: str
+
+    def __init__(self, argv: Sequence[str], rc: int, stdout: str, stderr: str,
+                 secrets: Sequence[str] = (), error: str = "") -> None:
+        self.argv = argv
+        self.rc = rc
+        self.stdout = stdout
+        self.stderr = stderr
+        self.secrets = secrets
+        self.error = error
 
     @property
     def cmd(self) -> str:

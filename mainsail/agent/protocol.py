@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
+
+from .record import Frozen
 
 VERSIONS = (1,)  # the versions this side speaks, oldest first
 MAX_LINE_BYTES = 64 << 20  # a result carries at most a few MiB of output; blobs go the other way
@@ -112,13 +113,17 @@ def _strings(value: Any, what: str) -> Tuple[str, ...]:
 
 # ---------------------------------------------------------------------------- messages
 
-@dataclass(frozen=True)
-class Hello:
+class Hello(Frozen):
     """Agent -> controller, first: the host's facts, the agent's digest, its versions."""
 
+    __slots__ = ("facts", "agent", "protocol")
     facts: Dict[str, Any]
     agent: str
-    protocol: Tuple[int, ...] = VERSIONS
+    protocol: Tuple[int, ...]
+
+    def __init__(self, facts: Dict[str, Any], agent: str,
+                 protocol: Tuple[int, ...] = VERSIONS) -> None:
+        self._fill(facts, agent, protocol)
 
     @classmethod
     def from_wire(cls, data: Any) -> "Hello":
@@ -133,36 +138,51 @@ class Hello:
                           "protocol": list(self.protocol)}}
 
 
-@dataclass(frozen=True)
-class Step:
+class Step(Frozen):
     """One operation to apply. ``become``, ``become_user`` and ``timeout`` (seconds) are
-    carried for per-step privilege and step time limits; None means the session's own."""
+    carried for per-step privilege and step time limits; None means the session's own.
+    ``args`` and ``extra`` left out (None) are new empty dicts."""
 
+    __slots__ = ("id", "op", "args", "name", "txn", "notify", "no_log", "ignore_errors",
+                 "where", "handler", "check", "become", "become_user", "timeout", "caught",
+                 "check_mode", "diff", "later", "extra")
     id: int
     op: str
-    args: Dict[str, Any] = field(default_factory=dict)
-    name: str = ""
-    txn: Optional[str] = None
-    notify: Tuple[str, ...] = ()
-    no_log: bool = False
-    ignore_errors: bool = False
-    where: str = ""
-    handler: Optional[str] = None
-    check: bool = False
-    become: Optional[bool] = None
-    become_user: Optional[str] = None
-    timeout: Optional[float] = None
-    caught: bool = False  # a block's rescue/always handles its failure: the request ends
+    args: Dict[str, Any]
+    name: str
+    txn: Optional[str]
+    notify: Tuple[str, ...]
+    no_log: bool
+    ignore_errors: bool
+    where: str
+    handler: Optional[str]
+    check: bool
+    become: Optional[bool]
+    become_user: Optional[str]
+    timeout: Optional[float]
+    caught: bool  # a block's rescue/always handles its failure: the request ends
     # there, the host does not fail, nothing is rolled back
-    check_mode: Optional[bool] = None  # the task's own check_mode: over the request's check
-    diff: Optional[bool] = None  # the task's own diff: over the request's
-    later: bool = False  # the controller judges its outcome (changed_when / failed_when the
+    check_mode: Optional[bool]  # the task's own check_mode: over the request's check
+    diff: Optional[bool]  # the task's own diff: over the request's
+    later: bool  # the controller judges its outcome (changed_when / failed_when the
     # host cannot evaluate): a failure here neither ends the request nor rolls anything back
-    extra: Dict[str, Any] = field(default_factory=dict)  # display fields (action, role, tags)
+    extra: Dict[str, Any]  # display fields (action, role, tags)
 
     KNOWN = ("id", "op", "args", "name", "txn", "notify", "no_log", "ignore_errors", "where",
              "handler", "check", "become", "become_user", "timeout", "caught", "check_mode",
              "diff", "later")
+
+    def __init__(self, id: int, op: str, args: Optional[Dict[str, Any]] = None,
+                 name: str = "", txn: Optional[str] = None, notify: Tuple[str, ...] = (),
+                 no_log: bool = False, ignore_errors: bool = False, where: str = "",
+                 handler: Optional[str] = None, check: bool = False,
+                 become: Optional[bool] = None, become_user: Optional[str] = None,
+                 timeout: Optional[float] = None, caught: bool = False,
+                 check_mode: Optional[bool] = None, diff: Optional[bool] = None,
+                 later: bool = False, extra: Optional[Dict[str, Any]] = None) -> None:
+        self._fill(id, op, {} if args is None else args, name, txn, notify, no_log, ignore_errors,
+                   where, handler, check, become, become_user, timeout, caught, check_mode, diff,
+                   later, {} if extra is None else extra)
 
     @classmethod
     def from_wire(cls, data: Any) -> "Step":
@@ -209,24 +229,33 @@ class Step:
         return out
 
 
-@dataclass(frozen=True)
-class StepResult:
+class StepResult(Frozen):
     """Agent -> controller, one per step run: the agent's verdict on it and what it saw."""
 
+    __slots__ = ("id", "status", "msg", "diff", "rc", "stdout", "stderr", "cmd", "elapsed",
+                 "rollback", "data")
     id: Optional[int]
     status: str
-    msg: str = ""
-    diff: str = ""
-    rc: Optional[int] = None
-    stdout: str = ""
-    stderr: str = ""
-    cmd: Optional[str] = None
-    elapsed: float = 0.0
-    rollback: bool = False
+    msg: str
+    diff: str
+    rc: Optional[int]
+    stdout: str
+    stderr: str
+    cmd: Optional[str]
+    elapsed: float
+    rollback: bool
     # Module-specific return values, Ansible's names at the top level (``stat``, ``files``,
     # ``stdout_lines``, ``ansible_facts``...): a registered result is the common fields
-    # (changed, failed, msg, rc, stdout, stderr, cmd, diff) updated with ``data``.
-    data: Dict[str, Any] = field(default_factory=dict)
+    # (changed, failed, msg, rc, stdout, stderr, cmd, diff) updated with ``data`` (left out:
+    # a new empty dict).
+    data: Dict[str, Any]
+
+    def __init__(self, id: Optional[int], status: str, msg: str = "", diff: str = "",
+                 rc: Optional[int] = None, stdout: str = "", stderr: str = "",
+                 cmd: Optional[str] = None, elapsed: float = 0.0, rollback: bool = False,
+                 data: Optional[Dict[str, Any]] = None) -> None:
+        self._fill(id, status, msg, diff, rc, stdout, stderr, cmd, elapsed, rollback,
+                   {} if data is None else data)
 
     @classmethod
     def from_wire(cls, data: Any) -> "StepResult":
@@ -278,19 +307,29 @@ def result_data(data: Mapping[str, Any]) -> Tuple[Dict[str, Any], str]:
     return copied, ""
 
 
-@dataclass(frozen=True)
-class Done:
+class Done(Frozen):
     """Agent -> controller, last message of a run or rollback: the verdict on the host."""
 
+    __slots__ = ("failed", "stopped", "host", "rollbacks", "locked", "stale_lock",
+                 "rolled_back", "lost_controller")
     failed: bool
-    stopped: bool = False
-    host: str = "ok"
-    rollbacks: Tuple[Dict[str, Any], ...] = ()
-    locked: Optional[Dict[str, Any]] = None
-    stale_lock: Optional[Dict[str, Any]] = None
-    rolled_back: Optional[Dict[str, Any]] = None
+    stopped: bool
+    host: str
+    rollbacks: Tuple[Dict[str, Any], ...]
+    locked: Optional[Dict[str, Any]]
+    stale_lock: Optional[Dict[str, Any]]
+    rolled_back: Optional[Dict[str, Any]]
     # A run of this host that lost its controller earlier, and what it rolled back.
-    lost_controller: Optional[Dict[str, Any]] = None
+    lost_controller: Optional[Dict[str, Any]]
+
+    def __init__(self, failed: bool, stopped: bool = False, host: str = "ok",
+                 rollbacks: Tuple[Dict[str, Any], ...] = (),
+                 locked: Optional[Dict[str, Any]] = None,
+                 stale_lock: Optional[Dict[str, Any]] = None,
+                 rolled_back: Optional[Dict[str, Any]] = None,
+                 lost_controller: Optional[Dict[str, Any]] = None) -> None:
+        self._fill(failed, stopped, host, rollbacks, locked, stale_lock, rolled_back,
+                   lost_controller)
 
     @classmethod
     def from_wire(cls, data: Any) -> "Done":
@@ -314,32 +353,42 @@ def _optional_object(data: Mapping[str, Any], key: str) -> Optional[Dict[str, An
     return None if value is None else _object(value, "done " + key)
 
 
-@dataclass(frozen=True)
-class Need:
+class Need(Frozen):
     """Agent -> controller: the content blobs (by sha256) the run still lacks."""
 
+    __slots__ = ("shas",)
     shas: Tuple[str, ...]
+
+    def __init__(self, shas: Tuple[str, ...]) -> None:
+        self._fill(shas)
 
     @classmethod
     def from_wire(cls, data: Any) -> "Need":
         return cls(_strings(data, "need"))
 
 
-@dataclass(frozen=True)
-class Facts:
+class Facts(Frozen):
+    __slots__ = ("facts",)
     facts: Dict[str, Any]
 
+    def __init__(self, facts: Dict[str, Any]) -> None:
+        self._fill(facts)
 
-@dataclass(frozen=True)
-class AgentFailure:
+
+class AgentFailure(Frozen):
     """Agent -> controller: the agent could not read a request."""
 
+    __slots__ = ("text",)
     text: str
 
+    def __init__(self, text: str) -> None:
+        self._fill(text)
 
-@dataclass(frozen=True)
-class NeedAgent:
+
+class NeedAgent(Frozen):
     """The bootstrap, before the agent runs: send the zipapp."""
+
+    __slots__ = ()
 
 
 HostMessage = Union[Hello, StepResult, Done, Need, Facts, AgentFailure, NeedAgent]

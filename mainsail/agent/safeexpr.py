@@ -9,16 +9,20 @@ False/none/None, and ``result`` (the step's own result with Ansible's field name
 task's registered name as ``result`` (:func:`bind_register`).
 Nothing is ever passed to eval(), so ``__import__('os')`` is a syntax the
 evaluator simply refuses (a call), not something it runs.
+
+``ast`` (and ``tokenize``, for the controller's :func:`bind_register`) are imported when first
+needed: a condition that is a constant (``changed_when: false``) is answered without them, so
+a no-op run of the agent does not load them.
 """
 from __future__ import annotations
 
-import ast
-import io
 import operator
-import tokenize
-from typing import Any, Callable, Dict, List, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Tuple
 
 from .core import OpError
+
+if TYPE_CHECKING:
+    import ast
 
 MAX_LENGTH = 1000
 
@@ -34,11 +38,42 @@ FILTERS: Dict[str, Callable[[Any], Any]] = {
     "bool": lambda v: str(v).strip().lower() in ("1", "true", "yes", "on", "y")
     if not isinstance(v, bool) else v,
 }
-# Node types the evaluator handles; the controller refuses others when the playbook loads.
-ALLOWED_NODES = (ast.Expression, ast.BoolOp, ast.And, ast.Or, ast.UnaryOp, ast.Not, ast.USub,
-                 ast.Compare, ast.cmpop, ast.Name, ast.Load, ast.Constant, ast.List, ast.Tuple,
-                 ast.Attribute, ast.Subscript, getattr(ast, "Index", ast.Subscript), ast.BinOp,
-                 ast.BitOr)
+
+
+def _allowed_nodes() -> Tuple[type, ...]:
+    """Node types the evaluator handles; the controller refuses others when the playbook
+    loads (as ``ALLOWED_NODES``)."""
+    import ast
+    return (ast.Expression, ast.BoolOp, ast.And, ast.Or, ast.UnaryOp, ast.Not, ast.USub,
+            ast.Compare, ast.cmpop, ast.Name, ast.Load, ast.Constant, ast.List, ast.Tuple,
+            ast.Attribute, ast.Subscript, getattr(ast, "Index", ast.Subscript), ast.BinOp,
+            ast.BitOr)
+
+
+_compare_ops: Dict[type, Callable[[Any, Any], bool]] = {}
+
+
+def compare_ops() -> Dict[type, Callable[[Any, Any], bool]]:
+    """The comparison node types and what they do (as ``COMPARE_OPS``), built once."""
+    if not _compare_ops:
+        import ast
+        _compare_ops.update({
+            ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt,
+            ast.LtE: operator.le, ast.Gt: operator.gt, ast.GtE: operator.ge,
+            ast.In: lambda a, b: a in b, ast.NotIn: lambda a, b: a not in b,
+            ast.Is: operator.is_, ast.IsNot: operator.is_not,
+        })
+    return _compare_ops
+
+
+def __getattr__(name: str) -> Any:
+    # ALLOWED_NODES and COMPARE_OPS: built (and ast imported) on first use (PEP 562).
+    if name == "ALLOWED_NODES":
+        value = globals()[name] = _allowed_nodes()
+        return value
+    if name == "COMPARE_OPS":
+        return compare_ops()
+    raise AttributeError("module %r has no attribute %r" % (__name__, name))
 
 
 def result_values(rc: Any, stdout: str, stderr: str, changed: bool = False,
@@ -57,6 +92,8 @@ def bind_register(expr: Any, name: str) -> Any:
     ``result.rc``); attribute names and strings are left alone."""
     if not isinstance(expr, str) or not name or name not in expr:
         return expr
+    import io
+    import tokenize
     text = expr.strip()
     try:
         tokens = list(tokenize.generate_tokens(io.StringIO(text).readline))
@@ -77,13 +114,6 @@ def bind_register(expr: Any, name: str) -> Any:
             previous = tok.string
     return "".join(pieces) + text[done:]
 
-COMPARE_OPS: Dict[type, Callable[[Any, Any], bool]] = {
-    ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt,
-    ast.LtE: operator.le, ast.Gt: operator.gt, ast.GtE: operator.ge,
-    ast.In: lambda a, b: a in b, ast.NotIn: lambda a, b: a not in b,
-    ast.Is: operator.is_, ast.IsNot: operator.is_not,
-}
-
 
 class UnsafeExpression(OpError):
     pass
@@ -97,8 +127,12 @@ def evaluate(expr: Any, values: Mapping[str, Any]) -> bool:
         raise UnsafeExpression("condition must be a string or boolean, got %r" % (expr,))
     if len(expr) > MAX_LENGTH:
         raise UnsafeExpression("condition is too long (%d characters)" % len(expr))
+    text = expr.strip()
+    if text in CONSTANT_NAMES:  # `changed_when: false`, templated to a string: nothing to parse
+        return bool(CONSTANT_NAMES[text])
+    import ast
     try:
-        tree = ast.parse(expr.strip(), mode="eval")
+        tree = ast.parse(text, mode="eval")
     except SyntaxError as exc:
         raise UnsafeExpression("cannot parse condition %r: %s" % (expr, exc.msg))
     except ValueError as exc:  # Python < 3.12 refuses NUL bytes this way
@@ -107,6 +141,7 @@ def evaluate(expr: Any, values: Mapping[str, Any]) -> bool:
 
 
 def _eval(node: ast.AST, values: Mapping[str, Any], expr: str) -> Any:
+    import ast
     if isinstance(node, ast.Constant) and isinstance(node.value, (str, int, float, bool, type(None))):
         return node.value
     if isinstance(node, ast.Name):
@@ -144,6 +179,7 @@ def _field(value: Any, key: Any, expr: str) -> Any:
 
 
 def _subscript(node: ast.Subscript, values: Mapping[str, Any], expr: str) -> Any:
+    import ast
     index = node.slice
     if isinstance(index, getattr(ast, "Index", ())):  # Python 3.8
         index = index.value  # type: ignore[attr-defined]
@@ -158,6 +194,7 @@ def _subscript(node: ast.Subscript, values: Mapping[str, Any], expr: str) -> Any
 
 
 def _filter(node: ast.BinOp, values: Mapping[str, Any], expr: str) -> Any:
+    import ast
     if not isinstance(node.right, ast.Name) or node.right.id not in FILTERS:
         raise UnsafeExpression("condition %r: only the filters %s are known"
                                % (expr, ", ".join(sorted(FILTERS))))
@@ -177,6 +214,7 @@ def _name(name: str, values: Mapping[str, Any], expr: str) -> Any:
 
 
 def _boolop(node: ast.BoolOp, values: Mapping[str, Any], expr: str) -> Any:
+    import ast
     is_and = isinstance(node.op, ast.And)
     result = is_and
     for sub in node.values:  # short-circuit like Python does
@@ -197,6 +235,7 @@ RESULT_TESTS: Dict[str, Callable[[Mapping[str, Any]], bool]] = {
 
 def _is_test(node: ast.Compare, values: Mapping[str, Any], expr: str) -> Any:
     """``X is [not] TEST`` for a result test or defined/undefined; None when not one."""
+    import ast
     if len(node.ops) != 1 or not isinstance(node.ops[0], (ast.Is, ast.IsNot)):
         return None
     right = node.comparators[0]
@@ -225,7 +264,7 @@ def _compare(node: ast.Compare, values: Mapping[str, Any], expr: str) -> bool:
     for op, right_node in zip(node.ops, node.comparators):
         right = _eval(right_node, values, expr)
         try:
-            if not COMPARE_OPS[type(op)](left, right):
+            if not compare_ops()[type(op)](left, right):
                 return False
         except TypeError as exc:
             raise UnsafeExpression("condition %r: %s" % (expr, exc))

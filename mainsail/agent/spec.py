@@ -7,34 +7,40 @@ declaration to check playbooks at load time, build plans and write docs/operatio
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Callable, Dict, Mapping, Optional, Tuple
+
+from .record import Frozen
 
 # A rule spanning several arguments: None when fine, else (problem, hint).
 Rule = Callable[[Mapping[str, Any]], Optional[Tuple[str, str]]]
 
 
-@dataclass(frozen=True)
-class Arg:
+class Arg(Frozen):
     """One argument. ``type`` names a value type the controller knows how to check
-    (see docs/operations.md, "Argument types"); ``doc`` is its one-line meaning."""
+    (see docs/operations.md, "Argument types"); ``doc`` is its one-line meaning.
 
+    ``operand``: what the value is when the op hands it to a system tool as an operand
+    ("package name"): a value starting with '-' would be read as an option, so it is refused.
+    ``var``: a variable the plan takes the value from when the task gives none (Ansible's
+    action plugins read some: `ansible_package_use` for package's `use`)."""
+
+    __slots__ = ("name", "type", "default", "choices", "aliases", "doc", "operand", "var")
     name: str
-    type: str = "str"
-    default: Any = None
-    choices: Tuple[str, ...] = ()
-    aliases: Tuple[str, ...] = ()
-    doc: str = ""
-    # What the value is when the op hands it to a system tool as an operand ("package
-    # name"): a value starting with '-' would be read as an option, so it is refused.
-    operand: str = ""
-    # A variable the plan takes the value from when the task gives none (Ansible's action
-    # plugins read some: `ansible_package_use` for package's `use`).
-    var: str = ""
+    type: str
+    default: Any
+    choices: Tuple[str, ...]
+    aliases: Tuple[str, ...]
+    doc: str
+    operand: str
+    var: str
+
+    def __init__(self, name: str, type: str = "str", default: Any = None,
+                 choices: Tuple[str, ...] = (), aliases: Tuple[str, ...] = (), doc: str = "",
+                 operand: str = "", var: str = "") -> None:
+        self._fill(name, type, default, choices, aliases, doc, operand, var)
 
 
-@dataclass(frozen=True)
-class Ships:
+class Ships(Frozen):
     """Content the controller reads from the project and sends by digest.
 
     ``kind`` is ``file`` (a file under files/), ``template`` (a template rendered per host) or
@@ -46,18 +52,23 @@ class Ships:
     the argument keeps the whole line. ``follow`` names a boolean argument of a folder copy:
     false ships links in the folder as links, else (the default) what they point to."""
 
+    __slots__ = ("kind", "source", "inline", "digest", "manifest", "unless", "split", "follow")
     kind: str
     source: str
-    inline: str = ""
-    digest: str = ""
-    manifest: str = ""
-    unless: str = ""
-    split: bool = False
-    follow: str = ""
+    inline: str
+    digest: str
+    manifest: str
+    unless: str
+    split: bool
+    follow: str
+
+    def __init__(self, kind: str, source: str, inline: str = "", digest: str = "",
+                 manifest: str = "", unless: str = "", split: bool = False,
+                 follow: str = "") -> None:
+        self._fill(kind, source, inline, digest, manifest, unless, split, follow)
 
 
-@dataclass(frozen=True)
-class OpSpec:
+class OpSpec(Frozen):
     """One operation, declared once.
 
     ``required`` groups: exactly one name of each must be given. ``internal`` arguments are
@@ -67,31 +78,46 @@ class OpSpec:
     sets. ``journalled``: its changes are journalled and undone when its transaction rolls back.
     """
 
+    __slots__ = ("name", "summary", "args", "doc", "notes", "ansible", "required", "rule",
+                 "free_form", "free_form_options", "ships", "journalled", "runs_as", "aliases",
+                 "internal", "defaults_from", "defaults_shared", "provides", "missing")
     name: str
     summary: str
     args: Tuple[Arg, ...]
     doc: str
-    notes: str = ""
-    ansible: str = ""
-    required: Tuple[Tuple[str, ...], ...] = ()
-    rule: Optional[Rule] = None
-    free_form: str = ""  # the argument a plain string (`command: ls -l`) is taken as
-    free_form_options: Tuple[str, ...] = ()  # NAME=value options leading such a string
-    ships: Optional[Ships] = None
-    journalled: bool = False
-    runs_as: str = ""
-    aliases: Tuple[str, ...] = ()
-    internal: Tuple[str, ...] = ()
+    notes: str
+    ansible: str
+    required: Tuple[Tuple[str, ...], ...]
+    rule: Optional[Rule]
+    free_form: str  # the argument a plain string (`command: ls -l`) is taken as
+    free_form_options: Tuple[str, ...]  # NAME=value options leading such a string
+    ships: Optional[Ships]
+    journalled: bool
+    runs_as: str
+    aliases: Tuple[str, ...]
+    internal: Tuple[str, ...]
     # Modules whose module_defaults apply to this op too (Ansible: the backend it hands the
     # task to), and which of their arguments (empty: all).
-    defaults_from: Tuple[str, ...] = ()
-    defaults_shared: Tuple[str, ...] = ()
+    defaults_from: Tuple[str, ...]
+    defaults_shared: Tuple[str, ...]
     # Whether its change can be what a later step needs (a folder, a package, a user); false
     # for ops that only act on what exists (services): see core.MissingPrerequisite.
-    provides: bool = True
+    provides: bool
     # Ansible's own words for a required group left out (its first name -> the message),
     # where the module's action plugin checks before the module does: tests look for them.
-    missing: Tuple[Tuple[str, str], ...] = ()
+    missing: Tuple[Tuple[str, str], ...]
+
+    def __init__(self, name: str, summary: str, args: Tuple[Arg, ...], doc: str,
+                 notes: str = "", ansible: str = "", required: Tuple[Tuple[str, ...], ...] = (),
+                 rule: Optional[Rule] = None, free_form: str = "",
+                 free_form_options: Tuple[str, ...] = (), ships: Optional[Ships] = None,
+                 journalled: bool = False, runs_as: str = "", aliases: Tuple[str, ...] = (),
+                 internal: Tuple[str, ...] = (), defaults_from: Tuple[str, ...] = (),
+                 defaults_shared: Tuple[str, ...] = (), provides: bool = True,
+                 missing: Tuple[Tuple[str, str], ...] = ()) -> None:
+        self._fill(name, summary, args, doc, notes, ansible, required, rule, free_form,
+                   free_form_options, ships, journalled, runs_as, aliases, internal, defaults_from,
+                   defaults_shared, provides, missing)
 
     @property
     def agent_op(self) -> str:

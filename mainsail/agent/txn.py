@@ -7,7 +7,6 @@ services reload their old config; the run then stops. Steps outside any transact
 """
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import time
@@ -31,7 +30,7 @@ class Txn:
         self.checks = checks
         self.pending = pending
         self.journal = journal.Journal(folder) if folder and not ctx.check else None
-        self.ctx = dataclasses.replace(ctx, journal=self.journal)  # ops write through it
+        self.ctx = ctx.replace(journal=self.journal)  # ops write through it
         self.notified: List[str] = []
         self.changed = False
         self.failure = ""
@@ -128,7 +127,7 @@ def roll_back(txn: Txn, send: Send, run: Run) -> Dict[str, Any]:
     except journal.Unfinished as exc:
         restored, unfinished = exc.done, exc.failures
     reloaded = []
-    unjournalled = dataclasses.replace(txn.ctx, journal=None)
+    unjournalled = txn.ctx.replace(journal=None)
     for step in notified_steps(txn):
         # The old files are back: the same handlers bring the services back to them.
         result = run(unjournalled, step)

@@ -97,8 +97,19 @@ EXEMPT = ALSO_MEANS_SOMETHING_ELSE | set(TASK_KEYWORDS) | set(UNSUPPORTED)
 
 
 def string_constants(path: Path) -> set[str]:
-    return {node.value for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
-            if isinstance(node, ast.Constant) and isinstance(node.value, str)}
+    """The strings in a module, a class's ``__slots__`` left out (attribute names of a
+    record class, such as proc.Proc's ``argv``, never read an argument)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    slots = {id(node) for assign in ast.walk(tree) if _sets_slots(assign)
+             for node in ast.walk(assign)}
+    return {node.value for node in ast.walk(tree) if id(node) not in slots
+            and isinstance(node, ast.Constant) and isinstance(node.value, str)}
+
+
+def _sets_slots(node: ast.AST) -> bool:
+    targets = node.targets if isinstance(node, ast.Assign) else \
+        [node.target] if isinstance(node, ast.AnnAssign) else []
+    return any(isinstance(t, ast.Name) and t.id == "__slots__" for t in targets)
 
 
 STRINGS = {path: string_constants(path) for path in sorted(PACKAGE.rglob("*.py"))}

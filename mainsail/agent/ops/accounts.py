@@ -1,18 +1,18 @@
 """Reading /etc/passwd, /etc/group and /etc/shadow directly (no getent, no NSS)."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 from .. import facts
+from ..record import Record
 
 PASSWD = "/etc/passwd"
 GROUP = "/etc/group"
 SHADOW = "/etc/shadow"
 
 
-@dataclass
-class PasswdEntry:
+class PasswdEntry(Record):
+    __slots__ = ("name", "uid", "gid", "comment", "home", "shell")
     name: str
     uid: int
     gid: int
@@ -20,12 +20,26 @@ class PasswdEntry:
     home: str
     shell: str
 
+    def __init__(self, name: str, uid: int, gid: int, comment: str, home: str,
+                 shell: str) -> None:
+        self.name = name
+        self.uid = uid
+        self.gid = gid
+        self.comment = comment
+        self.home = home
+        self.shell = shell
 
-@dataclass
-class GroupEntry:
+
+class GroupEntry(Record):
+    __slots__ = ("name", "gid", "members")
     name: str
     gid: int
-    members: List[str] = field(default_factory=list)
+    members: List[str]
+
+    def __init__(self, name: str, gid: int, members: Optional[List[str]] = None) -> None:
+        self.name = name
+        self.gid = gid
+        self.members = [] if members is None else members
 
 
 def _fields(text: str, count: int) -> List[List[str]]:
@@ -60,15 +74,24 @@ def parse_shadow(text: str) -> Dict[str, str]:
     return {p[0]: p[1] for p in _fields(text, 2)}
 
 
-@dataclass
-class ShadowEntry:
+class ShadowEntry(Record):
     """One /etc/shadow line; an empty number field is -1, as getspnam(3) gives it."""
+    __slots__ = ("hash", "min", "max", "warn", "inactive", "expire")
     hash: str
-    min: int = -1
-    max: int = -1
-    warn: int = -1
-    inactive: int = -1
-    expire: int = -1
+    min: int
+    max: int
+    warn: int
+    inactive: int
+    expire: int
+
+    def __init__(self, hash: str, min: int = -1, max: int = -1, warn: int = -1,
+                 inactive: int = -1, expire: int = -1) -> None:
+        self.hash = hash
+        self.min = min
+        self.max = max
+        self.warn = warn
+        self.inactive = inactive
+        self.expire = expire
 
 
 def _days(text: str) -> int:
