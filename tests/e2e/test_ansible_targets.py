@@ -41,7 +41,9 @@ def inventory(testbed: dict, work: Path) -> str:
              "    known_hosts: %s" % (ROOT / "inventory/known_hosts"),
              # ansible-test hands every target these two folders.
              "    output_dir: /tmp/mainsail-ansible-targets",
-             "    remote_tmp_dir: /tmp/mainsail-ansible-targets", "  hosts:"]
+             "    remote_tmp_dir: /tmp/mainsail-ansible-targets",
+             # ansible-test's inventory names the host's interpreter; targets read it
+             "    ansible_python_interpreter: /usr/bin/python3", "  hosts:"]
     lines += ["    %s: {address: %s}" % (name, testbed[name]) for name in HOSTS]
     return "\n".join(lines) + "\n"
 

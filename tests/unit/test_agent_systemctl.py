@@ -90,6 +90,13 @@ def test_systemd_starts_enables_and_reloads_a_changed_unit_file_first(bindir):
                                  "systemctl start -- app"]
 
 
+def test_a_changed_unit_file_with_nothing_to_do_is_no_change(bindir):
+    fake_systemctl(bindir, "LoadState=loaded\nActiveState=inactive\nUnitFileState=disabled\n"
+                           "NeedDaemonReload=yes\n")
+    assert run_op("systemd", {"name": "app", "enabled": False}).status == "ok"
+    assert len(calls(bindir)) == 1  # no daemon-reload unasked: Ansible's systemd makes none
+
+
 def test_systemd_does_nothing_when_the_unit_is_as_asked(bindir):
     fake_systemctl(bindir, "LoadState=loaded\nActiveState=active\nUnitFileState=enabled\n")
     assert run_op("systemd", {"name": "app", "state": "started", "enabled": True}).status == "ok"

@@ -39,10 +39,12 @@ def run(ctx: Context, args: Mapping[str, Any]) -> Outcome:
     if unit.masked and masked is not False and state in ("started", "restarted", "reloaded"):
         raise OpError("systemd: %s is masked and cannot be %s" % (unit.name, state),
                       hint="add masked: false to unmask it first")
-    if unit.needs_daemon_reload and not reload_first:
+    verbs = systemctl.plan_unit(unit, state, enabled, masked)
+    if unit.needs_daemon_reload and not reload_first and verbs:
+        # before acting on a unit whose file changed on disk; with nothing to do, nothing
+        # changes (as Ansible's systemd, which never reloads unasked)
         changes.append("daemon-reload (the unit file changed on disk)")
         reload_first = True
-    verbs = systemctl.plan_unit(unit, state, enabled, masked)
     changes += ["%s %s" % (verb, unit.name) for verb in verbs]
 
     def apply() -> None:
