@@ -252,14 +252,16 @@ def ensure_ansible() -> Path:
     another version (compare.py's ensure_venv then adds its other peers beside it)."""
     venv = compare.VENV
     playbook = venv / "bin" / "ansible-playbook"
-    if playbook.exists() and compare.tool_version("ansible-core") == ANSIBLE_CORE:
+    if playbook.exists() and compare.tool_version("ansible-core") == ANSIBLE_CORE and \
+            compare.tool_version("passlib") != "?":
         return playbook
     print("installing ansible-core==%s into %s" % (ANSIBLE_CORE, venv), flush=True)
     try:
         if not compare.venv_python().exists():
             subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+        # passlib: the targets' password_hash needs it, as ansible-test's controllers have it
         subprocess.run([str(compare.venv_python()), "-m", "pip", "install", "-q",
-                        "ansible-core==%s" % ANSIBLE_CORE], check=True, timeout=900)
+                        "ansible-core==%s" % ANSIBLE_CORE, "passlib"], check=True, timeout=900)
     except (OSError, subprocess.SubprocessError) as exc:
         raise SetupError("cannot install ansible-core into %s: %s" % (venv, exc)) from None
     return playbook
