@@ -132,3 +132,22 @@ def test_etc_crontab_is_not_a_cron_file() -> None:
                               "user": "root"})
     assert refused.status == "failed"
     assert refused.msg == "Will not manage /etc/crontab via cron_file, see documentation."
+
+
+def test_cron_is_woken_even_in_the_second_it_last_read_its_folder(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch
+                                                                   ) -> None:
+    # cron re-reads a folder only when its mtime, in whole seconds, changed: the folder is
+    # dated to the next second, so a job added right after cron's restart is still seen
+    import time
+    monkeypatch.setattr(cron, "CRON_D", str(tmp_path))
+    before = int(time.time())
+    assert run_op("cron", job(tmp_path)).status == "changed"
+    assert os.stat(tmp_path).st_mtime >= before + 1
+    assert os.stat(tmp_path).st_mtime > os.stat(tmp_path / "f").st_mtime
+    # a folder cron does not read is left as it is
+    other = tmp_path / "other"
+    other.mkdir()
+    os.utime(other, (1000, 1000))
+    run_op("cron", job(tmp_path, cron_file=str(other / "f")))
+    assert os.stat(other).st_mtime != 1000 and os.stat(other).st_mtime <= time.time()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import grp
 import os
 import re
+import time
 from typing import Any, List, Mapping, Optional, Tuple
 
 from .. import fileio, safepath
@@ -52,6 +53,7 @@ def run(ctx: Context, args: Mapping[str, Any]) -> Outcome:
         def remove() -> None:
             ctx.keep(target)  # back on rollback
             safepath.remove(target)
+            _poke(os.path.dirname(target))
         diff = fileio.unified_diff(before, b"", path) if ctx.diff else ""
         return settle(ctx, [change, "%s removed" % path], remove, diff)
 
@@ -62,8 +64,26 @@ def run(ctx: Context, args: Mapping[str, Any]) -> Outcome:
         fileio.atomic_write(target, new, mode if before is None else None,
                             owner if before is None else None, group if before is None else None,
                             journal=ctx.journal)
+        _poke(os.path.dirname(target))
     diff = fileio.unified_diff(before, new, path) if ctx.diff else ""
     return settle(ctx, [change], apply, diff)
+
+
+def _poke(folder: str) -> None:
+    """Make cron see the change: it re-reads its folders (the spool, /etc/cron.d) only when a
+    folder's mtime, in whole seconds, differs from the one it saw last, so a job written in
+    the same second as cron's (re)start or last look would never run (a restart of cron
+    followed at once by a new job does just that). The folder's mtime goes to the next
+    second, as crontab(1) touches the spool to wake the daemon."""
+    if folder not in (CRONTABS, CRON_D):
+        return
+    try:
+        st = os.stat(folder, follow_symlinks=False)
+        upcoming = int(time.time()) + 1
+        if st.st_mtime < upcoming:
+            os.utime(folder, (st.st_atime, upcoming), follow_symlinks=False)
+    except OSError:  # a folder cron does not read, or not ours to touch: cron's own timing
+        pass
 
 
 def _target(args: Mapping[str, Any]) -> Tuple[str, Optional[str], Optional[str], str]:
