@@ -112,9 +112,16 @@ def run_local(target: str, workdir: Path, targets: Path | None = None) -> Outcom
 def run_on_host(target: str, workdir: Path, inventory: Path, host: str,
                 targets: Path | None = None) -> Outcome:
     """``target`` on ``host`` of ``inventory`` (a testbed host), as root through become."""
+    from mainsail.inventory import load_inventory
+
     out = "/tmp/mainsail-ansible-targets/%s" % target
     play = ("  become: true\n  vars:\n    output_dir: %s\n    remote_tmp_dir: %s\n"
-            "    ansible_python_interpreter: %s\n" % (out, out, PYTHON))
+            % (out, out))
+    # ansible-test's inventory names the host's own interpreter (/usr/bin/python3.13): an
+    # inventory that does is kept, else the play names python3
+    found = load_inventory(inventory.resolve(), root=inventory.resolve().parent)
+    if "ansible_python_interpreter" not in found.hosts[host].vars:
+        play += "    ansible_python_interpreter: %s\n" % PYTHON
     root = make_project(workdir / "proj", targets or targets_folder(), target, "all: {}\n",
                         host, play)
     inventory = inventory.resolve()

@@ -8,6 +8,7 @@ The targets that do not pass yet, and why, are listed in docs/ansible.md.
 """
 
 import json
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -25,28 +26,38 @@ PASSING = ("lookup_items", "lookup_dict", "test_mathstuff", "lookup_subelements"
 # runs it on a fresh host.
 MODULE_PASSING = ("stat", "find", "slurp", "blockinfile", "getent", "debconf", "lineinfile",
                   "replace", "wait_for", "group", "package", "systemd", "file", "user",
-                  "command_shell")
-# cron passes on bookworm; on trixie its cron daemon, sped up tenfold by faketime, has not run
-# the job within the target's 20 s (docs/ansible.md)
-# service: its test daemon's shebang is `{{ ansible_python_interpreter | realpath }}`, a
-# filter run on the controller (in Ansible too): this machine's python3.11, which trixie lacks
-BOOKWORM_ONLY = ("cron", "service")
+                  "command_shell", "cron", "service")
+# Run on bookworm only: none now (cron and service pass on both releases).
+BOOKWORM_ONLY: tuple = ()
 HOSTS = ("web1", "web2")  # bookworm, trixie
 # Targets that take the controller for the host (they read with lookups and file tests what
-# their own tasks wrote): run as ansible-test runs them, on a local host.
+# their own tasks wrote): run as ansible-test runs them, on the controller (a local host):
+# this machine, and Mainsail installed on each testbed host and run there.
 LOCAL_PASSING = ("lookup_file", "test_files", "lookup_template")
 
 
-def inventory(testbed: dict, work: Path) -> str:
+@pytest.fixture(scope="module")
+def interpreters(live_testbed, tmp_path_factory) -> dict:
+    """Each host's own python3, by its versioned path (/usr/bin/python3.13), as ansible-test's
+    inventory names it: targets read it on the controller (the service target's daemon
+    shebang is ``ansible_python_interpreter | realpath``)."""
+    out = tmp_path_factory.mktemp("interp") / "report.json"
+    inv("run", "--host", ",".join(HOSTS), "-m", "command", "-a", "readlink -f /usr/bin/python3",
+        "--json", str(out), timeout=300)
+    data = json.loads(out.read_text())
+    return {name: data["hosts"][name]["steps"][0]["stdout"].strip() for name in HOSTS}
+
+
+def inventory(testbed: dict, interpreters: dict) -> str:
     lines = ["all:", "  vars:", "    user: deploy", "    become: true",
              "    ssh_key: %s" % (ROOT / ".testbed/id_ed25519"),
              "    known_hosts: %s" % (ROOT / "inventory/known_hosts"),
              # ansible-test hands every target these two folders.
              "    output_dir: /tmp/mainsail-ansible-targets",
              "    remote_tmp_dir: /tmp/mainsail-ansible-targets",
-             # ansible-test's inventory names the host's interpreter; targets read it
-             "    ansible_python_interpreter: /usr/bin/python3", "  hosts:"]
-    lines += ["    %s: {address: %s}" % (name, testbed[name]) for name in HOSTS]
+             "  hosts:"]
+    lines += ["    %s: {address: %s, ansible_python_interpreter: %s}"
+              % (name, testbed[name], interpreters[name]) for name in HOSTS]
     return "\n".join(lines) + "\n"
 
 
@@ -64,10 +75,11 @@ def run_target(project: Path) -> tuple[int, dict]:
 
 @pytest.mark.parametrize("host", HOSTS)
 @pytest.mark.parametrize("target", PASSING)
-def test_target_passes_and_its_rerun_costs_few_round_trips(live_testbed, targets, tmp_path,
+def test_target_passes_and_its_rerun_costs_few_round_trips(live_testbed, interpreters, targets,
+                                                           tmp_path,
                                                            target, host):
     project = make_project(tmp_path / "proj", targets, target,
-                           inventory(live_testbed, tmp_path), host)
+                           inventory(live_testbed, interpreters), host)
     (project / "tasks.py").write_text("from mainsail.tasks import ns  # noqa\n")
     code, data = run_target(project)
     record = data["hosts"][host]
@@ -83,9 +95,9 @@ def test_target_passes_and_its_rerun_costs_few_round_trips(live_testbed, targets
 @pytest.mark.parametrize("target,host",
                          [(t, h) for t in MODULE_PASSING for h in HOSTS] +
                          [(t, HOSTS[0]) for t in BOOKWORM_ONLY])
-def test_module_target_passes(live_testbed, targets, tmp_path, target, host):
+def test_module_target_passes(live_testbed, interpreters, targets, tmp_path, target, host):
     project = make_project(tmp_path / "proj", targets, target,
-                           inventory(live_testbed, tmp_path), host)
+                           inventory(live_testbed, interpreters), host)
     (project / "tasks.py").write_text("from mainsail.tasks import ns  # noqa\n")
     if target == "debconf":  # the answers it sets first, forgotten: as on a fresh host
         forget = "for p in ddclient ddclient2 libnss-ldapd libnns-ldap; do " \
@@ -123,12 +135,12 @@ COPY_CLEANUP = ("rm -f /root/.ssh/authorized_keys /etc/sudoers.d/tmp_ansible_tes
 
 
 @pytest.mark.parametrize("host", HOSTS)
-def test_copy_target_passes_up_to_its_ansible_playbook_tasks(live_testbed, targets, tmp_path,
-                                                             host):
+def test_copy_target_passes_up_to_its_ansible_playbook_tasks(live_testbed, interpreters, targets,
+                                                             tmp_path, host):
     """Every task of the copy target passes up to no_log.yml, which runs ansible-playbook
     itself on the controller (docs/ansible.md): that is its one failure."""
     project = make_project(tmp_path / "proj", targets, "copy",
-                           inventory(live_testbed, tmp_path), host)
+                           inventory(live_testbed, interpreters), host)
     (project / "tasks.py").write_text("from mainsail.tasks import ns  # noqa\n")
     inv("run", "--host", host, "-b", "--", COPY_SETUP, cwd=project, timeout=600)
     try:
@@ -153,3 +165,89 @@ def test_controller_target_passes_on_a_local_host(targets, tmp_path, target):
     from tests.e2e.ansible_targets import run_local
     got = run_local(target, tmp_path, targets)
     assert got.failed == 0 and not got.error and got.passed > 0, got
+
+
+# Mainsail installed on a testbed host as a user installs it (python3-venv from the host's
+# Debian, then pip into a virtual environment), from wheels made here for the host's Python:
+# the host reaches no package index of its own.
+CONTROLLER_HOME = "/opt/mainsail-controller"
+_WHEELS: dict = {}
+
+
+def wheels_for(version: str, work: Path) -> Path:
+    """Mainsail's wheel and its dependencies' wheels for CPython ``version`` on this machine's
+    architecture (the testbed's hosts share it)."""
+    if version not in _WHEELS:
+        import platform
+        import sys
+        folder = work / ("wheels-" + version)
+        folder.mkdir(parents=True)
+        subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w",
+                        str(folder), str(ROOT)], check=True, capture_output=True, timeout=600)
+        own = next(folder.glob("mainsail-*.whl"))
+        machine = platform.machine()
+        platforms = [arg for tag in ("manylinux2014", "manylinux_2_17", "manylinux_2_28",
+                                     "manylinux_2_34")
+                     for arg in ("--platform", "%s_%s" % (tag, machine))]
+        subprocess.run([sys.executable, "-m", "pip", "download", "-q", "-d", str(folder),
+                        "--only-binary=:all:", "--implementation", "cp", "--python-version",
+                        version, *platforms, str(own)],
+                       check=True, capture_output=True, timeout=900)
+        _WHEELS[version] = folder
+    return _WHEELS[version]
+
+
+@pytest.mark.parametrize("host", HOSTS)
+def test_controller_targets_pass_with_mainsail_on_the_host(live_testbed, interpreters, targets,
+                                                           tmp_path, host):
+    """lookup_file, test_files and lookup_template read on the controller what their tasks
+    wrote on the host, so ansible-test runs them on the controller: here Mainsail is
+    installed on the bookworm and the trixie host and runs them there, on a local host."""
+    import tarfile
+    version = interpreters[host].rsplit("python", 1)[1]  # /usr/bin/python3.13 -> 3.13
+    bundle = tmp_path / "bundle"
+    sdist = bundle / "sdist" / targets.parent.parent.parent.name / "test" / "integration"
+    for name in LOCAL_PASSING:
+        shutil.copytree(targets / name, sdist / "targets" / name, symlinks=True)
+    for name in ("tests/__init__.py", "tests/e2e/__init__.py", "tests/e2e/ansible_targets.py"):
+        (bundle / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ROOT / name, bundle / name)
+    shutil.copytree(wheels_for(version, tmp_path.parent), bundle / "wheels")
+    project = tmp_path / "proj"
+    (project / "inventory").mkdir(parents=True)
+    (project / "files").mkdir()
+    (project / "playbooks").mkdir()
+    (project / "inventory" / "hosts.yml").write_text(inventory(live_testbed, interpreters))
+    (project / "tasks.py").write_text("from mainsail.tasks import ns  # noqa\n")
+    with tarfile.open(project / "files" / "bundle.tar.gz", "w:gz") as archive:
+        archive.add(bundle, arcname=".")
+    venv = CONTROLLER_HOME + "/venv"
+    (project / "playbooks" / "site.yml").write_text(f"""\
+- hosts: {host}
+  become: true
+  gather_facts: false
+  tasks:
+    - apt: {{name: python3-venv}}
+    - file: {{path: {CONTROLLER_HOME}, state: absent}}
+    - file: {{path: {CONTROLLER_HOME}, state: directory, mode: "0755"}}
+    - unarchive: {{src: bundle.tar.gz, dest: {CONTROLLER_HOME}}}
+    - command: python3 -m venv {venv}
+    - command: >-
+        {venv}/bin/pip install -q --no-index --find-links {CONTROLLER_HOME}/wheels mainsail
+""")
+    out = tmp_path / "run.json"
+    try:
+        inv("deploy", cwd=project, timeout=900)
+        inv("run", "--host", host, "-b", "--json", str(out), "-m", "shell", "-a",
+            f"cd {CONTROLLER_HOME} && MAINSAIL_ANSIBLE_SDIST={CONTROLLER_HOME}/sdist "
+            f"{venv}/bin/python -m tests.e2e.ansible_targets -v " + " ".join(LOCAL_PASSING),
+            cwd=project, timeout=900)
+    finally:
+        inv("run", "--host", host, "-b", "--", "rm -rf " + CONTROLLER_HOME, cwd=project,
+            check=False, timeout=120)
+    lines = json.loads(out.read_text())["hosts"][host]["steps"][0]["stdout"].splitlines()
+    counts = {line.split(":")[0]: line for line in lines if ": passed " in line}
+    assert set(counts) == set(LOCAL_PASSING), lines
+    for name, line in counts.items():
+        assert ", failed 0" in line and " -- " not in line, lines
+        assert int(line.split("passed ")[1].split(",")[0]) > 0, line
