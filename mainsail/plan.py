@@ -829,6 +829,10 @@ class _Builder:
             task = dataclasses.replace(task, when=())  # checked as if its result says run
         try:
             self.add_task(task, scope)
+            if task.op == "set_fact" and self._deps(task, scope) & results:
+                # what it set from a sample is a sample too: a later task's bad value made
+                # of it (a path '' from a sample's stdout) is judged with the real one
+                self.sample_derived |= {str(k) for k in task.args if not str(k).startswith("_")}
         except BadInput as exc:
             reads = self._deps(task, scope) & results
             if self.after_include and "undefined variable" in exc.what:
@@ -901,6 +905,12 @@ class _Builder:
                 continue
             if task.op in _JUDGED_HERE:
                 local[step["id"]] = _JUDGED_HERE[task.op].registered(step["args"])
+                if task.until is None and task.retries:  # retried until it does not fail
+                    # (on the host too, in its place): its attempts are known here
+                    failed = bool(local[step["id"]].get("failed"))
+                    local[step["id"]]["attempts"] = task.retries if failed else 1
+                    if failed:
+                        local[step["id"]]["retries"] = task.retries + 1
                 joins = getattr(_JUDGED_HERE[task.op], "joins", None)
                 if joins is not None:  # group_by
                     self._join(joins(step["args"]))
@@ -917,7 +927,7 @@ class _Builder:
             stop = self._mind_block(task, step, local.get(step["id"]))
             if task.register:
                 step["register"] = task.register
-            if task.until is not None:
+            if task.until is not None or task.retries is not None:
                 step.update(until=task.until, retries=task.retries, delay=task.delay)
             if task.judge:
                 step["judge"] = dict(task.judge)

@@ -121,7 +121,7 @@ class BlobStore:
 class Context(Record):
     """What an operation may know about the run besides its arguments."""
 
-    __slots__ = ("check", "diff", "blobs", "journal", "would_change")
+    __slots__ = ("check", "diff", "blobs", "journal", "would_change", "attempt")
     check: bool
     diff: bool
     blobs: Optional[BlobStore]
@@ -131,15 +131,19 @@ class Context(Record):
     # The ops of earlier steps of this session that check mode reported as changed (a shared
     # list: each step's context adds to the session's).
     would_change: Optional[List[str]]
+    # With until / retries: which run of the step this is (1, 2, ...), which changed_when and
+    # failed_when may read as `attempts`; 0 for a step run once.
+    attempt: int
 
     def __init__(self, check: bool = False, diff: bool = False,
                  blobs: Optional[BlobStore] = None, journal: Optional["Journal"] = None,
-                 would_change: Optional[List[str]] = None) -> None:
+                 would_change: Optional[List[str]] = None, attempt: int = 0) -> None:
         self.check = check
         self.diff = diff
         self.blobs = blobs
         self.journal = journal
         self.would_change = would_change
+        self.attempt = attempt
 
     def may_provide(self) -> bool:
         """Whether something missing now may come from an earlier step check mode skipped."""

@@ -363,7 +363,6 @@ def run_step(ctx: Context, step: Mapping[str, Any]) -> Dict[str, Any]:
     started = time.monotonic()
     ctx = step_context(ctx, step)
     outcome, attempts = run_until(ctx, step)
-    outcome = judged(step, outcome)
     # what check mode did not do (changed, or a command it skipped) may provide a later need
     if ctx.check and outcome.status in (CHANGED, SKIPPED) and ctx.would_change is not None:
         module = OPS.get(str(step.get("op")))
@@ -389,15 +388,18 @@ def run_step(ctx: Context, step: Mapping[str, Any]) -> Dict[str, Any]:
     return result
 
 
-def judged(step: Mapping[str, Any], outcome: Outcome) -> Outcome:
+def judged(step: Mapping[str, Any], outcome: Outcome, attempts: int = 0) -> Outcome:
     """changed_when / failed_when of an op that does not judge them itself, over its result
-    (a handler, a check or a step that was not run is left as it is)."""
+    (a handler, a check or a step that was not run is left as it is); with until, over each
+    attempt's, which they may read (``attempts``)."""
     judge = step.get("judge")
     if not isinstance(judge, dict) or not judge:
         return outcome
     values = safeexpr.result_values(outcome.rc, outcome.stdout or "", outcome.stderr or "",
                                     changed=outcome.status == CHANGED,
                                     failed=outcome.status == FAILED, msg=outcome.msg)
+    if attempts:
+        values["result"]["attempts"] = attempts
     for key, value in (outcome.data or {}).items():  # the op's own fields (stat.exists)
         values["result"].setdefault(key, value)
     status = outcome.status
@@ -419,39 +421,62 @@ def judged(step: Mapping[str, Any], outcome: Outcome) -> Outcome:
     return outcome.replace(status=status, data=data)
 
 
+def _retries(step: Mapping[str, Any]) -> int:
+    return max(0, int(step["retries"] if step.get("retries") is not None else 3))
+
+
 def run_until(ctx: Context, step: Mapping[str, Any]) -> Tuple[Outcome, int]:
-    """The step, and with ``until`` run again (``delay`` seconds apart, ``retries`` more
-    times at most) until the condition holds over its result; 0 attempts without until."""
+    """The step, judged (changed_when / failed_when), and with ``until`` or ``retries`` run
+    again (``delay`` seconds apart, ``retries`` more times at most) until the condition holds
+    over the judged result (no until: until it does not fail, as Ansible's default); 0
+    attempts when it runs once."""
     until = step.get("until")
     if step.get("async") and step.get("poll") == 0 and not ctx.check:
         # started in the background (Ansible's async + poll: 0); async_status reads it
         background = ctx.replace(journal=None)
-        return asyncjob.start(int(step["async"]), lambda: execute_step(background, step)), 0
-    if until is None:
-        return deadline.run_limited(step, lambda: execute_step(ctx, step)), 0
-    retries = max(0, int(step.get("retries") if step.get("retries") is not None else 3))
+        started = asyncjob.start(int(step["async"]), lambda: execute_step(background, step))
+        return judged(step, started), 0
+    retries = _retries(step)
+    if (until is None and step.get("retries") is None) or retries == 0:
+        # run once (Ansible does not judge until with retries: 0 either)
+        return judged(step, deadline.run_limited(step, lambda: execute_step(ctx, step))), 0
     delay = max(0.0, float(step.get("delay") if step.get("delay") is not None else 5))
     attempts = 0
     while True:
         attempts += 1
-        outcome = deadline.run_limited(step, lambda: execute_step(ctx, step))
-        values = safeexpr.result_values(outcome.rc, outcome.stdout or "", outcome.stderr or "",
-                                        changed=outcome.status == CHANGED,
-                                        failed=outcome.status == FAILED, msg=outcome.msg)
-        values["result"]["attempts"] = attempts
-        for key, value in (outcome.data or {}).items():  # the op's own fields (finished)
-            values["result"].setdefault(key, value)
-        try:
-            if safeexpr.evaluate(until, values):
+        this = ctx.replace(attempt=attempts)
+        outcome = judged(step, deadline.run_limited(step, lambda: execute_step(this, step)),
+                         attempts)
+        if until is None:
+            if outcome.status != FAILED:
                 return outcome, attempts
-        except OpError as exc:
-            return Outcome(FAILED, "until: %s" % exc, rc=outcome.rc, stdout=outcome.stdout,
-                           stderr=outcome.stderr, cmd=outcome.cmd), attempts
+        else:
+            values = safeexpr.result_values(outcome.rc, outcome.stdout or "",
+                                            outcome.stderr or "",
+                                            changed=outcome.status == CHANGED,
+                                            failed=outcome.status == FAILED, msg=outcome.msg)
+            values["result"]["attempts"] = attempts
+            for key, value in (outcome.data or {}).items():  # the op's own fields (finished)
+                values["result"].setdefault(key, value)
+            try:
+                if safeexpr.evaluate(until, values):
+                    return outcome, attempts
+            except OpError as exc:
+                return Outcome(FAILED, "until: %s" % exc, rc=outcome.rc, stdout=outcome.stdout,
+                               stderr=outcome.stderr, cmd=outcome.cmd,
+                               data=outcome.data), attempts
         if attempts > retries:
-            return Outcome(FAILED, "until %r still false after %d attempts%s"
-                           % (until, attempts, ": " + outcome.msg if outcome.msg else ""),
+            # out of attempts: Ansible's result names the retries asked for, and the runs
+            data = dict(outcome.data or {}, retries=retries + 1)
+            if "failed_when" in (step.get("judge") or {}) or \
+                    (step.get("args") or {}).get("failed_when") is not None:
+                # failed_when has the last word over running out of attempts, as in Ansible
+                return outcome.replace(data=data), retries
+            what = ("until %r still false" % until) if until is not None else "still failing"
+            return Outcome(FAILED, "%s after %d attempts%s"
+                           % (what, attempts, ": " + outcome.msg if outcome.msg else ""),
                            rc=outcome.rc, stdout=outcome.stdout, stderr=outcome.stderr,
-                           cmd=outcome.cmd), attempts
+                           cmd=outcome.cmd, data=data), retries
         time.sleep(delay)  # a retried step is one step: Ctrl-C waits for its end
 
 

@@ -543,7 +543,84 @@ def test_until_retries_the_step_on_the_host_and_registers_the_attempts(tmp_path)
     """, hosts=("a",))
     record, _ = run(root)
     assert record.hosts["a"].state == "ok"
-    assert (tmp_path / "out" / "attempts").read_text() == "3 3 True\n"
+    # out of attempts, Ansible's result names the retries asked for (2), not the 3 runs
+    assert (tmp_path / "out" / "attempts").read_text() == "3 2 True\n"
+
+
+def test_until_judges_each_attempt_with_changed_when_and_failed_when_as_ansible(tmp_path):
+    root = project(tmp_path, """
+        - hosts: all
+          tasks:
+            - name: failed_when makes every attempt fail, so until never holds
+              shell: "true"
+              register: fw
+              failed_when: true
+              until: fw is successful
+              retries: 2
+              delay: 0
+              ignore_errors: true
+            - name: changed_when false, so until (is changed) never holds
+              shell: "true"
+              register: cw
+              changed_when: false
+              until: cw is changed
+              retries: 2
+              delay: 0
+              ignore_errors: true
+            - name: attempts readable by failed_when, which has the last word
+              shell: "true"
+              register: seen
+              until: 1 == 0
+              retries: 2
+              delay: 0
+              failed_when: seen.attempts > 5
+            - name: retries without until retry until it does not fail
+              shell: "test -f {{ out }}/mark || { touch {{ out }}/mark; false; }"
+              register: again
+              retries: 4
+              delay: 0
+            - name: a failing fail retried
+              fail: {msg: no}
+              register: gave_up
+              retries: 3
+              delay: 0
+              ignore_errors: true
+            - copy:
+                content: "{{ fw.attempts }} {{ cw.attempts }} {{ seen.attempts }} {{ seen is failed }} {{ again.attempts }} {{ gave_up.attempts }}\\n"
+                dest: "{{ out }}/attempts"
+    """, hosts=("a",))
+    record, _ = run(root)
+    assert record.hosts["a"].state == "ok", record.hosts["a"].steps
+    assert (tmp_path / "out" / "attempts").read_text() == "2 2 2 False 2 3\n"
+
+
+def test_a_fact_set_from_a_result_is_checked_with_the_result_not_its_sample(tmp_path):
+    # a path made of a registered stdout is '' in the plan's sample: not bad input yet
+    root = project(tmp_path, """
+        - hosts: all
+          tasks:
+            - shell: "echo {{ out }}/made"
+              register: where
+            - set_fact: {made: "{{ where.stdout }}"}
+            - file: path={{ made }} state=touch
+    """, hosts=("a",))
+    record, _ = run(root)
+    assert record.hosts["a"].state == "ok", record.hosts["a"].steps
+    assert (tmp_path / "out" / "made").exists()
+
+
+def test_assert_with_an_empty_that_fails_in_ansibles_words(tmp_path):
+    root = project(tmp_path, """
+        - hosts: all
+          tasks:
+            - assert: {that: }
+              register: empty
+              ignore_errors: true
+            - assert:
+                that: empty.msg is contains("Empty conditional expression")
+    """ + MARK, hosts=("a",))
+    record, _ = run(root)
+    assert record.hosts["a"].state == "ok", record.hosts["a"].steps
 
 
 def test_changed_when_and_failed_when_judge_any_operation(tmp_path):

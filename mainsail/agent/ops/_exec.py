@@ -40,7 +40,7 @@ def guard_args(unless_doc: str) -> Tuple[Arg, ...]:
 
 def execute(ctx: Context, args: Mapping[str, Any], argv: List[str], via_sh: bool) -> Outcome:
     """Run argv unless a guard says it is not needed; classify the outcome."""
-    _validate_conditions(args)
+    _validate_conditions(args, ctx.attempt)
     chdir = args.get("chdir") or None
     skip = guard_skip(args, chdir, via_sh)
     display = argv[-1] if via_sh else shlex.join(argv)
@@ -62,7 +62,7 @@ def execute(ctx: Context, args: Mapping[str, Any], argv: List[str], via_sh: bool
     stderr = result.stderr.rstrip("\r\n") if strip else result.stderr
     if result.error:  # never started: no output, the reason is the message (Ansible's way)
         stdout = stderr = ""
-    outcome = classify(args, result.rc, stdout, stderr, display)
+    outcome = classify(args, result.rc, stdout, stderr, display, ctx.attempt)
     if result.error and outcome.status == FAILED:
         outcome.msg = result.error
     outcome.data = {"cmd": display if via_sh else list(argv), "start": str(start),
@@ -87,15 +87,21 @@ def _check_outcome(args: Mapping[str, Any], display: str) -> Outcome:
     return Outcome(OK if never_changes else CHANGED, msg, rc=0, cmd=display)
 
 
-def _validate_conditions(args: Mapping[str, Any]) -> None:
+def _validate_conditions(args: Mapping[str, Any], attempt: int = 0) -> None:
     """Refuse a bad condition up front, so check mode reports it as a real run would."""
+    values = safeexpr.result_values(0, "", "")
+    if attempt:
+        values["result"]["attempts"] = attempt
     for key in ("changed_when", "failed_when"):
         if args.get(key) is not None:
-            safeexpr.evaluate(args[key], safeexpr.result_values(0, "", ""))
+            safeexpr.evaluate(args[key], values)
 
 
-def classify(args: Mapping[str, Any], rc: int, stdout: str, stderr: str, display: str) -> Outcome:
+def classify(args: Mapping[str, Any], rc: int, stdout: str, stderr: str, display: str,
+             attempt: int = 0) -> Outcome:
     values = safeexpr.result_values(rc, stdout, stderr, failed=rc != 0)
+    if attempt:  # with until / retries, the conditions may read the run's number
+        values["result"]["attempts"] = attempt
     failed_when = args.get("failed_when")
     changed_when = args.get("changed_when")
     is_failed = safeexpr.evaluate(failed_when, values) if failed_when is not None else rc != 0
