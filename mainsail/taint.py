@@ -104,6 +104,8 @@ class TaintContext(jinja2.runtime.Context):
 def finalize(value: Any) -> Any:
     """The environment's ``finalize``: note each expression's output of the render under way
     (an output holding a secret taints it: a loop variable over a view's items, say)."""
+    if isinstance(value, Iterator) and not isinstance(value, (str, bytes)):
+        value = list(value)  # "x {{ xs | map('upper') }}" shows the items, as Ansible 2.19
     stack = _stack()
     if stack:
         _taint_if(not stack[-1].tainted and holds_secret(value, stack[-1].seen))

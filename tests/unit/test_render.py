@@ -54,6 +54,13 @@ def test_text_around_an_expression_makes_a_string() -> None:
     assert render_value("{{ port }}{{ port }}", VARS) == "8080"
 
 
+def test_a_generator_renders_as_its_list_as_in_ansible_2_19() -> None:
+    items = {"xs": [{"a": 1}, {"a": 2}]}
+    assert render_value("{{ xs | map(attribute='a') }}", items) == [1, 2]
+    assert render_value("x {{ xs | map(attribute='a') }}", items) == "x [1, 2]"
+    assert render_value("{{ xs | map(attribute='a') | select('gt', 1) }}", items) == [2]
+
+
 def test_rendering_walks_lists_and_mappings() -> None:
     assert render_value({"a": ["{{ name }}", 1], "b": {"c": "{{ conf.user }}"}}, VARS) == \
         {"a": ["web", 1], "b": {"c": "www"}}
