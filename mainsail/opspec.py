@@ -106,6 +106,10 @@ def check_required(spec: OpSpec, args: Mapping[str, Any], where: str = "") -> No
     """Each required group needs exactly one of its names."""
     for group in spec.required:
         given = [name for name in group if args.get(name) is not None]
+        empty = dict(spec.missing).get(group[0] + ":")
+        if not given and empty and any(name in args for name in group):
+            # given with no value (`that:`), where Ansible has words of its own for it
+            raise BadInput(f"{spec.name}: {empty}", where, f"give {group[0]} a value")
         if not given:
             wanted = " or ".join(repr(n) for n in group)
             said = f"missing required arguments: {group[0]}" if len(group) == 1 else \

@@ -104,7 +104,8 @@ class OpSpec(Frozen):
     # for ops that only act on what exists (services): see core.MissingPrerequisite.
     provides: bool
     # Ansible's own words for a required group left out (its first name -> the message),
-    # where the module's action plugin checks before the module does: tests look for them.
+    # where the module's action plugin checks before the module does: tests look for them;
+    # under "NAME:", the words for it given with no value (assert's `that:`).
     missing: Tuple[Tuple[str, str], ...]
 
     def __init__(self, name: str, summary: str, args: Tuple[Arg, ...], doc: str,

@@ -78,6 +78,7 @@ SPEC = OpSpec(
         Arg('quiet', 'bool', default=False, doc='no message when all hold'),
     ),
     required=(('that',),),
+    missing=(('that:', 'Empty conditional expressions are not allowed.'),),
     internal=('evaluated', 'deprecations'),
     doc="""\
 Judges each expression of `that` (as `when` does) with the task's variables, registered
