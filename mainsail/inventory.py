@@ -142,6 +142,9 @@ class Inventory:
     # Every value from an encrypted group_vars/ or host_vars/ file: any host's plan may show
     # one (through hostvars), so every plan masks them all.
     secrets: tuple[str, ...] = ()
+    # Hosts no inventory source names (Ansible's implicit localhost): a pattern selects them
+    # only by their own name, never through all, * or a glob (with_implicit_localhost).
+    implicit: tuple[str, ...] = ()
 
 
 # ---------------------------------------------------------------------------- loading
@@ -639,6 +642,10 @@ def select_hosts(inv: Inventory, host: str | None = None, group: str | None = No
     inventory order. A name or pattern that matches nothing is BadInput with suggestions.
     """
     chosen = set(inv.hosts)
+    if inv.implicit and (host or group or limit):
+        chosen -= set(inv.implicit)  # chosen by a filter only where it names them
+        if limit:
+            chosen |= set(inv.implicit) & match_pattern(inv, limit)
     if host:
         chosen &= _by_host_names(inv, host)
     if group:
@@ -713,12 +720,13 @@ def match_pattern(inv: Inventory, pattern: str) -> set[str]:
 
 def _term(inv: Inventory, term: str, pattern: str) -> set[str]:
     if term in ("all", "*"):
-        return set(inv.hosts)
+        return set(inv.hosts) - set(inv.implicit)
     if term.startswith("~"):
-        return _regex_term(inv, term[1:], pattern)
+        return _regex_term(inv, term[1:], pattern) - set(inv.implicit)
     if _GLOB.search(term):
         groups = _glob(term, inv.groups)
         found = _glob(term, inv.hosts) | {h for g in groups for h in inv.groups[g].all_hosts}
+        found -= set(inv.implicit)
     else:
         found = set(inv.groups[term].all_hosts) if term in inv.groups else set()
         found |= {term} if term in inv.hosts else set()
@@ -726,6 +734,38 @@ def _term(inv: Inventory, term: str, pattern: str) -> set[str]:
         raise BadInput(f"{term!r} is not a group or host in the inventory",
                        f"pattern {pattern!r}", did_you_mean(term, [*inv.groups, *inv.hosts]))
     return found
+
+
+LOCALHOST = "localhost"
+
+
+def names_localhost(pattern: Any) -> bool:
+    """Whether a host pattern names ``localhost`` itself (a term of it, not a glob)."""
+    if not isinstance(pattern, str):
+        return False
+    return any(t.strip().lstrip("&") == LOCALHOST for t in re.split(r"[:,]", pattern))
+
+
+def with_implicit_localhost(inv: Inventory, patterns: Iterable[Any],
+                            python: str) -> Inventory:
+    """The inventory with Ansible's implicit localhost, where a play's pattern names
+    ``localhost`` and no inventory source does: the controller itself (connection local,
+    ``python`` for its interpreter), in no group, not even ``all``, with the ``all`` group's
+    variables, as Ansible's."""
+    if LOCALHOST in inv.hosts or not any(names_localhost(p) for p in patterns):
+        return inv
+    base = inv.groups["all"].vars if "all" in inv.groups else {}
+    sources = inv.groups["all"].var_sources if "all" in inv.groups else {}
+    host_vars = {**base, "ansible_connection": "local", "ansible_python_interpreter": python}
+    host = Host(LOCALHOST, address=LOCALHOST, connection="local", python_interpreter=python,
+                vars=MappingProxyType(host_vars),
+                var_sources=MappingProxyType({**sources,
+                                              "ansible_connection": "implicit localhost",
+                                              "ansible_python_interpreter": "implicit localhost"}),
+                loc="implicit localhost")
+    import dataclasses
+    return dataclasses.replace(inv, hosts=MappingProxyType({**inv.hosts, LOCALHOST: host}),
+                               implicit=(*inv.implicit, LOCALHOST))
 
 
 def _regex_term(inv: Inventory, regex: str, pattern: str) -> set[str]:

@@ -137,8 +137,18 @@ def _yaml_files(root: Path, inventory_dir: Path) -> Iterator[Path]:
                *(role / part for role in sorted((root / "roles").glob("*"))
                  for part in _ROLE_YAML_PARTS)]
     for folder in folders:
-        if folder.is_dir():
-            yield from sorted(p for p in folder.rglob("*") if p.suffix in _YAML and p.is_file())
+        if not folder.is_dir():
+            continue
+        if folder == root:
+            # an inventory beside everything else (hosts.ini at the top, a host list): its
+            # own files and its vars folders, not the whole tree (a .venv, or / itself)
+            yield from sorted(p for p in folder.iterdir() if p.suffix in _YAML and p.is_file())
+            for sub in (folder / "group_vars", folder / "host_vars"):
+                if sub.is_dir():
+                    yield from sorted(p for p in sub.rglob("*")
+                                      if p.suffix in _YAML and p.is_file())
+            continue
+        yield from sorted(p for p in folder.rglob("*") if p.suffix in _YAML and p.is_file())
 
 
 def _text(path: Path, root: Path, secrets: vault.Vault | None) -> str:

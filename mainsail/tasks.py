@@ -7,6 +7,7 @@ import dataclasses
 import functools
 import importlib
 import sys
+from types import MappingProxyType
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,8 @@ from .errors import EXIT_CODES, BadInput, MainsailError, with_reference
 from .flags import command, helps
 from .fleet import FleetResult, exit_code
 from .ansiblecfg import with_host_defaults
-from .inventory import Host, Inventory, ansible_list, load_inventory, select_hosts
+from .inventory import (LOCALHOST, Host, Inventory, ansible_list, load_inventory,
+                        names_localhost, select_hosts, with_implicit_localhost)
 from .inventory_formats import is_host_list
 from .playbook import load_playbook
 from .report import (WOULD_RUN, Masker, Progress, RunRecord, make_console, recap, sanitize,
@@ -206,9 +208,11 @@ class Target:
 def target(c: Context, *, inventory: str | None, host: str | None = None,
            group: str | None = None, limit: str | None = None, user: str | None = None,
            become: bool = False, ask_become_pass: bool = False, forks: Any = None,
-           timeout: Any = None) -> Target:
+           timeout: Any = None, implicit_ok: bool = False) -> Target:
     """Every host-taking command's selection and connection flags, checked before anything
-    connects (a bad number is bad input, exit 4)."""
+    connects (a bad number is bad input, exit 4). ``implicit_ok``: an empty inventory, or a
+    limit naming localhost where the inventory does not, may still select the implicit
+    localhost of a play (with_implicit)."""
     forks_n = flags.number(flags.setting(c, "forks", forks, 20), "--forks", int, 1)
     timeout_s = flags.number(flags.setting(c, "timeout", timeout, 10.0), "--timeout", float,
                              0.001)
@@ -216,8 +220,13 @@ def target(c: Context, *, inventory: str | None, host: str | None = None,
     password = flags.ask("BECOME password: ", "--ask-become-pass") if ask_become_pass else None
     inv = flags.with_overrides(open_inventory(c, inventory),
                                flags.setting(c, "user", user, None), become, password)
-    return Target(inv, select_hosts(inv, host=host, group=group, limit=limit), forks_n,
-                  timeout_s)
+    try:
+        chosen = select_hosts(inv, host=host, group=group, limit=limit)
+    except BadInput:
+        if not implicit_ok or host or group or not (not inv.hosts or names_localhost(limit)):
+            raise
+        chosen = []  # the plays may name the implicit localhost
+    return Target(inv, chosen, forks_n, timeout_s)
 
 
 def print_hosts(hosts: list[Host]) -> None:
@@ -363,13 +372,14 @@ def engine_run(c: Context, f: EngineFlags, *, quiet_ok: bool) -> tuple[RunRecord
     root = project_root()
     t = target(c, inventory=f.inventory, host=f.host, group=f.group, limit=f.limit,
                user=f.user, become=f.become, ask_become_pass=f.ask_become_pass, forks=f.forks,
-               timeout=f.timeout)
+               timeout=f.timeout, implicit_ok=True)
     if f.shard:
         t = dataclasses.replace(t, hosts=in_shard(t.hosts, parse_shard(f.shard)))
     name = flags.setting(c, "playbook", f.playbook, "site")
     extra = {**parse_vars(f.var), **flags.parse_extra_vars(f.extra_vars, Path.cwd())}
     lock_wait = flags.number(f.lock_wait or 0, "--lock-wait", float, 0)
     plays = load_playbook(root, name, run_vault(c), roles_path=roles_path(c))
+    t = with_implicit(t, plays, f)
     if f.start_at_task:
         plays = preflight.start_at_task(plays, f.start_at_task)
     listing = (preflight.list_hosts(t.inv, plays, t.hosts) if f.list_hosts else []) + \
@@ -429,13 +439,37 @@ def engine_run(c: Context, f: EngineFlags, *, quiet_ok: bool) -> tuple[RunRecord
     return record, progress.mask
 
 
+def with_implicit(t: Target, plays: Sequence[Any], f: EngineFlags) -> Target:
+    """Ansible's implicit localhost, where a play names ``localhost`` and the inventory does
+    not: the controller, run with this Python (selected unless the filters leave it out)."""
+    inv = with_implicit_localhost(t.inv, [p.hosts for p in plays], sys.executable)
+    if inv is t.inv:
+        if not t.hosts and not f.shard:  # (a shard may hold none of the hosts)
+            raise BadInput("the selection matches no hosts", f.limit or "",
+                           "the filters are combined: a host must match all of them")
+        return t
+    if f.become:  # -b applies to it as to every host
+        hosts = dict(inv.hosts)
+        hosts[LOCALHOST] = dataclasses.replace(hosts[LOCALHOST], become=True)
+        inv = dataclasses.replace(inv, hosts=MappingProxyType(hosts))
+    try:
+        chosen = select_hosts(inv, host=f.host, group=f.group, limit=f.limit)
+    except BadInput:
+        chosen = []
+    chosen = [h for h in chosen if h.name == LOCALHOST or h in t.hosts]  # shard kept
+    if not chosen and not f.shard:
+        raise BadInput("the selection matches no hosts", f.limit or "",
+                       "the filters are combined: a host must match all of them")
+    return dataclasses.replace(t, inv=inv, hosts=chosen)
+
+
 def show_lint(root: Path, inv: Inventory, plays: Sequence[Any], secrets: vault.Vault) -> None:
     """Warnings about the project's variables (mainsail/lint.py says how they are decided),
     once per run. They never stop it: a file the check cannot read is the run's to report."""
     from . import lint
     try:
         notes = lint.warnings(root, inv, plays, secrets)
-    except MainsailError:
+    except (MainsailError, OSError):  # a file gone while read (under /proc, say)
         return
     for text in notes:
         flags.warn(text)
