@@ -8,6 +8,7 @@ The targets that do not pass yet, and why, are listed in docs/ansible.md.
 """
 
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -15,12 +16,14 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT, inv
-from tests.e2e.ansible_targets import make_project, targets_folder
+from tests.e2e.ansible_targets import CANNOT_PASS, make_project, targets_folder
 
 # The targets of issue 11 that pass today (docs/ansible.md lists the others with the reason).
 PASSING = ("lookup_items", "lookup_dict", "test_mathstuff", "lookup_subelements", "changed_when",
            "failed_when", "loops",
-           "lookup_sequence", "lookup_vars", "tempfile", "lookup_first_found")
+           "lookup_sequence", "lookup_vars", "tempfile", "lookup_first_found",
+           # with the tasks that cannot pass taken out (CANNOT_PASS, listed in docs/ansible.md)
+           "assert", "until")
 # The targets of issue 12 (the core modules) that pass today; they change the host (packages,
 # users, files under the target's output_dir), so each runs once per host, as ansible-test
 # runs it on a fresh host.
@@ -79,7 +82,8 @@ def test_target_passes_and_its_rerun_costs_few_round_trips(live_testbed, interpr
                                                            tmp_path,
                                                            target, host):
     project = make_project(tmp_path / "proj", targets, target,
-                           inventory(live_testbed, interpreters), host)
+                           inventory(live_testbed, interpreters), host,
+                           drop=CANNOT_PASS.get(target, ()))
     (project / "tasks.py").write_text("from mainsail.tasks import ns  # noqa\n")
     code, data = run_target(project)
     record = data["hosts"][host]
@@ -135,23 +139,33 @@ COPY_CLEANUP = ("rm -f /root/.ssh/authorized_keys /etc/sudoers.d/tmp_ansible_tes
 
 
 @pytest.mark.parametrize("host", HOSTS)
-def test_copy_target_passes_up_to_its_ansible_playbook_tasks(live_testbed, interpreters, targets,
-                                                             tmp_path, host):
-    """Every task of the copy target passes up to no_log.yml, which runs ansible-playbook
-    itself on the controller (docs/ansible.md): that is its one failure."""
+def test_copy_target_passes(live_testbed, interpreters, targets, tmp_path, host):
+    """Every task of the copy target passes. Its no_log.yml runs ``ansible-playbook -vvv`` on
+    the controller to see that a copied secret is never printed: ``ansible-playbook`` is
+    Mainsail's drop-in for it here (mainsail-playbook, ansible-playbook's command line), so
+    those tasks check Mainsail's own output."""
+    import sys
     project = make_project(tmp_path / "proj", targets, "copy",
                            inventory(live_testbed, interpreters), host)
     (project / "tasks.py").write_text("from mainsail.tasks import ns  # noqa\n")
+    shim = tmp_path / "bin"
+    shim.mkdir()
+    (shim / "ansible-playbook").symlink_to(Path(sys.executable).parent / "mainsail-playbook")
     inv("run", "--host", host, "-b", "--", COPY_SETUP, cwd=project, timeout=600)
     try:
-        _, data = run_target(project)
+        out = project / "report.json"
+        inv("deploy", "--json", str(out), cwd=project, check=False, timeout=1800,
+            env={"PATH": "%s:%s" % (shim, os.environ["PATH"])})
+        data = json.loads(out.read_text())
     finally:
         inv("run", "--host", host, "-b", "--", COPY_CLEANUP, cwd=project, timeout=120)
     steps = data["hosts"][host]["steps"]
     failed = [s for s in steps if s["status"] == "failed"]
-    assert len(failed) == 1 and "ansible-playbook" in failed[0]["msg"], failed
-    assert failed[0]["task"] == "copy the secret while using -vvv and check mode"
-    assert len([s for s in steps if s["status"] != "failed"]) > 500
+    assert not failed and data["hosts"][host]["state"] == "ok", \
+        [(s["task"], s["msg"], s["stdout"][-2000:], s["stderr"][-2000:]) for s in failed]
+    ran = [s for s in steps if s["task"].startswith("copy the secret while using -vvv")]
+    assert len(ran) == 4 and all(s["status"] == "changed" for s in ran), ran
+    assert len(steps) > 500
 
 
 def test_the_targets_are_fetched_not_committed() -> None:
