@@ -261,6 +261,7 @@ def test_controller_targets_pass_with_mainsail_on_the_host(live_testbed, interpr
             check=False, timeout=120)
     lines = json.loads(out.read_text())["hosts"][host]["steps"][0]["stdout"].splitlines()
     counts = {line.split(":")[0]: line for line in lines if ": passed " in line}
+    print("\n".join(counts.values()))  # the counts, for -rP
     assert set(counts) == set(LOCAL_PASSING), lines
     for name, line in counts.items():
         assert ", failed 0" in line and " -- " not in line, lines
