@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import io
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -69,8 +70,21 @@ CANNOT_PASS = {
 }
 
 
+_AT_LINE = re.compile(r"(?P<file>[\w./-]+\.ya?ml):(?P<line>\d+)")
+
+
 def drop_tasks(tasks_file: Path, starts: Sequence[str]) -> None:
-    """Take out of ``tasks_file`` each top-level task whose first line starts so."""
+    """Take out of ``tasks_file`` each top-level task whose first line starts so; an entry
+    ``FILE.yml:LINE`` takes out the list item (a task, an import, a block) starting at that
+    line of ``FILE.yml`` beside it (the targets' version is pinned, so lines hold)."""
+    at = [m for m in map(_AT_LINE.fullmatch, starts) if m]
+    for name in sorted({m.group("file") for m in at}):
+        lines_at = sorted((int(m.group("line")) for m in at if m.group("file") == name),
+                          reverse=True)  # from the bottom: the lines above stay put
+        _drop_items(tasks_file.parent / name, lines_at)
+    starts = [s for s in starts if not _AT_LINE.fullmatch(s)]
+    if not starts:
+        return
     lines = tasks_file.read_text().splitlines(keepends=True)
     out: list[str] = []
     dropping = False
@@ -84,6 +98,22 @@ def drop_tasks(tasks_file: Path, starts: Sequence[str]) -> None:
     if len(out) == len(lines):
         raise ValueError("none of %s in %s" % (starts, tasks_file))
     tasks_file.write_text("".join(out))
+
+
+def _drop_items(path: Path, line_numbers: Sequence[int]) -> None:
+    lines = path.read_text().splitlines(keepends=True)
+    for number in line_numbers:
+        first = lines[number - 1]
+        start = re.match(r"( *)- ", first)
+        if not start:
+            raise ValueError("%s:%d is not a list item: %r" % (path, number, first))
+        indent = len(start.group(1))
+        end = number
+        while end < len(lines) and (not lines[end].strip() or
+                                    len(lines[end]) - len(lines[end].lstrip(" ")) > indent):
+            end += 1
+        del lines[number - 1:end]
+    path.write_text("".join(lines))
 
 
 def make_project(root: Path, targets: Path, target: str, inventory: str,
