@@ -18,9 +18,6 @@ CACHE_STAMPS = ("/var/lib/apt/periodic/update-success-stamp", "/var/cache/apt/pk
                 "/var/lib/apt/lists")
 LOCK_TIMEOUT = 120
 DPKG_OPTIONS = "force-confdef,force-confold"
-# what every apt-get run gets by default (Apt.options() builds it from the task's arguments)
-APT_OPTIONS = ["-y", "-q", "-o", "DPkg::Lock::Timeout=%d" % LOCK_TIMEOUT,
-               "-o", "Dpkg::Options::=--force-confdef", "-o", "Dpkg::Options::=--force-confold"]
 APT_ENV = {"DEBIAN_FRONTEND": "noninteractive", "APT_LISTCHANGES_FRONTEND": "none",
            "LC_ALL": "C", "LANG": "C"}
 # `force`: what apt-get's deprecated --force-yes stands for
