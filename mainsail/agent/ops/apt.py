@@ -18,6 +18,7 @@ CACHE_STAMPS = ("/var/lib/apt/periodic/update-success-stamp", "/var/cache/apt/pk
                 "/var/lib/apt/lists")
 LOCK_TIMEOUT = 120
 DPKG_OPTIONS = "force-confdef,force-confold"
+UPDATE_TRIES, UPDATE_MAX_DELAY = 5, 12  # Ansible's update_cache_retries and its longest wait
 APT_ENV = {"DEBIAN_FRONTEND": "noninteractive", "APT_LISTCHANGES_FRONTEND": "none",
            "LC_ALL": "C", "LANG": "C"}
 # `force`: what apt-get's deprecated --force-yes stands for
@@ -442,8 +443,8 @@ def _update_cache(ctx: Context, apt: Apt, valid_time: Any, retries: Any = None,
         return ""
     if ctx.check:
         return "cache would be updated"
-    tries = max(1, int(5 if retries in (None, "") else retries))
-    longest = max(0, int(12 if max_delay in (None, "") else max_delay))
+    tries = max(1, int(UPDATE_TRIES if retries in (None, "") else retries))
+    longest = max(0, int(UPDATE_MAX_DELAY if max_delay in (None, "") else max_delay))
     argv = ["apt-get", "update", "-q"] + apt.lock
     for attempt in range(tries):
         result = proc.run(argv, extra_env=APT_ENV)
@@ -603,10 +604,10 @@ SPEC = OpSpec(
         Arg('upgrade', 'any', doc='upgrade every package: `yes`/`safe` (`apt-get upgrade --with-new-pkgs`), `full`/`dist` (`apt-get dist-upgrade`), `no`'),
         Arg('default_release', aliases=('default-release',), doc='install from this release (`-t`): `bookworm-backports`'),
         Arg('force_apt_get', 'bool', doc='accepted for Ansible\'s tasks: apt-get is always used'),
-        Arg('lock_timeout', 'int', default=LOCK_TIMEOUT, doc='how many seconds apt waits for the dpkg lock (a running unattended-upgrades, say) before it fails (`-o DPkg::Lock::Timeout=`)'),
-        Arg('update_cache_retries', 'int', default=5, doc='with `update_cache`: how many times `apt-get update` is tried before the step fails'),
-        Arg('update_cache_retry_max_delay', 'int', default=12, doc='the longest wait between those tries, in seconds (they wait 1, 2, 4, ... seconds)'),
-        Arg('dpkg_options', default=DPKG_OPTIONS, doc="dpkg's options for every apt run, comma-separated, each passed as `-o Dpkg::Options::=--OPTION`"),
+        Arg('lock_timeout', 'int', doc='how many seconds apt waits for the dpkg lock (a running unattended-upgrades, say) before it fails (`-o DPkg::Lock::Timeout=`); 120 when left out'),
+        Arg('update_cache_retries', 'int', doc='with `update_cache`: how many times `apt-get update` is tried before the step fails; 5 when left out'),
+        Arg('update_cache_retry_max_delay', 'int', doc='the longest wait between those tries, in seconds (they wait 1, 2, 4, ... seconds); 12 when left out'),
+        Arg('dpkg_options', doc="dpkg's options for every apt run, comma-separated, each passed as `-o Dpkg::Options::=--OPTION`; `force-confdef,force-confold` when left out"),
         Arg('force', 'bool', doc="apt-get's `--force-yes`: `--allow-unauthenticated --allow-downgrades --allow-remove-essential --allow-change-held-packages`, and dpkg's `--force-all` for a `deb` file. Dangerous"),
         Arg('allow_downgrade', 'bool', aliases=('allow-downgrade', 'allow_downgrades', 'allow-downgrades'), doc='let `name=version` install a version lower than the installed one (`--allow-downgrades`)'),
         Arg('allow_unauthenticated', 'bool', aliases=('allow-unauthenticated',), doc="install packages whose signature apt cannot check (`--allow-unauthenticated`)"),
