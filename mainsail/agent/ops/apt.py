@@ -1,10 +1,12 @@
 """apt: Debian packages present, absent or at the candidate version."""
 from __future__ import annotations
 
+import contextlib
 import os
+import random
 import re
 import time
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
 
 from .. import proc
 from ..core import (Context, OpError, Outcome, as_list, accept, flag, nothing, ok, operand,
@@ -14,10 +16,20 @@ from ..spec import Arg, OpSpec
 # newest of these tells when the package lists were last fetched
 CACHE_STAMPS = ("/var/lib/apt/periodic/update-success-stamp", "/var/cache/apt/pkgcache.bin",
                 "/var/lib/apt/lists")
-APT_OPTIONS = ["-y", "-q", "-o", "DPkg::Lock::Timeout=120",
-               "-o", "Dpkg::Options::=--force-confdef", "-o", "Dpkg::Options::=--force-confold"]
+LOCK_TIMEOUT = 120
+DPKG_OPTIONS = "force-confdef,force-confold"
+UPDATE_TRIES, UPDATE_MAX_DELAY = 5, 12  # Ansible's update_cache_retries and its longest wait
 APT_ENV = {"DEBIAN_FRONTEND": "noninteractive", "APT_LISTCHANGES_FRONTEND": "none",
            "LC_ALL": "C", "LANG": "C"}
+# `force`: what apt-get's deprecated --force-yes stands for
+FORCE_FLAGS = ("--allow-unauthenticated", "--allow-downgrades", "--allow-remove-essential",
+               "--allow-change-held-packages")
+# written for the length of an apt run with `policy_rc_d` (invoke-rc.d asks it)
+POLICY_RC_D = "/usr/sbin/policy-rc.d"
+# `clean`: apt-get clean empties these (but for the names in CLEAN_KEEPS)
+CLEAN_DIRS = ("/var/cache/apt/archives", "/var/cache/apt/archives/partial",
+              "/var/lib/apt/lists/partial")
+CLEAN_KEEPS = ("lock", "partial", "auxfiles", "lost+found")
 
 Installed = Dict[str, Tuple[str, str]]  # package -> (dpkg state word, version)
 
@@ -31,27 +43,34 @@ def run(ctx: Context, args: Mapping[str, Any]) -> Outcome:
     problem = _rule(args)
     if problem:
         raise OpError("apt: %s" % problem[0], hint=problem[1])
+    apt = Apt(args)
     state = args["state"]
     notes = []
-    if flag(args, "update_cache") or args.get("cache_valid_time") not in (None, ""):
-        notes.append(_update_cache(ctx, args.get("cache_valid_time")))
-    specs = [operand("apt", "package name", s) for s in as_list(args.get("name"))]
     outcomes: List[Outcome] = []
+    if flag(args, "clean"):
+        outcomes.append(_clean(ctx))
+    if flag(args, "update_cache") or args.get("cache_valid_time") not in (None, ""):
+        notes.append(_update_cache(ctx, apt, args.get("cache_valid_time"),
+                                   args.get("update_cache_retries"),
+                                   args.get("update_cache_retry_max_delay")))
+    specs = [operand("apt", "package name", s) for s in as_list(args.get("name"))]
     if args.get("deb"):
-        outcomes.append(_deb(ctx, str(args["deb"])))
+        outcomes.append(_deb(ctx, apt, str(args["deb"])))
     if specs:
         installed = query_installed([split_spec(s)[0] for s in specs])
         if state == "absent":
-            outcomes.append(_absent(ctx, specs, installed, flag(args, "purge")))
+            outcomes.append(_absent(ctx, apt, specs, installed, flag(args, "purge")))
         else:
-            outcomes.append(_present(ctx, specs, installed, state == "latest",
+            outcomes.append(_present(ctx, apt, specs, installed, state == "latest",
                                      flag(args, "install_recommends"),
-                                     args.get("default_release")))
+                                     args.get("default_release"), flag(args, "only_upgrade")))
     upgrade = _upgrade_mode(args.get("upgrade"))
     if upgrade:
-        outcomes.append(_upgrade(ctx, upgrade))
+        outcomes.append(_upgrade(ctx, apt, upgrade, args.get("default_release")))
+    if flag(args, "autoclean"):
+        outcomes.append(_autoclean(ctx, apt))
     if flag(args, "autoremove"):
-        outcomes.append(_autoremove(ctx, flag(args, "purge")))
+        outcomes.append(_autoremove(ctx, apt, flag(args, "purge")))
     outcome = ok()
     if any(o.status != "ok" for o in outcomes):
         outcome = next(o for o in outcomes if o.status != "ok")
@@ -76,14 +95,23 @@ def _rule(args: Mapping[str, Any]) -> Optional[Tuple[str, str]]:
     if upgrade not in (None, "") and str(upgrade).strip().lower() not in \
             tuple(UPGRADES) + ("no", "false"):
         return "upgrade: %s is not one of no, yes, safe, full, dist" % upgrade, "upgrade: dist"
-    given = [n for n in ("name", "deb", "update_cache", "upgrade", "autoremove")
+    given = [n for n in ("name", "deb", "update_cache", "upgrade", "autoremove", "autoclean",
+                         "clean")
              if args.get(n) not in (None, "", [])]
     if not given and args.get("cache_valid_time") in (None, ""):
-        return "nothing to do: give name, deb, update_cache, upgrade or autoremove", \
-            "add name: ..."
+        return "nothing to do: give name, deb, update_cache, upgrade, autoremove, autoclean " \
+            "or clean", "add name: ..."
     both = [n for n in ("name", "deb") if args.get(n) not in (None, "", [])]
     if len(both) > 1:
         return "give only one of name and deb", "one task each"
+    code = args.get("policy_rc_d")
+    if code not in (None, "") and not (isinstance(code, int) and 0 <= code <= 255):
+        return "policy_rc_d: %r is not an exit code (0 to 255)" % (code,), \
+            "policy_rc_d: 101 (the action is forbidden: services are not started)"
+    for item in str(args.get("dpkg_options") or "").split(","):
+        if item.strip().startswith("-"):
+            return "dpkg_options: %r: give dpkg's options without their dashes" % item.strip(), \
+                "comma-separated: force-confdef,force-confold"
     return None
 
 
@@ -311,7 +339,101 @@ def cache_age(stamps: Optional[Tuple[str, ...]] = None,
 
 # ---- deciding and applying ---------------------------------------------------
 
-def _update_cache(ctx: Context, valid_time: Any) -> str:
+def expand_dpkg_options(value: Any) -> List[str]:
+    """Ansible's `dpkg_options` ('force-confdef,force-confold') as apt-get's arguments, one
+    `-o Dpkg::Options::=--OPTION` each."""
+    out: List[str] = []
+    for item in str(value or "").split(","):
+        if item.strip():
+            out += ["-o", "Dpkg::Options::=--" + item.strip()]
+    return out
+
+
+class Apt:
+    """How this task runs apt-get: the options every run shares (`-y -q`, the lock wait,
+    dpkg's options, `force`), and /usr/sbin/policy-rc.d around the runs that install or
+    remove (`policy_rc_d`)."""
+
+    def __init__(self, args: Mapping[str, Any]) -> None:
+        timeout = args.get("lock_timeout")
+        self.lock = ["-o", "DPkg::Lock::Timeout=%d" % (LOCK_TIMEOUT if timeout in (None, "")
+                                                        else int(timeout))]
+        dpkg = args.get("dpkg_options")
+        self.dpkg = expand_dpkg_options(DPKG_OPTIONS if dpkg is None else dpkg)
+        self.force = flag(args, "force")
+        self.policy_rc_d = args.get("policy_rc_d")
+        self.fail_on_autoremove = flag(args, "fail_on_autoremove")
+        self.allow = [f for f, name in (("--allow-unauthenticated", "allow_unauthenticated"),
+                                        ("--allow-downgrades", "allow_downgrade"),
+                                        ("--allow-change-held-packages",
+                                         "allow_change_held_packages"))
+                      if flag(args, name)]
+
+    def argv(self, verb: str, *extra: str, allow: Tuple[str, ...] = ()) -> List[str]:
+        """`apt-get VERB` with the shared options, `extra`, and those of the task's allow_*
+        flags named in `allow` (with `force`: all four of --force-yes's)."""
+        flags = [f for f in self.allow if f in allow]
+        if self.force:
+            flags += [f for f in FORCE_FLAGS if f not in flags]
+        return ["apt-get", verb, "-y", "-q"] + self.lock + self.dpkg + list(extra) + flags
+
+    def install_argv(self, *extra: str) -> List[str]:
+        """`apt-get install` as Ansible runs it: --no-remove with `fail_on_autoremove`, every
+        allow_* flag given."""
+        more = list(extra) + (["--no-remove"] if self.fail_on_autoremove else [])
+        return self.argv("install", *more, allow=ALL_ALLOWS)
+
+    def run(self, argv: List[str]) -> proc.Proc:
+        with policy_rc_d(self.policy_rc_d):
+            return proc.check_output(argv, " ".join(argv[:2]), extra_env=APT_ENV)
+
+
+ALL_ALLOWS = ("--allow-unauthenticated", "--allow-downgrades", "--allow-change-held-packages")
+
+
+@contextlib.contextmanager
+def policy_rc_d(code: Any, path: Optional[str] = None) -> Iterator[None]:
+    """/usr/sbin/policy-rc.d answering `exit CODE` while the block runs (101: services are
+    neither started nor stopped by the packages' scripts); the file there before is put back,
+    else it is removed (unless a package installed its own meanwhile)."""
+    if code in (None, ""):
+        yield
+        return
+    path = path or POLICY_RC_D
+    script = "#!/bin/sh\nexit %d\n" % int(code)
+    backup = "%s.mainsail-%d" % (path, os.getpid())  # beside it: moved by a rename
+    fresh = backup + ".new"
+    had = os.path.lexists(path)
+    try:
+        with open(fresh, "w") as fh:
+            fh.write(script)
+        os.chmod(fresh, 0o755)
+        if had:
+            os.rename(path, backup)
+        os.replace(fresh, path)
+    except OSError as exc:
+        if had and os.path.lexists(backup):
+            os.replace(backup, path)
+        if os.path.lexists(fresh):
+            os.unlink(fresh)
+        raise OpError("apt: cannot write %s: %s" % (path, exc.strerror))
+    try:
+        yield
+    finally:
+        if had:
+            os.replace(backup, path)
+        else:
+            try:
+                with open(path) as fh:
+                    ours = fh.read() == script
+            except OSError:
+                ours = False
+            if ours:
+                os.unlink(path)
+
+
+def _update_cache(ctx: Context, apt: Apt, valid_time: Any, retries: Any = None,
+                  max_delay: Any = None) -> str:
     age = cache_age()
     try:
         valid = None if valid_time in (None, "") else int(valid_time)
@@ -321,24 +443,36 @@ def _update_cache(ctx: Context, valid_time: Any) -> str:
         return ""
     if ctx.check:
         return "cache would be updated"
-    proc.check_output(["apt-get", "update", "-q", "-o", "DPkg::Lock::Timeout=120"],
-                      "apt-get update", extra_env=APT_ENV)
+    tries = max(1, int(UPDATE_TRIES if retries in (None, "") else retries))
+    longest = max(0, int(UPDATE_MAX_DELAY if max_delay in (None, "") else max_delay))
+    argv = ["apt-get", "update", "-q"] + apt.lock
+    for attempt in range(tries):
+        result = proc.run(argv, extra_env=APT_ENV)
+        if result.rc == 0:
+            break
+        if attempt + 1 == tries:
+            raise result.failure("apt-get update" + (" (%d tries)" % tries if tries > 1 else ""))
+        # Ansible's backoff: 1, 2, 4, ... seconds up to the longest, and a little randomness
+        time.sleep(min(2 ** attempt, longest) + random.random())
     # an update alone is not a change of the host's configuration
     return "cache updated"
 
 
-def _present(ctx: Context, specs: List[str], installed: Installed, latest: bool,
-             recommends: bool, release: Any = None) -> Outcome:
+def _present(ctx: Context, apt: Apt, specs: List[str], installed: Installed, latest: bool,
+             recommends: bool, release: Any = None, only_upgrade: bool = False) -> Outcome:
+    if only_upgrade:  # packages not installed are left out
+        specs = [s for s in specs if installed.get(split_spec(s)[0], ("", ""))[0] == "installed"]
     wanted = [s for s in specs if not is_installed(installed, s)]
-    if latest:
+    if latest and specs:
         policy = query_policy([split_spec(s)[0] for s in specs])
         wanted += [s for s in specs if s not in wanted and _upgradable(policy, s)]
-    argv = ["apt-get", "install"] + APT_OPTIONS
-    argv += [] if recommends else ["--no-install-recommends"]
+    extra = ["--only-upgrade"] if only_upgrade else []
+    extra += [] if recommends else ["--no-install-recommends"]
     if release not in (None, ""):
-        argv += ["-t", operand("apt", "default_release", release)]
+        extra += ["-t", operand("apt", "default_release", release)]
+    argv = apt.install_argv(*extra)
     changes = ["install " + " ".join(wanted)] if wanted else []
-    return settle(ctx, changes, lambda: _apt(argv + ["--"] + wanted))
+    return settle(ctx, changes, lambda: _apt(apt, argv + ["--"] + wanted))
 
 
 def _upgradable(policy: Mapping[str, Tuple[Optional[str], Optional[str]]], spec: str) -> bool:
@@ -347,18 +481,20 @@ def _upgradable(policy: Mapping[str, Tuple[Optional[str], Optional[str]]], spec:
     return version is None and candidate is not None and have != candidate
 
 
-def _absent(ctx: Context, specs: List[str], installed: Installed, purge: bool) -> Outcome:
+def _absent(ctx: Context, apt: Apt, specs: List[str], installed: Installed,
+            purge: bool) -> Outcome:
     names = [split_spec(s)[0] for s in specs]
     leftover = ("installed", "config-files") if purge else ("installed",)
     targets = [n for n in names if installed.get(n, ("", ""))[0] in leftover]
     verb = "purge" if purge else "remove"
     if not targets:
         return settle(ctx, [], nothing)
+    argv = apt.argv(verb, allow=("--allow-change-held-packages",))
     return settle(ctx, ["%s %s" % (verb, " ".join(targets))],
-                  lambda: _apt(["apt-get", verb] + APT_OPTIONS + ["--"] + targets))
+                  lambda: _apt(apt, argv + ["--"] + targets))
 
 
-def _deb(ctx: Context, path: str) -> Outcome:
+def _deb(ctx: Context, apt: Apt, path: str) -> Outcome:
     """A local .deb file installed unless its package is installed at its version."""
     if not os.path.isfile(path):
         raise OpError("apt: deb file %s does not exist" % path,
@@ -371,8 +507,10 @@ def _deb(ctx: Context, path: str) -> Outcome:
         raise OpError("apt: %s is not a Debian package" % path)
     if is_installed(query_installed([name]), "%s=%s" % (name, version)):
         return settle(ctx, [], nothing)
+    # force: dpkg itself is told to install whatever it finds wrong (Ansible's dpkg --force-all)
+    argv = apt.install_argv(*(["-o", "Dpkg::Options::=--force-all"] if apt.force else []))
     return settle(ctx, ["install %s %s from %s" % (name, version, path)],
-                  lambda: _apt(["apt-get", "install"] + APT_OPTIONS + ["--", path]))
+                  lambda: _apt(apt, argv + ["--", path]))
 
 
 def autoremovable(purge: bool) -> List[str]:
@@ -383,28 +521,70 @@ def autoremovable(purge: bool) -> List[str]:
             if line.startswith(("Remv ", "Purg ")) and len(line.split()) > 1]
 
 
-def _autoremove(ctx: Context, purge: bool) -> Outcome:
+def _autoremove(ctx: Context, apt: Apt, purge: bool) -> Outcome:
     names = autoremovable(purge)
     if not names:
         return settle(ctx, [], nothing)
-    return settle(ctx, ["autoremove " + " ".join(names)], lambda: _apt(
-        ["apt-get", "autoremove"] + APT_OPTIONS + (["--purge"] if purge else [])))
+    argv = apt.argv("autoremove", *(["--purge"] if purge else []))
+    return settle(ctx, ["autoremove " + " ".join(names)], lambda: _apt(apt, argv))
 
 
-def _upgrade(ctx: Context, verb: str) -> Outcome:
+def _autoclean(ctx: Context, apt: Apt) -> Outcome:
+    """`apt-get autoclean` (`-s` in check mode): `changed` when it deleted (would delete)
+    package files, its "Del NAME VERSION [SIZE]" lines, as in Ansible."""
+    argv = apt.argv("autoclean")
+    if ctx.check:
+        text = proc.check_output(argv + ["-s"], "apt-get -s autoclean", extra_env=APT_ENV).stdout
+    else:
+        text = apt.run(argv).stdout
+    gone = ["%s=%s" % tuple(line.split()[1:3]) for line in text.splitlines()
+            if line.startswith("Del ") and len(line.split()) > 2]
+    return settle(ctx, ["autoclean " + " ".join(gone)] if gone else [], nothing)
+
+
+def downloaded_files(folders: Optional[Tuple[str, ...]] = None) -> List[str]:
+    """The files `apt-get clean` deletes: what apt downloaded into its archives and lists."""
+    out = []
+    for folder in folders or CLEAN_DIRS:
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        out += sorted(e.path for e in entries
+                      if e.name not in CLEAN_KEEPS and not e.is_dir(follow_symlinks=False))
+    return out
+
+
+def _clean(ctx: Context) -> Outcome:
+    """`apt-get clean`, when there are downloaded files for it to delete."""
+    files = downloaded_files()
+    if not files:
+        return settle(ctx, [], nothing)
+    return settle(ctx, ["clean %d downloaded file%s" % (len(files), "s"[len(files) == 1:])],
+                  lambda: _apt_plain(["apt-get", "clean", "-q"]))
+
+
+def _upgrade(ctx: Context, apt: Apt, verb: str, release: Any = None) -> Outcome:
     """`apt-get upgrade`/`dist-upgrade`, when its simulation says it would install anything."""
-    text = proc.check_output(["apt-get", "-s", verb] + APT_OPTIONS, "apt-get -s " + verb,
+    extra = ["--with-new-pkgs"] if verb == "upgrade" else []
+    extra += ["--no-remove"] if apt.fail_on_autoremove else []
+    if release not in (None, ""):
+        extra += ["-t", operand("apt", "default_release", release)]
+    argv = apt.argv(verb, *extra, allow=("--allow-unauthenticated", "--allow-downgrades"))
+    text = proc.check_output(argv[:1] + ["-s"] + argv[1:], "apt-get -s " + verb,
                              extra_env=APT_ENV).stdout
     names = [line.split()[1] for line in text.splitlines()
              if line.startswith("Inst ") and len(line.split()) > 1]
     if not names:
         return settle(ctx, [], nothing)
-    extra = ["--with-new-pkgs"] if verb == "upgrade" else []
-    return settle(ctx, ["%s %s" % (verb, " ".join(names))],
-                  lambda: _apt(["apt-get", verb] + APT_OPTIONS + extra))
+    return settle(ctx, ["%s %s" % (verb, " ".join(names))], lambda: _apt(apt, argv))
 
 
-def _apt(argv: List[str]) -> None:
+def _apt(apt: Apt, argv: List[str]) -> None:
+    apt.run(argv)
+
+
+def _apt_plain(argv: List[str]) -> None:
     proc.check_output(argv, " ".join(argv[:2]), extra_env=APT_ENV)
 
 
@@ -424,7 +604,20 @@ SPEC = OpSpec(
         Arg('upgrade', 'any', doc='upgrade every package: `yes`/`safe` (`apt-get upgrade --with-new-pkgs`), `full`/`dist` (`apt-get dist-upgrade`), `no`'),
         Arg('default_release', aliases=('default-release',), doc='install from this release (`-t`): `bookworm-backports`'),
         Arg('force_apt_get', 'bool', doc='accepted for Ansible\'s tasks: apt-get is always used'),
-        Arg('lock_timeout', 'int', doc='accepted for Ansible\'s tasks: apt waits up to two minutes for the lock'),
+        Arg('lock_timeout', 'int', doc='how many seconds apt waits for the dpkg lock (a running unattended-upgrades, say) before it fails (`-o DPkg::Lock::Timeout=`); 120 when left out'),
+        Arg('update_cache_retries', 'int', doc='with `update_cache`: how many times `apt-get update` is tried before the step fails; 5 when left out'),
+        Arg('update_cache_retry_max_delay', 'int', doc='the longest wait between those tries, in seconds (they wait 1, 2, 4, ... seconds); 12 when left out'),
+        Arg('dpkg_options', doc="dpkg's options for every apt run, comma-separated, each passed as `-o Dpkg::Options::=--OPTION`; `force-confdef,force-confold` when left out"),
+        Arg('force', 'bool', doc="apt-get's `--force-yes`: `--allow-unauthenticated --allow-downgrades --allow-remove-essential --allow-change-held-packages`, and dpkg's `--force-all` for a `deb` file. Dangerous"),
+        Arg('allow_downgrade', 'bool', aliases=('allow-downgrade', 'allow_downgrades', 'allow-downgrades'), doc='let `name=version` install a version lower than the installed one (`--allow-downgrades`)'),
+        Arg('allow_unauthenticated', 'bool', aliases=('allow-unauthenticated',), doc="install packages whose signature apt cannot check (`--allow-unauthenticated`)"),
+        Arg('allow_change_held_packages', 'bool', doc='let apt install, upgrade or remove packages on hold (`--allow-change-held-packages`)'),
+        Arg('only_upgrade', 'bool', doc='only upgrade packages already installed: the others named are left out (`--only-upgrade`)'),
+        Arg('fail_on_autoremove', 'bool', doc='fail rather than remove a package to install or upgrade others (`--no-remove`)'),
+        Arg('policy_rc_d', 'int', doc="the exit code of `/usr/sbin/policy-rc.d` while apt runs (`101`: the packages' services are not started); the file there before is put back after"),
+        Arg('autoclean', 'bool', doc='delete downloaded package files that can no longer be downloaded (`apt-get autoclean`)'),
+        Arg('clean', 'bool', doc='delete all downloaded package files (`apt-get clean`), before anything else'),
+        Arg('auto_install_module_deps', 'bool', doc="accepted for Ansible's tasks: Mainsail needs no python3-apt"),
     ),
     rule=_rule,
     doc="""\
@@ -435,9 +628,9 @@ package counts as installed when dpkg's status says `installed`, and, for `name=
 that exact version is installed. `state: present` installs the packages
 that are not installed, in one `apt-get install`; `state: latest` also upgrades those whose
 candidate version (`apt-cache policy`) differs from the installed one; `state: absent` runs
-`apt-get remove` (or `purge`) for those that are installed. The step is `changed` when apt had
-to be run; refreshing the package lists alone leaves it `ok` (the message says
-"cache updated").
+`apt-get remove` (or `purge`) for those that are installed. With `only_upgrade`, packages that
+are not installed are left out. The step is `changed` when apt had to be run; refreshing the
+package lists alone leaves it `ok` (the message says "cache updated").
 """,
     notes="""\
 ```yaml
@@ -452,27 +645,53 @@ to be run; refreshing the package lists alone leaves it `ok` (the message says
     name: rpcbind
     state: absent
     purge: true
+
+- name: back to the tested release, services left stopped
+  apt:
+    name: nginx=1.22.1-9
+    allow_downgrade: true
+    policy_rc_d: 101
 ```
 
 Notes:
 
 * apt runs non-interactively (`DEBIAN_FRONTEND=noninteractive`): questions get their
   default answer, or the one set beforehand with [`debconf`](#debconf). Locally changed
-  configuration files are kept on upgrades (`--force-confold`), and apt waits up to two
-  minutes for the dpkg lock (a running unattended-upgrades, say) before it fails.
+  configuration files are kept on upgrades (`dpkg_options`' default `force-confdef,
+  force-confold`), and apt waits up to `lock_timeout` seconds (two minutes unless told;
+  Ansible's default is one) for the dpkg lock before it fails.
 * The age of the package lists is the newest of `/var/lib/apt/periodic/update-success-stamp`,
-  `/var/cache/apt/pkgcache.bin` and `/var/lib/apt/lists`.
-* Check mode: nothing is downloaded or installed; the message lists what would be installed or
-  removed, and "cache would be updated" when the lists would be refreshed. `state: latest`
-  compares against the package lists as they are on the host. No diff.
+  `/var/cache/apt/pkgcache.bin` and `/var/lib/apt/lists`. A failed `apt-get update` is tried
+  again (`update_cache_retries`, waiting 1, 2, 4, ... seconds, at most
+  `update_cache_retry_max_delay`, plus up to a second at random), as Ansible does.
+* `name=version` installs that version; one lower than the installed one needs
+  `allow_downgrade` (or `force`), else apt refuses it and the step fails. The second run finds
+  the version installed and is `ok`.
+* `clean` runs `apt-get clean` first, and only when there are files for it to delete in
+  `/var/cache/apt/archives/` (and its `partial/`) or `/var/lib/apt/lists/partial/`: the step
+  is `changed` then, `ok` when there were none. `autoclean` runs `apt-get autoclean` last
+  (`-s` in check mode) and is `changed` when it deleted files (its `Del` lines), as in
+  Ansible. `autoremove` looks first with `apt-get -s autoremove` and is `changed` only when
+  something was removed. `cache_valid_time` implies `update_cache`, as in Ansible.
+* `policy_rc_d` writes `/usr/sbin/policy-rc.d` (`#!/bin/sh`, `exit CODE`) around each apt run
+  that installs, upgrades or removes (not in check mode); a file that was there is moved
+  aside and put back after, even when apt fails.
+* Check mode: nothing is downloaded, installed or deleted; the message lists what would be
+  installed, removed or cleaned, and "cache would be updated" when the lists would be
+  refreshed. `state: latest` compares against the package lists as they are on the host. No
+  diff.
 * Errors: apt's own, e.g. `apt-get install failed (rc 100): E: Unable to locate package
   ngnix`.
-* `cache_valid_time` implies `update_cache`, as in Ansible. `autoremove` looks first with
-  `apt-get -s autoremove` and is `changed` only when something was removed.
-* Ansible differences: one of `name` or `deb` is needed (a task that only refreshes the lists
-  or only autoremoves is `command: apt-get update` / `apt-get autoremove -y` for now).
-  `install_recommends` defaults to `false` (Ansible and apt itself
-  install recommended packages unless told not to). `upgrade`, `allow_downgrade`,
-  `only_upgrade` and the other Ansible arguments not in the table are refused.
+* Ansible differences: a task needs something to do: `name`, `deb`, `update_cache` (or
+  `cache_valid_time`), `upgrade`, `autoremove`, `autoclean` or `clean`; any of them alone
+  works (`apt: update_cache=yes` refreshes the lists and is `ok`, where Ansible says
+  `changed`). `install_recommends` defaults to `false` (Ansible and apt itself install
+  recommended packages unless told not to). `clean` alone is `ok` when there was nothing to
+  delete (Ansible 2.19 says `changed` every time); `autoclean` and `autoremove` also run when
+  `name` is given (Ansible then skips `autoclean` and passes `--auto-remove` to the install).
+  `force` passes the four `--allow-*` options `--force-yes` stands for (modern apt warns
+  about `--force-yes` itself). Not supported: `state: build-dep` and `fixed` (refused when
+  the playbook loads), a `deb` given as a URL (it must be a file on the host), version
+  comparisons in `name` (`foo>=1.0`) and name patterns (`foo*`).
 """,
 )

@@ -1,0 +1,244 @@
+"""apt's Ansible options: the apt-get argv each one gives, check mode and the changed verdict."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List
+
+import pytest
+
+from mainsail.agent.ops import apt
+from mainsail.errors import BadInput
+from mainsail.opspec import OPS, canonical_args, coerce_args
+from test_agent_support import calls, fake_command, make_bindir, run_op
+
+DEFAULTS = ("-y -q -o DPkg::Lock::Timeout=120 -o Dpkg::Options::=--force-confdef "
+            "-o Dpkg::Options::=--force-confold")
+HELLO = 'printf "hello\\tinstall ok installed\\t2.10-5\\n"'
+ABSENT = 'printf "hello\\tunknown ok not-installed\\t\\n"; exit 1'
+
+
+def apt_calls(bindir: Path, verb: str = "") -> List[str]:
+    return [c for c in calls(bindir) if c.startswith("apt-get " + verb)]
+
+
+def test_default_options_are_unchanged(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    bindir = make_bindir(tmp_path, monkeypatch)
+    fake_command(bindir, "apt-get")
+    fake_command(bindir, "dpkg-query", ABSENT)
+    assert run_op("apt", coerce_args(OPS["apt"], {"name": "hello"})).status == "changed"
+    assert apt_calls(bindir) == ["apt-get install %s --no-install-recommends -- hello"
+                                 % DEFAULTS]
+
+
+def test_dpkg_options_and_lock_timeout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    bindir = make_bindir(tmp_path, monkeypatch)
+    fake_command(bindir, "apt-get")
+    fake_command(bindir, "dpkg-query", ABSENT)
+    args = coerce_args(OPS["apt"], {"name": "hello", "lock_timeout": "30",
+                                    "dpkg_options": "force-confnew, force-overwrite"})
+    run_op("apt", args)
+    assert apt_calls(bindir)[-1] == (
+        "apt-get install -y -q -o DPkg::Lock::Timeout=30 -o Dpkg::Options::=--force-confnew "
+        "-o Dpkg::Options::=--force-overwrite --no-install-recommends -- hello")
+    run_op("apt", {"name": ["hello"], "dpkg_options": ""})  # none at all
+    assert "Dpkg::Options" not in apt_calls(bindir)[-1]
+    with pytest.raises(BadInput, match="without their dashes"):
+        coerce_args(OPS["apt"], {"name": "hello", "dpkg_options": "--force-confnew"})
+
+
+def test_force_and_the_allow_flags(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    bindir = make_bindir(tmp_path, monkeypatch)
+    fake_command(bindir, "apt-get")
+    fake_command(bindir, "dpkg-query", ABSENT)
+    run_op("apt", {"name": ["hello"], "force": True})
+    assert apt_calls(bindir)[-1].endswith(
+        "--no-install-recommends --allow-unauthenticated --allow-downgrades "
+        "--allow-remove-essential --allow-change-held-packages -- hello")
+    args = canonical_args(OPS["apt"], {"name": "hello", "allow-unauthenticated": True,
+                                       "allow-downgrades": "yes",
+                                       "allow_change_held_packages": True,
+                                       "fail_on_autoremove": True})
+    run_op("apt", coerce_args(OPS["apt"], args))
+    assert apt_calls(bindir)[-1].endswith(
+        "--no-install-recommends --no-remove --allow-unauthenticated --allow-downgrades "
+        "--allow-change-held-packages -- hello")
+    # force with an allow flag: each flag once
+    run_op("apt", {"name": ["hello"], "force": True, "allow_downgrade": True})
+    assert apt_calls(bindir)[-1].count("--allow-downgrades") == 1
+
+
+def test_remove_takes_only_the_held_flag(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    bindir = make_bindir(tmp_path, monkeypatch)
+    fake_command(bindir, "apt-get")
+    fake_command(bindir, "dpkg-query", HELLO)
+    out = run_op("apt", {"name": ["hello"], "state": "absent", "allow_downgrade": True,
+                         "allow_unauthenticated": True, "fail_on_autoremove": True,
+                         "allow_change_held_packages": True})
+    assert out.status == "changed"
+    assert apt_calls(bindir) == ["apt-get remove %s --allow-change-held-packages -- hello"
+                                 % DEFAULTS]
+
+
+def test_downgrade_to_a_named_version(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    bindir = make_bindir(tmp_path, monkeypatch)
+    fake_command(bindir, "apt-get")
+    fake_command(bindir, "dpkg-query", HELLO)
+    out = run_op("apt", {"name": ["hello=2.10-3"], "allow_downgrade": True}, check=True)
+    assert out.status == "changed" and out.msg == "install hello=2.10-3"
+    assert apt_calls(bindir) == []
+    out = run_op("apt", {"name": ["hello=2.10-3"], "allow_downgrade": True})
+    assert out.status == "changed"
+    assert apt_calls(bindir)[-1].endswith("--allow-downgrades -- hello=2.10-3")
+    fake_command(bindir, "dpkg-query", HELLO.replace("2.10-5", "2.10-3"))
+    assert run_op("apt", {"name": ["hello=2.10-3"], "allow_downgrade": True}).status == "ok"
+
+
+def test_only_upgrade_leaves_out_packages_not_installed(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    bindir = make_bindir(tmp_path, monkeypatch)
+    fake_command(bindir, "apt-get")
+    fake_command(bindir, "dpkg-query",
+                 'printf "hello\\tinstall ok installed\\t2.10-3\\n'
+                 'tree\\tunknown ok not-installed\\t\\n"; exit 1')
+    fake_command(bindir, "apt-cache", 'printf "hello:\\n  Installed: 2.10-3\\n'
+                                      '  Candidate: 2.10-5\\ntree:\\n  Installed: (none)\\n'
+                                      '  Candidate: 2.1.1-2\\n"')
+    out = run_op("apt", {"name": ["hello", "tree"], "only_upgrade": True})
+    assert out.status == "ok" and apt_calls(bindir) == []
+    out = run_op("apt", {"name": ["hello", "tree"], "only_upgrade": True, "state": "latest"})
+    assert out.status == "changed" and out.msg == "install hello"
+    assert calls(bindir)[-2] == "apt-cache policy -- hello"
+    assert apt_calls(bindir)[-1].endswith("--only-upgrade --no-install-recommends -- hello")
+    # nothing installed: no apt-cache either
+    fake_command(bindir, "dpkg-query", ABSENT)
+    before = calls(bindir)
+    out = run_op("apt", {"name": ["hello"], "only_upgrade": True, "state": "latest"})
+    assert out.status == "ok"
+    assert not [c for c in calls(bindir)[len(before):] if c.startswith("apt")]
+
+
+def test_deb_with_force_tells_dpkg_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    bindir = make_bindir(tmp_path, monkeypatch)
+    deb = tmp_path / "tool_1.0_all.deb"
+    deb.write_bytes(b"!<arch>\n")
+    fake_command(bindir, "dpkg-deb", 'printf "Package: tool\\nVersion: 1.0\\n"')
+    fake_command(bindir, "dpkg-query", 'printf "tool\\tinstall ok installed\\t1.2\\n"')
+    fake_command(bindir, "apt-get")
+    run_op("apt", {"deb": str(deb), "force": True})
+    assert apt_calls(bindir)[-1].endswith(
+        "-o Dpkg::Options::=--force-all --allow-unauthenticated --allow-downgrades "
+        "--allow-remove-essential --allow-change-held-packages -- %s" % deb)
+    run_op("apt", {"deb": str(deb), "allow_downgrade": True})
+    assert apt_calls(bindir)[-1] == "apt-get install %s --allow-downgrades -- %s" % (DEFAULTS, deb)
+
+
+def test_upgrade_options_reach_the_simulation_too(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    bindir = make_bindir(tmp_path, monkeypatch)
+    fake_command(bindir, "apt-get", 'case "$*" in -s*) echo "Inst hello [2.10-3] (2.10-5)";; esac')
+    out = run_op("apt", {"upgrade": "dist", "fail_on_autoremove": True, "allow_downgrade": True,
+                         "allow_change_held_packages": True,
+                         "default_release": "trixie-backports"})
+    assert out.status == "changed" and out.msg == "dist-upgrade hello"
+    tail = "--no-remove -t trixie-backports --allow-downgrades"
+    assert calls(bindir) == ["apt-get -s dist-upgrade %s %s" % (DEFAULTS, tail),
+                             "apt-get dist-upgrade %s %s" % (DEFAULTS, tail)]
+
+
+def test_autoclean_is_changed_when_it_deleted(tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    bindir = make_bindir(tmp_path, monkeypatch)
+    fake_command(bindir, "apt-get", 'echo "Reading package lists..."; '
+                                    'echo "Del hello 2.10-3 [56.2 kB]"')
+    out = run_op("apt", coerce_args(OPS["apt"], {"autoclean": "yes"}), check=True)
+    assert out.status == "changed" and out.msg == "autoclean hello=2.10-3"
+    assert calls(bindir) == ["apt-get autoclean %s -s" % DEFAULTS]
+    out = run_op("apt", {"autoclean": True})
+    assert out.status == "changed" and calls(bindir)[-1] == "apt-get autoclean %s" % DEFAULTS
+    fake_command(bindir, "apt-get", 'echo "Reading package lists..."')
+    assert run_op("apt", {"autoclean": True}).status == "ok"
+
+
+def test_clean_only_when_there_are_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    bindir = make_bindir(tmp_path, monkeypatch)
+    fake_command(bindir, "apt-get")
+    archives = tmp_path / "archives"
+    (archives / "partial").mkdir(parents=True)
+    (archives / "lock").write_text("")
+    monkeypatch.setattr(apt, "CLEAN_DIRS", (str(archives), str(archives / "partial")))
+    assert run_op("apt", coerce_args(OPS["apt"], {"clean": True})).status == "ok"
+    assert calls(bindir) == []
+    (archives / "hello_2.10-5_amd64.deb").write_text("x")
+    (archives / "partial" / "tree_2.1.1-2_amd64.deb").write_text("x")
+    out = run_op("apt", {"clean": True}, check=True)
+    assert out.status == "changed" and out.msg == "clean 2 downloaded files"
+    assert calls(bindir) == []
+    out = run_op("apt", {"clean": True})
+    assert out.status == "changed" and calls(bindir) == ["apt-get clean -q"]
+
+
+def test_policy_rc_d_is_there_only_while_apt_runs(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    bindir = make_bindir(tmp_path, monkeypatch)
+    policy = tmp_path / "policy-rc.d"
+    monkeypatch.setattr(apt, "POLICY_RC_D", str(policy))
+    seen = tmp_path / "seen"
+    fake_command(bindir, "apt-get", 'cat "%s" >> "%s"; "%s"; echo "rc $?" >> "%s"'
+                 % (policy, seen, policy, seen))
+    fake_command(bindir, "dpkg-query", ABSENT)
+    out = run_op("apt", coerce_args(OPS["apt"], {"name": "hello", "policy_rc_d": "101"}))
+    assert out.status == "changed"
+    assert seen.read_text() == "#!/bin/sh\nexit 101\nrc 101\n"
+    assert not policy.exists()
+    # one that was there is put back, also when apt fails
+    policy.write_text("#!/bin/sh\nexit 0\n")
+    policy.chmod(0o700)
+    fake_command(bindir, "apt-get", 'cat "%s" > "%s"; exit 100' % (policy, seen))
+    out = run_op("apt", {"name": ["hello"], "policy_rc_d": 101})
+    assert out.status == "failed" and seen.read_text() == "#!/bin/sh\nexit 101\n"
+    assert policy.read_text() == "#!/bin/sh\nexit 0\n" and policy.stat().st_mode & 0o777 == 0o700
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("policy")) == \
+        ["policy-rc.d"]
+    # check mode writes nothing
+    seen.unlink()
+    policy.unlink()
+    assert run_op("apt", {"name": ["hello"], "policy_rc_d": 101}, check=True).status == "changed"
+    assert not policy.exists() and not seen.exists()
+    with pytest.raises(BadInput, match="not an exit code"):
+        coerce_args(OPS["apt"], {"name": "hello", "policy_rc_d": 300})
+
+
+def test_update_cache_is_tried_again_with_backoff(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    bindir = make_bindir(tmp_path, monkeypatch)
+    monkeypatch.setattr(apt, "cache_age", lambda: None)
+    waits: List[float] = []
+    monkeypatch.setattr(apt.time, "sleep", waits.append)
+    monkeypatch.setattr(apt.random, "random", lambda: 0.5)
+    count = tmp_path / "count"
+    # fails twice, then succeeds
+    fake_command(bindir, "apt-get", 'echo x >> "%s"; [ "$(wc -l < "%s")" -ge 3 ]' % (count, count))
+    out = run_op("apt", coerce_args(OPS["apt"], {"update_cache": True}))
+    assert out.status == "ok" and out.msg == "cache updated"
+    assert calls(bindir) == ["apt-get update -q -o DPkg::Lock::Timeout=120"] * 3
+    assert waits == [1.5, 2.5]
+    count.unlink()
+    waits.clear()
+    out = run_op("apt", {"update_cache": True, "update_cache_retries": 2,
+                         "update_cache_retry_max_delay": 0})
+    assert out.status == "failed" and "apt-get update (2 tries) failed" in out.msg
+    assert waits == [0.5]
+    waits.clear()
+    fake_command(bindir, "apt-get", "exit 100")
+    out = run_op("apt", {"update_cache": True, "update_cache_retries": 0})
+    assert out.status == "failed" and waits == []
+
+
+def test_the_new_arguments_alone_are_something_to_do() -> None:
+    for args in ({"clean": True}, {"autoclean": True}, {"update_cache": True}):
+        coerce_args(OPS["apt"], args, "site.yml:3")
+    with pytest.raises(BadInput, match="autoclean or clean"):
+        coerce_args(OPS["apt"], {"force": True}, "site.yml:3")
+    # the package op passes them on to apt
+    assert "allow_downgrade" in coerce_args(OPS["package"], canonical_args(
+        OPS["package"], {"name": "hello", "allow-downgrade": True}))
