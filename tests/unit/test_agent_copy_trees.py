@@ -149,3 +149,30 @@ def test_a_folder_src_ships_a_manifest_by_ansibles_trailing_slash_rule(tmp_path:
                                         " local_follow: false}\n"))[0]
     assert set(inside["manifest"]) == {"a.txt", "sub", "sub/b.txt", "link_a"}
     assert inside["manifest"]["link_a"] == {"link": "a.txt"}
+
+
+def test_template_takes_copys_follow_and_copy_applies_it(tmp_path: Path) -> None:
+    from mainsail.opspec import OPS
+    from test_plan import args_of, one_task
+
+    assert OPS["template"].arg("follow") is OPS["copy"].arg("follow")  # one definition
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "templates" / "t.j2").write_text("v={{ 1 + 1 }}\n")
+    step = args_of(one_task(tmp_path, "- template: {src: t.j2, dest: /srv/x, follow: false}\n"))
+    assert step[0]["follow"] is False
+    (tmp_path / "target").write_text("old")
+    os.symlink("target", tmp_path / "link")
+    args = {**step[0], "dest": str(tmp_path / "link")}
+    from test_agent_support import run_op as run
+    blobs = [b"v=2\n"]
+    checked = run("copy", args, check=True, blobs=blobs)
+    assert checked.status == "changed" and (tmp_path / "link").is_symlink()
+    assert run("copy", args, blobs=blobs).status == "changed"
+    assert not (tmp_path / "link").is_symlink() and (tmp_path / "link").read_text() == "v=2\n"
+    assert (tmp_path / "target").read_text() == "old"
+    assert run("copy", args, blobs=blobs).status == "ok"
+    os.remove(tmp_path / "link")
+    os.symlink("target", tmp_path / "link")
+    through = {**args, "follow": True}
+    assert run("copy", through, blobs=blobs).status == "changed"
+    assert (tmp_path / "link").is_symlink() and (tmp_path / "target").read_text() == "v=2\n"

@@ -151,3 +151,59 @@ def test_cron_is_woken_even_in_the_second_it_last_read_its_folder(tmp_path: Path
     os.utime(other, (1000, 1000))
     run_op("cron", job(tmp_path, cron_file=str(other / "f")))
     assert os.stat(other).st_mtime != 1000 and os.stat(other).st_mtime <= time.time()
+
+
+def _env(tmp_path: Path, name: str, value: str, **more: object) -> dict:
+    return {"name": name, "env": True, "job": value, "cron_file": str(tmp_path / "f"),
+            "user": "root", **more}
+
+
+def test_insertafter_and_insertbefore_place_a_new_variable(tmp_path: Path) -> None:
+    (tmp_path / "f").write_text("SHELL=/bin/sh\nPATH=/usr/bin\n#Mainsail: j\n* * * * * root j\n")
+    after = run_op("cron", _env(tmp_path, "MAILTO", "ops", insertafter="SHELL"))
+    assert after.status == "changed" and "+MAILTO=ops" in after.diff
+    assert (tmp_path / "f").read_text().splitlines()[:3] == \
+        ["SHELL=/bin/sh", "MAILTO=ops", "PATH=/usr/bin"]
+    before = run_op("cron", _env(tmp_path, "HOME", "/root", insertbefore="SHELL"))
+    assert before.status == "changed"
+    assert (tmp_path / "f").read_text().splitlines()[:2] == ["HOME=/root", "SHELL=/bin/sh"]
+    # a variable already there keeps its place: changed in place, or left alone
+    assert run_op("cron", _env(tmp_path, "HOME", "/root", insertafter="PATH")).status == "ok"
+    assert run_op("cron", _env(tmp_path, "HOME", "/srv", insertafter="PATH")).status == "changed"
+    assert (tmp_path / "f").read_text().splitlines()[0] == "HOME=/srv"
+
+
+def test_insertafter_in_check_mode_writes_nothing(tmp_path: Path) -> None:
+    (tmp_path / "f").write_text("SHELL=/bin/sh\nPATH=/usr/bin\n")
+    outcome = run_op("cron", _env(tmp_path, "MAILTO", "ops", insertbefore="PATH"), check=True)
+    assert outcome.status == "changed" and "+MAILTO=ops" in outcome.diff
+    assert (tmp_path / "f").read_text() == "SHELL=/bin/sh\nPATH=/usr/bin\n"
+
+
+def test_insertafter_naming_a_missing_variable_fails_as_ansible_does(tmp_path: Path) -> None:
+    (tmp_path / "f").write_text("SHELL=/bin/sh\n")
+    for check in (False, True):
+        failed = run_op("cron", _env(tmp_path, "MAILTO", "ops", insertafter="NOPE"), check=check)
+        assert failed.status == "failed" and failed.msg == "Variable named 'NOPE' not found."
+    assert (tmp_path / "f").read_text() == "SHELL=/bin/sh\n"
+
+
+@pytest.mark.parametrize("args,problem", [
+    ({"name": "A", "job": "j", "env": True, "insertafter": "B", "insertbefore": "C"},
+     "parameters are mutually exclusive: insertafter|insertbefore"),
+    ({"name": "x", "job": "j", "insertafter": "B"},
+     "Insertafter and insertbefore parameters are valid only with env=yes"),
+    ({"name": "x", "job": "j", "env": False, "insertbefore": "B"},
+     "Insertafter and insertbefore parameters are valid only with env=yes"),
+])
+def test_insert_arguments_are_checked_as_ansible_checks_them(args: dict, problem: str) -> None:
+    with pytest.raises(BadInput) as caught:
+        coerce_args(OPS["cron"], args, "site.yml:3")
+    assert problem in caught.value.what
+
+
+def test_insertafter_is_ignored_when_removing(tmp_path: Path) -> None:
+    (tmp_path / "f").write_text("A=1\nB=2\n")
+    gone = run_op("cron", {"name": "A", "env": True, "state": "absent", "insertafter": "B",
+                           "cron_file": str(tmp_path / "f")})
+    assert gone.status == "changed" and (tmp_path / "f").read_text() == "B=2\n"

@@ -161,3 +161,100 @@ esac""")
     assert run_op("service_facts", {}).data["ansible_facts"]["services"] == {
         "supervisor": {"name": "supervisor", "state": "unknown", "status": "unknown",
                        "source": "sysv"}}
+
+
+# ---------------------------------------------------------------- yum_repository and dnf options
+
+YUM_REPOSITORY_OPTIONS = (  # Ansible 2.19's, beyond name, state, description, baseurl, gpgkey,
+    # gpgcheck, enabled, file and mirrorlist
+    "async bandwidth cost countme deltarpm_metadata_percentage deltarpm_percentage "
+    "enablegroups exclude failovermethod gpgcakey module_hotfixes http_caching include "
+    "includepkgs ip_resolve keepalive keepcache metadata_expire metadata_expire_filter "
+    "metalink mirrorlist_expire password priority protect proxy proxy_password proxy_username "
+    "repo_gpgcheck reposdir retries s3_enabled skip_if_unavailable ssl_check_cert_permissions "
+    "sslcacert sslclientcert sslclientkey sslverify throttle timeout ui_repoid_vars "
+    "username").split()
+
+
+def test_yum_repository_takes_every_ansible_option_with_its_type() -> None:
+    spec = OPS["yum_repository"]
+    assert set(YUM_REPOSITORY_OPTIONS) <= {a.name for a in spec.args}
+    given = {"name": "epel", "description": "EPEL", "metalink": "https://x/metalink",
+             "async": "yes", "countme": True, "exclude": "kernel*, foo", "includepkgs": ["a"],
+             "validate_certs": "no", "ca_cert": "/etc/pki/ca", "client_cert": "/c",
+             "client_key": "/k"}
+    args = coerce_args(spec, canonical_args(spec, {**given, "priority": 10, "cost": 500,
+                                                   "ip_resolve": 4, "keepcache": 1,
+                                                   "reposdir": "/srv/repos"}))
+    assert args["async"] is True and args["countme"] is True and args["sslverify"] is False
+    assert args["exclude"] == ["kernel*", "foo"] and args["includepkgs"] == ["a"]
+    assert (args["sslcacert"], args["sslclientcert"], args["sslclientkey"]) == \
+        ("/etc/pki/ca", "/c", "/k")
+    assert (args["priority"], args["cost"], args["ip_resolve"], args["keepcache"]) == \
+        ("10", "500", "4", "1")
+    assert args["reposdir"] == "/srv/repos"
+    assert coerce_args(spec, {"name": "x"})["reposdir"] == "/etc/yum.repos.d"  # Ansible's
+    assert canonical_args(spec, {"excludepkgs": "x"}) == {"exclude": "x"}
+    from mainsail.errors import BadInput
+    for bad in ({"failovermethod": "random"}, {"http_caching": "some"},
+                {"metadata_expire_filter": "sometimes"}, {"keepcache": 2},
+                {"skip_if_unavailable": "perhaps"}):
+        with pytest.raises(BadInput):
+            coerce_args(spec, {"name": "x", **bad})
+
+
+def test_yum_repository_with_secrets_is_refused_without_showing_them(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    spec = OPS["yum_repository"]
+    args = coerce_args(spec, {"name": "private", "description": "p", "baseurl": "https://x/",
+                              "username": "u", "password": "s3cret-pw",
+                              "proxy": "http://proxy:3128", "proxy_password": "pr0xy-pw"})
+    monkeypatch.setattr("shutil.which", lambda name: None)
+    for check in (False, True):
+        out = run_op("yum_repository", args, check=check)
+        assert out.status == "failed" and "this host has no yum" in out.msg
+        shown = repr((out.msg, out.diff, out.data))
+        assert "s3cret-pw" not in shown and "pr0xy-pw" not in shown
+
+
+def test_yum_repository_options_load_in_a_playbook(tmp_path: Path) -> None:
+    # `async` inside the arguments is the repository option, not the task keyword
+    from test_plan import args_of, one_task
+    plan = one_task(tmp_path, """
+        - yum_repository:
+            name: epel
+            description: EPEL
+            metalink: https://x/metalink
+            async: false
+            skip_if_unavailable: true
+            excludepkgs: kernel*
+        """)
+    (args,) = args_of(plan)
+    assert (args["async"], args["skip_if_unavailable"], args["exclude"]) == \
+        (False, True, ["kernel*"])
+    assert plan.steps[0]["timeout"] is None
+
+
+@pytest.mark.parametrize("tool", ["dnf", "yum"])  # Ansible 2.19 runs yum as dnf
+def test_dnf_takes_list_install_repoquery_allowerasing_and_best(
+        tool: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    spec = OPS[tool]
+    args = coerce_args(spec, {"name": "nginx", "allowerasing": "yes", "best": False,
+                              "install_repoquery": True})
+    assert (args["allowerasing"], args["best"], args["install_repoquery"]) == \
+        (True, False, True)
+    assert coerce_args(spec, {"list": "installed"})["list"] == "installed"
+    from mainsail.errors import BadInput
+    with pytest.raises(BadInput, match="mutually exclusive: name|list"):
+        coerce_args(spec, {"name": "nginx", "list": "updates"})
+    with pytest.raises(BadInput, match="mutually exclusive: best|nobest"):
+        coerce_args(spec, {"name": "nginx", "best": True, "nobest": False})
+    # the op never runs the host's package manager: a dnf there is not called
+    bindir = make_bindir(tmp_path, monkeypatch)
+    fake_command(bindir, tool)
+    for check in (False, True):
+        out = run_op(tool, args, check=check)
+        assert out.status == "failed" and "Mainsail does not drive %s yet" % tool in out.msg
+        out = run_op(tool, coerce_args(spec, {"list": "installed"}), check=check)
+        assert out.status == "failed"
+    assert calls(bindir) == []

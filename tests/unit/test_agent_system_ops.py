@@ -388,6 +388,23 @@ def test_debconf_check_mode_sets_nothing(fake_debconf: Path) -> None:
     assert not (fake_debconf / "selections").exists()
 
 
+def test_debconf_unseen_passes_u_and_does_not_change_the_comparison(bindir: Path) -> None:
+    fake_command(bindir, "debconf-show", "cat <<'EOF'\n%sEOF" % DEBCONF_SHOW)
+    fake_command(bindir, "debconf-set-selections",
+                 'echo "$*" >> "%s/argv"; cat >> "%s/selections"' % (bindir, bindir))
+    same = {"name": "tzdata", "question": "tzdata/Areas", "vtype": "select", "value": "Europe",
+            "unseen": True}
+    assert run_op("debconf", same).status == "ok"  # the same answer: nothing set
+    assert run_op("debconf", dict(same, value="Asia"), check=True).status == "changed"
+    assert not (bindir / "argv").exists()
+    assert run_op("debconf", dict(same, value="Asia")).status == "changed"
+    assert (bindir / "argv").read_text() == "-u\n"
+    assert (bindir / "selections").read_text() == "tzdata tzdata/Areas select Asia\n"
+    assert run_op("debconf", dict(same, value="Africa", unseen=False)).status == "changed"
+    assert (bindir / "argv").read_text() == "-u\n\n"  # without unseen: no -u
+    assert coerce_args(OPS["debconf"], {"name": "x", "unseen": "yes"})["unseen"] is True
+
+
 def test_debconf_never_shows_a_password(fake_debconf: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(debconf, "PASSWORDS_DAT", str(fake_debconf / "none"))
     outcome = run_op("debconf", {"name": "mysql-server", "question": "mysql-server/root_password",

@@ -220,3 +220,39 @@ def test_the_plan_ships_a_project_archive_and_nothing_with_remote_src(tmp_path: 
     assert shipped_args["src"] == "files/app.tgz"
     assert remote_args["src"] == "/srv/app.tgz" and "content_sha" not in remote_args
     assert len(plan.blobs) == 1
+
+
+@pytest.mark.parametrize("size", [1, 7, 65536])
+def test_io_buffer_size_is_the_chunk_a_file_is_compared_in(tmp_path: Path, size: int,
+                                                           monkeypatch: pytest.MonkeyPatch
+                                                           ) -> None:
+    from mainsail.agent import safepath
+    seen: List[int] = []
+    real = safepath.iter_chunks
+
+    def spy(path: str, chunk: int = 1 << 20):  # type: ignore[no-untyped-def]
+        seen.append(chunk)
+        return real(path, chunk)
+    monkeypatch.setattr(safepath, "iter_chunks", spy)
+    body = b"x" * 100 + b"tail\n"
+    data = tar_bytes([("big", body)])
+    args = shipped(tmp_path, data, io_buffer_size=size)
+    assert run_op("unarchive", args, blobs=[data]).status == "changed"
+    assert run_op("unarchive", args, blobs=[data]).status == "ok"
+    assert seen == [size]
+    (tmp_path / "big").write_bytes(b"x" * 100 + b"TAIL\n")  # same size, last chunk differs
+    again = run_op("unarchive", args, blobs=[data], check=True)
+    assert again.status == "changed" and "+" + "x" * 100 + "tail" in again.diff
+    assert (tmp_path / "big").read_bytes().endswith(b"TAIL\n")  # check mode wrote nothing
+    assert run_op("unarchive", args, blobs=[data]).status == "changed"
+    assert (tmp_path / "big").read_bytes() == body
+
+
+def test_io_buffer_size_is_a_positive_int() -> None:
+    spec = OPS["unarchive"]
+    assert coerce_args(spec, {"src": "a.tgz", "dest": "/x"})["io_buffer_size"] == 65536
+    assert coerce_args(spec, {"src": "a.tgz", "dest": "/x", "io_buffer_size": "4096"}
+                       )["io_buffer_size"] == 4096
+    for bad in (0, -1, "many"):
+        with pytest.raises(BadInput):
+            coerce_args(spec, {"src": "a.tgz", "dest": "/x", "io_buffer_size": bad})

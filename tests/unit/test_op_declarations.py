@@ -90,6 +90,10 @@ ALSO_MEANS_SOMETHING_ELSE = {
     "pattern",
     # service's alias `service`, also the operation's own name.
     "service",
+    # dnf's `list`, also a lookup's name, pip's subcommand and an inventory source kind;
+    # user's Solaris `profile` and `role`, also the --profile flag (and its report field) and
+    # a play's roles (a role's name in plans, facts and results).
+    "list", "profile", "role",
 }
 # Ansible's aliases that are also a value type's name: the op must accept them as Ansible does.
 TYPE_NAMED_ALIASES = {"pattern"}

@@ -207,3 +207,38 @@ def test_a_new_primary_group_is_given_by_number(fake_etc: None) -> None:
     # lusermod takes no group name; usermod takes either
     assert user.usermod_plan("deploy", {"group": "adm", "local": True},
                              accounts.users()["deploy"]) == (["group adm"], ["-g", "4"])
+
+
+IGNORED_ON_LINUX = {"hidden": True, "login_class": "staff", "profile": "Printer Management",
+                    "authorization": "solaris.admin.printer", "role": "netadm"}
+
+
+def test_seuser_goes_to_useradd_at_creation_only(fake_etc: None) -> None:
+    argv = user.useradd_argv("newbie", {"uid": 700, "seuser": "staff_u", "group": "adm"})
+    assert argv[:7] == ["useradd", "-u", "700", "-Z", "staff_u", "-g", "adm"]
+    assert user.useradd_argv("newbie", {"local": True, "seuser": "staff_u"})[:3] == \
+        ["luseradd", "-Z", "staff_u"]
+    assert "-Z" not in user.useradd_argv("newbie", {"seuser": ""})
+    # an existing account: Ansible's usermod never passes it
+    assert user.usermod_plan("deploy", {"seuser": "staff_u"}, accounts.users()["deploy"]) == \
+        ([], [])
+
+
+def test_the_macos_bsd_and_solaris_arguments_are_ignored_on_linux(fake_etc: None) -> None:
+    assert user.usermod_plan("deploy", IGNORED_ON_LINUX, accounts.users()["deploy"]) == ([], [])
+    assert user.useradd_argv("newbie", IGNORED_ON_LINUX) == \
+        user.useradd_argv("newbie", {})
+    outcome = run_op("user", {"name": "app", "create_home": False, **IGNORED_ON_LINUX})
+    assert outcome.status == "ok", outcome.msg
+
+
+def test_a_new_user_with_seuser_runs_useradd_z(fake_etc: None,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    ran: list = []
+    monkeypatch.setattr(user, "_run", lambda argv, secrets: ran.append(argv))
+    args = {"name": "newbie", "seuser": "user_u", "create_home": False, **IGNORED_ON_LINUX}
+    checked = run_op("user", args, check=True)
+    assert checked.status == "changed" and checked.msg == "user created" and ran == []
+    done = run_op("user", args)
+    assert done.status == "changed"
+    assert ran == [["useradd", "-Z", "user_u", "-M", "--", "newbie"]]

@@ -38,6 +38,13 @@ RPM_NOTES = """\
     state: present
   when: ansible_facts.os_family == 'RedHat'
 ```
+
+Notes:
+
+* The arguments are Ansible's `dnf` arguments (Ansible 2.19 runs `yum` as `dnf`), checked with
+  its types and its exclusions (`use`/`use_backend`, `name`/`list`, `best`/`nobest`) when the
+  playbook loads. The host's package manager is never run: the task fails as said above,
+  check mode included, whatever `list`, `allowerasing`, `best` or `install_repoquery` say.
 """
 
 
@@ -77,17 +84,30 @@ def rpm_spec(tool: str) -> OpSpec:
             Arg("sslverify", "bool", doc="check TLS certificates"),
             Arg("use_backend", doc="the backend: auto, %s, or another" % tool),
             Arg("use", doc="the same as use_backend (one of the two)"),
+            Arg("list", doc="a query (`installed`, `updates`, `available`, `repos` or a "
+                            "package spec) reporting packages instead of changing any"),
+            Arg("install_repoquery", "bool", doc="no effect with dnf (Ansible: deprecated)"),
+            Arg("allowerasing", "bool", doc="remove installed packages to resolve "
+                                            "dependencies (`--allowerasing`)"),
+            Arg("best", "bool", doc="the best version or a failure (`--best`); false: accept "
+                                    "another (`--nobest`); the opposite of `nobest`"),
         ),
-        rule=_one_backend,
+        rule=_rpm_rule,
         doc=RPM_DOC.format(tool=tool),
         notes=RPM_NOTES.format(tool=tool),
     )
 
 
-def _one_backend(args: Mapping[str, Any]) -> Optional[Tuple[str, str]]:
+def _rpm_rule(args: Mapping[str, Any]) -> Optional[Tuple[str, str]]:
     if args.get("use") not in (None, "") and args.get("use_backend") not in (None, ""):
         return ("parameters are mutually exclusive: use|use_backend",  # Ansible's words
                 "give one of them")
+    if args.get("list") not in (None, "") and args.get("name") not in (None, "", []):
+        return ("parameters are mutually exclusive: name|list",  # Ansible's words
+                "a list query changes nothing: give it in a task of its own")
+    if args.get("best") is not None and args.get("nobest") is not None:
+        return ("parameters are mutually exclusive: best|nobest",  # Ansible's words
+                "give one of them (nobest: true is best: false)")
     return None
 
 
@@ -133,8 +153,10 @@ OTHER_TOOL = {"pkgng": "pkg", "openbsd_pkg": "pkg_add", "zypper_repository": "zy
               "yum_repository": "yum"}
 
 
-def other_spec(tool: str) -> OpSpec:
-    """pacman and zypper: one declaration shape for both."""
+def other_spec(tool: str, extra: Tuple[Arg, ...] = (), more_notes: str = "") -> OpSpec:
+    """pacman and zypper: one declaration shape for both. ``extra``: arguments of the op's
+    own beyond OTHER_ARGS (with their aliases and choices); ``more_notes``: appended to the
+    notes."""
     family = OTHER_FAMILY[tool]
     return OpSpec(
         name=tool,
@@ -146,7 +168,7 @@ def other_spec(tool: str) -> OpSpec:
                   else "the repository's name"),
               Arg("state", choices=STATES + ("dist-upgrade",),
                   doc="what Ansible's `%s` would make of them" % tool)) +
-        tuple(Arg(n, t, doc=d) for n, t, d in OTHER_ARGS[tool]),
+        tuple(Arg(n, t, doc=d) for n, t, d in OTHER_ARGS[tool]) + extra,
         doc="""\
 Ansible's `{tool}`, so that roles written for {family} and Debian load: a task that `when:`
 skips on a Debian host is simply skipped. When one does run, it fails with "this host has no
@@ -159,5 +181,5 @@ skips on a Debian host is simply skipped. When one does run, it fails with "this
     name: nginx
   when: ansible_facts.os_family == '{family}'
 ```
-""".format(tool=tool, family=family),
+""".format(tool=tool, family=family) + more_notes,
     )

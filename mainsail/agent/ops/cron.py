@@ -121,7 +121,8 @@ def edit(lines: List[str], args: Mapping[str, Any]) -> Tuple[List[str], str]:
     if found is None:
         if not wanted:
             return lines, ""
-        return lines + wanted, "job %r added" % name
+        at = _insert_at(lines, args) if flag(args, "env") else len(lines)
+        return lines[:at] + wanted + lines[at:], "job %r added" % name
     start, end = found
     if lines[start:end] == wanted:
         return lines, ""
@@ -133,6 +134,19 @@ def _wanted(args: Mapping[str, Any]) -> List[str]:
     if flag(args, "env"):
         return [entry(args)]
     return [MARKER + str(args["name"]), entry(args)]
+
+
+def _insert_at(lines: List[str], args: Mapping[str, Any]) -> int:
+    """Where a new variable goes: after ``insertafter``'s line or before ``insertbefore``'s
+    (Ansible's); at the end without them. A variable named there must be in the file."""
+    other = args.get("insertafter") or args.get("insertbefore")
+    if not other:
+        return len(lines)
+    found = _find_env(lines, str(other))
+    if found is None:
+        # Ansible's exact words (roles compare them): no hint appended
+        raise OpError("Variable named '%s' not found." % other)
+    return found[1] if args.get("insertafter") else found[0]
 
 
 def _find_job(lines: List[str], name: str) -> Optional[Tuple[int, int]]:
@@ -163,6 +177,14 @@ def _rule(args: Mapping[str, Any]) -> Optional[Tuple[str, str]]:
         if args.get(key) is not None and not TIME_FIELD.fullmatch(str(args[key])):
             return "%s %r is not a cron time field" % (key, args[key]), \
                 "e.g. 5, */10, 1-5 or mon,wed"
+    if args.get("insertafter") not in (None, "") and args.get("insertbefore") not in (None, ""):
+        return ("parameters are mutually exclusive: insertafter|insertbefore",  # Ansible's
+                "give one of them")
+    if (args.get("insertafter") or args.get("insertbefore")) and \
+            args.get("state", "present") == "present" and \
+            args.get("env") in (None, False, "false", "no", "off", "0"):
+        return ("Insertafter and insertbefore parameters are valid only with env=yes",  # Ansible's
+                "add env: true, or drop insertafter/insertbefore")
     if args.get("env") in (True, "true", "yes") and (
             args.get("special_time") or args.get("disabled") in (True, "true", "yes")):
         return "env manages a variable: special_time and disabled do not apply", \
@@ -197,6 +219,10 @@ SPEC = OpSpec(
             doc="the job is in the file as given; it is not"),
         Arg("disabled", "bool", default=False, doc="keep the job, commented out"),
         Arg("env", "bool", default=False, doc="manage a `NAME=value` line instead of a job"),
+        Arg("insertafter", doc="with `env`: a new variable goes on the line after this "
+                               "variable's (which must be in the file)"),
+        Arg("insertbefore", doc="with `env`: a new variable goes on the line before this "
+                                "variable's (which must be in the file)"),
         Arg("cron_file", doc="a file in `/etc/cron.d` (a name) or an absolute path, instead "
                              "of the user's crontab"),
         Arg("backup", "bool", default=False, doc="keep the old file beside it as "
@@ -249,7 +275,11 @@ Notes:
   added, changed or removed. Diff: the file's unified diff.
 * A job's fields are checked when the playbook loads: a time field holds digits, names,
   `*`, `/`, `,` and `-` only, and `name`, `job` and `user` are one line each.
-* Ansible differences: `insertafter`/`insertbefore` for variables are not supported (a new
-  variable goes at the end), and a job without a `name` is refused.
+* `insertafter`/`insertbefore` (one of the two, with `env: true` and `state: present`)
+  place a new variable next to another variable's line; that variable must be in the file
+  ("Variable named 'X' not found." otherwise, as Ansible says). They do not move a variable
+  already there: its line is changed in place.
+* Ansible differences: without `insertafter`/`insertbefore` a new variable goes at the end of
+  the file (Ansible puts it at the top), and a job without a `name` is refused.
 """,
 )

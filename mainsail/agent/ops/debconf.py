@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Dict, Mapping, Optional
 
 from .. import facts, proc
-from ..core import OK, Context, MissingPrerequisite, OpError, Outcome, accept, settle
+from ..core import OK, Context, MissingPrerequisite, OpError, Outcome, accept, flag, settle
 from ..spec import Arg, OpSpec
 
 PASSWORDS_DAT = "/var/cache/debconf/passwords.dat"
@@ -29,8 +29,9 @@ def run(ctx: Context, args: Mapping[str, Any]) -> Outcome:
     shown = "(hidden)" if vtype == "password" else repr(value)
     before = "(hidden)" if vtype == "password" else repr(current)
     line = "%s %s %s %s\n" % (name, question, vtype, value)
+    unseen = flag(args, "unseen")
     return _with(settle(ctx, ["%s: %s -> %s" % (question, before, shown)],
-                        lambda: _set_selection(line)), answers)
+                        lambda: _set_selection(line, unseen)), answers)
 
 
 def _with(outcome: Outcome, answers: Dict[str, str]) -> Outcome:
@@ -92,8 +93,10 @@ def current_value(name: str, question: str, vtype: str) -> Optional[str]:
     return show(name).get(question)
 
 
-def _set_selection(line: str) -> None:
-    result = proc.run(["debconf-set-selections"], stdin=line)
+def _set_selection(line: str, unseen: bool = False) -> None:
+    """Set one answer; ``unseen``: ``-u``, so the question is not marked as seen (a later
+    configuration of the package still asks it), as Ansible passes it."""
+    result = proc.run(["debconf-set-selections"] + (["-u"] if unseen else []), stdin=line)
     if result.rc != 0:
         raise result.failure("debconf-set-selections")
 
@@ -107,6 +110,7 @@ SPEC = OpSpec(
         Arg('question', aliases=('selection', 'setting'), doc='the question, e.g. `postfix/main_mailer_type`'),
         Arg('vtype', choices=('boolean', 'error', 'multiselect', 'note', 'password', 'seen', 'select', 'string', 'text', 'title'), doc="the question's type"),
         Arg('value', 'debconf_value', aliases=('answer',), doc='the answer, on one line; a list (for `multiselect`) is joined with `, `'),
+        Arg('unseen', 'bool', default=False, doc="set the answer without marking the question as seen (`debconf-set-selections -u`): an interactive configuration still asks it"),
     ),
     required=(('name',),),
     doc="""\
@@ -146,6 +150,9 @@ Notes:
 * Answers set after the package is installed only matter when it is reconfigured; set them
   before the `apt` task.
 * Check mode: the answer is read and compared, nothing is set. No diff.
-* Ansible differences: all four arguments are required, and `unseen` is not available.
+* `unseen: true` sets the answer with `debconf-set-selections -u`: the question is not marked
+  as seen, so a later interactive `dpkg-reconfigure` still asks it (with the answer as its
+  default). It changes only how an answer is set, never whether it is: a matching answer is
+  left alone, as in Ansible.
 """,
 )

@@ -17,6 +17,7 @@ SPEC = OpSpec(
         Arg('group', doc='the owning group'),
         Arg('force', 'bool', doc='replace an existing file whose content differs (default `true`); `false`: only create a missing one'),
         Arg('backup', 'bool', doc='keep the old file beside it as `DEST.PID.DATE@TIME~` (result: `backup_file`)'),
+        copy.SPEC.arg('follow'),  # applied by copy: one definition
     ),
     required=(('src',), ('dest',)),
     ships=Ships('template', source='src', digest=copy.SPEC.ships.digest if copy.SPEC.ships else ''),
@@ -56,8 +57,11 @@ Notes:
 * The rendered text is written as UTF-8 and keeps the template's trailing newline.
 * Check mode and `--diff`: as for `copy`; the diff compares the host's file with the newly
   rendered text.
-* Ansible differences: `backup`, `force`, `newline_sequence`, `block_start_string` and the
-  other Jinja2 options are not available; the template runs in a sandbox and `lookup()` is not
+* `follow`: as for `copy`. A `dest` that is a link: `follow: false` replaces the link with the
+  rendered file (Ansible's default); left out or `true`, the file it points to is written.
+* Ansible differences: `newline_sequence`, `block_start_string` and the other Jinja2 options
+  are not available; a `dest` link is followed when `follow` is left out (Ansible replaces
+  it); the template runs in a sandbox and `lookup()` is not
   available.
 """,
 )

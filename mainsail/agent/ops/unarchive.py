@@ -22,6 +22,7 @@ from ..spec import Arg, OpSpec, Ships
 from ._http import fetch, file_details
 
 MAX_DIFF_FILES = 20
+DEFAULT_BUFFER = 64 * 1024  # io_buffer_size: Ansible's default
 
 
 class Member:
@@ -250,8 +251,32 @@ def _differs(path: str, member: Member, mode: int, args: Mapping[str, Any]) -> b
     if member.kind == "file":
         if flag(args, "keep_newer") and entry.st_mtime > member.mtime:
             return False
-        return entry.st_size != len(member.read()) or fileio.read_file(path) != member.read()
+        data = member.read()
+        return entry.st_size != len(data) or not _same_content(
+            path, data, int(args.get("io_buffer_size") or DEFAULT_BUFFER))
     return False
+
+
+def _same_content(path: str, data: bytes, size: int) -> bool:
+    """Whether the file at ``path`` holds ``data``: read ``size`` bytes at a time
+    (``io_buffer_size``), stopping at the first chunk that differs."""
+    chunks = safepath.iter_chunks(path, size)
+    if chunks is None:
+        return False
+    view, at = memoryview(data), 0
+    for chunk in chunks:
+        if view[at:at + len(chunk)] != chunk:
+            chunks.close()  # type: ignore[attr-defined]
+            return False
+        at += len(chunk)
+    return at == len(data)
+
+
+def _rule(args: Mapping[str, Any]) -> Optional[Tuple[str, str]]:
+    size = args.get("io_buffer_size")
+    if isinstance(size, int) and not isinstance(size, bool) and size < 1:
+        return "io_buffer_size must be at least 1 (bytes)", "e.g. io_buffer_size: 65536"
+    return None
 
 
 def _inside(real_dest: str, folder: str) -> None:
@@ -340,8 +365,11 @@ SPEC = OpSpec(
         Arg("owner", doc="the owning user of every unpacked entry"),
         Arg("group", doc="the owning group of every unpacked entry"),
         Arg("validate_certs", "bool", default=True, doc="with a URL: check its TLS certificate"),
+        Arg("io_buffer_size", "int", default=DEFAULT_BUFFER,
+            doc="bytes read at a time when a file under `dest` is compared with its member"),
     ),
     required=(("src",), ("dest",)),
+    rule=_rule,
     ships=Ships("file", source="src", digest="content_sha", unless="remote_src"),
     internal=("content_sha",),
     journalled=True,
@@ -382,7 +410,10 @@ Notes:
   changed text files (the first 20 members).
 * Owners recorded in the archive are not applied: entries belong to the agent's user unless
   `owner`/`group` say otherwise.
-* Ansible differences: `extra_opts` other than `--strip-components`, `io_buffer_size`,
-  `decrypt` and `copy` are not available.
+* `io_buffer_size` (bytes, default 65536 as in Ansible): a file already under `dest` is read
+  that many bytes at a time when compared with its member, stopping at the first chunk that
+  differs (Ansible checksums it with the same buffer). It changes no result.
+* Ansible differences: `extra_opts` other than `--strip-components` and `decrypt` are not
+  available.
 """,
 )

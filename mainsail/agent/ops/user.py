@@ -154,6 +154,10 @@ def useradd_argv(name: str, args: Mapping[str, Any]) -> List[str]:
     argv = ["luseradd" if local else "useradd"]
     if args.get("uid") not in (None, ""):
         argv += ["-u", str(args["uid"])] + (["-o"] if bool_arg(args, "non_unique") else [])
+    if args.get("seuser") not in (None, ""):
+        # the SELinux user, at creation only, as Ansible's Linux class passes it (libuser's
+        # luseradd too); useradd refuses it on a host without SELinux
+        argv += ["-Z", str(args["seuser"])]
     if args.get("group") not in (None, ""):
         argv += ["-g", str(args["group"])]
     elif name in accounts.groups():
@@ -516,6 +520,13 @@ SPEC = OpSpec(
         Arg('ssh_key_bits', 'int', default=0, doc='the key size; 0: ssh-keygen\'s default'),
         Arg('ssh_key_comment', doc='the key\'s comment (default `ansible-generated on HOSTNAME`)'),
         Arg('ssh_key_passphrase', doc='the passphrase protecting the key (given to ssh-keygen on its input, never on its command line)'),
+        Arg('seuser', doc='the SELinux user of a new account (`useradd -Z`); an existing account\'s is not changed, as in Ansible'),
+        # Ansible's macOS, BSD and Solaris arguments: accepted and, on Linux, ignored as Ansible does
+        Arg('hidden', 'bool', doc='macOS only: ignored on Linux, as in Ansible'),
+        Arg('login_class', doc='BSD only: ignored on Linux, as in Ansible'),
+        Arg('profile', doc='Illumos/Solaris only: ignored on Linux, as in Ansible'),
+        Arg('authorization', doc='Illumos/Solaris only: ignored on Linux, as in Ansible'),
+        Arg('role', doc='Illumos/Solaris only: ignored on Linux, as in Ansible'),
     ),
     required=(('name',),),
     doc="""\
@@ -576,8 +587,13 @@ Notes:
 * Check mode: reports `user created`, the differences, or `user removed`, without running
   anything. A primary `group` that does not exist yet is assumed to come from an earlier
   `group` task. No diff.
-* Ansible differences: the macOS, BSD, Solaris and SELinux arguments (`hidden`, `login_class`,
-  `profile`, `authorization`, `role`, `seuser`) are not available. `password_expire_account_disable`
+* `seuser` is given to `useradd -Z` (and to `luseradd` with `local`) when the account is
+  created, as Ansible's Linux code does; an existing account's SELinux user is neither read nor
+  changed. `useradd` refuses `-Z` on a host without SELinux (Debian's default): the task then
+  fails with its words. An empty `seuser` is left out.
+* `hidden` (macOS), `login_class` (BSD), `profile`, `authorization` and `role` (Solaris) are
+  accepted and ignored, as Ansible ignores them on Linux: they never make a change.
+* Ansible differences: `password_expire_account_disable`
   is compared with the shadow line (Ansible sets it every time, reporting a change). `~` at the
   head of `shell` is the agent's home (root's with `become`). `groups` cannot be empty, so it
   cannot take a user out of all supplementary groups.
