@@ -242,3 +242,35 @@ def test_the_new_arguments_alone_are_something_to_do() -> None:
     # the package op passes them on to apt
     assert "allow_downgrade" in coerce_args(OPS["package"], canonical_args(
         OPS["package"], {"name": "hello", "allow-downgrade": True}))
+
+
+SIMULATED = 'case "$1" in -s) echo "Inst debhelper (13.11 Debian:12/stable [all])"; ' \
+            'echo "Conf debhelper (13.11 Debian:12/stable [all])";; esac'
+
+
+def test_build_dep_asks_apts_simulation_then_installs(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    bindir = make_bindir(tmp_path, monkeypatch)
+    fake_command(bindir, "apt-get", SIMULATED)
+    fake_command(bindir, "dpkg-query", ABSENT)
+    check = run_op("apt", {"name": ["rolldice"], "state": "build-dep"}, check=True)
+    assert check.status == "changed" and "build-dep rolldice: debhelper" in check.msg
+    assert apt_calls(bindir) == ["apt-get -s build-dep %s --no-install-recommends -- rolldice"
+                                 % DEFAULTS]
+    done = run_op("apt", {"name": ["rolldice"], "state": "build-dep"})
+    assert done.status == "changed"
+    assert apt_calls(bindir)[-1] == \
+        "apt-get build-dep %s --no-install-recommends -- rolldice" % DEFAULTS
+
+
+def test_build_dep_with_nothing_to_install_and_fixed_alone(tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch
+                                                           ) -> None:
+    bindir = make_bindir(tmp_path, monkeypatch)
+    fake_command(bindir, "apt-get", 'echo "0 upgraded, 0 newly installed, 0 to remove."')
+    fake_command(bindir, "dpkg-query", ABSENT)
+    assert run_op("apt", {"name": ["rolldice"], "state": "build-dep"}).status == "ok"
+    fixed = run_op("apt", coerce_args(OPS["apt"], {"state": "fixed"}))
+    assert fixed.status == "ok"
+    assert apt_calls(bindir)[-1] == \
+        "apt-get -s install %s --fix-broken --no-install-recommends --" % DEFAULTS

@@ -56,10 +56,18 @@ def run(ctx: Context, args: Mapping[str, Any]) -> Outcome:
     specs = [operand("apt", "package name", s) for s in as_list(args.get("name"))]
     if args.get("deb"):
         outcomes.append(_deb(ctx, apt, str(args["deb"])))
-    if specs:
-        installed = query_installed([split_spec(s)[0] for s in specs])
+    if specs or state == "fixed":  # fixed alone repairs what is broken
+        installed = query_installed([split_spec(s)[0] for s in specs]) if specs else {}
         if state == "absent":
             outcomes.append(_absent(ctx, apt, specs, installed, flag(args, "purge")))
+        elif state == "build-dep":
+            outcomes.append(_simulated(ctx, apt, "build-dep", specs,
+                                       flag(args, "install_recommends"),
+                                       args.get("default_release")))
+        elif state == "fixed":
+            outcomes.append(_simulated(ctx, apt, "install", specs,
+                                       flag(args, "install_recommends"),
+                                       args.get("default_release"), "--fix-broken"))
         else:
             outcomes.append(_present(ctx, apt, specs, installed, state == "latest",
                                      flag(args, "install_recommends"),
@@ -98,7 +106,8 @@ def _rule(args: Mapping[str, Any]) -> Optional[Tuple[str, str]]:
     given = [n for n in ("name", "deb", "update_cache", "upgrade", "autoremove", "autoclean",
                          "clean")
              if args.get(n) not in (None, "", [])]
-    if not given and args.get("cache_valid_time") in (None, ""):
+    if not given and args.get("cache_valid_time") in (None, "") and \
+            args.get("state") != "fixed":  # fixed alone repairs what is broken
         return "nothing to do: give name, deb, update_cache, upgrade, autoremove, autoclean " \
             "or clean", "add name: ..."
     both = [n for n in ("name", "deb") if args.get(n) not in (None, "", [])]
@@ -475,6 +484,27 @@ def _present(ctx: Context, apt: Apt, specs: List[str], installed: Installed, lat
     return settle(ctx, changes, lambda: _apt(apt, argv + ["--"] + wanted))
 
 
+def _simulated(ctx: Context, apt: Apt, verb: str, specs: List[str], recommends: bool,
+               release: Any = None, *more: str) -> Outcome:
+    """`apt-get build-dep` (the packages' build dependencies) or `apt-get install
+    --fix-broken` (Ansible's `state: fixed`), when its simulation says it would install,
+    remove or configure anything: what apt decides is not known before it is asked."""
+    extra = list(more) + ([] if recommends else ["--no-install-recommends"])
+    if release not in (None, ""):
+        extra += ["-t", operand("apt", "default_release", release)]
+    extra += ["--no-remove"] if apt.fail_on_autoremove else []
+    argv = apt.argv(verb, *extra, allow=ALL_ALLOWS) + ["--"] + specs
+    text = proc.check_output(argv[:1] + ["-s"] + argv[1:], "apt-get -s " + verb,
+                             extra_env=APT_ENV).stdout
+    acts = [" ".join(line.split()[:2]) for line in text.splitlines()
+            if line.startswith(("Inst ", "Remv ", "Purg ", "Conf ")) and len(line.split()) > 1]
+    if not acts:
+        return settle(ctx, [], nothing)
+    what = "build-dep %s: " % " ".join(specs) if verb == "build-dep" else "fix-broken: "
+    names = sorted({a.split()[1] for a in acts})
+    return settle(ctx, [what + " ".join(names)], lambda: _apt(apt, argv))
+
+
 def _upgradable(policy: Mapping[str, Tuple[Optional[str], Optional[str]]], spec: str) -> bool:
     name, version = split_spec(spec)
     have, candidate = policy.get(name, (None, None))
@@ -594,7 +624,7 @@ SPEC = OpSpec(
     ansible='`apt`',
     args=(
         Arg('name', 'names', aliases=('pkg', 'package'), doc='the packages; `name=version` asks for that version', operand='package name'),
-        Arg('state', default='present', choices=('present', 'absent', 'latest'), doc='installed; removed; installed at the candidate version'),
+        Arg('state', default='present', choices=('present', 'absent', 'latest', 'build-dep', 'fixed'), doc='installed; removed; installed at the candidate version; `build-dep`: the build dependencies of the named (source) packages installed (`apt-get build-dep`: the host needs `deb-src` sources); `fixed`: broken dependencies repaired in place (`apt-get install --fix-broken`), the named packages installed with them'),
         Arg('update_cache', 'bool', aliases=('update-cache',), doc='run `apt-get update` first (not done when left out)'),
         Arg('cache_valid_time', 'int', doc='with `update_cache`: skip the update when the package lists are younger than this many seconds'),
         Arg('install_recommends', 'bool', default=False, aliases=('install-recommends',), doc="also install the packages' recommended packages"),
@@ -690,8 +720,9 @@ Notes:
   delete (Ansible 2.19 says `changed` every time); `autoclean` and `autoremove` also run when
   `name` is given (Ansible then skips `autoclean` and passes `--auto-remove` to the install).
   `force` passes the four `--allow-*` options `--force-yes` stands for (modern apt warns
-  about `--force-yes` itself). Not supported: `state: build-dep` and `fixed` (refused when
-  the playbook loads), a `deb` given as a URL (it must be a file on the host), version
+  about `--force-yes` itself). `state: build-dep` and `fixed` ask apt's simulation
+  (`apt-get -s`) first and are `changed` when it would install, remove or configure
+  anything. Not supported: a `deb` given as a URL (it must be a file on the host), version
   comparisons in `name` (`foo>=1.0`) and name patterns (`foo*`).
 """,
 )
