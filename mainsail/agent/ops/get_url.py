@@ -12,7 +12,7 @@ from ..core import Context, MissingPrerequisite, OpError, Outcome, accept, flag,
 from ..spec import Arg, OpSpec
 from ._backup import keep_copy
 from ._http import (Response, check_url, digest_of_file, fetch, file_details, request_args,
-                    url_filename)
+                    request_rule, url_filename)
 
 
 def run(ctx: Context, args: Mapping[str, Any]) -> Outcome:
@@ -27,7 +27,8 @@ def run(ctx: Context, args: Mapping[str, Any]) -> Outcome:
         reason = _already_there(dest, args, algorithm, wanted)
         if reason:
             return _attrs_only(ctx, args, dest, reason, data)
-    resp = fetch("get_url", args, url)
+    spool = _tmp_dest(args)
+    resp = fetch("get_url", args, url, spool="" if ctx.check else spool)
     data.update(status_code=resp.status, elapsed=int(time.monotonic() - started))
     if not 200 <= resp.status < 300:
         raise OpError("get_url: request to %s failed: HTTP %d %s" % (url, resp.status, resp.reason),
@@ -37,6 +38,23 @@ def run(ctx: Context, args: Mapping[str, Any]) -> Outcome:
         data["dest"] = dest
     _check_download(resp, algorithm, wanted, url)
     return _write(ctx, args, dest, resp, data)
+
+
+def _tmp_dest(args: Mapping[str, Any]) -> str:
+    """The folder the download is first written to (``tmp_dest``): it must exist, as in
+    Ansible; '' without one (the download is then held in memory only)."""
+    folder = str(args.get("tmp_dest") or "")
+    if not folder:
+        return ""
+    found = safepath.kind(folder)
+    if found == "absent":
+        raise MissingPrerequisite("get_url: %s directory does not exist." % folder,
+                                  hint="create it first (file: state=directory), or leave "
+                                       "tmp_dest out")
+    if found != "directory":
+        raise OpError("get_url: %s is a file but should be a directory." % folder,
+                      hint="tmp_dest names a folder for the temporary download")
+    return folder
 
 
 def parse_checksum(args: Mapping[str, Any], url: str) -> Tuple[str, str]:
@@ -161,8 +179,12 @@ SPEC = OpSpec(
         Arg("mode", "octal", doc="the file's permissions"),
         Arg("owner", doc="the owning user"),
         Arg("group", doc="the owning group"),
+        Arg("tmp_dest", "abspath",
+            doc="an existing folder the download is first written to, in a temp file that "
+                "is removed again (default: none, the download is held in memory)"),
     ) + request_args(10),
     required=(("url",), ("dest",)),
+    rule=request_rule,
     journalled=True,
     doc="""\
 Downloads a file on the host with Python's own `urllib` (no curl or wget needed) and writes
