@@ -210,10 +210,21 @@ Notes:
 
 * Check mode downloads (reading changes nothing) and compares: `changed` only when the file
   would be written. With `--diff`, a text file's changes are shown.
-* The whole download is held in memory before it is written (at most 512 MiB).
+* The whole download is held in memory before it is written (at most 512 MiB). With
+  `tmp_dest` it is first written to a private temp file in that folder as it arrives (not in
+  check mode), read back and removed; `dest` is then written by the same atomic write, from
+  a temp file beside it.
+* An answer sent with `Content-Encoding: gzip` is decompressed (`decompress: false` keeps it
+  as sent); `checksum`, `size` and `checksum_src` are of what is written. As in Ansible, no
+  `Accept-Encoding` is asked for: `headers: {Accept-Encoding: gzip}` asks for it.
+* Without `url_username`, a login for the URL's host in `~/.netrc` (of the user the step
+  runs as; or the file the `NETRC` variable names) is sent as basic auth, unless `use_netrc`
+  is false or `headers` give an `Authorization` header themselves.
+* `ciphers`, `client_cert` and `client_key` build the TLS context with Python's `ssl`;
+  `force` also sends `Cache-Control: no-cache`, as Ansible does.
 * `url_password` is sent as given; mark the task `no_log: true` to keep it out of reports.
-* Ansible differences: `tmp_dest`, `ciphers`, `client_cert`, `unredirected_headers` and
-  `decompress` are not available; HTTP `If-Modified-Since` is not sent (an existing file is
-  compared by content instead).
+* Ansible differences: `use_gssapi: true` is refused (Kerberos needs the Python `gssapi`
+  library, which the agent does not use); HTTP `If-Modified-Since` is not sent (an existing
+  file is compared by content instead).
 """,
 )

@@ -318,7 +318,22 @@ Notes:
 * Check mode: `GET`, `HEAD` and `OPTIONS` requests are sent (they only read, and a later
   task may need the registered answer); other methods, and any request with `dest`, are
   `skipped`, as Ansible skips `uri` in check mode.
-* Ansible differences: `form-multipart`, `src`, `unix_socket`, `client_cert`, `ca_path` and
-  `ciphers` are not available.
+* `src` sends a file as the body: from the project's `files/` (shipped by digest, as `copy`
+  ships it) or, with `remote_src`, from the host. `body_format: json` or `form-urlencoded`
+  still sets Content-Type; `src` and `body` together are refused, as in Ansible.
+* `unix_socket`: the request goes to that socket (Docker's `/var/run/docker.sock`, for
+  instance); the URL's host only names the `Host` header (and, for `https`, the name the
+  certificate must carry).
+* An answer sent with `Content-Encoding: gzip` is decompressed (`decompress: false` keeps it
+  as sent, also in `dest`); its headers are returned as they came. As in Ansible, no
+  `Accept-Encoding` is asked for.
+* Without `url_username`, a login for the URL's host in `~/.netrc` (of the user the step
+  runs as; or the file the `NETRC` variable names) is sent as basic auth, unless `use_netrc`
+  is false or `headers` give an `Authorization` header themselves.
+* `ca_path`, `ciphers`, `client_cert` and `client_key` build the TLS context with Python's
+  `ssl`.
+* Ansible differences: `form-multipart` is not available; `use_gssapi: true` is refused
+  (Kerberos needs the Python `gssapi` library, which the agent does not use); with `dest`,
+  `If-Modified-Since` is not sent (the answer is compared with the file instead).
 """,
 )
