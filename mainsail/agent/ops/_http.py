@@ -328,17 +328,19 @@ def _body(op: str, resp: Any, headers: Mapping[str, str], decompress: bool,
 
 def _spooled(op: str, stream: Any, folder: str) -> bytes:
     """The body written to a private temp file in ``folder`` as it arrives, then read back
-    (the file is removed in every case)."""
+    through the same descriptor (whoever else can write to the folder cannot swap the file
+    in between); the file is removed in every case."""
     fd, path = tempfile.mkstemp(dir=folder, prefix=".mainsail-download.")
     try:
         total = 0
-        with os.fdopen(fd, "wb") as handle:
+        with os.fdopen(fd, "w+b") as handle:
             for chunk in iter(lambda: stream.read(1 << 20), b""):
                 total += len(chunk)
                 if total > MAX_BODY:
                     raise _too_large(op)
                 handle.write(chunk)
-        with open(path, "rb") as handle:
+            handle.flush()
+            handle.seek(0)
             return handle.read()
     finally:
         try:
