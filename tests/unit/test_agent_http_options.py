@@ -501,6 +501,14 @@ def test_uri_sends_a_shipped_file(http: str) -> None:
     assert lost.status == "failed" and "no file was shipped" in lost.msg
 
 
+def test_uri_asks_for_the_shipped_file_only_when_it_sends_it(tmp_path: Path) -> None:
+    from mainsail.agent.ops import uri
+    args = {"url": "http://127.0.0.1/", "src": "files/b", "content_sha": "ab" * 32}
+    assert uri.needed_blobs(args) == ["ab" * 32]
+    assert uri.needed_blobs(dict(args, creates=str(tmp_path))) == []
+    assert uri.needed_blobs({"url": "http://127.0.0.1/"}) == []
+
+
 def test_uri_refuses_body_with_src() -> None:
     with pytest.raises(BadInput, match="mutually exclusive: body|src"):
         coerce_args(OPS["uri"], {"url": "http://127.0.0.1/", "body": "x", "src": "a.json"},
