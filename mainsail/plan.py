@@ -1383,6 +1383,9 @@ class _Builder:
         ships = OPS[task.op].ships
         if ships is not None and ships.unless and args.get(ships.unless):
             ships = None  # e.g. unarchive's remote_src: the source is on the host
+        if ships is not None and ships.source not in args and \
+                not (ships.inline and ships.inline in args):
+            ships = None  # an op whose content is optional, left out: nothing to ship
         if ships is not None and ships.kind == "folder":
             args = self._release_args(task, ships, args, scope)
         elif ships is not None:

@@ -47,7 +47,9 @@ class Ships(Frozen):
     ``folder`` (every file under a folder). ``source`` names the argument holding the project
     path, ``inline`` one holding the content itself; the plan replaces them with ``digest``
     (one sha256) or ``manifest`` (relative path -> sha256 and mode). ``unless`` names a
-    boolean argument that, when true, says the source is on the host: nothing ships.
+    boolean argument that, when true, says the source is on the host: nothing ships. A task
+    that gives neither ``source`` nor ``inline`` ships nothing (content the op may do
+    without, such as a request's body file).
     ``split``: the source is a command line whose first word names the file (``script``);
     the argument keeps the whole line. ``follow`` names a boolean argument of a folder copy:
     false ships links in the folder as links, else (the default) what they point to."""

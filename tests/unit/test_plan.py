@@ -445,6 +445,22 @@ def test_copy_content_becomes_a_blob(tmp_path: Path) -> None:
     assert "content" not in step["args"] and "src" not in step["args"]
 
 
+def test_uri_src_ships_from_files_unless_remote_src(tmp_path: Path) -> None:
+    project(tmp_path, {"files/body.json": '{"a": 1}\n'})
+    plan = one_task(tmp_path, """
+        - uri: {url: "http://127.0.0.1/x", method: POST, src: body.json}
+        - uri: {url: "http://127.0.0.1/x", method: POST, src: /srv/body.json, remote_src: true}
+        - uri: {url: "http://127.0.0.1/x"}
+        """)
+    shipped, remote, plain = args_of(plan)
+    assert plan.blobs[shipped["content_sha"]] == b'{"a": 1}\n'
+    assert shipped["src"] == "files/body.json"
+    assert "content_sha" not in remote and remote["src"] == "/srv/body.json"
+    assert "content_sha" not in plain and "src" not in plain
+    err = bad(lambda: one_task(tmp_path, "- uri: {url: 'http://127.0.0.1/', src: nope.json}\n"))
+    assert "nope.json" in err.what
+
+
 # ---------------------------------------------------------------------------- tags
 
 TAGGED = """

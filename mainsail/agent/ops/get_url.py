@@ -12,7 +12,7 @@ from ..core import Context, MissingPrerequisite, OpError, Outcome, accept, flag,
 from ..spec import Arg, OpSpec
 from ._backup import keep_copy
 from ._http import (Response, check_url, digest_of_file, fetch, file_details, request_args,
-                    url_filename)
+                    request_rule, url_filename)
 
 
 def run(ctx: Context, args: Mapping[str, Any]) -> Outcome:
@@ -27,7 +27,8 @@ def run(ctx: Context, args: Mapping[str, Any]) -> Outcome:
         reason = _already_there(dest, args, algorithm, wanted)
         if reason:
             return _attrs_only(ctx, args, dest, reason, data)
-    resp = fetch("get_url", args, url)
+    spool = _tmp_dest(args)
+    resp = fetch("get_url", args, url, spool="" if ctx.check else spool)
     data.update(status_code=resp.status, elapsed=int(time.monotonic() - started))
     if not 200 <= resp.status < 300:
         raise OpError("get_url: request to %s failed: HTTP %d %s" % (url, resp.status, resp.reason),
@@ -37,6 +38,23 @@ def run(ctx: Context, args: Mapping[str, Any]) -> Outcome:
         data["dest"] = dest
     _check_download(resp, algorithm, wanted, url)
     return _write(ctx, args, dest, resp, data)
+
+
+def _tmp_dest(args: Mapping[str, Any]) -> str:
+    """The folder the download is first written to (``tmp_dest``): it must exist, as in
+    Ansible; '' without one (the download is then held in memory only)."""
+    folder = str(args.get("tmp_dest") or "")
+    if not folder:
+        return ""
+    found = safepath.kind(folder)
+    if found == "absent":
+        raise MissingPrerequisite("get_url: %s directory does not exist." % folder,
+                                  hint="create it first (file: state=directory), or leave "
+                                       "tmp_dest out")
+    if found != "directory":
+        raise OpError("get_url: %s is a file but should be a directory." % folder,
+                      hint="tmp_dest names a folder for the temporary download")
+    return folder
 
 
 def parse_checksum(args: Mapping[str, Any], url: str) -> Tuple[str, str]:
@@ -161,8 +179,12 @@ SPEC = OpSpec(
         Arg("mode", "octal", doc="the file's permissions"),
         Arg("owner", doc="the owning user"),
         Arg("group", doc="the owning group"),
+        Arg("tmp_dest", "abspath",
+            doc="an existing folder the download is first written to, in a temp file that "
+                "is removed again (default: none, the download is held in memory)"),
     ) + request_args(10),
     required=(("url",), ("dest",)),
+    rule=request_rule,
     journalled=True,
     doc="""\
 Downloads a file on the host with Python's own `urllib` (no curl or wget needed) and writes
@@ -188,10 +210,21 @@ Notes:
 
 * Check mode downloads (reading changes nothing) and compares: `changed` only when the file
   would be written. With `--diff`, a text file's changes are shown.
-* The whole download is held in memory before it is written (at most 512 MiB).
+* The whole download is held in memory before it is written (at most 512 MiB). With
+  `tmp_dest` it is first written to a private temp file in that folder as it arrives (not in
+  check mode), read back and removed; `dest` is then written by the same atomic write, from
+  a temp file beside it.
+* An answer sent with `Content-Encoding: gzip` is decompressed (`decompress: false` keeps it
+  as sent); `checksum`, `size` and `checksum_src` are of what is written. As in Ansible, no
+  `Accept-Encoding` is asked for: `headers: {Accept-Encoding: gzip}` asks for it.
+* Without `url_username`, a login for the URL's host in `~/.netrc` (of the user the step
+  runs as; or the file the `NETRC` variable names) is sent as basic auth, unless `use_netrc`
+  is false or `headers` give an `Authorization` header themselves.
+* `ciphers`, `client_cert` and `client_key` build the TLS context with Python's `ssl`;
+  `force` also sends `Cache-Control: no-cache`, as Ansible does.
 * `url_password` is sent as given; mark the task `no_log: true` to keep it out of reports.
-* Ansible differences: `tmp_dest`, `ciphers`, `client_cert`, `unredirected_headers` and
-  `decompress` are not available; HTTP `If-Modified-Since` is not sent (an existing file is
-  compared by content instead).
+* Ansible differences: `use_gssapi: true` is refused (Kerberos needs the Python `gssapi`
+  library, which the agent does not use); HTTP `If-Modified-Since` is not sent (an existing
+  file is compared by content instead).
 """,
 )

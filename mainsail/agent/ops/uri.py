@@ -11,9 +11,10 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from .. import fileio, safepath
 from ..core import (FAILED, SKIPPED, Context, MissingPrerequisite, OpError, Outcome, accept, flag, ok,
-                    settle)
-from ..spec import Arg, OpSpec
-from ._http import REDIRECTS, Response, check_url, fetch, file_details, request_args
+                    relative_base, settle)
+from ..spec import Arg, OpSpec, Ships
+from ._http import (MAX_BODY, REDIRECTS, Response, check_url, fetch, file_details, request_args,
+                    request_rule)
 
 # Methods that only read: run in check mode too, so a registered answer is there to use.
 READING = ("GET", "HEAD", "OPTIONS")
@@ -36,9 +37,10 @@ def run(ctx: Context, args: Mapping[str, Any]) -> Outcome:
     if ctx.check and (method not in READING or args.get("dest")):
         return Outcome(SKIPPED, "%s %s not sent in check mode (it may change something)"
                        % (method, url))
-    body, headers = _body(args)
+    body, headers = _body(ctx, args)
     started = time.monotonic()
-    resp = fetch("uri", args, url, method, body, headers, str(args["follow_redirects"]))
+    resp = fetch("uri", args, url, method, body, headers, str(args["follow_redirects"]),
+                 unix_socket=str(args.get("unix_socket") or ""))
     data = _result(args, url, resp, int(time.monotonic() - started))
     wanted = status_codes(args)
     if resp.status not in wanted:
@@ -70,12 +72,26 @@ def _guard(args: Mapping[str, Any]) -> str:
     return ""
 
 
-def _body(args: Mapping[str, Any]) -> Tuple[Optional[bytes], Dict[str, str]]:
+def needed_blobs(args: Mapping[str, Any]) -> List[str]:
+    """The shipped ``src`` travels only when the request is going to be sent."""
+    sha = args.get("content_sha")
+    if not sha or flag(args, "remote_src") or _guard(args):
+        return []
+    return [str(sha)]
+
+
+def _body(ctx: Context, args: Mapping[str, Any]) -> Tuple[Optional[bytes], Dict[str, str]]:
     """The request body and the Content-Type it implies (unless headers give one)."""
     body, fmt = args.get("body"), str(args["body_format"])
     given = args.get("headers") if isinstance(args.get("headers"), Mapping) else {}
     typed = any(str(k).lower() == "content-type" for k in given)
     headers: Dict[str, str] = {}
+    if args.get("src") or args.get("content_sha"):
+        if not typed and fmt == "json":  # as Ansible: the format's type, whatever the source
+            headers["Content-Type"] = "application/json"
+        elif not typed and fmt == "form-urlencoded":
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        return _source(ctx, args), headers
     if body is None:
         return None, headers
     if fmt == "json":
@@ -89,6 +105,39 @@ def _body(args: Mapping[str, Any]) -> Tuple[Optional[bytes], Dict[str, str]]:
     else:
         text = body if isinstance(body, str) else json.dumps(body)
     return text.encode("utf-8"), headers
+
+
+def _source(ctx: Context, args: Mapping[str, Any]) -> bytes:
+    """``src``'s content: the file shipped from the project (a blob by digest), or with
+    ``remote_src`` the file on the host."""
+    src = str(args.get("src") or "")
+    if not flag(args, "remote_src"):
+        sha = str(args.get("content_sha") or "")
+        if not sha:
+            raise OpError("uri: no file was shipped for src %r" % src,
+                          hint="src names a file in the project's files/; a file on the host "
+                               "needs remote_src: true")
+        data = ctx.blob(sha)
+        if fileio.sha256_bytes(data) != sha:
+            raise OpError("uri: content blob %s does not match its digest" % sha[:12])
+        return data
+    path = src if src.startswith("/") else os.path.join(relative_base(),
+                                                         os.path.expanduser(src))
+    found = safepath.kind(path)
+    if found == "absent":
+        raise MissingPrerequisite("uri: Unable to open source file %s" % path,
+                                  hint="create it first, or drop remote_src to send a file "
+                                       "from the project's files/")
+    if found != "file":
+        raise OpError("uri: source %s is a %s, not a file" % (path, found))
+    entry = safepath.lstat(path)
+    if entry is not None and entry.st_size > MAX_BODY:
+        raise OpError("uri: source file %s is larger than %d bytes" % (path, MAX_BODY),
+                      hint="send large files with a command (curl -T) instead")
+    data = safepath.read_bytes(path)
+    if data is None:
+        raise OpError("uri: Unable to open source file %s" % path)
+    return data
 
 
 def _form(body: Any) -> str:
@@ -185,7 +234,10 @@ def _rule(args: Mapping[str, Any]) -> Optional[Tuple[str, str]]:
     if args.get("body_format") in ("json", "form-urlencoded") and args.get("body") is not None \
             and not isinstance(args["body"], (str, Mapping, list, tuple, int, float, bool)):
         return "body must be text, a mapping or a list", "body: {name: value}"
-    return None
+    if args.get("body") is not None and args.get("src"):
+        return ("parameters are mutually exclusive: body|src",
+                "send either body (the text or data itself) or src (a file)")
+    return request_rule(args)
 
 
 SPEC = OpSpec(
@@ -214,9 +266,23 @@ SPEC = OpSpec(
         Arg("mode", "octal", doc="with `dest`: the file's permissions"),
         Arg("owner", doc="with `dest`: the owning user"),
         Arg("group", doc="with `dest`: the owning group"),
+        Arg("src", doc="send this file as the body: a file in the role's or project's "
+                       "`files/`; with `remote_src`, a path on the host (not with `body`)"),
+        Arg("remote_src", "bool", default=False,
+            doc="`src` is a file on the host, not in the project"),
+        Arg("force", "bool", default=False,
+            doc="ask for no cached copy: sends `Cache-Control: no-cache`"),
+        Arg("ca_path", "abspath",
+            doc="a PEM file on the host with the CA certificate(s) that verify the server "
+                "(only these, instead of the system's)"),
+        Arg("unix_socket", "abspath",
+            doc="connect to this Unix socket on the host instead of the URL's host (which "
+                "then only names the `Host` header); proxies are not used"),
     ) + request_args(30),
     required=(("url",),),
     rule=_rule,
+    ships=Ships("file", source="src", digest="content_sha", unless="remote_src"),
+    internal=("content_sha",),
     journalled=True,
     doc="""\
 Sends one HTTP request from the host with Python's own `urllib`: Ansible's `uri`. The step
@@ -252,7 +318,22 @@ Notes:
 * Check mode: `GET`, `HEAD` and `OPTIONS` requests are sent (they only read, and a later
   task may need the registered answer); other methods, and any request with `dest`, are
   `skipped`, as Ansible skips `uri` in check mode.
-* Ansible differences: `form-multipart`, `src`, `unix_socket`, `client_cert`, `ca_path` and
-  `ciphers` are not available.
+* `src` sends a file as the body: from the project's `files/` (shipped by digest, as `copy`
+  ships it) or, with `remote_src`, from the host. `body_format: json` or `form-urlencoded`
+  still sets Content-Type; `src` and `body` together are refused, as in Ansible.
+* `unix_socket`: the request goes to that socket (Docker's `/var/run/docker.sock`, for
+  instance); the URL's host only names the `Host` header (and, for `https`, the name the
+  certificate must carry).
+* An answer sent with `Content-Encoding: gzip` is decompressed (`decompress: false` keeps it
+  as sent, also in `dest`); its headers are returned as they came. As in Ansible, no
+  `Accept-Encoding` is asked for.
+* Without `url_username`, a login for the URL's host in `~/.netrc` (of the user the step
+  runs as; or the file the `NETRC` variable names) is sent as basic auth, unless `use_netrc`
+  is false or `headers` give an `Authorization` header themselves.
+* `ca_path`, `ciphers`, `client_cert` and `client_key` build the TLS context with Python's
+  `ssl`.
+* Ansible differences: `form-multipart` is not available; `use_gssapi: true` is refused
+  (Kerberos needs the Python `gssapi` library, which the agent does not use); with `dest`,
+  `If-Modified-Since` is not sent (the answer is compared with the file instead).
 """,
 )
