@@ -73,6 +73,11 @@ def test_env_manages_a_variable_line(tmp_path: Path) -> None:
     assert run_op("cron", args).status == "changed"
     assert run_op("cron", {**args, "job": "root"}).status == "changed"
     assert (tmp_path / "f").read_text() == "MAILTO=root\n"
+    # a new variable goes at the top, as Ansible puts it: every job below sees it
+    run_op("cron", {"name": "backup", "job": "/usr/local/bin/backup",
+                    "cron_file": str(tmp_path / "f"), "user": "root"})
+    run_op("cron", {**args, "name": "SHELL", "job": "/bin/bash"})
+    assert (tmp_path / "f").read_text().splitlines()[:2] == ["SHELL=/bin/bash", "MAILTO=root"]
 
 
 def test_a_users_crontab_is_their_spool_file(tmp_path: Path,

@@ -137,11 +137,12 @@ def _wanted(args: Mapping[str, Any]) -> List[str]:
 
 
 def _insert_at(lines: List[str], args: Mapping[str, Any]) -> int:
-    """Where a new variable goes: after ``insertafter``'s line or before ``insertbefore``'s
-    (Ansible's); at the end without them. A variable named there must be in the file."""
+    """Where a new variable goes: after ``insertafter``'s line or before ``insertbefore``'s;
+    at the top without them, as Ansible puts it (cron applies a variable to the lines after
+    it, so every job sees it). A variable named there must be in the file."""
     other = args.get("insertafter") or args.get("insertbefore")
     if not other:
-        return len(lines)
+        return 0
     found = _find_env(lines, str(other))
     if found is None:
         # Ansible's exact words (roles compare them): no hint appended
@@ -279,7 +280,8 @@ Notes:
   place a new variable next to another variable's line; that variable must be in the file
   ("Variable named 'X' not found." otherwise, as Ansible says). They do not move a variable
   already there: its line is changed in place.
-* Ansible differences: without `insertafter`/`insertbefore` a new variable goes at the end of
-  the file (Ansible puts it at the top), and a job without a `name` is refused.
+* Without `insertafter`/`insertbefore` a new variable goes at the top of the file, as Ansible
+  puts it: cron applies a variable to the jobs after it, so every job sees it.
+* Ansible differences: a job without a `name` is refused.
 """,
 )
