@@ -201,3 +201,33 @@ def test_check_mode_and_diff_report_drift_without_writing(project, ssh_config):
     fixed = run(project, "--limit", "web2")
     assert {t for t, s in statuses(fixed, "web2").items() if s == "changed"} == set(DRIFT)
     assert run(project, "--limit", "web2")["hosts"]["web2"]["changed"] == 0
+
+
+def _apt(host: str, args: str, out: Path, *flags: str) -> dict:
+    inv("run", "--host", host, "-b", "-m", "apt", "-a", args, "--json", str(out), *flags,
+        timeout=900)
+    return json.loads(out.read_text())["hosts"][host]["steps"][0]
+
+
+def test_apt_name_patterns_and_a_dependency_named_becomes_manual(live_testbed, tmp_path):
+    """A pattern in a name is matched against the package lists (Ansible's fnmatch), and a
+    package that came in as another's dependency is marked manual when a task names it
+    (apt-mark), so autoremove keeps it; each is unchanged the second time."""
+    host, out = "web1", tmp_path / "r.json"
+    try:
+        first = _apt(host, "name=hel?o", out)
+        assert first["status"] == "changed" and "install hello" in first["msg"]
+        assert first["stdout"]  # apt-get's own output, as Ansible's result carries it
+        assert _apt(host, "name=hel?o", out)["status"] == "ok"
+        _apt(host, "name=jq", out)
+        check = _apt(host, "name=libjq1", out, "--check")
+        assert check["status"] == "changed" and check["msg"] == "mark manual libjq1"
+        assert _apt(host, "name=libjq1", out)["status"] == "changed"
+        marks = tmp_path / "m.json"
+        inv("run", "--host", host, "-m", "command", "-a", "apt-mark showmanual libjq1",
+            "--json", str(marks), timeout=300)
+        assert "libjq1" in json.loads(marks.read_text())["hosts"][host]["steps"][0]["stdout"]
+        assert _apt(host, "name=libjq1", out)["status"] == "ok"
+    finally:
+        inv("run", "--host", host, "-b", "--", "apt-get purge -y -q hello jq libjq1 "
+            "libonig5 >/dev/null 2>&1; true", check=False, timeout=600)

@@ -274,3 +274,47 @@ def test_build_dep_with_nothing_to_install_and_fixed_alone(tmp_path: Path,
     assert fixed.status == "ok"
     assert apt_calls(bindir)[-1] == \
         "apt-get -s install %s --fix-broken --no-install-recommends --" % DEFAULTS
+
+
+def test_name_patterns_are_matched_against_the_package_lists() -> None:
+    known = ["hello", "hello-traditional", "help2man", "python3", "python3-yaml"]
+    assert apt.expand_patterns(["hel?o", "he?lo", "curl"], known) == ["hello", "curl"]
+    assert apt.expand_patterns(["python3-*=1.0", "hello:amd64"], known) == \
+        ["python3-yaml=1.0", "hello:amd64"]
+    assert apt.expand_patterns(["hello"], None) == ["hello"]  # no pattern: no apt-cache
+    with pytest.raises(apt.OpError, match="No package\\(s\\) matching 'nothing\\*' available"):
+        apt.expand_patterns(["nothing*"], known)
+
+
+def test_a_named_package_installed_as_a_dependency_is_marked_manual(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    states = tmp_path / "extended_states"
+    states.write_text("Package: hello\nArchitecture: amd64\nAuto-Installed: 1\n\n"
+                      "Package: other\nArchitecture: amd64\nAuto-Installed: 1\n")
+    monkeypatch.setattr(apt, "EXTENDED_STATES", str(states))
+    assert apt.auto_installed(["hello", "curl"]) == ["hello"]
+    bindir = make_bindir(tmp_path, monkeypatch)
+    fake_command(bindir, "apt-get")
+    fake_command(bindir, "apt-mark")
+    fake_command(bindir, "dpkg-query", HELLO)
+    check = run_op("apt", {"name": ["hello"]}, check=True)
+    assert check.status == "changed" and check.msg == "mark manual hello"
+    assert run_op("apt", {"name": ["hello"]}).status == "changed"
+    assert calls(bindir)[-1] == "apt-mark manual -- hello" and not apt_calls(bindir)
+    states.write_text("Package: hello\nArchitecture: amd64\nAuto-Installed: 0\n")
+    assert run_op("apt", {"name": ["hello"]}).status == "ok"
+
+
+def test_an_architectures_package_is_looked_up_and_removed_as_itself(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    bindir = make_bindir(tmp_path, monkeypatch)
+    fake_command(bindir, "apt-get")
+    # dpkg-query answers for hello:i386 only when asked by that name
+    fake_command(bindir, "dpkg-query", 'for a; do last="$a"; done; case "$last" in '
+                 'hello:i386) printf "install ok installed\\t2.10-3\\n";; '
+                 '*) printf "hello\\tinstall ok installed\\t2.10-3\\n";; esac')
+    assert apt.installed_table(["hello:i386", "hello"]) == {
+        "hello": ("installed", "2.10-3"), "hello:i386": ("installed", "2.10-3")}
+    gone = run_op("apt", {"name": ["hello:i386"], "state": "absent", "purge": True})
+    assert gone.msg == "purge hello:i386"
+    assert apt_calls(bindir)[-1].endswith("-- hello:i386")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import fnmatch
 import os
 import random
 import re
@@ -53,11 +54,12 @@ def run(ctx: Context, args: Mapping[str, Any]) -> Outcome:
         notes.append(_update_cache(ctx, apt, args.get("cache_valid_time"),
                                    args.get("update_cache_retries"),
                                    args.get("update_cache_retry_max_delay")))
-    specs = [operand("apt", "package name", s) for s in as_list(args.get("name"))]
+    specs = expand_patterns([operand("apt", "package name", s)
+                             for s in as_list(args.get("name"))])
     if args.get("deb"):
         outcomes.append(_deb(ctx, apt, str(args["deb"])))
     if specs or state == "fixed":  # fixed alone repairs what is broken
-        installed = query_installed([split_spec(s)[0] for s in specs]) if specs else {}
+        installed = installed_table(specs) if specs else {}
         if state == "absent":
             outcomes.append(_absent(ctx, apt, specs, installed, flag(args, "purge")))
         elif state == "build-dep":
@@ -83,11 +85,49 @@ def run(ctx: Context, args: Mapping[str, Any]) -> Outcome:
     if any(o.status != "ok" for o in outcomes):
         outcome = next(o for o in outcomes if o.status != "ok")
     outcome.msg = ", ".join(n for n in notes + [o.msg for o in outcomes] if n)
+    if apt.stdout:  # apt-get ran: its output, as Ansible's result carries it
+        outcome.rc = 0
+        outcome.stdout = "".join(apt.stdout)
+        outcome.stderr = "".join(apt.stderr)
+        outcome.data = dict(outcome.data or {}, stdout_lines=outcome.stdout.splitlines(),
+                            stderr_lines=outcome.stderr.splitlines())
     return outcome
 
 
 UPGRADES = {"safe": "upgrade", "yes": "upgrade", "true": "upgrade", "full": "dist-upgrade",
             "dist": "dist-upgrade"}
+
+
+PATTERN_CHARS = frozenset("*?[")
+
+
+def known_packages() -> List[str]:
+    """Every package name the package lists know (`apt-cache pkgnames`)."""
+    return proc.check_output(["apt-cache", "pkgnames"], "apt-cache pkgnames",
+                             extra_env=APT_ENV).stdout.split()
+
+
+def expand_patterns(specs: List[str], names: Optional[List[str]] = None) -> List[str]:
+    """Ansible's fnmatch patterns in package names (`hel?o`, `python3-*`) matched against
+    the package lists (one `apt-cache pkgnames`, only when a pattern is given); a pattern
+    that matches nothing fails in Ansible's words."""
+    if not any(PATTERN_CHARS & set(split_spec(s)[0]) for s in specs):
+        return specs
+    known = known_packages() if names is None else names
+    out: List[str] = []
+    for spec in specs:
+        left, eq, version = spec.partition("=")
+        name, colon, arch = left.strip().partition(":")  # libc6:amd64 keeps its arch
+        if not PATTERN_CHARS & set(name):
+            out.append(spec)
+            continue
+        found = sorted(fnmatch.filter(known, name))
+        if not found:
+            raise OpError("No package(s) matching '%s' available" % name,
+                          hint="apt-cache search %s" % name.strip("*?[]"))
+        more = [n + colon + arch + eq + version for n in found]
+        out += [m for m in more if m not in out]
+    return out
 
 
 def _upgrade_mode(value: Any) -> str:
@@ -290,8 +330,33 @@ def _entries(stanzas: List[Dict[str, str]]) -> Optional[List[Tuple[str, str]]]:
 
 def is_installed(installed: Installed, spec: str) -> bool:
     name, version = split_spec(spec)
-    word, have = installed.get(name, ("", ""))
+    word, have = installed.get(_qualified(spec) or name, ("", ""))
     return word == "installed" and (version is None or have == version)
+
+
+def _qualified(spec: str) -> str:
+    """'hello:i386=2.10-3' -> 'hello:i386'; '' for a name without an architecture."""
+    name = spec.partition("=")[0].strip()
+    return name if ":" in name else ""
+
+
+def installed_table(specs: List[str]) -> Installed:
+    """query_installed for the specs' names; a name with an architecture (hello:i386) is
+    asked of dpkg-query as such, since the plain name answers for any architecture."""
+    table = query_installed(sorted({split_spec(s)[0] for s in specs if not _qualified(s)}))
+    for name in sorted({_qualified(s) for s in specs if _qualified(s)}):
+        table[name] = query_qualified(name)
+    return table
+
+
+def query_qualified(name: str) -> Tuple[str, str]:
+    """(state word, version) of one architecture's package (``hello:i386``)."""
+    result = proc.run(["dpkg-query", "-W", "-f", "${Status}\t${Version}\n", "--", name],
+                      extra_env=proc.C_LOCALE)
+    line = result.stdout.splitlines()[0] if result.rc == 0 and result.stdout else ""
+    status, _, version = line.partition("\t")
+    words = status.split()
+    return (words[2] if len(words) == 3 else "not-installed", version.strip())
 
 
 # ---- reading state -----------------------------------------------------------
@@ -371,6 +436,9 @@ class Apt:
         self.dpkg = expand_dpkg_options(DPKG_OPTIONS if dpkg is None else dpkg)
         self.force = flag(args, "force")
         self.policy_rc_d = args.get("policy_rc_d")
+        # what apt-get printed in the runs that changed the host: Ansible's stdout/stderr
+        self.stdout: List[str] = []
+        self.stderr: List[str] = []
         self.fail_on_autoremove = flag(args, "fail_on_autoremove")
         self.allow = [f for f, name in (("--allow-unauthenticated", "allow_unauthenticated"),
                                         ("--allow-downgrades", "allow_downgrade"),
@@ -394,7 +462,10 @@ class Apt:
 
     def run(self, argv: List[str]) -> proc.Proc:
         with policy_rc_d(self.policy_rc_d):
-            return proc.check_output(argv, " ".join(argv[:2]), extra_env=APT_ENV)
+            done = proc.check_output(argv, " ".join(argv[:2]), extra_env=APT_ENV)
+        self.stdout.append(done.stdout)
+        self.stderr.append(done.stderr)
+        return done
 
 
 ALL_ALLOWS = ("--allow-unauthenticated", "--allow-downgrades", "--allow-change-held-packages")
@@ -467,6 +538,27 @@ def _update_cache(ctx: Context, apt: Apt, valid_time: Any, retries: Any = None,
     return "cache updated"
 
 
+EXTENDED_STATES = "/var/lib/apt/extended_states"  # apt's record of automatic installs
+
+
+def auto_installed(names: List[str], path: Optional[str] = None) -> List[str]:
+    """Which of ``names`` apt marks as installed automatically (as another's dependency),
+    read from its extended_states file: no process started."""
+    try:
+        with open(path or EXTENDED_STATES, encoding="utf-8", errors="replace") as handle:
+            text = handle.read()
+    except OSError:
+        return []
+    wanted = set(names)
+    found = []
+    for chunk in text.split("\n\n"):
+        fields = _stanza(chunk) or {}
+        if fields.get("package") in wanted and fields.get("auto-installed") == "1" and \
+                fields["package"] not in found:
+            found.append(fields["package"])
+    return found
+
+
 def _present(ctx: Context, apt: Apt, specs: List[str], installed: Installed, latest: bool,
              recommends: bool, release: Any = None, only_upgrade: bool = False) -> Outcome:
     if only_upgrade:  # packages not installed are left out
@@ -481,7 +573,19 @@ def _present(ctx: Context, apt: Apt, specs: List[str], installed: Installed, lat
         extra += ["-t", operand("apt", "default_release", release)]
     argv = apt.install_argv(*extra)
     changes = ["install " + " ".join(wanted)] if wanted else []
-    return settle(ctx, changes, lambda: _apt(apt, argv + ["--"] + wanted))
+    # a package named here that came in as another's dependency becomes one asked for, as
+    # Ansible marks it (apt-mark manual): autoremove will not take it away
+    named = [split_spec(s)[0] for s in specs if s not in wanted]
+    auto = [n for n in auto_installed(named) if installed.get(n, ("", ""))[0] == "installed"]
+    if auto:
+        changes.append("mark manual " + " ".join(auto))
+
+    def apply() -> None:
+        if wanted:
+            _apt(apt, argv + ["--"] + wanted)
+        if auto:
+            _apt_plain(["apt-mark", "manual", "--"] + auto)
+    return settle(ctx, changes, apply)
 
 
 def _simulated(ctx: Context, apt: Apt, verb: str, specs: List[str], recommends: bool,
@@ -513,7 +617,7 @@ def _upgradable(policy: Mapping[str, Tuple[Optional[str], Optional[str]]], spec:
 
 def _absent(ctx: Context, apt: Apt, specs: List[str], installed: Installed,
             purge: bool) -> Outcome:
-    names = [split_spec(s)[0] for s in specs]
+    names = [_qualified(s) or split_spec(s)[0] for s in specs]  # hello:i386 stays itself
     leftover = ("installed", "config-files") if purge else ("installed",)
     targets = [n for n in names if installed.get(n, ("", ""))[0] in leftover]
     verb = "purge" if purge else "remove"
@@ -529,18 +633,26 @@ def _deb(ctx: Context, apt: Apt, path: str) -> Outcome:
     if not os.path.isfile(path):
         raise OpError("apt: deb file %s does not exist" % path,
                       hint="copy it to the host first (copy, get_url)")
-    fields = proc.check_output(["dpkg-deb", "-f", path, "Package", "Version"],
+    fields = proc.check_output(["dpkg-deb", "-f", path, "Package", "Version", "Architecture"],
                                "dpkg-deb", extra_env=proc.C_LOCALE).stdout
     info = dict(line.split(": ", 1) for line in fields.splitlines() if ": " in line)
     name, version = info.get("Package", ""), info.get("Version", "")
     if not name:
         raise OpError("apt: %s is not a Debian package" % path)
-    if is_installed(query_installed([name]), "%s=%s" % (name, version)):
+    arch = info.get("Architecture", "")
+    if arch not in ("", "all") and arch != native_architecture():
+        name = "%s:%s" % (name, arch)  # a foreign architecture's package (multiarch)
+    if is_installed(installed_table([name]), "%s=%s" % (name, version)):
         return settle(ctx, [], nothing)
     # force: dpkg itself is told to install whatever it finds wrong (Ansible's dpkg --force-all)
     argv = apt.install_argv(*(["-o", "Dpkg::Options::=--force-all"] if apt.force else []))
     return settle(ctx, ["install %s %s from %s" % (name, version, path)],
                   lambda: _apt(apt, argv + ["--", path]))
+
+
+def native_architecture() -> str:
+    return proc.check_output(["dpkg", "--print-architecture"], "dpkg --print-architecture",
+                             extra_env=proc.C_LOCALE).stdout.strip()
 
 
 def autoremovable(purge: bool) -> List[str]:
@@ -723,6 +835,7 @@ Notes:
   about `--force-yes` itself). `state: build-dep` and `fixed` ask apt's simulation
   (`apt-get -s`) first and are `changed` when it would install, remove or configure
   anything. Not supported: a `deb` given as a URL (it must be a file on the host), version
-  comparisons in `name` (`foo>=1.0`) and name patterns (`foo*`).
+  comparisons in `name` (`foo>=1.0`). A name with `*`, `?` or `[` is a pattern matched
+  against the package lists (`apt-cache pkgnames`), as Ansible's fnmatch patterns are.
 """,
 )
