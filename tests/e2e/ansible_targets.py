@@ -60,7 +60,6 @@ def targets_folder(cache: Path = CACHE) -> Path:
 CANNOT_PASS = {
     # the target's own action plugin (Python code on Ansible's API, never run)
     "until": ("- shell_no_failed:",),
-    # (not in CI: after these it stops at repo.yml's version test matrix, docs/ansible.md)
     "apt": (
         # the internet, which this machine and its testbed do not reach: .deb files from
         # Ansible's CI file server (url-with-deps.yml; a URL deb and its check; the old hello

@@ -85,7 +85,8 @@ def test_downgrade_to_a_named_version(tmp_path: Path, monkeypatch: pytest.Monkey
     fake_command(bindir, "dpkg-query", HELLO)
     out = run_op("apt", {"name": ["hello=2.10-3"], "allow_downgrade": True}, check=True)
     assert out.status == "changed" and out.msg == "install hello=2.10-3"
-    assert apt_calls(bindir) == []
+    # check mode only asks apt's simulation (its output is the result's, as in Ansible)
+    assert [c.split()[:2] for c in apt_calls(bindir)] == [["apt-get", "-s"]]
     out = run_op("apt", {"name": ["hello=2.10-3"], "allow_downgrade": True})
     assert out.status == "changed"
     assert apt_calls(bindir)[-1].endswith("--allow-downgrades -- hello=2.10-3")
@@ -203,7 +204,8 @@ def test_policy_rc_d_is_there_only_while_apt_runs(tmp_path: Path,
     seen.unlink()
     policy.unlink()
     assert run_op("apt", {"name": ["hello"], "policy_rc_d": 101}, check=True).status == "changed"
-    assert not policy.exists() and not seen.exists()
+    # (only apt's simulation ran, with no policy-rc.d: it starts no service anyway)
+    assert not policy.exists() and apt_calls(bindir)[-1].startswith("apt-get -s install")
     with pytest.raises(BadInput, match="not an exit code"):
         coerce_args(OPS["apt"], {"name": "hello", "policy_rc_d": 300})
 
@@ -318,3 +320,59 @@ def test_an_architectures_package_is_looked_up_and_removed_as_itself(
     gone = run_op("apt", {"name": ["hello:i386"], "state": "absent", "purge": True})
     assert gone.msg == "purge hello:i386"
     assert apt_calls(bindir)[-1].endswith("-- hello:i386")
+
+
+@pytest.mark.parametrize("a,b,sign", [
+    ("1.0.0", "1.0.1", -1), ("1.0.1", "1.0.0", 1), ("1.0", "1.0", 0), ("1.0~rc1", "1.0", -1),
+    ("1:0.9", "2.0", 1), ("2.10-3", "2.10-10", -1), ("1.0a", "1.0", 1), ("1.0+b1", "1.0", 1),
+    ("1.01", "1.1", 0), ("2.0.0", "10.0", -1), ("1.0-1", "1.0", 1), ("7.88.1-10+deb12u5",
+                                                                        "7.88.1-10+deb12u12", -1),
+])
+def test_debian_versions_compare_as_dpkg_does(a: str, b: str, sign: int) -> None:
+    got = apt.version_compare(a, b)
+    assert (got > 0) - (got < 0) == sign
+
+
+POLICY = """foo:
+  Installed: 1.0.0
+  Candidate: 1.0.1
+  Version table:
+     2.0.1 1
+          1 file:/tmp/repo testing/main all Packages
+     2.0.0 1
+          1 file:/tmp/repo testing/main all Packages
+     1.0.1 500
+        500 file:/tmp/repo stable/main all Packages
+ *** 1.0.0 500
+        500 file:/tmp/repo stable/main all Packages
+        100 /var/lib/dpkg/status
+"""
+
+
+def test_a_version_comparison_or_pattern_is_matched_as_ansible_does(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert apt.parse_version_table(POLICY) == {"foo": ["2.0.1", "2.0.0", "1.0.1", "1.0.0"]}
+    assert apt.split_cmp("foo>=1.0") == ("foo", ">=", "1.0")
+    assert apt.split_spec("foo>=1.0") == ("foo", "1.0")
+    assert apt.is_matched("foo>=1.0") and apt.is_matched("foo=1.0.*")
+    assert not apt.is_matched("foo=1.0.1") and not apt.is_matched("foo")
+    monkeypatch.setattr(apt, "policy_text", lambda names, release=None: POLICY)
+    have = {"foo": ("installed", "1.0.0")}
+    assert apt._matched("foo>=1.0.0", have, False, None) is None  # installed will do
+    assert apt._matched("foo>=1.0.0", have, True, None) == "foo=1.0.1"  # latest: candidate
+    assert apt._matched("foo>=1.0.1", have, False, None) == "foo=1.0.1"
+    assert apt._matched("foo=1.0.*", have, True, None) == "foo=1.0.1"
+    assert apt._matched("foo=2.0.*", have, False, None) == "foo=2.0.1"  # above every pin
+    with pytest.raises(apt.OpError, match="no available installation candidate for foo>=3"):
+        apt._matched("foo>=3", have, False, None)
+
+
+def test_the_diff_is_what_apt_said_between_its_markers() -> None:
+    out = ("Reading package lists...\nBuilding dependency tree...\n"
+           "Reading state information...\nThe following NEW packages will be installed:\n"
+           "  foo\n0 upgraded, 1 newly installed, 0 to remove and 0 not upgraded.\n"
+           "Setting up foo (1.0.0) ...\n")
+    assert apt.prepared_diff(out) == ("The following NEW packages will be installed:\n  foo\n"
+                                      "0 upgraded, 1 newly installed, 0 to remove and 0 not "
+                                      "upgraded.")
+    assert apt.prepared_diff("just this\n") == "just this"

@@ -91,7 +91,22 @@ def run(ctx: Context, args: Mapping[str, Any]) -> Outcome:
         outcome.stderr = "".join(apt.stderr)
         outcome.data = dict(outcome.data or {}, stdout_lines=outcome.stdout.splitlines(),
                             stderr_lines=outcome.stderr.splitlines())
+        if ctx.diff:  # Ansible's diff of an apt run: what apt said it would do or did
+            prepared = prepared_diff(outcome.stdout)
+            outcome.data["diff"] = {"prepared": prepared}
+            outcome.diff = prepared
     return outcome
+
+
+def prepared_diff(output: str) -> str:
+    """Ansible's parse_diff: apt-get's lines from after 'Reading state information...' to
+    its 'N upgraded, ...' line."""
+    lines = output.splitlines()
+    start = next((i for i, line in enumerate(lines)
+                  if line in ("Resolving dependencies...", "Reading state information...")), -1)
+    end = next((i for i, line in enumerate(lines)
+                if re.match(r"[0-9]+ (packages )?upgraded", line)), len(lines))
+    return "\n".join(lines[start + 1:end + 1])
 
 
 UPGRADES = {"safe": "upgrade", "yes": "upgrade", "true": "upgrade", "full": "dist-upgrade",
@@ -116,8 +131,9 @@ def expand_patterns(specs: List[str], names: Optional[List[str]] = None) -> List
     known = known_packages() if names is None else names
     out: List[str] = []
     for spec in specs:
-        left, eq, version = spec.partition("=")
-        name, colon, arch = left.strip().partition(":")  # libc6:amd64 keeps its arch
+        left, cmp, version = split_cmp(spec)
+        eq, version = cmp or "", version or ""
+        name, colon, arch = left.partition(":")  # libc6:amd64 keeps its arch
         if not PATTERN_CHARS & set(name):
             out.append(spec)
             continue
@@ -167,9 +183,98 @@ def _rule(args: Mapping[str, Any]) -> Optional[Tuple[str, str]]:
 # ---- parsing (pure) --------------------------------------------------------
 
 def split_spec(spec: str) -> Tuple[str, Optional[str]]:
-    """'nginx=1.22-1' -> ('nginx', '1.22-1'); 'libc6:amd64' -> ('libc6', None)."""
-    name, _, version = spec.partition("=")
-    return name.split(":")[0].strip(), (version.strip() or None)
+    """'nginx=1.22-1' -> ('nginx', '1.22-1'); 'libc6:amd64' -> ('libc6', None);
+    'foo>=1.0' -> ('foo', '1.0')."""
+    name, _, version = split_cmp(spec)
+    return name.split(":")[0].strip(), version
+
+
+def split_cmp(spec: str) -> Tuple[str, Optional[str], Optional[str]]:
+    """Ansible's package_split: 'foo>=1.0' -> ('foo', '>=', '1.0'), 'foo=1.0.*' -> ('foo',
+    '=', '1.0.*'), 'foo' -> ('foo', None, None)."""
+    parts = re.split(r"(>?=)", spec, maxsplit=1)
+    if len(parts) == 3:
+        return parts[0].strip(), parts[1], parts[2].strip() or None
+    return spec.strip(), None, None
+
+
+def is_matched(spec: str) -> bool:
+    """Whether the spec's version is a comparison (>=) or a pattern (=1.0.*), which the
+    package lists' versions are matched against (Ansible's package_best_match)."""
+    _, cmp, version = split_cmp(spec)
+    return cmp == ">=" or (cmp == "=" and bool(version) and bool(PATTERN_CHARS & set(version)))
+
+
+def _order(char: str) -> int:
+    if char == "~":
+        return -1
+    if not char or char.isdigit():
+        return 0
+    if char.isalpha():
+        return ord(char)
+    return ord(char) + 256
+
+
+def _compare_part(a: str, b: str) -> int:
+    """dpkg's verrevcmp: text runs by _order (~ sorts before anything), numbers by value."""
+    i = j = 0
+    while i < len(a) or j < len(b):
+        while (i < len(a) and not a[i].isdigit()) or (j < len(b) and not b[j].isdigit()):
+            ac = _order(a[i]) if i < len(a) else 0
+            bc = _order(b[j]) if j < len(b) else 0
+            if ac != bc:
+                return ac - bc
+            i += 1
+            j += 1
+        while i < len(a) and a[i] == "0":
+            i += 1
+        while j < len(b) and b[j] == "0":
+            j += 1
+        first = 0
+        while i < len(a) and a[i].isdigit() and j < len(b) and b[j].isdigit():
+            if not first:
+                first = ord(a[i]) - ord(b[j])
+            i += 1
+            j += 1
+        if i < len(a) and a[i].isdigit():
+            return 1
+        if j < len(b) and b[j].isdigit():
+            return -1
+        if first:
+            return first
+    return 0
+
+
+def version_compare(a: str, b: str) -> int:
+    """Debian's version order (dpkg --compare-versions), with no process: <0, 0 or >0."""
+    def parts(v: str) -> Tuple[int, str, str]:
+        epoch, colon, rest = v.partition(":")
+        if not colon:
+            epoch, rest = "0", v
+        upstream, dash, revision = rest.rpartition("-")
+        if not dash:
+            upstream, revision = rest, ""
+        return int(epoch or 0) if epoch.isdigit() else 0, upstream, revision
+    ea, ua, ra = parts(a.strip())
+    eb, ub, rb = parts(b.strip())
+    if ea != eb:
+        return ea - eb
+    return _compare_part(ua, ub) or _compare_part(ra, rb)
+
+
+def parse_version_table(text: str) -> Dict[str, List[str]]:
+    """`apt-cache policy` -> package -> every version its lists (and dpkg) know."""
+    out: Dict[str, List[str]] = {}
+    name = None
+    for line in text.splitlines():
+        if line and not line[0].isspace() and line.rstrip().endswith(":"):
+            name = line.rstrip()[:-1].split(":")[0]
+            out[name] = []
+            continue
+        row = re.match(r" (?:\*\*\*| {3}) (\S+) -?\d+$", line)
+        if name and row:
+            out[name].append(row.group(1))
+    return out
 
 
 def parse_dpkg_query(text: str) -> Installed:
@@ -336,7 +441,7 @@ def is_installed(installed: Installed, spec: str) -> bool:
 
 def _qualified(spec: str) -> str:
     """'hello:i386=2.10-3' -> 'hello:i386'; '' for a name without an architecture."""
-    name = spec.partition("=")[0].strip()
+    name = split_cmp(spec)[0]
     return name if ":" in name else ""
 
 
@@ -397,9 +502,36 @@ def read_dpkg_status(names: List[str], admindir: Optional[str] = None) -> Option
     return parse_dpkg_status(data.decode("utf-8", "surrogateescape"), names)
 
 
-def query_policy(names: List[str]) -> Dict[str, Tuple[Optional[str], Optional[str]]]:
-    return parse_apt_policy(proc.check_output(["apt-cache", "policy", "--"] + names,
-                                              extra_env=proc.C_LOCALE).stdout)
+def query_policy(names: List[str], release: Any = None
+                 ) -> Dict[str, Tuple[Optional[str], Optional[str]]]:
+    return parse_apt_policy(policy_text(names, release))
+
+
+def policy_text(names: List[str], release: Any = None) -> str:
+    """`apt-cache policy` of the names; with a release, as `apt-get -t RELEASE` sees it."""
+    target = ["-t", operand("apt", "default_release", release)] \
+        if release not in (None, "") else []
+    return proc.check_output(["apt-cache"] + target + ["policy", "--"] + names,
+                             extra_env=proc.C_LOCALE).stdout
+
+
+def best_match(spec: str, release: Any = None) -> Optional[str]:
+    """The version apt would install for a matched spec, as Ansible's package_best_match
+    finds it: for `=PATTERN` the highest version matching it (Ansible pins the pattern above
+    every other pin), for `>=` the candidate (with `-t RELEASE` where given)."""
+    name, cmp, version = split_cmp(spec)
+    text = policy_text([name], release)
+    if cmp == "=":
+        known = parse_version_table(text).get(name.split(":")[0], [])
+        matching = [v for v in known if fnmatch.fnmatchcase(v, version or "")]
+        if not matching:
+            return None
+        best = matching[0]
+        for v in matching[1:]:
+            if version_compare(v, best) > 0:
+                best = v
+        return best
+    return parse_apt_policy(text).get(name.split(":")[0], (None, None))[1]
 
 
 def cache_age(stamps: Optional[Tuple[str, ...]] = None,
@@ -563,10 +695,15 @@ def _present(ctx: Context, apt: Apt, specs: List[str], installed: Installed, lat
              recommends: bool, release: Any = None, only_upgrade: bool = False) -> Outcome:
     if only_upgrade:  # packages not installed are left out
         specs = [s for s in specs if installed.get(split_spec(s)[0], ("", ""))[0] == "installed"]
-    wanted = [s for s in specs if not is_installed(installed, s)]
-    if latest and specs:
-        policy = query_policy([split_spec(s)[0] for s in specs])
-        wanted += [s for s in specs if s not in wanted and _upgradable(policy, s)]
+    plain = [s for s in specs if not is_matched(s)]
+    wanted = [s for s in plain if not is_installed(installed, s)]
+    if latest and plain:
+        policy = query_policy([split_spec(s)[0] for s in plain], release)
+        wanted += [s for s in plain if s not in wanted and _upgradable(policy, s)]
+    for spec in specs:
+        pick = _matched(spec, installed, latest, release) if is_matched(spec) else None
+        if pick:
+            wanted.append(pick)
     extra = ["--only-upgrade"] if only_upgrade else []
     extra += [] if recommends else ["--no-install-recommends"]
     if release not in (None, ""):
@@ -585,7 +722,36 @@ def _present(ctx: Context, apt: Apt, specs: List[str], installed: Installed, lat
             _apt(apt, argv + ["--"] + wanted)
         if auto:
             _apt_plain(["apt-mark", "manual", "--"] + auto)
+    if ctx.check and wanted:  # what apt would do, in its words (Ansible's check mode shows it)
+        simulated = proc.run(argv[:1] + ["-s"] + argv[1:] + ["--"] + wanted, extra_env=APT_ENV)
+        if simulated.rc == 0:  # (a package from a source an earlier step would add: unknown)
+            apt.stdout.append(simulated.stdout)
+            apt.stderr.append(simulated.stderr)
     return settle(ctx, changes, apply)
+
+
+def _matched(spec: str, installed: Installed, latest: bool, release: Any) -> Optional[str]:
+    """For `foo>=1.0` or `foo=1.0.*`: `name=version` to install, or None when what is installed
+    will do, decided as Ansible's package_status decides it."""
+    name, cmp, version = split_cmp(spec)
+    word, have = installed.get(_qualified(spec) or split_spec(spec)[0], ("", ""))
+    best = best_match(spec, release)
+
+    def fits(candidate: str) -> bool:
+        if cmp == "=":
+            return fnmatch.fnmatchcase(candidate, version or "")
+        return version_compare(candidate, version or "") >= 0
+    if word == "installed":
+        good = fits(have)
+        installable = best if best and best != have and fits(best) else None
+    else:
+        good, installable = False, best
+    if not good and not installable:
+        raise OpError("no available installation candidate for %s" % spec,
+                      hint="apt-cache policy %s" % name)
+    if installable and (word != "installed" or latest or not good):
+        return "%s=%s" % (name, installable)
+    return None
 
 
 def _simulated(ctx: Context, apt: Apt, verb: str, specs: List[str], recommends: bool,
