@@ -1797,11 +1797,17 @@ class _Builder:
             steps: list[dict[str, Any]] = []
             not_recorded: list[str] = []  # a handler's skip only matters if it is notified
             try:
-                for item in self._items(handler, scope, not_recorded):
-                    step = self._step_for(handler, scope, item, not_recorded)
-                    if step is not None:
-                        step["handler"] = handler.title  # cleared on the host once it has run
-                        steps.append(step)
+                # a handler that includes a file named by a template (with_first_found over
+                # cleanup files): the file's tasks, read for this host, run under its name
+                inner = self._expand_include(handler, scope) \
+                    if handler.deferred is not None and not handler.deferred.action \
+                    else [handler]
+                for task in inner:
+                    for item in self._items(task, scope, not_recorded):
+                        step = self._step_for(task, scope, item, not_recorded)
+                        if step is not None:
+                            step["handler"] = handler.title  # cleared on the host once run
+                            steps.append(step)
             except BadInput:
                 notified = {n for names in self.notify.values() for n in names} | \
                     set(self.notify_later)

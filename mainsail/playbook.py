@@ -1032,9 +1032,6 @@ def _included(data: Mapping[str, Any], where: str, role: str | None,
         raise BadInput(f"{key} is not available here", where)
     root, folder = source
     if has_template(spec) or looped:
-        if handlers:
-            raise BadInput(f"{key}: a file name with a template is not supported in handlers",
-                           loc_of(data, key), "name the file itself")
         # Named from facts or variables ("setup-{{ ansible_os_family }}.yml"): read when the
         # host's plan reaches it (plan.py), as Ansible's include_tasks is dynamic.
         deferred = DeferredInclude(spec, data, folder, root, role, where)

@@ -561,6 +561,19 @@ def test_accept_hostkey_and_unchecked_ssh_opts_are_refused(tmp_path: Path) -> No
         assert result.status == "failed" and "refused" in result.msg
 
 
+def test_accept_hostkey_means_nothing_where_no_ssh_is_used() -> None:
+    # a local path, file:// or https:// has no host key: Ansible ignores the flag there
+    spec = OPS["git"]
+    for repo in ("/srv/repos/app", "file:///srv/repos/app", "https://git.example.org/app.git",
+                 "./app"):
+        check_semantics(spec, coerce_args(spec, {"repo": repo, "dest": "/srv/app",
+                                                 "accept_hostkey": True}))
+    for repo in ("ssh://git@git.example.org/app.git", "git@git.example.org:app.git"):
+        with pytest.raises(BadInput):
+            check_semantics(spec, coerce_args(spec, {"repo": repo, "dest": "/srv/app",
+                                                     "accept_hostkey": True}))
+
+
 def test_load_time_rules() -> None:
     spec = OPS["git"]
     for args, words in (({"repo": "x"}, "destination directory must be specified"),

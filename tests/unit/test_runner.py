@@ -623,6 +623,30 @@ def test_assert_with_an_empty_that_fails_in_ansibles_words(tmp_path):
     assert record.hosts["a"].state == "ok", record.hosts["a"].steps
 
 
+def test_a_handler_may_include_a_file_named_by_a_template(tmp_path):
+    root = project(tmp_path, """
+        - hosts: all
+          tasks:
+            - copy: {content: "x\\n", dest: "{{ out }}/{{ inventory_hostname }}.x"}
+              notify: cleanup
+          handlers:
+            - name: cleanup
+              include_tasks: "{{ cleanup_file }}"
+              with_first_found:
+                - "cleanup-{{ inventory_hostname }}.yml"
+                - "cleanup-default.yml"
+              loop_control:
+                loop_var: cleanup_file
+    """, hosts=("a",))
+    (root / "playbooks" / "cleanup-default.yml").write_text(
+        "- copy: {content: \"cleaned\\n\", dest: \"{{ out }}/{{ inventory_hostname }}.clean\"}\n")
+    record, _ = run(root)
+    assert record.hosts["a"].state == "ok", record.hosts["a"].steps
+    assert (tmp_path / "out" / "a.clean").read_text() == "cleaned\n"
+    again, _ = run(root)  # not notified: nothing runs
+    assert [s.status for s in again.hosts["a"].steps] == ["ok"]
+
+
 def test_changed_when_and_failed_when_judge_any_operation(tmp_path):
     root = project(tmp_path, """
         - hosts: all

@@ -759,6 +759,21 @@ def _truthy(value: Any) -> bool:
         return False  # a template not yet rendered: judged again once it is
 
 
+def _over_ssh(repo: Any) -> bool:
+    """Whether git may reach ``repo`` over SSH, where a host key is checked (ssh://, or
+    scp's user@host:path). A local path, file://, https:// have no host key: Ansible's
+    accept_hostkey means nothing there, so it is taken and ignored. A name still a template
+    is judged once rendered."""
+    text = str(repo or "").strip()
+    if not text or "{" in text:
+        return not text
+    if re.match(r"(ssh|git\+ssh|ssh\+git)://", text):
+        return True
+    if "://" in text or text.startswith(("/", ".", "~")):
+        return False
+    return re.match(r"[^/]+:", text) is not None
+
+
 def _rule(args: Mapping[str, Any]) -> Optional[Tuple[str, str]]:
     clone = args.get("clone")
     if not args.get("dest") and (clone is None or _truthy(clone)):
@@ -766,7 +781,7 @@ def _rule(args: Mapping[str, Any]) -> Optional[Tuple[str, str]]:
             "add dest: the folder to check out into"
     for name, what in (("accept_hostkey", "turn off the check of"),
                        ("accept_newhostkey", "trust on first sight")):
-        if _truthy(args.get(name)):
+        if _truthy(args.get(name)) and _over_ssh(args.get("repo")):
             return "%s: true would %s the git server's SSH host key: refused" % (name, what), \
                 HOST_KEY_HINT
     if UNCHECKED_KEYS.search(str(args.get("ssh_opts") or "")):
@@ -905,10 +920,13 @@ Notes:
 * Check mode touches nothing in the repository (git's `status` runs without taking the index
   lock); it asks the server what `version` is (`ls-remote`) and reports `after` as the
   commit it would check out. Diff: the commit before and after (`absent` for a new clone).
-* Host keys stay checked: `accept_hostkey: true`, `accept_newhostkey: true`, and `ssh_opts`
+* Host keys stay checked: for a repository reached over SSH, `accept_hostkey: true`,
+  `accept_newhostkey: true`, and `ssh_opts`
   that weaken the check (`StrictHostKeyChecking=no` or `accept-new`,
   `UserKnownHostsFile=/dev/null`), are refused. Put the server's key in a known_hosts file
   first (`known_hosts`), after checking its fingerprint. ssh runs with `BatchMode=yes`: it never prompts.
+  For a local path, `file://` or `https://` (no host key), `accept_hostkey` means nothing and
+  is taken as Ansible takes it there.
 * Credentials written in `repo` (`https://user:token@...`) are masked in messages and
   output, but git keeps the URL in `dest/.git/config`: prefer `key_file` or a credential
   helper.
