@@ -293,9 +293,9 @@ def test_a_named_package_installed_as_a_dependency_is_marked_manual(
     states = tmp_path / "extended_states"
     states.write_text("Package: hello\nArchitecture: amd64\nAuto-Installed: 1\n\n"
                       "Package: other\nArchitecture: amd64\nAuto-Installed: 1\n")
+    bindir = make_bindir(tmp_path, monkeypatch)
     monkeypatch.setattr(apt, "EXTENDED_STATES", str(states))
     assert apt.auto_installed(["hello", "curl"]) == ["hello"]
-    bindir = make_bindir(tmp_path, monkeypatch)
     fake_command(bindir, "apt-get")
     fake_command(bindir, "apt-mark")
     fake_command(bindir, "dpkg-query", HELLO)

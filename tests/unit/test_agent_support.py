@@ -48,9 +48,11 @@ def snapshot(path: Path) -> Tuple[bytes, int, int, int, int]:
 def make_bindir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A folder put first on PATH, for fake_command scripts standing in for system tools.
 
-    apt reads dpkg's status file itself; here it finds none, so a fake dpkg-query answers."""
+    apt reads dpkg's status file itself; here it finds none, so a fake dpkg-query answers;
+    nor does it find this machine's apt records of automatic installs."""
     folder = tmp_path / "bin"
     folder.mkdir()
     monkeypatch.setenv("PATH", "%s:%s" % (folder, os.environ.get("PATH", "")))
     monkeypatch.setattr("mainsail.agent.ops.apt.DPKG_ADMINDIR", str(tmp_path / "no-dpkg"))
+    monkeypatch.setattr("mainsail.agent.ops.apt.EXTENDED_STATES", str(tmp_path / "no-states"))
     return folder
