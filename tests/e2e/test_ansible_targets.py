@@ -78,6 +78,16 @@ def targets() -> Path:
     return targets_folder()
 
 
+@pytest.fixture(scope="module", autouse=True)
+def fresh_hosts_after(live_testbed):
+    """The targets change their hosts much (packages installed, upgraded and removed, an
+    architecture added, accounts, services): the later tests get web1 and web2 back as the
+    base image made them."""
+    yield
+    for host in HOSTS:
+        inv("testbed.reset", host, check=False, timeout=600)
+
+
 def run_target(project: Path) -> tuple[int, dict]:
     out = project / "report.json"
     done = inv("deploy", "--json", str(out), cwd=project, check=False, timeout=1800)
