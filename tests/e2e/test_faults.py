@@ -149,6 +149,22 @@ def test_a_host_whose_sshd_died_is_unreachable_within_the_timeout(live_testbed, 
         inv("testbed.up")  # brings echo1's sshd back
 
 
+def test_the_site_deploys_where_packages_start_their_services_on_install(live_testbed):
+    """A Debian server starts apache2 as the package installs it, on its default *:80 (the
+    testbed's image forbids that with a policy-rc.d, as container images do): the role's
+    change of listening address must restart Apache, since a reload cannot bind it."""
+    inv("testbed.reset", "web1")
+    try:
+        inv("run", "--host", "web1", "-b", "--", "rm -f /usr/sbin/policy-rc.d")
+        inv("deploy", "--host=web1")
+        url = "http://%s/guestbook" % live_testbed["web1"]
+        with urllib.request.urlopen(url, timeout=5) as answer:
+            assert answer.status == 200
+    finally:  # the image's policy back: later tests install packages as the image does
+        inv("run", "--host", "web1", "-b", "--", "printf '#!/bin/sh\\nexit 101\\n' > "
+            "/usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d", check=False)
+
+
 def test_a_broken_vhost_is_refused_and_the_old_site_keeps_serving(live_testbed):
     inv("deploy", "--host=web1")
     url = "http://%s/guestbook" % live_testbed["web1"]
