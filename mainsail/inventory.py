@@ -15,6 +15,7 @@ vars and ``--var`` are layered on top when a plan is built; see plan.py.)
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import os
 import re
@@ -763,7 +764,6 @@ def with_implicit_localhost(inv: Inventory, patterns: Iterable[Any],
                                               "ansible_connection": "implicit localhost",
                                               "ansible_python_interpreter": "implicit localhost"}),
                 loc="implicit localhost")
-    import dataclasses
     return dataclasses.replace(inv, hosts=MappingProxyType({**inv.hosts, LOCALHOST: host}),
                                implicit=(*inv.implicit, LOCALHOST))
 

@@ -23,7 +23,7 @@ import string
 import traceback
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import jinja2
 import jinja2.environment
@@ -405,11 +405,7 @@ def _evaluate(expr: str, vars: Mapping[str, Any], where: str, env: Environment) 
     def run() -> Any:
         value = env.compile_expression(expr.strip(), undefined_to_none=False)(**vars)
         _raise_if_undefined(value)
-        if isinstance(value, Iterator) and not isinstance(value, (str, bytes)):
-            # `{{ xs | map(attribute='a') }}` gives a generator: a list, as Ansible 2.19's
-            # finalizing gives (a generator prints as its repr and is used up once read)
-            value = list(value)
-        return value
+        return taint.listed(value)
 
     return _guard(run, vars, where, env, expr=expr.strip())
 

@@ -104,12 +104,19 @@ class TaintContext(jinja2.runtime.Context):
 def finalize(value: Any) -> Any:
     """The environment's ``finalize``: note each expression's output of the render under way
     (an output holding a secret taints it: a loop variable over a view's items, say)."""
-    if isinstance(value, Iterator) and not isinstance(value, (str, bytes)):
-        value = list(value)  # "x {{ xs | map('upper') }}" shows the items, as Ansible 2.19
+    value = listed(value)  # "x {{ xs | map('upper') }}" shows the items, as Ansible 2.19
     stack = _stack()
     if stack:
         _taint_if(not stack[-1].tainted and holds_secret(value, stack[-1].seen))
         stack[-1].outputs.append(value)
+    return value
+
+
+def listed(value: Any) -> Any:
+    """A generator (`xs | map(...)`) as its list, as Ansible 2.19's finalizing gives it: it
+    would print as its repr, and be used up by its first reader."""
+    if isinstance(value, Iterator) and not isinstance(value, (str, bytes)):
+        return list(value)
     return value
 
 

@@ -443,21 +443,18 @@ def with_implicit(t: Target, plays: Sequence[Any], f: EngineFlags) -> Target:
     """Ansible's implicit localhost, where a play names ``localhost`` and the inventory does
     not: the controller, run with this Python (selected unless the filters leave it out)."""
     inv = with_implicit_localhost(t.inv, [p.hosts for p in plays], sys.executable)
-    if inv is t.inv:
-        if not t.hosts and not f.shard:  # (a shard may hold none of the hosts)
-            raise BadInput("the selection matches no hosts", f.limit or "",
-                           "the filters are combined: a host must match all of them")
-        return t
-    if f.become:  # -b applies to it as to every host
-        hosts = dict(inv.hosts)
-        hosts[LOCALHOST] = dataclasses.replace(hosts[LOCALHOST], become=True)
-        inv = dataclasses.replace(inv, hosts=MappingProxyType(hosts))
-    try:
-        chosen = select_hosts(inv, host=f.host, group=f.group, limit=f.limit)
-    except BadInput:
-        chosen = []
-    chosen = [h for h in chosen if h.name == LOCALHOST or h in t.hosts]  # shard kept
-    if not chosen and not f.shard:
+    chosen = list(t.hosts)
+    if inv is not t.inv:
+        if f.become:  # -b applies to it as to every host
+            hosts = dict(inv.hosts)
+            hosts[LOCALHOST] = dataclasses.replace(hosts[LOCALHOST], become=True)
+            inv = dataclasses.replace(inv, hosts=MappingProxyType(hosts))
+        try:
+            chosen = [h for h in select_hosts(inv, host=f.host, group=f.group, limit=f.limit)
+                      if h.name == LOCALHOST or h in t.hosts]  # the shard's choice kept
+        except BadInput:
+            chosen = []
+    if not chosen and not f.shard:  # (a shard may hold none of the hosts)
         raise BadInput("the selection matches no hosts", f.limit or "",
                        "the filters are combined: a host must match all of them")
     return dataclasses.replace(t, inv=inv, hosts=chosen)

@@ -395,13 +395,7 @@ def judged(step: Mapping[str, Any], outcome: Outcome, attempts: int = 0) -> Outc
     judge = step.get("judge")
     if not isinstance(judge, dict) or not judge:
         return outcome
-    values = safeexpr.result_values(outcome.rc, outcome.stdout or "", outcome.stderr or "",
-                                    changed=outcome.status == CHANGED,
-                                    failed=outcome.status == FAILED, msg=outcome.msg)
-    if attempts:
-        values["result"]["attempts"] = attempts
-    for key, value in (outcome.data or {}).items():  # the op's own fields (stat.exists)
-        values["result"].setdefault(key, value)
+    values = _condition_values(outcome, attempts)
     status = outcome.status
     try:
         if "changed_when" in judge and status != FAILED:
@@ -419,6 +413,19 @@ def judged(step: Mapping[str, Any], outcome: Outcome, attempts: int = 0) -> Outc
         if outcome.status == FAILED and status != FAILED:  # a failure failed_when overruled
             data["failed_when_suppressed_exception"] = outcome.msg or "failed"
     return outcome.replace(status=status, data=data)
+
+
+def _condition_values(outcome: Outcome, attempts: int = 0) -> Dict[str, Any]:
+    """What changed_when, failed_when and until read: the step's result, with the op's own
+    fields (stat.exists, finished) and, when retried, which attempt this is."""
+    values = safeexpr.result_values(outcome.rc, outcome.stdout or "", outcome.stderr or "",
+                                    changed=outcome.status == CHANGED,
+                                    failed=outcome.status == FAILED, msg=outcome.msg)
+    if attempts:
+        values["result"]["attempts"] = attempts
+    for key, value in (outcome.data or {}).items():
+        values["result"].setdefault(key, value)
+    return values
 
 
 def _retries(step: Mapping[str, Any]) -> int:
@@ -451,15 +458,8 @@ def run_until(ctx: Context, step: Mapping[str, Any]) -> Tuple[Outcome, int]:
             if outcome.status != FAILED:
                 return outcome, attempts
         else:
-            values = safeexpr.result_values(outcome.rc, outcome.stdout or "",
-                                            outcome.stderr or "",
-                                            changed=outcome.status == CHANGED,
-                                            failed=outcome.status == FAILED, msg=outcome.msg)
-            values["result"]["attempts"] = attempts
-            for key, value in (outcome.data or {}).items():  # the op's own fields (finished)
-                values["result"].setdefault(key, value)
             try:
-                if safeexpr.evaluate(until, values):
+                if safeexpr.evaluate(until, _condition_values(outcome, attempts)):
                     return outcome, attempts
             except OpError as exc:
                 return Outcome(FAILED, "until: %s" % exc, rc=outcome.rc, stdout=outcome.stdout,

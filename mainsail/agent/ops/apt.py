@@ -617,9 +617,11 @@ def policy_rc_d(code: Any, path: Optional[str] = None) -> Iterator[None]:
     fresh = backup + ".new"
     had = os.path.lexists(path)
     try:
-        with open(fresh, "w") as fh:
+        # made new, never through a link, with its mode from the start
+        fd = os.open(fresh, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o755)
+        with os.fdopen(fd, "w") as fh:
+            os.fchmod(fh.fileno(), 0o755)  # whatever the umask
             fh.write(script)
-        os.chmod(fresh, 0o755)
         if had:
             os.rename(path, backup)
         os.replace(fresh, path)
@@ -676,6 +678,8 @@ EXTENDED_STATES = "/var/lib/apt/extended_states"  # apt's record of automatic in
 def auto_installed(names: List[str], path: Optional[str] = None) -> List[str]:
     """Which of ``names`` apt marks as installed automatically (as another's dependency),
     read from its extended_states file: no process started."""
+    if not names:
+        return []
     try:
         with open(path or EXTENDED_STATES, encoding="utf-8", errors="replace") as handle:
             text = handle.read()
