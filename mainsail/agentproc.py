@@ -43,7 +43,7 @@ ZIP_MAIN = (
 # folder and renamed, so <sha>/ is complete or absent; no link is ever followed. The agent
 # runs in this same process, so stdin/stdout pass straight to it.
 BOOTSTRAP = r"""
-import hashlib, os, runpy, stat, sys
+import os, stat, sys
 sha = sys.argv[1]
 folder = os.path.expanduser(sys.argv[2]) if len(sys.argv) > 2 else "/var/lib/mainsail/agent"
 path = os.path.join(folder, sha + ".pyz")
@@ -65,6 +65,7 @@ def digest(p):
         fd = os.open(p, os.O_RDONLY | NOFOLLOW)
     except OSError:
         return None
+    import hashlib  # not before: a session a resident serves needs none of it
     with os.fdopen(fd, "rb") as fh:
         return hashlib.sha256(fh.read()).hexdigest()
 if not os.path.isdir(folder) and not os.path.islink(folder):
@@ -85,12 +86,57 @@ if not os.path.isdir(folder) and not os.path.islink(folder):
     except OSError as exc:
         fail("cannot create %s: %s" % (folder, exc.strerror))
 own(folder, stat.S_IFDIR)
+def resident():
+    # A resident agent of this digest (resident.py) serves the session from a fork: hand it
+    # our stdin, stdout, stderr and environment, then wait for its exit status. Y from the
+    # fork, G from us: only then does either touch the session's streams, so a late or
+    # refused answer leaves them to the usual start below.
+    name = os.path.join(folder, sha[:32] + ".sock")
+    try:
+        st = os.lstat(name)
+    except OSError:
+        return
+    if not stat.S_ISSOCK(st.st_mode) or st.st_uid != os.geteuid():
+        return
+    import _socket
+    s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
+    here = os.getcwd()
+    try:
+        s.settimeout(10)
+        os.chdir(folder)  # a relative name: a socket's path may be no longer than 107 bytes
+        try:
+            s.connect(os.path.basename(name))
+        finally:
+            os.chdir(here)
+        cred = s.getsockopt(_socket.SOL_SOCKET, _socket.SO_PEERCRED, 12)
+        if int.from_bytes(cred[4:8], sys.byteorder) != os.geteuid():
+            raise OSError("not our own resident")
+        mask = os.umask(0o22)
+        os.umask(mask)
+        head = [b"1", os.getcwdb(), b"%d" % mask, b",".join(b"%d" % g for g in os.getgroups())]
+        head += [k + b"=" + v for k, v in os.environb.items()]
+        fds = b"".join(i.to_bytes(4, sys.byteorder) for i in (0, 1, 2))
+        s.sendmsg([b"\0".join(head)], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, fds)])
+        if s.recv(1) != b"Y":
+            raise OSError("not served")
+        s.sendall(b"G")
+    except OSError:
+        s.close()
+        return
+    s.settimeout(None)
+    try:
+        code = s.recv(16)
+    except OSError:
+        code = b""
+    os._exit(int(code) if code.isdigit() else 1)
+resident()
 if digest(path) != sha:
     out, inp = sys.stdout.buffer, sys.stdin.buffer
     out.write(b'{"need_agent": true}\n')
     out.flush()
     size = int(inp.readline())
     data = inp.read(size)
+    import hashlib
     if len(data) != size or hashlib.sha256(data).hexdigest() != sha:
         fail("agent bytes do not match %s" % sha)
     tmp = "%s.%d.tmp" % (path, os.getpid())
@@ -117,6 +163,7 @@ if not own(tree, stat.S_IFDIR):
         if not own(tree, stat.S_IFDIR):
             raise
 sys.argv = [tree, sha, folder]
+import runpy
 runpy.run_path(tree, run_name="__main__")
 """
 
@@ -231,6 +278,8 @@ class AgentClient:
         self.rollbacks: List[Dict[str, Any]] = []  # transactions the last run rolled back
         self.closed = False
         self.protocol: Optional[int] = None  # the version agreed in hello
+        self.persist = 0.0  # asked of the agent at bye: seconds its resident waits (resident.py)
+        self.resident = False  # whether a resident agent's fork served this session
 
     # -- low level
 
@@ -295,6 +344,7 @@ class AgentClient:
         except protocol.ProtocolError as exc:
             raise self._error(str(exc))
         self.facts_at_start = dict(message.facts)
+        self.resident = message.resident
         return self.facts_at_start
 
     def run(self, steps: Sequence[Mapping[str, Any]], blobs: Mapping[str, bytes],
@@ -385,7 +435,8 @@ class AgentClient:
             return
         self.closed = True
         try:
-            self._send({"req": "bye"})
+            self._send({"req": "bye", "persist": self.persist} if self.persist
+                       else {"req": "bye"})
         except AgentError:
             pass
 

@@ -47,6 +47,7 @@ CONNECTION_VARS: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "become_method": ("ansible_become_method",),
     "become_password": ("ansible_become_password", "ansible_become_pass"),
     "python_interpreter": ("ansible_python_interpreter",),
+    "agent_persist": (),
 })
 PRIORITY_VAR = "ansible_group_priority"  # orders sibling groups; not a variable itself
 # Ansible connection variables Mainsail has no use for: said once, so nobody wonders why a
@@ -96,6 +97,8 @@ class Host:
     # sudo's password, when sudo asks for one (a vault Secret: printed as ***).
     become_password: str | None = field(default=None, repr=False)
     python_interpreter: str = "python3"  # the interpreter that runs the agent on the host
+    # seconds a resident agent waits on the host for the next session (0: none; agent.md)
+    agent_persist: float = 60.0
     groups: tuple[str, ...] = ()
     vars: Mapping[str, Any] = field(default_factory=lambda: EMPTY)
     var_sources: Mapping[str, str] = field(default_factory=lambda: EMPTY)
@@ -619,12 +622,24 @@ def _check_python(value: Any, label: str, where: str, base: Path) -> str:
     return value
 
 
+def _check_persist(value: Any, label: str, where: str, base: Path) -> float:
+    try:
+        seconds = float(value) if not isinstance(value, bool) else -1.0
+    except (TypeError, ValueError):
+        seconds = -1.0
+    if not 0 <= seconds <= 3600:
+        raise BadInput(f"{label} {value!r} is not a number of seconds from 0 to 3600", where,
+                       "e.g. agent_persist: 60, or 0 for no resident agent")
+    return seconds
+
+
 _CHECKS = MappingProxyType({"address": _check_address, "port": _check_port, "user": _check_user,
                             "ssh_key": _check_path, "known_hosts": _check_path,
                             "connection": _check_connection, "become": _check_become,
                             "become_user": _check_user, "become_method": _check_become_method,
                             "become_password": _check_become_password,
-                            "python_interpreter": _check_python})
+                            "python_interpreter": _check_python,
+                            "agent_persist": _check_persist})
 
 
 def check_connection_value(setting: str, value: Any, label: str, where: str) -> Any:

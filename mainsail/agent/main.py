@@ -90,9 +90,25 @@ class Channel:
 
 
 def main(argv: List[str]) -> int:
+    """argv: SHA [FOLDER], as the bootstrap runs it; or SHA FOLDER --resident SECONDS, the
+    resident agent a session's bye started (resident.py)."""
     sha = argv[0] if argv else ""
+    if len(argv) == 4 and argv[2] == "--resident":
+        from . import resident
+        return resident.serve(sys.argv[0], sha, argv[1], float(argv[3]))
     inp, out = claim_stdio()
     return serve(inp, out, sha)
+
+
+def keep_resident(sha: str, persist: Any) -> None:
+    """At bye: leave a resident agent for the next session, when asked and when this agent
+    runs from its cache (sys.argv is [TREE, SHA, FOLDER], TREE being FOLDER/SHA)."""
+    if isinstance(persist, bool) or not isinstance(persist, (int, float)) or persist <= 0:
+        return
+    if len(sys.argv) < 3 or sys.argv[0] != os.path.join(sys.argv[2], sha):
+        return
+    from . import resident
+    resident.start(sys.argv[0], sha, sys.argv[2], float(persist))
 
 
 def claim_stdio() -> Tuple[IO[bytes], IO[bytes]]:
@@ -120,7 +136,9 @@ def serve(inp: IO[bytes], out: IO[bytes], sha: str,
 
 def serve_channel(chan: Channel, sha: str, gather: Callable[[], Dict[str, Any]]) -> int:
     store = BlobStore(lambda shas: ask_blobs(chan, shas))
-    chan.send(protocol.Hello(gather(), sha).to_wire())
+    resident = sys.modules.get("%s.resident" % __package__)  # imported by a resident only
+    served = bool(resident is not None and resident.SERVING)
+    chan.send(protocol.Hello(gather(), sha, resident=served).to_wire())
     while not chan.lost:
         try:
             message = chan.recv()
@@ -139,6 +157,7 @@ def serve_channel(chan: Channel, sha: str, gather: Callable[[], Dict[str, Any]])
             chan.send({"facts": gather()})
         elif request == "bye":
             chan.release()
+            keep_resident(sha, message.get("persist"))
             return 0
         elif request == "stop":
             continue  # arrived after the run it meant to stop had ended

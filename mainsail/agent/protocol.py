@@ -114,16 +114,18 @@ def _strings(value: Any, what: str) -> Tuple[str, ...]:
 # ---------------------------------------------------------------------------- messages
 
 class Hello(Frozen):
-    """Agent -> controller, first: the host's facts, the agent's digest, its versions."""
+    """Agent -> controller, first: the host's facts, the agent's digest, its versions, and
+    whether a resident agent's fork is the one speaking (resident.py)."""
 
-    __slots__ = ("facts", "agent", "protocol")
+    __slots__ = ("facts", "agent", "protocol", "resident")
     facts: Dict[str, Any]
     agent: str
     protocol: Tuple[int, ...]
+    resident: bool
 
     def __init__(self, facts: Dict[str, Any], agent: str,
-                 protocol: Tuple[int, ...] = VERSIONS) -> None:
-        self._fill(facts, agent, protocol)
+                 protocol: Tuple[int, ...] = VERSIONS, resident: bool = False) -> None:
+        self._fill(facts, agent, protocol, resident)
 
     @classmethod
     def from_wire(cls, data: Any) -> "Hello":
@@ -131,11 +133,14 @@ class Hello(Frozen):
         offered = data.get("protocol", [1])  # an agent from before negotiation speaks 1
         return cls(_object(data.get("facts", {}), "hello facts"),
                    _field(data, "agent", str, "", "hello"),
-                   tuple(offered) if isinstance(offered, list) else (offered,))
+                   tuple(offered) if isinstance(offered, list) else (offered,),
+                   data.get("resident") is True)
 
     def to_wire(self) -> Dict[str, Any]:
-        return {"hello": {"facts": self.facts, "agent": self.agent,
-                          "protocol": list(self.protocol)}}
+        wire = {"facts": self.facts, "agent": self.agent, "protocol": list(self.protocol)}
+        if self.resident:
+            wire["resident"] = True
+        return {"hello": wire}
 
 
 class Step(Frozen):

@@ -272,3 +272,34 @@ def test_a_profiled_connection_times_tcp_key_exchange_and_authentication(tmp_pat
     assert set(timings.wall) == {"tcp_connect", "kex", "auth"}
     assert all(value >= 0 for value in timings.wall.values())
     assert timings.wall["kex"] > 0 and timings.wall["auth"] > 0
+
+
+def test_a_direct_connection_acknowledges_at_once_where_linux_allows(monkeypatch):
+    """sshd held its channel-open reply ~40 ms for our delayed ACK of its host keys notice."""
+    import socket
+    from fabric import Connection
+    from mainsail.session import QuickAckSocket, connect
+    if not hasattr(socket, "TCP_QUICKACK"):
+        return  # not Linux: a plain socket, as the test above checks
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    port = listener.getsockname()[1]
+    seen = {}
+
+    def fake_open(conn):
+        sock = conn.connect_kwargs["sock"]
+        peer, _ = listener.accept()
+        peer.sendall(b"SSH-2.0-test\r\n")
+        seen["line"] = sock.recv(100)
+        seen["quickack"] = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK)
+        seen["type"] = type(sock)
+        peer.close()
+    monkeypatch.setattr(Connection, "open", fake_open)
+    try:
+        connect(Host("web1", address="127.0.0.1", port=port, user="root"))
+    finally:
+        listener.close()
+    assert seen["type"] is QuickAckSocket
+    assert seen["line"] == b"SSH-2.0-test\r\n"
+    assert seen["quickack"] != 0
