@@ -125,6 +125,11 @@ def preload() -> None:
     from .ops import OPS, _op_modules
     for name in _op_modules():
         OPS.get(name)
+    # What the imports made is shared with every fork until written: a collection pass in
+    # a fork would touch (and so copy) all of it. Frozen, the forks' passes skip it.
+    import gc
+    gc.collect()
+    gc.freeze()
 
 
 def reap() -> None:
