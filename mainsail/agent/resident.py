@@ -31,6 +31,7 @@ import select
 import signal
 import socket
 import sys
+import time
 from typing import List, Tuple
 
 SOCKET_SUFFIX = ".sock"
@@ -95,11 +96,15 @@ def serve(tree: str, sha: str, folder: str, persist: float) -> int:
         bound = os.lstat(path).st_ino
         preload()
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        idle_since = time.monotonic()
         while True:
-            reap()
-            ready = select.select([listener], [], [], persist)[0]
-            if not ready or not os.path.isdir(tree):
-                break
+            reap()  # each second: a session's fork is not left a zombie until the next
+            ready = select.select([listener], [], [], min(persist, 1.0))[0]
+            if not ready:
+                if time.monotonic() - idle_since >= persist or not os.path.isdir(tree):
+                    break
+                continue
+            idle_since = time.monotonic()
             try:
                 conn, _ = listener.accept()
             except OSError:
