@@ -149,6 +149,10 @@ class Inventory:
     # Hosts no inventory source names (Ansible's implicit localhost): a pattern selects them
     # only by their own name, never through all, * or a glob (with_implicit_localhost).
     implicit: tuple[str, ...] = ()
+    # What read_sources gave when this was loaded, for a second reader (lint) of the same path
+    # and root: (path, root, (draft, first, base)). Reading again parsed the whole file (or ran
+    # the inventory script) once more per run: 30 to 50 ms for 100 hosts.
+    read: Any = field(default=None, compare=False, repr=False)
 
 
 # ---------------------------------------------------------------------------- loading
@@ -201,7 +205,17 @@ def load_inventory(path: Path | str, root: Path | str | None = None,
                 *(f"{draft.group_locs[n]}: {n!r} is both a group and a host"
                   for n in groups if n in hosts))
     return Inventory(first, MappingProxyType(hosts), MappingProxyType(groups), warnings,
-                     _secrets([*groups.values(), *hosts.values()]))
+                     _secrets([*groups.values(), *hosts.values()]),
+                     read=(str(path), root_dir, (draft, first, base)))
+
+
+def sources_of(inv: Inventory, root_dir: Path) -> tuple[_Draft, Path, Path]:
+    """read_sources(inv.path, root_dir), from what loading ``inv`` read when it can be."""
+    if inv.read is not None:
+        given, root, result = inv.read
+        if given == str(inv.path) and Path(root) == Path(root_dir):
+            return result  # type: ignore[no-any-return]
+    return read_sources(inv.path, root_dir)
 
 
 def read_sources(path: Path | str, root_dir: Path) -> tuple[_Draft, Path, Path]:

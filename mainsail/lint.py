@@ -57,7 +57,7 @@ def warnings(root: Path, inv: Inventory, plays: Sequence[Play] = (),
     """Every warning about the project's variables (the inventory's, and the defaults of the
     roles ``plays`` apply), each once, in a stable order."""
     try:
-        inline, base = inventory_mod.read_sources(inv.path, root)[::2]
+        inline, base = inventory_mod.sources_of(inv, root)[::2]
     except (MainsailError, OSError):
         inline, base = None, inv.path.parent  # a source that cannot be read again: no checks
     dirs = inventory_mod._VarsDirs(base, root, secrets, inline) if inline is not None else None

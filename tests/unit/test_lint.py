@@ -117,3 +117,17 @@ def test_warnings_are_printed_once_and_change_no_exit_code(project):
     assert err.count("warning: inventory/group_vars/all.yml:1: variable 'stray_setting'") == 1
     code, _, err = mainsail("plan", "-l", "h1")
     assert code in (0, 8) and err.count("'stray_setting'") == 1, err
+
+
+def test_the_inventory_is_not_read_again_for_the_warnings(project, monkeypatch):
+    """What loading read is reused: reading again parsed the file (or ran the inventory's
+    script) a second time per run."""
+    from mainsail import inventory
+    write(project / "inventory/group_vars/all.yml", "greeting_colour: blue\n")
+    inv = load_inventory(project / "inventory/hosts.yml", root=project)
+
+    def read_again(*args, **kwargs):
+        raise AssertionError("the inventory was read again")
+    monkeypatch.setattr(inventory, "read_sources", read_again)
+    found = lint.warnings(project, inv, load_playbook(project))
+    assert len(found) == 1 and "greeting_colour" in found[0]
