@@ -134,6 +134,9 @@ def pin(client: paramiko.SSHClient, pinned: paramiko.HostKeys, hostname: str, po
         target.add(name, keytype, found[keytype])
 
 
+QUICKACK = getattr(socket, "TCP_QUICKACK", None)
+
+
 class QuickAckSocket(socket.socket):
     """A TCP socket that acknowledges what it receives at once (Linux's TCP_QUICKACK, which
     the kernel turns off again by itself, so it is set before every read). sshd leaves Nagle's
@@ -147,9 +150,6 @@ class QuickAckSocket(socket.socket):
         except OSError:
             pass
         return super().recv(bufsize, flags)
-
-
-QUICKACK = getattr(socket, "TCP_QUICKACK", None)
 
 
 def open_socket(address: str, port: int, timeout: float) -> socket.socket:
@@ -200,10 +200,10 @@ def open_connection(conn: Connection, timeout: float,
         return
     started = time.monotonic()
     sock = open_socket(conn.host, int(conn.port), timeout)
-    conn.connect_kwargs["transport_factory"] = QuietTransport
     if timings is not None:
         timings.add("tcp_connect", time.monotonic() - started)
-        conn.connect_kwargs["transport_factory"] = timed_transport(timings)
+    conn.connect_kwargs["transport_factory"] = \
+        QuietTransport if timings is None else timed_transport(timings)
     conn.connect_kwargs["sock"] = sock
     try:
         opened = time.monotonic()

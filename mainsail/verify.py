@@ -69,7 +69,8 @@ def checks_for(root: Path, inv: Inventory, plays: Sequence[Play], host: Host) ->
 
 def pytest_argv(checks: HostChecks, ssh_config: Path) -> list[str]:
     return [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-            "-p", "testinfra.plugin", "-p", "mainsail.testinfra_plugin", "--rootdir", str(checks.files[0].parents[2]),
+            "-p", "testinfra.plugin", "-p", "mainsail.testinfra_plugin",
+            "--rootdir", str(checks.files[0].parents[2]),
             "--ssh-config", str(ssh_config), "--hosts", "ssh://%s" % checks.host.name,
             *(["--sudo"] if checks.sudo else []), *[str(f) for f in checks.files]]
 

@@ -344,9 +344,10 @@ try:
 except ImportError:  # pragma: no cover - a PyYAML without libyaml
     CParser = None
 
+_FastLoader: Any = None
 if CParser is not None:
-    class _FastLoaderClass(_Positions, CParser, yaml.constructor.SafeConstructor,
-                           yaml.resolver.Resolver):  # type: ignore[misc]
+    class _FastLoader(_Positions, CParser, yaml.constructor.SafeConstructor,  # type: ignore
+                      yaml.resolver.Resolver):
         """The same loader over libyaml's parser."""
 
         def __init__(self, stream: str, display: str) -> None:
@@ -354,10 +355,6 @@ if CParser is not None:
             yaml.constructor.SafeConstructor.__init__(self)
             yaml.resolver.Resolver.__init__(self)
             self.display = display
-
-    _FastLoader: Any = _FastLoaderClass
-else:  # pragma: no cover
-    _FastLoader = None
 
 
 def _construct_map(loader: _Loader, node: MappingNode) -> Iterator[YDict]:

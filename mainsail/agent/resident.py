@@ -54,7 +54,7 @@ def start(tree: str, sha: str, folder: str, persist: float) -> None:
     """Start the resident for the next session, detached: a new session (setsid), stdio on
     /dev/null, no descriptor of ours; it never delays this session's end. Best effort: a
     resident that cannot start only means the next session starts the usual way."""
-    if SERVING or persist <= 0:
+    if SERVING:
         return
     if not os.path.isfile(os.path.join(tree, "__main__.py")):
         return  # not run from the cached tree (a test, a checkout): nothing to keep
@@ -82,6 +82,7 @@ def serve(tree: str, sha: str, folder: str, persist: float) -> int:
         os.close(lock_fd)
         return 0  # another resident serves this digest
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    bound = None  # the inode of our socket, once bound: only that one is removed at the end
     try:
         try:
             os.unlink(path)  # left by a resident that died; ours to replace under the lock
@@ -115,9 +116,9 @@ def serve(tree: str, sha: str, folder: str, persist: float) -> int:
                 conn.close()
     finally:
         try:
-            if os.lstat(path).st_ino == bound:
+            if bound is not None and os.lstat(path).st_ino == bound:
                 os.unlink(path)
-        except (OSError, UnboundLocalError):
+        except OSError:
             pass
         listener.close()
         os.close(lock_fd)  # the lock goes with it

@@ -181,8 +181,9 @@ def test_proxyjump_gateways_get_their_own_pinned_keys(tmp_path, monkeypatch):
     assert len(gateway.gateway.client.get_host_keys()) == 0, "127.0.0.7 has no pinned key"
 
 
-def test_a_direct_connection_has_nagles_algorithm_off_before_the_key_exchange(monkeypatch):
-    """With Nagle's algorithm each SSH round trip on loopback waited ~40 ms for a delayed ACK."""
+def _connect_looking(monkeypatch, look):
+    """connect() to a local listener, with Connection.open replaced by look(sock, listener):
+    what the socket is like when the key exchange would start. The listener's port."""
     import socket
     from fabric import Connection
     from mainsail.session import connect
@@ -190,17 +191,24 @@ def test_a_direct_connection_has_nagles_algorithm_off_before_the_key_exchange(mo
     listener.bind(("127.0.0.1", 0))
     listener.listen(1)
     port = listener.getsockname()[1]
-    seen = {}
-
-    def fake_open(conn):
-        sock = conn.connect_kwargs["sock"]
-        seen["nodelay"] = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
-        seen["peer"] = sock.getpeername()
-    monkeypatch.setattr(Connection, "open", fake_open)
+    monkeypatch.setattr(Connection, "open",
+                        lambda conn: look(conn.connect_kwargs["sock"], listener))
     try:
         connect(Host("web1", address="127.0.0.1", port=port, user="root"))
     finally:
         listener.close()
+    return port
+
+
+def test_a_direct_connection_has_nagles_algorithm_off_before_the_key_exchange(monkeypatch):
+    """With Nagle's algorithm each SSH round trip on loopback waited ~40 ms for a delayed ACK."""
+    import socket
+    seen = {}
+
+    def look(sock, listener):
+        seen["nodelay"] = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+        seen["peer"] = sock.getpeername()
+    port = _connect_looking(monkeypatch, look)
     assert seen["nodelay"] != 0
     assert seen["peer"] == ("127.0.0.1", port)
 
@@ -277,29 +285,19 @@ def test_a_profiled_connection_times_tcp_key_exchange_and_authentication(tmp_pat
 def test_a_direct_connection_acknowledges_at_once_where_linux_allows(monkeypatch):
     """sshd held its channel-open reply ~40 ms for our delayed ACK of its host keys notice."""
     import socket
-    from fabric import Connection
-    from mainsail.session import QuickAckSocket, connect
+    from mainsail.session import QuickAckSocket
     if not hasattr(socket, "TCP_QUICKACK"):
         return  # not Linux: a plain socket, as the test above checks
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(1)
-    port = listener.getsockname()[1]
     seen = {}
 
-    def fake_open(conn):
-        sock = conn.connect_kwargs["sock"]
+    def look(sock, listener):
         peer, _ = listener.accept()
         peer.sendall(b"SSH-2.0-test\r\n")
         seen["line"] = sock.recv(100)
         seen["quickack"] = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK)
         seen["type"] = type(sock)
         peer.close()
-    monkeypatch.setattr(Connection, "open", fake_open)
-    try:
-        connect(Host("web1", address="127.0.0.1", port=port, user="root"))
-    finally:
-        listener.close()
+    _connect_looking(monkeypatch, look)
     assert seen["type"] is QuickAckSocket
     assert seen["line"] == b"SSH-2.0-test\r\n"
     assert seen["quickack"] != 0
