@@ -414,7 +414,12 @@ def create_home(home: str, uid: int, gid: int, skeleton: Any = None) -> None:
         shutil.copytree(skel, home, symlinks=True)
     else:
         os.mkdir(home)
-    os.chmod(home, home_mode())
+    # on the folder just made, never through a link put in its place since
+    fd = os.open(home, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    try:
+        os.fchmod(fd, home_mode())
+    finally:
+        os.close(fd)
     for root, dirs, files in os.walk(home):
         for entry in [root] + [os.path.join(root, n) for n in dirs + files]:
             os.lchown(entry, uid, gid)  # a link is never followed: it may point anywhere
