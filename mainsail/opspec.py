@@ -11,10 +11,10 @@ import ast
 import re
 import shlex
 from types import MappingProxyType
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 from .agent import safeexpr
-from .agent.ops import SPECS
+from .agent import ops
 from .agent.spec import OpSpec
 from .errors import BadInput, did_you_mean
 from .yamlio import OctInt, loc_of
@@ -32,13 +32,59 @@ _CONDITION_HINT = ("compare rc, stdout, stderr or the registered result's fields
                    "'exists' in stdout or out.stdout_lines | length > 0")
 
 
+class _Declarations(Mapping[str, OpSpec]):
+    """Operation name -> its declaration, read from mainsail/agent/ops/<name>.py. A lookup
+    imports that one module; iterating (listings, hints, docs) imports them all."""
+
+    def __getitem__(self, name: str) -> OpSpec:
+        found = ops.spec(name)
+        if found is None:
+            raise KeyError(name)
+        return found
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and ops.spec(name) is not None
+
+    def get(self, name: str, default: Any = None) -> Any:  # type: ignore[override]
+        found = ops.spec(name) if isinstance(name, str) else None
+        return default if found is None else found
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(ops.SPECS)
+
+    def __len__(self) -> int:
+        return len(ops.SPECS)
+
+
 # The declarations live beside each operation's code (mainsail/agent/ops/<op>.py); this
 # module only reads them.
-OPS: Mapping[str, OpSpec] = MappingProxyType(dict(SPECS))
+OPS: Mapping[str, OpSpec] = _Declarations()
 
-# Ansible spellings that mean the same operation here.
-OP_ALIASES: Mapping[str, str] = MappingProxyType(
-    {alias: spec.name for spec in SPECS.values() for alias in spec.aliases})
+
+class _Aliases(Mapping[str, str]):
+    """Ansible spellings that mean the same operation here (``lineinfile`` -> ``line``),
+    declared by each op's SPEC: found by importing every op, so only asked for a name that
+    is not an operation's own."""
+
+    _found: dict[str, str] | None = None
+
+    def _all(self) -> dict[str, str]:
+        if self._found is None:
+            self._found = {alias: spec.name for spec in ops.SPECS.values()
+                           for alias in spec.aliases}
+        return self._found
+
+    def __getitem__(self, name: str) -> str:
+        return self._all()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+
+OP_ALIASES: Mapping[str, str] = _Aliases()
 _FQCN_PREFIXES = ("ansible.builtin.", "ansible.legacy.")
 
 
@@ -56,6 +102,8 @@ def canonical_op(name: str) -> str | None:
     for prefix in _FQCN_PREFIXES:
         if name.startswith(prefix):
             name = name[len(prefix):]
+    if name in OPS:
+        return name
     name = OP_ALIASES.get(name, name)
     return name if name in OPS else None
 

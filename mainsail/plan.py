@@ -53,8 +53,7 @@ MAX_BLOB_BYTES = 100 * 1024 * 1024
 # Ansible's default words (headers and checks look for "Ansible managed"), and who wrote it.
 ANSIBLE_MANAGED = "Ansible managed (by Mainsail): local changes will be overwritten."
 # Where a file goes and where it came from stay readable in a masked plan.
-_SHOWN_WHEN_MASKED = frozenset({"dest", "path", "src", "mode", "owner", "group"} |
-                               {s.ships.digest for s in OPS.values() if s.ships})
+_SHOWN_WHEN_MASKED = frozenset({"dest", "path", "src", "mode", "owner", "group"})
 
 
 @dataclass(frozen=True)
@@ -140,7 +139,10 @@ def _without_passwords(value: Any) -> Any:
 def _masked_step(step: Mapping[str, Any]) -> dict[str, Any]:
     if not step.get("no_log"):
         return {**step, "args": _without_passwords(step.get("args"))}
-    args = {k: (v if k in _SHOWN_WHEN_MASKED else MASK) for k, v in step["args"].items()}
+    spec = OPS.get(str(step.get("op")))
+    digest = spec.ships.digest if spec is not None and spec.ships else None  # content's hash
+    args = {k: (v if k in _SHOWN_WHEN_MASKED or k == digest else MASK)
+            for k, v in step["args"].items()}
     return {**step, "args": args}
 
 
@@ -2014,8 +2016,28 @@ LOGIN = "login:"  # a segment's place: the host, logged in as the user that foll
 _TEXT_TYPES = ("str", "abspath", "pathtext")
 _NO_ARG = Arg("")
 
-_JUDGED_HERE = {name: module for name, module in RUNNERS.items()
-                if hasattr(module, "prepare") and hasattr(module, "registered")}
+class _JudgedHere(Mapping[str, Any]):
+    """The ops whose verdict the controller reaches itself (debug, assert, fail: their module
+    has ``prepare`` and ``registered``), by name; a lookup imports only that op's module."""
+
+    def __getitem__(self, name: str) -> Any:
+        module = RUNNERS.get(name) if isinstance(name, str) else None
+        if not (hasattr(module, "prepare") and hasattr(module, "registered")):
+            raise KeyError(name)
+        return module
+
+    def __contains__(self, name: object) -> bool:
+        module = RUNNERS.get(name) if isinstance(name, str) else None
+        return hasattr(module, "prepare") and hasattr(module, "registered")
+
+    def __iter__(self) -> Iterator[str]:
+        return (name for name in RUNNERS if name in self)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+_JUDGED_HERE: Mapping[str, Any] = _JudgedHere()
 
 
 def _registered(entries: Sequence[tuple[Any, int | None]], by_id: Mapping[Any, Mapping[str, Any]],

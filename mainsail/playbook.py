@@ -1228,7 +1228,7 @@ def parse_task(data: Any, where: str, role: str | None = None, *,
     # the action's name as written (a plugin alias's own), for with_first_found's folder
     action = next((k for k in written if k not in data), op_key) if written is not data \
         else op_key
-    if canonical_op(op_key) is None and foreign_module(op_key):
+    if foreign_module(op_key) and canonical_op(op_key) is None:
         # Another platform's or collection's module (win_file, community.mysql.mysql_db): it
         # loads, so that a role for several systems reads; the plan refuses it if it would run.
         return Task(op=FOREIGN_OP, args={"module": op_key}, loc=where, role=role,
@@ -1574,8 +1574,8 @@ def _plugin_aliases(data: Any, keywords: tuple[str, ...]) -> Any:
     if source is None or not isinstance(data, YDict):
         return data
     for key in list(data):
-        if not isinstance(key, str) or key in keywords or canonical_op(key) is not None or \
-                _controller_op(key) or not re.fullmatch(r"[a-z_][a-z0-9_]*", key):
+        if not isinstance(key, str) or key in keywords or _controller_op(key) or \
+                canonical_op(key) is not None or not re.fullmatch(r"[a-z_][a-z0-9_]*", key):
             continue
         target = _reexported(key, source)
         if target is None:
@@ -1614,10 +1614,10 @@ def _operation_key(data: Mapping[str, Any], keywords: tuple[str, ...], where: st
         if key in UNSUPPORTED:
             raise BadInput(f"task keyword {key!r} is not supported", loc_of(data, key),
                            UNSUPPORTED[key])
-        if isinstance(key, str) and canonical_op(key) is None and foreign_module(key):
+        if isinstance(key, str) and foreign_module(key) and canonical_op(key) is None:
             ops.append(key)
             continue
-        if not isinstance(key, str) or (canonical_op(key) is None and not _controller_op(key)):
+        if not isinstance(key, str) or (not _controller_op(key) and canonical_op(key) is None):
             raise BadInput(f"unknown task keyword or operation {key!r}", loc_of(data, key),
                            did_you_mean(str(key), [*keywords, *OPS]))
         ops.append(key)

@@ -168,3 +168,29 @@ def test_every_op_module_declares_itself_and_every_declared_op_runs() -> None:
     assert set(SPECS) <= modules
     for spec in SPECS.values():
         assert spec.agent_op in RUNNERS, f"{spec.name} runs as {spec.agent_op}, which has no run"
+
+
+def test_an_op_is_declared_in_the_module_of_its_own_name() -> None:
+    # The controller and the agent find an op by importing ops/<name>.py alone: a
+    # declaration elsewhere would be missed until something imported every module.
+    import importlib
+    for name, spec in SPECS.items():
+        module = importlib.import_module("mainsail.agent.ops." + name)
+        assert module.SPEC is spec
+
+
+def test_a_lookup_imports_only_the_op_asked_for() -> None:
+    import subprocess
+    import sys
+    code = ("import sys\n"
+            "from mainsail.opspec import OPS, canonical_op\n"
+            "from mainsail.plan import _JUDGED_HERE\n"
+            "assert canonical_op('ansible.builtin.template') == 'template'\n"
+            "assert 'set_fact' not in OPS and 'debug' in _JUDGED_HERE\n"
+            "assert 'template' not in _JUDGED_HERE\n"
+            "import mainsail.agent.ops as ops\n"
+            "assert ops._found is None, 'every op was imported'\n"
+            "assert canonical_op('lineinfile') == 'line'  # an alias: they are all read\n"
+            "assert ops._found is not None\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr

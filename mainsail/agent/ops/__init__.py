@@ -6,7 +6,8 @@ so adding an operation is adding its module. A module whose op is applied by ano
 
 The agent imports an operation's module only when a step uses it (``OPS.get(name)`` imports
 ``ops/<name>.py``): importing all of them at every start was most of the agent's start-up on
-the host. ``SPECS`` (the controller's view) still imports every module, on first use.
+the host. The controller also loads declarations one at a time (``spec(name)``); ``SPECS``
+(all of them, for aliases, listings and docs) imports every module, on first use.
 """
 from __future__ import annotations
 
@@ -59,30 +60,20 @@ def _everything() -> Tuple[Dict[str, OpSpec], Dict[str, ModuleType]]:
 class _Runners(MutableMapping[str, ModuleType]):
     """Operation name -> the module that applies it, imported on first use.
 
-    An op's module is named after it (``apt`` in ``ops/apt.py``); a name that is not found so
-    falls back to importing every module, so a differently named module is still found."""
+    An op's module is named after it (``apt`` in ``ops/apt.py``; a unit test holds every
+    module to it), so a name is looked up by importing that one module: never all of them."""
 
     def __init__(self) -> None:
-        self._loaded: Dict[str, ModuleType] = {}
+        self._loaded: Dict[str, Optional[ModuleType]] = {}
 
     def _load(self, name: str) -> Optional[ModuleType]:
         if name in self._loaded:
             return self._loaded[name]
-        module: Optional[ModuleType] = None
-        if _OP_NAME.match(name):
-            try:
-                candidate = importlib.import_module("%s.%s" % (__name__, name))
-            except ModuleNotFoundError as exc:
-                if exc.name != "%s.%s" % (__name__, name):
-                    raise  # the module exists and lacks something: a real error
-                candidate = None
-            spec = _spec_of(candidate) if candidate is not None else None
-            if spec is not None and spec.name == name and hasattr(candidate, "run"):
-                module = candidate
-        if module is None:
-            module = _everything()[1].get(name)
-        if module is not None:
-            self._loaded[name] = module
+        found = spec(name)
+        module = importlib.import_module("%s.%s" % (__name__, name)) if found else None
+        if module is not None and not hasattr(module, "run"):
+            module = None  # declared, applied by another op's code (template by copy's)
+        self._loaded[name] = module
         return module
 
     def __getitem__(self, name: str) -> ModuleType:
@@ -97,15 +88,43 @@ class _Runners(MutableMapping[str, ModuleType]):
     def __delitem__(self, name: str) -> None:
         del self._loaded[name]
 
+    def _names(self) -> set:
+        return set(_everything()[1]) | {n for n, m in self._loaded.items() if m is not None}
+
     def __iter__(self) -> Iterator[str]:
-        return iter(sorted(set(_everything()[1]) | set(self._loaded)))
+        return iter(sorted(self._names()))
 
     def __len__(self) -> int:
-        return len(set(_everything()[1]) | set(self._loaded))
+        return len(self._names())
 
 
 OPS: MutableMapping[str, ModuleType] = _Runners()
 """The modules that apply operations, by name (imported when first asked for)."""
+
+
+_specs: Dict[str, Optional[OpSpec]] = {}
+
+
+def spec(name: str) -> Optional[OpSpec]:
+    """The declaration of operation ``name`` (its canonical name, which is its module's name),
+    or None: only that module is imported, so the controller loads the operations a playbook
+    uses, not all of them (every module cost ~45 ms at each start)."""
+    if name in _specs:
+        return _specs[name]
+    found: Optional[OpSpec] = None
+    if _found is not None:
+        found = _found[0].get(name)
+    elif isinstance(name, str) and _OP_NAME.match(name):
+        try:
+            module = importlib.import_module("%s.%s" % (__name__, name))
+        except ModuleNotFoundError as exc:
+            if exc.name != "%s.%s" % (__name__, name):
+                raise
+        else:
+            candidate = _spec_of(module)
+            found = candidate if candidate is not None and candidate.name == name else None
+    _specs[name] = found
+    return found
 
 
 def __getattr__(name: str) -> Any:
