@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Optional
-
-from rich.console import Console
-from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, TaskID, TextColumn
-from rich.progress import Progress as RichProgress
-from rich.table import Table
+from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence
 
 from .masking import MASK, Masker  # noqa: F401 (shown here, decided there)
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import Progress as RichProgress, TaskID
+
+# rich is loaded for a terminal, or for a line only it prints right (markup, emoji codes): off
+# a terminal (CI logs, `| tee`, the benchmarks) its import and tables were a tenth of a
+# no-op run's start-up.
 
 @dataclass
 class StepRecord:
@@ -126,6 +129,7 @@ def sanitize(text: Any) -> Any:
 
 def plain(text: Any) -> str:
     """Host-supplied text for a place rich reads as markup: sanitized, then escaped."""
+    from rich.markup import escape
     return escape(sanitize(str(text)))
 
 
@@ -159,12 +163,14 @@ class Progress:
         self.verbose = verbose or level > 0
         self.level = level  # -v: every step's command and output; -vv: its file:line too
         self.lock = threading.Lock()
-        self.bars: Optional[RichProgress] = None
-        self.bar_ids: dict[str, TaskID] = {}
+        self.bars: Optional["RichProgress"] = None
+        self.bar_ids: dict[str, "TaskID"] = {}
         self.counts: dict[str, list[int]] = {}  # host -> [done, total]
 
     def __enter__(self) -> "Progress":
         if self.console.is_terminal:
+            from rich.progress import BarColumn, MofNCompleteColumn, TextColumn
+            from rich.progress import Progress as RichProgress
             self.bars = RichProgress(TextColumn("{task.description:<10}"), BarColumn(),
                                      MofNCompleteColumn(), TextColumn("{task.fields[last]}"),
                                      console=self.console, transient=True)
@@ -204,7 +210,9 @@ class Progress:
         Text with an emoji code (``:name:``) still goes through rich, which replaces it."""
         shown = sanitize(self.mask(text))
         if self.console.is_terminal or self.console.color_system is not None or \
-                self.console.record or _EMOJI.search(shown) or not _PLAIN_NAME.fullmatch(host):
+                self.console.record or self.console.quiet or _EMOJI.search(shown) or \
+                not _PLAIN_NAME.fullmatch(host):
+            from rich.markup import escape
             self.console.print("%-10s [%s]%-8s[/] %s" % (plain(host), STYLE.get(status, ""),
                                                        status, escape(shown)),
                                highlight=False, markup=True)
@@ -264,22 +272,60 @@ def failure_text(step: StepRecord) -> str:
     return "\n".join(parts)
 
 
+RECAP_COLUMNS = ("host", "ok", "changed", "failed", "skipped", "ignored", "unreachable",
+                 "seconds")
+
+
 def recap(console: Console, run: RunRecord, mask: Masker = Masker()) -> None:
-    table = Table(title="recap%s" % (" (check mode: nothing was changed)" if run.check else ""),
-                  title_justify="left")
-    for column in ("host", "ok", "changed", "failed", "skipped", "ignored", "unreachable",
-                   "seconds"):
-        table.add_column(column, justify="left" if column == "host" else "right")
-    for h in run.hosts.values():
-        table.add_row(plain(h.name), str(h.ok), str(h.changed), str(h.failed), str(h.skipped),
-                      str(h.ignored),
-                      "1" if h.unreachable else "0", "%.2f" % h.seconds,
-                      style=STYLE["failed"] if h.state != "ok" else None)
-    console.print(table)
+    title = "recap%s" % (" (check mode: nothing was changed)" if run.check else "")
+    rows = [(sanitize(h.name), str(h.ok), str(h.changed), str(h.failed), str(h.skipped),
+             str(h.ignored), "1" if h.unreachable else "0", "%.2f" % h.seconds)
+            for h in run.hosts.values()]
+    table = None if console.is_terminal or console.color_system is not None or \
+        console.record or console.quiet else \
+        plain_table(title, RECAP_COLUMNS, rows, console.width)
+    if table is not None:
+        console.file.write(table)
+        console.file.flush()
+    else:
+        from rich.table import Table
+        shown = Table(title=title, title_justify="left")
+        for column in RECAP_COLUMNS:
+            shown.add_column(column, justify="left" if column == "host" else "right")
+        for h, row in zip(run.hosts.values(), rows):
+            shown.add_row(plain(h.name), *row[1:],
+                          style=STYLE["failed"] if h.state != "ok" else None)
+        console.print(shown)
     # Each host's error was printed as it happened (Progress.event): not again here.
     if run.aborted:
         console.print(sanitize("run stopped: %s" % mask(run.aborted)), style="red",
                       markup=False)
+
+
+def plain_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[str]],
+                width: int) -> Optional[str]:
+    """The recap as rich draws it without colours (its heavy-head box, the first column
+    left-aligned, the rest right), or None where rich would do more than draw it: a table
+    wider than ``width`` (rich shrinks it), text other than plain ASCII (wide characters,
+    emoji codes rich replaces). rich took about a millisecond per row."""
+    cells = [list(columns)] + [list(row) for row in rows]
+    if any(not (c.isascii() and c.isprintable()) or _EMOJI.search(c) for row in cells
+           for c in row) or any(len(row) != len(columns) for row in cells):
+        return None
+    sizes = [max(len(row[i]) for row in cells) for i in range(len(columns))]
+    if sum(sizes) + 3 * len(sizes) + 1 > width or len(title) > width:
+        return None
+
+    def line(left: str, fill: str, middle: str, right: str) -> str:
+        return left + middle.join(fill * (n + 2) for n in sizes) + right + "\n"
+
+    def row(values: Sequence[str], bar: str) -> str:
+        return bar + bar.join(" %s " % (v.ljust(n) if i == 0 else v.rjust(n))
+                              for i, (v, n) in enumerate(zip(values, sizes))) + bar + "\n"
+
+    return "".join([title + "\n", line("┏", "━", "┳", "┓"), row(cells[0], "┃"),
+                    line("┡", "━", "╇", "┩"), *(row(r, "│") for r in cells[1:]),
+                    line("└", "─", "┴", "┘")])
 
 
 def masked_dict(run: RunRecord, mask: Masker) -> dict[str, Any]:
@@ -356,6 +402,58 @@ def write_junit(run: RunRecord, path: Path, mask: Masker) -> None:
     ET.ElementTree(suites).write(path, encoding="unicode", xml_declaration=True)
 
 
-def make_console() -> Console:
-    # Plain lines when not a terminal (CI logs), colours and live output on one.
+class PlainConsole:
+    """The console off a terminal: what rich's Console prints there (no colours, no wrapping)
+    for the lines written most, without loading rich. Anything rich renders differently (a
+    markup string, an emoji code, a table) goes to a rich Console made on first need."""
+
+    is_terminal = False
+    color_system = None
+    record = False
+    quiet = False
+
+    def __init__(self, file: Any = None) -> None:
+        self.file = file if file is not None else sys.stdout
+        self._rich: Optional["Console"] = None
+
+    @property
+    def width(self) -> int:
+        """rich's width off a terminal: COLUMNS, else the size of a terminal on the standard
+        streams (stderr may be one), else 80."""
+        columns = os.environ.get("COLUMNS", "")
+        if columns.isdigit() and int(columns):
+            return int(columns)
+        for fd in (0, 1, 2):
+            try:
+                return os.get_terminal_size(fd).columns or 80
+            except (AttributeError, ValueError, OSError):
+                continue
+        return 80
+
+    def rich(self) -> "Console":
+        if self._rich is None:
+            from rich.console import Console
+            self._rich = Console(file=self.file, highlight=False, soft_wrap=True)
+        return self._rich
+
+    def print(self, *objects: Any, markup: Optional[bool] = None, **options: Any) -> None:
+        text = objects[0] if len(objects) == 1 else None
+        if markup is False and isinstance(text, str) and not _EMOJI.search(text) and \
+                set(options) <= {"style", "highlight"} and \
+                text.replace("\n", "").replace("\t", "").isprintable():
+            # markup off, no colours: rich writes the text with tabs expanded (8)
+            self.file.write(text.expandtabs(8) + "\n")
+            self.file.flush()
+            return
+        self.rich().print(*objects, markup=markup, **options)
+
+
+def make_console() -> "Console | PlainConsole":
+    """Plain lines when not a terminal (CI logs), colours and live output on one. rich is
+    asked for where it would colour anyway: FORCE_COLOR or TTY_COMPATIBLE/TTY_INTERACTIVE=1."""
+    env = os.environ
+    if not sys.stdout.isatty() and not env.get("FORCE_COLOR") and \
+            env.get("TTY_COMPATIBLE") != "1" and env.get("TTY_INTERACTIVE") != "1":
+        return PlainConsole(sys.stdout)
+    from rich.console import Console
     return Console(file=sys.stdout, highlight=False, soft_wrap=True)

@@ -2,6 +2,7 @@
 
 import io
 import json
+import sys
 import xml.etree.ElementTree as ET
 
 from rich.console import Console
@@ -163,3 +164,69 @@ def test_step_lines_off_a_terminal_are_what_rich_would_print():
         seen.append(out.getvalue())
     assert seen[0] == seen[1]
     assert "\x1b" not in seen[0] and "\\x1b" in seen[0]
+
+
+def _recap_text(console_factory, run) -> str:
+    from mainsail.report import recap
+    out = io.StringIO()
+    recap(console_factory(out), run)
+    return out.getvalue()
+
+
+def test_the_recap_off_a_terminal_is_what_rich_would_draw(monkeypatch):
+    """Drawn without rich where it fits (rich took about a millisecond a row); the same
+    characters either way, and rich's own drawing where the table is too wide to fit."""
+    from mainsail.report import PlainConsole
+    monkeypatch.setenv("COLUMNS", "80")
+    runs = []
+    for check, names in ((False, ["b001", "web1.example.com"]), (True, ["h"] * 1),
+                         (False, ["a-host-name-long-enough-to-make-rich-shrink-the-table"]),
+                         (False, ["wëb1", "web:rocket:2", "web[/b]3"])):
+        run = RunRecord(playbook="site", check=check, aborted="stop" if not check else "")
+        for i, name in enumerate(names):
+            run.hosts[name] = HostRecord(name, ok=7 * i, changed=i, failed=i % 2,
+                                         unreachable=bool(i % 2), seconds=0.0912 * i)
+        runs.append(run)
+    for run in runs:
+        rich_drawn = _recap_text(lambda out: Console(file=out, highlight=False, soft_wrap=True,
+                                                     record=True), run)
+        assert _recap_text(lambda out: PlainConsole(out), run) == rich_drawn
+        assert _recap_text(lambda out: Console(file=out, highlight=False, soft_wrap=True),
+                           run) == rich_drawn
+
+
+def test_plain_lines_are_what_rich_would_print():
+    from mainsail.report import PlainConsole
+    texts = ["plain", "tab\there", "two\nlines", "  indented  ", "a :rocket: code",
+             "[b]not markup[/b]", "wide 漢字", "\x1b[31m raw escape", "trailing\n"]
+    for text in texts:
+        fast, slow = io.StringIO(), io.StringIO()
+        PlainConsole(fast).print(text, markup=False, highlight=False, style="red")
+        Console(file=slow, highlight=False, soft_wrap=True).print(text, markup=False,
+                                                                 highlight=False, style="red")
+        assert fast.getvalue() == slow.getvalue(), text
+
+
+def test_the_console_is_plain_off_a_terminal_and_rich_on_request(monkeypatch):
+    from mainsail.report import PlainConsole, make_console
+    for name in ("FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(sys, "stdout", io.StringIO())
+    assert isinstance(make_console(), PlainConsole)
+    monkeypatch.setenv("FORCE_COLOR", "1")
+    assert isinstance(make_console(), Console)
+
+
+def test_a_quiet_console_shows_no_step_lines():
+    # The API's default console (Console(quiet=True)): nothing printed, not even the lines
+    # written without rich.
+    out = io.StringIO()
+    console = Console(file=out, quiet=True)
+    progress = Progress(console, Masker(), show_diff=False)
+    progress.step("web1", StepRecord("p", "write config", "", "changed"))
+    progress.event("web1", "failed", "boom")
+    from mainsail.report import recap
+    run = RunRecord(playbook="site", check=False)
+    run.hosts["web1"] = HostRecord("web1")
+    recap(console, run)
+    assert out.getvalue() == ""
