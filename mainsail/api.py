@@ -12,9 +12,7 @@ bad input raises :class:`BadInput` (the command line's exit 4) before any host i
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Mapping, Sequence
-
-from rich.console import Console
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from .flags import with_overrides
 from .inventory import Host, Inventory, load_inventory, select_hosts
@@ -23,6 +21,10 @@ from .preflight import syntax_check as check_offline
 from .report import Masker, Progress, RunRecord, masked_dict, write_json, write_junit
 from .runner import RunOptions, holder_identity, run_playbook
 from .vault import Vault
+
+if TYPE_CHECKING:
+    from rich.console import Console  # loaded for a run that prints (the command line finds
+    # its project with find_root, and prints without rich off a terminal)
 
 DEFAULT_INVENTORY = "inventory/hosts.yml"
 
@@ -76,7 +78,10 @@ class Project:
                           connect_timeout=float(timeout), lock_wait=float(lock_wait),
                           holder=holder_identity("api deploy playbook=%s" % playbook),
                           secrets=secrets)
-        shown = console or Console(quiet=True)
+        if console is None:
+            from rich.console import Console
+            console = Console(quiet=True)
+        shown = console
         progress = Progress(shown, Masker().with_secrets(secrets.secrets()), show_diff=diff)
         with progress:
             record = run_playbook(self.root, inv, plays, chosen, opts, progress,
