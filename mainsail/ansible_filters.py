@@ -17,7 +17,8 @@ import re
 import time
 import urllib.parse
 import uuid
-from typing import Any, Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 import jinja2
 import yaml

@@ -11,7 +11,8 @@ import ast
 import re
 import shlex
 from types import MappingProxyType
-from typing import Any, Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
 
 from .agent import safeexpr
 from .agent import ops

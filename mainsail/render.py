@@ -23,7 +23,8 @@ import string
 import traceback
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 import jinja2
 import jinja2.environment

@@ -16,7 +16,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from .agent.main import hide
 from .agent.ops import OPS as AGENT_OPS
