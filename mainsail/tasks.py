@@ -804,8 +804,7 @@ def verify(c: Context, limit: str | None = None, inventory: str | None = None,
     from .verify import verify as run_verify
     plays = load_playbook(project_root(), flags.setting(c, "playbook", playbook, "site"),
                           run_vault(c), roles_path=roles_path(c))
-    config = "\n".join(ssh_config_block(h) for h in t.inv.hosts.values())
-    finish(run_verify(project_root(), t.inv, plays, t.hosts, config, say, min(t.forks, 4)))
+    finish(run_verify(project_root(), t.inv, plays, t.hosts, say, t.forks, t.timeout))
 
 
 # ---------------------------------------------------------------------------- vault

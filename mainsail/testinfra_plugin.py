@@ -1,54 +1,144 @@
-"""pytest plugin for `inv verify`: the `hostvars` fixture, the host's resolved variables."""
+"""The pytest side of `inv verify`: testinfra's hosts reached through Mainsail's own sessions.
+
+verify (verify.py) opens one agent session per host, the way a deploy does (pinned host keys,
+one sudo per host with its become password answered on the channel), then runs pytest once,
+in its own process, with this module as a plugin. Each check's command goes to the host's
+agent as a ``raw`` step: no ssh client, sudo or shell started per command on the controller,
+and on the host only the command itself.
+
+* ``mainsail://NAME``: a testinfra backend over the open session of host NAME;
+* each role's test module gets the hosts the playbook applies that role to;
+* the ``hostvars`` fixture: the host's resolved variables, held in this process (never in a
+  file or the environment).
+"""
 
 from __future__ import annotations
 
-import json
-import os
-from typing import Any
+import sys
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
 
 import pytest
+import testinfra.backend
+from testinfra.backend import base
 
-#: The path of a 0600 JSON file (in a 0700 folder) with the host's variables: they may hold
-#: decrypted secrets, which an environment variable would show to every child process.
-VARS_FILE_ENV = "MAINSAIL_VERIFY_HOSTVARS_FILE"
-SUDO_PASSWORD_ENV = "MAINSAIL_VERIFY_SUDO_PASSWORD_FILE"
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    """With --sudo, checks run as root the way deploys do: `sudo -n`, or, on a host whose sudo
-    asks for a password, `sudo -S` with the password on the command's stdin."""
-    from testinfra.backend import base
-
-    path = os.environ.get(SUDO_PASSWORD_ENV)
-    password = open(path).read().encode() + b"\n" if path else None
-    prompt = "-S -p ''" if password else "-n"
-
-    def get_sudo_command(self: Any, command: str, sudo_user: str | None) -> str:
-        if sudo_user is None:
-            return self.quote("sudo %s /bin/sh -c %%s" % prompt, command)
-        return self.quote("sudo %s -u %%s /bin/sh -c %%s" % prompt, sudo_user, command)
-
-    def run_local(self: Any, command: str, *args: str) -> Any:
-        import shlex
-        import subprocess
-        line = self.quote(command, *args)  # testinfra's ssh command, every argument quoted
-        cmd = self.encode(line)
-        # Split here rather than hand the line to a shell: nothing in it is run by one.
-        proc = subprocess.Popen(shlex.split(line), stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        stdout, stderr = proc.communicate(password if self.sudo else None)
-        return self.result(proc.returncode, cmd, stdout, stderr)
-
-    base.BaseBackend.get_sudo_command = get_sudo_command
-    if password:
-        base.BaseBackend.run_local = run_local
+BACKEND = "mainsail"
 
 
-@pytest.fixture(scope="session")
-def hostvars() -> dict[str, Any]:
-    """Inventory vars (with `address`, `inventory_hostname`) over the applied roles' defaults."""
-    path = os.environ.get(VARS_FILE_ENV)
-    if not path:
-        return {}
-    with open(path, encoding="utf-8") as handle:
-        return json.load(handle)  # type: ignore[no-any-return]
+@dataclass
+class Registry:
+    """What one verify run hands its checks: the open session of each host, which hosts each
+    test file runs on, and their variables. Results come back per host."""
+
+    sessions: Mapping[str, Any]  # host name -> session.HostSession
+    hosts_of: Mapping[Path, tuple[str, ...]]  # test file -> the hosts it checks
+    hostvars: Mapping[str, Mapping[str, Any]]
+    outcomes: dict[str, list[tuple[str, str, str, float]]] = field(default_factory=dict)
+    # host -> [(test id, "passed"/"failed"/"skipped"/"error", failure text, seconds)]
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def record(self, host: str, test: str, outcome: str, text: str, seconds: float) -> None:
+        with self.lock:
+            self.outcomes.setdefault(host, []).append((test, outcome, text, seconds))
+
+
+_ACTIVE: list[Registry] = []  # the run under way (one at a time in a process)
+
+
+def active() -> Registry:
+    if not _ACTIVE:
+        raise RuntimeError("mainsail's testinfra backend runs under `inv verify` only")
+    return _ACTIVE[-1]
+
+
+class MainsailBackend(base.BaseBackend):
+    """testinfra's commands run by the host's agent, as the session's user (root when the
+    host's plays escalate): ``/bin/sh -c COMMAND``, its exit status, stdout and stderr (as
+    UTF-8 text, undecodable bytes replaced; the agent keeps 1 MiB of each)."""
+
+    NAME = BACKEND
+
+    def __init__(self, hostname: str, *args: Any, **kwargs: Any) -> None:
+        self.session = active().sessions[hostname]
+        super().__init__(hostname, *args, **kwargs)
+        self._next = 0
+
+    def get_pytest_id(self) -> str:
+        return self.hostname
+
+    def run(self, command: str, *args: str, **kwargs: Any) -> base.CommandResult:
+        line = self.get_command(command, *args)
+        self._next += 1
+        # ignore_errors: a command that exits non-zero is an answer here, not a failed host
+        step = {"id": self._next, "op": "raw", "name": "check", "args": {"cmd": line},
+                "ignore_errors": True}
+        done = self.session.run([step], {}, check=False, diff=False)
+        result = done[0] if done else {}
+        return self.result(int(result.get("rc", 1) if result.get("rc") is not None else 1),
+                           self.encode(line), str(result.get("stdout") or "").encode(),
+                           str(result.get("stderr") or result.get("msg") or "").encode())
+
+
+def forget(files: Any) -> None:
+    """After a run in this process: testinfra's cached hosts of ours (their sessions are
+    closed) and the check modules pytest imported, so that a later run reads them afresh."""
+    from testinfra.host import Host
+    ours = (lambda host: isinstance(host.backend, MainsailBackend))
+    for key, value in list(Host._host_cache.items()):
+        if ours(value):
+            del Host._host_cache[key]
+    for key, values in list(Host._hosts_cache.items()):
+        if any(ours(v) for v in values):
+            del Host._hosts_cache[key]
+    paths = {str(Path(f).resolve()) for f in files}
+    for name, module in list(sys.modules.items()):
+        where = getattr(module, "__file__", None)
+        if where and str(Path(where).resolve()) in paths:
+            del sys.modules[name]
+
+
+testinfra.backend.BACKENDS[BACKEND] = "%s.%s" % (__name__, MainsailBackend.__name__)
+
+
+class VerifyPlugin:
+    """Parametrizes each test module with its hosts; records each test's outcome per host."""
+
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
+        # Before testinfra's own hook, which then builds the hosts from this list.
+        if "_testinfra_host" in metafunc.fixturenames:
+            path = Path(str(metafunc.definition.path)).resolve()
+            metafunc.module.testinfra_hosts = ["%s://%s" % (BACKEND, name)
+                                               for name in self.registry.hosts_of.get(path, ())]
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: Any) -> Any:
+        outcome = yield
+        report = outcome.get_result()
+        if report.when != "call" and not (report.failed or report.skipped):
+            return
+        host = getattr(getattr(item, "callspec", None), "params", {}).get("_testinfra_host")
+        names = [host.backend.hostname] if host is not None else \
+            list(self.registry.hosts_of.get(Path(str(item.path)).resolve(), ()))
+        state = "error" if report.failed and report.when != "call" else report.outcome
+        text = report.longreprtext if report.failed else ""
+        for name in names:
+            self.registry.record(name, item.nodeid, state, text, report.duration)
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed:  # a test file that does not import: every host it checks fails
+            path = Path(str(report.fspath)).resolve()
+            for name in self.registry.hosts_of.get(path, ()):
+                self.registry.record(name, report.nodeid, "error", report.longreprtext, 0.0)
+
+
+@pytest.fixture(scope="module")
+def hostvars(_testinfra_host: Any) -> Mapping[str, Any]:
+    """The host's variables: inventory vars (with `address`, `inventory_hostname`) over the
+    applied roles' defaults, as the plays resolve them."""
+    return active().hostvars.get(_testinfra_host.backend.hostname, {})

@@ -1,29 +1,34 @@
 """`inv verify`: each role's testinfra checks, run against the hosts the site gives that role.
 
-Checks connect through OpenSSH with a generated client config (StrictHostKeyChecking yes and
-the inventory's pinned keys), never with host-key checking off.
+Checks reach each host through an agent session opened as a deploy opens it (host keys
+pinned, never unchecked; sudo once, with the host's become password): testinfra_plugin.py.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
-import subprocess
+import select
+import signal
 import sys
-import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-from .errors import BadInput
-from .fleet import FAILED, OK, FleetResult, HostResult, parallel
+from . import testinfra_plugin
+from .errors import BadInput, MainsailError
+from .fleet import FAILED, OK, FleetResult, HostResult
 from .inventory import Host, Inventory, select_hosts
 from .playbook import Play
 from .plan import role_vars
 
 from .masking import Masker
-from .testinfra_plugin import SUDO_PASSWORD_ENV, VARS_FILE_ENV
-from .vault import private_dir_base, secret_texts
+from .session import open_session
+from .testinfra_plugin import _ACTIVE, Registry, VerifyPlugin
+from .vault import secret_texts
 
 
 @dataclass(frozen=True)
@@ -67,73 +72,188 @@ def checks_for(root: Path, inv: Inventory, plays: Sequence[Play], host: Host) ->
     return HostChecks(host, roles, files, resolved_vars(root, inv, mine, host), sudo)
 
 
-def pytest_argv(checks: HostChecks, ssh_config: Path) -> list[str]:
-    return [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-            "-p", "testinfra.plugin", "-p", "mainsail.testinfra_plugin",
-            "--rootdir", str(checks.files[0].parents[2]),
-            "--ssh-config", str(ssh_config), "--hosts", "ssh://%s" % checks.host.name,
-            *(["--sudo"] if checks.sudo else []), *[str(f) for f in checks.files]]
-
-
-def run_checks(checks: HostChecks, ssh_config: Path) -> tuple[int, str]:
-    """pytest on the host's checks; its output with the host's secrets masked (a failing
-    assertion quotes the values it compared)."""
-    if not checks.files:
-        return 0, "no checks for roles %s\n" % ", ".join(checks.roles)
-    with tempfile.TemporaryDirectory(prefix="mainsail-verify-", dir=private_dir_base()) as tmp:
-        code, output = _run_pytest(checks, ssh_config, Path(tmp))
-    password = checks.host.become_password
-    secrets = [*secret_texts(checks.hostvars), *([str(password)] if password else [])]
-    return code, Masker().with_secrets(secrets)(output)
-
-
-def _run_pytest(checks: HostChecks, ssh_config: Path, private: Path) -> tuple[int, str]:
-    """The variables go through a 0600 file in the private (0700) folder ``private``."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("MAINSAIL_VAULT", "MAINSAIL_VERIFY_"))}
-    # Only the plugins the checks need (pytest_argv): loading every installed one (the
-    # test extra's hypothesis, say) cost 0.75 s of CPU per host, more than the checks.
-    # PYTEST_ADDOPTS can still add one (-p NAME).
-    env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
-    env[VARS_FILE_ENV] = str(_private_file(private / "hostvars.json",
-                                           json.dumps(checks.hostvars)))
-    if checks.sudo and checks.host.become_password is not None:
-        # To the checks' sudo through a private file (the folder is 0700), never an argv.
-        env[SUDO_PASSWORD_ENV] = str(_private_file(private / "sudo",
-                                                   str(checks.host.become_password)))
-    done = subprocess.run(pytest_argv(checks, ssh_config), capture_output=True, text=True,
-                          env=env, stdin=subprocess.DEVNULL)
-    return done.returncode, done.stdout + done.stderr
-
-
-def _private_file(path: Path, text: str) -> Path:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as out:
-        out.write(text)
-    return path
-
-
 def verify(root: Path, inv: Inventory, plays: Sequence[Play], hosts: Sequence[Host],
-           ssh_config_text: str, say: Callable[[str], None], forks: int = 4
+           say: Callable[[str], None], forks: int = 20, timeout: float = 10.0
            ) -> FleetResult[str]:
-    """Each host's checks, its outcome failed when one fails."""
+    """Each host's checks, its outcome failed when one fails (or it cannot be reached).
+
+    Each host gets an agent session opened as a deploy opens it (pinned keys, one sudo with
+    its become password) and a pytest over it: each check's command is one round trip to the
+    agent (testinfra_plugin.py), not an ssh client, a sudo and a shell. The hosts are checked
+    at once, each by a fork of this process made after pytest and testinfra are imported and
+    before any thread or connection exists (see _forked)."""
     todo = [checks_for(root, inv, plays, h) for h in hosts]
     todo = [c for c in todo if c.roles]
     if not todo:
         raise BadInput("no selected host is in a play of the playbook", where="command line",
                        hint="check --host/--group against playbooks/site.yml")
-    with tempfile.TemporaryDirectory(prefix="mainsail-verify-") as tmp:
-        config = Path(tmp) / "ssh_config"
-        # testinfra opens a connection per command; sharing one per host saves seconds.
-        config.write_text("Host *\n  ControlMaster auto\n  ControlPath %s/%%C\n"
-                          "  ControlPersist 5\n\n%s" % (tmp, ssh_config_text))
-        results = parallel(lambda c: run_checks(c, config), todo, forks)
-    for checks, (code, output) in zip(todo, results):
-        say("== %s (%s): %s" % (checks.host.name, ", ".join(checks.roles),
-                                "passed" if code == 0 else "FAILED"))
-        if code != 0 or os.environ.get("MAINSAIL_VERBOSE"):
-            say(output.rstrip())
+    secrets = [t for c in todo for t in secret_texts(c.hostvars)] + \
+        [str(c.host.become_password) for c in todo if c.host.become_password]
+    mask = Masker().with_secrets(secrets)
+    with_files = [c for c in todo if c.files]
+    _preload()
+    if hasattr(os, "fork") and threading.active_count() == 1 and len(with_files) > 1:
+        found = _forked(with_files, max(1, forks), timeout)
+    else:  # one at a time in this process (a single host, or threads already running)
+        found = {c.host.name: check_host(c, timeout) for c in with_files}
+    results = []
+    for checks in todo:
+        name = checks.host.name
+        state, text = found.get(name, (OK, "no checks for roles %s" % ", ".join(checks.roles)))
+        say("== %s (%s): %s" % (name, ", ".join(checks.roles),
+                                "passed" if state == OK else "FAILED"))
+        shown = mask(text)
+        if state != OK or os.environ.get("MAINSAIL_VERBOSE"):
+            say(shown.rstrip())
         else:
-            say("   " + (output.strip().splitlines() or [""])[-1])
-    return FleetResult(tuple(HostResult(checks.host, OK if code == 0 else FAILED, output)
-                             for checks, (code, output) in zip(todo, results)))
+            say("   " + (shown.strip().splitlines() or [""])[-1])
+        results.append(HostResult(checks.host, state, shown))
+    return FleetResult(tuple(results))
+
+
+def check_host(checks: HostChecks, timeout: float) -> tuple[str, str]:
+    """(state, text) of one host's checks: its session, then pytest over it."""
+    try:
+        session = open_session(checks.host, timeout, become=checks.sudo)
+    except MainsailError as exc:
+        return FAILED, "unreachable: %s" % exc
+    name = checks.host.name
+    try:
+        registry = Registry({name: session}, {f.resolve(): (name,) for f in checks.files},
+                            {name: checks.hostvars})
+        code, output = run_pytest(registry, checks.files)
+    finally:
+        session.close()
+    return _host_outcome(registry.outcomes.get(name, []), code, output)
+
+
+def _preload() -> None:
+    """What every host's pytest imports, imported once before the forks share it."""
+    import importlib
+    import _pytest.config
+    import testinfra.modules
+    import testinfra.plugin  # noqa: F401
+    for name in _pytest.config.default_plugins:
+        importlib.import_module("_pytest." + name)
+    for spec in testinfra.modules.modules.values():
+        importlib.import_module("testinfra.modules." + spec.split(":")[0])
+
+
+def _forked(todo: Sequence[HostChecks], forks: int, timeout: float
+            ) -> dict[str, tuple[str, str]]:
+    """check_host for each host in a child process, up to ``forks`` at a time; each sends
+    back its (state, text) as JSON on a pipe. A fork holds no thread and no connection of
+    ours (there are none yet): each child opens its own."""
+    found: dict[str, tuple[str, str]] = {}
+    waiting = list(todo)
+    running: dict[int, tuple[str, int, int]] = {}  # read fd -> (host, pid, ...)
+    chunks: dict[int, list[bytes]] = {}
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:
+        while waiting or running:
+            while waiting and len(running) < forks:
+                checks = waiting.pop(0)
+                read, write = os.pipe()
+                pid = os.fork()
+                if pid == 0:  # the child: never returns
+                    os.close(read)
+                    _child(checks, timeout, write)
+                os.close(write)
+                running[read] = (checks.host.name, pid, 0)
+                chunks[read] = []
+            ready, _, _ = select.select(list(running), [], [])
+            for fd in ready:
+                data = os.read(fd, 1 << 16)
+                if data:
+                    chunks[fd].append(data)
+                    continue
+                name, pid, _ = running.pop(fd)
+                os.close(fd)
+                _, status = os.waitpid(pid, 0)
+                try:
+                    state, text = json.loads(b"".join(chunks.pop(fd)).decode("utf-8"))
+                except ValueError:
+                    state, text = FAILED, "its checks stopped without a result (%s)" % (
+                        "exit %d" % os.waitstatus_to_exitcode(status))
+                found[name] = (str(state), str(text))
+    except BaseException:
+        for fd, (_, pid, _) in running.items():  # Ctrl-C: the children got it too
+            try:
+                os.kill(pid, signal.SIGTERM)
+                os.waitpid(pid, 0)
+            except OSError:
+                pass
+            os.close(fd)
+        raise
+    return found
+
+
+def _child(checks: HostChecks, timeout: float, write: int) -> None:
+    code = 0
+    try:
+        try:
+            outcome = check_host(checks, timeout)
+        except Exception as exc:  # noqa: BLE001 (reported as the host's failure)
+            outcome = (FAILED, "checks failed to run: %s: %s" % (type(exc).__name__, exc))
+        data = json.dumps(list(outcome)).encode("utf-8")
+        while data:
+            data = data[os.write(write, data):]
+    except BaseException:  # noqa: BLE001 (interrupted: the parent reports the host)
+        code = 1
+    finally:
+        os._exit(code)  # not the parent's atexit handlers, buffers or finalizers
+
+
+def run_pytest(registry: Registry, files: Sequence[Path]) -> tuple[int, str]:
+    """pytest on ``files``, in this process; its exit code and output (shown when a host's
+    checks did not run at all: a usage or collection error)."""
+    if not files:
+        return 0, ""
+    import pytest
+    args = ["-q", "-p", "no:cacheprovider", "-p", "testinfra.plugin",
+            # each test file imported by its path: two roles may both have tests/test_default.py
+            "--import-mode=importlib", "--rootdir", str(files[0].parents[2]),
+            *sorted(str(f) for f in files)]
+    # Only the plugins the checks need (testinfra's and this one): loading every installed one
+    # (the test extra's hypothesis, say) cost more than the checks. PYTEST_ADDOPTS can still
+    # add one (-p NAME).
+    saved = os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD")
+    os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    out = io.StringIO()
+    _ACTIVE.append(registry)
+    try:
+        with contextlib.redirect_stdout(out):
+            code = int(pytest.main(args, plugins=[VerifyPlugin(registry), testinfra_plugin]))
+    finally:
+        _ACTIVE.pop()
+        testinfra_plugin.forget(files)
+        if saved is None:
+            os.environ.pop("PYTEST_DISABLE_PLUGIN_AUTOLOAD", None)
+        else:
+            os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = saved
+    return code, out.getvalue()
+
+
+def _host_outcome(outcomes: Sequence[tuple[str, str, str, float]], code: int,
+                  output: str) -> tuple[str, str]:
+    """(state, text): the host's failures in full, then a summary like pytest's."""
+    if not outcomes:
+        # nothing ran for it: pytest's own words (a usage error, no test found)
+        return FAILED, output.strip() or "no checks were collected (pytest exit %d)" % code
+    counts: dict[str, int] = {}
+    for _, state, _, _ in outcomes:
+        counts[state] = counts.get(state, 0) + 1
+    seconds = sum(o[3] for o in outcomes)
+    summary = ", ".join("%d %s" % (counts[s], s) for s in ("failed", "error", "passed",
+                                                           "skipped") if counts.get(s))
+    lines = []
+    for test, state, text, _ in outcomes:
+        if state in ("failed", "error"):
+            lines += ["_" * 8 + " %s (%s) " % (test, state) + "_" * 8, text.rstrip(), ""]
+        elif os.environ.get("MAINSAIL_VERBOSE"):
+            lines.append("%s %s" % (test, state.upper()))
+    lines.append("%s in %.2fs" % (summary, seconds))
+    failed = counts.get("failed", 0) + counts.get("error", 0)
+    return (FAILED if failed or not counts.get("passed") and not counts.get("skipped")
+            else OK), "\n".join(lines)

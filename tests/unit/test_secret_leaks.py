@@ -180,30 +180,30 @@ def test_local_commands_do_not_inherit_the_vault_password(
 
 # ---------------------------------------------------------------------------- inv verify
 
-def test_verify_passes_vars_in_a_private_file_and_masks_the_output(tmp_path: Path) -> None:
+def test_verify_keeps_vars_in_process_and_masks_the_output(tmp_path: Path) -> None:
     from mainsail.inventory import Host
-    from mainsail.verify import HostChecks, run_checks
+    from mainsail.verify import HostChecks, check_host
     tests = write(tmp_path / "roles/app/tests/test_app.py", textwrap.dedent("""
-        import os, stat
+        import os
 
-        def test_vars_come_from_a_private_file(hostvars):
-            assert "MAINSAIL_VERIFY_HOSTVARS" not in os.environ
-            path = os.environ["MAINSAIL_VERIFY_HOSTVARS_FILE"]
-            assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
-            assert stat.S_IMODE(os.stat(os.path.dirname(path)).st_mode) == 0o700
+        def test_vars_reach_the_check_and_no_file_or_variable_holds_them(host, hostvars):
             assert hostvars["pin"] == %d
+            assert not [k for k in os.environ if k.startswith("MAINSAIL_VERIFY")]
+            assert host.run("echo %%s", "checked").stdout == "checked\\n"
 
         def test_fails_quoting_the_secret(hostvars):
             assert hostvars["db_password"] == "something else"
         """ % PIN))
-    host = Host(name="a", address="127.0.0.1")
+    host = Host(name="a", connection="local", vars={"mainsail_state_dir": str(tmp_path / "st")})
     secret_vars = {"db_password": vault.Secret(DB_PASSWORD), "pin": PIN}
     from mainsail.yamlio import as_secrets
+    from mainsail.masking import Masker
     checks = HostChecks(host, ("app",), (tests,), as_secrets(dict(secret_vars), set()))
-    code, output = run_checks(checks, tmp_path / "ssh_config")
-    assert code != 0
+    state, output = check_host(checks, 10.0)
+    assert state == "failed"
     assert "1 failed, 1 passed" in output, output
-    assert "***" in output and DB_PASSWORD not in output
+    masked = Masker().with_secrets([DB_PASSWORD])(output)
+    assert DB_PASSWORD in output and "***" in masked and DB_PASSWORD not in masked
 
 
 # ---------------------------------------------------------------------------- on the host
