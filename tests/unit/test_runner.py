@@ -667,3 +667,32 @@ def test_changed_when_and_failed_when_judge_any_operation(tmp_path):
     statuses = [s.status for s in record.hosts["a"].steps]
     assert statuses == ["ok", "ok", "ignored"]
     assert (tmp_path / "out" / "a.x").exists()
+
+
+@pytest.mark.parametrize("task,runs", [
+    ("debug: {msg: \"{{ lookup('pipe', 'hostname') }}\"}", True),
+    ("debug: {msg: \"{{ query('lines', 'cat /etc/hostname') }}\"}", True),
+    ("debug: {msg: \"{{ lookup('file', 'x') }} pipeline lines\"}", False),
+    ("command: echo pipe", False),
+])
+def test_plays_that_look_up_a_commands_output_are_planned_in_threads(tmp_path, task, runs):
+    # Planning is one host after another unless a lookup runs a command (its commands then
+    # run side by side, as in Ansible's forks).
+    from mainsail.runner import runs_commands
+    root = project(tmp_path, "- hosts: all\n  tasks:\n    - " + task + "\n")
+    assert runs_commands(load_playbook(root)) is runs
+    assert runs_commands([{"build": "{{ lookup('pipe', 'git rev-parse HEAD') }}"}])  # a var
+
+
+def test_a_pipe_lookup_gives_each_host_its_own_value(tmp_path):
+    root = project(tmp_path, """
+        - hosts: all
+          tasks:
+            - copy:
+                content: "{{ lookup('pipe', 'echo ' ~ inventory_hostname) }}\\n"
+                dest: "{{ out }}/{{ inventory_hostname }}.txt"
+        """)
+    record, _ = run(root)
+    assert all(h.failed == 0 for h in record.hosts.values())
+    for name in ("a", "b", "c"):
+        assert (tmp_path / "out" / ("%s.txt" % name)).read_text() == name + "\n"
