@@ -146,7 +146,7 @@ def _forked(todo: Sequence[HostChecks], forks: int, timeout: float
     ours (there are none yet): each child opens its own."""
     found: dict[str, tuple[str, str]] = {}
     waiting = list(todo)
-    running: dict[int, tuple[str, int, int]] = {}  # read fd -> (host, pid, ...)
+    running: dict[int, tuple[str, int]] = {}  # a child's pipe -> (its host, its pid)
     chunks: dict[int, list[bytes]] = {}
     sys.stdout.flush()
     sys.stderr.flush()
@@ -160,7 +160,7 @@ def _forked(todo: Sequence[HostChecks], forks: int, timeout: float
                     os.close(read)
                     _child(checks, timeout, write)
                 os.close(write)
-                running[read] = (checks.host.name, pid, 0)
+                running[read] = (checks.host.name, pid)
                 chunks[read] = []
             ready, _, _ = select.select(list(running), [], [])
             for fd in ready:
@@ -168,7 +168,7 @@ def _forked(todo: Sequence[HostChecks], forks: int, timeout: float
                 if data:
                     chunks[fd].append(data)
                     continue
-                name, pid, _ = running.pop(fd)
+                name, pid = running.pop(fd)
                 os.close(fd)
                 _, status = os.waitpid(pid, 0)
                 try:
@@ -178,7 +178,7 @@ def _forked(todo: Sequence[HostChecks], forks: int, timeout: float
                         "exit %d" % os.waitstatus_to_exitcode(status))
                 found[name] = (str(state), str(text))
     except BaseException:
-        for fd, (_, pid, _) in running.items():  # Ctrl-C: the children got it too
+        for fd, (_, pid) in running.items():  # Ctrl-C: the children got it too
             try:
                 os.kill(pid, signal.SIGTERM)
                 os.waitpid(pid, 0)
