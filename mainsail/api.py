@@ -81,8 +81,7 @@ class Project:
         if console is None:
             from rich.console import Console
             console = Console(quiet=True)
-        shown = console
-        progress = Progress(shown, Masker().with_secrets(secrets.secrets()), show_diff=diff)
+        progress = Progress(console, Masker().with_secrets(secrets.secrets()), show_diff=diff)
         with progress:
             record = run_playbook(self.root, inv, plays, chosen, opts, progress,
                                   playbook=playbook)

@@ -2021,15 +2021,19 @@ class _JudgedHere(Mapping[str, Any]):
     """The ops whose verdict the controller reaches itself (debug, assert, fail: their module
     has ``prepare`` and ``registered``), by name; a lookup imports only that op's module."""
 
-    def __getitem__(self, name: str) -> Any:
+    def get(self, name: object, default: Any = None) -> Any:
         module = RUNNERS.get(name) if isinstance(name, str) else None
-        if not (hasattr(module, "prepare") and hasattr(module, "registered")):
+        return module if hasattr(module, "prepare") and hasattr(module, "registered") \
+            else default
+
+    def __getitem__(self, name: str) -> Any:
+        module = self.get(name)
+        if module is None:
             raise KeyError(name)
         return module
 
     def __contains__(self, name: object) -> bool:
-        module = RUNNERS.get(name) if isinstance(name, str) else None
-        return hasattr(module, "prepare") and hasattr(module, "registered")
+        return self.get(name) is not None
 
     def __iter__(self) -> Iterator[str]:
         return (name for name in RUNNERS if name in self)

@@ -209,8 +209,7 @@ class Progress:
         third of a millisecond per line, at 100 hosts a tenth of the controller's CPU.
         Text with an emoji code (``:name:``) still goes through rich, which replaces it."""
         shown = sanitize(self.mask(text))
-        if self.console.is_terminal or self.console.color_system is not None or \
-                self.console.record or self.console.quiet or _EMOJI.search(shown) or \
+        if not writes_plainly(self.console) or _EMOJI.search(shown) or \
                 not _PLAIN_NAME.fullmatch(host):
             from rich.markup import escape
             self.console.print("%-10s [%s]%-8s[/] %s" % (plain(host), STYLE.get(status, ""),
@@ -272,6 +271,13 @@ def failure_text(step: StepRecord) -> str:
     return "\n".join(parts)
 
 
+def writes_plainly(console: Any) -> bool:
+    """Whether what rich would print on ``console`` is the text itself (no terminal, colours,
+    recording or silence), so that it may be written directly."""
+    return not (console.is_terminal or console.color_system is not None or console.record or
+                console.quiet)
+
+
 RECAP_COLUMNS = ("host", "ok", "changed", "failed", "skipped", "ignored", "unreachable",
                  "seconds")
 
@@ -281,9 +287,8 @@ def recap(console: Console, run: RunRecord, mask: Masker = Masker()) -> None:
     rows = [(sanitize(h.name), str(h.ok), str(h.changed), str(h.failed), str(h.skipped),
              str(h.ignored), "1" if h.unreachable else "0", "%.2f" % h.seconds)
             for h in run.hosts.values()]
-    table = None if console.is_terminal or console.color_system is not None or \
-        console.record or console.quiet else \
-        plain_table(title, RECAP_COLUMNS, rows, console.width)
+    table = plain_table(title, RECAP_COLUMNS, rows, console.width) \
+        if writes_plainly(console) else None
     if table is not None:
         console.file.write(table)
         console.file.flush()

@@ -242,7 +242,7 @@ def plan_all(root: Path, inv: Inventory, plays: Sequence[Play], play_targets: li
     errors: list[BadInput] = []
     # One host after another in this thread: planning is CPU (local file reads aside), so
     # threads only took turns at the GIL, and handing it over cost as much again (a 20-host
-    # plan: 87-108 ms of CPU in 20 threads, 44-49 ms in one). Plays that run a command to
+    # plan: 58-108 ms of CPU in 20 threads, 40-49 ms in one). Plays that run a command to
     # look a value up (pipe, lines) keep the threads: those commands then run side by side.
     threads = runs_commands([*plays, opts.extra_vars, *(h.vars for _, h in jobs)])
     planned = parallel(one, jobs, opts.forks) if threads else map(one, jobs)

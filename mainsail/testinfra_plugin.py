@@ -15,10 +15,11 @@ and on the host only the command itself.
 from __future__ import annotations
 
 import sys
-import threading
+import contextlib
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import pytest
 import testinfra.backend
@@ -37,14 +38,24 @@ class Registry:
     hostvars: Mapping[str, Mapping[str, Any]]
     outcomes: dict[str, list[tuple[str, str, str, float]]] = field(default_factory=dict)
     # host -> [(test id, "passed"/"failed"/"skipped"/"error", failure text, seconds)]
-    lock: threading.Lock = field(default_factory=threading.Lock)
 
     def record(self, host: str, test: str, outcome: str, text: str, seconds: float) -> None:
-        with self.lock:
-            self.outcomes.setdefault(host, []).append((test, outcome, text, seconds))
+        self.outcomes.setdefault(host, []).append((test, outcome, text, seconds))
 
 
 _ACTIVE: list[Registry] = []  # the run under way (one at a time in a process)
+
+
+@contextlib.contextmanager
+def serving(registry: Registry, files: Sequence[Path]) -> Iterator[None]:
+    """``registry``'s sessions for the backend while a pytest runs over ``files``; then
+    what that run left behind forgotten."""
+    _ACTIVE.append(registry)
+    try:
+        yield
+    finally:
+        _ACTIVE.pop()
+        forget(files)
 
 
 def active() -> Registry:
@@ -76,12 +87,13 @@ class MainsailBackend(base.BaseBackend):
                 "ignore_errors": True}
         done = self.session.run([step], {}, check=False, diff=False)
         result = done[0] if done else {}
-        return self.result(int(result.get("rc", 1) if result.get("rc") is not None else 1),
-                           self.encode(line), str(result.get("stdout") or "").encode(),
+        rc = result.get("rc")
+        return self.result(1 if rc is None else int(rc), self.encode(line),
+                           str(result.get("stdout") or "").encode(),
                            str(result.get("stderr") or result.get("msg") or "").encode())
 
 
-def forget(files: Any) -> None:
+def forget(files: Sequence[Path]) -> None:
     """After a run in this process: testinfra's cached hosts of ours (their sessions are
     closed) and the check modules pytest imported, so that a later run reads them afresh."""
     from testinfra.host import Host

@@ -27,7 +27,7 @@ from .plan import role_vars
 
 from .masking import Masker
 from .session import open_session
-from .testinfra_plugin import _ACTIVE, Registry, VerifyPlugin
+from .testinfra_plugin import Registry, VerifyPlugin
 from .vault import secret_texts
 
 
@@ -91,8 +91,8 @@ def verify(root: Path, inv: Inventory, plays: Sequence[Play], hosts: Sequence[Ho
         [str(c.host.become_password) for c in todo if c.host.become_password]
     mask = Masker().with_secrets(secrets)
     with_files = [c for c in todo if c.files]
-    _preload()
     if hasattr(os, "fork") and threading.active_count() == 1 and len(with_files) > 1:
+        _preload()
         found = _forked(with_files, max(1, forks), timeout)
     else:  # one at a time in this process (a single host, or threads already running)
         found = {c.host.name: check_host(c, timeout) for c in with_files}
@@ -146,8 +146,8 @@ def _forked(todo: Sequence[HostChecks], forks: int, timeout: float
     ours (there are none yet): each child opens its own."""
     found: dict[str, tuple[str, str]] = {}
     waiting = list(todo)
-    running: dict[int, tuple[str, int]] = {}  # a child's pipe -> (its host, its pid)
-    chunks: dict[int, list[bytes]] = {}
+    running: dict[int, tuple[str, int, list[bytes]]] = {}  # a child's pipe -> its host, its
+    # pid and what it sent so far
     sys.stdout.flush()
     sys.stderr.flush()
     try:
@@ -160,25 +160,24 @@ def _forked(todo: Sequence[HostChecks], forks: int, timeout: float
                     os.close(read)
                     _child(checks, timeout, write)
                 os.close(write)
-                running[read] = (checks.host.name, pid)
-                chunks[read] = []
+                running[read] = (checks.host.name, pid, [])
             ready, _, _ = select.select(list(running), [], [])
             for fd in ready:
                 data = os.read(fd, 1 << 16)
                 if data:
-                    chunks[fd].append(data)
+                    running[fd][2].append(data)
                     continue
-                name, pid = running.pop(fd)
+                name, pid, chunks = running.pop(fd)
                 os.close(fd)
                 _, status = os.waitpid(pid, 0)
                 try:
-                    state, text = json.loads(b"".join(chunks.pop(fd)).decode("utf-8"))
+                    state, text = json.loads(b"".join(chunks).decode("utf-8"))
                 except ValueError:
                     state, text = FAILED, "its checks stopped without a result (%s)" % (
                         "exit %d" % os.waitstatus_to_exitcode(status))
                 found[name] = (str(state), str(text))
     except BaseException:
-        for fd, (_, pid) in running.items():  # Ctrl-C: the children got it too
+        for fd, (_, pid, _) in running.items():  # Ctrl-C: the children got it too
             try:
                 os.kill(pid, signal.SIGTERM)
                 os.waitpid(pid, 0)
@@ -221,13 +220,10 @@ def run_pytest(registry: Registry, files: Sequence[Path]) -> tuple[int, str]:
     saved = os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD")
     os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
     out = io.StringIO()
-    _ACTIVE.append(registry)
     try:
-        with contextlib.redirect_stdout(out):
+        with testinfra_plugin.serving(registry, files), contextlib.redirect_stdout(out):
             code = int(pytest.main(args, plugins=[VerifyPlugin(registry), testinfra_plugin]))
     finally:
-        _ACTIVE.pop()
-        testinfra_plugin.forget(files)
         if saved is None:
             os.environ.pop("PYTEST_DISABLE_PLUGIN_AUTOLOAD", None)
         else:
