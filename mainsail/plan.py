@@ -384,6 +384,11 @@ class _TagFilter:
 
 # ---------------------------------------------------------------------------- scopes
 
+# A task's template strings by (task, inherited conditions), for every host of the run.
+_TEMPLATES: dict[Any, tuple[Task, tuple[str, ...]]] = {}
+_TEMPLATES_MAX = 20000
+
+
 @dataclass(frozen=True)
 class _Scope:
     """Where a task runs: its role (if any), its variables, and its template environment."""
@@ -728,9 +733,16 @@ class _Builder:
             names |= referenced_names(text, scope.env)
         return names
 
-    def _templates(self, task: Task, scope: _Scope) -> list[str]:
+    def _templates(self, task: Task, scope: _Scope) -> tuple[str, ...]:
         """The task's template strings (when, loop, arguments, name, ...), a bare condition
-        as the template it is."""
+        as the template it is. The same for every host: found once per task and scope."""
+        try:
+            key: Any = (id(task), scope.when)
+            hit = _TEMPLATES.get(key)
+        except TypeError:  # an unhashable condition: not remembered
+            key, hit = None, None
+        if hit is not None and hit[0] is task:  # held there, so its id is still its own
+            return hit[1]
         texts = [task.title, task.loop, task.args, task.become_user, task.ignore_errors,
                  dict(task.vars), dict(task.environment),
                  [w for w in list(scope.when) + list(task.when) if isinstance(w, str)]]
@@ -740,7 +752,11 @@ class _Builder:
             bare += _JUDGED_HERE[task.op].expressions(task.args)
         out += ["{{ %s }}" % cond for cond in bare
                 if isinstance(cond, str) and not has_template(cond)]
-        return out
+        if key is not None:
+            if len(_TEMPLATES) >= _TEMPLATES_MAX:
+                _TEMPLATES.clear()
+            _TEMPLATES[key] = (task, tuple(out))
+        return tuple(out)
 
     def _controller_changes(self) -> bool:
         """Whether the play's steps may change the controller's files (a local host, or

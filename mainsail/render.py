@@ -18,6 +18,7 @@ import os
 import re
 import random
 import shlex
+import stat
 import subprocess
 import string
 import traceback
@@ -199,12 +200,28 @@ class _TemplateLoader(jinja2.FileSystemLoader):
         pieces = split_template_path(template)  # refuses `..` escapes
         for base in self.searchpath:
             path = os.path.join(base, *pieces)
-            if os.path.isfile(path):
+            try:
+                st = os.stat(path)
+            except OSError:
+                continue
+            if not stat.S_ISREG(st.st_mode):
+                continue
+            mtime = st.st_mtime
+            # Read once per run, not once per host (each host's plan has its own environment,
+            # and Jinja asks twice): read again when the file changes.
+            stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
+            found = _SOURCES.get(path)
+            if found is None or found[0] != stamp:
                 root = getattr(environment, "root", None)
-                text = read_text(path, root, what="template")
-                mtime = os.path.getmtime(path)
-                return text, os.path.normpath(path), lambda: os.path.getmtime(path) == mtime
+                if sum(len(text) for _, text in _SOURCES.values()) > _SOURCES_MAX:
+                    _SOURCES.clear()
+                found = _SOURCES[path] = (stamp, read_text(path, root, what="template"))
+            return found[1], os.path.normpath(path), lambda: os.path.getmtime(path) == mtime
         raise jinja2.TemplateNotFound(template)
+
+
+_SOURCES: dict[str, tuple[tuple[int, int, int], str]] = {}
+_SOURCES_MAX = 64 << 20  # characters of template text kept; past it, read again
 
 
 class BrokenVariable(jinja2.UndefinedError):
@@ -359,11 +376,25 @@ def check_expression(expr: str, *, where: str = "", env: Environment | None = No
 
 def referenced_names(text: str, env: Environment | None = None) -> set[str]:
     """Top-level variable names a template string uses (for secrets and diagnostics)."""
-    env = env or make_env()
-    try:
-        return set(jinja2.meta.find_undeclared_variables(env.parse(text)))
-    except jinja2.TemplateSyntaxError:
-        return set()
+    return set(_analysis(text, env or make_env())[0])
+
+
+def _analysis(text: str, env: Environment) -> tuple[frozenset[str], bool]:
+    """What a template string reads: its top-level names, and whether it reads the
+    controller's files. Parsed once per run and Jinja setting rather than once per host
+    and use (a parse costs 50-100 us; a plan asks several times per task)."""
+    key = (env._settings(), "analysis", text)
+    found = _COMPILED.get(key)
+    if found is None:
+        try:
+            tree = env.parse(text)
+        except jinja2.TemplateSyntaxError:
+            found = (frozenset(), False)
+        else:
+            found = (frozenset(jinja2.meta.find_undeclared_variables(tree)),
+                     _reads_files(tree))
+        _keep(key, found)
+    return found
 
 
 # Jinja tests and lookups that read the controller's files.
@@ -376,11 +407,10 @@ _FILE_LOOKUPS = frozenset({"file", "fileglob", "first_found", "lines", "template
 def reads_controller_files(text: str, env: Environment | None = None) -> bool:
     """Whether a template string tests or looks up files on the controller (``is link``,
     ``lookup('file', ...)``): what an earlier step on the controller may have changed."""
-    env = env or make_env()
-    try:
-        tree = env.parse(text)
-    except jinja2.TemplateSyntaxError:
-        return False
+    return _analysis(text, env or make_env())[1]
+
+
+def _reads_files(tree: jinja2.nodes.Template) -> bool:
     for node in tree.find_all((jinja2.nodes.Test, jinja2.nodes.Call)):
         if isinstance(node, jinja2.nodes.Test) and node.name in _FILE_TESTS:
             return True

@@ -217,6 +217,7 @@ def plan_all(root: Path, inv: Inventory, plays: Sequence[Play], play_targets: li
     jobs = [(i, h) for i, hosts in enumerate(play_targets) for h in hosts
             if h.name in state.sessions]
     reachable = [[h for h in hosts if h.name in state.sessions] for hosts in play_targets]
+    host_facts = {n: s.facts for n, s in state.sessions.items()}  # once, not once per host
 
     def one(job: tuple[int, Host]) -> tuple[tuple[int, str], HostPlan | BadInput]:
         index, host = job
@@ -233,7 +234,7 @@ def plan_all(root: Path, inv: Inventory, plays: Sequence[Play], play_targets: li
                                   play_hosts=[h.name for h in reachable[index]],
                                   play_batch=batch_of(host, reachable[index],
                                                       plays[index].serial),
-                                  host_facts={n: s.facts for n, s in state.sessions.items()})
+                                  host_facts=host_facts)
         except BadInput as exc:
             return (index, host.name), exc
         return (index, host.name), plan

@@ -9,6 +9,8 @@ huge files) is refused with :class:`~mainsail.errors.BadInput`.
 
 from __future__ import annotations
 
+import functools
+import os
 import re
 from collections.abc import Hashable
 from dataclasses import dataclass
@@ -76,6 +78,15 @@ class OctInt(int):
 
 def display_path(path: Path | str, root: Path | str | None = None) -> str:
     """``path`` relative to ``root`` when it lies inside it, else as given."""
+    shown, base = os.fspath(path), None if root is None else os.fspath(root)
+    relative = base is not None and not (os.path.isabs(shown) and os.path.isabs(base))
+    return _display_path(shown, base, os.getcwd() if relative else "")
+
+
+@functools.lru_cache(maxsize=4096)
+def _display_path(path: str, root: str | None, cwd: str) -> str:
+    """Remembered: resolving both paths costs ~0.1 ms (a readlink per folder), and a plan
+    names the same template or file once per host. (cwd: what a relative path resolves in.)"""
     p = Path(path)
     if root is not None:
         try:

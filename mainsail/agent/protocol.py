@@ -42,7 +42,9 @@ def decode(line: bytes, limit: Optional[int] = None) -> Dict[str, Any]:
     limit = MAX_LINE_BYTES if limit is None else limit
     if len(line) > limit:
         raise ProtocolError("a message of more than %d bytes" % limit)
-    if nesting_depth(line) > MAX_DEPTH:
+    # no deeper than its count of opening brackets: counted in C, the exact depth (a regex
+    # pass over the line) only where that count could be too many
+    if line.count(b"[") + line.count(b"{") > MAX_DEPTH and nesting_depth(line) > MAX_DEPTH:
         raise ProtocolError("a message nested more than %d levels deep" % MAX_DEPTH)
     try:
         message = json.loads(line.decode("utf-8"))

@@ -127,7 +127,10 @@ class OpSpec(Frozen):
         return self.runs_as or self.name
 
     def arg(self, name: str) -> Arg:
-        return self.arg_map()[name]
+        for arg in self.args:  # a scan: building arg_map() per lookup cost more
+            if arg.name == name:
+                return arg
+        raise KeyError(name)
 
     def arg_map(self) -> Dict[str, Arg]:
         return dict((a.name, a) for a in self.args)
