@@ -230,7 +230,8 @@ def test_ansible_python_interpreter_picks_the_agents_python():
     command = agent_command(Host("web1", user="root", python_interpreter="/opt/py 3/bin/python3"), "abc",
                             become=False)
     assert shlex.split(command)[3:5] == ["/opt/py 3/bin/python3", "-I"]
-def test_a_profiled_connection_times_tcp_key_exchange_and_authentication(tmp_path):
+@pytest.mark.parametrize("direct", [False, True], ids=["fabric", "direct"])
+def test_a_profiled_connection_times_tcp_key_exchange_and_authentication(tmp_path, direct):
     """A tiny SSH server on loopback that accepts the client's key; --profile's phases."""
     import socket
     import threading
@@ -270,8 +271,9 @@ def test_a_profiled_connection_times_tcp_key_exchange_and_authentication(tmp_pat
         conn = connect(Host("web1", address="127.0.0.1", port=port, user="deploy",
                             ssh_key=str(tmp_path / "id_rsa"),
                             known_hosts=str(tmp_path / "known_hosts")), timeout=5,
-                       timings=timings)
-        assert conn.is_connected
+                       timings=timings, direct=direct)
+        assert conn.client.get_transport().is_authenticated()
+        assert (type(conn).__name__ == "DirectConnection") == direct
         conn.close()
     finally:
         done.set()
@@ -301,3 +303,78 @@ def test_a_direct_connection_acknowledges_at_once_where_linux_allows(monkeypatch
     assert seen["type"] is QuickAckSocket
     assert seen["line"] == b"SSH-2.0-test\r\n"
     assert seen["quickack"] != 0
+
+
+def test_a_session_connects_directly_as_fabric_would_without_a_gateway(tmp_path, monkeypatch):
+    """No ProxyJump: a plain paramiko client, with the SSH configuration's HostName and
+    IdentityFile (after the inventory's key, as Fabric orders them), the pinned keys only,
+    and unknown keys refused."""
+    from mainsail.session import DirectConnection, build_connection
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True)
+    (home / ".ssh" / "config").write_text(
+        "Host web1\n  HostName 127.0.0.5\n  IdentityFile ~/.ssh/other\n")
+    monkeypatch.setenv("HOME", str(home))
+    key = paramiko.ECDSAKey.generate()
+    (home / ".ssh" / "known_hosts").write_text(
+        "127.0.0.5 %s %s\n127.0.0.6 %s %s\n" % (key.get_name(), key.get_base64(),
+                                                key.get_name(), key.get_base64()))
+    conn = build_connection(Host("web1", address="web1", user="deploy", ssh_key="/k/id"),
+                            direct=True)
+    assert isinstance(conn, DirectConnection)
+    assert (conn.host, conn.port, conn.user) == ("127.0.0.5", 22, "deploy")
+    assert conn.connect_kwargs["key_filename"] == ["/k/id", str(home / ".ssh" / "other")]
+    assert conn.connect_kwargs["look_for_keys"] is False
+    assert isinstance(conn.client._policy, RefuseUnknownHost)
+    pinned = conn.client.get_host_keys()
+    assert len(pinned) == 1 and pinned.lookup("127.0.0.5")[key.get_name()] == key
+
+
+def test_a_gateway_keeps_fabrics_connection_when_direct_is_asked(tmp_path, monkeypatch):
+    from fabric import Connection
+    from mainsail.session import build_connection
+    proxyjump_home(tmp_path, monkeypatch)
+    conn = build_connection(Host("web1", address="127.0.0.5", user="root"), direct=True)
+    assert isinstance(conn, Connection) and conn.gateway is not None
+
+
+def test_pinned_keys_are_found_as_paramiko_finds_them(tmp_path):
+    """The index gives, for every name, what paramiko's own lookup gives: plain and hashed
+    names, several names on a line, ports, the first line of a key type winning."""
+    from mainsail.session import PinnedKeys
+    keys = [paramiko.ECDSAKey.generate() for _ in range(4)]
+    rsa = paramiko.RSAKey.generate(1024)
+    lines = [
+        "a.example,10.0.0.1 %s %s" % (keys[0].get_name(), keys[0].get_base64()),
+        "%s %s %s" % (paramiko.HostKeys.hash_host("b.example"), keys[1].get_name(),
+                      keys[1].get_base64()),
+        "[a.example]:2222 %s %s" % (keys[2].get_name(), keys[2].get_base64()),
+        "a.example %s %s" % (keys[3].get_name(), keys[3].get_base64()),  # same type: later
+        "%s,b.example %s %s" % (paramiko.HostKeys.hash_host("10.0.0.1"), rsa.get_name(),
+                                rsa.get_base64()),
+    ]
+    path = tmp_path / "known_hosts"
+    path.write_text("\n".join(lines) + "\n")
+    theirs = paramiko.HostKeys(str(path))
+    ours = PinnedKeys(paramiko.HostKeys(str(path)))
+    for name in ("a.example", "10.0.0.1", "b.example", "[a.example]:2222", "c.example",
+                 "[b.example]:2222"):
+        found = theirs.lookup(name)
+        expected = {t: found[t] for t in found.keys()} if found else {}
+        assert ours.lookup(name) == expected, name
+
+
+def test_the_private_key_is_read_once_and_left_to_paramiko_when_it_needs_more(tmp_path):
+    from mainsail.session import loaded_key
+    plain = paramiko.ECDSAKey.generate()
+    plain.write_private_key_file(str(tmp_path / "id_plain"))
+    assert loaded_key(str(tmp_path / "id_plain")) == plain
+    assert loaded_key(str(tmp_path / "id_plain")) is loaded_key(str(tmp_path / "id_plain"))
+    locked = paramiko.ECDSAKey.generate()
+    locked.write_private_key_file(str(tmp_path / "id_locked"), password="secret")
+    assert loaded_key(str(tmp_path / "id_locked")) is None  # paramiko asks for it
+    certified = paramiko.ECDSAKey.generate()
+    certified.write_private_key_file(str(tmp_path / "id_cert"))
+    (tmp_path / "id_cert-cert.pub").write_text("not read here\n")
+    assert loaded_key(str(tmp_path / "id_cert")) is None  # paramiko loads the certificate
+    assert loaded_key(str(tmp_path / "missing")) is None

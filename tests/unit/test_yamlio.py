@@ -227,3 +227,13 @@ def test_what_libyaml_refuses_is_reported_in_pythons_parsers_words():
     with pytest.raises(BadInput) as caught:
         load_yaml_text("a: 1\na: 2\n", "x.yml")
     assert "duplicate key 'a'" in str(caught.value)
+
+
+def test_a_relative_path_is_shown_from_where_it_is_read(tmp_path: Path, monkeypatch) -> None:
+    """display_path remembers its answers; a relative path's answer depends on the folder."""
+    (tmp_path / "a" / "x").mkdir(parents=True)
+    (tmp_path / "b").mkdir()
+    monkeypatch.chdir(tmp_path / "a")
+    assert display_path("x/f.yml", tmp_path) == "a/x/f.yml"
+    monkeypatch.chdir(tmp_path / "b")
+    assert display_path("x/f.yml", tmp_path) == "b/x/f.yml"
