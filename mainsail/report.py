@@ -193,8 +193,9 @@ class Progress:
             else:
                 self.bar_ids[host] = self.bars.add_task(host, total=total, last="")
 
-    def _advance(self, host: str, label: str) -> None:
+    def _advance(self, host: str, task: str) -> None:
         if self.bars is not None and host in self.bar_ids:
+            label = self.mask(task)
             # Handlers and checks are not known ahead: each one run stretches the bar, so it
             # never shows more done than planned (no 4/3).
             count = self.counts.setdefault(host, [0, 0])
@@ -222,7 +223,7 @@ class Progress:
 
     def step(self, host: str, step: StepRecord,
              args: Optional[Mapping[str, Any]] = None) -> None:
-        self._advance(host, self.mask(step.task))
+        self._advance(host, step.task)
         if not self.verbose and step.status in ("ok", "skipped") and not step.handler:
             return
         label = ("handler: " if step.handler else "") + step.task

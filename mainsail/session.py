@@ -54,10 +54,20 @@ def known_hosts_files(host: Host) -> list[Path]:
     return [f for f in files if f.is_file()]
 
 
+# What a run reads once for all its connections (configuration, pinned keys, the private key)
+# is read under this lock: the connections' threads all ask at once.
+_PARSED_LOCK = threading.Lock()
+
+# Where Fabric reads its configuration: the SSH client's, and its own system and user files.
+_CONFIG_FILES = ("~/.ssh/config", "/etc/ssh/ssh_config") + tuple(
+    "%s.%s" % (base, ext) for base in ("/etc/fabric", "~/.fabric")
+    for ext in ("yaml", "yml", "json", "py"))
+
+
 def _config_stamp() -> tuple[Any, ...]:
-    """What Fabric's configuration is read from: HOME, and the SSH configuration files."""
+    """What Fabric's configuration is read from: HOME, and those files as they are now."""
     stamp: list[Any] = [os.environ.get("HOME")]
-    for path in ("~/.ssh/config", "/etc/ssh/ssh_config"):  # where Fabric reads it
+    for path in _CONFIG_FILES:
         try:
             st = os.stat(os.path.expanduser(path))
             stamp.append((path, st.st_mtime_ns, st.st_size, st.st_ino))
@@ -80,8 +90,8 @@ _SETTINGS: dict[tuple[Any, ...], _Settings] = {}
 
 
 def _settings() -> _Settings:
-    """The run's settings, parsed again when HOME or an SSH configuration file changes (each
-    Fabric configuration read ~/.ssh/config and /etc/ssh/ssh_config again)."""
+    """The run's settings, read again when HOME or one of those files changes (each Fabric
+    configuration read them all again: 1.1 ms of CPU per connection)."""
     key = _config_stamp()
     with _PARSED_LOCK:
         if key not in _SETTINGS:
@@ -249,7 +259,6 @@ class PinnedKeys:
 
 
 _PARSED: dict[tuple[tuple[str, int, int], ...], PinnedKeys] = {}
-_PARSED_LOCK = threading.Lock()
 
 
 def pinned_keys(files: list[Path]) -> PinnedKeys:
