@@ -386,7 +386,7 @@ class _TagFilter:
 
 # A task's template strings by (task, inherited conditions), for every host of the run.
 _TEMPLATES: dict[Any, tuple[Task, tuple[str, ...]]] = {}
-_TEMPLATES_MAX = 20000
+_TEMPLATES_MAX = 4096  # tasks made per host (an include's) each hold an entry: bounded
 
 
 @dataclass(frozen=True)

@@ -213,7 +213,8 @@ class _TemplateLoader(jinja2.FileSystemLoader):
             found = _SOURCES.get(path)
             if found is None or found[0] != stamp:
                 root = getattr(environment, "root", None)
-                if sum(len(text) for _, text in _SOURCES.values()) > _SOURCES_MAX:
+                # (a copy of the values: plans in threads may add one meanwhile)
+                if sum(len(text) for _, text in list(_SOURCES.values())) > _SOURCES_MAX:
                     _SOURCES.clear()
                 found = _SOURCES[path] = (stamp, read_text(path, root, what="template"))
             return found[1], os.path.normpath(path), lambda: os.path.getmtime(path) == mtime

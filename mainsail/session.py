@@ -249,7 +249,8 @@ class PinnedKeys:
         for index, entry in self.hashed:
             if index not in found and any(
                     h.startswith("|1|") and
-                    hmac.compare_digest(paramiko.HostKeys.hash_host(name, h), h)
+                    hmac.compare_digest(paramiko.HostKeys.hash_host(name, h).encode(),
+                                        h.encode())
                     for h in entry.hostnames):
                 found[index] = entry
         keys: dict[str, paramiko.PKey] = {}
