@@ -6,6 +6,7 @@ import binascii
 import os
 import select
 import sys
+import threading
 import time
 from typing import IO, Any, Callable, Dict, List, Mapping, Optional, Tuple
 
@@ -26,8 +27,19 @@ class ProtocolError(Exception):
     pass
 
 
+# How long a step's result may wait to share one write with the results after it. Each
+# write is an SSH packet that the controller's paramiko thread takes in and hands over:
+# about 0.25 ms of the controller's CPU per result. At 100 hosts the apply stage's CPU was
+# 188-272 ms with a write per result, 141-155 ms with 0.05 s here, 127-132 ms with 0.25 s
+# (a no-op's results then travel with its `done`). A result still reaches the controller
+# within this long however long the next step takes: a thread writes it out.
+RESULT_DELAY = 0.25
+
+
 class Channel:
-    """One JSON object per line; flushed after every message so nothing waits in a buffer."""
+    """One JSON object per line. Every message is written at once, except a step's result,
+    which waits up to RESULT_DELAY for the next messages so that they travel together; any
+    other message writes the waiting results first, so the order never changes."""
 
     def __init__(self, inp: IO[bytes], out: IO[bytes]) -> None:
         self.inp = inp
@@ -36,6 +48,13 @@ class Channel:
         self.lost = False  # the controller is gone: nothing more is sent
         self.lock: Optional[lock.HeldLock] = None  # the run lock, held until the session ends
         self.would_change: List[str] = []  # ops check mode found would change (Context)
+        # Results not written yet, in order; the time the first of them waits since. Kept
+        # here, not in `out`'s buffer: a fork (runas, async jobs) must not inherit them.
+        self._waiting: List[bytes] = []
+        self._since = 0.0
+        self._write_lock = threading.Condition(threading.Lock())
+        self._writer: Optional[threading.Thread] = None
+        self._failed: Optional[txn.ControllerLost] = None  # what the writer thread met
 
     def release(self) -> None:
         if self.lock is not None:
@@ -63,14 +82,65 @@ class Channel:
         return self.stopped
 
     def send(self, message: Mapping[str, Any]) -> None:
-        if self.lost:
-            return
+        data = protocol.encode(message)
+        with self._write_lock:
+            if self._failed is not None:  # the writer thread lost the controller: say so once
+                failed, self._failed = self._failed, None
+                raise failed
+            if self.lost:
+                return
+            if "result" in message and RESULT_DELAY > 0:
+                self._waiting.append(data)
+                if len(self._waiting) == 1:
+                    self._since = time.monotonic()
+                    self._start_writer()
+                    self._write_lock.notify()
+                return
+            self._waiting.append(data)
+            self._write_waiting()
+
+    def flush(self) -> None:
+        """Write the results waiting now; ControllerLost if the controller is gone."""
+        with self._write_lock:
+            if self._failed is not None:
+                failed, self._failed = self._failed, None
+                raise failed
+            if self._waiting and not self.lost:
+                self._write_waiting()
+
+    def _write_waiting(self) -> None:
+        """Write what waits, in one write (under the write lock)."""
+        data, self._waiting = b"".join(self._waiting), []
         try:
-            self.out.write(protocol.encode(message))
+            self.out.write(data)
             self.out.flush()
         except (OSError, ValueError) as exc:  # EPIPE, or the stream closed under us
             self.lost = True
             raise txn.ControllerLost("cannot write to the controller: %s" % exc)
+
+    def _start_writer(self) -> None:
+        if self._writer is None:
+            self._writer = threading.Thread(target=self._write_later, name="results",
+                                            daemon=True)
+            self._writer.start()
+
+    def _write_later(self) -> None:
+        """The writer thread: results that waited RESULT_DELAY are written, so a slow next
+        step never holds back the ones before it."""
+        with self._write_lock:
+            while not self.lost:
+                if not self._waiting:
+                    self._write_lock.wait()
+                    continue
+                left = self._since + RESULT_DELAY - time.monotonic()
+                if left > 0:
+                    self._write_lock.wait(left)
+                    continue
+                try:
+                    self._write_waiting()
+                except txn.ControllerLost as exc:
+                    self._failed = exc
+                    return
 
     def recv(self) -> Optional[Dict[str, Any]]:
         """The next message; None when the controller closed the channel."""
@@ -291,7 +361,8 @@ def run_request(chan: Channel, store: BlobStore, message: Mapping[str, Any]) -> 
             current.notified = [h for h in left if any(s.get("handler") == h
                                                        for s in handler_steps)]
         rolled = txn.run_txn(current, group, chan.send,
-                             lambda c, s: run_recorded(c, s, pending), chan.stop_requested)
+                             lambda c, s: run_recorded(c, s, pending), chan.stop_requested,
+                             chan.flush)
         if rolled:
             rollbacks.append(rolled)
         if current.failure:

@@ -40,14 +40,19 @@ class Txn:
 
 
 def run_txn(txn: Txn, steps: Sequence[Mapping[str, Any]], send: Send, run: Run,
-            stop: Callable[[], bool]) -> Optional[Dict[str, Any]]:
-    """Run one transaction; the rollback report when it was rolled back."""
+            stop: Callable[[], bool],
+            flush: Callable[[], None] = lambda: None) -> Optional[Dict[str, Any]]:
+    """Run one transaction; the rollback report when it was rolled back. ``flush`` writes
+    out the results still waiting (main.Channel): before a commit, so that a controller
+    gone meanwhile rolls the transaction back, as if it had gone mid-step."""
     try:
         run_steps(txn, steps, send, run, stop)
         if not txn.failure and not txn.stopped and not txn.defer:
             run_handlers(txn, send, run)  # (deferred: they stay pending for the next request)
         if not txn.failure and not txn.stopped and txn.changed and not txn.ctx.check:
             run_checks(txn, send, run)
+        if not txn.failure and txn.journal is not None and txn.journal.paths():
+            flush()
     except ControllerLost as exc:
         txn.failure = "lost the controller: %s" % exc  # rolled back below, like any failure
     if txn.failure and txn.journal is not None and txn.journal.paths():
