@@ -231,7 +231,6 @@ class PinnedKeys:
     each with its own salt) are still tried one by one, as paramiko tries them."""
 
     def __init__(self, keys: paramiko.HostKeys) -> None:
-        self.keys = keys
         self.by_name: dict[str, list[tuple[int, Any]]] = {}
         self.hashed: list[tuple[int, Any]] = []
         for index, entry in enumerate(getattr(keys, "_entries", ())):

@@ -84,29 +84,30 @@ class Channel:
     def send(self, message: Mapping[str, Any]) -> None:
         data = protocol.encode(message)
         with self._write_lock:
-            if self._failed is not None:  # the writer thread lost the controller: say so once
-                failed, self._failed = self._failed, None
-                raise failed
+            self._report_failure()
             if self.lost:
                 return
+            self._waiting.append(data)
             if "result" in message and RESULT_DELAY > 0:
-                self._waiting.append(data)
                 if len(self._waiting) == 1:
                     self._since = time.monotonic()
                     self._start_writer()
                     self._write_lock.notify()
                 return
-            self._waiting.append(data)
             self._write_waiting()
 
     def flush(self) -> None:
         """Write the results waiting now; ControllerLost if the controller is gone."""
         with self._write_lock:
-            if self._failed is not None:
-                failed, self._failed = self._failed, None
-                raise failed
+            self._report_failure()
             if self._waiting and not self.lost:
                 self._write_waiting()
+
+    def _report_failure(self) -> None:
+        """The writer thread lost the controller: say so once (under the write lock)."""
+        if self._failed is not None:
+            failed, self._failed = self._failed, None
+            raise failed
 
     def _write_waiting(self) -> None:
         """Write what waits, in one write (under the write lock)."""
